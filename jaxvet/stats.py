@@ -129,11 +129,13 @@ def weighted_mean(x, w, mask):
     return jnp.where(sw > 0, s / jnp.where(sw > 0, sw, 1.0), jnp.nan)
 
 
-def median_excluding(sorted_vals, n_total, excluded_rank, excluded_mask):
+def median_excluding(sorted_vals, n_total, excluded_rank, excluded_mask, offset=0):
     """Median of ``sorted_vals[:n_total]`` with the entries at ``excluded_rank`` removed.
 
     ``sorted_vals`` (..., N) is ascending; ``excluded_rank`` (..., M) holds distinct positions
-    in it (entries with ``excluded_mask`` False are ignored).  The k-th remaining value sits at
+    in it (entries with ``excluded_mask`` False are ignored).  With ``offset``, the block
+    ``sorted_vals[offset : offset + n_total]`` is used and ranks are relative to ``offset`` (one
+    sector of a light curve presorted sector by sector).  The k-th remaining value sits at
     position ``k + j`` where ``j = #{i : R_i - i <= k}`` over the sorted removed ranks R, so the
     cost is a sort of the M removed ranks, not of the N values.
     Returns ``(median, n_remaining)``.
@@ -146,7 +148,7 @@ def median_excluding(sorted_vals, n_total, excluded_rank, excluded_mask):
 
     def kth(k):
         j = jnp.sum(g <= k[..., None], axis=-1, dtype=jnp.int32)
-        return masked_order_statistic(sorted_vals, n_total, k + j)
+        return masked_order_statistic(sorted_vals, n_total, offset + k + j)
 
     lo = kth((n_rem - 1) // 2)
     hi = kth(n_rem // 2)

@@ -1,0 +1,71 @@
+"""Shared fixtures: where the real data lives, fast JAX settings, a headless plot backend."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+REPO = Path(__file__).resolve().parents[1]
+TOI5807 = dict(period_days=14.2423724, t0_btjd=3540.26317, duration_hours=4.046)
+
+
+def shared_data_dir() -> Path | None:
+    """``$JAXVET_DATA_DIR`` or ``<repo>/../shared/data``; None when absent."""
+    env = os.environ.get("JAXVET_DATA_DIR")
+    for cand in ([Path(env)] if env else []) + [REPO.parent / "shared" / "data"]:
+        if cand.is_dir():
+            return cand
+    return None
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    d = shared_data_dir()
+    if d is None:
+        pytest.skip("real data not found: set JAXVET_DATA_DIR or place shared/data beside the repo")
+    return d
+
+
+@pytest.fixture(scope="session")
+def toi5807_dir(shared_data) -> Path:
+    d = shared_data / "tic188646744"
+    if not (d / "sector55_pdcsap.csv").exists():
+        pytest.skip(f"TOI-5807 light curves not found in {d}")
+    return d
+
+
+@pytest.fixture(scope="session")
+def toi5807_sectors(toi5807_dir):
+    """The four TOI-5807 sectors as host LightCurves {sector: LightCurve} (plain numpy reader)."""
+    import numpy as np
+
+    from jaxvet.data import LightCurve
+
+    out = {}
+    for s in (55, 75, 82, 83):
+        d = np.loadtxt(toi5807_dir / f"sector{s}_pdcsap.csv", delimiter=",", comments="#", skiprows=13)
+        out[s] = LightCurve(d[:, 0], d[:, 1], d[:, 2], d[:, 3].astype(int), sector=s, target="TIC 188646744")
+    return out
+
+
+@pytest.fixture(scope="session")
+def toi5807_lc(toi5807_sectors):
+    from jaxvet.data import stitch
+
+    return stitch([toi5807_sectors[s] for s in sorted(toi5807_sectors)])
+
+
+@pytest.fixture(scope="session")
+def reference_golden():
+    """tess-vetter 0.3.20's outputs on TOI-5807 (tests/data/reference_toi5807.json)."""
+    import json
+
+    p = REPO / "tests" / "data" / "reference_toi5807.json"
+    if not p.exists():
+        pytest.skip("tests/data/reference_toi5807.json not generated")
+    return json.loads(p.read_text())
