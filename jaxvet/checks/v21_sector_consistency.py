@@ -120,10 +120,10 @@ def _user_rows(ctx: VetContext, s_cap: int):
 def compute(ctx: VetContext) -> dict:
     b = ctx.n_candidates
     sd = sector_transit_depths(ctx.lcb, ctx.cb)
-    sector = np.asarray(sd.sector)[:b]
-    depth = np.asarray(sd.depth)[:b] * 1e6
-    err = np.asarray(sd.err)[:b] * 1e6
-    n_in = np.asarray(sd.n_in)[:b]
+    sector = np.array(sd.sector)[:b]
+    depth = np.array(sd.depth)[:b] * 1e6
+    err = np.array(sd.err)[:b] * 1e6
+    n_in = np.array(sd.n_in)[:b]
     present = sector >= 0
     qw = np.where(n_in > 0, 1.0, 0.0)
     source = np.zeros(b, np.int8)  # 0 measured, 1 user-supplied

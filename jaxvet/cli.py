@@ -1,0 +1,223 @@
+"""Command-line interface: ``jaxvet vet``, ``jaxvet demo``, ``jaxvet campaign``, ``jaxvet checks``.
+
+The ``vet`` contract (other tools depend on it)::
+
+    jaxvet vet LC_FILE [LC_FILE ...] (--period D --t0 BTJD --duration-hours H [--depth-ppm X]
+                                       | --candidates TABLE.csv)
+               [--tpf TPF_FILE ...] [--checks V21,... | all] [--stellar-radius R --stellar-mass M]
+               [--seed N] [--json PATH | -] [--plots DIR]
+
+Bad input (missing/unreadable files, a non-positive period, an unknown check id) prints one
+``jaxvet: error: ...`` line naming the file/field/id and exits with status 2 -- no traceback.
+With ``--json -`` only JSON goes to stdout; progress and the human-readable summary go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from ._config import enable_compilation_cache
+from .errors import JaxvetInputError
+
+__all__ = ["main", "build_parser"]
+
+
+def _add_vet(sub):
+    p = sub.add_parser("vet", help="vet candidates on light-curve files", description="Vet transit candidates.")
+    p.add_argument("lc_files", nargs="+", metavar="LC_FILE", help="light-curve files (one target; several = sectors)")
+    g = p.add_argument_group("candidate (one of --period/--t0/--duration-hours or --candidates)")
+    g.add_argument("--period", type=float, help="orbital period [days]")
+    g.add_argument("--t0", type=float, help="mid-transit time [BTJD]")
+    g.add_argument("--duration-hours", type=float, help="transit duration [hours]")
+    g.add_argument("--depth-ppm", type=float, help="transit depth [ppm] (optional)")
+    g.add_argument("--candidates", metavar="TABLE.csv", help="CSV: id,period_days,t0_btjd,duration_hours[,depth_ppm]")
+    p.add_argument("--tpf", action="append", default=[], metavar="TPF_FILE", help="target pixel file(s) for V08/V09/V25")
+    p.add_argument("--checks", default="all", help="comma-separated check ids, or 'all' (default)")
+    p.add_argument("--stellar-radius", type=float, help="stellar radius [R_sun] (V03)")
+    p.add_argument("--stellar-mass", type=float, help="stellar mass [M_sun] (V03)")
+    p.add_argument("--seed", type=int, default=0, help="random seed for bootstraps (default 0)")
+    p.add_argument("--json", metavar="PATH", help="write results as JSON to PATH, or '-' for stdout")
+    p.add_argument("--plots", metavar="DIR", help="write one PNG per check and candidate into DIR")
+    p.add_argument("--sectors", help="only use these sectors, e.g. 82,83")
+    p.add_argument("--chunk-size", type=int, default=1024, help="candidates per batch (default 1024)")
+    p.add_argument("--max-plots", type=int, default=50, help="plot at most this many candidates (default 50)")
+    p.set_defaults(func=cmd_vet)
+
+
+def _add_demo(sub):
+    p = sub.add_parser("demo", help="vet simulated (and, if found, real TOI-5807) data; needs no download")
+    p.add_argument("--out", default="jaxvet-demo-output", help="output directory (default ./jaxvet-demo-output)")
+    p.add_argument("--no-real-data", action="store_true", help="skip the real TOI-5807 data even if found")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_demo)
+
+
+def _add_checks(sub):
+    p = sub.add_parser("checks", help="list the available checks")
+    p.set_defaults(func=cmd_checks)
+
+
+def _add_campaign(sub):
+    try:
+        from .campaign import add_campaign_arguments, run_campaign_command
+    except ImportError:  # pragma: no cover - campaign module missing
+        return
+    p = sub.add_parser("campaign", help="injection-recovery campaign (resumable, parquet output)")
+    add_campaign_arguments(p)
+    p.set_defaults(func=run_campaign_command)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jaxvet", description="Batched JAX vetting of TESS transit candidates.")
+    parser.add_argument("--version", action="version", version=f"jaxvet {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_vet(sub)
+    _add_demo(sub)
+    _add_campaign(sub)
+    _add_checks(sub)
+    return parser
+
+
+def _say(msg: str, to_stderr: bool) -> None:
+    print(msg, file=sys.stderr if to_stderr else sys.stdout, flush=True)
+
+
+def format_summary(report) -> str:
+    """A readable table: one line per candidate, verdict (or status) per check."""
+    lines = []
+    head = f"{'candidate':<14} {'P [d]':>9} {'D [h]':>6} " + " ".join(f"{c:>13}" for c in report.checks)
+    lines.append(head)
+    lines.append("-" * len(head))
+    for i, (c, res) in enumerate(zip(report.candidates, report.results, strict=True)):
+        cells = []
+        for cid in report.checks:
+            r = res.get(cid)
+            cells.append(f"{(r.verdict or r.status) if r else '-':>13}")
+        lines.append(f"{(c.id or str(i))[:14]:<14} {c.period_days:>9.4f} {c.duration_hours:>6.2f} " + " ".join(cells))
+    return "\n".join(lines)
+
+
+def cmd_vet(args) -> int:
+    from .data import Candidate
+    from .io import read_candidates, read_lightcurves
+    from .vet import vet
+
+    json_stdout = args.json == "-"
+    t_start = time.perf_counter()
+    lc = read_lightcurves(args.lc_files)
+    if args.sectors:
+        try:
+            wanted = [int(s) for s in args.sectors.split(",") if s.strip()]
+        except ValueError:
+            raise JaxvetInputError(f"--sectors must be comma-separated integers, got {args.sectors!r}") from None
+        lc = lc.select_sectors(wanted)
+    single = [args.period, args.t0, args.duration_hours]
+    if args.candidates:
+        if any(v is not None for v in single):
+            raise JaxvetInputError("give either --candidates or --period/--t0/--duration-hours, not both")
+        candidates = read_candidates(args.candidates)
+        if args.stellar_radius or args.stellar_mass:
+            import dataclasses
+
+            candidates = [
+                dataclasses.replace(
+                    c,
+                    stellar_radius=c.stellar_radius or args.stellar_radius,
+                    stellar_mass=c.stellar_mass or args.stellar_mass,
+                )
+                for c in candidates
+            ]
+    else:
+        missing = [n for n, v in zip(("--period", "--t0", "--duration-hours"), single, strict=True) if v is None]
+        if missing:
+            raise JaxvetInputError(f"missing {', '.join(missing)} (or give --candidates TABLE.csv)")
+        candidates = [
+            Candidate(
+                period_days=args.period,
+                t0_btjd=args.t0,
+                duration_hours=args.duration_hours,
+                depth_ppm=args.depth_ppm,
+                stellar_radius=args.stellar_radius,
+                stellar_mass=args.stellar_mass,
+                id="candidate",
+            )
+        ]
+    tpfs = []
+    if args.tpf:
+        from .pixels import read_tpf
+
+        tpfs = [read_tpf(p) for p in args.tpf]
+    _say(
+        f"jaxvet {__version__}: {len(candidates)} candidate(s), {lc.n_valid} points in sectors {lc.sectors}, "
+        f"{len(tpfs)} pixel stamp(s)",
+        True,
+    )
+    report = vet(
+        lc,
+        candidates,
+        args.checks,
+        tpfs=tpfs,
+        seed=args.seed,
+        chunk_size=args.chunk_size,
+        progress=len(candidates) > args.chunk_size,
+    )
+    elapsed = time.perf_counter() - t_start
+    if args.json:
+        text = report.to_json()
+        if json_stdout:
+            sys.stdout.write(text + "\n")
+        else:
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(text)
+    _say(format_summary(report), json_stdout)
+    if args.plots:
+        from .plotting import save_check_plots
+
+        n_plots = 0
+        for i, (c, res) in enumerate(zip(report.candidates, report.results, strict=True)):
+            if i >= args.max_plots:
+                _say(f"(plots limited to the first {args.max_plots} candidates; use --max-plots)", True)
+                break
+            n_plots += len(save_check_plots(res, args.plots, prefix=f"{c.id or i}_"))
+        _say(f"wrote {n_plots} plot(s) to {args.plots}", True)
+    if args.json and not json_stdout:
+        _say(f"wrote {args.json}", True)
+    _say(f"done in {elapsed:.1f} s", True)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    return run_demo(out_dir=args.out, use_real_data=not args.no_real_data, seed=args.seed)
+
+
+def cmd_checks(args) -> int:
+    from .checks import available_checks, get_check
+
+    for cid in available_checks():
+        spec = get_check(cid)
+        print(f"{cid}  {spec.name:<28} {'(needs --tpf) ' if spec.needs_tpf else ''}{spec.description}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    enable_compilation_cache()
+    try:
+        return int(args.func(args) or 0)
+    except JaxvetInputError as exc:
+        print(f"jaxvet: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("jaxvet: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Plots of check results, drawn from ``result.raw["plot_data"]`` (no recomputation).
+
+Every function accepts ``ax=`` and returns the axes (lightkurve's convention).
+:func:`plot_check` dispatches on the check id; :func:`save_check_plots` writes PNGs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from ..results import CheckResult
+
+__all__ = ["plot_check", "save_check_plots", "PLOTTERS"]
+
+#: check id -> "module:function" (resolved lazily)
+PLOTTERS = {
+    "V21": "v21:plot_sector_consistency",
+}
+
+
+def _resolve(check_id: str):
+    spec = PLOTTERS.get(check_id)
+    if spec is None:
+        return None
+    mod, fn = spec.split(":")
+    try:
+        return getattr(importlib.import_module(f"{__name__}.{mod}"), fn)
+    except (ImportError, AttributeError):
+        return None
+
+
+def plot_check(result: CheckResult, ax=None):
+    """Plot one result with its check's plotter; returns the axes (or figure for multi-panel)."""
+    fn = _resolve(result.id)
+    if fn is None:
+        raise ValueError(f"no plot for check {result.id}")
+    return fn(result, ax=ax)
+
+
+def save_check_plots(results: dict[str, CheckResult], out_dir, prefix: str = "") -> list[Path]:
+    """Write one PNG per plottable, non-skipped result; returns the paths written."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for cid, r in results.items():
+        fn = _resolve(cid)
+        if fn is None or r.status != "ok":
+            continue
+        obj = fn(r)
+        fig = obj if hasattr(obj, "savefig") else obj.figure
+        path = out_dir / f"{prefix}{cid}.png"
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written

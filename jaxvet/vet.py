@@ -1,0 +1,182 @@
+"""Vet many candidates with many checks: the batched driver behind ``jaxvet vet``.
+
+:func:`vet` splits the candidates into fixed-size chunks (padded to a power of two, so every
+chunk of a campaign reuses the same compiled programs), runs each check's batched ``compute``
+once per chunk, and formats per-candidate :class:`~jaxvet.results.CheckResult` objects.  A check
+that raises on a chunk gives ``status="error"`` results for that chunk (``ERROR:<Exception>``,
+as the reference does) instead of aborting the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .checks import get_check, resolve_checks
+from .checks.base import VetContext
+from .data import Candidate, CandidateBatch, LightCurve, LightCurveBatch, bucket_size
+from .depth import sector_transit_depths
+from .errors import JaxvetInputError
+from .results import CheckResult, error_result, to_jsonable
+
+__all__ = ["vet", "VetReport", "estimate_depths_ppm"]
+
+
+@dataclass
+class VetReport:
+    """Results of a vetting run: ``results[i][check_id]`` for candidate ``i``."""
+
+    candidates: list[Candidate]
+    checks: list[str]
+    results: list[dict[str, CheckResult]]
+    depth_estimates_ppm: list[float | None] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.candidates)
+
+    def __getitem__(self, i: int) -> dict[str, CheckResult]:
+        return self.results[i]
+
+    def to_dict(self, include_raw: bool = True) -> dict[str, Any]:
+        out = []
+        for i, (c, res) in enumerate(zip(self.candidates, self.results, strict=True)):
+            depth = c.depth_ppm if c.depth_ppm is not None else (
+                self.depth_estimates_ppm[i] if i < len(self.depth_estimates_ppm) else None
+            )
+            out.append(
+                {
+                    "id": c.id if c.id is not None else str(i),
+                    "period_days": c.period_days,
+                    "t0_btjd": c.t0_btjd,
+                    "duration_hours": c.duration_hours,
+                    "depth_ppm": depth,
+                    "checks": {cid: r.to_dict(include_raw=include_raw) for cid, r in res.items()},
+                }
+            )
+        return to_jsonable({"jaxvet_version": __version__, "checks": self.checks, "candidates": out})
+
+    def to_json(self, include_raw: bool = True, indent: int | None = 1) -> str:
+        return json.dumps(self.to_dict(include_raw), indent=indent, allow_nan=False)
+
+    def summary_table(self):
+        """An astropy Table: one row per candidate, status/verdict per check."""
+        from astropy.table import Table
+
+        rows = []
+        for c, res in zip(self.candidates, self.results, strict=True):
+            row = {"id": c.id or "", "period_days": c.period_days, "duration_hours": c.duration_hours}
+            for cid in self.checks:
+                r = res.get(cid)
+                row[f"{cid}_status"] = r.status if r else ""
+                row[f"{cid}_verdict"] = (r.verdict or "") if r else ""
+            rows.append(row)
+        return Table(rows=rows)
+
+
+def estimate_depths_ppm(lc: LightCurve, candidates: Sequence[Candidate]) -> np.ndarray:
+    """The tutorial's depth estimate on the whole light curve (reference estimator, buffers 1/3)."""
+    whole = dataclasses.replace(lc, sector=np.zeros(len(lc), np.int32))
+    lcb = LightCurveBatch.from_lightcurves([whole])
+    out = np.zeros(len(candidates))
+    for lo in range(0, len(candidates), 4096):
+        chunk = list(candidates[lo : lo + 4096])
+        cb = CandidateBatch.from_candidates(chunk, pad_to=bucket_size(len(chunk), 8))
+        sd = sector_transit_depths(lcb, cb)
+        out[lo : lo + len(chunk)] = np.asarray(sd.depth)[: len(chunk), 0] * 1e6
+    return out
+
+
+def _progress(enabled: bool, total: int, desc: str):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="cand", file=sys.stderr, leave=False)
+
+
+def vet(
+    lightcurves: LightCurve | Sequence[LightCurve],
+    candidates: Candidate | Sequence[Candidate],
+    checks: str | Sequence[str] | None = "all",
+    *,
+    lc_index: Sequence[int] | int = 0,
+    tpfs: Sequence[Any] = (),
+    seed: int = 0,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    sector_measurements: Mapping[int, list[dict]] | None = None,
+    chunk_size: int = 1024,
+    progress: bool = False,
+    estimate_depth: bool = True,
+) -> VetReport:
+    """Run ``checks`` on every candidate; candidates are batched ``chunk_size`` at a time.
+
+    ``lightcurves`` is one (stitched) light curve or a list; ``lc_index[b]`` says which one
+    candidate ``b`` uses.  ``tpfs`` are pixel stamps for V08/V09/V25.  ``seed`` drives every
+    bootstrap (same seed, same numbers).
+    """
+    if isinstance(lightcurves, LightCurve):
+        lightcurves = [lightcurves]
+    if isinstance(candidates, Candidate):
+        candidates = [candidates]
+    lightcurves, candidates = list(lightcurves), list(candidates)
+    if not candidates:
+        raise JaxvetInputError("no candidates to vet")
+    ids = resolve_checks(checks)
+    n = len(candidates)
+    li = np.broadcast_to(np.asarray(lc_index, dtype=np.int64), (n,))
+    if np.any(li < 0) or np.any(li >= len(lightcurves)):
+        bad = int(li[(li < 0) | (li >= len(lightcurves))][0])
+        raise JaxvetInputError(f"lc_index {bad} out of range for {len(lightcurves)} light curve(s)")
+    if chunk_size < 1:
+        raise JaxvetInputError(f"chunk_size must be >= 1, got {chunk_size}")
+    lcb = LightCurveBatch.from_lightcurves(lightcurves)
+    results: list[dict[str, CheckResult]] = [dict() for _ in range(n)]
+    bar = _progress(progress, n, "vetting")
+    pad = bucket_size(min(chunk_size, n), 8)
+    for lo in range(0, n, chunk_size):
+        chunk = candidates[lo : lo + chunk_size]
+        cb = CandidateBatch.from_candidates(chunk, lc_index=li[lo : lo + len(chunk)], pad_to=max(pad, len(chunk)))
+        sm = None
+        if sector_measurements:
+            sm = {i - lo: v for i, v in sector_measurements.items() if lo <= i < lo + len(chunk)}
+        ctx = VetContext(
+            lightcurves=lightcurves,
+            lcb=lcb,
+            candidates=chunk,
+            cb=cb,
+            seed=seed,
+            tpfs=list(tpfs),
+            options=dict(options or {}),
+            sector_measurements=sm,
+        )
+        for cid in ids:
+            spec = get_check(cid)
+            try:
+                chunk_results = spec.run(ctx)
+            except JaxvetInputError:
+                raise
+            except Exception as exc:  # a failing check never aborts the other checks
+                chunk_results = [
+                    error_result(spec.id, spec.name, type(exc).__name__, notes=[str(exc)]) for _ in chunk
+                ]
+            for j, r in enumerate(chunk_results[: len(chunk)]):
+                results[lo + j][cid] = r
+        if bar is not None:
+            bar.update(len(chunk))
+    if bar is not None:
+        bar.close()
+    depths: list[float | None] = [None] * n
+    if estimate_depth:
+        need = [i for i, c in enumerate(candidates) if c.depth_ppm is None]
+        if need and len(lightcurves) == 1:
+            est = estimate_depths_ppm(lightcurves[0], [candidates[i] for i in need])
+            for i, d in zip(need, est, strict=True):
+                depths[i] = float(d)
+    return VetReport(candidates=candidates, checks=ids, results=results, depth_estimates_ppm=depths)
