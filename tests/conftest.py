@@ -9,6 +9,7 @@ import matplotlib
 import pytest
 
 matplotlib.use("Agg")
+os.environ.setdefault("JAXVET_NO_CACHE", "1")  # tests never write a persistent XLA cache
 
 REPO = Path(__file__).resolve().parents[1]
 TOI5807 = dict(period_days=14.2423724, t0_btjd=3540.26317, duration_hours=4.046)
