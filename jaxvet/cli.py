@@ -106,8 +106,11 @@ def cmd_vet(args) -> int:
     from .io import read_candidates, read_lightcurves
     from .vet import vet
 
+    from .checks import resolve_checks
+
     json_stdout = args.json == "-"
     t_start = time.perf_counter()
+    checks = resolve_checks(args.checks)  # unknown ids fail before any file is read
     lc = read_lightcurves(args.lc_files)
     if args.sectors:
         try:
@@ -159,7 +162,7 @@ def cmd_vet(args) -> int:
     report = vet(
         lc,
         candidates,
-        args.checks,
+        checks,
         tpfs=tpfs,
         seed=args.seed,
         chunk_size=args.chunk_size,
