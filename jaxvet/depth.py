@@ -23,8 +23,8 @@ import jax.numpy as jnp
 
 from . import _config  # noqa: F401
 from .data import CandidateBatch, LightCurveBatch
-from .ephemeris import epoch_index, epoch_windows, in_transit_mask
-from .stats import masked_count, masked_median, masked_std, median_excluding
+from .ephemeris import batched_searchsorted, epoch_index, in_transit_mask, map_packed
+from .stats import masked_count, masked_median, masked_std
 
 __all__ = ["measure_transit_depth", "SectorDepths", "sector_transit_depths", "presort_by_sector"]
 
@@ -98,41 +98,85 @@ class SectorDepths:
     n_out: jax.Array  # (B, S)
 
 
+def _segment_sum(x, seg, n):
+    """Row-wise segment sums: x, seg (B, M) -> (B, n); ids >= n are dropped."""
+    return jax.vmap(lambda a, s: jax.ops.segment_sum(a, s, num_segments=n + 1)[:n])(x, seg)
+
+
 @jax.jit
-def _sector_depths_kernel(lcb, cb, presort, win_time, win_flux, win_index, win_mask, win_epoch):
-    s = lcb.sector_ids.shape[1]
+def _sector_depths_kernel(lcb, cb, presort, win):
+    """O(points near transit) per candidate: no per-sector broadcast, no (B, N) gathers."""
+    s_cap = lcb.sector_ids.shape[1]
+    n_pts = lcb.time.shape[1]
     li = cb.lc_index
     P, t0, D = cb.period[:, None, None], cb.t0[:, None, None], cb.duration[:, None, None]
     # each point belongs to the window of its own epoch only (windows overlap when 3D > P)
-    own = win_mask & (epoch_index(win_time, t0, P) == win_epoch[..., None])
-    is_in = own & in_transit_mask(win_time, t0, P, D, 1.0)
-    is_ex = own & in_transit_mask(win_time, t0, P, D, 3.0)
-    b = win_flux.shape[0]
-    flat = lambda a: a.reshape(b, -1)  # noqa: E731
-    f, idx, m_in, m_ex = flat(win_flux), flat(win_index), flat(is_in), flat(is_ex)
-    sec_of = jnp.take_along_axis(lcb.sector_index[li], idx, axis=1)  # (B, EW)
-    in_s = sec_of[:, None, :] == jnp.arange(s)[None, :, None]  # (B, S, EW)
-    m_in_s = in_s & m_in[:, None, :]
-    m_ex_s = in_s & m_ex[:, None, :]
-    # in-transit: small sets, direct masked statistics
-    n_in = masked_count(m_in_s)
-    med_in = masked_median(jnp.broadcast_to(f[:, None, :], m_in_s.shape), m_in_s)
-    std_in = masked_std(jnp.broadcast_to(f[:, None, :], m_in_s.shape), m_in_s)
-    # out-of-transit: the whole sector minus the buffer-3 windows
-    rank = jnp.take_along_axis(presort.rank[li], idx, axis=1)  # (B, EW)
-    off = presort.offset[li]  # (B, S)
+    P, t0, D = P[..., 0], t0[..., 0], D[..., 0]
+    own = win.mask & (epoch_index(win.time, t0, P) == win.epoch)
+    b, m = win.flux.shape
+    f = win.flux
+    m_in = own & in_transit_mask(win.time, t0, P, D, 1.0)
+    m_ex = own & in_transit_mask(win.time, t0, P, D, 3.0)
+    gidx = li[:, None] * n_pts + win.index
+    sec = lcb.sector_index.reshape(-1)[gidx]  # (B, M)
+    # One int32 sort per candidate: keys 2*rank + is_in of the buffer-3 (excluded) points.  The
+    # presort rank orders points by (sector, flux), so the sorted keys give, sector by sector,
+    # the excluded ranks (for the out-of-transit median) and, via a running count of the
+    # in-transit bit, the in-transit order statistics.  No float sort at all.
+    rank = presort.rank.reshape(-1)[gidx]
+    key = jnp.where(m_ex, 2 * rank + m_in.astype(jnp.int32), jnp.int32(2**31 - 1))
+    key = jnp.sort(key, axis=-1)
+    valid_k = key < jnp.int32(2**31 - 1)
+    r_sorted = jnp.where(valid_k, key >> 1, jnp.int32(2**30))
+    in_bit = (valid_k & ((key & 1) == 1)).astype(jnp.int32)
+    key_ex = jnp.where(m_ex, sec, s_cap)
+    m_s = _segment_sum(m_ex.astype(jnp.int32), key_ex, s_cap)
+    c_end = jnp.cumsum(m_s, axis=1)
+    c_start = c_end - m_s
+    off = presort.offset[li]
     cnt = presort.count[li]
-    rel = rank[:, None, :] - off[:, :, None]
-    med_out, n_out = jax.vmap(jax.vmap(median_excluding, in_axes=(None, 0, 0, 0, 0)), in_axes=(0, 0, 0, 0, 0))(
-        presort.sorted_flux[li], cnt, rel, m_ex_s, off
-    )
+    flat_sorted = presort.sorted_flux.reshape(-1)
+    # ---- in-transit medians from the running count of the in-transit bit
+    run = jnp.cumsum(in_bit, axis=1)
+    run0 = jnp.concatenate([jnp.zeros((b, 1), run.dtype), run], axis=1)
+    before = jnp.take_along_axis(run0, c_start, axis=1)
+    n_in = jnp.take_along_axis(run0, c_end, axis=1) - before
+
+    def kth_in(k):
+        p = jax.vmap(lambda r, q: jnp.searchsorted(r, q, side="left"))(run, before + k + 1)
+        rr = jnp.take_along_axis(r_sorted, jnp.clip(p, 0, m - 1), axis=1)
+        return flat_sorted[li[:, None] * n_pts + jnp.clip(rr, 0, n_pts - 1)]
+
+    med_in = jnp.where(n_in > 0, 0.5 * (kth_in((n_in - 1) // 2) + kth_in(n_in // 2)), jnp.nan)
+    key_in = jnp.where(m_in, sec, s_cap)
+    nin1 = jnp.maximum(n_in, 1)
+    mean_in = _segment_sum(jnp.where(m_in, f, 0.0), key_in, s_cap) / nin1
+    dev = jnp.where(m_in, f - jnp.take_along_axis(mean_in, jnp.clip(key_in, 0, s_cap - 1), axis=1), 0.0)
+    std_in = jnp.sqrt(_segment_sum(dev * dev, key_in, s_cap) / nin1)
+    # ---- out-of-transit: whole sector (presorted once per row) minus the excluded ranks
+    big = jnp.int32(2**30)
+    i = jnp.arange(m, dtype=jnp.int32)
+    s_of = jax.vmap(lambda ce: jnp.searchsorted(ce, i, side="right"))(c_end)
+    s_of_c = jnp.clip(s_of, 0, s_cap - 1)
+    g = r_sorted - jnp.take_along_axis(off, s_of_c, axis=1) - (i[None, :] - jnp.take_along_axis(c_start, s_of_c, axis=1))
+    g = jnp.where(s_of < s_cap, g, big)
+    n_out = cnt - m_s
+    flat_g = g.reshape(-1)
+    row0 = (jnp.arange(b, dtype=jnp.int32) * m)[:, None] + c_start
+
+    def kth(k):
+        j = batched_searchsorted(flat_g, row0, m_s, k, side="right")
+        pos = jnp.clip(off + k + j, 0, n_pts - 1)
+        return flat_sorted[li[:, None] * n_pts + pos]
+
+    med_out = jnp.where(n_out > 0, 0.5 * (kth((n_out - 1) // 2) + kth(n_out // 2)), jnp.nan)
     c = presort.center[li]
-    d = jnp.where(m_ex_s, f[:, None, :] - c[:, :, None], 0.0)
-    s1 = presort.sum1[li] - jnp.sum(d, axis=-1)
-    s2 = presort.sum2[li] - jnp.sum(d * d, axis=-1)
+    d = jnp.where(m_ex, f - jnp.take_along_axis(c, jnp.clip(key_ex, 0, s_cap - 1), axis=1), 0.0)
+    s1 = presort.sum1[li] - _segment_sum(d, key_ex, s_cap)
+    s2 = presort.sum2[li] - _segment_sum(d * d, key_ex, s_cap)
     nn = jnp.maximum(n_out, 1)
     var_out = jnp.maximum(s2 / nn - (s1 / nn) ** 2, 0.0)
-    err = jnp.sqrt(std_in**2 / jnp.maximum(n_in, 1) + var_out / nn)
+    err = jnp.sqrt(std_in**2 / nin1 + var_out / nn)
     ok = (n_in > 0) & (n_out > 0)
     sector = lcb.sector_ids[li]
     real = (sector >= 0) & cb.valid[:, None]
@@ -149,5 +193,7 @@ def sector_transit_depths(lcb: LightCurveBatch, cb: CandidateBatch, presort: Sec
     """Reference-tutorial per-sector depths for every candidate (see module docstring)."""
     if presort is None:
         presort = presort_by_sector(lcb)
-    win = epoch_windows(lcb, cb, 1.5 * cb.duration)
-    return _sector_depths_kernel(lcb, cb, presort, win.time, win.flux, win.index, win.mask, win.epoch)
+    out = map_packed(
+        lambda lcb_, cb_, win: _sector_depths_kernel(lcb_, cb_, presort, win), lcb, cb, 1.5 * cb.duration
+    )
+    return out

@@ -21,6 +21,7 @@ located by a batched binary search, and the block sizes are bucketed to powers o
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import partial
 
@@ -42,6 +43,12 @@ __all__ = [
     "EpochWindows",
     "epoch_windows",
     "batched_searchsorted",
+    "WindowPlan",
+    "plan_windows",
+    "window_chunks",
+    "map_windows",
+    "PackedWindows",
+    "map_packed",
 ]
 
 
@@ -230,3 +237,182 @@ def epoch_windows(
         flux=flux,
         flux_err=err,
     )
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """Host-side plan of per-epoch windows for B candidates (see :func:`plan_windows`)."""
+
+    epoch: np.ndarray  # (B, E) epoch numbers
+    valid: np.ndarray  # (B, E)
+    start: np.ndarray  # (B, E) first point of each window in its light-curve row
+    count: np.ndarray  # (B, E) points per window
+    n_epochs: np.ndarray  # (B,) planned epochs per candidate
+    max_count: np.ndarray  # (B,) largest window per candidate
+
+
+def plan_windows(lcb: LightCurveBatch, cb: CandidateBatch, half_width, *, plan_half_width=None) -> WindowPlan:
+    """Epochs and window bounds for every candidate (cheap: B x E integers, no point data)."""
+    b = cb.size
+    hw = jnp.broadcast_to(jnp.asarray(half_width, jnp.float64), (b,))
+    phw = hw if plan_half_width is None else jnp.broadcast_to(jnp.asarray(plan_half_width, jnp.float64), (b,))
+    _, _, total = _plan(lcb, cb, phw, max_epochs=4)
+    e = bucket_size(int(np.max(np.asarray(total), initial=0)), 4)
+    epoch, valid, total = _plan(lcb, cb, phw, max_epochs=e)
+    _, start, count = _bounds(lcb, cb, epoch, valid, hw)
+    count = np.asarray(count)
+    return WindowPlan(
+        epoch=np.asarray(epoch),
+        valid=np.asarray(valid),
+        start=np.asarray(start),
+        count=count,
+        n_epochs=np.asarray(total),
+        max_count=count.max(axis=1, initial=0),
+    )
+
+
+def window_chunks(plan: WindowPlan, budget: int = 1 << 22, min_epochs: int = 4, min_width: int = 16):
+    """Group candidates by (epoch, width) bucket and split groups so ``B_sub * E * W <= budget``.
+
+    Returns a list of ``(indices, E, W, B_pad)``: candidate indices (into the plan), the bucketed
+    epoch and window sizes, and the power-of-two padded chunk size -- a few distinct shapes,
+    bounded memory.
+    """
+    eb = np.array([bucket_size(int(x), min_epochs) for x in plan.n_epochs])
+    wb = np.array([bucket_size(int(x), min_width) for x in plan.max_count])
+    out = []
+    keys = sorted(set(zip(eb.tolist(), wb.tolist(), strict=True)))
+    for e, w in keys:
+        idx = np.nonzero((eb == e) & (wb == w))[0]
+        per = max(1, budget // (e * w))
+        per = 1 << (per.bit_length() - 1)  # power of two
+        for lo in range(0, idx.size, per):
+            sub = idx[lo : lo + per]
+            out.append((sub, e, w, min(per, bucket_size(sub.size, 1))))
+    return out
+
+
+def map_windows(fn, lcb: LightCurveBatch, cb: CandidateBatch, half_width, *, plan_half_width=None,
+                budget: int = 1 << 22, min_epochs: int = 4, min_width: int = 16):
+    """Apply ``fn(lcb, cb_chunk, windows) -> pytree of (B_chunk, ...) arrays`` in bounded memory.
+
+    Candidates are grouped and chunked by :func:`window_chunks`; outputs must have the same
+    trailing shape for every chunk.  Returns the pytree with numpy leaves of leading size B.
+    """
+    b = cb.size
+    hw = jnp.broadcast_to(jnp.asarray(half_width, jnp.float64), (b,))
+    phw = hw if plan_half_width is None else jnp.broadcast_to(jnp.asarray(plan_half_width, jnp.float64), (b,))
+    plan = plan_windows(lcb, cb, hw, plan_half_width=phw)
+    results = None
+    for idx, e, w, bpad in window_chunks(plan, budget, min_epochs, min_width):
+        take = np.concatenate([idx, np.full(bpad - idx.size, idx[0])])
+        sub = cb.take(take)
+        sub = dataclasses.replace(sub, valid=sub.valid & jnp.asarray(np.arange(bpad) < idx.size))
+        ep = jnp.asarray(plan.epoch[take][:, :e]) if plan.epoch.shape[1] >= e else jnp.asarray(
+            np.pad(plan.epoch[take], ((0, 0), (0, e - plan.epoch.shape[1]))))
+        ev = np.zeros((bpad, e), bool)
+        ncol = min(e, plan.valid.shape[1])
+        ev[:, :ncol] = plan.valid[take][:, :ncol]
+        ev[idx.size:] = False
+        ev = jnp.asarray(ev)
+        tc, start, count = _bounds(lcb, sub, ep, ev, hw[take])
+        gidx, mask, time, flux, err = _gather(lcb, sub, tc, start, count, width=w)
+        win = EpochWindows(epoch=ep, epoch_valid=ev, center=tc, count=count, index=gidx, mask=mask,
+                           time=time, flux=flux, flux_err=err)
+        out = jax.tree.map(np.asarray, fn(lcb, sub, win))
+        if results is None:
+            results = jax.tree.map(lambda a: np.zeros((b,) + a.shape[1:], a.dtype), out)
+        for r, o in zip(jax.tree.leaves(results), jax.tree.leaves(out), strict=True):
+            r[idx] = o[: idx.size]
+    return results
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class PackedWindows:
+    """All epoch windows of a candidate concatenated into one padded row (B x M).
+
+    The "packed + segment" layout: one bucketed dimension ``M`` (total window points) instead of
+    ``E x W``, so a campaign compiles a few programs; ``slot`` is each point's epoch slot (E on
+    padding) for segment reductions and ``epoch`` its epoch number.
+    """
+
+    index: jax.Array  # (B, M) int32 position in the light-curve row
+    mask: jax.Array  # (B, M) bool
+    slot: jax.Array  # (B, M) int32 epoch slot, E on padding
+    epoch: jax.Array  # (B, M) float64 epoch number
+    time: jax.Array  # (B, M)
+    flux: jax.Array  # (B, M)
+    flux_err: jax.Array  # (B, M)
+
+
+@partial(jax.jit, static_argnames=("width",))
+def _gather_packed(lcb: LightCurveBatch, cb: CandidateBatch, epoch, start, count, *, width: int):
+    n = lcb.time.shape[1]
+    e = epoch.shape[1]
+    cum = jnp.cumsum(count, axis=1)
+    j = jnp.arange(width, dtype=jnp.int32)
+    slot = jax.vmap(lambda c: jnp.searchsorted(c, j, side="right"))(cum).astype(jnp.int32)
+    mask = (slot < e) & (j[None, :] < cum[:, -1:]) & cb.valid[:, None]
+    slot_c = jnp.clip(slot, 0, e - 1)
+    prev = jnp.take_along_axis(cum - count, slot_c, axis=1)
+    idx = jnp.take_along_axis(start, slot_c, axis=1) + (j[None, :] - prev)
+    idx = jnp.where(mask, idx, 0).astype(jnp.int32)
+    flat = cb.lc_index[:, None] * n + idx
+    ep = jnp.take_along_axis(epoch, slot_c, axis=1)
+    tc = cb.t0[:, None] + ep * cb.period[:, None]
+    return PackedWindows(
+        index=idx,
+        mask=mask,
+        slot=jnp.where(mask, slot, e).astype(jnp.int32),
+        epoch=ep,
+        time=jnp.where(mask, lcb.time.reshape(-1)[flat], tc),
+        flux=jnp.where(mask, lcb.flux.reshape(-1)[flat], 0.0),
+        flux_err=jnp.where(mask, lcb.flux_err.reshape(-1)[flat], 0.0),
+    )
+
+
+def _ladder(n: int, minimum: int, factor: int) -> int:
+    """Smallest ``minimum * factor**k >= n`` (a coarse shape ladder: fewer programs to compile)."""
+    size = minimum
+    while size < n:
+        size *= factor
+    return size
+
+
+def map_packed(fn, lcb: LightCurveBatch, cb: CandidateBatch, half_width, *, plan_half_width=None,
+               budget: int = 1 << 22, min_points: int = 256, ladder: int = 2):
+    """Apply ``fn(lcb, cb_chunk, packed_windows) -> pytree of (B_chunk, ...)`` in bounded memory.
+
+    Candidates are grouped by a coarse bucket of their total window points ``M`` (``min_points``
+    times powers of ``ladder``) and split into chunks with ``B_chunk * M <= budget`` (B_chunk a
+    power of two, one chunk shape per bucket).  Returns the pytree
+    with numpy leaves of leading size ``cb.size``.
+    """
+    b = cb.size
+    hw = jnp.broadcast_to(jnp.asarray(half_width, jnp.float64), (b,))
+    phw = hw if plan_half_width is None else jnp.broadcast_to(jnp.asarray(plan_half_width, jnp.float64), (b,))
+    plan = plan_windows(lcb, cb, hw, plan_half_width=phw)
+    total = np.where(plan.valid, plan.count, 0).sum(axis=1)
+    mb = np.array([_ladder(int(x), min_points, ladder) for x in total])
+    results = None
+    for width in sorted(set(mb.tolist())):
+        idx_all = np.nonzero(mb == width)[0]
+        per = max(1, budget // width)
+        per = 1 << (per.bit_length() - 1)
+        # one chunk shape per width bucket: full chunks of `per`, or one chunk for a small group
+        bpad = min(per, bucket_size(idx_all.size, 1))
+        for lo in range(0, idx_all.size, per):
+            idx = idx_all[lo : lo + per]
+            take = np.concatenate([idx, np.full(bpad - idx.size, idx[0])])
+            sub = cb.take(take)
+            sub = dataclasses.replace(sub, valid=sub.valid & jnp.asarray(np.arange(bpad) < idx.size))
+            count = np.where(plan.valid[take], plan.count[take], 0)
+            win = _gather_packed(lcb, sub, jnp.asarray(plan.epoch[take]), jnp.asarray(plan.start[take]),
+                                 jnp.asarray(count, jnp.int32), width=width)
+            out = jax.tree.map(np.asarray, fn(lcb, sub, win))
+            if results is None:
+                results = jax.tree.map(lambda a: np.zeros((b,) + a.shape[1:], a.dtype), out)
+            for r, o in zip(jax.tree.leaves(results), jax.tree.leaves(out), strict=True):
+                r[idx] = o[: idx.size]
+    return results
