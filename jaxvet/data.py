@@ -130,8 +130,8 @@ class LightCurve:
             if np.any(d < 0):
                 i = int(np.argmax(d < 0))
                 raise JaxvetInputError(
-                    f"time{self._where()} is not sorted: time[{i + 1}]={tf[i + 1]!r} < "
-                    f"time[{i}]={tf[i]!r} (sort by time first)"
+                    f"time{self._where()} is not sorted: time[{i + 1}]={float(tf[i + 1])!r} < "
+                    f"time[{i}]={float(tf[i])!r} (sort by time first)"
                 )
         for name, arr in (("time", time), ("flux", flux), ("flux_err", flux_err)):
             arr.setflags(write=False)
