@@ -1,0 +1,322 @@
+"""V02 secondary eclipse: numpy oracle, synthetic truth, TOI-5807 golden values, edge inputs, plot."""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from jaxvet.checks import get_check
+from jaxvet.checks import v02_secondary_eclipse as V02
+from jaxvet.checks.base import VetContext
+from jaxvet.data import Candidate, CandidateBatch, LightCurve, LightCurveBatch
+from jaxvet.errors import JaxvetInputError
+from jaxvet.synthetic import inject_transits, simulate_lightcurve
+from tests.oracles.v02_v03_oracle import v02_oracle
+
+RTOL = 1e-9
+
+# array key -> oracle key, for the deterministic quantities compared at RTOL
+_PAIRS = {
+    "secondary_depth": "depth",
+    "secondary_depth_err": "err",
+    "secondary_depth_sigma": "sigma",
+    "red_noise_inflation": "inflation",
+    "baseline_flux": "baseline_median",
+    "secondary_median_flux": "secondary_median",
+    "baseline_scatter": "scatter",
+    "secondary_phase_coverage": "coverage",
+    "n_secondary_events_effective": "n_events",
+}
+
+
+def _close(a, b, rtol=RTOL):
+    return math.isclose(float(a), float(b), rel_tol=rtol, abs_tol=1e-300)
+
+
+def _check_against_oracle(arrays, i, res, lc, cand):
+    """Arrays row i and the formatted result res agree with the numpy oracle."""
+    o = v02_oracle(
+        lc.time,
+        lc.flux,
+        cand.period_days,
+        cand.t0_btjd,
+        valid=lc.valid,
+        depth_primary=None if cand.depth_ppm is None else cand.depth_ppm * 1e-6,
+    )
+    assert int(arrays["n_secondary_points"][i]) == o["n_secondary_points"]
+    assert int(arrays["n_baseline_points"][i]) == o["n_baseline_points"]
+    for ka, ko in _PAIRS.items():
+        if ko in o and o["state"] == "ok" or (ko in o and ka in ("baseline_flux", "secondary_median_flux")):
+            assert _close(arrays[ka][i], o[ko]), (i, ka, float(arrays[ka][i]), o[ko])
+    if o["state"] == "ok":
+        assert int(arrays["n_secondary_events_effective"][i]) == o["n_events"]
+        assert bool(arrays["red_noise_success"][i]) == o["red_noise_ok"]
+        pd = res.raw["plot_data"]
+        np.testing.assert_allclose(pd["phase"], o["plot_phase"], rtol=0, atol=0)
+        np.testing.assert_allclose(pd["flux"], o["plot_flux"], rtol=RTOL)
+        np.testing.assert_allclose(pd["flux_err"], o["plot_flux_err"], rtol=RTOL)
+        if o["depth"] == 0.0:  # the reference writes None for a zero depth
+            assert pd["secondary_depth_ppm"] is None
+        else:
+            assert _close(pd["secondary_depth_ppm"], o["depth"] * 1e6)
+        assert res.raw["search_window"] == [0.35, 0.65]
+    # formatted result: the reference contract (rounded metrics, notes, confidence)
+    assert res.metrics == o["metrics"]
+    assert list(res.metrics) == list(o["metrics"])
+    assert res.notes == o["warnings"]
+    assert res.confidence == o["confidence"]
+    assert res.verdict == o["verdict"]
+    assert res.status == "ok" and res.flags == []
+    return o
+
+
+# ----------------------------------------------------------------------------------------------
+# one synthetic campaign: known-truth light curves + random candidates, one compiled program
+# ----------------------------------------------------------------------------------------------
+def _lightcurves():
+    sim = dict(sectors=(1, 2), cadence_min=10.0, white_ppm=300.0)
+    # an EB whose 8 h secondary fills the whole 0.35-0.65 window: the median sees its full depth
+    eb = inject_transits(simulate_lightcurve(1, **sim), 1.0, 2000.3, 8.0, 20000.0, secondary_depth_ppm=4000.0)
+    planet = inject_transits(simulate_lightcurve(2, red_ppm=60.0, **sim), 5.7, 2002.1, 3.0, 1500.0)
+    hot_jupiter = inject_transits(
+        simulate_lightcurve(3, **sim), 1.0, 2000.4, 2.5, 10000.0, secondary_depth_ppm=500.0
+    )
+    t = 2000.0 + np.arange(40) * (10 / 1440)  # 0.28 d of data: phases 0.93-0.03 only
+    short = LightCurve(t, 1 + 3e-4 * np.random.default_rng(4).standard_normal(t.size), np.full(t.size, 3e-4))
+    negative = LightCurve(planet.time, planet.flux - 2.0, planet.flux_err)  # baseline median <= 0
+    holes = np.array(planet.flux)
+    holes[::3] = np.nan  # NaN cadences are masked, not fatal
+    gappy = LightCurve(planet.time, holes, planet.flux_err)
+    return [eb, planet, hot_jupiter, short, negative, gappy]
+
+
+TRUTH = [  # (lc index, candidate, expected verdict)
+    (0, Candidate(1.0, 2000.3, 8.0, id="eb"), "fail"),
+    (1, Candidate(5.7, 2002.1, 3.0, depth_ppm=1500.0, id="planet"), "pass"),
+    (2, Candidate(1.0, 2000.4, 2.5, depth_ppm=10000.0, id="hot_jupiter"), "warn"),
+    (2, Candidate(1.0, 2000.4, 2.5, id="hot_jupiter_no_depth"), "fail"),
+    (3, Candidate(3.0, 2000.2, 2.0, id="short_lc"), "insufficient"),
+    (0, Candidate(400.0, 2030.0, 5.0, id="one_orbit"), "insufficient"),
+    (4, Candidate(5.7, 2002.1, 3.0, id="negative_flux"), "insufficient"),
+    (5, Candidate(5.7, 2002.1, 3.0, id="nan_cadences"), "pass"),
+    (0, Candidate(1e-5, 2000.0, 1e-4, id="absurd_period"), None),  # status error, batch unaffected
+]
+ABSURD = len(TRUTH) - 1
+
+
+@pytest.fixture(scope="module")
+def campaign():
+    lcs = _lightcurves()
+    rng = np.random.default_rng(11)
+    idx = [i for i, _, _ in TRUTH]
+    cands = [c for _, c, _ in TRUTH]
+    for k in range(28):  # random candidates: periods 0.3-80 d, any light curve
+        li = int(rng.integers(0, len(lcs)))
+        p = float(np.exp(rng.uniform(np.log(0.3), np.log(80.0))))
+        dep = None if k % 3 else float(rng.uniform(100, 20000))
+        cands.append(
+            Candidate(p, float(2000 + rng.uniform(-p, p)), float(rng.uniform(0.5, 8.0)), depth_ppm=dep)
+        )
+        idx.append(li)
+    ctx = VetContext.build(lcs, cands, lc_index=idx)
+    arrays = {k: np.asarray(v) for k, v in V02.SPEC.compute(ctx).items()}
+    results = V02.SPEC.format(ctx, arrays)
+    return lcs, idx, cands, ctx, arrays, results
+
+
+def test_oracle_agreement_random_batch(campaign):
+    lcs, idx, cands, _, arrays, results = campaign
+    states = []
+    for i, (li, c) in enumerate(zip(idx, cands, strict=True)):
+        if i == ABSURD:
+            continue
+        states.append(_check_against_oracle(arrays, i, results[i], lcs[li], c)["state"])
+    # the batch mixes every code path
+    assert {"ok", "insufficient", "invalid_baseline"} <= set(states)
+
+
+def test_array_contract(campaign):
+    _, _, cands, _, arrays, results = campaign
+    b = len(cands)
+    for k in V02.SPEC.summary_metrics + ("status", "verdict"):
+        assert arrays[k].shape == (b,), k
+    assert arrays["plot_flux"].shape == (b, V02.N_PLOT_BINS)
+    assert np.all(np.delete(arrays["status"], ABSURD) == 0) and arrays["status"][ABSURD] == 2
+    assert len(results) == b
+    # undefined metrics are NaN in the arrays (not the reference's zeros)
+    bad = arrays["insufficient"] | arrays["invalid_baseline"]
+    bad[ABSURD] = True
+    assert np.all(np.isnan(np.delete(arrays["secondary_depth_sigma"], ABSURD)[np.delete(bad, ABSURD)]))
+    assert np.all(np.isfinite(arrays["secondary_depth_sigma"][~bad]))
+
+
+def test_synthetic_truth(campaign):
+    _, _, _, _, arrays, results = campaign
+    by_id = {r_id: i for i, (_, c, _) in enumerate(TRUTH) for r_id in [c.id]}
+    for i, (_, c, verdict) in enumerate(TRUTH):
+        assert results[i].verdict == verdict, (c.id, results[i].metrics, results[i].notes)
+    eb = results[by_id["eb"]].metrics
+    assert eb["secondary_depth_sigma"] > 20 and abs(eb["secondary_depth_ppm"] - 4000.0) < 200.0
+    assert results[by_id["eb"]].confidence >= 0.85  # full coverage, many events, high sigma
+    assert results[by_id["planet"]].metrics["secondary_depth_sigma"] < 3
+    assert results[by_id["nan_cadences"]].metrics["secondary_depth_sigma"] < 3
+    hj = results[by_id["hot_jupiter"]].metrics
+    assert hj["secondary_depth_sigma"] >= 3 and 0 < hj["secondary_depth_ppm"] < 1000
+    short = results[by_id["short_lc"]]
+    assert short.confidence == 0.3 and short.metrics["note"].startswith("Insufficient data")
+    assert any(n.startswith("Only ") and "need 10" in n for n in short.notes)
+    absurd = results[by_id["absurd_period"]]
+    assert (
+        absurd.status == "error" and absurd.flags == ["ERROR:PERIOD_TOO_SHORT"] and absurd.confidence is None
+    )
+    neg = results[by_id["negative_flux"]]
+    assert neg.confidence == 0.2 and neg.metrics["note"] == "Invalid baseline flux"
+    assert neg.notes[-1] == "Invalid baseline median <= 0"
+
+
+def test_registry_and_options(campaign):
+    _, _, _, ctx, _, _ = campaign
+    assert get_check("V02") is V02.SPEC
+    for bad in ({"sigma_threshold": -1.0}, {"occultation_fraction": float("nan")}, {"sigma_threshold": "x"}):
+        ctx2 = VetContext(ctx.lightcurves, ctx.lcb, ctx.candidates, ctx.cb, options={"V02": bad})
+        with pytest.raises(JaxvetInputError, match="V02 option"):
+            V02.SPEC.compute(ctx2)
+
+
+def test_order_and_padding_invariance(campaign):
+    """A candidate's numbers do not depend on its neighbours, its slot or the padding."""
+    _, _, _, ctx, arrays, _ = campaign
+    n = ctx.n_candidates
+    perm = np.random.default_rng(0).permutation(n)
+    cb = ctx.cb.take(perm).pad(n + 5)  # same bucketed sizes: reuses the compiled program
+    out = V02.secondary_eclipse(ctx.lcb, cb)
+    for k, v in arrays.items():
+        got = np.asarray(out[k])[:n]
+        inv = np.empty_like(got)
+        inv[perm] = got
+        if v.dtype.kind in "biu":
+            np.testing.assert_array_equal(inv, v, err_msg=k)
+        else:  # reductions may be vectorised differently per slot: last-ulp differences only
+            np.testing.assert_allclose(inv, v, rtol=1e-13, atol=0, err_msg=k)
+
+
+def test_static_capacities_bound_the_reference_bins():
+    t_first, t_last = np.array([2000.0, 2000.0]), np.array([2787.3, 2010.0])
+    bins, orbits = V02.static_capacities(t_first, t_last, np.array([2000.5, 1990.0]), np.array([14.24, 0.3]))
+    assert bins >= max(3, int(787.3 / 1.424)) + 1 and bins >= int(10.0 / 0.03) + 1
+    assert orbits >= int(787.3 / 14.24) + 2
+    assert bins & (bins - 1) == 0 and orbits & (orbits - 1) == 0  # bucketed
+    np.testing.assert_array_equal(np.asarray(V02._coverage_edge(jax.numpy.arange(21))), V02.COVERAGE_EDGES)
+
+
+# ----------------------------------------------------------------------------------------------
+# real data: TOI-5807 (all sectors and 82+83 in one batch) vs tess-vetter 0.3.20
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.realdata
+def test_toi5807_matches_reference(toi5807_sectors, reference_golden):
+    from jaxvet.data import stitch
+
+    subsets = {"all_sectors": (55, 75, 82, 83), "sectors_82_83": (82, 83)}
+    lcs = [stitch([toi5807_sectors[s] for s in ss]) for ss in subsets.values()]
+    eph = reference_golden["inputs"]["ephemeris"]
+    cand = Candidate(
+        eph["period_days"], eph["t0_btjd"], eph["duration_hours"], stellar_radius=1.65, stellar_mass=1.47
+    )
+    ctx = VetContext.build(lcs, [cand, cand], lc_index=[0, 1])
+    arrays = {k: np.asarray(v) for k, v in V02.SPEC.compute(ctx).items()}
+    results = V02.SPEC.format(ctx, arrays)
+    for i, name in enumerate(subsets):
+        gold = reference_golden["subsets"][name]["checks"]["V02"]
+        r = results[i]
+        assert r.metrics == gold["metrics"], name
+        assert r.confidence == gold["confidence"] and r.notes == gold["notes"] and r.flags == gold["flags"]
+        assert r.raw["search_window"] == gold["raw"]["search_window"]
+        gpd = gold["raw"]["plot_data"]
+        assert _close(r.raw["plot_data"]["secondary_depth_ppm"], gpd["secondary_depth_ppm"])
+        assert r.raw["plot_data"]["secondary_window"] == gpd["secondary_window"]
+        assert r.raw["plot_data"]["primary_window"] == gpd["primary_window"]
+        assert r.verdict == "pass"  # 1.1-1.4 sigma: no secondary
+        _check_against_oracle(arrays, i, r, lcs[i], cand)
+
+
+# ----------------------------------------------------------------------------------------------
+# edge inputs: tiny / gappy / NaN light curves, extreme periods (one compiled shape)
+# ----------------------------------------------------------------------------------------------
+N_EDGE = 256
+EDGE_CAPACITY = (4096, 512)
+
+
+@st.composite
+def edge_case(draw):
+    n = draw(st.integers(1, N_EDGE))
+    span = draw(st.floats(0.01, 40.0))
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    t = np.sort(2000.0 + rng.uniform(0.0, span, n))
+    if draw(st.booleans()):
+        t = np.round(t, 2)  # duplicate timestamps
+    level = draw(st.sampled_from([1.0, 1.0, 1e-3, -1.0]))
+    f = level + draw(st.sampled_from([0.0, 1e-4, 1e-2])) * rng.standard_normal(n)
+    nan_frac = draw(st.sampled_from([0.0, 0.0, 0.3, 1.0]))
+    f[rng.random(n) < nan_frac] = np.nan
+    period = draw(st.floats(max(span / 400.0, 0.05), 200.0))
+    t0 = draw(st.floats(1900.0, 2100.0))
+    return LightCurve(t, f, np.full(n, 1e-4)), Candidate(period, t0, 1.0)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases=st.lists(edge_case(), min_size=4, max_size=4))
+def test_edge_inputs_match_oracle(cases):
+    lcs = [c[0] for c in cases]
+    cands = [c[1] for c in cases]
+    lcb = LightCurveBatch.from_lightcurves(lcs, n_points=N_EDGE, n_sectors=4, n_segments=N_EDGE)
+    cb = CandidateBatch.from_candidates(cands, lc_index=list(range(len(cands))))
+    ctx = VetContext(lcs, lcb, cands, cb, options={"V02": {"min_capacity": EDGE_CAPACITY}})
+    arrays = {k: np.asarray(v) for k, v in V02.SPEC.compute(ctx).items()}
+    results = V02.SPEC.format(ctx, arrays)
+    for i, (lc, c) in enumerate(zip(lcs, cands, strict=True)):
+        o = _check_against_oracle(arrays, i, results[i], lc, c)
+        assert 0.2 <= results[i].confidence <= 0.95
+        assert (results[i].verdict == "insufficient") == (o["state"] != "ok")
+
+
+@given(
+    st.sampled_from(["period_days", "duration_hours"]),
+    st.sampled_from([0.0, -1.0, float("nan"), float("inf")]),
+)
+def test_bad_candidate_rejected_at_boundary(field, value):
+    kw = dict(period_days=3.0, t0_btjd=2000.0, duration_hours=2.0)
+    kw[field] = value
+    with pytest.raises(JaxvetInputError, match=field):
+        Candidate(**kw)
+
+
+# ----------------------------------------------------------------------------------------------
+# plot
+# ----------------------------------------------------------------------------------------------
+def test_plot(campaign):
+    import matplotlib.pyplot as plt
+
+    from jaxvet.plotting.v02 import plot_secondary_eclipse
+
+    _, _, _, _, _, results = campaign
+    eb = results[0]
+    fig, ax = plt.subplots()
+    assert plot_secondary_eclipse(eb, ax=ax) is ax
+    pd = eb.raw["plot_data"]
+    pts = ax.lines[0].get_xydata()
+    np.testing.assert_allclose(pts[:, 0], pd["phase"])
+    np.testing.assert_allclose(pts[:, 1], pd["flux"])
+    depth_line = [c for c in ax.collections if c.get_label().startswith("secondary depth")]
+    assert depth_line and np.allclose(
+        depth_line[0].get_segments()[0][:, 1], 1 - pd["secondary_depth_ppm"] * 1e-6
+    )
+    plt.close(fig)
+    insufficient = results[4]
+    ax2 = plot_secondary_eclipse(insufficient)
+    assert "Insufficient" in ax2.texts[0].get_text()
+    plt.close(ax2.figure)
