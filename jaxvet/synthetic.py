@@ -154,7 +154,10 @@ def inject_transits(
     if epoch_depth_factors:
         for e, f in dict(epoch_depth_factors).items():
             factors[int(e)] = factors.get(int(e), 1.0) * float(f)
-    fac = np.vectorize(lambda e: factors.get(int(e), 1.0) if np.isfinite(e) else 1.0, otypes=[float])(epoch)
+    fin_ep = np.isfinite(epoch)
+    uniq, inv = np.unique(np.where(fin_ep, epoch, 0.0), return_inverse=True)
+    fac = np.array([factors.get(int(e), 1.0) for e in uniq])[inv].reshape(epoch.shape)
+    fac = np.where(fin_ep, fac, 1.0)
     odd = np.mod(epoch, 2) == 1
     depth = depth_ppm * 1e-6 * fac * np.where(odd, odd_even_ratio, 1.0)
     model = 1.0 - depth * trapezoid_profile(dt, dur, tflat_ratio)

@@ -15,6 +15,8 @@ __all__ = ["plot_check", "save_check_plots", "PLOTTERS"]
 
 #: check id -> "module:function" (resolved lazily)
 PLOTTERS = {
+    "V01": "v01:plot_odd_even",
+    "V04": "v04:plot_depth_stability",
     "V02": "v02:plot_secondary_eclipse",
     "V03": "v03:plot_duration_consistency",
     "V21": "v21:plot_sector_consistency",

@@ -1,0 +1,484 @@
+"""V04 depth stability: are the individual transit depths consistent with one another?
+
+Variable depths point to a blended eclipsing binary or to systematics; a planet's transits
+share one depth (Thompson et al. 2018, ApJS 235, 38; Wang & Espinoza 2023, arXiv:2311.02154;
+Santerne et al. 2013, arXiv:1307.2003).
+
+Reference-compatible part (``method="per_epoch_local_baseline"``, tess-vetter 0.3.20;
+reference semantics §6.4 and §8).  Per epoch (see :mod:`jaxvet.epochs`): local baseline in
+``|t - t_c| <= 6D`` (no period cap), ``depth_k = 1 - median(f_in)/baseline_k``,
+``sigma_k = robust_std(oot)/sqrt(n_in)/baseline_k`` times the red-noise factor (Pont et al.
+2006, MNRAS 373, 231); epochs with ``depth_k <= 0`` are dropped.  Over the N kept epochs:
+mean, median, std (ddof 0), ``rms_scatter = std/mean``, per-epoch SNR domination metrics
+(``s_max``, ``dom_ratio``, ``dom_frac``), weighted mean (``w = 1/(sigma^2 + 1e-12)``) vs median
+(``dmm``), ``expected_scatter = sqrt(sum sigma^2)/N`` (the error of the mean),
+``chi2_reduced = sum(((d - mean)/sigma)^2)/(N - 1)`` about the *unweighted* mean, and
+MAD outliers ``|d - median| > 4 * 1.4826 MAD`` (N >= 3).  Confidence, notes, metrics and
+rounding follow the reference exactly; N < 2 gives the note "Insufficient transits ..." and
+confidence 0.3, ``D >= 0.5P`` the guard result.
+
+Beyond the reference (seed 002): ``chi2_dof`` (N - 1), ``depth_mean_ppm`` (inverse-variance
+weighted mean of the reference depths) and ``depth_err_mean_ppm`` (``1/sqrt(sum w)``),
+``n_outliers_flagged`` and ``outlier_epochs`` (raw), ``chi2_reduced_excl_outliers`` (the
+reference statistic without the flagged epochs), seed warnings (``low_n_transits``,
+``outlier_epochs_flagged``, ``marginal_chi2``; appended to the notes after the reference's) and a
+calibrated chi-square with a verdict:
+
+* ``chi2_box_reduced`` (seed 002 §3.3): per-epoch *box* depths ``1 - mean(f_i/b_k)`` (weighted
+  by ``(b_k/err_i)^2`` when all errors are positive, as V01's OE_box) with pink-noise errors
+  ``sigma_k^2 = sigma_w^2 (1/n_k + (pi/2)/n_oot_k) + sigma_r^2`` -- the in-transit mean, the
+  median baseline of ``n_oot_k`` points and the correlated part (Pont et al. 2006;
+  ``sigma_w``, ``sigma_r`` pooled from the epochs' local out-of-transit residuals in the 6D
+  windows, see
+  :func:`jaxvet.epochs.pink_noise_variances`), chi-square about the inverse-variance weighted
+  mean per degree of freedom, over the same epochs as the reference statistics;
+  ``chi2_box_reduced_excl_outliers`` without the flagged MAD outliers.  The reference's
+  ``chi2_reduced`` is *not* calibrated: its ``sigma_k`` is the error of a mean while
+  ``depth_k`` is a median of the in-transit points (and the transit is not a box), so for a
+  perfectly stable trapezoid transit in white noise its median is ~2.5 and two thirds of
+  stable planets would land in WARN (tests/test_v04.py::test_statistics_calibration);
+* verdict: **insufficient** for the guard, fewer than 2 measured transits, or an undefined
+  statistic (no local out-of-transit residuals, zero noise); otherwise on ``X`` =
+  ``chi2_box_reduced`` -- or, when MAD outliers are flagged and at least 2 epochs remain,
+  ``chi2_box_reduced_excl_outliers`` (seed §3.4: a single outlier epoch such as a momentum dump
+  is flagged, not allowed to fail the candidate): **pass** if ``X < 2``, **warn** if
+  ``2 <= X < 4``, **fail** if ``X >= 4``.  Option ``verdict_statistic="chi2_reduced"`` uses the
+  reference statistic instead (same outlier rule); ``legacy_mode=True``: **pass** if
+  ``rms_scatter < 0.3`` else **fail** (seed §7.3).
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..epochs import epoch_box_depths, epoch_table_for_context, pink_noise_variances
+from ..errors import JaxvetInputError
+from ..results import STATUS_CODES, VERDICT_CODES, CheckResult
+from ..stats import masked_median
+from .base import CheckSpec, VetContext
+
+__all__ = ["SPEC", "compute", "format_results", "DEFAULT_OPTIONS", "reference_confidence"]
+
+ID = "V04"
+NAME = "depth_stability"
+METHOD = "per_epoch_local_baseline"
+DEFAULT_OPTIONS = {
+    "method": METHOD,
+    "min_transits_for_confidence": 3,
+    "outlier_sigma": 4.0,
+    "chi2_threshold_pass": 2.0,
+    "chi2_threshold_fail": 4.0,
+    "legacy_mode": False,
+    "rms_scatter_threshold": 0.3,
+    "verdict_statistic": "box_chi2",
+}
+VERDICT_STATISTICS = ("box_chi2", "chi2_reduced")
+SUMMARY_METRICS = (
+    "chi2_box_reduced",
+    "chi2_reduced",
+    "chi2_reduced_excl_outliers",
+    "rms_scatter",
+    "n_transits_measured",
+    "mean_depth_ppm",
+    "depth_mean_ppm",
+    "depth_err_mean_ppm",
+    "depth_scatter_ppm",
+    "expected_scatter_ppm",
+    "dom_frac",
+    "s_max",
+    "n_outliers_flagged",
+)
+
+
+def _options(ctx: VetContext) -> dict:
+    opts = dict(DEFAULT_OPTIONS)
+    user = ctx.opts(ID)
+    unknown = set(user) - set(opts)
+    if unknown:
+        raise JaxvetInputError(f"unknown V04 option(s) {sorted(unknown)}; known: {sorted(opts)}")
+    opts.update(user)
+    if opts["method"] != METHOD:
+        raise JaxvetInputError(f"V04 method must be {METHOD!r}, got {opts['method']!r}")
+    if int(opts["min_transits_for_confidence"]) < 2:
+        got = opts["min_transits_for_confidence"]
+        raise JaxvetInputError(f"V04 option min_transits_for_confidence must be >= 2, got {got!r}")
+    for k in ("outlier_sigma", "chi2_threshold_pass", "chi2_threshold_fail", "rms_scatter_threshold"):
+        if not float(opts[k]) > 0:
+            raise JaxvetInputError(f"V04 option {k} must be positive, got {opts[k]!r}")
+    if opts["verdict_statistic"] not in VERDICT_STATISTICS:
+        got = opts["verdict_statistic"]
+        raise JaxvetInputError(
+            f"V04 option verdict_statistic must be one of {VERDICT_STATISTICS}, got {got!r}"
+        )
+    if float(opts["chi2_threshold_fail"]) < float(opts["chi2_threshold_pass"]):
+        raise JaxvetInputError(
+            f"V04 chi2_threshold_fail ({opts['chi2_threshold_fail']!r}) must be >= "
+            f"chi2_threshold_pass ({opts['chi2_threshold_pass']!r})"
+        )
+    return opts
+
+
+def _chi2_weighted(d, s, sel):
+    """Seed 002 §3.3: chi2 about the inverse-variance weighted mean, per dof (NaN if undefined)."""
+    n = jnp.sum(sel, axis=1)
+    good = jnp.all(~sel | (jnp.isfinite(s) & (s > 0)), axis=1)
+    w = jnp.where(sel, 1.0 / jnp.where(sel & (s > 0), s * s, 1.0), 0.0)
+    sw = jnp.sum(w, axis=1)
+    mean = jnp.sum(w * jnp.where(sel, d, 0.0), axis=1) / jnp.where(sw > 0, sw, 1.0)
+    z = jnp.where(sel, (d - mean[:, None]) / jnp.where(sel & (s > 0), s, 1.0), 0.0)
+    chi2 = jnp.sum(z * z, axis=1) / jnp.maximum(n - 1, 1)
+    return jnp.where(good & (n > 1), chi2, jnp.nan)
+
+
+def _chi2(d, s, sel):
+    n = jnp.sum(sel, axis=1)
+    mean = jnp.sum(jnp.where(sel, d, 0.0), axis=1) / jnp.maximum(n, 1)
+    z = jnp.where(sel, (d - mean[:, None]) / jnp.where(sel, s, 1.0), 0.0)
+    chi2 = jnp.sum(z * z, axis=1)
+    return jnp.where(n > 1, chi2 / jnp.maximum(n - 1, 1), 0.0), mean
+
+
+@jax.jit
+def _aggregate(tab, outlier_sigma, thr_pass, thr_fail, rms_thr, min_conf, legacy, use_box):
+    v = tab.v04
+    acc = v.ok & (v.depth > 0)
+    n = jnp.sum(acc, axis=1)
+    nf = jnp.maximum(n, 1).astype(jnp.float64)
+    d = jnp.where(acc, v.depth, 0.0)
+    s = jnp.where(acc, v.sigma, 1.0)
+    mean = jnp.sum(d, axis=1) / nf
+    median = masked_median(v.depth, acc)
+    dev = jnp.where(acc, d - mean[:, None], 0.0)
+    std = jnp.sqrt(jnp.sum(dev * dev, axis=1) / nf)
+    rms = jnp.where(mean > 0, std / jnp.where(mean > 0, mean, 1.0), 0.0)
+    s_ok = jnp.isfinite(s) & (s > 0)
+    snr = jnp.abs(d) / (jnp.where(s_ok, s, jnp.nan) + 1e-12)
+    snr = jnp.where(acc & jnp.isfinite(snr), snr, 0.0)
+    snr_sq_sum = jnp.sum(snr * snr, axis=1)
+    s_max = jnp.max(jnp.where(acc, snr, -jnp.inf), axis=1)
+    s_max = jnp.where(n > 0, s_max, 0.0)
+    s_median = masked_median(snr, acc)
+    s_rms = jnp.sqrt(snr_sq_sum / nf)
+    dom_pos = jnp.argmax(jnp.where(acc, snr, -jnp.inf), axis=1)
+    dom_idx_list = jnp.take_along_axis(jnp.cumsum(acc, axis=1), dom_pos[:, None], axis=1)[:, 0] - 1
+    dom_epoch = jnp.take_along_axis(tab.epoch, dom_pos[:, None], axis=1)[:, 0]
+    w = jnp.where(acc & s_ok, 1.0 / (s * s + 1e-12), 0.0)
+    wsum = jnp.sum(w, axis=1)
+    d_mean_w = jnp.where(wsum > 0, jnp.sum(w * d, axis=1) / jnp.where(wsum > 0, wsum, 1.0), mean)
+    dmm = jnp.where(jnp.isfinite(d_mean_w) & jnp.isfinite(median), d_mean_w / (median + 1e-12), 0.0)
+    dmm_abs = jnp.where(jnp.isfinite(median), jnp.abs(d_mean_w - median) / (jnp.abs(median) + 1e-12), 0.0)
+    absdev = jnp.abs(v.depth - median[:, None])
+    depth_mad = masked_median(absdev, acc)
+    expected = jnp.sqrt(jnp.sum(jnp.where(acc, v.sigma**2, 0.0), axis=1)) / nf
+    all_pos = jnp.all(~acc | (v.sigma > 0), axis=1)
+    chi2_red, _ = _chi2(d, s, acc)
+    chi2_red = jnp.where(all_pos, chi2_red, 0.0)
+    mad_scale = depth_mad * 1.4826
+    outlier = (
+        acc
+        & (n >= min_conf)[:, None]
+        & (mad_scale > 0)[:, None]
+        & (absdev > (outlier_sigma * mad_scale)[:, None])
+    )
+    n_out = jnp.sum(outlier, axis=1)
+    keep = acc & ~outlier
+    chi2_excl, _ = _chi2(d, s, keep)
+    chi2_excl = jnp.where(all_pos, chi2_excl, 0.0)
+    n_keep = jnp.sum(keep, axis=1)
+    # calibrated statistic: per-epoch box depths with pink-noise errors (same model as OE_box)
+    box = epoch_box_depths(tab, v)
+    var_w, var_r = pink_noise_variances(v)
+    n_oot = jnp.maximum(v.n_oot, 1).astype(jnp.float64)
+    sig_box = jnp.sqrt(
+        var_w[:, None] * (1.0 / jnp.maximum(tab.n_in, 1) + (0.5 * jnp.pi) / n_oot) + var_r[:, None]
+    )
+    chi2_box = _chi2_weighted(box, sig_box, acc)
+    chi2_box_excl = _chi2_weighted(box, sig_box, keep)
+    use_excl = (n_out > 0) & (n_keep >= 2)
+    stat = jnp.where(
+        use_box, jnp.where(use_excl, chi2_box_excl, chi2_box), jnp.where(use_excl, chi2_excl, chi2_red)
+    )
+    stat_undefined = jnp.where(use_box & ~legacy, jnp.isnan(stat), ~all_pos)
+    graded = jnp.where(
+        stat < thr_pass,
+        VERDICT_CODES["pass"],
+        jnp.where(stat < thr_fail, VERDICT_CODES["warn"], VERDICT_CODES["fail"]),
+    )
+    graded = jnp.where(legacy, jnp.where(rms < rms_thr, VERDICT_CODES["pass"], VERDICT_CODES["fail"]), graded)
+    undefined = ~tab.active | (n < 2) | stat_undefined
+    verdict = jnp.where(undefined, VERDICT_CODES["insufficient"], graded).astype(jnp.int32)
+    return dict(
+        accepted=acc,
+        outlier=outlier,
+        n=n,
+        mean=mean,
+        median=median,
+        std=std,
+        rms=rms,
+        s_max=s_max,
+        s_median=jnp.where(n > 0, s_median, 0.0),
+        dom_ratio=jnp.where(n > 0, s_max / (s_rms + 1e-12), 0.0),
+        dom_frac=jnp.where(n > 0, s_max**2 / (snr_sq_sum + 1e-12), 0.0),
+        dom_idx_list=dom_idx_list,
+        dom_epoch=dom_epoch,
+        d_mean_w=d_mean_w,
+        depth_err_mean=jnp.where(wsum > 0, 1.0 / jnp.sqrt(jnp.where(wsum > 0, wsum, 1.0)), jnp.nan),
+        dmm=dmm,
+        dmm_abs=dmm_abs,
+        depth_mad=jnp.where(n > 0, depth_mad, 0.0),
+        expected=jnp.where(n > 0, expected, 0.0),
+        all_pos=all_pos,
+        chi2_red=chi2_red,
+        chi2_excl=chi2_excl,
+        chi2_box=chi2_box,
+        chi2_box_excl=chi2_box_excl,
+        box=box,
+        sig_box=jnp.where(acc, sig_box, jnp.nan),
+        sigma_white=jnp.sqrt(var_w),
+        sigma_red=jnp.sqrt(var_r),
+        n_out=n_out,
+        n_processed=jnp.sum(v.processed, axis=1),
+        n_global=jnp.sum(v.used_global, axis=1),
+        verdict=verdict,
+    )
+
+
+def compute(ctx: VetContext) -> dict:
+    opts = _options(ctx)
+    tab = epoch_table_for_context(ctx)
+    agg = _aggregate(
+        tab,
+        float(opts["outlier_sigma"]),
+        float(opts["chi2_threshold_pass"]),
+        float(opts["chi2_threshold_fail"]),
+        float(opts["rms_scatter_threshold"]),
+        int(opts["min_transits_for_confidence"]),
+        bool(opts["legacy_mode"]),
+        opts["verdict_statistic"] == "box_chi2",
+    )
+    nb = ctx.n_candidates
+    h = {k: np.asarray(v)[:nb] for k, v in agg.items()}
+    guard = np.asarray(tab.guard)[:nb]
+    n = h["n"]
+    full = (n >= 2) & ~guard
+    z = lambda x: np.where(full, x, 0.0)  # noqa: E731
+    return {
+        "status": np.full(nb, STATUS_CODES["ok"], np.int32),
+        "verdict": h["verdict"],
+        "guard": guard,
+        "n_transits_measured": np.where(guard, 0, n),
+        "chi2_reduced": z(h["chi2_red"]),
+        "chi2_box_reduced": np.where(full, h["chi2_box"], np.nan),
+        "chi2_box_reduced_excl_outliers": np.where(full, h["chi2_box_excl"], np.nan),
+        "sigma_white_ppm": h["sigma_white"] * 1e6,
+        "sigma_red_ppm": h["sigma_red"] * 1e6,
+        "chi2_reduced_excl_outliers": np.where(full, h["chi2_excl"], np.nan),
+        "rms_scatter": z(h["rms"]),
+        "mean_depth_ppm": z(h["mean"] * 1e6),
+        "depth_mean_ppm": np.where(full, h["d_mean_w"] * 1e6, np.nan),
+        "depth_err_mean_ppm": np.where(full, h["depth_err_mean"] * 1e6, np.nan),
+        "depth_scatter_ppm": z(h["std"] * 1e6),
+        "expected_scatter_ppm": z(h["expected"] * 1e6),
+        "dom_frac": z(h["dom_frac"]),
+        "s_max": z(h["s_max"]),
+        "n_outliers_flagged": np.where(full, h["n_out"], 0),
+        **{f"_{k}": h[k] for k in h if k not in ("verdict",)},
+        "epoch": np.asarray(tab.epoch)[:nb],
+        "epoch_center": np.asarray(tab.center)[:nb],
+        "epoch_depth": np.asarray(tab.v04.depth)[:nb],
+        "epoch_sigma": np.asarray(tab.v04.sigma)[:nb],
+        "epoch_inflation": np.asarray(tab.v04.inflation)[:nb],
+        "t0": np.asarray(ctx.cb.t0)[:nb],
+        "period": np.asarray(ctx.cb.period)[:nb],
+    }
+
+
+def reference_confidence(n: int, has_outliers: bool, has_warnings: bool, min_conf: int = 3) -> float:
+    """The reference's V04 confidence model (§6.4 step 6)."""
+    if n < min_conf:
+        base = 0.35
+    elif n < 5:
+        base = 0.55
+    elif n < 10:
+        base = 0.7
+    elif n < 20:
+        base = 0.8
+    else:
+        base = 0.85
+    if has_outliers:
+        base *= 0.85
+    if has_warnings and base > 0.5:
+        base *= 0.95
+    return round(min(0.95, max(0.2, base)), 3)
+
+
+def _fnum(x) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _rnum(x, nd) -> float | None:
+    x = float(x)
+    return round(x, nd) if math.isfinite(x) else None
+
+
+def format_results(ctx: VetContext, a: dict) -> list[CheckResult]:
+    opts = _options(ctx)
+    thr_pass = float(opts["chi2_threshold_pass"])
+    results = []
+    for b in range(ctx.n_candidates):
+        verdict = ["pass", "warn", "fail", "insufficient"][int(a["verdict"][b])]
+        t0, period = float(a["t0"][b]), float(a["period"][b])
+        rule = "legacy_rms_scatter" if opts["legacy_mode"] else str(opts["verdict_statistic"])
+        if a["guard"][b]:
+            plot = {
+                "version": 1, "epoch_times_btjd": [], "depths_ppm": [], "depth_errs_ppm": [],
+                "mean_depth_ppm": 0.0, "expected_scatter_ppm": 0.0, "dominating_epoch_idx": None,
+            }  # fmt: skip
+            metrics = {
+                "n_transits_measured": 0,
+                "depth_scatter_ppm": 0.0,
+                "expected_scatter_ppm": 0.0,
+                "chi2_reduced": 0.0,
+                "note": "Duration too long relative to period for depth stability check",
+                "verdict_rule": rule,
+            }
+            raw = dict(metrics, depths_ppm=[], plot_data=plot, warnings=[], _metrics_only=True)
+            results.append(
+                CheckResult(
+                    ID, NAME, "ok", 0.2, verdict, [], metrics, raw, ["duration_too_long_relative_to_period"]
+                )
+            )
+            continue
+        acc = a["_accepted"][b]
+        eps = a["epoch"][b][acc].astype(int)
+        depths = a["epoch_depth"][b][acc]
+        sigmas = a["epoch_sigma"][b][acc]
+        n = int(a["_n"][b])
+        warnings = []
+        n_proc, n_glob = int(a["_n_processed"][b]), int(a["_n_global"][b])
+        if n_proc > 0 and n_glob >= n_proc * 0.5:
+            warnings.append(
+                f"depth_stability_baseline_fallback: {n_glob}/{n_proc} epochs used global OOT baseline"
+            )
+        seed_warnings = []
+        if n < int(opts["min_transits_for_confidence"]):
+            seed_warnings.append("low_n_transits")
+        if n < 2:
+            plot = {
+                "version": 1,
+                "epoch_times_btjd": [float(t0 + e * period) for e in eps[:50]],
+                "depths_ppm": [float(d * 1e6) for d in depths[:50]],
+                "depth_errs_ppm": [float(s * 1e6) for s in sigmas[:50]],
+                "mean_depth_ppm": float(depths[0] * 1e6) if n else 0.0,
+                "expected_scatter_ppm": 0.0,
+                "dominating_epoch_idx": None,
+            }
+            metrics = {
+                "n_transits_measured": n,
+                "depth_scatter_ppm": 0.0,
+                "expected_scatter_ppm": 0.0,
+                "chi2_reduced": 0.0,
+                "note": "Insufficient transits for depth stability check",
+                "chi2_dof": max(n - 1, 0),
+                "n_outliers_flagged": 0,
+                "verdict_rule": rule,
+            }
+            raw = dict(metrics, depths_ppm=[], plot_data=plot, warnings=seed_warnings, outlier_epochs=[])
+            raw["_metrics_only"] = True
+            results.append(
+                CheckResult(ID, NAME, "ok", 0.3, verdict, [], metrics, raw, warnings + seed_warnings)
+            )
+            continue
+        if not a["_all_pos"][b]:
+            warnings.append("Some sigma values are zero, chi2 unreliable")
+        outlier_epochs = [int(e) for e in a["epoch"][b][a["_outlier"][b]]]
+        if outlier_epochs:
+            warnings.append(f"Outlier epochs detected: {outlier_epochs}")
+            seed_warnings.append("outlier_epochs_flagged")
+        if verdict == "warn" and not opts["legacy_mode"]:
+            seed_warnings.append("marginal_chi2")
+        confidence = reference_confidence(
+            n, bool(outlier_epochs), bool(warnings), int(opts["min_transits_for_confidence"])
+        )
+        mean, std = float(a["_mean"][b]), float(a["_std"][b])
+        expected = float(a["_expected"][b])
+        dom_pos = int(a["_dom_idx_list"][b])
+        dom_epoch = int(a["_dom_epoch"][b])
+        d_mean_w, d_med = float(a["_d_mean_w"][b]), float(a["_median"][b])
+        metrics = {
+            "mean_depth": round(mean, 6),
+            "std_depth": round(std, 6),
+            "rms_scatter": round(float(a["_rms"][b]), 4),
+            "n_transits_measured": n,
+            "mean_depth_ppm": round(mean * 1e6, 1),
+            "depth_scatter_ppm": round(std * 1e6, 1),
+            "expected_scatter_ppm": round(expected * 1e6, 2),
+            "chi2_reduced": round(float(a["_chi2_red"][b]), 2),
+            "dom_ratio": round(float(a["_dom_ratio"][b]), 3),
+            "dom_frac": round(float(a["_dom_frac"][b]), 3),
+            "s_max": round(float(a["_s_max"][b]), 3),
+            "s_median": round(float(a["_s_median"][b]), 3),
+            "dominating_epoch_index": dom_epoch,
+            "dominating_epoch_time_btjd": round(float(t0 + dom_epoch * period), 6),
+            "d_mean_w_ppm": round(d_mean_w * 1e6, 2),
+            "d_med_ppm": round(d_med * 1e6, 2),
+            "dmm": round(float(a["_dmm"][b]), 3),
+            "dmm_abs": round(float(a["_dmm_abs"][b]), 3),
+            "depth_mad_ppm": round(float(a["_depth_mad"][b]) * 1e6, 2),
+            "method": METHOD,
+            # seed 002 additions
+            "chi2_dof": n - 1,
+            "chi2_reduced_excl_outliers": _rnum(a["_chi2_excl"][b], 3),
+            "depth_mean_ppm": _rnum(d_mean_w * 1e6, 2),
+            "depth_err_mean_ppm": _rnum(float(a["_depth_err_mean"][b]) * 1e6, 2),
+            "n_outliers_flagged": len(outlier_epochs),
+            "chi2_box_reduced": _rnum(a["_chi2_box"][b], 3),
+            "chi2_box_reduced_excl_outliers": _rnum(a["_chi2_box_excl"][b], 3),
+            "sigma_white_ppm": _rnum(a["sigma_white_ppm"][b], 2),
+            "sigma_red_ppm": _rnum(a["sigma_red_ppm"][b], 2),
+            "verdict_rule": rule,
+        }
+        n_plot = min(50, n)
+        plot = {
+            "version": 1,
+            "epoch_times_btjd": [float(t0 + e * period) for e in eps[:n_plot]],
+            "depths_ppm": [float(d * 1e6) for d in depths[:n_plot]],
+            "depth_errs_ppm": [float(s * 1e6) for s in sigmas[:n_plot]],
+            "mean_depth_ppm": float(mean * 1e6),
+            "expected_scatter_ppm": float(expected * 1e6),
+            "dominating_epoch_idx": dom_pos if dom_pos < n_plot else None,
+            "weighted_mean_depth_ppm": _fnum(d_mean_w * 1e6),
+            "depth_err_mean_ppm": _fnum(float(a["_depth_err_mean"][b]) * 1e6),
+            "outlier_epoch_times_btjd": [float(t0 + e * period) for e in outlier_epochs],
+            "chi2_threshold_pass": thr_pass,
+            "box_depths_ppm": [_fnum(x * 1e6) for x in a["_box"][b][acc][:n_plot]],
+            "box_errs_ppm": [_fnum(x * 1e6) for x in a["_sig_box"][b][acc][:n_plot]],
+        }
+        raw = dict(
+            metrics,
+            individual_depths=[round(float(d), 6) for d in depths[:10]],
+            depths_ppm=[round(float(d) * 1e6, 1) for d in depths[:20]],
+            outlier_epochs=outlier_epochs,
+            warnings=seed_warnings,
+            plot_data=plot,
+            _metrics_only=True,
+        )
+        results.append(
+            CheckResult(ID, NAME, "ok", confidence, verdict, [], metrics, raw, warnings + seed_warnings)
+        )
+    return results
+
+
+SPEC = CheckSpec(
+    id=ID,
+    name=NAME,
+    compute=compute,
+    format=format_results,
+    summary_metrics=SUMMARY_METRICS,
+    description="Per-epoch depth consistency (chi-square vs measurement errors, MAD outliers)",
+)

@@ -1,0 +1,101 @@
+"""Plots for V01 (odd/even depth), drawn only from ``result.raw["plot_data"]``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..results import CheckResult
+
+__all__ = ["plot_odd_even_epochs", "plot_odd_even_folded", "plot_odd_even"]
+
+_ODD, _EVEN = "tab:red", "tab:blue"
+
+
+def _axes(ax):
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(7, 4))
+    return ax
+
+
+def _pd(result: CheckResult) -> dict:
+    raw = result.raw or {}
+    if "plot_data" not in raw:
+        raise ValueError(f"{result.id} result has no raw['plot_data'] to plot (status={result.status!r})")
+    return raw["plot_data"]
+
+
+def plot_odd_even_epochs(result: CheckResult, ax=None):
+    """Per-epoch depths (ppm) with errors, coloured by parity, and the two parity levels.
+
+    The solid lines are the reference's parity levels (medians of the per-epoch depths); the
+    dashed lines are the OE_box weighted-mean box depths, when available.
+    """
+    ax = _axes(ax)
+    pd = _pd(result)
+    for name, color in (("odd", _ODD), ("even", _EVEN)):
+        ep = np.asarray(pd[f"{name}_epochs"], float)
+        if ep.size:
+            ax.errorbar(
+                ep, pd[f"{name}_depths_ppm"], yerr=pd[f"{name}_errs_ppm"], fmt="o", color=color,
+                capsize=2, label=f"{name} epochs",
+            )  # fmt: skip
+        level = pd.get(f"mean_{name}_ppm")
+        if level and ep.size:
+            ax.axhline(level, color=color, lw=1.2, label=f"{name} median {level:.0f} ppm")
+        box = pd.get(f"box_depth_{name}_ppm")
+        if box is not None and np.isfinite(box):
+            ax.axhline(box, color=color, lw=1.0, ls="--", label=f"{name} box {box:.0f} ppm")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("depth [ppm]")
+    m = result.metrics
+    title = f"{result.id} odd/even"
+    if m.get("delta_sigma") is not None:
+        title += f": delta_sigma={m['delta_sigma']}"
+    if m.get("oe_box_sigma") is not None:
+        title += f", OE_box={m['oe_box_sigma']}"
+    if result.verdict:
+        title += f" [{result.verdict}]"
+    ax.set_title(title, fontsize=9)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+    return ax
+
+
+def plot_odd_even_folded(result: CheckResult, ax=None):
+    """Phase-folded, binned normalised flux of odd vs even transits around mid-transit."""
+    ax = _axes(ax)
+    pd = _pd(result)
+    x = np.asarray(pd.get("fold_bin_centers_hours", []), float)
+    for name, color in (("odd", _ODD), ("even", _EVEN)):
+        y = np.asarray([np.nan if v is None else v for v in pd.get(f"fold_{name}_flux", [])], float)
+        if y.size and np.isfinite(y).any():
+            ax.plot(x, (y - 1.0) * 1e6, "o-", ms=3, lw=1, color=color, label=f"{name}")
+        box = pd.get(f"box_depth_{name}_ppm")
+        if box is not None and np.isfinite(box):
+            ax.axhline(-box, color=color, ls="--", lw=0.8)
+    dur = pd.get("duration_hours")
+    if dur:
+        for s in (-0.5, 0.5):
+            ax.axvline(s * dur, color="0.6", lw=0.8, ls=":")
+    ax.set_xlabel("hours from mid-transit")
+    ax.set_ylabel("relative flux [ppm]")
+    ax.set_title(f"{result.id} phase-folded odd vs even", fontsize=9)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+    return ax
+
+
+def plot_odd_even(result: CheckResult, ax=None):
+    """Both panels side by side (``ax`` may be a pair of axes); returns the figure.
+
+    This is the multi-panel plotter for :func:`jaxvet.plotting.plot_check`.
+    """
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(1, 2, figsize=(12, 4))
+    plot_odd_even_epochs(result, ax=ax[0])
+    plot_odd_even_folded(result, ax=ax[1])
+    return ax[0].figure
