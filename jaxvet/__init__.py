@@ -12,10 +12,18 @@ Quick start::
 """
 
 from . import _config  # noqa: F401  (x64 before anything else)
-from .data import Candidate, CandidateBatch, LightCurve, LightCurveBatch, stitch
-from .errors import DataFileError, JaxvetInputError, UnknownCheckError
 
 __version__ = "0.1.0"
+
+from .data import Candidate, CandidateBatch, LightCurve, LightCurveBatch, stitch
+from .errors import DataFileError, JaxvetInputError, UnknownCheckError
+from .checks import available_checks
+from .io import read_candidates, read_lightcurve, read_lightcurves
+from .vet import vet
+
+# `jaxvet.campaign(...)` is the campaign runner; the module stays importable as jaxvet.campaign
+from .campaign import run_campaign as campaign  # noqa: E402
+
 
 __all__ = [
     "__version__",
@@ -34,24 +42,3 @@ __all__ = [
     "campaign",
     "available_checks",
 ]
-
-
-def __getattr__(name):
-    """Lazy re-exports (keeps ``import jaxvet`` light)."""
-    if name == "vet":
-        from .vet import vet
-
-        return vet
-    if name in ("read_lightcurve", "read_lightcurves", "read_candidates"):
-        from . import io
-
-        return getattr(io, name)
-    if name == "available_checks":
-        from .checks import available_checks
-
-        return available_checks
-    if name == "campaign":
-        from .campaign import run_campaign
-
-        return run_campaign
-    raise AttributeError(f"module 'jaxvet' has no attribute {name!r}")

@@ -36,6 +36,6 @@ def enable_compilation_cache(path: str | os.PathLike | None = None) -> Path | No
     except OSError:
         return None
     jax.config.update("jax_compilation_cache_dir", str(cache))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     return cache

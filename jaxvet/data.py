@@ -420,9 +420,8 @@ class CandidateBatch:
         )
 
     def take(self, idx) -> CandidateBatch:
-        """Rows ``idx`` (host or device integer array) as a new batch."""
-        idx = jnp.asarray(idx)
-        return jax.tree.map(lambda a: a[idx], self)
+        """Rows ``idx`` (host or device integer array) as a new batch (one jitted gather)."""
+        return _take_rows(self, jnp.asarray(idx))
 
     def pad(self, size: int) -> CandidateBatch:
         """Pad to ``size`` rows by repeating row 0 with ``valid=False``."""
@@ -437,6 +436,11 @@ class CandidateBatch:
 
         out = jax.tree.map(_pad, self)
         return dataclasses.replace(out, valid=out.valid.at[b:].set(False))
+
+
+@jax.jit
+def _take_rows(batch, idx):
+    return jax.tree.map(lambda a: a[idx], batch)
 
 
 @jax.tree_util.register_dataclass

@@ -80,15 +80,24 @@ class VetReport:
         return Table(rows=rows)
 
 
-def estimate_depths_ppm(lc: LightCurve, candidates: Sequence[Candidate]) -> np.ndarray:
+def whole_lightcurve_batch(lightcurves: Sequence[LightCurve], like: LightCurveBatch) -> LightCurveBatch:
+    """The light curves as one "sector" each, padded like ``like`` (so kernels are reused)."""
+    whole = [dataclasses.replace(lc, sector=np.zeros(len(lc), np.int32)) for lc in lightcurves]
+    return LightCurveBatch.from_lightcurves(
+        whole, n_points=like.n_points, n_sectors=like.sector_ids.shape[1], n_segments=like.seg_lo.shape[1]
+    )
+
+
+def estimate_depths_ppm(lc: LightCurve, candidates: Sequence[Candidate], chunk_size: int = 1024) -> np.ndarray:
     """The tutorial's depth estimate on the whole light curve (reference estimator, buffers 1/3)."""
-    whole = dataclasses.replace(lc, sector=np.zeros(len(lc), np.int32))
-    lcb = LightCurveBatch.from_lightcurves([whole])
+    lcb = LightCurveBatch.from_lightcurves([lc])
+    whole = whole_lightcurve_batch([lc], lcb)
     out = np.zeros(len(candidates))
-    for lo in range(0, len(candidates), 4096):
-        chunk = list(candidates[lo : lo + 4096])
-        cb = CandidateBatch.from_candidates(chunk, pad_to=bucket_size(len(chunk), 8))
-        sd = sector_transit_depths(lcb, cb)
+    pad = bucket_size(min(chunk_size, len(candidates)), 8)
+    for lo in range(0, len(candidates), chunk_size):
+        chunk = list(candidates[lo : lo + chunk_size])
+        cb = CandidateBatch.from_candidates(chunk, pad_to=max(pad, len(chunk)))
+        sd = sector_transit_depths(whole, cb)
         out[lo : lo + len(chunk)] = np.asarray(sd.depth)[: len(chunk), 0] * 1e6
     return out
 
@@ -137,6 +146,8 @@ def vet(
     if chunk_size < 1:
         raise JaxvetInputError(f"chunk_size must be >= 1, got {chunk_size}")
     lcb = LightCurveBatch.from_lightcurves(lightcurves)
+    whole = whole_lightcurve_batch(lightcurves, lcb) if estimate_depth else None
+    depths: list[float | None] = [None] * n
     results: list[dict[str, CheckResult]] = [dict() for _ in range(n)]
     bar = _progress(progress, n, "vetting")
     pad = bucket_size(min(chunk_size, n), 8)
@@ -168,15 +179,13 @@ def vet(
                 ]
             for j, r in enumerate(chunk_results[: len(chunk)]):
                 results[lo + j][cid] = r
+        if whole is not None and any(c.depth_ppm is None for c in chunk):
+            est = np.asarray(sector_transit_depths(whole, cb).depth)[: len(chunk), 0] * 1e6
+            for j, c in enumerate(chunk):
+                if c.depth_ppm is None:
+                    depths[lo + j] = float(est[j])
         if bar is not None:
             bar.update(len(chunk))
     if bar is not None:
         bar.close()
-    depths: list[float | None] = [None] * n
-    if estimate_depth:
-        need = [i for i, c in enumerate(candidates) if c.depth_ppm is None]
-        if need and len(lightcurves) == 1:
-            est = estimate_depths_ppm(lightcurves[0], [candidates[i] for i in need])
-            for i, d in zip(need, est, strict=True):
-                depths[i] = float(d)
     return VetReport(candidates=candidates, checks=ids, results=results, depth_estimates_ppm=depths)

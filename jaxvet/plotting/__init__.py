@@ -19,7 +19,11 @@ PLOTTERS = {
     "V04": "v04:plot_depth_stability",
     "V02": "v02:plot_secondary_eclipse",
     "V03": "v03:plot_duration_consistency",
+    "V05": "v05:plot_transit_shape",
+    "V08": "pixels:plot_centroid_shift",
+    "V09": "pixels:plot_difference_image",
     "V21": "v21:plot_sector_consistency",
+    "V25": "pixels:plot_localization_consistency",
 }
 
 
