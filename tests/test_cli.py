@@ -29,8 +29,24 @@ def sim_csvs(tmp_path_factory):
 
 
 def test_vet_single_candidate_json_stdout(sim_csvs, capsys, tmp_path):
-    rc = main(["vet", *sim_csvs, "--period", "3.1", "--t0", "2001.0", "--duration-hours", "2.5",
-               "--checks", "V21", "--json", "-", "--plots", str(tmp_path / "plots")])
+    rc = main(
+        [
+            "vet",
+            *sim_csvs,
+            "--period",
+            "3.1",
+            "--t0",
+            "2001.0",
+            "--duration-hours",
+            "2.5",
+            "--checks",
+            "V21",
+            "--json",
+            "-",
+            "--plots",
+            str(tmp_path / "plots"),
+        ]
+    )
     out, err = capsys.readouterr()
     assert rc == 0
     doc = json.loads(out)  # stdout is only JSON
@@ -48,10 +64,15 @@ def test_vet_candidates_table(sim_csvs, capsys, tmp_path):
     rng = np.random.default_rng(0)
     table = tmp_path / "cands.csv"
     rows = ["id,period_days,t0_btjd,duration_hours,depth_ppm"]
-    rows += [f"c{i},{rng.uniform(1, 9):.5f},{2000 + rng.uniform(0, 3):.5f},{rng.uniform(1, 5):.3f},500" for i in range(40)]
+    rows += [
+        f"c{i},{rng.uniform(1, 9):.5f},{2000 + rng.uniform(0, 3):.5f},{rng.uniform(1, 5):.3f},500"
+        for i in range(40)
+    ]
     table.write_text("\n".join(rows) + "\n")
     out_json = tmp_path / "out.json"
-    assert main(["vet", *sim_csvs, "--candidates", str(table), "--checks", "V21", "--json", str(out_json)]) == 0
+    assert (
+        main(["vet", *sim_csvs, "--candidates", str(table), "--checks", "V21", "--json", str(out_json)]) == 0
+    )
     doc = json.loads(out_json.read_text())
     assert [c["id"] for c in doc["candidates"]] == [f"c{i}" for i in range(40)]
     assert all(c["checks"]["V21"]["status"] in ("ok", "skipped") for c in doc["candidates"])
@@ -76,7 +97,9 @@ def test_bad_input_exit_2_with_named_field(sim_csvs, capsys, extra, needle):
 
 
 def test_missing_file_and_bad_row(sim_csvs, capsys, tmp_path):
-    assert main(["vet", str(tmp_path / "nope.fits"), "--period", "3", "--t0", "1", "--duration-hours", "2"]) == 2
+    assert (
+        main(["vet", str(tmp_path / "nope.fits"), "--period", "3", "--t0", "1", "--duration-hours", "2"]) == 2
+    )
     _, err = capsys.readouterr()
     assert "nope.fits" in err and "Traceback" not in err
     table = tmp_path / "bad.csv"
@@ -91,8 +114,22 @@ def test_console_script_no_traceback(tmp_path):
     bad = tmp_path / "garbage.fits"
     bad.write_bytes(b"\x00\x01not a fits file")
     proc = subprocess.run(
-        [sys.executable, "-m", "jaxvet.cli", "vet", str(bad), "--period", "2", "--t0", "1", "--duration-hours", "1"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "jaxvet.cli",
+            "vet",
+            str(bad),
+            "--period",
+            "2",
+            "--t0",
+            "1",
+            "--duration-hours",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "garbage.fits" in proc.stderr and "Traceback" not in proc.stderr

@@ -41,7 +41,9 @@ def test_masks_match_reference_formulas():
     ph = ((t - t0) / P) % 1
     ph = np.where(ph > 0.5, ph - 1, ph)
     assert np.array_equal(np.asarray(in_transit_mask(jnp.asarray(t), t0, P, D)), np.abs(ph) < D / P / 2)
-    assert np.array_equal(np.asarray(in_transit_mask(jnp.asarray(t), t0, P, D, 3.0)), np.abs(ph) < D / P * 1.5)
+    assert np.array_equal(
+        np.asarray(in_transit_mask(jnp.asarray(t), t0, P, D, 3.0)), np.abs(ph) < D / P * 1.5
+    )
     pu = ((t - t0) / P) % 1
     assert np.array_equal(
         np.asarray(phase_distance_in_transit(jnp.asarray(t), t0, P, D)), np.minimum(pu, 1 - pu) < 0.5 * D / P

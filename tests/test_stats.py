@@ -59,7 +59,9 @@ def test_median_excluding_matches_numpy():
         ranks = np.zeros(cap, np.int32)
         ranks[:m] = ex
         emask = np.arange(cap) < m
-        med, n_rem = stats.median_excluding(jnp.asarray(vals), jnp.int32(n), jnp.asarray(ranks), jnp.asarray(emask))
+        med, n_rem = stats.median_excluding(
+            jnp.asarray(vals), jnp.int32(n), jnp.asarray(ranks), jnp.asarray(emask)
+        )
         keep = np.setdiff1d(np.arange(n), ex)
         assert int(n_rem) == n - m
         assert float(med) == np.median(vals[keep])
@@ -67,7 +69,9 @@ def test_median_excluding_matches_numpy():
 
 def test_median_excluding_with_offset_block():
     vals = np.array([9.0, 9.0, 1.0, 2.0, 3.0, 4.0, 5.0, -7.0])  # block [2:7) is the "sector"
-    med, _ = stats.median_excluding(jnp.asarray(vals), jnp.int32(5), jnp.asarray([0, 4]), jnp.asarray([True, True]), 2)
+    med, _ = stats.median_excluding(
+        jnp.asarray(vals), jnp.int32(5), jnp.asarray([0, 4]), jnp.asarray([True, True]), 2
+    )
     assert float(med) == np.median([2.0, 3.0, 4.0])
 
 
@@ -124,7 +128,9 @@ def test_red_noise_inflation_matches_oracle(seed):
     rr = np.zeros(pad)
     mm = np.zeros(pad, bool)
     tt[:n], rr[:n], mm[:n] = t, res, True
-    beta, ok = stats.red_noise_inflation(jnp.asarray(rr), jnp.asarray(tt), jnp.asarray(mm), bin_days, max_bins=cap)
+    beta, ok = stats.red_noise_inflation(
+        jnp.asarray(rr), jnp.asarray(tt), jnp.asarray(mm), bin_days, max_bins=cap
+    )
     beta_o, ok_o = _red_noise_oracle(res, t, bin_days)
     if int(max(3, int((t[-1] - t[0]) / bin_days))) <= cap:
         assert bool(ok) == ok_o

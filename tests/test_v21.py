@@ -24,7 +24,9 @@ def test_matches_oracle_on_random_candidates():
     lc = inject_transits(lc, 4.1, lc.time[0] + 1.3, 3.0, 1500.0, depth_scatter=0.15, seed=2)
     rng = np.random.default_rng(0)
     cands = [Candidate(4.1, lc.time[0] + 1.3, 3.0)] + [
-        Candidate(float(rng.uniform(0.8, 12)), float(lc.time[0] + rng.uniform(0, 5)), float(rng.uniform(1, 7)))
+        Candidate(
+            float(rng.uniform(0.8, 12)), float(lc.time[0] + rng.uniform(0, 5)), float(rng.uniform(1, 7))
+        )
         for _ in range(9)
     ]
     res = V21.run(VetContext.build(lc, cands))
@@ -131,7 +133,16 @@ def test_vet_json_contract_and_plot(tmp_path):
     d = json.loads(rep.to_json())
     c = d["candidates"][0]
     assert set(c) == {"id", "period_days", "t0_btjd", "duration_hours", "depth_ppm", "checks"}
-    assert set(c["checks"]["V21"]) >= {"id", "name", "status", "confidence", "verdict", "flags", "metrics", "raw"}
+    assert set(c["checks"]["V21"]) >= {
+        "id",
+        "name",
+        "status",
+        "confidence",
+        "verdict",
+        "flags",
+        "metrics",
+        "raw",
+    }
     assert c["depth_ppm"] == pytest.approx(3000.0, rel=0.15)
     paths = save_check_plots(rep[0], tmp_path)
     assert paths and paths[0].stat().st_size > 5000

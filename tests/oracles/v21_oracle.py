@@ -33,8 +33,14 @@ def sector_measurements(lc_by_sector, P, t0, dur_hours):
 
 
 def sector_consistency(rows, chi2_threshold=0.01, min_sectors=2):
-    valid = [r for r in rows if r.get("quality_weight", 1.0) > 0 and np.isfinite(r["depth_ppm"])
-             and np.isfinite(r["depth_err_ppm"]) and r["depth_err_ppm"] > 0]
+    valid = [
+        r
+        for r in rows
+        if r.get("quality_weight", 1.0) > 0
+        and np.isfinite(r["depth_ppm"])
+        and np.isfinite(r["depth_err_ppm"])
+        and r["depth_err_ppm"] > 0
+    ]
     nondet = sorted(r["sector"] for r in valid if r["depth_ppm"] <= 0)
     pos = [r for r in valid if r["depth_ppm"] > 0]
     used = sum(1 for r in rows if r.get("quality_weight", 1.0) > 0 and r["depth_ppm"] > 0)
@@ -47,6 +53,14 @@ def sector_consistency(rows, chi2_threshold=0.01, min_sectors=2):
     chi2 = np.sum(((d - mu) / e) ** 2)
     dof = len(pos) - 1
     p = float(chi2_dist.sf(chi2, dof))
-    out = sorted({r["sector"] for r in pos if abs(r["depth_ppm"] - mu) / r["depth_err_ppm"] > 3.0} | set(nondet))
-    return {"class": "INCONSISTENT" if p < chi2_threshold else "EXPECTED_SCATTER", "p": p, "outliers": out,
-            "used": used, "chi2": chi2, "mu": mu}
+    out = sorted(
+        {r["sector"] for r in pos if abs(r["depth_ppm"] - mu) / r["depth_err_ppm"] > 3.0} | set(nondet)
+    )
+    return {
+        "class": "INCONSISTENT" if p < chi2_threshold else "EXPECTED_SCATTER",
+        "p": p,
+        "outliers": out,
+        "used": used,
+        "chi2": chi2,
+        "mu": mu,
+    }

@@ -1,0 +1,65 @@
+"""The user documentation cannot silently rot.
+
+* every check id in :func:`jaxvet.checks.available_checks` has a ``## Vnn`` section in
+  ``docs/checks.md``, and every image the docs link exists (and is small);
+* the fenced ```python blocks of ``docs/quickstart.md`` whose first line is the comment
+  ``# doctest: simulated`` (they need no real data) are executed.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from jaxvet.checks import available_checks
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+MARKER = "# doctest: simulated"
+
+
+def _python_blocks(text: str) -> list[str]:
+    return re.findall(r"^```python[^\n]*\n(.*?)^```", text, flags=re.DOTALL | re.MULTILINE)
+
+
+def _simulated_blocks() -> list[str]:
+    text = (DOCS / "quickstart.md").read_text(encoding="utf-8")
+    return [b for b in _python_blocks(text) if b.lstrip().startswith(MARKER)]
+
+
+def test_every_check_has_a_section():
+    text = (DOCS / "checks.md").read_text(encoding="utf-8")
+    headings = re.findall(r"^##\s+(V\d\d)\b", text, flags=re.MULTILINE)
+    missing = [cid for cid in available_checks() if cid not in headings]
+    assert not missing, f"docs/checks.md has no '## <id> ...' section for {missing}"
+    assert len(headings) == len(set(headings)), f"duplicate check sections in docs/checks.md: {headings}"
+
+
+@pytest.mark.parametrize("page", ["checks.md", "quickstart.md"])
+def test_linked_images_exist(page):
+    text = (DOCS / page).read_text(encoding="utf-8")
+    for target in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", text):
+        path = DOCS / target
+        assert path.is_file(), f"{page} links a missing image {target}"
+        assert path.stat().st_size < 150_000, f"{target} is larger than 150 KB"
+
+
+def test_quickstart_has_simulated_snippet():
+    assert _simulated_blocks(), f"docs/quickstart.md has no ```python block starting with {MARKER!r}"
+
+
+@pytest.mark.parametrize("index", range(len(_simulated_blocks())))
+def test_quickstart_simulated_snippet_runs(index, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.chdir(tmp_path)  # anything a snippet writes lands in a temporary directory
+    code = _simulated_blocks()[index]
+    try:
+        exec(compile(code, f"docs/quickstart.md[simulated block {index}]", "exec"), {"__name__": "__docs__"})
+    finally:
+        plt.close("all")
