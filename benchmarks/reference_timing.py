@@ -21,7 +21,9 @@ Workload (one candidate at a time, exactly as the reference is used; it has no b
   - ``V01``, ``V04``, ``V05``, ``V21``: ``session.run(id)`` each,
   - ``V21_total`` = ``v21_measure`` + ``V21``,
   - ``total`` = setup + V01 + V04 + V05 + V21_total
-    (``total_checks_only`` = V01 + V04 + V05 + V21_total, without session setup).
+    (``total_checks_only`` = V01 + V04 + V05 + V21_total, without session setup);
+  wall time (``times_ms``, ``summary_ms``) and this process's CPU time (``time.process_time``:
+  ``cpu_times_ms``, ``summary_cpu_ms``) -- on a shared machine the CPU time is the steadier figure.
 
 The candidate depth is left unset (the reference then uses its 0.001 default); it does
 not enter V01/V04/V05/V21. One untimed warm-up pass on the TOI-5807 ephemeris is run
@@ -80,11 +82,13 @@ def _jsonable(x: Any) -> Any:
 def run_candidate(
     lc: Any, sector_lcs: list[tuple[int, Any]], stellar: Any,
     period: float, t0: float, dur_h: float,
-) -> tuple[dict[str, float], dict[str, Any]]:
+) -> tuple[dict[str, float], dict[str, Any], dict[str, float]]:
     pc = time.perf_counter
+    cpu = time.process_time
     times: dict[str, float] = {}
+    cpu_times: dict[str, float] = {}
 
-    t_a = pc()
+    t_a, c_a = pc(), cpu()
     meas = []
     for sector, lc_s in sector_lcs:
         in_tr = btv.get_in_transit_mask(lc_s.time, period, t0, dur_h)
@@ -93,10 +97,11 @@ def run_candidate(
         d, de = btv.measure_transit_depth(lc_s.flux, in_tr, out_tr)
         meas.append({"sector": int(sector), "depth_ppm": float(d * 1e6),
                      "depth_err_ppm": float(de * 1e6)})
-    t_b = pc()
+    t_b, c_b = pc(), cpu()
     times["v21_measure"] = t_b - t_a
+    cpu_times["v21_measure"] = c_b - c_a
 
-    t_a = pc()
+    t_a, c_a = pc(), cpu()
     cand = btv.Candidate(
         ephemeris=btv.Ephemeris(period_days=period, t0_btjd=t0, duration_hours=dur_h)
     )
@@ -104,15 +109,17 @@ def run_candidate(
         lc=lc, candidate=cand, stellar=stellar, network=False, preset="extended",
         tic_id=TIC_ID, context={"sector_measurements": meas},
     )
-    t_b = pc()
+    t_b, c_b = pc(), cpu()
     times["setup"] = t_b - t_a
+    cpu_times["setup"] = c_b - c_a
 
     results: dict[str, Any] = {"sector_measurements": meas}
     for cid in CHECKS:
-        t_a = pc()
+        t_a, c_a = pc(), cpu()
         r = session.run(cid)
-        t_b = pc()
+        t_b, c_b = pc(), cpu()
         times[cid] = t_b - t_a
+        cpu_times[cid] = c_b - c_a
         results[cid] = {
             "status": r.status,
             "confidence": _jsonable(r.confidence),
@@ -122,7 +129,10 @@ def run_candidate(
     times["V21_total"] = times["v21_measure"] + times["V21"]
     times["total_checks_only"] = times["V01"] + times["V04"] + times["V05"] + times["V21_total"]
     times["total"] = times["setup"] + times["total_checks_only"]
-    return times, results
+    cpu_times["V21_total"] = cpu_times["v21_measure"] + cpu_times["V21"]
+    cpu_times["total_checks_only"] = sum(cpu_times[k] for k in ("V01", "V04", "V05", "V21_total"))
+    cpu_times["total"] = cpu_times["setup"] + cpu_times["total_checks_only"]
+    return times, results, cpu_times
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,26 +178,32 @@ def main(argv: list[str] | None = None) -> int:
 
     per_cand = []
     for i, (p, t0, d) in enumerate(zip(cands.period_days, cands.t0_btjd, cands.duration_hours)):
-        times, results = run_candidate(lc, sector_lcs, stellar, float(p), float(t0), float(d))
+        times, results, cpu_times = run_candidate(lc, sector_lcs, stellar, float(p), float(t0), float(d))
         per_cand.append({
             "index": i,
             "period_days": float(p), "t0_btjd": float(t0), "duration_hours": float(d),
             "times_ms": {k: v * 1e3 for k, v in times.items()},
+            "cpu_times_ms": {k: v * 1e3 for k, v in cpu_times.items()},
             "results": results,
         })
 
     keys = ["v21_measure", "setup", "V01", "V04", "V05", "V21", "V21_total",
             "total_checks_only", "total"]
-    summary = {}
-    for k in keys:
-        vals = [c["times_ms"][k] for c in per_cand]
-        if vals:
-            summary[k] = {
-                "median_ms": statistics.median(vals),
-                "mean_ms": statistics.fmean(vals),
-                "min_ms": min(vals),
-                "max_ms": max(vals),
-            }
+    def summarise(field: str) -> dict[str, dict[str, float]]:
+        out_s = {}
+        for k in keys:
+            vals = [c[field][k] for c in per_cand]
+            if vals:
+                out_s[k] = {
+                    "median_ms": statistics.median(vals),
+                    "mean_ms": statistics.fmean(vals),
+                    "min_ms": min(vals),
+                    "max_ms": max(vals),
+                }
+        return out_s
+
+    summary = summarise("times_ms")
+    summary_cpu = summarise("cpu_times_ms")
     status_counts: dict[str, dict[str, int]] = {}
     for cid in CHECKS:
         cnt: dict[str, int] = {}
@@ -209,8 +225,9 @@ def main(argv: list[str] | None = None) -> int:
             "platform": platform.platform(),
             "cpu_model": _cpu_model(),
             "cpu_count": os.cpu_count(),
-            "timer": "time.perf_counter, single run per candidate after one untimed warm-up"
-            if not args.no_warmup else "time.perf_counter, single run per candidate, no warm-up",
+            "timer": ("time.perf_counter (wall) and time.process_time (process CPU, *cpu* fields), "
+                      "single run per candidate")
+            + (" after one untimed warm-up" if not args.no_warmup else ", no warm-up"),
         },
         "workload": {
             "n_candidates": args.n_candidates,
@@ -223,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
                                       "(benchmarks/candidates.py draw order)",
         },
         "summary_ms": summary,
+        "summary_cpu_ms": summary_cpu,
         "status_counts": status_counts,
         "candidates": per_cand,
     }
