@@ -1,0 +1,765 @@
+"""V08 centroid shift: does the flux-weighted centroid move during transit?
+
+Method (the reference's ``compute_centroid_shift``, semantics §6.6; Batalha et al. 2010, ApJ 713,
+L103; Bryson et al. 2013, PASP 125, 889):
+
+1. Cadences: finite time and at least one finite pixel (TPF quality ignored, §4.4); fewer than 3
+   give NaN results with a ``dropped_invalid_cadences``/``insufficient_valid_cadences`` warning.
+2. Masks, window policy "v1": ``dt = phase_fold(t) * P``; in-transit ``|dt| <= D/2``
+   (inclusive), out-of-transit ``|dt| > D/2 + 0.5 D`` (strict); the band between is unused.
+3. Per-cadence flux-weighted centroid (NaN -> 0, negatives clipped, frame sum > 0).
+4. Per set (in / out): with >= 5 centroids, drop points with ``|x - med| > 3 * 1.4826 MAD`` in
+   either axis (std when the MAD is 0); with >= 3 left, the median centroid and its standard
+   error ``1.4826 MAD / sqrt(n) * sqrt(pi/2)``.
+5. ``shift = hypot(in - out)`` pixels, ``x 21`` arcsec.
+6. Uncertainty and significance: a **seeded** bootstrap (``n_bootstrap`` = 1000 resamples):
+   both sets are resampled with replacement, medians re-taken, ``SE = std(shift_b, ddof=1)``,
+   95% CI from the 2.5/97.5 percentiles, ``significance = clip(shift / SE, 0, 8)``.
+
+Batched implementation (jaxvet): every candidate x stamp pair at once.  The out-of-transit set
+(thousands of cadences) is never materialised per candidate: centroids are sorted once per stamp
+and the candidate's set is "all valid minus the cadences within D of a transit" (gathered with
+:func:`jaxvet.ephemeris.epoch_windows`), so medians, MADs, clipping ranges and order statistics
+are exact O(log N log M) look-ups (:mod:`jaxvet.pixels`).  The points rejected for their *other*
+axis are enumerated from the sorted tails (a bucketed capacity, re-run larger on overflow).
+Bootstrap: an in-transit set of up to 256 cadences (the usual case) is resampled jointly in x and
+y from multinomial counts, exactly as the reference.  Larger sets, and the out-of-transit set
+(thousands of cadences), use the distribution of a resample median directly: its rank in the
+sorted sample is ``ceil(n U) - 1`` with ``U ~ Beta(k, n - k + 1)``, drawn from the normal limit
+``n U ~ N(n k/(n+1), n/4)`` (the next order statistic, for even n, an ``Exp(1)`` rank further),
+with the x and y ranks coupled by the set's quadrant correlation
+``mean(sign(x - med_x) sign(y - med_y))``, the asymptotic correlation of bivariate sample
+medians (e.g. Babu & Rao 1988, J. Multivariate Anal. 27, 15).  That costs O(n_boot) per
+candidate instead of O(n_boot n) -- what makes 1,000-candidate batches affordable.
+Keys: ``fold_in(fold_in(fold_in(PRNGKey(seed), 8), candidate), sector)``, so the numbers do not
+depend on batch composition.  The reference's bootstrap is unseeded by default (its significance
+jitters by a few percent between runs; §8 item 8); the shift itself is deterministic and
+matches it to floating-point precision.
+
+Outputs: the reference's metrics (with the LC/TPF overlap block and warnings-as-flags) plus
+``shift_dx_pixels``/``shift_dy_pixels`` (in - out, column/row) and their bootstrap standard
+deviations (used by V25).  With several stamps (sectors) the first one is reported and every
+stamp's result is in ``raw["per_sector"]``.  Verdict: none (metrics only, as the reference),
+except ``insufficient`` when no shift could be measured.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import pixels as px
+from ..ephemeris import epoch_windows, phase_fold
+from ..results import STATUS_CODES, VERDICT_CODES, CheckResult, skipped_result
+from ..stats import masked_median, masked_std
+from .base import CheckSpec, VetContext
+
+ID = "V08"
+NAME = "centroid_shift"
+CHECK_TAG = 8
+SATURATION_THRESHOLD = 150000.0
+DEFAULTS = dict(
+    n_bootstrap=1000,
+    outlier_sigma=3.0,
+    centroid_method="median",
+    significance_method="bootstrap",
+    window_policy_version="v1",
+    quality_bitmask=0,
+    plot_data=True,
+    plot_max=32,
+)
+
+__all__ = ["SPEC", "centroid_shift_stamps", "centroid_shift_stamp", "DEFAULTS"]
+
+_WIN_EPS = 1e-9
+
+
+# ---------------------------------------------------------------------------------------------
+# in-transit (small) set: direct masked statistics
+# ---------------------------------------------------------------------------------------------
+def _robust_small(c2, m, sigma):
+    """Reference robust centroid of a small set: ``c2`` (2, S) x/y values, ``m`` (S,) mask."""
+    n = jnp.sum(m, dtype=jnp.int32)
+    mm = jnp.broadcast_to(m, c2.shape)
+    med = masked_median(c2, mm)
+    mad = 1.4826 * masked_median(jnp.abs(c2 - med[:, None]), mm)
+    mad = jnp.where(mad <= 0, masked_std(c2, mm), mad)
+    ok = jnp.abs(c2 - med[:, None]) <= sigma * mad[:, None]
+    keep = m & ok[0] & ok[1]
+    keep = jnp.where(n >= 5, keep, m)
+    nk = jnp.sum(keep, dtype=jnp.int32)
+    kk = jnp.broadcast_to(keep, c2.shape)
+    c = masked_median(c2, kk)
+    sq = jnp.sqrt(jnp.maximum(nk, 1).astype(jnp.float64))
+    se = 1.4826 * masked_median(jnp.abs(c2 - c[:, None]), kk) / sq * math.sqrt(math.pi / 2)
+    good = (n >= 3) & (nk >= 3)
+    nan = jnp.nan
+    return dict(
+        c=jnp.where(good, c, nan),
+        se=jnp.where(good, se, nan),
+        n=n,
+        nk=jnp.where(n >= 3, nk, n),
+        n_rej=jnp.where(n >= 3, n - nk, 0),
+        keep=keep & good,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# out-of-transit (large) set: sorted-once order statistics with removed ranks, x/y as lanes
+# ---------------------------------------------------------------------------------------------
+_AX4 = np.array([0, 0, 1, 1], np.int32)  # lane -> axis for (x q1, x q2, y q1, y q2)
+
+
+def _robust_large(st, k, excl_rank, excl_m, excl_c, n, sigma, *, k_extra, n_bits):
+    """Reference robust estimate over "stamp centroid set minus removed ranks" (exact).
+
+    ``excl_rank`` (2, M) ranks of the removed cadences in the sorted x / y centroids,
+    ``excl_m`` (M,), ``excl_c`` (2, M) their centroids; ``n`` the size of the remaining set.
+    """
+    tcap = st.csort.shape[2] - 1
+    ax4 = jnp.asarray(_AX4)
+    kind4 = jnp.asarray([0, 1, 0, 1], jnp.int32)
+    em2 = jnp.broadcast_to(excl_m, excl_rank.shape)
+    g, _ = px.exclusion_g(excl_rank, em2)  # (2, M)
+
+    def val(gg, axis, r):
+        pos = px.kth_remaining(gg[axis], r)
+        return st.csort[k, axis, jnp.clip(pos, 0, tcap)]
+
+    z4 = jnp.zeros(4, jnp.int32)
+    n4 = jnp.full(4, n, jnp.int32)
+    q1, q2 = (n - 1) // 2, n // 2
+    q4 = jnp.stack([q1, q2, q1, q2])
+    v = val(g, ax4, q4)
+    m = 0.5 * (v[0::2] + v[1::2])  # (2,) medians
+    d = px.kth_distance(lambda r: val(g, ax4, r), z4, n4, m[ax4], q4, n_bits)
+    mad = 1.4826 * (0.5 * (d[0::2] + d[1::2]))
+    # std fallback (population std of the set) from stamp sums minus the removed entries
+    nf = jnp.maximum(n, 1).astype(jnp.float64)
+    dd = jnp.where(em2, excl_c - st.cref[k][:, None], 0.0)
+    a1 = st.cs1[k] - jnp.sum(dd, axis=1)
+    a2 = st.cs2[k] - jnp.sum(dd * dd, axis=1)
+    std = jnp.sqrt(jnp.maximum(a2 / nf - (a1 / nf) ** 2, 0.0))
+    mad = jnp.where(mad <= 0, std, mad)
+    th = sigma * mad
+    do_rej = n >= 5
+
+    # clipping ranges [a, b) per axis: a = first r not a low outlier, b = first high outlier
+    def pred(r):
+        x = val(g, ax4, r)
+        low = (m[ax4] - x) > th[ax4]
+        notr = ~((x - m[ax4]) > th[ax4])
+        return jnp.where(kind4 == 0, low, notr)
+
+    bnd = px.lower_bound(pred, z4, n4, n_bits)
+    a = jnp.where(do_rej, bnd[0::2], 0)  # (2,) [a_x, a_y]
+    b = jnp.where(do_rej, bnd[1::2], n)
+    # points clipped on the *other* axis but kept on this one, enumerated from the sorted tails
+    tax = jnp.asarray([0, 1], jnp.int32)
+    oax = 1 - tax
+    i = jnp.arange(k_extra, dtype=jnp.int32)
+    a_o, b_o = a[oax], b[oax]
+    r = jnp.concatenate([jnp.broadcast_to(i, (2, k_extra)), b_o[:, None] + i], axis=1)  # (2, 2K)
+    rv = jnp.concatenate([i[None, :] < a_o[:, None], (b_o[:, None] + i) < n], axis=1) & do_rej
+    pos = jax.vmap(px.kth_remaining_many)(g[oax], r)
+    cad = st.cperm[k, oax[:, None], jnp.clip(pos, 0, tcap)]
+    cv = st.cc[k, tax[:, None], cad]
+    kept = ~((m[:, None] - cv) > th[:, None]) & ~((cv - m[:, None]) > th[:, None])
+    exm = rv & kept
+    overflow = do_rej & jnp.any((a_o > k_extra) | ((n - b_o) > k_extra))
+    g2, _ = px.exclusion_g(
+        jnp.concatenate([excl_rank, st.crank[k, tax[:, None], cad]], axis=1),
+        jnp.concatenate([em2, exm], axis=1),
+    )
+    nk2 = b - a - jnp.sum(exm, axis=1, dtype=jnp.int32)
+    nk = nk2[0]
+    p1, p2 = (nk - 1) // 2, nk // 2
+    p4 = jnp.stack([p1, p2, p1, p2])
+    u = val(g2, ax4, a[ax4] + p4)
+    c = 0.5 * (u[0::2] + u[1::2])
+    dk = px.kth_distance(lambda rr: val(g2, ax4, rr), a[ax4], jnp.full(4, nk), c[ax4], p4, n_bits)
+    sq = jnp.sqrt(jnp.maximum(nk, 1).astype(jnp.float64))
+    se = (1.4826 * (0.5 * (dk[0::2] + dk[1::2]))) / sq * math.sqrt(math.pi / 2)
+    good = (n >= 3) & (nk >= 3)
+    nan = jnp.nan
+    return dict(
+        c=jnp.where(good, c, nan),
+        se=jnp.where(good, se, nan),
+        n=n,
+        nk=jnp.where(n >= 3, nk, n),
+        n_rej=jnp.where(n >= 3, n - nk, 0),
+        overflow=overflow,
+        consistent=(nk2[0] == nk2[1]),
+        g2=g2,
+        a=a,
+        m=m,
+        th=th,
+        do_rej=do_rej,
+    )
+
+
+def _percentiles(x, qs):
+    """numpy ``percentile(x, q)`` (linear method) for several q from one sort of a full 1-D array."""
+    xs = jnp.sort(x)
+    n = x.shape[0]
+    out = []
+    for q in qs:
+        pos = (q / 100.0) * (n - 1)
+        lo = int(math.floor(pos))
+        hi = min(lo + 1, n - 1)
+        g = pos - lo
+        a, b = xs[lo], xs[hi]
+        out.append(jnp.where(g >= 0.5, b - (b - a) * (1.0 - g), a + (b - a) * g))
+    return out
+
+
+def _normal_bm(u1, u2):
+    """Box-Muller standard normals from two uniform arrays in [0, 1)."""
+    return jnp.sqrt(-2.0 * jnp.log1p(-u1)) * jnp.cos(2.0 * math.pi * u2)
+
+
+#: in-transit sets up to this size are resampled exactly (joint multinomial counts)
+JOINT_MAX = 256
+
+
+def _median_ranks(z, e, n):
+    """Ranks (0-based, in the sorted sample) of the two middle order statistics of a resample.
+
+    The k-th order statistic of a size-n resample of n sorted values sits at rank
+    ``ceil(n U_(k)) - 1`` with ``U_(k) ~ Beta(k, n - k + 1)``; for the median this is
+    ``n U ~ N(n k/(n + 1), n/4)`` (normal limit of the binomial), and the next order statistic
+    is ``n (1 - U) Beta(1, n - k) ~ Exp(1)`` ranks further (used for even n).
+    ``z``: standard normals, ``e``: unit exponentials.
+    """
+    nf = jnp.maximum(n, 1).astype(jnp.float64)
+    k1 = ((n - 1) // 2 + 1).astype(jnp.float64)
+    t1 = nf * k1 / (nf + 1.0) + z * jnp.sqrt(nf) / 2.0
+    t2 = jnp.where(n % 2 == 0, t1 + e, t1)
+    top = jnp.maximum(n - 1, 0)
+    j1 = jnp.clip(jnp.ceil(t1).astype(jnp.int32) - 1, 0, top)
+    j2 = jnp.clip(jnp.ceil(t2).astype(jnp.int32) - 1, 0, top)
+    return j1, j2
+
+
+def _boot(key, ci, keep_in, rin, rout, st, k, n_boot, exact_in):
+    """Bootstrap (dx, dy) = in - out medians of resampled sets.
+
+    In-transit set: when it fits ``JOINT_MAX`` slots, exact joint (x, y) resampling from
+    multinomial counts, as the reference.  Otherwise (and always for the out-of-transit set) the
+    resample medians' ranks are drawn from their normal approximation (:func:`_median_ranks`),
+    the x and y ranks correlated by the set's quadrant correlation
+    ``mean(sign(x - med_x) sign(y - med_y))`` -- the asymptotic correlation of the two sample
+    medians -- so the cost is O(n_boot) per candidate instead of O(n_boot n).
+    """
+    w = ci.shape[1]
+    n_exact = n_boot * w if exact_in else 0
+    u = jax.random.uniform(key, (n_exact + 10 * n_boot,), jnp.float64)
+    ur = u[n_exact:].reshape(10, n_boot)  # rows 0-4: in-transit (approximate path), 5-9: out
+
+    def correlated(u4, rho):
+        g1, g2 = _normal_bm(u4[0], u4[1]), _normal_bm(u4[2], u4[3])
+        rho = jnp.clip(jnp.nan_to_num(rho), -1.0, 1.0)
+        return g1, rho * g1 + jnp.sqrt(1.0 - rho**2) * g2
+
+    order = jnp.argsort(~keep_in, stable=True)
+    ck, mk = ci[:, order], keep_in[order]
+    ni = jnp.sum(mk, dtype=jnp.int32)
+    vs = jnp.sort(jnp.where(mk[None, :], ck, jnp.inf), axis=1)  # (2, w) kept values ascending
+    if exact_in:
+        idx = jnp.minimum((u[:n_exact].reshape(n_boot, w) * ni).astype(jnp.int32), jnp.maximum(ni - 1, 0))
+        slot_ok = (jnp.arange(w) < ni).astype(jnp.int32)
+        counts = jax.vmap(lambda i: jnp.zeros(w, jnp.int32).at[i].add(slot_ok))(idx)
+        q1, q2 = (ni - 1) // 2, ni // 2
+
+        def med(v):
+            o = jnp.argsort(jnp.where(mk, v, jnp.inf))
+            cs = jnp.cumsum(counts[:, o], axis=1)
+            vo = v[o]
+            j1 = jnp.clip(jnp.sum(cs <= q1, axis=1), 0, w - 1)
+            j2 = jnp.clip(jnp.sum(cs <= q2, axis=1), 0, w - 1)
+            return 0.5 * (vo[j1] + vo[j2])
+
+        bin_ = jax.vmap(med)(ck)  # (2, n_boot)
+    else:
+        s = jnp.sign(ck - rin["c"][:, None])
+        rho_in = jnp.sum(jnp.where(mk, s[0] * s[1], 0.0)) / jnp.maximum(ni, 1)
+        zx, zy = correlated(ur[:4], rho_in)
+        ex = -jnp.log1p(-ur[4])
+        jx = _median_ranks(zx, ex, ni)
+        jy = _median_ranks(zy, ex, ni)
+        bin_ = jnp.stack([0.5 * (vs[0, jx[0]] + vs[0, jx[1]]), 0.5 * (vs[1, jy[0]] + vs[1, jy[1]])])
+    # out-of-transit set: normal-approximation ranks, quadrant-correlated
+    n = rout["nk"]
+    zx, zy = correlated(ur[5:9], rout["rho"])
+    e = -jnp.log1p(-ur[9])
+    tcap = st.csort.shape[2] - 1
+
+    def out_med(axis, g, a0, z):
+        j1, j2 = _median_ranks(z, e, n)
+        pa = px.kth_remaining_many(g, a0 + j1)
+        pb_ = px.kth_remaining_many(g, a0 + j2)
+        return 0.5 * (st.csort[k, axis, jnp.clip(pa, 0, tcap)] + st.csort[k, axis, jnp.clip(pb_, 0, tcap)])
+
+    bo = jax.vmap(out_med)(jnp.arange(2), rout["g2"], rout["a"], jnp.stack([zx, zy]))  # (2, n_boot)
+    return bin_[0] - bo[0], bin_[1] - bo[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# the batched kernel
+# ---------------------------------------------------------------------------------------------
+def _reference_image_kernel(st, pb, a, *, n_ex_pad):
+    """The reference's plot image: per-pixel median of the frames outside the buffer-1.5 transit
+    mask (``not |phase| < 0.75 D/P``), or of all frames when none is outside."""
+    k = 0
+    P, t0, D = a["period"], a["t0"], a["duration"]
+    t = a["win_time"]
+    ph = phase_fold(t, t0, P)
+    near = jnp.round((t - t0) / P - ph)
+    keepw = (a["win_mask"] & (near == a["epoch"][:, None]) & a["ok"]).reshape(-1)
+    idx = a["win_index"].reshape(-1)
+    e15 = keepw & (jnp.abs(ph).reshape(-1) < (D / P) * 1.5 / 2.0)
+    o_ex, e15 = px.compact(e15, n_ex_pad)
+    xi_ = idx[o_ex]
+    any_out = (pb.n_valid[k] - jnp.sum(e15, dtype=jnp.int32)) > 0
+    e15 = e15 & any_out
+    pix = jnp.arange(st.rank_p.shape[1])
+    rp = st.rank_p[k, pix[:, None], xi_[None, :]]  # (P, n_ex_pad) gathered elements only
+    nfin = st.n_fin[k]
+    em = e15[None, :] & (rp < nfin[:, None])
+    nrem = nfin - jnp.sum(em, axis=1, dtype=jnp.int32)
+    p1 = px.kth_remaining_count(rp, em, (nrem - 1) // 2, nfin)
+    p2 = px.kth_remaining_count(rp, em, nrem // 2, nfin)
+    return {"reference_image": jnp.where(nrem > 0, 0.5 * (st.vs[k, pix, p1] + st.vs[k, pix, p2]), jnp.nan)}
+
+
+def _pair_kernel(st, pb, a, *, n_boot, sigma, k_extra, n_bits, n_in_pad, n_ex_pad, exact_in):
+    k = 0  # one stamp per call (see centroid_shift_stamp)
+    P, t0, D = a["period"], a["t0"], a["duration"]
+    t = a["win_time"]
+    ph = phase_fold(t, t0, P)
+    near = jnp.round((t - t0) / P - ph)
+    keepw = a["win_mask"] & (near == a["epoch"][:, None]) & a["ok"]
+    dt = ph * P
+    in_half = (1.0 * D) / 2.0
+    buf_half = D / 2.0 + 0.5 * D
+    idx = a["win_index"].reshape(-1)
+    keepw = keepw.reshape(-1)
+    adt = jnp.abs(dt).reshape(-1)
+    inm = keepw & (adt <= in_half)
+    exm = keepw & ~(adt > buf_half)
+    cval = st.cval[k, idx]
+    # in-transit set, compacted to n_in_pad slots
+    insel = inm & cval
+    order, im = px.compact(insel, n_in_pad)
+    ii = idx[order]
+    ci = jnp.where(im[None, :], st.cc[k, jnp.arange(2)[:, None], ii[None, :]], 0.0)  # (2, n_in_pad)
+    rin = _robust_small(ci, im, sigma)
+    # removed cadences (|dt| <= D), compacted to n_ex_pad slots
+    o_ex, xm = px.compact(exm, n_ex_pad)
+    xi_ = idx[o_ex]
+    rem = xm & st.cval[k, xi_]
+    # out-of-transit set = stamp centroid set minus the removed cadences
+    ax2 = jnp.arange(2)[:, None]
+    rr = jnp.where(rem[None, :], st.crank[k, ax2, xi_[None, :]], 0)
+    ec = st.cc[k, ax2, xi_[None, :]]
+    n_out_set = jnp.where(a["ok"], st.n_c[k] - jnp.sum(rem, dtype=jnp.int32), 0)
+    rout = _robust_large(st, k, rr, rem, ec, n_out_set, sigma, k_extra=k_extra, n_bits=n_bits)
+    # quadrant correlation of the kept out-of-transit set (for the bootstrap's x/y coupling)
+    xx, yy = st.cc[k, 0], st.cc[k, 1]
+    removed = jnp.zeros(xx.shape, bool).at[xi_].max(rem)
+    kept = st.cval[k] & ~removed & a["ok"]
+    clip_ok = (jnp.abs(xx - rout["m"][0]) <= rout["th"][0]) & (jnp.abs(yy - rout["m"][1]) <= rout["th"][1])
+    kept = kept & jnp.where(rout["do_rej"], clip_ok, True)
+    qs = jnp.sign(xx - rout["c"][0]) * jnp.sign(yy - rout["c"][1])
+    rout["rho"] = jnp.sum(jnp.where(kept, qs, 0.0)) / jnp.maximum(jnp.sum(kept), 1)
+    # reference mask counts over every valid cadence of the stamp (also for guard pairs)
+    dtf = jnp.abs(phase_fold(pb.time[k], t0, P) * P)
+    n_in_full = jnp.sum(pb.mask[k] & (dtf <= in_half), dtype=jnp.int32)
+    n_out_full = jnp.sum(pb.mask[k] & (dtf > buf_half), dtype=jnp.int32)
+    dx = rin["c"][0] - rout["c"][0]
+    dy = rin["c"][1] - rout["c"][1]
+    shift = jnp.sqrt(dx**2 + dy**2)
+    nbe = max(n_boot, 2)  # array size; results need n_boot >= 10 (the reference's rule)
+    bdx, bdy = _boot(a["key"], ci, rin["keep"], rin, rout, st, k, nbe, exact_in)
+    bshift = jnp.sqrt(bdx**2 + bdy**2)
+    allm = jnp.ones((nbe,), bool)
+    se = masked_std(bshift, allm, ddof=1)
+    lo, hi = _percentiles(bshift, (2.5, 97.5))
+    boot_ok = jnp.isfinite(shift) & (rin["nk"] >= 3) & (rout["nk"] >= 3) & (n_boot >= 10)
+    sig = jnp.where(se > 0, jnp.clip(shift / jnp.where(se > 0, se, 1.0), 0.0, 8.0), 0.0)
+    sig = jnp.where(jnp.isfinite(se) & jnp.isfinite(shift), sig, 0.0)
+    nan = jnp.nan
+    out = dict(
+        centroid_shift_pixels=shift,
+        shift_dx_pixels=dx,
+        shift_dy_pixels=dy,
+        shift_uncertainty_pixels=jnp.where(boot_ok, se, nan),
+        shift_ci_lower_pixels=jnp.where(boot_ok, lo, nan),
+        shift_ci_upper_pixels=jnp.where(boot_ok, hi, nan),
+        significance_sigma=jnp.where(boot_ok, sig, nan),
+        shift_dx_uncertainty_pixels=jnp.where(boot_ok, masked_std(bdx, allm, ddof=1), nan),
+        shift_dy_uncertainty_pixels=jnp.where(boot_ok, masked_std(bdy, allm, ddof=1), nan),
+        in_x=rin["c"][0],
+        in_y=rin["c"][1],
+        in_se_x=rin["se"][0],
+        in_se_y=rin["se"][1],
+        out_x=rout["c"][0],
+        out_y=rout["c"][1],
+        out_se_x=rout["se"][0],
+        out_se_y=rout["se"][1],
+        n_outliers_rejected=rin["n_rej"] + rout["n_rej"],
+        n_in_transit_cadences=n_in_full,
+        n_out_of_transit_cadences=n_out_full,
+        n_in_window=jnp.sum(inm, dtype=jnp.int32),
+        n_excl_window=jnp.sum(exm, dtype=jnp.int32),
+        out_quadrant_corr=rout["rho"],
+        overflow=rout["overflow"],
+        consistent=rout["consistent"],
+    )
+    return out
+
+
+def centroid_shift_stamp(ctx: VetContext, sp: px.StampPrep, tag: int, opts: dict) -> dict:
+    """Run the V08 kernel for every candidate of ``ctx`` on one stamp; host arrays (B, ...)."""
+    n_boot = int(opts["n_bootstrap"])
+    sigma = float(opts["outlier_sigma"])
+    plot = bool(opts["plot_data"])
+    b = ctx.n_candidates
+    cb = px.stamp_candidates(ctx.cb, b)
+    nb = cb.size
+    P = np.asarray(cb.period)
+    D = np.asarray(cb.duration)
+    guard = ~(D < P / 2.0)  # no out-of-transit cadence can exist: the reference's NaN result
+    valid = np.asarray(cb.valid) & ~guard
+    wcb = dataclasses.replace(cb, valid=jnp.asarray(valid))
+    hw = jnp.asarray(D * (1.0 + _WIN_EPS) + _WIN_EPS)
+    win = epoch_windows(sp.lcb, wcb, hw, min_epochs=2, min_width=16)
+    tmax = sp.pb.n_cadences
+    n_bits = max(1, int(math.ceil(math.log2(tmax + 1))) + 1)
+    # in-transit count per candidate (host, with a margin) for the compacted bootstrap width
+    wt, wm = np.asarray(win.time), np.asarray(win.mask)
+    ph_h = np.mod((wt - np.asarray(cb.t0)[:, None, None]) / P[:, None, None], 1.0)
+    ph_h = np.where(ph_h > 0.5, ph_h - 1.0, ph_h)
+    near_in = np.abs(ph_h * P[:, None, None]) <= (D[:, None, None] / 2.0) * (1.0 + 1e-7)
+    n_in_max = int(np.max(np.sum(wm & near_in, axis=(1, 2)), initial=1))
+    near_ex = np.abs(ph_h * P[:, None, None]) <= D[:, None, None] * (1.0 + 1e-7)
+    n_ex_max = int(np.max(np.sum(wm & near_ex, axis=(1, 2)), initial=1))
+    s_slots = int(win.index.shape[1] * win.index.shape[2])
+    n_in_pad = min(px.bucket_size(max(1, n_in_max), 16), s_slots)
+    n_ex_pad = min(px.bucket_size(max(1, n_ex_max), 16), s_slots)
+    exact_in = n_in_pad <= JOINT_MAX
+    arrays = dict(
+        period=cb.period,
+        t0=cb.t0,
+        duration=cb.duration,
+        ok=jnp.asarray(valid),
+        key=px.pair_keys(ctx.seed, CHECK_TAG, np.arange(nb), tag),
+        epoch=win.epoch,
+        win_time=win.time,
+        win_mask=win.mask,
+        win_index=win.index,
+    )
+    per_pair = max(
+        n_boot * n_in_pad * 3 if exact_in else n_boot * 16, n_ex_pad * sp.pb.n_pixels if plot else 0, 1
+    )
+    chunk = min(px.chunk_size_for(per_pair, cap=64), nb)
+    # capacity for the points clipped on one axis only: from the stamp-wide outlier count
+    k_extra = min(tmax, px.bucket_size(int(1.5 * sp.tail_estimate) + 16, 1024))
+    while True:
+        fn = _compiled(n_boot, sigma, k_extra, n_bits, n_in_pad, n_ex_pad, exact_in)
+        res = px.run_chunked(lambda sub, fn=fn: fn(sp.stats, sp.pb, sub), arrays, nb, chunk)
+        if not res["overflow"].any() or k_extra >= tmax:
+            break
+        k_extra = min(tmax, k_extra * 4)
+    if plot:  # plot images for the first plot_max candidates only (a per-pixel median each)
+        n_plot = min(b, int(opts["plot_max"]))
+        img = np.full((nb, sp.pb.n_pixels), np.nan)
+        if n_plot:
+            fimg = _compiled_image(n_ex_pad)
+            sub = px.run_chunked(lambda s_: fimg(sp.stats, sp.pb, s_), arrays, n_plot, 8)
+            img[:n_plot] = sub["reference_image"]
+        res["reference_image"] = img
+        res["has_image"] = np.arange(nb) < n_plot
+    res["guard"] = guard
+    return {k_: v[:b] for k_, v in res.items()}
+
+
+def centroid_shift_stamps(ctx: VetContext, prep: px.Prepared, opts: dict) -> dict:
+    """V08 for every candidate and stamp: host arrays (B, K, ...)."""
+    return px.stack_stamps(
+        [centroid_shift_stamp(ctx, sp, int(tag), opts) for sp, tag in zip(prep.preps, prep.tags, strict=True)]
+    )
+
+
+_KERNELS: dict = {}
+
+
+def _compiled(n_boot, sigma, k_extra, n_bits, n_in_pad, n_ex_pad, exact_in):
+    key = (n_boot, sigma, k_extra, n_bits, n_in_pad, n_ex_pad, exact_in)
+    if key not in _KERNELS:
+        static = dict(
+            n_boot=n_boot,
+            sigma=sigma,
+            k_extra=k_extra,
+            n_bits=n_bits,
+            n_in_pad=n_in_pad,
+            n_ex_pad=n_ex_pad,
+            exact_in=exact_in,
+        )
+
+        def f(st, pb, a):
+            return jax.vmap(lambda aa: _pair_kernel(st, pb, aa, **static))(a)
+
+        _KERNELS[key] = jax.jit(f)
+    return _KERNELS[key]
+
+
+def _compiled_image(n_ex_pad):
+    key = ("image", n_ex_pad)
+    if key not in _KERNELS:
+
+        def f(st, pb, a):
+            return jax.vmap(lambda aa: _reference_image_kernel(st, pb, aa, n_ex_pad=n_ex_pad))(a)
+
+        _KERNELS[key] = jax.jit(f)
+    return _KERNELS[key]
+
+
+# ---------------------------------------------------------------------------------------------
+# check contract
+# ---------------------------------------------------------------------------------------------
+def _options(ctx: VetContext) -> dict:
+    o = {**DEFAULTS, **ctx.opts(ID)}
+    if o["centroid_method"] != "median" or o["significance_method"] != "bootstrap":
+        from ..errors import JaxvetInputError
+
+        raise JaxvetInputError(
+            f"V08 supports centroid_method='median' and significance_method='bootstrap' only, got "
+            f"{o['centroid_method']!r}/{o['significance_method']!r}"
+        )
+    if o["window_policy_version"] != "v1":
+        from ..errors import JaxvetInputError
+
+        raise JaxvetInputError(f"V08 window_policy_version must be 'v1', got {o['window_policy_version']!r}")
+    if int(o["plot_max"]) < 0:
+        raise JaxvetInputError(f"V08 plot_max must be >= 0, got {o['plot_max']!r}")
+    if int(o["n_bootstrap"]) < 0:
+        from ..errors import JaxvetInputError
+
+        raise JaxvetInputError(f"V08 n_bootstrap must be >= 0, got {o['n_bootstrap']!r}")
+    return o
+
+
+SUMMARY = (
+    "centroid_shift_pixels",
+    "centroid_shift_arcsec",
+    "significance_sigma",
+    "shift_uncertainty_pixels",
+    "n_in_transit_cadences",
+    "n_out_of_transit_cadences",
+)
+
+
+def compute(ctx: VetContext) -> dict:
+    b = ctx.n_candidates
+    if not ctx.tpfs:
+        out = {k: np.full(b, np.nan) for k in SUMMARY}
+        out.update(
+            status=np.full(b, STATUS_CODES["skipped"]), verdict=np.full(b, -1), n_stamps=np.zeros(b, int)
+        )
+        return out
+    opts = _options(ctx)
+    prep = px.prepared(ctx.tpfs, int(opts["quality_bitmask"]))
+    k = len(prep.stamps)
+    per = centroid_shift_stamps(ctx, prep, opts)
+    out = {f"ps_{name}": v for name, v in per.items()}
+    first = {name: v[:, 0] for name, v in per.items()}
+    out["centroid_shift_pixels"] = first["centroid_shift_pixels"]
+    out["centroid_shift_arcsec"] = first["centroid_shift_pixels"] * px.TESS_PIXEL_SCALE_ARCSEC
+    out["significance_sigma"] = first["significance_sigma"]
+    out["shift_uncertainty_pixels"] = first["shift_uncertainty_pixels"]
+    out["n_in_transit_cadences"] = first["n_in_transit_cadences"]
+    out["n_out_of_transit_cadences"] = first["n_out_of_transit_cadences"]
+    out["status"] = np.full(b, STATUS_CODES["ok"])
+    out["verdict"] = np.where(np.isfinite(first["centroid_shift_pixels"]), -1, VERDICT_CODES["insufficient"])
+    out["n_stamps"] = np.full(b, k)
+    out["_options"] = opts
+    return out
+
+
+def _f(v):
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def _warnings(n_in, n_out, sat, n_dropped, n_total, n_used) -> list[str]:
+    w = []
+    if n_dropped:
+        w.append(f"dropped_invalid_cadences ({n_dropped} of {n_total})")
+    if n_used < 3:
+        if not n_dropped:
+            w.append("insufficient_valid_cadences")
+        return w
+    base = 0.0
+    if n_in < 5:
+        w.append(f"low_n_in_transit ({n_in} < 5)")
+        base = 0.2
+    elif n_out < 20:
+        w.append(f"low_n_out_transit ({n_out} < 20)")
+        base = 0.3
+    elif n_in < 10:
+        w.append(f"marginal_n_in_transit ({n_in} < 10)")
+        base = 0.5
+    else:
+        base = 0.7
+    if n_out < 50 and base > 0.3:
+        w.append(f"marginal_n_out_transit ({n_out} < 50)")
+    if sat:
+        w.append("saturation_risk")
+    return w
+
+
+def sector_result(ctx: VetContext, a: dict, i: int, s: int, prep: px.Prepared, opts: dict) -> CheckResult:
+    """Format candidate ``i`` on stamp ``s`` as a reference-style V08 result."""
+    g = lambda name: a[f"ps_{name}"][i, s]  # noqa: E731
+    stamp = prep.stamps[s]
+    n_total = int(prep.n_cadences_total[s])
+    n_dropped = int(prep.n_dropped[s])
+    n_used = n_total - n_dropped
+    max_flux = float(np.asarray(prep.preps[s].stats.max_flux)[0]) if n_used else float("nan")
+    frac = max_flux / SATURATION_THRESHOLD if n_used else 0.0
+    sat = bool(frac > 1.0)
+    n_in = int(g("n_in_transit_cadences")) if n_used >= 3 else 0
+    n_out = int(g("n_out_of_transit_cadences")) if n_used >= 3 else 0
+    warns = _warnings(n_in, n_out, sat, n_dropped, n_total, n_used)
+    flags = list(warns)
+    if sat:
+        flags.append("SATURATION_RISK")
+    lc = ctx.lightcurves[int(ctx.candidates_lc_index[i])] if len(ctx.lightcurves) else None
+    overlap, oflags, onotes = px.lc_tpf_overlap(lc, stamp.time)
+    flags += oflags
+    shift = _f(g("centroid_shift_pixels")) if n_used >= 3 else None
+    metrics = {
+        **overlap,
+        "centroid_shift_pixels": shift,
+        "centroid_shift_arcsec": None if shift is None else shift * px.TESS_PIXEL_SCALE_ARCSEC,
+        "significance_sigma": _f(g("significance_sigma")) if shift is not None else None,
+        "shift_uncertainty_pixels": _f(g("shift_uncertainty_pixels")) if shift is not None else None,
+        "shift_ci_lower_pixels": _f(g("shift_ci_lower_pixels")) if shift is not None else None,
+        "shift_ci_upper_pixels": _f(g("shift_ci_upper_pixels")) if shift is not None else None,
+        "n_in_transit_cadences": n_in,
+        "n_out_of_transit_cadences": n_out,
+        "centroid_method": "median",
+        "significance_method": "bootstrap",
+        "n_bootstrap": int(opts["n_bootstrap"]),
+        "saturation_risk": sat,
+        "max_flux_fraction": float(frac) if n_used else 0.0,
+        "n_outliers_rejected": int(g("n_outliers_rejected")) if n_used >= 3 else 0,
+        "in_transit_centroid_x": _f(g("in_x")),
+        "in_transit_centroid_y": _f(g("in_y")),
+        "out_of_transit_centroid_x": _f(g("out_x")),
+        "out_of_transit_centroid_y": _f(g("out_y")),
+        "shift_dx_pixels": _f(g("shift_dx_pixels")),
+        "shift_dy_pixels": _f(g("shift_dy_pixels")),
+        "shift_dx_uncertainty_pixels": _f(g("shift_dx_uncertainty_pixels")),
+        "shift_dy_uncertainty_pixels": _f(g("shift_dy_uncertainty_pixels")),
+        "sector": stamp.sector,
+        "bootstrap_seed": int(ctx.seed),
+    }
+    confidence = min(1.0, n_in / 10.0) * min(1.0, n_out / 50.0)
+    nr, nc = stamp.stamp_shape
+    raw = {
+        "status": "ok",
+        "in_transit_centroid": [metrics["in_transit_centroid_x"], metrics["in_transit_centroid_y"]],
+        "out_of_transit_centroid": [
+            metrics["out_of_transit_centroid_x"],
+            metrics["out_of_transit_centroid_y"],
+        ],
+        "in_transit_centroid_se": [_f(g("in_se_x")), _f(g("in_se_y"))],
+        "out_of_transit_centroid_se": [_f(g("out_se_x")), _f(g("out_se_y"))],
+        "warnings": warns,
+        "tpf_shape": list(stamp.shape),
+        "sector": stamp.sector,
+        "source": stamp.source,
+    }
+    notes = list(onotes) + list(stamp.notes)
+    if opts["plot_data"] and "ps_reference_image" in a:
+        r0 = (nr - 21) // 2 if nr > 21 else 0
+        c0 = (nc - 21) // 2 if nc > 21 else 0
+        img = None
+        if bool(g("has_image")):
+            img = np.asarray(a["ps_reference_image"][i, s][: nr * nc]).reshape(nr, nc)
+            img = img[r0 : r0 + min(nr, 21), c0 : c0 + min(nc, 21)].astype(np.float32).tolist()
+        else:
+            notes.append(
+                f"plot image computed for the first {int(opts['plot_max'])} candidates only (plot_max)"
+            )
+
+        def adj(v, o):
+            return None if v is None else v - o
+
+        raw["plot_data"] = {
+            "version": 1,
+            "reference_image": img,
+            "in_centroid_col": adj(metrics["in_transit_centroid_x"], c0),
+            "in_centroid_row": adj(metrics["in_transit_centroid_y"], r0),
+            "out_centroid_col": adj(metrics["out_of_transit_centroid_x"], c0),
+            "out_centroid_row": adj(metrics["out_of_transit_centroid_y"], r0),
+            "target_col": nc // 2 - c0,
+            "target_row": nr // 2 - r0,
+            "sector": stamp.sector,
+        }
+    verdict = None if shift is not None else "insufficient"
+    return CheckResult(
+        id=ID,
+        name=NAME,
+        status="ok",
+        confidence=float(confidence),
+        verdict=verdict,
+        flags=flags,
+        metrics=metrics,
+        raw=raw,
+        notes=notes,
+    )
+
+
+def format(ctx: VetContext, a: dict) -> list[CheckResult]:
+    b = ctx.n_candidates
+    if not ctx.tpfs:
+        return [
+            skipped_result(
+                ID, NAME, "NO_TPF", notes=["TPF data not provided; cannot perform centroid analysis"]
+            )
+            for _ in range(b)
+        ]
+    opts = a.get("_options") or _options(ctx)
+    prep = px.prepared(ctx.tpfs, int(opts["quality_bitmask"]))
+    out = []
+    for i in range(b):
+        per = [sector_result(ctx, a, i, s, prep, opts) for s in range(len(prep.stamps))]
+        main = per[0]
+        if len(per) > 1:
+            main.raw["per_sector"] = [
+                {"sector": p.metrics.get("sector"), **p.to_dict(include_raw=False)} for p in per
+            ]
+            main.notes.append(
+                f"{len(per)} TPF stamps: reporting the first (sector {main.metrics.get('sector')}); "
+                "every stamp's result is in raw['per_sector']"
+            )
+        out.append(main)
+    return out
+
+
+SPEC = CheckSpec(
+    id=ID,
+    name=NAME,
+    compute=compute,
+    format=format,
+    summary_metrics=SUMMARY,
+    needs_tpf=True,
+    description="In- vs out-of-transit flux-weighted centroid shift (seeded bootstrap significance)",
+)

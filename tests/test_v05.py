@@ -1,0 +1,347 @@
+"""V05 transit shape: seed test matrix, reference parity (oracle + golden), seeds, chunking, plot.
+
+All contexts here use the same chunk size (``batch_size=8``), padded window size
+(``pad_points=4096``) and bootstrap count, so the whole file compiles the V05 kernel once per
+method.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jaxvet.checks import get_check
+from jaxvet.checks.base import VetContext
+from jaxvet.checks.v05_transit_shape import SUMMARY, resolve_options, transit_shape
+from jaxvet.data import Candidate
+from jaxvet.errors import JaxvetInputError
+from jaxvet.synthetic import inject_transits, simulate_lightcurve
+
+from .oracles import v05_oracle as O
+
+matplotlib.use("Agg")
+
+SPEC = get_check("V05")
+COMMON = {"batch_size": 8, "pad_points": 4096}
+
+# The seed's test matrix (§6.1): name, tF/tT, depth ppm, cadence min, transits, P, true T (h),
+# catalogue duration (h), white noise ppm per 2-min point.
+CASES = [
+    ("u_planet", 0.6, 1000, 2.0, 10, 3.5, 2.5, 2.5, 150),
+    ("v_eb", 0.05, 80000, 2.0, 5, 2.0, 3.0, 3.0, 300),
+    ("grazing_planet", 0.15, 500, 2.0, 8, 5.0, 2.0, 2.0, 40),
+    ("grazing_eb", 0.08, 60000, 2.0, 6, 3.0, 3.0, 3.0, 300),
+    ("low_n", 0.5, 2000, 30.0, 3, 3.3, 4.0, 4.0, 250),
+    ("insufficient", 0.5, 1000, 30.0, 1, 10.0, 3.0, 3.0, 250),
+    ("high_b", 0.25, 300, 2.0, 12, 2.9, 2.0, 2.0, 40),
+    ("duration_err", 0.4, 1500, 2.0, 7, 5.0, 2.0, 3.0, 150),
+]
+EXPECT = {
+    "u_planet": ("pass", "normal"),
+    "v_eb": ("fail", "likely_eb"),
+    "grazing_planet": ("pass", "grazing_planet_candidate"),
+    "grazing_eb": ("fail", "likely_eb"),
+    "low_n": ("pass", "normal"),
+    "insufficient": ("insufficient", None),
+    "high_b": ("pass", "grazing_planet_candidate"),
+    "duration_err": ("pass", "normal"),
+}
+
+
+def _case_lightcurve(i, case):
+    name, ratio, depth, cad, ntr, period, t_true, _, white = case
+    t0 = 2000.7 + 0.37 * i
+    noise = white * np.sqrt(2.0 / cad)  # per-point noise at this cadence
+    lc = simulate_lightcurve(seed=10 + i, sectors=(1, 2), cadence_min=cad, white_ppm=noise, target=name)
+    lc = lc.select((lc.time > t0 - 0.45 * period) & (lc.time < t0 + (ntr - 0.55) * period))
+    return inject_transits(lc, period, t0, t_true, depth, tflat_ratio=ratio, supersample=15, seed=i), t0
+
+
+NOISY = ("u_planet_noisy", 0.6, 400, 2.0, 4, 3.5, 2.5, 2.5, 600)
+
+
+@pytest.fixture(scope="module")
+def matrix():
+    """All synthetic light curves (the 8 cases and a noisy planet), the case candidates plus two
+    degenerate ones (duration >= P/2; no data at all) and their light-curve index.  Every
+    synthetic context below uses this same light-curve list, so shapes (and compiled programs)
+    are shared."""
+    lcs, cands, t0s = [], [], []
+    for i, case in enumerate(CASES + [NOISY]):
+        lc, t0 = _case_lightcurve(i, case)
+        lcs.append(lc)
+        t0s.append(t0)
+        if i < len(CASES):
+            cands.append(Candidate(case[5], t0, case[7], depth_ppm=case[2], id=case[0]))
+    cands += [Candidate(0.2, 2000.7, 3.0, id="invalid_duration"), Candidate(500.0, 2300.0, 3.0, id="no_data")]
+    idx = list(range(len(CASES))) + [0, 0]
+    return lcs, cands, idx, t0s
+
+
+def _run(matrix, method):
+    lcs, cands, idx, _ = matrix
+    ctx = VetContext.build(lcs, cands, lc_index=idx, seed=1, options={"V05": {**COMMON, "method": method}})
+    arrays = transit_shape(ctx)
+    results = SPEC.format(ctx, {k: np.asarray(v) for k, v in arrays.items()})
+    return [
+        (cand, lcs[idx[i]], {k: np.asarray(v)[i] for k, v in arrays.items()}, results[i])
+        for i, cand in enumerate(cands)
+    ]
+
+
+@pytest.fixture(scope="module")
+def fit_run(matrix):
+    return _run(matrix, "trapezoid_fit")
+
+
+@pytest.fixture(scope="module")
+def grid_run(matrix):
+    return _run(matrix, "grid")
+
+
+def test_seed_matrix(fit_run):
+    by = {cand.id: res for cand, _, _, res in fit_run}
+    arrays = {cand.id: a for cand, _, a, _ in fit_run}
+    for case in CASES:
+        name, ratio, depth = case[:3]
+        res = by[name]
+        m = res.metrics
+        verdict, grazing = EXPECT[name]
+        assert res.verdict == verdict, name
+        assert m["grazing_indicator"] == grazing, name
+        assert m["method"] == "trapezoid_fit"
+        if verdict == "insufficient":
+            assert res.confidence <= 0.3 and "insufficient_sampling" in m["warnings"]
+            assert m["status"] == "insufficient_data" and m["tflat_ttotal_ratio"] == 0.5
+            assert np.isnan(arrays[name]["tflat_ttotal_ratio"])
+            continue
+        # F/T and depth recovered within their bootstrap errors (a few sigma)
+        err = m["tflat_ttotal_ratio_err"]
+        assert abs(m["tflat_ttotal_ratio"] - ratio) <= 4 * err + 0.02, (name, m["tflat_ttotal_ratio"], err)
+        assert abs(m["depth_ppm"] - depth) <= 5 * m["depth_ppm_err"] + 1, name
+        assert m["shape"] == ("V-shaped" if m["tflat_ttotal_ratio"] < 0.15 else "U-shaped")
+    assert by["u_planet"].confidence >= 0.7 and by["u_planet"].metrics["warnings"] == ""
+    assert by["low_n"].confidence < 0.6 and "low_sampling" in by["low_n"].metrics["warnings"]
+    dur = by["duration_err"].metrics
+    assert "duration_uncertain" in dur["warnings"] and abs(dur["t_total_hours"] - 2.0) < 0.5
+    assert by["insufficient"].confidence == 0.2
+    inv = by["invalid_duration"]
+    assert inv.metrics["status"] == "invalid_duration" and inv.verdict == "insufficient"
+    assert inv.confidence == 0.2 and inv.notes == ["duration_too_long_relative_to_period"]
+    nod = by["no_data"]
+    assert nod.metrics["status"] == "insufficient_data" and nod.metrics["n_in_transit"] == 0
+    assert nod.notes[0] == "Only 0 in-transit points, need 10"
+    # campaign columns: every summary metric, status and verdict, one scalar per candidate
+    for a in arrays.values():
+        for key in SUMMARY + ("status", "verdict"):
+            assert np.ndim(a[key]) == 0, key
+        assert a["status"] == 0
+
+
+def test_results_are_json_and_plot(fit_run):
+    import json
+
+    from jaxvet.plotting.v05 import plot_transit_shape
+
+    results = {c.id: res for c, _, _, res in fit_run}
+    for res in results.values():
+        json.dumps(res.to_dict())
+    pd = results["u_planet"].raw["plot_data"]
+    assert len(pd["trapezoid_phase"]) == 100 and len(pd["binned_phase"]) >= 10
+    lo, hi, model = (np.array(pd[k], float) for k in ("band_lo", "band_hi", "trapezoid_flux"))
+    assert np.all(lo <= hi + 1e-15) and np.mean((model >= lo - 1e-6) & (model <= hi + 1e-6)) > 0.9
+    ax = plot_transit_shape(results["u_planet"])
+    assert len(ax.lines) >= 1 and "tF/tT" in ax.get_title()
+    ax2 = plot_transit_shape(results["insufficient"])  # empty plot data
+    assert ax2.get_title().endswith("(insufficient_data)")
+
+
+def test_trapezoid_fit_matches_scipy_oracle_end_to_end(fit_run):
+    """The check's fits equal a numpy/scipy re-implementation of the method on the same data."""
+    for cand, lc, a, _ in fit_run:
+        if cand.id not in ("u_planet", "grazing_planet", "duration_err", "low_n"):
+            continue
+        v = lc.valid
+        cad = float(np.median(np.diff(lc.time[v])))
+        xbar, ebar, s0, sy, _, _ = O.trapezoid_fit_inputs(
+            lc.time[v],
+            lc.flux[v],
+            lc.flux_err[v],
+            cand.period_days,
+            cand.t0_btjd,
+            cand.duration_hours,
+            round(cad * 86400) / 86400,
+        )
+        po, _ = O.fit_binned(xbar, ebar, s0, sy, np.array([0, 0.2, 0, -0.15]), np.array([1, 1.5, 1, 0.15]))
+        dh = cand.duration_hours
+        got = np.array(
+            [
+                a["depth_ppm"] * 1e-6,
+                a["t_total_hours"] / dh,
+                a["tflat_ttotal_ratio"],
+                a["tmid_offset_hours"] / dh,
+            ]
+        )
+        # agreement far inside the bootstrap errors (optimiser tolerance)
+        errs = np.array(
+            [
+                a["depth_ppm_err"] * 1e-6,
+                a["t_total_hours_err"] / dh,
+                a["tflat_ttotal_ratio_err"],
+                a["tmid_offset_hours_err"] / dh,
+            ]
+        )
+        assert np.all(np.abs(got - po) <= 0.05 * errs + 1e-9), (cand.id, got, po)
+        assert O.chi2_binned(got, xbar, ebar, s0, sy) <= O.chi2_binned(po, xbar, ebar, s0, sy) + 1e-3
+
+
+def test_grid_method_matches_reference_oracle(grid_run):
+    for cand, lc, a, res in grid_run:
+        v = lc.valid
+        ref = O.reference_v_shape(lc.time[v], lc.flux[v], cand.period_days, cand.t0_btjd, cand.duration_hours)
+        m = res.metrics
+        assert m["status"] == ref["status"], cand.id
+        assert res.confidence == ref["confidence"], cand.id
+        assert m["method"] == "trapezoid_grid_search"
+        if ref["status"] == "invalid_duration":
+            continue
+        assert m["n_in_transit"] == ref["n_in_transit"] and m["n_baseline"] == ref["n_baseline"]
+        if ref["status"] != "ok":
+            assert m["transit_coverage"] == round(ref["transit_coverage_raw"], 3)
+            continue
+        for key, want in ref["metrics"].items():
+            assert m[key] == want, (cand.id, key, m[key], want)
+        # unrounded internals
+        assert a["tflat_ttotal_ratio"] == ref["ratio"]
+        assert a["depth_ppm"] == pytest.approx(ref["depth"] * 1e6, rel=1e-12)
+        assert a["baseline_median"] == ref["baseline_median"]
+
+
+def test_grid_bootstrap_error_matches_reference_statistically(matrix):
+    """JAX's multinomial bootstrap vs the reference's numpy stream: same distribution of err."""
+    lcs, _, _, t0s = matrix
+    t0 = t0s[-1]
+    cands = [Candidate(3.5, t0, 2.5, id=f"copy{k}") for k in range(8)]
+    ctx = VetContext.build(
+        lcs, cands, lc_index=len(lcs) - 1, seed=5, options={"V05": {**COMMON, "method": "grid"}}
+    )
+    errs = transit_shape(ctx)["tflat_ttotal_ratio_err"]
+    assert len(set(np.round(errs, 6))) > 1  # different per-candidate streams
+    lc = lcs[-1]
+    v = lc.valid
+    ref = np.array(
+        [O.reference_v_shape(lc.time[v], lc.flux[v], 3.5, t0, 2.5, seed=s)["err"] for s in range(42, 50)]
+    )
+    se = np.sqrt(errs.var(ddof=1) / 8 + ref.var(ddof=1) / 8)
+    assert abs(errs.mean() - ref.mean()) <= 3 * se + 0.01, (errs, ref)
+
+
+def test_same_seed_same_numbers_and_seed_independent_widths(matrix):
+    lcs, _, _, t0s = matrix
+    cands = [Candidate(3.5, t0s[0], 2.5, id=f"copy{k}") for k in range(8)]
+
+    def run(seed):
+        ctx = VetContext.build(lcs, cands, lc_index=0, seed=seed, options={"V05": COMMON})
+        return transit_shape(ctx)
+
+    a, b, c = run(1), run(1), run(2)
+    for key in a:
+        np.testing.assert_array_equal(np.asarray(a[key]), np.asarray(b[key]), err_msg=key)
+    # the point estimates do not depend on the seed; the bootstrap widths agree statistically
+    np.testing.assert_array_equal(a["tflat_ttotal_ratio"], c["tflat_ttotal_ratio"])
+    assert len(set(a["tflat_ttotal_ratio"])) == 1
+    for key in ("tflat_ttotal_ratio_err", "t_total_hours_err", "depth_ppm_err"):
+        x, y = a[key], c[key]
+        se = np.sqrt(x.var(ddof=1) / 8 + y.var(ddof=1) / 8)
+        assert abs(x.mean() - y.mean()) <= 3.5 * se, key
+        assert not np.array_equal(x, y)
+
+
+def test_results_do_not_depend_on_chunking(matrix, fit_run):
+    """The first 8 candidates run alone (one chunk) give the numbers they got in the
+    10-candidate run (two chunks)."""
+    lcs, cands, idx, _ = matrix
+    ctx = VetContext.build(lcs, cands[:8], lc_index=idx[:8], seed=1, options={"V05": {**COMMON}})
+    sub = transit_shape(ctx)
+    for i, (cand, _, a, _) in enumerate(fit_run[:8]):
+        for key, v in a.items():
+            np.testing.assert_array_equal(np.asarray(sub[key])[i], v, err_msg=f"{cand.id} {key}")
+
+
+@pytest.fixture(scope="module")
+def toi_ctx_args(toi5807_lc, toi5807_sectors, reference_golden):
+    from jaxvet.data import stitch
+
+    cand = Candidate(**reference_golden["inputs"]["ephemeris"])
+    s8283 = stitch([toi5807_sectors[82], toi5807_sectors[83]])
+    return [toi5807_lc, s8283], [cand, cand], [0, 1]
+
+
+def test_toi5807_grid_matches_reference_golden(toi_ctx_args, reference_golden):
+    lcs, cands, idx = toi_ctx_args
+    ctx = VetContext.build(lcs, cands, lc_index=idx, options={"V05": {**COMMON, "method": "grid"}})
+    results = SPEC.run(ctx)
+    for res, subset in zip(results, ("all_sectors", "sectors_82_83"), strict=True):
+        gold = reference_golden["subsets"][subset]["checks"]["V05"]
+        assert res.confidence == gold["confidence"]
+        assert res.notes == gold["notes"] and res.flags == gold["flags"]
+        for key, want in gold["metrics"].items():
+            assert res.metrics[key] == want, (subset, key, res.metrics[key], want)
+        gpd = gold["raw"]["plot_data"]
+        pd = res.raw["plot_data"]
+        for key in ("binned_phase", "binned_flux", "binned_flux_err", "trapezoid_phase", "trapezoid_flux"):
+            np.testing.assert_allclose(pd[key], gpd[key], rtol=1e-12, atol=1e-15, err_msg=key)
+
+
+def test_toi5807_trapezoid_depth_agrees_with_reference(toi_ctx_args, reference_golden):
+    lcs, cands, idx = toi_ctx_args
+    ctx = VetContext.build(lcs, cands, lc_index=idx, options={"V05": COMMON})
+    for res, subset in zip(SPEC.run(ctx), ("all_sectors", "sectors_82_83"), strict=True):
+        gold = reference_golden["subsets"][subset]["checks"]["V05"]["metrics"]
+        m = res.metrics
+        assert abs(m["depth_ppm"] - gold["depth_ppm"]) <= 2 * m["depth_ppm_err"], subset
+        assert 5 < m["depth_ppm_err"] < 30 and m["snr"] > 15
+        assert res.verdict == "pass" and m["grazing_indicator"] == "normal"
+        assert m["tflat_ttotal_ratio"] > 0.5 and m["n_in_transit"] == gold["n_in_transit"]
+
+
+_TINY_LC = simulate_lightcurve(seed=0, sectors=(1,), cadence_min=30.0)
+BAD_OPTIONS = {
+    "n_bootstrap": [-1, 0, 1.5, "x", None, True, 10**6],
+    "bootstrap_ci": [0, 1.5, float("nan"), "x", None],
+    "min_transit_coverage": [-0.1, 1.1, float("nan")],
+    "method": ["x", None, 1, "GRID"],
+    "window": [0.1, 10.0, float("inf")],
+    "bootstrap": ["x", 1],
+    "n_fit_bins": [0, 3, "x"],
+    "grazing_depth_ppm": [0, -1, float("nan"), 2e6],
+    "exposure_minutes": [-1.0, "x"],
+    "not_an_option": [1],
+}
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_bad_options_are_rejected(data):
+    key = data.draw(st.sampled_from(sorted(BAD_OPTIONS)))
+    value = data.draw(st.sampled_from(BAD_OPTIONS[key]))
+    with pytest.raises(JaxvetInputError, match=key):
+        resolve_options({key: value})
+    with pytest.raises(JaxvetInputError, match=key):
+        ctx = VetContext.build(
+            simulate_lightcurve(seed=0, sectors=(1,), cadence_min=30.0),
+            [Candidate(3.0, 2001.0, 2.0)],
+            options={"V05": {key: value}},
+        )
+        SPEC.run(ctx)
+
+
+def test_good_options_resolve():
+    o = resolve_options({"method": "grid", "n_bootstrap": 10_000, "exposure_minutes": 0})
+    assert o["bootstrap"] == "multinomial" and o["n_bootstrap"] == 10_000 and o["exposure_minutes"] == 0.0
+    assert (
+        resolve_options(None)["method"] == "trapezoid_fit" and resolve_options({})["bootstrap"] == "poisson"
+    )
