@@ -21,8 +21,8 @@ from .checks import available_checks
 from .io import read_candidates, read_lightcurve, read_lightcurves
 from .vet import vet
 
-# `jaxvet.campaign(...)` is the campaign runner; the module stays importable as jaxvet.campaign
-from .campaign import run_campaign as campaign  # noqa: E402
+# `jaxvet.campaign(...)` runs a campaign (the module is callable); jaxvet.campaign.* is the module
+from . import campaign  # noqa: E402
 
 
 __all__ = [
