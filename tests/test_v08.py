@@ -9,30 +9,15 @@ from jaxvet.checks import get_check
 from jaxvet.checks.base import VetContext
 from jaxvet.data import Candidate, LightCurve
 from jaxvet.errors import JaxvetInputError
-from jaxvet.pixels import TPFStamp
 
 from .oracles import pixel_oracle as po
 
 V08 = get_check("V08")
 
 
-def _perturbed_stamp():
-    """A synthetic stamp with NaN pixels, all-NaN frames, NaN times, cosmic rays, negative pixels."""
-    base = po.syn_stamp("target", seed=5, sector=7)
-    rng = np.random.default_rng(0)
-    f = np.array(base.flux)
-    t = np.array(base.time)
-    f[rng.random(f.shape) < 0.01] = np.nan
-    f[rng.integers(0, len(t), 20)] = np.nan
-    t[rng.integers(0, len(t), 5)] = np.nan
-    f[rng.integers(0, len(t), 30), 5, 5] += 5e4
-    f[:, 0, :] -= 200.0
-    return TPFStamp(time=t, flux=f, aperture_mask=base.aperture_mask, sector=7)
-
-
 @pytest.fixture(scope="module")
 def oracle_case():
-    stamp = _perturbed_stamp()
+    stamp = po.perturbed_stamp()
     ctx = po.syn_context([stamp])
     return stamp, ctx, V08.run(ctx)
 

@@ -11,14 +11,13 @@ from jaxvet.data import Candidate
 from jaxvet.errors import JaxvetInputError
 
 from .oracles import pixel_oracle as po
-from .test_v08 import _perturbed_stamp
 
 V09 = get_check("V09")
 
 
 @pytest.fixture(scope="module")
 def oracle_case():
-    stamp = _perturbed_stamp()
+    stamp = po.perturbed_stamp()
     ctx = po.syn_context([stamp])
     arrays = V09.compute(ctx)
     host = {k: np.asarray(v) if not isinstance(v, dict) else v for k, v in arrays.items()}

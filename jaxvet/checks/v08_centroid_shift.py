@@ -36,6 +36,11 @@ depend on batch composition.  The reference's bootstrap is unseeded by default (
 jitters by a few percent between runs; §8 item 8); the shift itself is deterministic and
 matches it to floating-point precision.
 
+Documented differences: with ``D >= P/2`` no out-of-transit cadence exists; the reference still
+reports an in-transit centroid (and its outlier count) next to its NaN shift, jaxvet reports
+NaN/None for both.  The out-of-transit reference image in ``plot_data`` is computed for the first
+``plot_max`` (32) candidates of a batch only (a per-pixel median each; option).
+
 Outputs: the reference's metrics (with the LC/TPF overlap block and warnings-as-flags) plus
 ``shift_dx_pixels``/``shift_dy_pixels`` (in - out, column/row) and their bootstrap standard
 deviations (used by V25).  With several stamps (sectors) the first one is reported and every

@@ -108,7 +108,7 @@ def _options(ctx: VetContext) -> dict:
         try:
             r, c = (int(v) for v in trc)
         except (TypeError, ValueError):
-            raise JaxvetInputError(f"V09 target_rc must be a (row, col) pair of integers, got {trc!r}") from None
+            raise JaxvetInputError(f"V09 target_rc must be a (row, col) integer pair, got {trc!r}") from None
         o["target_rc"] = (r, c)
     for name in ("target_ra_deg", "target_dec_deg"):
         v = o[name]

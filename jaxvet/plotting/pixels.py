@@ -136,7 +136,7 @@ def plot_localization_consistency(result: CheckResult, ax=None, fig=None, show_c
         fig = ax.figure
         ax.remove()
     if fig is None:
-        fig = plt.figure(figsize=(4.2 * n + 0.5, 8.8), layout="constrained")
+        fig = plt.figure(figsize=(4.2 * n + 0.5, 8.8))
     axes = fig.subplots(2, n, squeeze=False)
     if not sectors:
         _message(axes[0, 0], f"V25 {result.status}: {', '.join(result.flags) or 'no sectors'}")
@@ -180,4 +180,5 @@ def plot_localization_consistency(result: CheckResult, ax=None, fig=None, show_c
         + (f"  (p = {p:.3g}, {m.get('frame', '')} frame)" if p is not None else ""),
         fontsize=11,
     )
+    fig.tight_layout()
     return fig

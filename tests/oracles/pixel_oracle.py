@@ -508,3 +508,19 @@ def real_stamp(path):
     if key not in _REAL_STAMPS:
         _REAL_STAMPS[key] = read_tpf(path)
     return _REAL_STAMPS[key]
+
+
+def perturbed_stamp():
+    """A synthetic stamp with NaN pixels, all-NaN frames, NaN times, cosmic rays, negative pixels."""
+    from jaxvet.pixels import TPFStamp
+
+    base = syn_stamp("target", seed=5, sector=7)
+    rng = np.random.default_rng(0)
+    f = np.array(base.flux)
+    t = np.array(base.time)
+    f[rng.random(f.shape) < 0.01] = np.nan
+    f[rng.integers(0, len(t), 20)] = np.nan
+    t[rng.integers(0, len(t), 5)] = np.nan
+    f[rng.integers(0, len(t), 30), 5, 5] += 5e4
+    f[:, 0, :] -= 200.0
+    return TPFStamp(time=t, flux=f, aperture_mask=base.aperture_mask, sector=7)
