@@ -24,11 +24,12 @@ search reached the same optima but tripled the compile time of the V05 program.)
 exposure) give the chi-square a noise-driven curvature that the Gauss-Newton matrix misses,
 and LM zig-zags for tens of iterations where BFGS with a good initial Hessian needs three.
 
-Fit points.  Dense data are compressed to at most ``n_bins`` phase bins per exposure group
-(weighted sums ``sum w``, ``sum w y``, ``sum w y^2`` and the weighted mean offset per bin);
-the chi-square of the binned data differs from the unbinned one only through the model's
-variation inside a bin (bins are a few minutes wide for a few-hour transit, ~the cadence).
-Sparse data (one point per bin) are fitted exactly.
+Fit points.  Dense data are compressed to ``n_bins`` phase bins per exposure group (weighted
+sums ``sum w``, ``sum w y``, ``sum w y^2``, the weighted mean offset, and an effective exposure
+``sqrt(e^2 + 12 var)`` that folds the spread of the bin's offsets into the exposure average);
+the binned chi-square then differs from the unbinned one only at third order in the bin width
+(bins are a few minutes wide for a few-hour transit, ~the cadence).  Sparse data (one point
+per bin) are fitted exactly.
 
 Bootstrap (Efron 1979; Efron & Tibshirani 1993).  A resample is a reweighting of the points:
 multinomial counts (resampling n points with replacement, as the reference does) or
@@ -38,11 +39,11 @@ needs no coordination between points).  Per-resample sums are then segment sums 
 x shapes)``.  Every resample starts from the better of its own best grid shape and the
 full-data optimum and takes a fixed number of BFGS steps whose initial inverse Hessian is the
 full-data one (resamples perturb the data slightly, so it is an excellent preconditioner).
-Random numbers come from
-``jax.random.fold_in(fold_in(key(seed), candidate), resample)`` and are indexed by a point's
-rank inside the candidate's window, so results do not depend on batch size, chunking or
-padding.  Intervals are the reference's: ``err = (P84 - P16)/2`` of the resampled values
-(numpy's linear percentiles).
+Random numbers come from ``jax.random.fold_in(fold_in(key(seed), candidate), resample)``
+and are indexed by a point's rank inside the candidate's window, so results do not depend on
+batch size, chunking or padding.  The Poisson weights invert 16-bit uniforms (two per 32-bit
+draw; each probability is exact to 2^-16).  Intervals are the reference's:
+``err = (P84 - P16)/2`` of the resampled values (numpy's linear percentiles).
 
 The reference-compatible grid search (:func:`reference_grid_search`) reproduces tess-vetter
 0.3.20's ``_fit_trapezoid_grid_search`` (reference semantics §6.5 step 7) exactly: an

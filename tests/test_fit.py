@@ -163,7 +163,7 @@ def test_binning_matches_oracle():
 
 
 def test_fit_matches_scipy_least_squares():
-    """Grid -> optax L-BFGS -> LM reaches scipy's multi-start least-squares optimum."""
+    """Grid -> optax Adam -> BFGS reaches scipy's multi-start least-squares optimum."""
     rng = np.random.default_rng(7)
     b = 6
     truth, u, y, w, e = _synthetic_points(rng, b, 400)

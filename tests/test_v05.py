@@ -76,8 +76,13 @@ def matrix():
         t0s.append(t0)
         if i < len(CASES):
             cands.append(Candidate(case[5], t0, case[7], depth_ppm=case[2], id=case[0]))
-    cands += [Candidate(0.2, 2000.7, 3.0, id="invalid_duration"), Candidate(500.0, 2300.0, 3.0, id="no_data")]
-    idx = list(range(len(CASES))) + [0, 0]
+    cands += [
+        Candidate(0.2, 2000.7, 3.0, id="invalid_duration"),
+        Candidate(500.0, 2300.0, 3.0, id="no_data"),
+        # the u_planet light curve folded half way between its transits: flat, low SNR
+        Candidate(3.5, t0s[0] + 1.75, 2.5, id="no_signal"),
+    ]
+    idx = list(range(len(CASES))) + [0, 0, 0]
     return lcs, cands, idx, t0s
 
 
@@ -131,6 +136,9 @@ def test_seed_matrix(fit_run):
     inv = by["invalid_duration"]
     assert inv.metrics["status"] == "invalid_duration" and inv.verdict == "insufficient"
     assert inv.confidence == 0.2 and inv.notes == ["duration_too_long_relative_to_period"]
+    nos = by["no_signal"]
+    assert nos.metrics["status"] == "ok" and "low_snr" in nos.metrics["warnings"]
+    assert nos.verdict == "insufficient" and nos.confidence <= 0.3 and nos.metrics["snr"] < 3
     nod = by["no_data"]
     assert nod.metrics["status"] == "insufficient_data" and nod.metrics["n_in_transit"] == 0
     assert nod.notes[0] == "Only 0 in-transit points, need 10"
@@ -262,7 +270,7 @@ def test_same_seed_same_numbers_and_seed_independent_widths(matrix):
 
 def test_results_do_not_depend_on_chunking(matrix, fit_run):
     """The first 8 candidates run alone (one chunk) give the numbers they got in the
-    10-candidate run (two chunks)."""
+    11-candidate run (two chunks, formed after ordering candidates by window size)."""
     lcs, cands, idx, _ = matrix
     ctx = VetContext.build(lcs, cands[:8], lc_index=idx[:8], seed=1, options={"V05": {**COMMON}})
     sub = transit_shape(ctx)
@@ -345,3 +353,20 @@ def test_good_options_resolve():
     assert (
         resolve_options(None)["method"] == "trapezoid_fit" and resolve_options({})["bootstrap"] == "poisson"
     )
+
+
+def test_exposure_groups_are_per_light_curve():
+    from jaxvet.checks.v05_transit_shape import _exposure_tables
+    from jaxvet.data import stitch
+
+    a = simulate_lightcurve(seed=1, sectors=(1,), cadence_min=30.0)
+    b = simulate_lightcurve(seed=2, sectors=(2,), cadence_min=2.0)
+    mixed = stitch([a, b])
+    ctx = VetContext.build([a, b], [Candidate(3.0, 2001.0, 2.0)])
+    exp, grp, n_groups = _exposure_tables(ctx, None)
+    assert n_groups == 1  # one cadence per light curve -> one group, whatever the others use
+    np.testing.assert_allclose(np.asarray(exp)[:, 0] * 1440, [30.0, 2.0], rtol=1e-3)
+    ctx2 = VetContext.build([mixed], [Candidate(3.0, 2001.0, 2.0)])
+    exp2, grp2, n2 = _exposure_tables(ctx2, None)
+    assert n2 == 2 and list(np.asarray(grp2)[0, :2]) == [1, 0]  # 30-min sector is the 2nd group
+    assert _exposure_tables(ctx2, 0.0)[2] == 1

@@ -44,7 +44,7 @@ Gates, warnings and verdict (jaxvet's rule; the reference is metrics-only)
   ``insufficient_sampling``, verdict ``insufficient``, confidence 0.2, the reference's
   placeholder metrics (ratio 0.5 +- 0.5, shape_ratio 2.0).
 * depth SNR below ``min_snr`` (3): warning ``low_snr``, verdict ``insufficient``, confidence
-  at most 0.3.  The seed's "depth / point scatter" is read as the least-squares depth
+  at most 0.3 (trapezoid_fit).  The seed's "depth / point scatter" is read as the least-squares depth
   significance ``depth / sigma_depth`` with ``sigma_depth = sqrt(chi2_nu / sum(w s^2))``
   (a per-point SNR of 3 would reject every TESS small planet).
 * marginal sampling (< 30 fit-set points or coverage < 0.8): warning ``low_sampling``
@@ -58,17 +58,24 @@ Gates, warnings and verdict (jaxvet's rule; the reference is metrics-only)
   ``likely_eb`` and ``pass`` otherwise.  ``shape`` is ``V-shaped`` when ``tF/tT`` is below
   ``tflat_ttotal_threshold`` (0.15, seed §4.1), else ``U-shaped``.
 * confidence: the reference's model (0.2/0.5/0.7/0.85 by fit-set points, x1.1 capped 0.95 for
-  coverage >= 0.8, x0.8 below 0.6, x0.9 if any warning); for ``method="grid"`` the warnings
-  term is left out so that confidence equals the reference's.
+  coverage >= 0.8, x0.8 below 0.6, x0.9 if any warning), at most 0.3 with ``low_snr``; for
+  ``method="grid"`` the warning terms are left out so that confidence equals the reference's
+  (the verdict still follows the rules above).
 
 Implementation.  Only points near transit are read: :func:`jaxvet.ephemeris.epoch_windows`
-gathers, per candidate and epoch, the points within ``max(0.6, window) D`` of mid-transit.
-The baseline median needs the large set ``1.5h < |phase| < 0.25``: each light curve's flux is
-sorted once, and for a candidate the baseline members are counted along the sorted order (a
-prefix sum of the membership mask), so the median's order statistics are found by a binary
-search -- no per-candidate sort.  Candidates run in host chunks of ``batch_size`` and, inside
-one jitted program, in ``lax.map`` batches sized so that each intermediate stays near 2^22
-elements; bootstrap resamples run in blocks of ``boot_block``.
+gathers, per candidate and epoch, the points within ``max(0.6, window) D`` of mid-transit, and
+they are packed in time order into one padded row per candidate (a canonical layout: a
+candidate's numbers are bit-for-bit independent of what shares its chunk).  The baseline
+median needs the large set ``1.5h < |phase| < 0.25``: each light curve's flux is sorted
+once, and for a candidate the baseline members are counted along the sorted order (a prefix
+sum of the membership mask), so the median's order statistics are found by a binary search --
+no per-candidate sort (an O(N) pass per candidate).  Candidates are ordered by their expected
+window size and run in host chunks of up to ``batch_size`` (halved while chunk x window would
+exceed 2^24 elements; each chunk padded to its largest window, bucketed to powers of two,
+floor ``pad_points``) and, inside one jitted program, in
+``lax.map`` batches sized so that each intermediate stays near 2^22 elements; bootstrap
+resamples run in blocks of ``boot_block``.  Divisions that must match numpy bit for bit use
+:func:`jaxvet.models.exact_div` (XLA turns ``x / scalar`` into ``x * (1/scalar)``).
 """
 
 from __future__ import annotations
@@ -130,7 +137,7 @@ DEFAULTS = {
     "window": 0.9,
     "n_fit_bins": 128,
     "exposure_minutes": None,
-    "batch_size": 64,
+    "batch_size": 256,
     "boot_block": 128,
     "n_adam": 40,
     "n_bfgs": 5,
@@ -304,6 +311,36 @@ def _baseline_stats(stime, sflux, n_valid, lc_index, t0, period, h, *, batch: in
         return _baseline_one(stime[li], sflux[li], n_valid[li], a, p, hh)
 
     return jax.lax.map(one, (lc_index, t0, period, h), batch_size=batch)
+
+
+@partial(jax.jit, static_argnames=("width",))
+def _compact(lcb, lc_index, ew, exp_tab, grp_tab, *, width: int):
+    """Pack each candidate's window points (B, E, W) into rank order (B, width).
+
+    Padding slots get the first epoch's centre as time (finite), flux 1, error 0, mask False.
+    Also gathers each point's exposure and exposure group through its sector.
+    """
+    b = ew.mask.shape[0]
+    m = ew.mask.reshape(b, -1)
+    rank = jnp.cumsum(m, axis=1) - 1
+    dest = jnp.where(m & (rank < width), rank, width)
+
+    def pack(x, fill):
+        out = jnp.full((b, width + 1), fill, dtype=x.dtype)
+        out = out.at[jnp.arange(b)[:, None], dest].set(x.reshape(b, -1), mode="drop")
+        return out[:, :width]
+
+    index = pack(ew.index, 0)
+    mask = pack(ew.mask, False)
+    sidx = jnp.take_along_axis(lcb.sector_index[lc_index], index, axis=1)
+    return {
+        "t": jnp.where(mask, pack(ew.time, 0.0), ew.center[:, :1]),
+        "f": pack(ew.flux, 1.0),
+        "fe": pack(ew.flux_err, 0.0),
+        "m": mask,
+        "exp": jnp.take_along_axis(exp_tab[lc_index], sidx, axis=1),
+        "grp": jnp.take_along_axis(grp_tab[lc_index], sidx, axis=1),
+    }
 
 
 # -- the per-candidate kernel -----------------------------------------------------------------
@@ -540,7 +577,9 @@ def _candidate(c, st):
     ).astype(jnp.int32)
     has_warn = (warn != 0) if st["method"] == "trapezoid_fit" else jnp.asarray(False)
     conf = _confidence(n_in, coverage, has_warn)
-    conf = jnp.where(status != 0, 0.2, jnp.where(low_snr, jnp.minimum(conf, 0.3), conf))
+    if st["method"] == "trapezoid_fit":
+        conf = jnp.where(low_snr, jnp.minimum(conf, 0.3), conf)
+    conf = jnp.where(status != 0, 0.2, conf)
     gated = (status != 0) | low_snr
     verdict = jnp.where(
         gated,
@@ -643,12 +682,27 @@ def transit_shape(ctx: VetContext, options: dict | None = None) -> dict[str, np.
     keys = jax.random.key_data(candidate_keys(ctx.seed, np.arange(n)))
     half = max(0.6, o["window"]) if o["method"] == "trapezoid_fit" else 0.6
     # chunk size: the batch size, or a power of two (>= 8) for small runs (few compiled shapes)
-    bc = min(o["batch_size"], bucket_size(n, minimum=8))
+    bc_max = min(o["batch_size"], bucket_size(n, minimum=8))
+    # chunks of similar window size (every chunk is padded to its largest window): order the
+    # candidates by the expected number of gathered points, n_valid * 2 hw / P, and shrink the
+    # chunk (powers of two, >= 8) so that chunk x window stays within 2^24 elements
+    periods = np.asarray(cb.period)[:n]
+    nv = np.asarray(lcb.n_valid)[np.asarray(cb.lc_index)[:n]]
+    expected = nv * np.minimum(1.0, 2.0 * half * np.asarray(cb.duration)[:n] / periods)
+    order = np.argsort(expected, kind="stable")
     chunks = []
-    for start in range(0, n, bc):
-        idx = np.arange(start, start + bc)
-        real = idx < n
-        idx = np.where(real, idx, 0)
+    start = 0
+    while start < n:
+        bc = bc_max
+        while bc > 8:
+            last = expected[order[min(start + bc, n) - 1]]
+            if bc * bucket_size(int(1.25 * last) + 16) <= 2**24:
+                break
+            bc //= 2
+        pos = np.arange(start, start + bc)
+        start += bc
+        real = pos < n
+        idx = np.where(real, order[np.minimum(pos, n - 1)], 0)
         sub = cb.take(jnp.asarray(idx))
         valid = np.asarray(sub.valid) & real
         period = np.asarray(sub.period)
@@ -658,33 +712,18 @@ def transit_shape(ctx: VetContext, options: dict | None = None) -> dict[str, np.
         sub = dataclasses.replace(sub, valid=jnp.asarray(valid))
         ew = epoch_windows(lcb, sub, jnp.asarray(hw))
         b = bc
-        r0 = ew.time.shape[1] * ew.time.shape[2]
-        r = max(r0, bucket_size(o["pad_points"], minimum=1))
-        pad = r - r0
-
-        def flat(x, fill, pad=pad, b=b, r0=r0):
-            x = x.reshape(b, r0)
-            return jnp.pad(x, ((0, 0), (0, pad)), constant_values=fill) if pad else x
-
-        tc = ew.center[:, :1]
-        li = sub.lc_index
-        index = flat(ew.index, 0)
-        sidx = jnp.take_along_axis(lcb.sector_index[li], index, axis=1)
-        exp = jnp.take_along_axis(exp_tab[li], sidx, axis=1)
-        grp = jnp.take_along_axis(grp_tab[li], sidx, axis=1)
+        # canonical layout: each candidate's points packed in time order (rank order), so a
+        # candidate's numbers do not depend on the epoch/window buckets of its chunk
+        n_pts = int(np.max(np.asarray(ew.count).sum(axis=1), initial=0))
+        r = max(bucket_size(n_pts, minimum=16), bucket_size(o["pad_points"], minimum=1))
         h = jnp.asarray(np.where(ok, dur / period / 2, 0.01))
         per_lc = max(1, 2**22 // max(int(stime.shape[1]), 1))
         med, sig, cnt = _baseline_stats(
-            stime, sflux, lcb.n_valid, li, sub.t0, sub.period, h, batch=min(b, per_lc)
+            stime, sflux, lcb.n_valid, sub.lc_index, sub.t0, sub.period, h, batch=min(b, per_lc)
         )
-        t_flat = ew.time.reshape(b, r0)
+        pts = _compact(lcb, sub.lc_index, ew, exp_tab, grp_tab, width=r)
         inputs = {
-            "t": jnp.concatenate([t_flat, jnp.broadcast_to(tc, (b, pad))], axis=1) if pad else t_flat,
-            "f": flat(ew.flux, 1.0),
-            "fe": flat(ew.flux_err, 0.0),
-            "m": flat(ew.mask, False),
-            "exp": exp,
-            "grp": grp,
+            **pts,
             "P": sub.period,
             "t0": sub.t0,
             "D": sub.duration,
@@ -700,7 +739,12 @@ def transit_shape(ctx: VetContext, options: dict | None = None) -> dict[str, np.
         inner = int(max(1, min(b, 2**22 // per)))
         res = _kernel(inputs, st_items, inner)
         chunks.append({k: np.asarray(v)[real] for k, v in res.items()})
-    out = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+    out = {}
+    for k in chunks[0]:
+        sorted_vals = np.concatenate([c[k] for c in chunks])
+        vals = np.empty_like(sorted_vals)
+        vals[order] = sorted_vals
+        out[k] = vals
     out["status"] = np.zeros(n, np.int32)  # the check ran (reference: status "ok" always)
     out["verdict"] = out["verdict"].astype(np.int32)
     return out
