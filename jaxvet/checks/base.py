@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..data import Candidate, CandidateBatch, LightCurve, LightCurveBatch
+from ..errors import JaxvetInputError
 from ..results import CheckResult
 
 __all__ = ["CheckSpec", "VetContext"]
@@ -58,6 +59,16 @@ class VetContext:
 
     def opts(self, check_id: str) -> dict[str, Any]:
         return dict(self.options.get(check_id, {}))
+
+    def checked_opts(self, check_id: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
+        """``defaults`` updated with the user's options for ``check_id``; unknown names are rejected."""
+        opts = dict(defaults)
+        user = self.opts(check_id)
+        unknown = set(user) - set(opts)
+        if unknown:
+            raise JaxvetInputError(f"unknown {check_id} option(s) {sorted(unknown)}; known: {sorted(opts)}")
+        opts.update(user)
+        return opts
 
     @classmethod
     def build(

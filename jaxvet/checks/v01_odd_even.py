@@ -92,12 +92,7 @@ SUMMARY_METRICS = (
 
 
 def _options(ctx: VetContext) -> dict:
-    opts = dict(DEFAULT_OPTIONS)
-    user = ctx.opts(ID)
-    unknown = set(user) - set(opts)
-    if unknown:
-        raise JaxvetInputError(f"unknown V01 option(s) {sorted(unknown)}; known: {sorted(opts)}")
-    opts.update(user)
+    opts = ctx.checked_opts(ID, DEFAULT_OPTIONS)
     if opts["method"] != METHOD:
         raise JaxvetInputError(f"V01 method must be {METHOD!r}, got {opts['method']!r}")
     for k in ("min_transits_per_parity", "min_points_in_transit_per_parity"):

@@ -95,12 +95,7 @@ SUMMARY_METRICS = (
 
 
 def _options(ctx: VetContext) -> dict:
-    opts = dict(DEFAULT_OPTIONS)
-    user = ctx.opts(ID)
-    unknown = set(user) - set(opts)
-    if unknown:
-        raise JaxvetInputError(f"unknown V04 option(s) {sorted(unknown)}; known: {sorted(opts)}")
-    opts.update(user)
+    opts = ctx.checked_opts(ID, DEFAULT_OPTIONS)
     if opts["method"] != METHOD:
         raise JaxvetInputError(f"V04 method must be {METHOD!r}, got {opts['method']!r}")
     if int(opts["min_transits_for_confidence"]) < 2:
