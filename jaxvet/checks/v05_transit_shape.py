@@ -90,12 +90,14 @@ import numpy as np
 
 from .. import _config  # noqa: F401
 from ..data import bucket_size
-from ..ephemeris import epoch_windows
+from ..ephemeris import _gather_packed, plan_windows
 from ..errors import JaxvetInputError
 from ..fit import (
     TrapezoidBounds,
     bfgs_refine,
     bin_fit_points,
+    binned_bootstrap_tables,
+    binned_poisson_sums,
     bootstrap_starts,
     bootstrap_weights,
     candidate_keys,
@@ -125,7 +127,7 @@ DEFAULTS = {
     "method": "trapezoid_fit",
     "n_bootstrap": 100,
     "bootstrap_ci": 0.68,
-    "bootstrap": None,  # "poisson" (trapezoid_fit default) or "multinomial" (grid default)
+    "bootstrap": None,  # "binned" (trapezoid_fit default), "poisson" or "multinomial" (grid default)
     "min_points_in_transit": 10,
     "min_transit_coverage": 0.6,
     "min_snr": 3.0,
@@ -179,10 +181,13 @@ def resolve_options(opts: dict | None) -> dict:
     if o["method"] not in METHODS:
         raise JaxvetInputError(f"V05 option method must be one of {METHODS}, got {o['method']!r}")
     if o["bootstrap"] is None:
-        o["bootstrap"] = "multinomial" if o["method"] == "grid" else "poisson"
-    if o["bootstrap"] not in ("poisson", "multinomial"):
+        o["bootstrap"] = "multinomial" if o["method"] == "grid" else "binned"
+    kinds = (
+        ("binned", "poisson", "multinomial") if o["method"] == "trapezoid_fit" else ("poisson", "multinomial")
+    )
+    if o["bootstrap"] not in kinds:
         raise JaxvetInputError(
-            f"V05 option bootstrap must be 'poisson' or 'multinomial', got {o['bootstrap']!r}"
+            f"V05 option bootstrap must be one of {kinds} for method {o['method']!r}, got {o['bootstrap']!r}"
         )
 
     def _int(name, lo, hi):
@@ -314,32 +319,24 @@ def _baseline_stats(stime, sflux, n_valid, lc_index, t0, period, h, *, batch: in
 
 
 @partial(jax.jit, static_argnames=("width",))
-def _compact(lcb, lc_index, ew, exp_tab, grp_tab, *, width: int):
-    """Pack each candidate's window points (B, E, W) into rank order (B, width).
+def _packed_points(lcb, sub, epoch, start, count, exp_tab, grp_tab, *, width: int):
+    """Each candidate's window points packed in time order into one row (B, width).
 
-    Padding slots get the first epoch's centre as time (finite), flux 1, error 0, mask False.
-    Also gathers each point's exposure and exposure group through its sector.
+    :func:`jaxvet.ephemeris._gather_packed` finds every slot's epoch by a binary search over
+    the windows' cumulative counts and gathers straight from the light curve (no B x E x W
+    intermediate, no scatter).  Padding slots hold a finite time (an epoch centre), flux and
+    error 0, mask False.  Also gathers each point's exposure and exposure group through its
+    sector.
     """
-    b = ew.mask.shape[0]
-    m = ew.mask.reshape(b, -1)
-    rank = jnp.cumsum(m, axis=1) - 1
-    dest = jnp.where(m & (rank < width), rank, width)
-
-    def pack(x, fill):
-        out = jnp.full((b, width + 1), fill, dtype=x.dtype)
-        out = out.at[jnp.arange(b)[:, None], dest].set(x.reshape(b, -1), mode="drop")
-        return out[:, :width]
-
-    index = pack(ew.index, 0)
-    mask = pack(ew.mask, False)
-    sidx = jnp.take_along_axis(lcb.sector_index[lc_index], index, axis=1)
+    pw = _gather_packed(lcb, sub, epoch, start, count, width=width)
+    sidx = jnp.take_along_axis(lcb.sector_index[sub.lc_index], pw.index, axis=1)
     return {
-        "t": jnp.where(mask, pack(ew.time, 0.0), ew.center[:, :1]),
-        "f": pack(ew.flux, 1.0),
-        "fe": pack(ew.flux_err, 0.0),
-        "m": mask,
-        "exp": jnp.take_along_axis(exp_tab[lc_index], sidx, axis=1),
-        "grp": jnp.take_along_axis(grp_tab[lc_index], sidx, axis=1),
+        "t": pw.time,
+        "f": pw.flux,
+        "fe": pw.flux_err,
+        "m": pw.mask,
+        "exp": jnp.take_along_axis(exp_tab[sub.lc_index], sidx, axis=1),
+        "grp": jnp.take_along_axis(grp_tab[sub.lc_index], sidx, axis=1),
     }
 
 
@@ -385,6 +382,25 @@ def _plot_profile(ph, fn, sel, n_sel, half):
     centre = (edges[:-1] + edges[1:]) / 2
     err = jnp.where(cnt > 1, rstd / jnp.sqrt(jnp.maximum(cnt, 1).astype(jnp.float64)), 0.01)
     return centre, med, err, cnt
+
+
+def _fit_bin_profile(xbar, s0, sy, cnt, n_bins, t_ph):
+    """Plot profile from the fit bins (trapezoid_fit): pairs of adjacent phase bins merged over
+    the exposure groups, weighted mean flux ``1 - sum(w y)/sum(w)`` and its error
+    ``1/sqrt(sum w)`` (weights are inverse variances), at the weighted mean phase."""
+    g = xbar.shape[0] // n_bins
+    half = n_bins // 2
+
+    def fold(v):
+        return v.reshape(g, half, 2).sum(axis=(0, 2))
+
+    w = fold(s0)
+    ok = w > 0
+    ws = jnp.where(ok, w, 1.0)
+    centre = jnp.where(ok, fold(s0 * xbar) / ws, fold(jnp.where(cnt > 0, 0.0, xbar)) / (2 * g)) * t_ph
+    flux = jnp.where(ok, 1.0 - fold(sy) / ws, jnp.nan)
+    err = jnp.where(ok, 1.0 / jnp.sqrt(ws), jnp.nan)
+    return centre, flux, err, fold(cnt).astype(jnp.int32)
 
 
 def _confidence(n_in, coverage, has_warn):
@@ -479,10 +495,21 @@ def _candidate(c, st):
         w_uni = jnp.where(sb > 0, 1.0 / jnp.where(sb > 0, sb, 1.0) ** 2, 1.0)
         w = jnp.where(use_err, 1.0 / jnp.where(sig > 0, sig, 1.0) ** 2, w_uni)
         w = jnp.where(win, w, 0.0)
-        ids, xbar, ebar, s0, sy, syy, cnt = bin_fit_points(
-            u, y, w, ex / dur, gp, m, window=window, n_bins=st["n_bins"], n_groups=st["n_groups"]
+        binned = st["kind"] == "binned"
+        ids, xbar, ebar, s0, sy, syy, cnt, *mom = bin_fit_points(
+            u,
+            y,
+            w,
+            ex / dur,
+            gp,
+            m,
+            window=window,
+            n_bins=st["n_bins"],
+            n_groups=st["n_groups"],
+            second_moments=binned,
         )
         n_slots = xbar.shape[0]
+        tables = binned_bootstrap_tables(cnt, s0, sy, *mom) if binned else None
         p_start, hinv = trapezoid_start(xbar, ebar, s0, sy, bounds, n_adam=st["n_adam"])
         e_plot = jnp.sum(s0 * ebar) / jnp.maximum(jnp.sum(s0), 1e-300)
         model_u = jnp.linspace(-window, window, _N_MODEL)
@@ -492,9 +519,14 @@ def _candidate(c, st):
         def block(b):
             # rows: 0 = the original data (the point estimate's BFGS polish), 1..K = resamples
             ks = b * kb + jnp.arange(kb)
-            wk = bootstrap_weights(key, rank, win, n_win, ks, st["kind"])
-            wk = jnp.where((ks == 0)[:, None], win_w[None, :], wk)
-            s0k, syk, _ = resample_sums(ids, w, y, wk, n_slots)
+            if binned:
+                s0k, syk = jax.vmap(lambda k_: binned_poisson_sums(key, k_, tables))(ks)
+                s0k = jnp.where((ks == 0)[:, None], s0[None, :], s0k)
+                syk = jnp.where((ks == 0)[:, None], sy[None, :], syk)
+            else:
+                wk = bootstrap_weights(key, rank, win, n_win, ks, st["kind"])
+                wk = jnp.where((ks == 0)[:, None], win_w[None, :], wk)
+                s0k, syk, _ = resample_sums(ids, w, y, wk, n_slots)
             start = bootstrap_starts(xbar, ebar, s0k, syk, p_start, bounds)
             th, _, dk = bfgs_refine(
                 start[:, 1:], xbar, ebar, s0k, syk, hinv, lo[1:], hi[1:], n_iter=st["n_bfgs"]
@@ -537,7 +569,6 @@ def _candidate(c, st):
             sigma_depth=sig_d,
             n_fit=n_win,
         )
-        prof_sel, prof_half, n_prof = win, window * t_ph, n_win
         model_ph = model_u * t_ph
         model = 1.0 - depth * trapezoid_shape(model_u - tau, tt, ratio * tt, e_plot)
         band_lo, band_hi = 1.0 - band[2], 1.0 - band[1]
@@ -619,8 +650,12 @@ def _candidate(c, st):
         "n_bottom_points": jnp.where(measured, n_bot, 0).astype(jnp.int32),
         "n_edge_points": jnp.where(measured, n_edge, 0).astype(jnp.int32),
     }
-    if st["plot"]:
+    if st["plot"] and st["method"] == "trapezoid_fit":
+        # the fit's own phase bins (no per-point sort: cheap for thousands of epochs)
+        centre, med, err, pcnt = _fit_bin_profile(xbar, s0, sy, cnt, st["n_bins"], t_ph)
+    elif st["plot"]:
         centre, med, err, pcnt = _plot_profile(ph, fn, prof_sel, n_prof, prof_half)
+    if st["plot"]:
         res.update(
             plot_binned_phase=centre,
             plot_binned_flux=med,
@@ -683,20 +718,25 @@ def transit_shape(ctx: VetContext, options: dict | None = None) -> dict[str, np.
     half = max(0.6, o["window"]) if o["method"] == "trapezoid_fit" else 0.6
     # chunk size: the batch size, or a power of two (>= 8) for small runs (few compiled shapes)
     bc_max = min(o["batch_size"], bucket_size(n, minimum=8))
+    # every candidate's epoch windows (|t - tc| <= half D): B x E integers, no point data
+    periods = np.asarray(cb.period)
+    durs = np.asarray(cb.duration)
+    ok_all = np.asarray(cb.valid) & (durs < 0.5 * periods)
+    hw_all = np.where(ok_all, durs * half * (1.0 + 1e-9) + 1e-9, 1e-9)
+    plan = plan_windows(lcb, cb, jnp.asarray(hw_all))
+    counts = np.where(plan.valid & ok_all[:, None], plan.count, 0).astype(np.int32)
+    total = counts.sum(axis=1)[:n]
     # chunks of similar window size (every chunk is padded to its largest window): order the
-    # candidates by the expected number of gathered points, n_valid * 2 hw / P, and shrink the
-    # chunk (powers of two, >= 8) so that chunk x window stays within 2^24 elements
-    periods = np.asarray(cb.period)[:n]
-    nv = np.asarray(lcb.n_valid)[np.asarray(cb.lc_index)[:n]]
-    expected = nv * np.minimum(1.0, 2.0 * half * np.asarray(cb.duration)[:n] / periods)
-    order = np.argsort(expected, kind="stable")
+    # candidates by their number of window points and shrink the chunk (powers of two, >= 8)
+    # so that chunk x window stays within 2^24 elements
+    order = np.argsort(total, kind="stable")
     chunks = []
     start = 0
     while start < n:
         bc = bc_max
         while bc > 8:
-            last = expected[order[min(start + bc, n) - 1]]
-            if bc * bucket_size(int(1.25 * last) + 16) <= 2**24:
+            last = total[order[min(start + bc, n) - 1]]
+            if bc * bucket_size(int(last) + 16) <= 2**24:
                 break
             bc //= 2
         pos = np.arange(start, start + bc)
@@ -708,20 +748,28 @@ def transit_shape(ctx: VetContext, options: dict | None = None) -> dict[str, np.
         period = np.asarray(sub.period)
         dur = np.asarray(sub.duration)
         ok = valid & (dur < 0.5 * period)
-        hw = np.where(ok, dur * half * (1.0 + 1e-9) + 1e-9, 1e-9)
         sub = dataclasses.replace(sub, valid=jnp.asarray(valid))
-        ew = epoch_windows(lcb, sub, jnp.asarray(hw))
         b = bc
         # canonical layout: each candidate's points packed in time order (rank order), so a
         # candidate's numbers do not depend on the epoch/window buckets of its chunk
-        n_pts = int(np.max(np.asarray(ew.count).sum(axis=1), initial=0))
+        cnt_sub = np.where(ok[:, None], counts[idx], 0)
+        n_pts = int(np.max(cnt_sub.sum(axis=1), initial=0))
         r = max(bucket_size(n_pts, minimum=16), bucket_size(o["pad_points"], minimum=1))
         h = jnp.asarray(np.where(ok, dur / period / 2, 0.01))
         per_lc = max(1, 2**22 // max(int(stime.shape[1]), 1))
         med, sig, cnt = _baseline_stats(
             stime, sflux, lcb.n_valid, sub.lc_index, sub.t0, sub.period, h, batch=min(b, per_lc)
         )
-        pts = _compact(lcb, sub.lc_index, ew, exp_tab, grp_tab, width=r)
+        pts = _packed_points(
+            lcb,
+            sub,
+            jnp.asarray(plan.epoch[idx]),
+            jnp.asarray(plan.start[idx]),
+            jnp.asarray(cnt_sub, jnp.int32),
+            exp_tab,
+            grp_tab,
+            width=r,
+        )
         inputs = {
             **pts,
             "P": sub.period,
@@ -735,7 +783,9 @@ def transit_shape(ctx: VetContext, options: dict | None = None) -> dict[str, np.
         }
         kb = dict(st_items)["boot_block"]
         q = dict(st_items)["n_bins"] * dict(st_items)["n_groups"]
-        per = max(r * (kb + 8), q * 512, 1)
+        # per-candidate working set: point-level bootstrap weights (r x block), else the fit's
+        # (block x bins) arrays and the ~16 per-point columns of the binning
+        per = max(r * 24 if dict(st_items)["kind"] == "binned" else r * (kb + 8), q * 512, 1)
         inner = int(max(1, min(b, 2**22 // per)))
         res = _kernel(inputs, st_items, inner)
         chunks.append({k: np.asarray(v)[real] for k, v in res.items()})
