@@ -50,7 +50,7 @@ class CandidateSet:
                 "t0_btjd": float(t),
                 "duration_hours": float(d),
             }
-            for p, t, d in zip(self.period_days, self.t0_btjd, self.duration_hours)
+            for p, t, d in zip(self.period_days, self.t0_btjd, self.duration_hours, strict=False)
         ]
 
 

@@ -44,7 +44,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 import tess_vetter
 import tess_vetter.api as btv
 
@@ -517,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
             "generator": "benchmarks/reference_golden.py",
             "command": "/work/refvenv/bin/python benchmarks/reference_golden.py"
             + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:])),
-            "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "date_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "tess_vetter_version": tess_vetter.__version__,
             "exovetter_version": exovetter_version,
             "numpy_version": np.__version__,

@@ -45,7 +45,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 import tess_vetter
 import tess_vetter.api as btv
 
@@ -177,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         run_candidate(lc, sector_lcs, stellar, *TOI_EPHEMERIS)
 
     per_cand = []
-    for i, (p, t0, d) in enumerate(zip(cands.period_days, cands.t0_btjd, cands.duration_hours)):
+    for i, (p, t0, d) in enumerate(zip(cands.period_days, cands.t0_btjd, cands.duration_hours, strict=False)):
         times, results, cpu_times = run_candidate(lc, sector_lcs, stellar, float(p), float(t0), float(d))
         per_cand.append({
             "index": i,
@@ -217,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             "generator": "benchmarks/reference_timing.py",
             "command": "/work/refvenv/bin/python benchmarks/reference_timing.py "
             + " ".join(argv if argv is not None else sys.argv[1:]),
-            "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "date_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "tess_vetter_version": tess_vetter.__version__,
             "numpy_version": np.__version__,
             "scipy_version": scipy.__version__,

@@ -15,15 +15,13 @@ from . import _config  # noqa: F401  (x64 before anything else)
 
 __version__ = "0.1.0"
 
-from .data import Candidate, CandidateBatch, LightCurve, LightCurveBatch, stitch
-from .errors import DataFileError, JaxvetInputError, UnknownCheckError
-from .checks import available_checks
-from .io import read_candidates, read_lightcurve, read_lightcurves
-from .vet import vet
-
 # `jaxvet.campaign(...)` runs a campaign (the module is callable); jaxvet.campaign.* is the module
 from . import campaign  # noqa: E402
-
+from .checks import available_checks
+from .data import Candidate, CandidateBatch, LightCurve, LightCurveBatch, stitch
+from .errors import DataFileError, JaxvetInputError, UnknownCheckError
+from .io import read_candidates, read_lightcurve, read_lightcurves
+from .vet import vet
 
 __all__ = [
     "__version__",

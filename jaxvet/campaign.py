@@ -13,9 +13,8 @@ How a campaign runs
   ``K`` injected light-curve rows and candidates on the device; then every check's batched
   ``compute`` runs on them (each injection is its own light-curve row, so memory is bounded).
 * Parameters and random keys derive from ``(seed, injection_id)`` with ``jax.random.fold_in``:
-  they do not depend on the chunking, the device count or the resume point.  (A check's own
-  bootstrap keys derive from ``ctx.seed`` and the position in the chunk, which is fixed for a
-  given chunk size; the chunk size is therefore part of the campaign configuration.)
+  they do not depend on the chunking, the device count or the resume point; a check's own
+  bootstrap keys derive from ``(seed, injection_id)`` too (``VetContext.candidate_ids``).
 * Every chunk's rows go to ``DIR/results/part-NNNNN.parquet`` (chunk ``NNNNN``), written
   atomically: a temporary file in the same directory, ``fsync``, ``os.replace`` -- a crash or
   Ctrl-C never leaves a half-written part.  ``DIR/config.json`` holds the configuration;
@@ -515,6 +514,7 @@ def _chunk_rows(
         cb=batch.cb,
         seed=cfg.seed,
         options={k: dict(v) for k, v in cfg.options.items()},
+        candidate_ids=params["injection_id"].astype(np.int64),
     )
     cols: dict[str, Any] = {
         "injection_id": params["injection_id"].astype(np.int64),

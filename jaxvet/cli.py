@@ -4,11 +4,18 @@ The ``vet`` contract (other tools depend on it)::
 
     jaxvet vet LC_FILE [LC_FILE ...] (--period D --t0 BTJD --duration-hours H [--depth-ppm X]
                                        | --candidates TABLE.csv)
-               [--tpf TPF_FILE ...] [--checks V21,... | all] [--stellar-radius R --stellar-mass M]
+               [--tpf TPF_FILE ... [--ra DEG --dec DEG] [--allow-pickle]]
+               [--checks V21,... | all] [--stellar-radius R --stellar-mass M]
                [--seed N] [--json PATH | -] [--plots DIR]
 
-Bad input (missing/unreadable files, a non-positive period, an unknown check id) prints one
-``jaxvet: error: ...`` line naming the file/field/id and exits with status 2 -- no traceback.
+Bad input (missing/unreadable files, a non-positive period, an unknown check id, an ``--ra``/``--dec``
+out of range or given alone) prints one ``jaxvet: error: ...`` line naming the file/field/option/id
+and exits with status 2 -- no traceback.
+
+``--ra``/``--dec`` (the target's ICRS position, degrees) are given to every ``--tpf`` stamp
+(:func:`jaxvet.pixels.read_tpf` ``ra_deg``/``dec_deg``; for TPF FITS files they override the
+header's ``RA_OBJ``/``DEC_OBJ``), so V09 places the target through the stamp's WCS.
+``--allow-pickle`` lets the npz reader unpickle a stamp's ``wcs_header`` (trusted files only).
 With ``--json -`` only JSON goes to stdout; progress and the human-readable summary go to stderr.
 """
 
@@ -27,15 +34,42 @@ __all__ = ["main", "build_parser"]
 
 
 def _add_vet(sub):
-    p = sub.add_parser("vet", help="vet candidates on light-curve files", description="Vet transit candidates.")
-    p.add_argument("lc_files", nargs="+", metavar="LC_FILE", help="light-curve files (one target; several = sectors)")
+    p = sub.add_parser(
+        "vet", help="vet candidates on light-curve files", description="Vet transit candidates."
+    )
+    p.add_argument(
+        "lc_files", nargs="+", metavar="LC_FILE", help="light-curve files (one target; several = sectors)"
+    )
     g = p.add_argument_group("candidate (one of --period/--t0/--duration-hours or --candidates)")
     g.add_argument("--period", type=float, help="orbital period [days]")
     g.add_argument("--t0", type=float, help="mid-transit time [BTJD]")
     g.add_argument("--duration-hours", type=float, help="transit duration [hours]")
     g.add_argument("--depth-ppm", type=float, help="transit depth [ppm] (optional)")
-    g.add_argument("--candidates", metavar="TABLE.csv", help="CSV: id,period_days,t0_btjd,duration_hours[,depth_ppm]")
-    p.add_argument("--tpf", action="append", default=[], metavar="TPF_FILE", help="target pixel file(s) for V08/V09/V25")
+    g.add_argument(
+        "--candidates", metavar="TABLE.csv", help="CSV: id,period_days,t0_btjd,duration_hours[,depth_ppm]"
+    )
+    p.add_argument(
+        "--tpf", action="append", default=[], metavar="TPF_FILE", help="target pixel file(s) for V08/V09/V25"
+    )
+    p.add_argument(
+        "--ra",
+        type=float,
+        metavar="DEG",
+        help="target right ascension [deg, 0 <= RA < 360] for the --tpf stamps (with --dec); V09 places "
+        "the target with the stamp's WCS (overrides RA_OBJ of TPF FITS files)",
+    )
+    p.add_argument(
+        "--dec",
+        type=float,
+        metavar="DEG",
+        help="target declination [deg, -90 <= Dec <= 90] for the --tpf stamps (with --ra; overrides DEC_OBJ)",
+    )
+    p.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="unpickle the wcs_header of npz stamps so their WCS can be used. WARNING: unpickling "
+        "executes code from the file -- use only for files you trust (default: not unpickled)",
+    )
     p.add_argument("--checks", default="all", help="comma-separated check ids, or 'all' (default)")
     p.add_argument("--stellar-radius", type=float, help="stellar radius [R_sun] (V03)")
     p.add_argument("--stellar-mass", type=float, help="stellar mass [M_sun] (V03)")
@@ -50,7 +84,9 @@ def _add_vet(sub):
 
 def _add_demo(sub):
     p = sub.add_parser("demo", help="vet simulated (and, if found, real TOI-5807) data; needs no download")
-    p.add_argument("--out", default="jaxvet-demo-output", help="output directory (default ./jaxvet-demo-output)")
+    p.add_argument(
+        "--out", default="jaxvet-demo-output", help="output directory (default ./jaxvet-demo-output)"
+    )
     p.add_argument("--no-real-data", action="store_true", help="skip the real TOI-5807 data even if found")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_demo)
@@ -72,7 +108,9 @@ def _add_campaign(sub):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jaxvet", description="Batched JAX vetting of TESS transit candidates.")
+    parser = argparse.ArgumentParser(
+        prog="jaxvet", description="Batched JAX vetting of TESS transit candidates."
+    )
     parser.add_argument("--version", action="version", version=f"jaxvet {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_vet(sub)
@@ -97,26 +135,47 @@ def format_summary(report) -> str:
         for cid in report.checks:
             r = res.get(cid)
             cells.append(f"{(r.verdict or r.status) if r else '-':>13}")
-        lines.append(f"{(c.id or str(i))[:14]:<14} {c.period_days:>9.4f} {c.duration_hours:>6.2f} " + " ".join(cells))
+        lines.append(
+            f"{(c.id or str(i))[:14]:<14} {c.period_days:>9.4f} {c.duration_hours:>6.2f} " + " ".join(cells)
+        )
     return "\n".join(lines)
 
 
+def _target_position(ra, dec) -> tuple[float | None, float | None]:
+    """Validate ``--ra``/``--dec``: both or neither, RA in [0, 360), Dec in [-90, 90] degrees."""
+    if ra is None and dec is None:
+        return None, None
+    if ra is None or dec is None:
+        given, absent = ("--ra", "--dec") if dec is None else ("--dec", "--ra")
+        value = ra if dec is None else dec
+        raise JaxvetInputError(
+            f"{given} {value!r} given without {absent}: give both --ra and --dec, or neither"
+        )
+    if not 0.0 <= ra < 360.0:  # also rejects nan
+        raise JaxvetInputError(f"--ra must be in [0, 360) degrees, got {ra!r}")
+    if not -90.0 <= dec <= 90.0:
+        raise JaxvetInputError(f"--dec must be in [-90, 90] degrees, got {dec!r}")
+    return float(ra), float(dec)
+
+
 def cmd_vet(args) -> int:
+    from .checks import resolve_checks
     from .data import Candidate
     from .io import read_candidates, read_lightcurves
     from .vet import vet
 
-    from .checks import resolve_checks
-
     json_stdout = args.json == "-"
     t_start = time.perf_counter()
     checks = resolve_checks(args.checks)  # unknown ids fail before any file is read
+    ra_deg, dec_deg = _target_position(args.ra, args.dec)
     lc = read_lightcurves(args.lc_files)
     if args.sectors:
         try:
             wanted = [int(s) for s in args.sectors.split(",") if s.strip()]
         except ValueError:
-            raise JaxvetInputError(f"--sectors must be comma-separated integers, got {args.sectors!r}") from None
+            raise JaxvetInputError(
+                f"--sectors must be comma-separated integers, got {args.sectors!r}"
+            ) from None
         lc = lc.select_sectors(wanted)
     single = [args.period, args.t0, args.duration_hours]
     if args.candidates:
@@ -135,7 +194,9 @@ def cmd_vet(args) -> int:
                 for c in candidates
             ]
     else:
-        missing = [n for n, v in zip(("--period", "--t0", "--duration-hours"), single, strict=True) if v is None]
+        missing = [
+            n for n, v in zip(("--period", "--t0", "--duration-hours"), single, strict=True) if v is None
+        ]
         if missing:
             raise JaxvetInputError(f"missing {', '.join(missing)} (or give --candidates TABLE.csv)")
         candidates = [
@@ -153,7 +214,18 @@ def cmd_vet(args) -> int:
     if args.tpf:
         from .pixels import read_tpf
 
-        tpfs = [read_tpf(p) for p in args.tpf]
+        tpfs = [read_tpf(p, allow_pickle=args.allow_pickle, ra_deg=ra_deg, dec_deg=dec_deg) for p in args.tpf]
+        for p, s in zip(args.tpf, tpfs, strict=True):
+            if s.has_wcs and s.ra_deg is None:
+                _say(
+                    f"note: {p}: the stamp has a WCS but no target position; give --ra/--dec to use it", True
+                )
+            elif ra_deg is not None and not s.has_wcs:
+                pickled = any("pickled header not loaded" in n for n in s.notes)
+                hint = " (npz wcs_header not unpickled; see --allow-pickle)" if pickled else ""
+                _say(f"note: {p}: no usable WCS{hint}, so --ra/--dec cannot place the target", True)
+    elif ra_deg is not None:
+        _say("note: --ra/--dec are only used by the pixel checks (give --tpf)", True)
     _say(
         f"jaxvet {__version__}: {len(candidates)} candidate(s), {lc.n_valid} points in sectors {lc.sectors}, "
         f"{len(tpfs)} pixel stamp(s)",

@@ -23,7 +23,9 @@ from .synthetic import inject_transits, simulate_lightcurve
 
 __all__ = ["run_demo", "demo_targets", "find_data_dir"]
 
-TOI5807 = dict(period_days=14.2423724, t0_btjd=3540.26317, duration_hours=4.046, stellar_radius=1.65, stellar_mass=1.47)
+TOI5807 = dict(
+    period_days=14.2423724, t0_btjd=3540.26317, duration_hours=4.046, stellar_radius=1.65, stellar_mass=1.47
+)
 
 
 def find_data_dir() -> Path | None:
@@ -31,7 +33,11 @@ def find_data_dir() -> Path | None:
     env = os.environ.get("JAXVET_DATA_DIR")
     cands = [Path(env)] if env else []
     here = Path(__file__).resolve()
-    cands += [here.parents[2] / "shared" / "data", Path.cwd().parent / "shared" / "data", Path.cwd() / "shared" / "data"]
+    cands += [
+        here.parents[2] / "shared" / "data",
+        Path.cwd().parent / "shared" / "data",
+        Path.cwd() / "shared" / "data",
+    ]
     for c in cands:
         if (c / "tic188646744").is_dir():
             return c
@@ -46,7 +52,15 @@ def demo_targets(seed: int = 0):
     eb_lc = simulate_lightcurve(seed + 1, target="SIM-EB", **base)
     # an EB at twice the catalogued period: alternate eclipses 6000 / 3300 ppm, V-shaped, a secondary
     eb_lc = inject_transits(
-        eb_lc, 2.417, 2400.9, 3.2, 6000.0, tflat_ratio=0.05, odd_even_ratio=0.55, secondary_depth_ppm=900.0, seed=seed
+        eb_lc,
+        2.417,
+        2400.9,
+        3.2,
+        6000.0,
+        tflat_ratio=0.05,
+        odd_even_ratio=0.55,
+        secondary_depth_ppm=900.0,
+        seed=seed,
     )
     cands = [
         Candidate(3.853, 2401.7, 2.9, stellar_radius=1.0, stellar_mass=1.0, id="SIM-PLANET.01"),
@@ -64,7 +78,9 @@ def _run(label, lightcurves, candidates, lc_index, out_dir: Path, tpfs=(), seed=
     t = time.perf_counter()
     report = vet(lightcurves, candidates, checks, lc_index=lc_index, tpfs=tpfs, seed=seed)
     dt = time.perf_counter() - t
-    print(f"\n== {label}: {len(candidates)} candidate(s), checks {', '.join(checks)} ({dt:.1f} s incl. compile)")
+    print(
+        f"\n== {label}: {len(candidates)} candidate(s), checks {', '.join(checks)} ({dt:.1f} s incl. compile)"
+    )
     print(format_summary(report))
     for c, res in zip(report.candidates, report.results, strict=True):
         keys = []
@@ -78,7 +94,11 @@ def _run(label, lightcurves, candidates, lc_index, out_dir: Path, tpfs=(), seed=
                 "V21": ("chi2_p_value", "consistency_class"),
                 "V08": ("centroid_shift_pixels", "significance_sigma"),
             }.get(cid, ())
-            vals = [f"{k}={m[k]:.3g}" if isinstance(m.get(k), float) else f"{k}={m.get(k)}" for k in pick if k in m]
+            vals = [
+                f"{k}={m[k]:.3g}" if isinstance(m.get(k), float) else f"{k}={m.get(k)}"
+                for k in pick
+                if k in m
+            ]
             if vals:
                 keys.append(f"{cid}: " + ", ".join(vals))
         print(f"  {c.id}: " + "; ".join(keys))

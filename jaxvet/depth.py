@@ -158,7 +158,11 @@ def _sector_depths_kernel(lcb, cb, presort, win):
     i = jnp.arange(m, dtype=jnp.int32)
     s_of = jax.vmap(lambda ce: jnp.searchsorted(ce, i, side="right"))(c_end)
     s_of_c = jnp.clip(s_of, 0, s_cap - 1)
-    g = r_sorted - jnp.take_along_axis(off, s_of_c, axis=1) - (i[None, :] - jnp.take_along_axis(c_start, s_of_c, axis=1))
+    g = (
+        r_sorted
+        - jnp.take_along_axis(off, s_of_c, axis=1)
+        - (i[None, :] - jnp.take_along_axis(c_start, s_of_c, axis=1))
+    )
     g = jnp.where(s_of < s_cap, g, big)
     n_out = cnt - m_s
     flat_g = g.reshape(-1)
@@ -189,7 +193,9 @@ def _sector_depths_kernel(lcb, cb, presort, win):
     )
 
 
-def sector_transit_depths(lcb: LightCurveBatch, cb: CandidateBatch, presort: SectorPresort | None = None) -> SectorDepths:
+def sector_transit_depths(
+    lcb: LightCurveBatch, cb: CandidateBatch, presort: SectorPresort | None = None
+) -> SectorDepths:
     """Reference-tutorial per-sector depths for every candidate (see module docstring)."""
     if presort is None:
         presort = presort_by_sector(lcb)

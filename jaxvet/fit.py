@@ -204,10 +204,11 @@ def binned_poisson_sums(key, resample, tables):
     bin's pairs ``(w_i, w_i y_i)``.  The count is drawn exactly below a mean of 4 (inverse
     CDF) and from the skew-corrected Cornish-Fisher quantile
     ``n + sqrt(n - 0.139) z + (z^2 - 1)/6`` rounded to an integer above it (mean and variance
-    right to < 1e-3, total-variation distance from Poisson(n) < 0.007); the sum of the ``N`` picks is drawn from its normal limit, mean
-    ``N (mean w, mean w y)`` and covariance ``N Cov(w, w y)`` of the bin's points -- a smoothed
-    bootstrap (Efron 1979, §3; Silverman & Young 1987), exact for Gaussian photometric noise
-    and equal weights.  The cost is O(bins) per resample instead of O(points).
+    right to < 1e-3, total-variation distance from Poisson(n) < 0.007).  The sum of the ``N``
+    picks is drawn from its normal limit, mean ``N (mean w, mean w y)`` and covariance
+    ``N Cov(w, w y)`` of the bin's points -- a smoothed bootstrap (Efron 1979, §3; Silverman &
+    Young 1987), exact for Gaussian photometric noise and equal weights.  The cost is O(bins)
+    per resample instead of O(points).
 
     ``tables`` from :func:`binned_bootstrap_tables`; returns the resampled ``(sum w, sum w y)``
     (Q,) each.  Random numbers: ``normal(k, (3, Q))`` and ``uniform(fold_in(k, 1), (Q,))`` with

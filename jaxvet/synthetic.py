@@ -89,7 +89,9 @@ def simulate_lightcurve(
     flux = 1.0 + white_ppm * 1e-6 * rng.standard_normal(n)
     flux += _red_noise(rng, n, dt, red_ppm * 1e-6, red_timescale_hours / 24.0)
     if variability_ppm > 0:
-        flux += variability_ppm * 1e-6 * np.sin(2 * np.pi * time / variability_period_days + rng.uniform(0, 6.3))
+        flux += (
+            variability_ppm * 1e-6 * np.sin(2 * np.pi * time / variability_period_days + rng.uniform(0, 6.3))
+        )
     err = np.full(n, max(white_ppm, 1e-3) * 1e-6)
     return LightCurve(
         time=time,

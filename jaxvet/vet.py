@@ -47,8 +47,10 @@ class VetReport:
     def to_dict(self, include_raw: bool = True) -> dict[str, Any]:
         out = []
         for i, (c, res) in enumerate(zip(self.candidates, self.results, strict=True)):
-            depth = c.depth_ppm if c.depth_ppm is not None else (
-                self.depth_estimates_ppm[i] if i < len(self.depth_estimates_ppm) else None
+            depth = (
+                c.depth_ppm
+                if c.depth_ppm is not None
+                else (self.depth_estimates_ppm[i] if i < len(self.depth_estimates_ppm) else None)
             )
             out.append(
                 {
@@ -88,7 +90,9 @@ def whole_lightcurve_batch(lightcurves: Sequence[LightCurve], like: LightCurveBa
     )
 
 
-def estimate_depths_ppm(lc: LightCurve, candidates: Sequence[Candidate], chunk_size: int = 1024) -> np.ndarray:
+def estimate_depths_ppm(
+    lc: LightCurve, candidates: Sequence[Candidate], chunk_size: int = 1024
+) -> np.ndarray:
     """The tutorial's depth estimate on the whole light curve (reference estimator, buffers 1/3)."""
     lcb = LightCurveBatch.from_lightcurves([lc])
     whole = whole_lightcurve_batch([lc], lcb)
@@ -153,7 +157,9 @@ def vet(
     pad = bucket_size(min(chunk_size, n), 8)
     for lo in range(0, n, chunk_size):
         chunk = candidates[lo : lo + chunk_size]
-        cb = CandidateBatch.from_candidates(chunk, lc_index=li[lo : lo + len(chunk)], pad_to=max(pad, len(chunk)))
+        cb = CandidateBatch.from_candidates(
+            chunk, lc_index=li[lo : lo + len(chunk)], pad_to=max(pad, len(chunk))
+        )
         sm = None
         if sector_measurements:
             sm = {i - lo: v for i, v in sector_measurements.items() if lo <= i < lo + len(chunk)}
@@ -166,6 +172,7 @@ def vet(
             tpfs=list(tpfs),
             options=dict(options or {}),
             sector_measurements=sm,
+            candidate_ids=np.arange(lo, lo + len(chunk)),
         )
         for cid in ids:
             spec = get_check(cid)

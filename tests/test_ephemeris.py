@@ -1,11 +1,10 @@
 """Ephemeris geometry: precision policy, masks and per-epoch windows against float64 numpy."""
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import jax.numpy as jnp
 
 from jaxvet.data import CandidateBatch, LightCurve, LightCurveBatch
 from jaxvet.ephemeris import (
@@ -13,8 +12,8 @@ from jaxvet.ephemeris import (
     epoch_windows,
     in_transit_mask,
     phase_centered,
-    phase_fold,
     phase_distance_in_transit,
+    phase_fold,
 )
 from jaxvet.synthetic import simulate_lightcurve
 

@@ -1,12 +1,11 @@
 """Masked statistics against numpy on random padded batches."""
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.stats
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import jax.numpy as jnp
 
 from jaxvet import stats
 

@@ -271,7 +271,13 @@ def edge_case(draw):
 # Deterministic example generation (no example database): random exploration found rare
 # 1-ulp phase-boundary flips between the kernel and the oracle for t0 far outside the data;
 # those are documented in the closing note and left for a follow-up.
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True, database=None)
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True,
+    database=None,
+)
 @given(cases=st.lists(edge_case(), min_size=4, max_size=4))
 def test_edge_inputs_match_oracle(cases):
     lcs = [c[0] for c in cases]

@@ -350,9 +350,7 @@ def test_bad_options_are_rejected(data):
 def test_good_options_resolve():
     o = resolve_options({"method": "grid", "n_bootstrap": 10_000, "exposure_minutes": 0})
     assert o["bootstrap"] == "multinomial" and o["n_bootstrap"] == 10_000 and o["exposure_minutes"] == 0.0
-    assert (
-        resolve_options(None)["method"] == "trapezoid_fit" and resolve_options({})["bootstrap"] == "binned"
-    )
+    assert resolve_options(None)["method"] == "trapezoid_fit" and resolve_options({})["bootstrap"] == "binned"
 
 
 def test_exposure_groups_are_per_light_curve():
@@ -382,7 +380,11 @@ def test_binned_bootstrap_agrees_with_point_bootstrap(matrix):
 
     def run(kind):
         ctx = VetContext.build(
-            lcs, cands, lc_index=idx, seed=3, options={"V05": {**COMMON, "bootstrap": kind, "n_bootstrap": 300}}
+            lcs,
+            cands,
+            lc_index=idx,
+            seed=3,
+            options={"V05": {**COMMON, "bootstrap": kind, "n_bootstrap": 300}},
         )
         return transit_shape(ctx)
 
@@ -393,3 +395,19 @@ def test_binned_bootstrap_agrees_with_point_bootstrap(matrix):
             x, y = a[key][sl], b[key][sl]
             se = np.sqrt(x.var(ddof=1) / 8 + y.var(ddof=1) / 8)
             assert abs(x.mean() - y.mean()) <= max(3.5 * se, 0.08 * y.mean()), (key, x.mean(), y.mean(), se)
+
+
+def test_vet_chunks_do_not_change_or_repeat_bootstraps(matrix):
+    """Bootstrap keys follow the candidate's run-wide position, not its slot in a chunk: the
+    same run in chunks of 3 gives the numbers of one chunk, and no two copies share a stream."""
+    from jaxvet.vet import vet
+
+    lcs, _, _, t0s = matrix
+    cands = [Candidate(3.5, t0s[0], 2.5, id=f"copy{k}") for k in range(7)]
+    runs = [
+        vet(lcs[0], cands, ["V05"], seed=4, options={"V05": COMMON}, chunk_size=cs, estimate_depth=False)
+        for cs in (3, 8)
+    ]
+    errs = [[r["V05"].metrics["tflat_ttotal_ratio_err"] for r in run.results] for run in runs]
+    assert errs[0] == errs[1]
+    assert len(set(errs[0])) == len(errs[0])

@@ -37,7 +37,10 @@ class VetContext:
     (:class:`jaxvet.pixels.TPFStamp`) for the single target of a CLI run (V08/V09/V25).
     ``options`` maps a check id to keyword options (e.g. ``{"V05": {"n_bootstrap": 1000}}``).
     ``sector_measurements`` optionally maps a candidate index to user-supplied V21 rows
-    (dicts with ``sector``, ``depth_ppm``, ``depth_err_ppm``).
+    (dicts with ``sector``, ``depth_ppm``, ``depth_err_ppm``).  ``candidate_ids`` are the
+    candidates' run-wide numbers (their position in the whole run, or injection ids): random
+    keys derive from ``(seed, id)``, so a candidate's bootstrap does not depend on the chunk
+    it was vetted in (default ``0 .. n-1``).
     """
 
     lightcurves: Sequence[LightCurve]
@@ -48,6 +51,26 @@ class VetContext:
     tpfs: Sequence[Any] = ()
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     sector_measurements: Mapping[int, list[dict]] | None = None
+    candidate_ids: Sequence[int] | None = None
+
+    def key_ids(self, size: int | None = None) -> np.ndarray:
+        """Run-wide ids of the first ``size`` (default: all) batch slots, for random keys.
+
+        Slots beyond the real candidates (padding) get ids after the largest real one.
+        """
+        n = self.n_candidates
+        size = n if size is None else int(size)
+        ids = (
+            np.arange(n, dtype=np.int64)
+            if self.candidate_ids is None
+            else np.asarray(self.candidate_ids, np.int64)
+        )
+        if ids.shape != (n,):
+            raise JaxvetInputError(
+                f"candidate_ids must have one id per candidate ({n}), got shape {ids.shape}"
+            )
+        extra = np.arange(max(size - n, 0), dtype=np.int64) + (int(ids.max()) + 1 if n else 0)
+        return np.concatenate([ids, extra])[:size]
 
     @property
     def n_candidates(self) -> int:

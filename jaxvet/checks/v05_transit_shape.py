@@ -21,8 +21,12 @@ Two methods (option ``method``, ``ctx.opts("V05")["method"]``):
     robust scatter when any error is missing).  Fit: a (T, r, tau) grid with closed-form
     depth -> optax Adam -> BFGS polish (:mod:`jaxvet.fit`), on phase bins (``n_fit_bins``
     per exposure group; sparse data are fitted point by point).  Uncertainties:
-    ``n_bootstrap`` (100) Poisson-bootstrap resamples of the points, each refitted (grid or
-    full-data start + ``n_bfgs`` BFGS steps), ``err = (P84 - P16)/2`` for every parameter.
+    ``n_bootstrap`` (100) Poisson-bootstrap resamples, each refitted (grid or full-data start
+    + ``n_bfgs`` BFGS steps), ``err = (P84 - P16)/2`` for every parameter.  The default
+    ``bootstrap="binned"`` draws a resample bin by bin (Poisson counts, smoothed sums:
+    :func:`jaxvet.fit.binned_poisson_sums`), at O(bins) cost; ``"poisson"`` and
+    ``"multinomial"`` reweight the points themselves.  The plot profile is the fit bins'
+    weighted mean flux.
 ``"grid"`` (reference-compatible)
     tess-vetter 0.3.20's ``check_v_shape`` (reference semantics §6.5): unweighted 20-point
     grid over ``r`` at the catalogue duration, closed-form depth, first strict minimum.  Point
@@ -62,14 +66,16 @@ Gates, warnings and verdict (jaxvet's rule; the reference is metrics-only)
   ``method="grid"`` the warning terms are left out so that confidence equals the reference's
   (the verdict still follows the rules above).
 
-Implementation.  Only points near transit are read: :func:`jaxvet.ephemeris.epoch_windows`
-gathers, per candidate and epoch, the points within ``max(0.6, window) D`` of mid-transit, and
-they are packed in time order into one padded row per candidate (a canonical layout: a
-candidate's numbers are bit-for-bit independent of what shares its chunk).  The baseline
+Implementation.  Only points near transit are read: :func:`jaxvet.ephemeris.plan_windows`
+finds, per candidate and epoch, the index range of the points within ``max(0.6, window) D`` of
+mid-transit, and they are gathered straight from the light curve, packed in time order into
+one padded row per candidate (a binary search of each slot's epoch; a canonical layout: a
+candidate's numbers are bit-for-bit independent of what shares its chunk).  Random keys derive
+from ``(seed, run-wide candidate id)`` (:meth:`VetContext.key_ids`).  The baseline
 median needs the large set ``1.5h < |phase| < 0.25``: each light curve's flux is sorted
 once, and for a candidate the baseline members are counted along the sorted order (a prefix
 sum of the membership mask), so the median's order statistics are found by a binary search --
-no per-candidate sort (an O(N) pass per candidate).  Candidates are ordered by their expected
+no per-candidate sort (an O(N) pass per candidate).  Candidates are ordered by their
 window size and run in host chunks of up to ``batch_size`` (halved while chunk x window would
 exceed 2^24 elements; each chunk padded to its largest window, bucketed to powers of two,
 floor ``pad_points``) and, inside one jitted program, in
@@ -714,7 +720,7 @@ def transit_shape(ctx: VetContext, options: dict | None = None) -> dict[str, np.
     exp_tab, grp_tab, n_groups = _exposure_tables(ctx, o["exposure_minutes"])
     stime, sflux = _presort(lcb.time, lcb.flux, lcb.mask)
     st_items = _static_config(o, n_groups)
-    keys = jax.random.key_data(candidate_keys(ctx.seed, np.arange(n)))
+    keys = jax.random.key_data(candidate_keys(ctx.seed, ctx.key_ids(n)))
     half = max(0.6, o["window"]) if o["method"] == "trapezoid_fit" else 0.6
     # chunk size: the batch size, or a power of two (>= 8) for small runs (few compiled shapes)
     bc_max = min(o["batch_size"], bucket_size(n, minimum=8))

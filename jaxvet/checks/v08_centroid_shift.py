@@ -462,7 +462,7 @@ def centroid_shift_stamp(ctx: VetContext, sp: px.StampPrep, tag: int, opts: dict
         t0=cb.t0,
         duration=cb.duration,
         ok=jnp.asarray(valid),
-        key=px.pair_keys(ctx.seed, CHECK_TAG, np.arange(nb), tag),
+        key=px.pair_keys(ctx.seed, CHECK_TAG, ctx.key_ids(nb), tag),
         epoch=win.epoch,
         win_time=win.time,
         win_mask=win.mask,

@@ -183,7 +183,10 @@ def format(ctx: VetContext, a: dict) -> list[CheckResult]:
         if a["n_sectors_present"][i] < MIN_SECTORS:
             results.append(
                 skipped_result(
-                    ID, NAME, "INSUFFICIENT_SECTORS", notes=[f"{int(a['n_sectors_present'][i])} sector(s); need 2"]
+                    ID,
+                    NAME,
+                    "INSUFFICIENT_SECTORS",
+                    notes=[f"{int(a['n_sectors_present'][i])} sector(s); need 2"],
                 )
             )
             continue
@@ -226,7 +229,11 @@ def format(ctx: VetContext, a: dict) -> list[CheckResult]:
         raw = {
             "outlier_sectors": outliers,
             "measurements": measurements,
-            "params": {"chi2_threshold": CHI2_THRESHOLD, "min_sectors": MIN_SECTORS, "outlier_sigma": OUTLIER_SIGMA},
+            "params": {
+                "chi2_threshold": CHI2_THRESHOLD,
+                "min_sectors": MIN_SECTORS,
+                "outlier_sigma": OUTLIER_SIGMA,
+            },
             "plot_data": {
                 "version": 1,
                 "sectors": sectors,
@@ -239,7 +246,14 @@ def format(ctx: VetContext, a: dict) -> list[CheckResult]:
         verdict = ("pass", "warn", "fail", "insufficient")[int(a["verdict"][i])]
         results.append(
             CheckResult(
-                id=ID, name=NAME, status="ok", confidence=None, verdict=verdict, metrics=metrics, raw=raw, notes=notes
+                id=ID,
+                name=NAME,
+                status="ok",
+                confidence=None,
+                verdict=verdict,
+                metrics=metrics,
+                raw=raw,
+                notes=notes,
             )
         )
     return results
