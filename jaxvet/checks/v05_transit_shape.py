@@ -115,7 +115,7 @@ from ..fit import (
 )
 from ..models import exact_div, reference_trapezoid_shape, trapezoid_shape
 from ..results import VERDICT_CODES, CheckResult
-from ..stats import MAD_TO_SIGMA, masked_median
+from ..stats import MAD_TO_SIGMA, _order_key, masked_median
 from .base import CheckSpec, VetContext
 
 __all__ = ["SPEC", "DEFAULTS", "METHODS", "GRAZING_NAMES", "WARNING_BITS", "resolve_options", "transit_shape"]
@@ -287,11 +287,31 @@ def _exposure_tables(ctx: VetContext, override_minutes):
     return jnp.asarray(cad / 86400.0), jnp.asarray(grp), n_groups
 
 
+#: low bits of the packed sort key that hold the point's index (rows up to 2^20 points)
+_INDEX_BITS = 20
+
+
 @jax.jit
 def _presort(time, flux, mask):
-    key = jnp.where(mask, flux, jnp.inf)
-    order = jnp.argsort(key, axis=-1, stable=True)
-    return jnp.take_along_axis(time, order, -1), jnp.take_along_axis(key, order, -1)
+    """Each row's (time, flux) in ascending flux order (masked points last, as +inf).
+
+    One sort of int64 keys that pack the flux's order-preserving key (its top 44 bits) above
+    the point's index (low 20 bits) -- XLA's CPU sort of one int64 array is ~10x faster than a
+    float64 argsort or a two-operand sort -- then a gather of time and flux.  The order is the
+    stable flux order except among fluxes equal to ~32 significant bits (relative 2e-10), which
+    stay in time order: exact for TESS products (float32 fluxes differ by >= 6e-8 relative),
+    and a median can move by at most that tie width otherwise.
+    """
+    n = flux.shape[-1]
+    if n > (1 << _INDEX_BITS):  # very long rows: the exact (slower) stable argsort
+        key = jnp.where(mask, flux, jnp.inf)
+        order = jnp.argsort(key, axis=-1, stable=True)
+        return jnp.take_along_axis(time, order, -1), jnp.take_along_axis(key, order, -1)
+    key = _order_key(jnp.where(mask, flux, jnp.inf))
+    packed = (key >> _INDEX_BITS << _INDEX_BITS) | jnp.arange(n, dtype=jnp.int64)
+    order = (jnp.sort(packed, axis=-1) & ((1 << _INDEX_BITS) - 1)).astype(jnp.int32)
+    sflux = jnp.take_along_axis(jnp.where(mask, flux, jnp.inf), order, -1)
+    return jnp.take_along_axis(time, order, -1), sflux
 
 
 def _baseline_one(stime, sflux, n_valid, t0, period, h):
