@@ -1,4 +1,5 @@
-"""Command-line interface: ``jaxvet vet``, ``jaxvet demo``, ``jaxvet campaign``, ``jaxvet checks``.
+"""Command-line interface: ``jaxvet vet``, ``jaxvet demo``, ``jaxvet campaign``, ``jaxvet pixel-campaign``,
+``jaxvet checks``.
 
 The ``vet`` contract (other tools depend on it)::
 
@@ -107,6 +108,14 @@ def _add_campaign(sub):
     p.set_defaults(func=run_campaign_command)
 
 
+def _add_pixel_campaign(sub):
+    from .pixel_campaign import add_pixel_campaign_arguments, run_pixel_campaign_command
+
+    p = sub.add_parser("pixel-campaign", help="pixel-level injection-recovery campaign (V08/V09)")
+    add_pixel_campaign_arguments(p)
+    p.set_defaults(func=run_pixel_campaign_command)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jaxvet", description="Batched JAX vetting of TESS transit candidates."
@@ -116,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_vet(sub)
     _add_demo(sub)
     _add_campaign(sub)
+    _add_pixel_campaign(sub)
     _add_checks(sub)
     return parser
 

@@ -1,0 +1,741 @@
+"""Pixel-level injection-recovery campaigns: planets on the target, diluted EBs on a neighbour.
+
+:func:`run_pixel_campaign` simulates ``n_injections`` synthetic target-pixel stamps
+(:func:`jaxvet.pixel_synthetic.simulate_tpf`), vets each one with the pixel checks (V08 centroid
+shift, V09 difference image) exactly as ``jaxvet vet LC --tpf STAMP`` would, and aggregates how
+often each check localizes the signal on the target or flags it as off target.
+
+Injections
+----------
+Every stamp holds the target (at the stamp centre plus a random sub-pixel offset) and one
+neighbour star at a drawn separation and position angle, for *both* kinds, so on-target planets
+face the same confusion as the blends:
+
+* ``planet`` -- a transit of depth ``depth_ppm`` (log-uniform, default 500-5000 ppm) on the target;
+* ``diluted_eb`` -- an eclipsing binary on the neighbour.  Its eclipse depth (fraction of the
+  neighbour's flux, clipped to ``eb_depth``, default 1-50%) is chosen so that the *diluted*
+  depth in the target's aperture equals a ``depth_ppm`` drawn as for planets: the signal a
+  light-curve search would find is comparable, only its location differs.
+
+Kind ``i`` of ``kinds`` goes to injections ``injection_id % len(kinds) == i`` (balanced).  All
+other parameters come from ``numpy.random.default_rng([seed, injection_id])`` (and the stamp's
+noise from a seed drawn from it), so a row never depends on the chunking.  Ranges (keyword
+arguments, ``(lo, hi)`` or a fixed number): see :data:`DEFAULT_RANGES`; ``period_days`` and
+``depth_ppm`` are drawn log-uniform, the rest uniform.  ``t0`` is uniform in the first period.
+
+Vetting
+-------
+The pixel checks pair *every* stamp of a :class:`~jaxvet.checks.base.VetContext` with *every*
+candidate and report the first stamp, so each injection gets its own context (one stamp, one
+candidate, built as :func:`jaxvet.vet.vet` builds it; bootstrap keys from ``(seed,
+injection_id)`` through ``candidate_ids``).  Its light curve is the aperture sum of the stamp
+(:func:`stamp_lightcurve`).  ``chunk_size`` only groups injections for progress reporting.
+
+Off-target flags (columns ``V08_off_target``, ``V09_off_target``, ``flagged_off_target``):
+
+* V09: its verdict is ``warn`` or ``fail`` (deficit centroid > 1 px from the target; ``fail``
+  at >= 3 sigma).
+* V08 has no verdict (metrics only).  A significant centroid shift is *not* an off-target
+  signal by itself: a transit on the target moves the light centre towards a bright neighbour
+  too.  The campaign therefore converts the shift into a source position (the centroid-offset
+  method of Bryson et al. 2013, PASP 125, 889): with ``delta`` the fractional depth of the summed
+  stamp flux (the pixels V08 centroids), the source sits at ``c_out - shift (1 - delta) / delta``;
+  ``V08_source_offset_pixels`` is its distance from the target's WCS position and
+  ``V08_source_offset_sigma`` that distance over its propagated error (bootstrap shift errors,
+  the error of ``delta`` and a 0.05 px floor).  ``V08_off_target``: offset > 1 px at >= 3 sigma
+  with ``delta`` detected at >= 3 sigma.
+* ``localized_on_target``: no check flags it and at least one check located it (V09 ``pass`` or a
+  finite V08 source offset).
+
+Outputs (``out`` given): ``out/results.parquet`` (one row per injection) and
+``out/summary.json`` (rates per kind and check, overall and by separation bin, and timings),
+both written atomically with the helpers of :mod:`jaxvet.campaign`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import _config  # noqa: F401  (x64)
+from .campaign import _to_astropy, _write_json, _write_part
+from .checks import get_check
+from .checks.base import CheckSpec, VetContext
+from .data import Candidate, CandidateBatch, LightCurve, bucket_size
+from .errors import JaxvetInputError
+from .pixel_synthetic import Star, _prf, simulate_tpf
+from .pixels import TESS_PIXEL_SCALE_ARCSEC, TPFStamp, stamp_target_pixel
+from .results import error_result
+
+__all__ = [
+    "run_pixel_campaign",
+    "add_pixel_campaign_arguments",
+    "run_pixel_campaign_command",
+    "stamp_lightcurve",
+    "pixel_campaign_summary",
+    "PIXEL_KINDS",
+    "DEFAULT_RANGES",
+    "DEFAULT_SEPARATION_BINS",
+]
+
+PIXEL_KINDS = ("planet", "diluted_eb")
+#: parameter ranges (``(lo, hi)``) or fixed values; override with keyword arguments
+DEFAULT_RANGES: dict[str, Any] = {
+    "period_days": (1.0, 10.0),  # log-uniform
+    "duration_hours": (1.0, 5.0),
+    "depth_ppm": (500.0, 5000.0),  # log-uniform; for diluted_eb: the depth in the target aperture
+    "separation_px": (1.5, 4.0),  # neighbour distance from the target (21"/px)
+    "neighbour_flux_ratio": (0.3, 1.0),  # neighbour flux / target flux
+    "eb_depth": (0.01, 0.5),  # neighbour eclipse depth (fraction of its flux): clip range
+    "target_flux": 20000.0,  # e-/s (sets the photon noise)
+    "target_offset_px": (-0.5, 0.5),  # sub-pixel offset of the target from the stamp centre
+}
+_LOG_PARAMS = ("period_days", "depth_ppm")
+#: stamp settings (fixed), also keyword arguments
+DEFAULT_STAMP: dict[str, Any] = {
+    "n_rows": 11,
+    "n_cols": 11,
+    "n_cadences": 2000,
+    "cadence_min": 10.0,
+    "t_start": 2000.0,
+    "prf": "tess",
+    "prf_sigma": 0.9,
+    "background": 50.0,
+    "read_noise": 10.0,
+    "jitter_px": 0.002,
+    "aperture_radius_px": 1.6,
+}
+DEFAULT_SEPARATION_BINS = (1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
+DEFAULT_CHECKS = ("V08", "V09")
+#: V08 check options the campaign sets unless given (no plot images are needed)
+DEFAULT_OPTIONS = {"V08": {"plot_data": False}}
+OFFSET_THRESHOLD_PX = 1.0
+V08_FLOOR_PX = 0.05
+
+_KEY_METRICS = {
+    "V08": (
+        "centroid_shift_pixels",
+        "significance_sigma",
+        "shift_uncertainty_pixels",
+        "shift_dx_pixels",
+        "shift_dy_pixels",
+        "n_in_transit_cadences",
+    ),
+    "V09": (
+        "diff_offset_pixels",
+        "diff_offset_sigma",
+        "diff_significance_sigma",
+        "diff_centroid_row",
+        "diff_centroid_col",
+        "aperture_sum_ppm",
+    ),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# inputs
+# --------------------------------------------------------------------------------------------
+def _resolve_kinds(kinds) -> tuple[str, ...]:
+    if isinstance(kinds, str):
+        kinds = [k.strip() for k in kinds.split(",") if k.strip()]
+    kinds = tuple(kinds)
+    if not kinds:
+        raise JaxvetInputError(f"kinds must name at least one of {list(PIXEL_KINDS)}, got {kinds!r}")
+    for k in kinds:
+        if k not in PIXEL_KINDS:
+            raise JaxvetInputError(f"kinds: unknown kind {k!r}; known: {list(PIXEL_KINDS)}")
+    if len(set(kinds)) != len(kinds):
+        raise JaxvetInputError(f"kinds must not repeat a kind, got {list(kinds)}")
+    return kinds
+
+
+def _resolve_checks(checks) -> list[CheckSpec]:
+    if isinstance(checks, str):
+        checks = [c.strip() for c in checks.split(",") if c.strip()]
+    specs: list[CheckSpec] = []
+    for c in checks:
+        spec = c if isinstance(c, CheckSpec) else get_check(str(c))  # UnknownCheckError names it
+        if all(s.id != spec.id for s in specs):
+            specs.append(spec)
+    if not specs:
+        raise JaxvetInputError(f"checks must name at least one check, got {checks!r}")
+    return specs
+
+
+def _resolve_ranges(ranges: Mapping[str, Any]) -> tuple[dict, dict]:
+    rng_par = dict(DEFAULT_RANGES)
+    stamp = dict(DEFAULT_STAMP)
+    for name, value in ranges.items():
+        if name in rng_par:
+            if isinstance(value, (tuple, list)):
+                if len(value) != 2:
+                    raise JaxvetInputError(f"{name} must be a number or (lo, hi), got {value!r}")
+                lo, hi = (float(v) for v in value)
+            else:
+                lo = hi = float(value)
+            bad = not (math.isfinite(lo) and math.isfinite(hi)) or hi < lo
+            positive = name not in ("target_offset_px",)
+            if bad or (positive and lo <= 0):
+                raise JaxvetInputError(
+                    f"{name} must be finite{' and > 0' if positive else ''} with lo <= hi, got {value!r}"
+                )
+            if name == "eb_depth" and hi >= 1.0:
+                raise JaxvetInputError(
+                    f"eb_depth must be < 1 (a fraction of the neighbour's flux), got {value!r}"
+                )
+            rng_par[name] = (lo, hi)
+        elif name in stamp:
+            stamp[name] = value
+        else:
+            known = sorted([*DEFAULT_RANGES, *DEFAULT_STAMP])
+            raise JaxvetInputError(f"unknown pixel-campaign parameter {name!r}={value!r}; known: {known}")
+    for name, value in list(rng_par.items()):
+        if not isinstance(value, tuple):
+            rng_par[name] = (float(value), float(value))
+    for name in ("n_rows", "n_cols", "n_cadences"):
+        if int(stamp[name]) < 5:
+            raise JaxvetInputError(f"{name} must be >= 5, got {stamp[name]!r}")
+    return rng_par, stamp
+
+
+def _draw(rng: np.random.Generator, name: str, lohi) -> float:
+    lo, hi = lohi
+    u = rng.uniform()
+    if lo == hi:
+        return float(lo)
+    if name in _LOG_PARAMS:
+        return float(math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo))))
+    return float(lo + u * (hi - lo))
+
+
+# --------------------------------------------------------------------------------------------
+# one injection
+# --------------------------------------------------------------------------------------------
+def _aperture_fraction(stamp_cfg: dict, rc, target_rc) -> float:
+    """Fraction of a star's flux at ``rc`` that falls in the target's circular aperture."""
+    nr, nc = int(stamp_cfg["n_rows"]), int(stamp_cfg["n_cols"])
+    img = _prf(stamp_cfg["prf"], nr, nc, rc[0], rc[1], float(stamp_cfg["prf_sigma"]))
+    rr, cc = np.meshgrid(np.arange(nr), np.arange(nc), indexing="ij")
+    ap = (rr - target_rc[0]) ** 2 + (cc - target_rc[1]) ** 2 <= float(stamp_cfg["aperture_radius_px"]) ** 2
+    return float(img[ap].sum())
+
+
+def draw_injection(
+    injection_id: int, seed: int, kinds: Sequence[str], rng_par: dict, stamp_cfg: dict
+) -> dict:
+    """The truth of one injection (a dict), from ``default_rng([seed, injection_id])``."""
+    rng = np.random.default_rng([int(seed), int(injection_id)])
+    kind = kinds[int(injection_id) % len(kinds)]
+    p = {k: _draw(rng, k, v) for k, v in rng_par.items()}
+    off = (p["target_offset_px"], _draw(rng, "target_offset_px", rng_par["target_offset_px"]))
+    theta = float(rng.uniform(0.0, 2.0 * math.pi))
+    t0 = float(stamp_cfg["t_start"]) + float(rng.uniform()) * p["period_days"]
+    stamp_seed = int(rng.integers(0, 2**31 - 1))
+    nr, nc = int(stamp_cfg["n_rows"]), int(stamp_cfg["n_cols"])
+    target_rc = ((nr - 1) / 2.0 + off[0], (nc - 1) / 2.0 + off[1])
+    sep = p["separation_px"]
+    d_row, d_col = sep * math.sin(theta), sep * math.cos(theta)
+    nb_rc = (target_rc[0] + d_row, target_rc[1] + d_col)
+    f_t = p["target_flux"]
+    f_n = p["neighbour_flux_ratio"] * f_t
+    a_t = _aperture_fraction(stamp_cfg, target_rc, target_rc)
+    a_n = _aperture_fraction(stamp_cfg, nb_rc, target_rc)
+    ap_flux = f_t * a_t + f_n * a_n
+    if kind == "planet":
+        depth_ppm = p["depth_ppm"]
+        eb_depth = 0.0
+        ap_depth = depth_ppm * f_t * a_t / ap_flux
+    else:
+        lo, hi = rng_par["eb_depth"]
+        want = p["depth_ppm"] * 1e-6 * ap_flux / max(f_n * a_n, 1e-300)
+        eb_depth = float(min(max(want, lo), hi))
+        depth_ppm = 0.0
+        ap_depth = 1e6 * eb_depth * f_n * a_n / ap_flux
+    return {
+        "injection_id": int(injection_id),
+        "kind": kind,
+        "period_days": p["period_days"],
+        "t0_btjd": t0,
+        "duration_hours": p["duration_hours"],
+        "depth_ppm": depth_ppm,  # on the target (planet)
+        "eb_depth": eb_depth,  # fraction of the neighbour's flux (diluted_eb)
+        "aperture_depth_ppm": ap_depth,  # the depth in the target's aperture light curve
+        "requested_depth_ppm": p["depth_ppm"],
+        "target_flux": f_t,
+        "neighbour_flux": f_n,
+        "neighbour_flux_ratio": p["neighbour_flux_ratio"],
+        "separation_px": sep,
+        "separation_arcsec": sep * TESS_PIXEL_SCALE_ARCSEC,
+        "position_angle_deg": math.degrees(theta),
+        "target_offset_row": off[0],
+        "target_offset_col": off[1],
+        "stamp_seed": stamp_seed,
+        # the neighbour's sky offset for simulate_tpf (rotation 0: +col = west, +row = north)
+        "_neighbour": Star(
+            east_arcsec=-d_col * TESS_PIXEL_SCALE_ARCSEC,
+            north_arcsec=d_row * TESS_PIXEL_SCALE_ARCSEC,
+            flux=f_n,
+        ),
+    }
+
+
+def simulate_injection(truth: dict, stamp_cfg: dict) -> TPFStamp:
+    kw = dict(stamp_cfg)
+    return simulate_tpf(
+        truth["stamp_seed"],
+        target_flux=truth["target_flux"],
+        target_offset_px=(truth["target_offset_row"], truth["target_offset_col"]),
+        neighbours=[truth["_neighbour"]],
+        period_days=truth["period_days"],
+        t0_btjd=truth["t0_btjd"],
+        duration_hours=truth["duration_hours"],
+        depth_ppm=truth["depth_ppm"] if truth["kind"] == "planet" else 0.0,
+        eb_star=0 if truth["kind"] == "diluted_eb" else None,
+        eb_depth=truth["eb_depth"],
+        **kw,
+    )
+
+
+def stamp_lightcurve(stamp: TPFStamp, aperture=None) -> LightCurve:
+    """The normalised aperture-sum light curve of a stamp (its pipeline aperture by default).
+
+    ``flux = sum(FLUX[aperture]) / median``, errors summed in quadrature; NaN pixels count as 0.
+    """
+    ap = stamp.aperture_mask if aperture is None else np.asarray(aperture, bool)
+    if ap is None or not np.any(ap):
+        raise JaxvetInputError("stamp_lightcurve needs an aperture (the stamp has none); pass aperture=")
+    f = np.nansum(stamp.flux[:, ap], axis=1)
+    e = np.sqrt(np.nansum(stamp.flux_err[:, ap] ** 2, axis=1)) if stamp.flux_err is not None else None
+    med = float(np.nanmedian(f))
+    if not (math.isfinite(med) and med > 0):
+        raise JaxvetInputError(f"stamp_lightcurve: the aperture flux median is {med!r} (must be > 0)")
+    return LightCurve(
+        time=stamp.time,
+        flux=f / med,
+        flux_err=None if e is None else e / med,
+        quality=stamp.quality,
+        sector=stamp.sector,
+        target=stamp.target,
+        source=f"aperture sum of {stamp.source}",
+        quality_bitmask=0,
+    )
+
+
+def _stamp_depth(stamp: TPFStamp, cand: Candidate) -> tuple[float, float]:
+    """Fractional depth (and error) of the summed stamp flux (negatives clipped, as V08)."""
+    f = np.clip(np.nan_to_num(np.asarray(stamp.flux, float)), 0.0, None).sum(axis=(1, 2))
+    t = np.asarray(stamp.time, float)
+    p, d = cand.period_days, cand.duration_hours / 24.0
+    dt = np.abs((t - cand.t0_btjd + 0.5 * p) % p - 0.5 * p)
+    ok = np.isfinite(t) & (f > 0)
+    fin, fout = f[ok & (dt <= 0.5 * d)], f[ok & (dt > 1.5 * d)]
+    if fin.size < 3 or fout.size < 3:
+        return math.nan, math.nan
+    m_out = float(np.median(fout))
+    delta = 1.0 - float(np.median(fin)) / m_out
+    s = 1.4826 * float(np.median(np.abs(fout - m_out))) / m_out
+    err = s * math.sqrt(math.pi / 2.0) * math.sqrt(1.0 / fin.size + 1.0 / fout.size)
+    return delta, err
+
+
+def _v08_source_offset(m: Mapping[str, Any], delta: float, delta_err: float, target_rc) -> dict:
+    """Source position from the centroid shift: ``c_out - shift (1 - delta) / delta``."""
+    nan = dict(
+        V08_stamp_depth_ppm=delta * 1e6 if math.isfinite(delta) else math.nan,
+        V08_source_row=math.nan,
+        V08_source_col=math.nan,
+        V08_source_offset_pixels=math.nan,
+        V08_source_offset_sigma=math.nan,
+    )
+    vals = [
+        m.get(k)
+        for k in (
+            "out_of_transit_centroid_y",
+            "out_of_transit_centroid_x",
+            "shift_dy_pixels",
+            "shift_dx_pixels",
+        )
+    ]
+    errs = [m.get(k) for k in ("shift_dy_uncertainty_pixels", "shift_dx_uncertainty_pixels")]
+    if target_rc is None or any(v is None for v in vals + errs):
+        return nan
+    if not (math.isfinite(delta) and math.isfinite(delta_err) and delta > 0 and delta >= 3.0 * delta_err):
+        return nan  # the stamp's flux drop is not detected: no source position
+    c = np.array(vals[:2], float)
+    s = np.array(vals[2:], float)
+    se = np.array(errs, float)
+    g = (1.0 - delta) / delta
+    src = c - s * g
+    v = src - np.asarray(target_rc, float)
+    off = float(np.hypot(*v))
+    # per-axis errors: the shift's bootstrap error, the depth's error, a systematic floor
+    var = (se * g) ** 2 + (s * delta_err / delta**2) ** 2 + V08_FLOOR_PX**2
+    sig_along = math.sqrt(float(np.sum(v**2 * var)) / off**2) if off > 0 else math.sqrt(float(var.mean()))
+    return dict(
+        V08_stamp_depth_ppm=delta * 1e6,
+        V08_source_row=float(src[0]),
+        V08_source_col=float(src[1]),
+        V08_source_offset_pixels=off,
+        V08_source_offset_sigma=off / sig_along if sig_along > 0 else math.nan,
+    )
+
+
+def _num(v) -> float:
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return math.nan
+    return v
+
+
+def _vet_one(truth: dict, stamp: TPFStamp, specs, seed: int, options: dict, seconds: dict) -> dict:
+    lc = stamp_lightcurve(stamp)
+    cand = Candidate(
+        period_days=truth["period_days"],
+        t0_btjd=truth["t0_btjd"],
+        duration_hours=truth["duration_hours"],
+        id=f"inj{truth['injection_id']}",
+    )
+    # as jaxvet.vet.vet builds it for one candidate (`jaxvet vet LC --tpf STAMP`)
+    from .data import LightCurveBatch
+
+    ctx = VetContext(
+        lightcurves=[lc],
+        lcb=LightCurveBatch.from_lightcurves([lc]),
+        candidates=[cand],
+        cb=CandidateBatch.from_candidates([cand], lc_index=[0], pad_to=bucket_size(1, 8)),
+        seed=int(seed),
+        tpfs=[stamp],
+        options=options,
+        candidate_ids=np.array([truth["injection_id"]], np.int64),
+    )
+    row: dict[str, Any] = {}
+    target_rc = stamp_target_pixel(stamp)
+    for spec in specs:
+        t = time.perf_counter()
+        try:
+            res = spec.run(ctx)[0]
+        except JaxvetInputError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - as vet(): a failing check never aborts the others
+            res = error_result(spec.id, spec.name, type(exc).__name__, notes=[str(exc)])
+        seconds[spec.id] = seconds.get(spec.id, 0.0) + time.perf_counter() - t
+        m = res.metrics or {}
+        row[f"{spec.id}_status"] = str(res.status)
+        row[f"{spec.id}_verdict"] = str(res.verdict) if res.verdict else "none"
+        names = list(_KEY_METRICS.get(spec.id, ())) + [
+            n for n in spec.summary_metrics if n not in _KEY_METRICS.get(spec.id, ())
+        ]
+        for name in names:
+            row[f"{spec.id}_{name}"] = _num(m.get(name))
+        if spec.id == "V08":
+            delta, derr = _stamp_depth(stamp, cand)
+            so = _v08_source_offset(m, delta, derr, target_rc)
+            row.update(so)
+            row["V08_off_target"] = bool(
+                so["V08_source_offset_pixels"] > OFFSET_THRESHOLD_PX and so["V08_source_offset_sigma"] >= 3.0
+            )
+        elif spec.id == "V09":
+            row["V09_off_target"] = row["V09_verdict"] in ("warn", "fail")
+    return row
+
+
+# --------------------------------------------------------------------------------------------
+# summary
+# --------------------------------------------------------------------------------------------
+def _rates(cols: Mapping[str, np.ndarray], sel: np.ndarray, checks: Sequence[str]) -> list[dict]:
+    out = []
+    for cid in checks:
+        v = np.asarray(cols[f"{cid}_verdict"]).astype(str)[sel]
+        st = np.asarray(cols[f"{cid}_status"]).astype(str)[sel]
+        n_fail, n_warn, n_pass = (int(np.sum(v == x)) for x in ("fail", "warn", "pass"))
+        n = n_fail + n_warn + n_pass
+        r = {
+            "check": cid,
+            "n": n,
+            "n_total": int(sel.sum()),
+            "n_fail": n_fail,
+            "n_warn": n_warn,
+            "n_pass": n_pass,
+            "n_insufficient": int(np.sum(v == "insufficient")),
+            "n_no_verdict": int(np.sum((v == "none") & (st == "ok"))),
+            "n_not_ok": int(np.sum(st != "ok")),
+            "fail_fraction": n_fail / n if n else None,
+            "warn_fraction": n_warn / n if n else None,
+        }
+        if f"{cid}_off_target" in cols:
+            flagged = np.asarray(cols[f"{cid}_off_target"], bool)[sel]
+            r["off_target_fraction"] = float(flagged.mean()) if flagged.size else None
+        if cid == "V08":
+            sig = np.asarray(cols["V08_significance_sigma"], float)[sel]
+            r["significant_shift_fraction"] = float(np.mean(sig >= 3.0)) if sig.size else None
+        out.append(r)
+    flagged = np.asarray(cols["flagged_off_target"], bool)[sel]
+    local = np.asarray(cols["localized_on_target"], bool)[sel]
+    out.append(
+        {
+            "check": "any",
+            "n_total": int(sel.sum()),
+            "off_target_fraction": float(flagged.mean()) if flagged.size else None,
+            "localized_on_target_fraction": float(local.mean()) if local.size else None,
+        }
+    )
+    return out
+
+
+def pixel_campaign_summary(
+    cols: Mapping[str, Any], kinds, checks, separation_bins=DEFAULT_SEPARATION_BINS
+) -> dict:
+    """Rates per kind and check (overall and by separation bin) from the result columns."""
+    kind = np.asarray(cols["kind"]).astype(str)
+    sep = np.asarray(cols["separation_px"], float)
+    overall, by_sep = [], []
+    for k in kinds:
+        sel = kind == k
+        for r in _rates(cols, sel, checks):
+            overall.append({"kind": k, **r})
+        for lo, hi in zip(separation_bins[:-1], separation_bins[1:], strict=True):
+            last = hi == separation_bins[-1]
+            s = sel & (sep >= lo) & ((sep <= hi) if last else (sep < hi))
+            for r in _rates(cols, s, checks):
+                by_sep.append({"kind": k, "separation_px_bin": [float(lo), float(hi)], **r})
+    return {"overall": overall, "by_separation": by_sep}
+
+
+# --------------------------------------------------------------------------------------------
+# the runner
+# --------------------------------------------------------------------------------------------
+def run_pixel_campaign(
+    n_injections: int,
+    *,
+    kinds: str | Sequence[str] = PIXEL_KINDS,
+    checks: str | Sequence[str | CheckSpec] = DEFAULT_CHECKS,
+    seed: int = 0,
+    chunk_size: int = 16,
+    out: str | os.PathLike | None = None,
+    progress: bool = True,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    separation_bins: Sequence[float] = DEFAULT_SEPARATION_BINS,
+    **ranges,
+):
+    """Simulate, vet and tabulate ``n_injections`` pixel-level injections (see the module docs).
+
+    Returns an astropy Table (one row per injection; ``table.meta["summary"]`` is the summary
+    dict).  With ``out``, also writes ``out/results.parquet`` and ``out/summary.json``.
+    ``ranges``: parameter ranges of :data:`DEFAULT_RANGES` (``(lo, hi)`` or a fixed value) and
+    stamp settings of :data:`DEFAULT_STAMP`.  ``options``: per-check options as for
+    :func:`jaxvet.vet.vet` (the campaign turns off V08's plot image unless given).
+    """
+    t_start = time.perf_counter()
+    try:
+        n_inj = int(n_injections)
+    except (TypeError, ValueError):
+        raise JaxvetInputError(f"n_injections must be an integer >= 1, got {n_injections!r}") from None
+    if n_inj < 1 or n_inj != n_injections:
+        raise JaxvetInputError(f"n_injections must be an integer >= 1, got {n_injections!r}")
+    if not (0 <= int(seed) < 2**32):
+        raise JaxvetInputError(f"seed must be in [0, 2**32), got {seed!r}")
+    if int(chunk_size) < 1:
+        raise JaxvetInputError(f"chunk_size must be >= 1, got {chunk_size!r}")
+    kinds_t = _resolve_kinds(kinds)
+    specs = _resolve_checks(checks)
+    rng_par, stamp_cfg = _resolve_ranges(ranges)
+    edges = tuple(float(b) for b in separation_bins)
+    if len(edges) < 2 or any(not a < b for a, b in zip(edges, edges[1:], strict=False)):
+        raise JaxvetInputError(f"separation_bins must be >= 2 ascending edges, got {separation_bins!r}")
+    opts: dict[str, dict] = {k: dict(v) for k, v in DEFAULT_OPTIONS.items()}
+    for k, v in (options or {}).items():
+        opts[str(k)] = {**opts.get(str(k), {}), **dict(v)}
+    out_dir = Path(out) if out is not None else None
+
+    ids = np.arange(n_inj, dtype=np.int64)
+    k = int(chunk_size)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_inj, desc="pixel campaign", unit="inj", file=sys.stderr, dynamic_ncols=True)
+    rows: list[dict] = []
+    seconds: dict[str, float] = {"simulate": 0.0}
+    chunk_seconds = []
+    t_loop = time.perf_counter()
+    try:
+        for lo in range(0, n_inj, k):
+            t_chunk = time.perf_counter()
+            for i in ids[lo : lo + k]:
+                truth = draw_injection(int(i), int(seed), kinds_t, rng_par, stamp_cfg)
+                t = time.perf_counter()
+                stamp = simulate_injection(truth, stamp_cfg)
+                seconds["simulate"] += time.perf_counter() - t
+                tr = stamp.meta["truth"]
+                row = {k_: v for k_, v in truth.items() if not k_.startswith("_")}
+                row["target_row"], row["target_col"] = (float(x) for x in tr["star_rc"][0])
+                row["neighbour_row"], row["neighbour_col"] = (float(x) for x in tr["star_rc"][1])
+                row.update(_vet_one(truth, stamp, specs, int(seed), opts, seconds))
+                rows.append(row)
+                if bar is not None:
+                    bar.update(1)
+            chunk_seconds.append(time.perf_counter() - t_chunk)
+    finally:
+        if bar is not None:
+            bar.close()
+    loop_s = time.perf_counter() - t_loop
+
+    cols: dict[str, np.ndarray] = {}
+    for name in rows[0]:
+        vals = [r.get(name) for r in rows]
+        if isinstance(vals[0], bool):
+            cols[name] = np.asarray(vals, bool)
+        elif isinstance(vals[0], str):
+            cols[name] = np.asarray(vals, dtype=object)
+        elif isinstance(vals[0], (int, np.integer)):
+            cols[name] = np.asarray(vals, np.int64)
+        else:
+            cols[name] = np.asarray([_num(v) for v in vals], np.float64)
+    flags = [cols[f"{s.id}_off_target"] for s in specs if f"{s.id}_off_target" in cols]
+    flagged = np.any(flags, axis=0) if flags else np.zeros(n_inj, bool)
+    located = np.zeros(n_inj, bool)
+    if "V09_verdict" in cols:
+        located |= np.asarray(cols["V09_verdict"]).astype(str) == "pass"
+    if "V08_source_offset_pixels" in cols:
+        located |= np.isfinite(cols["V08_source_offset_pixels"])
+    cols["flagged_off_target"] = flagged
+    cols["localized_on_target"] = located & ~flagged
+
+    import pyarrow as pa
+
+    table = pa.table({name: pa.array(v) for name, v in cols.items()})
+    check_ids = [s.id for s in specs]
+    summary = {
+        "schema_version": 1,
+        "n_rows": n_inj,
+        "definitions": {
+            "fail_fraction": "n_fail / (n_pass + n_warn + n_fail)",
+            "off_target_fraction": "rows flagged off target / all rows of the kind (or bin)",
+            "V09_off_target": "V09 verdict warn or fail",
+            "V08_off_target": (
+                "centroid-offset source position (c_out - shift (1 - delta)/delta, delta = stamp flux "
+                f"depth) > {OFFSET_THRESHOLD_PX} px from the target at >= 3 sigma"
+            ),
+            "significant_shift_fraction": "V08 significance_sigma >= 3 (not a localization by itself)",
+        },
+        **pixel_campaign_summary(cols, kinds_t, check_ids, edges),
+        "config": {
+            "n_injections": n_inj,
+            "kinds": list(kinds_t),
+            "checks": check_ids,
+            "seed": int(seed),
+            "chunk_size": k,
+            "ranges": {n: list(v) for n, v in rng_par.items()},
+            "stamp": dict(stamp_cfg),
+            "options": opts,
+            "separation_bins": list(edges),
+        },
+        "timing": {
+            "wall_s": time.perf_counter() - t_start,
+            "loop_s": loop_s,
+            "injections_per_s": n_inj / loop_s if loop_s > 0 else None,
+            "seconds_by_stage": seconds,
+            "chunk_seconds": chunk_seconds,
+        },
+    }
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _write_part(out_dir / "results.parquet", table)
+        _write_json(out_dir / "summary.json", summary)
+    t = _to_astropy(table)
+    t.meta["summary"] = summary
+    return t
+
+
+# --------------------------------------------------------------------------------------------
+# command line (`jaxvet pixel-campaign`)
+# --------------------------------------------------------------------------------------------
+def _range_arg(text: str):
+    """``"1:10"`` -> (1.0, 10.0); ``"3"`` -> 3.0 (fixed)."""
+    parts = [p for p in str(text).split(":") if p.strip()]
+    try:
+        vals = [float(p) for p in parts]
+    except ValueError:
+        raise JaxvetInputError(f"a range must be LO:HI or a number, got {text!r}") from None
+    if len(vals) == 1:
+        return vals[0]
+    if len(vals) == 2:
+        return (vals[0], vals[1])
+    raise JaxvetInputError(f"a range must be LO:HI or a number, got {text!r}")
+
+
+_RANGE_FLAGS = (
+    ("--period", "period_days", "orbital period [d], LO:HI (log-uniform) or a value (default 1:10)"),
+    ("--duration-hours", "duration_hours", "duration [h] (default 1:5)"),
+    ("--depth-ppm", "depth_ppm", "depth in the target aperture [ppm] (log-uniform, default 500:5000)"),
+    ("--separation-px", "separation_px", 'neighbour separation [px, 21"/px] (default 1.5:4)'),
+    ("--neighbour-flux-ratio", "neighbour_flux_ratio", "neighbour / target flux (default 0.3:1)"),
+    ("--target-flux", "target_flux", "target flux [e-/s] (default 20000)"),
+)
+
+
+def add_pixel_campaign_arguments(parser):
+    """Add the ``jaxvet pixel-campaign`` arguments to ``parser``."""
+    parser.description = (
+        "Simulate target-pixel stamps with a planet on the target or a diluted eclipsing binary on a "
+        "neighbour, vet each with the pixel checks, and aggregate how often the signal is localized."
+    )
+    parser.add_argument("--n-injections", type=int, default=64, help="number of injections (default 64)")
+    parser.add_argument("--kinds", default="planet,diluted_eb", help="planet, diluted_eb (default both)")
+    parser.add_argument("--checks", default="V08,V09", help="check ids (default V08,V09)")
+    parser.add_argument("--seed", type=int, default=0, help="campaign seed (default 0)")
+    parser.add_argument(
+        "--chunk-size", type=int, default=16, help="injections per progress step (default 16)"
+    )
+    parser.add_argument("--n-cadences", type=int, help="cadences per stamp (default 2000, 10-min)")
+    parser.add_argument("--out", metavar="DIR", help="write DIR/results.parquet and DIR/summary.json")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g = parser.add_argument_group("injected signals")
+    for flag, _, help_ in _RANGE_FLAGS:
+        g.add_argument(flag, help=help_)
+    return parser
+
+
+def run_pixel_campaign_command(args) -> int:
+    """Entry point of ``jaxvet pixel-campaign`` (called by :mod:`jaxvet.cli`)."""
+    ranges: dict[str, Any] = {}
+    for flag, name, _ in _RANGE_FLAGS:
+        v = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if v is not None:
+            ranges[name] = _range_arg(v)
+    if args.n_cadences is not None:
+        ranges["n_cadences"] = args.n_cadences
+    t = run_pixel_campaign(
+        args.n_injections,
+        kinds=args.kinds,
+        checks=args.checks,
+        seed=args.seed,
+        chunk_size=args.chunk_size,
+        out=args.out,
+        progress=not args.no_progress,
+        **ranges,
+    )
+    s = t.meta["summary"]
+    print(f"{'kind':<11} {'check':<5} {'n':>4} {'fail':>6} {'warn':>6} {'off-target':>10}", file=sys.stderr)
+
+    def fmt(x):
+        return "-" if x is None else f"{x:.3f}"
+
+    for r in s["overall"]:
+        print(
+            f"{r['kind']:<11} {r['check']:<5} {r['n_total']:>4} {fmt(r.get('fail_fraction')):>6} "
+            f"{fmt(r.get('warn_fraction')):>6} {fmt(r.get('off_target_fraction')):>10}",
+            file=sys.stderr,
+        )
+    rate = s["timing"]["injections_per_s"]
+    where = f"wrote {args.out}/results.parquet, summary.json; " if args.out else ""
+    print(f"{where}{len(t)} injections, {rate:.2f} injections/s", file=sys.stderr)
+    return 0
