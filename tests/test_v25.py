@@ -180,3 +180,53 @@ def test_toi5807_sector83_summary_has_the_seed_numbers(shared_data, toi5807_sect
     assert s["V08"]["n_in_transit_cadences"] == 244 and s["V08"]["n_out_of_transit_cadences"] == 16841
     assert s["V08_flags"] == []
     assert s["V09_flags"] == ["DIFFIMG_MAX_AT_EDGE", "DIFFIMG_TARGET_DEPTH_NONPOSITIVE", "DIFFIMG_UNRELIABLE"]
+
+
+def test_cli_vets_several_tpf_files_with_v08_v09_v25(tmp_path, capsys):
+    """``jaxvet vet LC --tpf A --tpf B --tpf C --checks V08,V09,V25``: three stamp files (npz, no
+    pickled WCS: pixel frame), the aperture-sum light curve as the shared CSV format."""
+    from jaxvet.cli import main
+    from jaxvet.data import stitch
+    from jaxvet.pixel_campaign import stamp_lightcurve
+
+    sts = [
+        po.syn_stamp(kind, seed=s, sector=sec)
+        for kind, s, sec in (("target", 1, 1), ("target", 4, 2), ("eb", 2, 3))
+    ]
+    files = []
+    for st_ in sts:
+        p = tmp_path / f"sector{st_.sector}_tpf.npz"
+        np.savez(
+            p,
+            time=st_.time,
+            flux=st_.flux,
+            flux_err=st_.flux_err,
+            aperture_mask=st_.aperture_mask,
+            quality=np.zeros(st_.n_cadences, np.int32),
+        )
+        files += ["--tpf", str(p)]
+    lc = stitch([stamp_lightcurve(s) for s in sts])
+    csv = tmp_path / "lc.csv"
+    with csv.open("w") as fh:
+        fh.write("time_btjd,flux,flux_err,quality\n")
+        for t, f, e in zip(lc.time, lc.flux, lc.flux_err, strict=True):
+            fh.write(f"{float(t)!r},{float(f)!r},{float(e)!r},0\n")
+    eph = po.SYN_EPHEMERIS
+    cand = [
+        "--period",
+        str(eph["period_days"]),
+        "--t0",
+        str(eph["t0_btjd"]),
+        "--duration-hours",
+        str(eph["duration_hours"]),
+    ]
+    rc = main(["vet", str(csv), *cand, *files, "--checks", "V08,V09,V25", "--json", "-"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    res = json.loads(out)
+    checks = res["candidates"][0]["checks"]
+    assert set(checks) >= {"V08", "V09", "V25"}
+    v25 = checks["V25"]
+    assert v25["metrics"]["consistency_class"] == "INCONSISTENT"
+    assert v25["raw"]["inconsistent_sectors"] == [3]
+    assert [row["sector"] for row in checks["V08"]["raw"]["per_sector"]] == [1, 2, 3]
