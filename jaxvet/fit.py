@@ -42,7 +42,9 @@ full-data one (resamples perturb the data slightly, so it is an excellent precon
 Random numbers come from ``jax.random.fold_in(fold_in(key(seed), candidate), resample)``
 and are indexed by a point's rank inside the candidate's window, so results do not depend on
 batch size, chunking or padding.  The Poisson weights invert 16-bit uniforms (two per 32-bit
-draw; each probability is exact to 2^-16).  Intervals are the reference's:
+draw; each probability is exact to 2^-16).  The binned variant (:func:`binned_poisson_sums`,
+V05's default) skips the per-point weights: it draws each bin's resampled count and sums
+directly (O(bins) per resample).  Intervals are the reference's:
 ``err = (P84 - P16)/2`` of the resampled values (numpy's linear percentiles).
 
 The reference-compatible grid search (:func:`reference_grid_search`) reproduces tess-vetter
