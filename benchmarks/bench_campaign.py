@@ -38,18 +38,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from candidates import data_dir  # noqa: E402
+
 SECTORS = (55, 75, 82, 83)
 STELLAR = dict(stellar_radius=1.65, stellar_mass=1.47)
-
-
-def data_dir(arg: str | None) -> Path:
-    if arg:
-        return Path(arg)
-    env = os.environ.get("JAXVET_DATA_DIR")
-    if env:
-        p = Path(env)
-        return p / "tic188646744" if (p / "tic188646744").is_dir() else p
-    return Path("/work/shared/data/tic188646744")
 
 
 def _loadavg():

@@ -55,7 +55,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from candidates import DEFAULT_DATA_DIR, TOI5807_SECTORS, draw_candidates, load_stitched_numpy  # noqa: E402
+from candidates import TOI5807_SECTORS, data_dir, draw_candidates, load_stitched_numpy  # noqa: E402
 
 DEFAULT_CHECKS = ("V01", "V04", "V05", "V21")
 DEFAULT_SIZES = (1, 10, 100, 1000, 10000)
@@ -67,16 +67,6 @@ MARK = "@@BENCH_JSON@@"
 # ------------------------------------------------------------------------------------------
 # helpers shared by orchestrator and workers
 # ------------------------------------------------------------------------------------------
-def data_dir(arg: str | None) -> Path:
-    if arg:
-        return Path(arg)
-    env = os.environ.get("JAXVET_DATA_DIR")
-    if env:
-        p = Path(env)
-        return p / "tic188646744" if (p / "tic188646744").is_dir() else p
-    return DEFAULT_DATA_DIR
-
-
 def sector_files(d: Path) -> list[Path]:
     return [d / f"sector{s}_pdcsap.csv" for s in TOI5807_SECTORS]
 

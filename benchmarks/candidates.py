@@ -20,6 +20,7 @@ Draw order (part of the contract; do not reorder)::
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +53,18 @@ class CandidateSet:
             }
             for p, t, d in zip(self.period_days, self.t0_btjd, self.duration_hours, strict=False)
         ]
+
+
+def data_dir(arg: str | None = None) -> Path:
+    """The TOI-5807 directory: ``arg``, else ``$JAXVET_DATA_DIR`` (the shared data directory or
+    ``tic188646744`` itself), else :data:`DEFAULT_DATA_DIR`."""
+    if arg:
+        return Path(arg)
+    env = os.environ.get("JAXVET_DATA_DIR")
+    if env:
+        p = Path(env)
+        return p / "tic188646744" if (p / "tic188646744").is_dir() else p
+    return DEFAULT_DATA_DIR
 
 
 def draw_candidates(n: int, seed: int, t_first: float) -> CandidateSet:

@@ -261,7 +261,23 @@ def _round_to_devices(k: int, n_devices: int) -> int:
 # --------------------------------------------------------------------------------------------
 # lazy host views for VetContext (checks read them only if they need host data)
 # --------------------------------------------------------------------------------------------
-class _RowLightCurves(Sequence):
+class _LazyRows(Sequence):
+    """A read-only sequence of ``n`` items built on demand by ``_item(i)`` (slices give lists)."""
+
+    _n: int
+
+    def __len__(self):
+        return self._n
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._n))]
+        if not -self._n <= i < self._n:
+            raise IndexError(i)
+        return self._item(i % self._n)
+
+
+class _RowLightCurves(_LazyRows):
     """``ctx.lightcurves``: row ``i`` of the injected batch as a host LightCurve, on demand.
 
     Time, errors and sectors are those of the row's base light curve (host arrays, shared);
@@ -275,15 +291,7 @@ class _RowLightCurves(Sequence):
         self._cache: dict[int, LightCurve] = {}
         self._valid: dict[int, np.ndarray] = {}
 
-    def __len__(self):
-        return self._n
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(self._n))]
-        if not -self._n <= i < self._n:
-            raise IndexError(i)
-        i = i % self._n
+    def _item(self, i):
         if i not in self._cache:
             if self._flux is None:
                 self._flux = np.asarray(self._lcb.flux)
@@ -305,21 +313,13 @@ class _RowLightCurves(Sequence):
         return self._cache[i]
 
 
-class _Candidates(Sequence):
+class _Candidates(_LazyRows):
     """``ctx.candidates``: the injected ephemerides as :class:`Candidate`, on demand."""
 
     def __init__(self, params: Mapping[str, np.ndarray], n: int, cfg: InjectionConfig):
         self._p, self._n, self._cfg = params, n, cfg
 
-    def __len__(self):
-        return self._n
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(self._n))]
-        if not -self._n <= i < self._n:
-            raise IndexError(i)
-        i = i % self._n
+    def _item(self, i):
         p = self._p
         r, m = self._cfg.stellar_radius, self._cfg.stellar_mass
         return Candidate(
@@ -948,12 +948,9 @@ def run_campaign_command(args) -> int:
     """Entry point of ``jaxvet campaign`` (called by :mod:`jaxvet.cli`)."""
     lcs = _load_lightcurves(args.lc_files or None)
     if getattr(args, "sectors", None):
-        try:
-            wanted = [int(s) for s in args.sectors.split(",") if s.strip()]
-        except ValueError:
-            raise JaxvetInputError(
-                f"--sectors must be comma-separated integers, got {args.sectors!r}"
-            ) from None
+        from .io import parse_sector_list
+
+        wanted = parse_sector_list(args.sectors)
         lcs = [lc.select_sectors(wanted) for lc in lcs]
     inj = InjectionConfig.create(**_injection_from_args(args))
     print(

@@ -171,7 +171,7 @@ def _target_position(ra, dec) -> tuple[float | None, float | None]:
 def cmd_vet(args) -> int:
     from .checks import resolve_checks
     from .data import Candidate
-    from .io import read_candidates, read_lightcurves
+    from .io import parse_sector_list, read_candidates, read_lightcurves
     from .vet import vet
 
     json_stdout = args.json == "-"
@@ -180,12 +180,7 @@ def cmd_vet(args) -> int:
     ra_deg, dec_deg = _target_position(args.ra, args.dec)
     lc = read_lightcurves(args.lc_files)
     if args.sectors:
-        try:
-            wanted = [int(s) for s in args.sectors.split(",") if s.strip()]
-        except ValueError:
-            raise JaxvetInputError(
-                f"--sectors must be comma-separated integers, got {args.sectors!r}"
-            ) from None
+        wanted = parse_sector_list(args.sectors)
         lc = lc.select_sectors(wanted)
     single = [args.period, args.t0, args.duration_hours]
     if args.candidates:

@@ -69,6 +69,7 @@ __all__ = [
     "read_candidate_arrays",
     "find_shared_data",
     "load_toi5807",
+    "parse_sector_list",
     "toi5807_candidate",
     "resolve_quality_bitmask",
 ]
@@ -1457,6 +1458,14 @@ def _toi5807_files(data_dir) -> list[Path]:
         f"{base}: TOI-5807 files sector{{55,75,82,83}}_pdcsap.csv not found "
         "(expected in tic188646744/ or the directory itself)"
     )
+
+
+def parse_sector_list(text: str, option: str = "--sectors") -> list[int]:
+    """``"82,83"`` -> ``[82, 83]`` (blank items ignored); errors name the option and the text."""
+    try:
+        return [int(s) for s in str(text).split(",") if s.strip()]
+    except ValueError:
+        raise JaxvetInputError(f"{option} must be comma-separated integers, got {text!r}") from None
 
 
 def load_toi5807(data_dir=None, *, sectors: Iterable[int] | None = None) -> LightCurve:

@@ -58,6 +58,7 @@ import numpy as np
 from . import _config  # noqa: F401  (x64)
 from .data import BJD_OFFSET, PAD_TIME, CandidateBatch, LightCurve, LightCurveBatch, bucket_size
 from .errors import DataFileError, JaxvetInputError
+from .results import CheckResult, skipped_result
 
 __all__ = [
     "TESS_PIXEL_SCALE_ARCSEC",
@@ -949,3 +950,36 @@ __all__ += [
     "run_chunked",
     "stack_stamps",
 ]
+
+
+def per_stamp_results(
+    ctx, arrays: dict, prep: Prepared, opts: dict, sector_result, check_id: str, name: str, what: str
+) -> list:
+    """One :class:`CheckResult` per candidate for a per-stamp pixel check (V08, V09).
+
+    ``sector_result(ctx, arrays, i, s, prep, opts)`` formats candidate ``i`` on stamp ``s``; the
+    first stamp's result is reported and, with several stamps, every stamp's result goes into
+    ``raw["per_sector"]``.  Without stamps every candidate is ``skipped`` (``NO_TPF``); ``what``
+    names the analysis in that note.
+    """
+    b = ctx.n_candidates
+    if not ctx.tpfs:
+        return [
+            skipped_result(check_id, name, "NO_TPF", notes=[f"TPF data not provided; cannot perform {what}"])
+            for _ in range(b)
+        ]
+    out: list[CheckResult] = []
+    for i in range(b):
+        per = [sector_result(ctx, arrays, i, s, prep, opts) for s in range(len(prep.stamps))]
+        main = per[0]
+        if len(per) > 1:
+            main.raw = dict(main.raw or {})
+            main.raw["per_sector"] = [
+                {"sector": p.metrics.get("sector"), **p.to_dict(include_raw=False)} for p in per
+            ]
+            main.notes.append(
+                f"{len(per)} TPF stamps: reporting the first (sector {main.metrics.get('sector')}); "
+                "every stamp's result is in raw['per_sector']"
+            )
+        out.append(main)
+    return out

@@ -744,31 +744,11 @@ def sector_result(ctx: VetContext, a: dict, i: int, s: int, prep: px.Prepared, o
 
 
 def format(ctx: VetContext, a: dict) -> list[CheckResult]:
-    b = ctx.n_candidates
     if not ctx.tpfs:
-        return [
-            skipped_result(
-                ID, NAME, "NO_TPF", notes=["TPF data not provided; cannot perform pixel-level analysis"]
-            )
-            for _ in range(b)
-        ]
+        return px.per_stamp_results(ctx, a, None, {}, sector_result, ID, NAME, "pixel-level analysis")
     opts = a.get("_options") or _options(ctx)
     prep = px.prepared(ctx.tpfs, int(opts["quality_bitmask"]))
-    out = []
-    for i in range(b):
-        per = [sector_result(ctx, a, i, s, prep, opts) for s in range(len(prep.stamps))]
-        main = per[0]
-        if len(per) > 1:
-            main.raw = dict(main.raw or {})
-            main.raw["per_sector"] = [
-                {"sector": p.metrics.get("sector"), **p.to_dict(include_raw=False)} for p in per
-            ]
-            main.notes.append(
-                f"{len(per)} TPF stamps: reporting the first; every stamp's result is in raw['per_sector']"
-            )
-        out.append(main)
-    return out
-
+    return px.per_stamp_results(ctx, a, prep, opts, sector_result, ID, NAME, "pixel-level analysis")
 
 SPEC = CheckSpec(
     id=ID,
