@@ -34,6 +34,7 @@ from .data import CandidateBatch, LightCurveBatch, bucket_size
 
 __all__ = [
     "phase_fold",
+    "gather_packed",
     "phase_centered",
     "phase_unit",
     "epoch_index",
@@ -347,7 +348,7 @@ class PackedWindows:
 
 
 @partial(jax.jit, static_argnames=("width",))
-def _gather_packed(lcb: LightCurveBatch, cb: CandidateBatch, epoch, start, count, *, width: int):
+def gather_packed(lcb: LightCurveBatch, cb: CandidateBatch, epoch, start, count, *, width: int):
     n = lcb.time.shape[1]
     e = epoch.shape[1]
     cum = jnp.cumsum(count, axis=1)
@@ -408,7 +409,7 @@ def map_packed(fn, lcb: LightCurveBatch, cb: CandidateBatch, half_width, *, plan
             sub = cb.take(take)
             sub = dataclasses.replace(sub, valid=sub.valid & jnp.asarray(np.arange(bpad) < idx.size))
             count = np.where(plan.valid[take], plan.count[take], 0)
-            win = _gather_packed(lcb, sub, jnp.asarray(plan.epoch[take]), jnp.asarray(plan.start[take]),
+            win = gather_packed(lcb, sub, jnp.asarray(plan.epoch[take]), jnp.asarray(plan.start[take]),
                                  jnp.asarray(count, jnp.int32), width=width)
             out = jax.tree.map(np.asarray, fn(lcb, sub, win))
             if results is None:

@@ -28,6 +28,8 @@ from . import _config  # noqa: F401
 
 __all__ = [
     "MAD_TO_SIGMA",
+    "order_key",
+    "from_order_key",
     "masked_count",
     "masked_sum",
     "masked_mean",
@@ -70,7 +72,7 @@ def masked_std(x, mask, axis=-1, ddof: int = 0):
     return jnp.where(n > ddof, jnp.sqrt(ss / jnp.maximum(n - ddof, 1)), jnp.nan)
 
 
-def _order_key(x):
+def order_key(x):
     """Order-preserving integer view of IEEE floats (total order; -0.0 sorts before +0.0).
 
     XLA's CPU sort of float64 uses a NaN-aware comparator and is ~4x slower than sorting the
@@ -82,7 +84,7 @@ def _order_key(x):
     return b ^ ((b >> (nbits - 1)) & jnp.array(jnp.iinfo(it).max, it))
 
 
-def _from_order_key(k, dtype):
+def from_order_key(k, dtype):
     it = k.dtype
     nbits = 64 if it == jnp.int64 else 32
     b = k ^ ((k >> (nbits - 1)) & jnp.array(jnp.iinfo(it).max, it))
@@ -93,7 +95,7 @@ def masked_sorted(x, mask):
     """Sort along the last axis with invalid entries (as +inf) moved to the end."""
     x = jnp.where(mask, x, jnp.inf)
     if x.dtype in (jnp.float64, jnp.float32):
-        return _from_order_key(jnp.sort(_order_key(x), axis=-1), x.dtype)
+        return from_order_key(jnp.sort(order_key(x), axis=-1), x.dtype)
     return jnp.sort(x, axis=-1)
 
 

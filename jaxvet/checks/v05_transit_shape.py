@@ -96,7 +96,7 @@ import numpy as np
 
 from .. import _config  # noqa: F401
 from ..data import bucket_size
-from ..ephemeris import _gather_packed, plan_windows
+from ..ephemeris import gather_packed, plan_windows
 from ..errors import JaxvetInputError
 from ..fit import (
     TrapezoidBounds,
@@ -115,7 +115,7 @@ from ..fit import (
 )
 from ..models import exact_div, reference_trapezoid_shape, trapezoid_shape
 from ..results import VERDICT_CODES, CheckResult
-from ..stats import MAD_TO_SIGMA, _order_key, masked_median
+from ..stats import MAD_TO_SIGMA, masked_median, order_key
 from .base import CheckSpec, VetContext
 
 __all__ = ["SPEC", "DEFAULTS", "METHODS", "GRAZING_NAMES", "WARNING_BITS", "resolve_options", "transit_shape"]
@@ -307,7 +307,7 @@ def _presort(time, flux, mask):
         key = jnp.where(mask, flux, jnp.inf)
         order = jnp.argsort(key, axis=-1, stable=True)
         return jnp.take_along_axis(time, order, -1), jnp.take_along_axis(key, order, -1)
-    key = _order_key(jnp.where(mask, flux, jnp.inf))
+    key = order_key(jnp.where(mask, flux, jnp.inf))
     packed = (key >> _INDEX_BITS << _INDEX_BITS) | jnp.arange(n, dtype=jnp.int64)
     order = (jnp.sort(packed, axis=-1) & ((1 << _INDEX_BITS) - 1)).astype(jnp.int32)
     sflux = jnp.take_along_axis(jnp.where(mask, flux, jnp.inf), order, -1)
@@ -348,13 +348,13 @@ def _baseline_stats(stime, sflux, n_valid, lc_index, t0, period, h, *, batch: in
 def _packed_points(lcb, sub, epoch, start, count, exp_tab, grp_tab, *, width: int):
     """Each candidate's window points packed in time order into one row (B, width).
 
-    :func:`jaxvet.ephemeris._gather_packed` finds every slot's epoch by a binary search over
+    :func:`jaxvet.ephemeris.gather_packed` finds every slot's epoch by a binary search over
     the windows' cumulative counts and gathers straight from the light curve (no B x E x W
     intermediate, no scatter).  Padding slots hold a finite time (an epoch centre), flux and
     error 0, mask False.  Also gathers each point's exposure and exposure group through its
     sector.
     """
-    pw = _gather_packed(lcb, sub, epoch, start, count, width=width)
+    pw = gather_packed(lcb, sub, epoch, start, count, width=width)
     sidx = jnp.take_along_axis(lcb.sector_index[sub.lc_index], pw.index, axis=1)
     return {
         "t": pw.time,
