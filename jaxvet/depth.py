@@ -103,8 +103,7 @@ def _segment_sum(x, seg, n):
     return jax.vmap(lambda a, s: jax.ops.segment_sum(a, s, num_segments=n + 1)[:n])(x, seg)
 
 
-@jax.jit
-def _sector_depths_kernel(lcb, cb, presort, win):
+def _sector_depths_kernel(lcb, cb, win, presort):
     """O(points near transit) per candidate: no per-sector broadcast, no (B, N) gathers."""
     s_cap = lcb.sector_ids.shape[1]
     n_pts = lcb.time.shape[1]
@@ -199,7 +198,4 @@ def sector_transit_depths(
     """Reference-tutorial per-sector depths for every candidate (see module docstring)."""
     if presort is None:
         presort = presort_by_sector(lcb)
-    out = map_packed(
-        lambda lcb_, cb_, win: _sector_depths_kernel(lcb_, cb_, presort, win), lcb, cb, 1.5 * cb.duration
-    )
-    return out
+    return map_packed(_sector_depths_kernel, lcb, cb, 1.5 * cb.duration, args=(presort,))

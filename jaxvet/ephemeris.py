@@ -381,10 +381,19 @@ def _ladder(n: int, minimum: int, factor: int) -> int:
     return size
 
 
-def map_packed(fn, lcb: LightCurveBatch, cb: CandidateBatch, half_width, *, plan_half_width=None,
-               budget: int = 1 << 22, min_points: int = 256, ladder: int = 2):
-    """Apply ``fn(lcb, cb_chunk, packed_windows) -> pytree of (B_chunk, ...)`` in bounded memory.
+@partial(jax.jit, static_argnums=(0,), static_argnames=("width",))
+def _packed_apply(fn, lcb, cb, epoch, start, count, args, *, width: int):
+    """The gather and ``fn`` in one program (one compilation per chunk shape, not two)."""
+    return fn(lcb, cb, gather_packed(lcb, cb, epoch, start, count, width=width), *args)
 
+
+def map_packed(fn, lcb: LightCurveBatch, cb: CandidateBatch, half_width, *, args=(), plan_half_width=None,
+               budget: int = 1 << 22, min_points: int = 256, ladder: int = 2):
+    """Apply ``fn(lcb, cb_chunk, packed_windows, *args) -> pytree of (B_chunk, ...)`` in bounded
+    memory.
+
+    ``fn`` must be traceable by JAX and hashable (a module-level function): it is compiled
+    together with the gather, once per chunk shape; ``args`` is a pytree of arrays passed through.
     Candidates are grouped by a coarse bucket of their total window points ``M`` (``min_points``
     times powers of ``ladder``) and split into chunks with ``B_chunk * M <= budget`` (B_chunk a
     power of two, one chunk shape per bucket).  Returns the pytree
@@ -409,9 +418,9 @@ def map_packed(fn, lcb: LightCurveBatch, cb: CandidateBatch, half_width, *, plan
             sub = cb.take(take)
             sub = dataclasses.replace(sub, valid=sub.valid & jnp.asarray(np.arange(bpad) < idx.size))
             count = np.where(plan.valid[take], plan.count[take], 0)
-            win = gather_packed(lcb, sub, jnp.asarray(plan.epoch[take]), jnp.asarray(plan.start[take]),
-                                 jnp.asarray(count, jnp.int32), width=width)
-            out = jax.tree.map(np.asarray, fn(lcb, sub, win))
+            res = _packed_apply(fn, lcb, sub, jnp.asarray(plan.epoch[take]), jnp.asarray(plan.start[take]),
+                                jnp.asarray(count, jnp.int32), args, width=width)
+            out = jax.tree.map(np.asarray, res)
             if results is None:
                 results = jax.tree.map(lambda a: np.zeros((b,) + a.shape[1:], a.dtype), out)
             for r, o in zip(jax.tree.leaves(results), jax.tree.leaves(out), strict=True):

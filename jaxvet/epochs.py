@@ -24,15 +24,17 @@ residuals binned on the transit duration, Hartman & Bakos 2016; see
 
 How it runs
 -----------
-Epochs come from :func:`jaxvet.ephemeris.epoch_windows` (planned where ``[t_c - D/2, t_c + D/2]``
-meets a data segment, so every epoch that can hold in-transit points is present and epochs with
-``n_in < 5`` are skipped exactly like the reference's loop over unique epochs).  One gather of
-half-width ``6 D`` serves both checks (V01's capped window is a sub-range of it).  Candidates are
-grouped by window bucket (and whether V01's cap is active), sorted by epoch count and processed
+Epochs come from one host plan of every candidate, :func:`jaxvet.ephemeris.plan_windows` (epochs
+planned where ``[t_c - D/2, t_c + D/2]`` meets a data segment, so every epoch that can hold
+in-transit points is present and epochs with ``n_in < 5`` are skipped exactly like the
+reference's loop over unique epochs, with each window's first point and length for half-width
+``6 D``).  One window serves both checks (V01's capped window is a sub-range of it).  Candidates
+are grouped by window bucket (and whether V01's cap is active), sorted by epoch count and processed
 in sub-batches of ``rows x window <= max_elements`` (2**20 on CPU, 2**24 on accelerators; the
 module attribute :data:`MAX_ELEMENTS` or ``JAXVET_MAX_ELEMENTS`` overrides); the windows are
-flattened to ``(candidate*epoch, W)`` rows of a fixed count per window bucket, so the kernel
-compiles once per window bucket and variant.  The global-baseline statistics (a sort of the
+flattened to ``(candidate*epoch, W)`` rows of a fixed count per window bucket and gathered inside
+the row kernel itself, so a run compiles one program per window bucket and variant (no per-chunk
+planning or gather programs).  The global-baseline statistics (a sort of the
 whole light curve) are computed only for the candidates that need the fallback.
 
 Inside a row everything is a masked reduction: medians come from one sort of order-preserving
@@ -49,6 +51,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import weakref
 from dataclasses import dataclass
 from functools import partial
@@ -59,7 +62,7 @@ import numpy as np
 
 from . import _config  # noqa: F401
 from .data import CandidateBatch, LightCurveBatch, bucket_size
-from .ephemeris import epoch_index, epoch_windows, phase_distance_in_transit
+from .ephemeris import epoch_index, phase_distance_in_transit, plan_windows
 
 __all__ = [
     "WINDOW_MULT",
@@ -689,6 +692,24 @@ def measure_epochs(
     groups: dict[tuple[int, bool], list[int]] = {}
     for b in np.nonzero(active & (e_est > 0))[0]:
         groups.setdefault((bucket_size(int(w_est[b]), 16), bool(cap_on[b])), []).append(int(b))
+    # one host plan of every candidate's epochs and window bounds (B x E integers): the chunks
+    # below gather their rows from it inside the row kernel, so no per-chunk planning programs
+    n_pts = int(lcb.time.shape[1])
+    if groups:
+        cb_all = CandidateBatch(
+            period=jnp.asarray(P),
+            t0=jnp.asarray(t0),
+            duration=jnp.asarray(D),
+            depth=jnp.asarray(np.full(B, np.nan)),
+            stellar_radius=jnp.asarray(np.full(B, np.nan)),
+            stellar_mass=jnp.asarray(np.full(B, np.nan)),
+            lc_index=jnp.asarray(lc_idx.astype(np.int32)),
+            valid=jnp.asarray(active),
+        )
+        plan = plan_windows(lcb, cb_all, jnp.asarray(hw_full), plan_half_width=jnp.asarray(plan_hw))
+        flat = (lcb.time.reshape(-1), lcb.flux.reshape(-1), lcb.flux_err.reshape(-1))
+    else:
+        plan, flat = None, ()
     chunks = []  # (candidate indices, E, host dict of (b_sub, E, ...) arrays)
     for (wb, cap), members in sorted(groups.items()):
         members = sorted(members, key=lambda i: (-e_est[i], i))
@@ -698,9 +719,9 @@ def measure_epochs(
             eb = bucket_size(int(e_est[members[s]]), 4)
             b_sub = _prev_pow2(max(rows_target // eb, 1))
             idx = np.asarray(members[s : s + b_sub])
-            chunks.append(
-                (idx, *_run_chunk(lcb, idx, b_sub, eb, wb, cap, P, t0, D, lc_idx, plan_hw, hw_full, hw_cap))
-            )
+            args = (idx, b_sub, eb, wb, cap, P, t0, D, lc_idx, hw_full, hw_cap)
+            e, host = _run_chunk(flat, n_pts, plan, *args)
+            chunks.append((idx, e, host))
             s += b_sub
 
     e_max = bucket_size(max([c[1] for c in chunks], default=1), 4)
@@ -774,56 +795,71 @@ def measure_epochs(
     )
 
 
-def _run_chunk(lcb, idx, b_sub, eb, wb, cap, P, t0, D, lc_idx, plan_hw, hw_full, hw_cap):
+@partial(jax.jit, static_argnames=("width", "w_in", "with_cap"))
+def _gathered_row_kernel(
+    time, flux, flux_err, flat_start, count, ep, slot, P, t0, D, hw_full, hw_cap, *, width, w_in, with_cap
+):
+    """Gather R windows straight from the flattened light-curve rows, then :func:`_row_kernel`.
+
+    ``flat_start``/``count`` (R,) come from the host plan (:func:`jaxvet.ephemeris.plan_windows`),
+    so the program's shape is ``(R, width)`` only: one compiled program per window bucket, not
+    one per (chunk, epoch bucket).  Padding slots get the window centre as time, 0 as flux.
+    """
+    j = jnp.arange(width, dtype=jnp.int32)
+    m = j[None, :] < count[:, None]
+    idx = jnp.where(m, flat_start[:, None] + j[None, :], 0)
+    tc = t0 + ep * P
+    t = jnp.where(m, time[idx], tc[:, None])
+    f = jnp.where(m, flux[idx], 0.0)
+    e = jnp.where(m, flux_err[idx], 0.0)
+    res = _row_kernel(t, f, e, m, ep, tc, slot, P, t0, D, hw_full, hw_cap, w_in=w_in, with_cap=with_cap)
+    return res, tc
+
+
+def _run_chunk(flat, n_pts, plan, idx, b_sub, eb, wb, cap, P, t0, D, lc_idx, hw_full, hw_cap):
+    """One chunk of ``b_sub`` candidates x ``eb`` epoch slots as flat rows (host bookkeeping)."""
     n = idx.size
-    pad = lambda a: np.concatenate([a[idx], np.repeat(a[idx[:1]], b_sub - n)])  # noqa: E731
-    nan = np.full(b_sub, np.nan)
-    cbc = CandidateBatch(
-        period=jnp.asarray(pad(P)),
-        t0=jnp.asarray(pad(t0)),
-        duration=jnp.asarray(pad(D)),
-        depth=jnp.asarray(nan),
-        stellar_radius=jnp.asarray(nan),
-        stellar_mass=jnp.asarray(nan),
-        lc_index=jnp.asarray(pad(lc_idx).astype(np.int32)),
-        valid=jnp.asarray(np.arange(b_sub) < n),
-    )
-    win = epoch_windows(
-        lcb,
-        cbc,
-        jnp.asarray(pad(hw_full)),
-        plan_half_width=jnp.asarray(pad(plan_hw)),
-        min_epochs=eb,
-        min_width=wb,
-    )
-    e, w = int(win.epoch.shape[1]), int(win.time.shape[2])
-    r = b_sub * e
+    take = np.concatenate([idx, np.repeat(idx[:1], b_sub - n)])
+    e_plan = plan.epoch.shape[1]
+    ncol = min(eb, e_plan)
+
+    def cols(a, fill, dtype):
+        out = np.full((b_sub, eb), fill, dtype)
+        out[:, :ncol] = a[take][:, :ncol]
+        return out
+
+    slot = cols(plan.valid, False, bool)
+    slot[n:] = False
+    epoch = cols(plan.epoch, 0.0, np.float64)
+    count = np.where(slot, cols(plan.count, 0, np.int64), 0)
+    start = cols(plan.start, 0, np.int64)
+    flat_start = start + (lc_idx[take] * n_pts)[:, None]
+    w = bucket_size(int(count.max(initial=0)), wb)
+    r = b_sub * eb
     # the in-transit block spans < D while the window spans 12 D: W/12 holds it for a regular
     # cadence (irregular sampling is caught by the overflow check below)
     w_in = min(w, bucket_size(w // 12 + 2, 16))
-    rep = lambda a: jnp.asarray(np.repeat(pad(a), e))  # noqa: E731
+    rep = lambda a: jnp.asarray(np.repeat(a[take], eb))  # noqa: E731
     args = (
-        win.time.reshape(r, w),
-        win.flux.reshape(r, w),
-        win.flux_err.reshape(r, w),
-        win.mask.reshape(r, w),
-        win.epoch.reshape(r),
-        win.center.reshape(r),
-        win.epoch_valid.reshape(r),
+        *flat,
+        jnp.asarray(flat_start.reshape(r).astype(np.int32)),
+        jnp.asarray(count.reshape(r).astype(np.int32)),
+        jnp.asarray(epoch.reshape(r)),
+        jnp.asarray(slot.reshape(r)),
         rep(P),
         rep(t0),
         rep(D),
         rep(hw_full),
         rep(hw_cap),
     )
-    res = _row_kernel(*args, w_in=w_in, with_cap=cap)
+    res, tc = _gathered_row_kernel(*args, width=w, w_in=w_in, with_cap=cap)
     if bool(np.any(np.asarray(res["overflow"]))):  # duplicate time stamps: widen the block
-        res = _row_kernel(*args, w_in=w, with_cap=cap)
-    host = {k: np.asarray(v).reshape((b_sub, e) + v.shape[1:]) for k, v in res.items()}
-    host["epoch"] = np.asarray(win.epoch)
-    host["slot"] = np.asarray(win.epoch_valid)
-    host["center"] = np.asarray(win.center)
-    return e, host
+        res, tc = _gathered_row_kernel(*args, width=w, w_in=w, with_cap=cap)
+    host = {k: np.asarray(v).reshape((b_sub, eb) + v.shape[1:]) for k, v in res.items()}
+    host["epoch"] = epoch
+    host["slot"] = slot
+    host["center"] = np.asarray(tc).reshape(b_sub, eb)
+    return eb, host
 
 
 def _run_global(lcb, cands, glob, lc_idx, P, t0, D, n_valid, max_el):
@@ -852,6 +888,8 @@ def _run_global(lcb, cands, glob, lc_idx, P, t0, D, n_valid, max_el):
 
 
 _TABLES: dict[tuple[int, int], tuple] = {}
+#: checks of one chunk may run in threads (:func:`jaxvet.vet.vet`): V01 and V04 share one table
+_TABLES_LOCK = threading.Lock()
 
 
 def cached_epoch_table(lcb: LightCurveBatch, cb: CandidateBatch) -> EpochTable:
@@ -862,16 +900,17 @@ def cached_epoch_table(lcb: LightCurveBatch, cb: CandidateBatch) -> EpochTable:
     measures the epochs once.
     """
     key = (id(lcb), id(cb))
-    hit = _TABLES.get(key)
-    if hit is not None and hit[0]() is lcb and hit[1]() is cb:
-        return hit[2]
-    tab = measure_epochs(lcb, cb)
+    with _TABLES_LOCK:  # the second caller waits for the first one's table
+        hit = _TABLES.get(key)
+        if hit is not None and hit[0]() is lcb and hit[1]() is cb:
+            return hit[2]
+        tab = measure_epochs(lcb, cb)
 
-    def drop(_ref, key=key):
-        _TABLES.pop(key, None)
+        def drop(_ref, key=key):
+            _TABLES.pop(key, None)
 
-    _TABLES[key] = (weakref.ref(lcb, drop), weakref.ref(cb, drop), tab)
-    return tab
+        _TABLES[key] = (weakref.ref(lcb, drop), weakref.ref(cb, drop), tab)
+        return tab
 
 
 def epoch_table_for_context(ctx) -> EpochTable:

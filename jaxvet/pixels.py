@@ -45,6 +45,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import threading
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -853,6 +854,7 @@ class Prepared:
 
 
 _CACHE: dict = {}
+_CACHE_LOCK = threading.Lock()  # V08, V09 and V25 of one chunk may run in threads
 
 
 def prepare_stamp(stamp: TPFStamp, quality_bitmask: int = 0) -> StampPrep:
@@ -860,6 +862,11 @@ def prepare_stamp(stamp: TPFStamp, quality_bitmask: int = 0) -> StampPrep:
     if not isinstance(stamp, TPFStamp):
         raise JaxvetInputError(f"expected a jaxvet.pixels.TPFStamp, got {type(stamp).__name__}")
     key = (id(stamp), int(quality_bitmask))
+    with _CACHE_LOCK:
+        return _prepare_stamp_locked(stamp, quality_bitmask, key)
+
+
+def _prepare_stamp_locked(stamp: TPFStamp, quality_bitmask: int, key) -> StampPrep:
     hit = _CACHE.get(key)
     if hit is not None and hit[0]() is stamp:
         return hit[1]

@@ -2,7 +2,9 @@
 
 :func:`vet` splits the candidates into fixed-size chunks (padded to a power of two, so every
 chunk of a campaign reuses the same compiled programs), runs each check's batched ``compute``
-once per chunk, and formats per-candidate :class:`~jaxvet.results.CheckResult` objects.  A check
+once per chunk (the checks of a chunk in threads: they are independent programs, so one check's
+tracing and compilation overlap another's execution), and formats per-candidate
+:class:`~jaxvet.results.CheckResult` objects.  A check
 that raises on a chunk gives ``status="error"`` results for that chunk (``ERROR:<Exception>``,
 as the reference does) instead of aborting the run.
 """
@@ -11,8 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,6 +110,30 @@ def estimate_depths_ppm(
     return out
 
 
+def _n_threads(threads: int | None, n_checks: int) -> int:
+    if threads is None:
+        env = os.environ.get("JAXVET_THREADS", "")
+        try:
+            threads = int(env) if env else n_checks + 1
+        except ValueError:
+            raise JaxvetInputError(f"JAXVET_THREADS must be an integer, got {env!r}") from None
+    if threads < 1:
+        raise JaxvetInputError(f"threads must be >= 1, got {threads}")
+    return int(threads)
+
+
+def _run_check(cid: str, ctx: VetContext) -> list[CheckResult]:
+    """One check on one chunk; a failing check gives error results, never aborts the run."""
+    spec = get_check(cid)
+    try:
+        return spec.run(ctx)
+    except JaxvetInputError:
+        raise
+    except Exception as exc:
+        name = type(exc).__name__
+        return [error_result(spec.id, spec.name, name, notes=[str(exc)]) for _ in ctx.candidates]
+
+
 def _progress(enabled: bool, total: int, desc: str):
     if not enabled:
         return None
@@ -127,12 +155,17 @@ def vet(
     chunk_size: int = 1024,
     progress: bool = False,
     estimate_depth: bool = True,
+    threads: int | None = None,
 ) -> VetReport:
     """Run ``checks`` on every candidate; candidates are batched ``chunk_size`` at a time.
 
     ``lightcurves`` is one (stitched) light curve or a list; ``lc_index[b]`` says which one
     candidate ``b`` uses.  ``tpfs`` are pixel stamps for V08/V09/V25.  ``seed`` drives every
-    bootstrap (same seed, same numbers).
+    bootstrap (same seed, same numbers).  ``threads``: how many checks of a chunk run at once
+    (default: every check and the depth estimate together; ``$JAXVET_THREADS`` overrides;
+    1 = one after the other).  Checks are
+    independent programs, so running them together overlaps one check's tracing, compilation
+    and host work with another's device work; results do not depend on it.
     """
     if isinstance(lightcurves, LightCurve):
         lightcurves = [lightcurves]
@@ -149,6 +182,7 @@ def vet(
         raise JaxvetInputError(f"lc_index {bad} out of range for {len(lightcurves)} light curve(s)")
     if chunk_size < 1:
         raise JaxvetInputError(f"chunk_size must be >= 1, got {chunk_size}")
+    n_threads = _n_threads(threads, len(ids))  # checks + the depth estimate
     lcb = LightCurveBatch.from_lightcurves(lightcurves)
     whole = whole_lightcurve_batch(lightcurves, lcb) if estimate_depth else None
     depths: list[float | None] = [None] * n
@@ -174,20 +208,21 @@ def vet(
             sector_measurements=sm,
             candidate_ids=np.arange(lo, lo + len(chunk)),
         )
-        for cid in ids:
-            spec = get_check(cid)
-            try:
-                chunk_results = spec.run(ctx)
-            except JaxvetInputError:
-                raise
-            except Exception as exc:  # a failing check never aborts the other checks
-                chunk_results = [
-                    error_result(spec.id, spec.name, type(exc).__name__, notes=[str(exc)]) for _ in chunk
-                ]
+        # the checks (and the depth estimate) of a chunk are independent programs
+        tasks = [lambda cid=cid, ctx=ctx: _run_check(cid, ctx) for cid in ids]
+        need_depth = whole is not None and any(c.depth_ppm is None for c in chunk)
+        if need_depth:
+            tasks.append(lambda cb=cb: np.asarray(sector_transit_depths(whole, cb).depth))
+        if n_threads > 1:
+            with ThreadPoolExecutor(min(n_threads, len(tasks)), thread_name_prefix="jaxvet-check") as pool:
+                done = list(pool.map(lambda task: task(), tasks))
+        else:
+            done = [task() for task in tasks]
+        for cid, chunk_results in zip(ids, done, strict=False):
             for j, r in enumerate(chunk_results[: len(chunk)]):
                 results[lo + j][cid] = r
-        if whole is not None and any(c.depth_ppm is None for c in chunk):
-            est = np.asarray(sector_transit_depths(whole, cb).depth)[: len(chunk), 0] * 1e6
+        if need_depth:
+            est = done[-1][: len(chunk), 0] * 1e6
             for j, c in enumerate(chunk):
                 if c.depth_ppm is None:
                     depths[lo + j] = float(est[j])

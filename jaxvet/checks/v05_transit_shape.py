@@ -78,10 +78,21 @@ sum of the membership mask), so the median's order statistics are found by a bin
 no per-candidate sort (an O(N) pass per candidate).  Candidates are ordered by their
 window size and run in host chunks of up to ``batch_size`` (halved while chunk x window would
 exceed 2^24 elements; each chunk padded to its largest window, bucketed to powers of two,
-floor ``pad_points``) and, inside one jitted program, in
-``lax.map`` batches sized so that each intermediate stays near 2^22 elements; bootstrap
-resamples run in blocks of ``boot_block``.  Divisions that must match numpy bit for bit use
-:func:`jaxvet.models.exact_div` (XLA turns ``x / scalar`` into ``x * (1/scalar)``).
+floor ``pad_points``).  A candidate's work has two stages: the per-point stage (phase,
+coverage, sampling counts, baseline normalisation, the legacy bottom/edge medians and the
+binning into ``n_groups x n_fit_bins`` fit bins) and the fit stage (fit, bootstrap,
+percentiles, model curves, gates, verdict).  For the default ``trapezoid_fit`` with the binned
+bootstrap the fit reads the bins only, so each chunk runs two jitted programs: the per-point
+stage (compiled per padded width) and the fit stage, whose shapes do not depend on the width
+(compiled once per chunk size), which saves most of the XLA compile time of a run with many
+widths.  The grid method and the point bootstraps (``"poisson"``, ``"multinomial"``), whose
+fit reads the points, run both stages in one program.  Each program maps over the chunk's
+candidates in ``lax.map`` batches sized so that each intermediate stays near 2^22 elements
+(the fit stage's batch depends on the chunk size and bins only; XLA's code, and so the last
+bits of a fit, can depend on the batch width, which an ill-conditioned bootstrap fit may
+amplify); bootstrap resamples run in blocks of ``boot_block``.  Divisions that must match
+numpy bit for bit use :func:`jaxvet.models.exact_div` (XLA turns ``x / scalar`` into
+``x * (1/scalar)``).
 """
 
 from __future__ import annotations
@@ -438,12 +449,24 @@ def _confidence(n_in, coverage, has_warn):
     return jnp.minimum(0.95, base)
 
 
-def _candidate(c, st):
-    """Everything V05 computes for one candidate (arrays over its R gathered points)."""
+def _split(st) -> bool:
+    """Whether V05 runs as two programs (per-point stage, then fit): the default path, whose
+    fit reads only the phase bins (``trapezoid_fit`` with the ``binned`` bootstrap)."""
+    return st["method"] == "trapezoid_fit" and st["kind"] == "binned"
+
+
+def _points_stage(c, st):
+    """Stage 1 of one candidate: everything that reads its R gathered points.
+
+    Returns ``(p, pts)``: ``p`` holds per-candidate scalars (sampling counts, coverage,
+    status, the legacy point medians) and, for ``trapezoid_fit``, the ``n_groups * n_bins``
+    fit-bin arrays -- no array of width R -- so that :func:`_fit_stage` on ``p`` compiles
+    independently of R; ``pts`` holds the per-point arrays that the grid method and the
+    point-reweighting bootstraps need inside the fit (empty on the :func:`_split` path).
+    """
     t, f, fe, m, ex, gp = c["t"], c["f"], c["fe"], c["m"], c["exp"], c["grp"]
     period, t0, dur = c["P"], c["t0"], c["D"]
     base_med, base_sig, n_base = c["base_med"], c["base_sig"], c["n_base"]
-    key = jax.random.wrap_key_data(c["key"])
     cand_ok = c["ok"]
     t_ph = dur / period
     h = t_ph / 2
@@ -462,6 +485,69 @@ def _candidate(c, st):
     base_safe = jnp.where(jnp.isfinite(base_med) & (base_med != 0), base_med, 1.0)
     fn = exact_div(f, base_safe)
     y = 1.0 - fn
+    # legacy shape metrics on the raw flux (the fallbacks to the fitted depth: _fit_stage)
+    ing = m & (ph > -h) & (ph < -h / 2)
+    bot = m & (ph > -h / 4) & (ph < h / 4)
+    egr = m & (ph > h / 2) & (ph < h)
+    edge = ing | egr
+    p = {
+        "D": dur,
+        "ok": cand_ok,
+        "base_med": base_med,
+        "n_base": n_base,
+        "key": c["key"],
+        "t_ph": t_ph,
+        "h": h,
+        "n_in": n_in,
+        "coverage": coverage,
+        "status": status,
+        "n_bot": jnp.sum(bot, dtype=jnp.int32),
+        "n_edge": jnp.sum(edge, dtype=jnp.int32),
+        "bottom_pts": 1.0 - masked_median(f, bot) / base_med,
+        "edge_pts": 1.0 - masked_median(f, edge) / base_med,
+    }
+    if st["method"] == "grid":
+        return p, {"ph": ph, "fn": fn, "fit_ref": fit_ref}
+    window = st["bounds"].window
+    u = ph * period / dur
+    sig = fe / base_safe
+    win = m & (jnp.abs(u) < window)
+    n_win = jnp.sum(win, dtype=jnp.int32)
+    use_err = jnp.all(jnp.where(win, (sig > 0) & jnp.isfinite(sig), True)) & (n_win > 0)
+    sb = base_sig / base_safe
+    w_uni = jnp.where(sb > 0, 1.0 / jnp.where(sb > 0, sb, 1.0) ** 2, 1.0)
+    w = jnp.where(use_err, 1.0 / jnp.where(sig > 0, sig, 1.0) ** 2, w_uni)
+    w = jnp.where(win, w, 0.0)
+    binned = st["kind"] == "binned"
+    ids, xbar, ebar, s0, sy, syy, cnt, *mom = bin_fit_points(
+        u,
+        y,
+        w,
+        ex / dur,
+        gp,
+        m,
+        window=window,
+        n_bins=st["n_bins"],
+        n_groups=st["n_groups"],
+        second_moments=binned,
+    )
+    p.update(n_win=n_win, xbar=xbar, ebar=ebar, s0=s0, sy=sy, syy=syy, cnt=cnt)
+    if binned:
+        p.update(m00=mom[0], m0y=mom[1], myy=mom[2])
+        return p, {}
+    return p, {"ids": ids, "w": w, "y": y, "win": win}
+
+
+def _fit_stage(p, pts, st):
+    """Stage 2 of one candidate: fit, bootstrap, metrics, gates and verdict from
+    :func:`_points_stage`'s ``(p, pts)``; with ``pts`` empty (the :func:`_split` path) it
+    reads only per-candidate scalars and fit-bin arrays."""
+    dur = p["D"]
+    base_med, n_base = p["base_med"], p["n_base"]
+    key = jax.random.wrap_key_data(p["key"])
+    cand_ok = p["ok"]
+    t_ph, h = p["t_ph"], p["h"]
+    n_in, coverage, status = p["n_in"], p["coverage"], p["status"]
     out = {}
     n_boot = st["n_boot"]
     kb = st["boot_block"]
@@ -473,6 +559,7 @@ def _candidate(c, st):
     kvalid_fit = (rows >= 1) & (rows <= n_boot)
 
     if st["method"] == "grid":
+        ph, fn, fit_ref = pts["ph"], pts["fn"], pts["fit_ref"]
         ratio, depth, chi2 = reference_grid_search(ph, fn, fit_ref, t_ph)
         rank = jnp.cumsum(fit_ref) - 1
 
@@ -512,35 +599,18 @@ def _candidate(c, st):
         bounds = st["bounds"]
         lo, hi = bounds.lower(), bounds.upper()
         window = bounds.window
-        u = ph * period / dur
-        sig = fe / base_safe
-        win = m & (jnp.abs(u) < window)
-        n_win = jnp.sum(win, dtype=jnp.int32)
-        use_err = jnp.all(jnp.where(win, (sig > 0) & jnp.isfinite(sig), True)) & (n_win > 0)
-        sb = base_sig / base_safe
-        w_uni = jnp.where(sb > 0, 1.0 / jnp.where(sb > 0, sb, 1.0) ** 2, 1.0)
-        w = jnp.where(use_err, 1.0 / jnp.where(sig > 0, sig, 1.0) ** 2, w_uni)
-        w = jnp.where(win, w, 0.0)
+        xbar, ebar, s0, sy, syy, cnt = p["xbar"], p["ebar"], p["s0"], p["sy"], p["syy"], p["cnt"]
+        n_win = p["n_win"]
         binned = st["kind"] == "binned"
-        ids, xbar, ebar, s0, sy, syy, cnt, *mom = bin_fit_points(
-            u,
-            y,
-            w,
-            ex / dur,
-            gp,
-            m,
-            window=window,
-            n_bins=st["n_bins"],
-            n_groups=st["n_groups"],
-            second_moments=binned,
-        )
         n_slots = xbar.shape[0]
-        tables = binned_bootstrap_tables(cnt, s0, sy, *mom) if binned else None
+        tables = binned_bootstrap_tables(cnt, s0, sy, p["m00"], p["m0y"], p["myy"]) if binned else None
         p_start, hinv = trapezoid_start(xbar, ebar, s0, sy, bounds, n_adam=st["n_adam"])
         e_plot = jnp.sum(s0 * ebar) / jnp.maximum(jnp.sum(s0), 1e-300)
         model_u = jnp.linspace(-window, window, _N_MODEL)
-        rank = jnp.cumsum(win) - 1
-        win_w = win.astype(jnp.float64)
+        if not binned:
+            win = pts["win"]
+            rank = jnp.cumsum(win) - 1
+            win_w = win.astype(jnp.float64)
 
         def block(b):
             # rows: 0 = the original data (the point estimate's BFGS polish), 1..K = resamples
@@ -552,7 +622,7 @@ def _candidate(c, st):
             else:
                 wk = bootstrap_weights(key, rank, win, n_win, ks, st["kind"])
                 wk = jnp.where((ks == 0)[:, None], win_w[None, :], wk)
-                s0k, syk, _ = resample_sums(ids, w, y, wk, n_slots)
+                s0k, syk, _ = resample_sums(pts["ids"], pts["w"], pts["y"], wk, n_slots)
             start = bootstrap_starts(xbar, ebar, s0k, syk, p_start, bounds)
             th, _, dk = bfgs_refine(
                 start[:, 1:], xbar, ebar, s0k, syk, hinv, lo[1:], hi[1:], n_iter=st["n_bfgs"]
@@ -602,15 +672,10 @@ def _candidate(c, st):
 
     depth = out["depth"]
     ratio = out["ratio"]
-    # legacy shape metrics on the raw flux
-    ing = m & (ph > -h) & (ph < -h / 2)
-    bot = m & (ph > -h / 4) & (ph < h / 4)
-    egr = m & (ph > h / 2) & (ph < h)
-    edge = ing | egr
-    n_bot = jnp.sum(bot, dtype=jnp.int32)
-    n_edge = jnp.sum(edge, dtype=jnp.int32)
-    depth_bottom = jnp.where(n_bot > 0, 1.0 - masked_median(f, bot) / base_med, depth)
-    depth_edge = jnp.where(n_edge > 3, 1.0 - masked_median(f, edge) / base_med, depth_bottom * 0.5)
+    # legacy shape metrics: the point medians of stage 1, the fitted depth where a window is empty
+    n_bot, n_edge = p["n_bot"], p["n_edge"]
+    depth_bottom = jnp.where(n_bot > 0, p["bottom_pts"], depth)
+    depth_edge = jnp.where(n_edge > 3, p["edge_pts"], depth_bottom * 0.5)
     shape_ratio = jnp.where(
         (depth_edge > 0) & (depth_bottom > 0), depth_bottom / jnp.where(depth_edge > 0, depth_edge, 1.0), 2.0
     )
@@ -680,7 +745,7 @@ def _candidate(c, st):
         # the fit's own phase bins (no per-point sort: cheap for thousands of epochs)
         centre, med, err, pcnt = _fit_bin_profile(xbar, s0, sy, cnt, st["n_bins"], t_ph)
     elif st["plot"]:
-        centre, med, err, pcnt = _plot_profile(ph, fn, prof_sel, n_prof, prof_half)
+        centre, med, err, pcnt = _plot_profile(pts["ph"], pts["fn"], prof_sel, n_prof, prof_half)
     if st["plot"]:
         res.update(
             plot_binned_phase=centre,
@@ -695,10 +760,30 @@ def _candidate(c, st):
     return res
 
 
+def _candidate(c, st):
+    """Everything V05 computes for one candidate (both stages in one trace)."""
+    return _fit_stage(*_points_stage(c, st), st)
+
+
 @partial(jax.jit, static_argnames=("st_items", "batch"))
 def _kernel(inputs, st_items, batch):
+    """One program per chunk: the grid method and the point-reweighting bootstraps."""
     st = dict(st_items)
     return jax.lax.map(lambda c: _candidate(c, st), inputs, batch_size=batch)
+
+
+@partial(jax.jit, static_argnames=("st_items", "batch"))
+def _kernel_points(inputs, st_items, batch):
+    """Stage 1 of the :func:`_split` path (compiled per packed width R)."""
+    st = dict(st_items)
+    return jax.lax.map(lambda c: _points_stage(c, st)[0], inputs, batch_size=batch)
+
+
+@partial(jax.jit, static_argnames=("st_items", "batch"))
+def _kernel_fit(p, st_items, batch):
+    """Stage 2 of the :func:`_split` path: its shapes do not depend on R."""
+    st = dict(st_items)
+    return jax.lax.map(lambda c: _fit_stage(c, {}, st), p, batch_size=batch)
 
 
 # -- orchestration ----------------------------------------------------------------------------
@@ -807,13 +892,20 @@ def transit_shape(ctx: VetContext, options: dict | None = None) -> dict[str, np.
             "n_base": cnt,
             "key": keys[jnp.asarray(idx)],
         }
-        kb = dict(st_items)["boot_block"]
-        q = dict(st_items)["n_bins"] * dict(st_items)["n_groups"]
-        # per-candidate working set: point-level bootstrap weights (r x block), else the fit's
-        # (block x bins) arrays and the ~16 per-point columns of the binning
-        per = max(r * 24 if dict(st_items)["kind"] == "binned" else r * (kb + 8), q * 512, 1)
+        st = dict(st_items)
+        q = st["n_bins"] * st["n_groups"]
+        # lax.map batches: each intermediate near 2^22 elements.  Per candidate: the ~24
+        # per-point columns of the binning (r x 24), the fit's (block x bins) arrays (q x 512),
+        # point-level bootstrap weights (r x block) where the fit reads the points
+        per = max(r * 24 if st["kind"] == "binned" else r * (st["boot_block"] + 8), q * 512, 1)
         inner = int(max(1, min(b, 2**22 // per)))
-        res = _kernel(inputs, st_items, inner)
+        if _split(st):
+            # the per-point stage keeps the one-program batch (its bins stay bit-for-bit the
+            # same); the fit's batch does not depend on r: one compiled fit for every width
+            p = _kernel_points(inputs, st_items, inner)
+            res = _kernel_fit(p, st_items, int(max(1, min(b, 2**22 // max(q * 512, 1)))))
+        else:
+            res = _kernel(inputs, st_items, inner)
         chunks.append({k: np.asarray(v)[real] for k, v in res.items()})
     out = {}
     for k in chunks[0]:
