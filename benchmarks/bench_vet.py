@@ -794,6 +794,7 @@ def orchestrate(args) -> int:
             "P~U[1,20) d, t0=t_first+U[0,1)*P, D~U[1,6) h",
             "chunk_size": args.chunk_size,
             "vet_call": "jaxvet.vet.vet(lc, candidates, checks, seed=0, chunk_size=chunk_size)",
+            "vet_threads": os.environ.get("JAXVET_THREADS") or "default: all checks + depth estimate at once",
         },
         "checks": checks,
         "checks_missing": missing,
