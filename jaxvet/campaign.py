@@ -55,6 +55,7 @@ import sys
 import time
 import types
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,7 @@ from .data import Candidate, LightCurve, LightCurveBatch, bucket_size
 from .errors import JaxvetInputError
 from .injection import KINDS, PARAM_COLUMNS, InjectionConfig, base_stats, build_injection_batch
 from .results import STATUS_NAMES, VERDICT_NAMES, to_jsonable
+from .vet import resolve_threads
 
 __all__ = [
     "run_campaign",
@@ -527,7 +529,7 @@ def _chunk_rows(
             continue
         a = params[name]
         cols[name] = a.astype(np.int32) if name in ("lc_index", "n_in_transit") else a.astype(np.float64)
-    for spec in specs:
+    def run_check(spec):
         t = time.perf_counter()
         try:
             arrays = spec.compute(ctx)
@@ -546,7 +548,19 @@ def _chunk_rows(
             status = np.full(n, STATUS_NAMES.index("error"))
             verdict = np.full(n, -1)
             metrics = {m: np.full(n, np.nan) for m in spec.summary_metrics}
-        check_seconds[spec.id] = check_seconds.get(spec.id, 0.0) + time.perf_counter() - t
+        return status, verdict, metrics, time.perf_counter() - t
+
+    # the checks are independent programs: run them together (as vet() does; JAXVET_THREADS=1
+    # runs them one after the other), so one compiles or does host work while another runs
+    n_threads = min(resolve_threads(None, len(specs)), len(specs))
+    if n_threads > 1:
+        with ThreadPoolExecutor(n_threads, thread_name_prefix="jaxvet-campaign") as pool:
+            done = list(pool.map(run_check, specs))
+    else:
+        done = [run_check(spec) for spec in specs]
+    for spec, (status, verdict, metrics, seconds) in zip(specs, done, strict=True):
+        # wall seconds inside each check (they overlap when the checks run in threads)
+        check_seconds[spec.id] = check_seconds.get(spec.id, 0.0) + seconds
         cols[f"{spec.id}_status"] = np.asarray([STATUS_NAMES[int(s)] for s in status], dtype=object)
         cols[f"{spec.id}_verdict"] = np.asarray(
             ["none" if int(v) < 0 else VERDICT_NAMES[int(v)] for v in verdict], dtype=object

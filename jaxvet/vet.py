@@ -110,7 +110,9 @@ def estimate_depths_ppm(
     return out
 
 
-def _n_threads(threads: int | None, n_checks: int) -> int:
+def resolve_threads(threads: int | None, n_checks: int) -> int:
+    """How many checks run at once: ``threads``, else ``$JAXVET_THREADS``, else all of them
+    (``n_checks + 1``: the checks and the depth estimate)."""
     if threads is None:
         env = os.environ.get("JAXVET_THREADS", "")
         try:
@@ -182,7 +184,7 @@ def vet(
         raise JaxvetInputError(f"lc_index {bad} out of range for {len(lightcurves)} light curve(s)")
     if chunk_size < 1:
         raise JaxvetInputError(f"chunk_size must be >= 1, got {chunk_size}")
-    n_threads = _n_threads(threads, len(ids))  # checks + the depth estimate
+    n_threads = resolve_threads(threads, len(ids))  # checks + the depth estimate
     lcb = LightCurveBatch.from_lightcurves(lightcurves)
     whole = whole_lightcurve_batch(lightcurves, lcb) if estimate_depth else None
     depths: list[float | None] = [None] * n

@@ -185,6 +185,12 @@ def test_same_seed_is_deterministic_and_independent_of_chunking(lc, reference_ru
     _assert_tables_equal(again, reference_run[1], skip=("chunk",))
 
 
+def test_checks_in_threads_or_in_turn_give_the_same_rows(lc, reference_run, monkeypatch):
+    monkeypatch.setenv("JAXVET_THREADS", "1")  # the reference run used the default (threads)
+    again = run_campaign(lc, seed=5, **KW)
+    _assert_tables_equal(again, reference_run[1])
+
+
 def test_different_seed_gives_different_injections(lc, reference_run):
     other = run_campaign(lc, seed=6, **{**KW, "n_injections": 8})
     full = reference_run[1]
