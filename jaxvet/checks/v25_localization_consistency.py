@@ -36,7 +36,6 @@ flags); ``raw["plot_data"]`` feeds :func:`jaxvet.plotting.pixels.plot_localizati
 from __future__ import annotations
 
 import math
-import warnings
 
 import jax
 import jax.numpy as jnp
@@ -58,6 +57,14 @@ DEFAULTS = dict(
 )
 
 __all__ = ["SPEC", "CLASSES", "gls_consistency"]
+
+
+def _nanmean0(a):
+    """``np.nanmean(a, axis=0)`` without the 'Mean of empty slice' warning (NaN when empty)."""
+    ok = ~np.isnan(a)
+    n = ok.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, np.where(ok, a, 0.0).sum(axis=0) / n, np.nan)
 
 
 def _inv2(c):
@@ -179,9 +186,9 @@ def compute(ctx: VetContext) -> dict:
     a8 = {f"ps_{name}": v for name, v in v08.centroid_shift_stamps(ctx, prep, o8).items()}
     a9 = v09.assemble(v09.difference_image_stamps(ctx, prep, o9), prep, o9)
     # common frame
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        trc = np.stack([np.nanmean(a9["ps_target_row"], axis=0), np.nanmean(a9["ps_target_col"], axis=0)], 1)
+    # NaN-ignoring means, NaN for an all-NaN column, without the global warnings filter (checks
+    # run in threads: warnings.catch_warnings is not thread-safe)
+    trc = np.stack([_nanmean0(a9["ps_target_row"]), _nanmean0(a9["ps_target_col"])], 1)
     frame, jac = _frames(prep, trc)
     J = jac[None, :, :, :]  # (1, K, 2, 2) acting on (d_col, d_row)
     sc = px.TESS_PIXEL_SCALE_ARCSEC
