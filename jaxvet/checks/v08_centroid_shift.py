@@ -519,7 +519,7 @@ def _compiled(n_boot, sigma, k_extra, n_bits, n_in_pad, n_ex_pad, exact_in):
         def f(st, pb, a):
             return jax.vmap(lambda aa: _pair_kernel(st, pb, aa, **static))(a)
 
-        _KERNELS[key] = jax.jit(f)
+        _KERNELS.setdefault(key, jax.jit(f))  # atomic: checks may run in threads
     return _KERNELS[key]
 
 
@@ -530,7 +530,7 @@ def _compiled_image(n_ex_pad):
         def f(st, pb, a):
             return jax.vmap(lambda aa: _reference_image_kernel(st, pb, aa, n_ex_pad=n_ex_pad))(a)
 
-        _KERNELS[key] = jax.jit(f)
+        _KERNELS.setdefault(key, jax.jit(f))  # atomic: checks may run in threads
     return _KERNELS[key]
 
 

@@ -393,7 +393,7 @@ def _compiled(**static):
         def f(st, pb, a):
             return jax.vmap(lambda aa: _pair_kernel(st, pb, aa, **static))(a)
 
-        _KERNELS[key] = jax.jit(f)
+        _KERNELS.setdefault(key, jax.jit(f))  # atomic: checks may run in threads
     return _KERNELS[key]
 
 
