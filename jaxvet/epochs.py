@@ -49,6 +49,7 @@ reference's TOI-5807 outputs up to the last ulp).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import threading
@@ -696,16 +697,7 @@ def measure_epochs(
     # below gather their rows from it inside the row kernel, so no per-chunk planning programs
     n_pts = int(lcb.time.shape[1])
     if groups:
-        cb_all = CandidateBatch(
-            period=jnp.asarray(P),
-            t0=jnp.asarray(t0),
-            duration=jnp.asarray(D),
-            depth=jnp.asarray(np.full(B, np.nan)),
-            stellar_radius=jnp.asarray(np.full(B, np.nan)),
-            stellar_mass=jnp.asarray(np.full(B, np.nan)),
-            lc_index=jnp.asarray(lc_idx.astype(np.int32)),
-            valid=jnp.asarray(active),
-        )
+        cb_all = dataclasses.replace(cb.pad(B), valid=jnp.asarray(active))  # guarded: no epochs
         plan = plan_windows(lcb, cb_all, jnp.asarray(hw_full), plan_half_width=jnp.asarray(plan_hw))
         flat = (lcb.time.reshape(-1), lcb.flux.reshape(-1), lcb.flux_err.reshape(-1))
     else:
@@ -719,9 +711,8 @@ def measure_epochs(
             eb = bucket_size(int(e_est[members[s]]), 4)
             b_sub = _prev_pow2(max(rows_target // eb, 1))
             idx = np.asarray(members[s : s + b_sub])
-            args = (idx, b_sub, eb, wb, cap, P, t0, D, lc_idx, hw_full, hw_cap)
-            e, host = _run_chunk(flat, n_pts, plan, *args)
-            chunks.append((idx, e, host))
+            host = _run_chunk(flat, n_pts, plan, idx, b_sub, eb, wb, cap, P, t0, D, lc_idx, hw_full, hw_cap)
+            chunks.append((idx, eb, host))
             s += b_sub
 
     e_max = bucket_size(max([c[1] for c in chunks], default=1), 4)
@@ -817,7 +808,8 @@ def _gathered_row_kernel(
 
 
 def _run_chunk(flat, n_pts, plan, idx, b_sub, eb, wb, cap, P, t0, D, lc_idx, hw_full, hw_cap):
-    """One chunk of ``b_sub`` candidates x ``eb`` epoch slots as flat rows (host bookkeeping)."""
+    """One chunk of ``b_sub`` candidates x ``eb`` epoch slots as flat rows; returns the host
+    arrays of the row kernel's outputs reshaped to ``(b_sub, eb, ...)``."""
     n = idx.size
     take = np.concatenate([idx, np.repeat(idx[:1], b_sub - n)])
     e_plan = plan.epoch.shape[1]
@@ -859,7 +851,7 @@ def _run_chunk(flat, n_pts, plan, idx, b_sub, eb, wb, cap, P, t0, D, lc_idx, hw_
     host["epoch"] = epoch
     host["slot"] = slot
     host["center"] = np.asarray(tc).reshape(b_sub, eb)
-    return eb, host
+    return host
 
 
 def _run_global(lcb, cands, glob, lc_idx, P, t0, D, n_valid, max_el):
