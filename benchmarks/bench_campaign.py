@@ -11,7 +11,7 @@ eclipsing binaries in equal expectation; P log-uniform in [1, 20] d, D uniform i
 target SNR log-uniform in [5, 100], impact uniform in [0, 0.9]; seed 0), each vetted with V01,
 V04 and V05 (default options: V05 fits a trapezoid and bootstraps it 100 times).
 
-Measured (``jaxvet.campaign.run_campaign`` timings, every chunk written to parquet as in a real
+Measured (``jaxvet.campaigns.lightcurve.run_campaign`` timings, every chunk written to parquet as in a real
 run): total wall time, injections per second, seconds per stage (injection build and each
 check), per-chunk wall times -- the first chunks carry the XLA compilations of every new shape
 bucket, so the median of the last half of the chunks is reported as the warm per-chunk cost --
@@ -72,7 +72,7 @@ def main(argv=None) -> int:
 
     from jaxvet import __version__
     from jaxvet._config import enable_compilation_cache
-    from jaxvet.campaign import run_campaign
+    from jaxvet.campaigns.lightcurve import run_campaign
     from jaxvet.io import read_lightcurves
 
     cache = None

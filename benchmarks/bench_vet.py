@@ -1,4 +1,4 @@
-"""Wall-time / memory benchmark of ``jaxvet.vet.vet`` against the numpy reference (tess-vetter 0.3.20).
+"""Wall-time / memory benchmark of ``jaxvet.vet`` against the numpy reference (tess-vetter 0.3.20).
 
 Run with the jaxvet virtualenv (CPU, about 10 minutes on a 2-core machine)::
 
@@ -19,7 +19,7 @@ that batch size alone):
 * the suite: ``vet(lc, cands, checks, seed=0, chunk_size=...)`` (all checks + the depth estimate
   the report carries), first call (after the per-check calls, so it holds only the remaining
   compiles) and warm calls;
-* the depth estimate alone (``jaxvet.vet.estimate_depths_ppm``);
+* the depth estimate alone (``jaxvet.engine.runner.estimate_depths_ppm``);
 * peak RSS of the worker (``resource.getrusage``) and its RSS before any vetting;
 * ``compile_s`` = sum over checks of (first - warm) + (suite first - suite warm) + (depth first -
   depth warm): the one-off cost per new shape bucket within one process.
@@ -200,7 +200,7 @@ def worker(args) -> dict:
     import jax
     import numpy as np
 
-    from jaxvet.vet import estimate_depths_ppm, vet
+    from jaxvet.engine.runner import estimate_depths_ppm, vet
 
     checks = [c for c in args.checks.split(",") if c]
     d = data_dir(args.data_dir)
@@ -793,7 +793,7 @@ def orchestrate(args) -> int:
             "candidate_distribution": "benchmarks/candidates.py draw_candidates(n, seed, t_first): "
             "P~U[1,20) d, t0=t_first+U[0,1)*P, D~U[1,6) h",
             "chunk_size": args.chunk_size,
-            "vet_call": "jaxvet.vet.vet(lc, candidates, checks, seed=0, chunk_size=chunk_size)",
+            "vet_call": "jaxvet.engine.runner.vet(lc, candidates, checks, seed=0, chunk_size=chunk_size)",
             "vet_threads": os.environ.get("JAXVET_THREADS") or "default: all checks + depth estimate at once",
         },
         "checks": checks,

@@ -11,17 +11,16 @@ Quick start::
 ``import jaxvet`` switches JAX to 64-bit mode (the precision policy, see ``docs/architecture.md``).
 """
 
-from . import _config  # noqa: F401  (x64 before anything else)
-
-__version__ = "0.1.0"
+from jaxvet import _config  # noqa: F401  (x64 before anything else)
+from jaxvet._version import __version__  # noqa: E402
 
 # `jaxvet.campaign(...)` runs a campaign (the module is callable); jaxvet.campaign.* is the module
-from . import campaign  # noqa: E402
-from .checks import available_checks
-from .data import Candidate, CandidateBatch, LightCurve, LightCurveBatch, stitch
-from .errors import DataFileError, JaxvetInputError, UnknownCheckError
-from .io import read_candidates, read_lightcurve, read_lightcurves
-from .vet import vet
+from jaxvet.campaigns import lightcurve as campaign  # noqa: E402
+from jaxvet.checks import available_checks
+from jaxvet.data import Candidate, CandidateBatch, LightCurve, LightCurveBatch, stitch
+from jaxvet.engine.runner import vet
+from jaxvet.errors import DataFileError, JaxvetInputError, UnknownCheckError
+from jaxvet.io import read_candidates, read_lightcurve, read_lightcurves
 
 __all__ = [
     "__version__",

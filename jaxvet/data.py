@@ -25,8 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _config  # noqa: F401  (enables x64 before any array is made)
-from .errors import JaxvetInputError
+from jaxvet.errors import JaxvetInputError
 
 __all__ = [
     "BJD_OFFSET",

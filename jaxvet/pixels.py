@@ -30,9 +30,9 @@ stamp's maximum flux.
 Candidate-specific statistics over the *out-of-transit* cadences (thousands per sector) are then
 computed without re-sorting anything per candidate: the out-of-transit set is "all valid
 cadences minus a small excluded set" (the cadences near transit, gathered with
-:func:`jaxvet.ephemeris.epoch_windows`), and the k-th remaining order statistic of a sorted
+:func:`jaxvet.core.ephemeris.epoch_windows`), and the k-th remaining order statistic of a sorted
 array with M ranks removed is found in O(log M) (:func:`kth_remaining`, the identity behind
-:func:`jaxvet.stats.median_excluding`) or, per pixel, by a bisection that counts removed ranks
+:func:`jaxvet.core.stats.median_excluding`) or, per pixel, by a bisection that counts removed ranks
 (:func:`kth_remaining_count`).  Median absolute deviations use the sorted-array "k closest
 elements" search (:func:`kth_distance`), so an exact numpy-equal MAD costs O(log N log M).
 
@@ -56,10 +56,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _config  # noqa: F401  (x64)
-from .data import BJD_OFFSET, PAD_TIME, CandidateBatch, LightCurve, LightCurveBatch, bucket_size
-from .errors import DataFileError, JaxvetInputError
-from .results import CheckResult, skipped_result
+from jaxvet.data import BJD_OFFSET, PAD_TIME, CandidateBatch, LightCurve, LightCurveBatch, bucket_size
+from jaxvet.errors import DataFileError, JaxvetInputError
+from jaxvet.results import CheckResult, skipped_result
 
 __all__ = [
     "TESS_PIXEL_SCALE_ARCSEC",

@@ -23,6 +23,14 @@ __all__ = [
     "STATUS_NAMES",
     "VERDICT_CODES",
     "VERDICT_NAMES",
+    "VERDICT_NONE",
+    "OK",
+    "SKIPPED",
+    "ERROR",
+    "PASS",
+    "WARN",
+    "FAIL",
+    "INSUFFICIENT",
     "CheckResult",
     "skipped_result",
     "error_result",
@@ -37,6 +45,10 @@ VERDICT_NAMES = ("pass", "warn", "fail", "insufficient")
 VERDICT_CODES = {name: i for i, name in enumerate(VERDICT_NAMES)}
 #: code for "no verdict" (the check states no decision rule)
 VERDICT_NONE = -1
+
+# The one vocabulary of integer codes kernels compute (use these names, never literals).
+OK, SKIPPED, ERROR = (STATUS_CODES[n] for n in STATUS_NAMES)
+PASS, WARN, FAIL, INSUFFICIENT = (VERDICT_CODES[n] for n in VERDICT_NAMES)
 
 
 def status_name(code: int) -> str:

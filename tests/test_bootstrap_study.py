@@ -1,4 +1,4 @@
-"""Tests of jaxvet.bootstrap_study: counts, weighted statistics vs a numpy oracle, real data."""
+"""Tests of jaxvet.campaigns.bootstrap_study: counts, weighted statistics vs a numpy oracle, real data."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jaxvet.bootstrap_study import (
+from jaxvet.campaigns.bootstrap_study import (
     STATISTICS,
     bootstrap_statistics,
     draw_counts,
@@ -212,7 +212,7 @@ def test_toi5807_transit_bootstrap(toi5807_lc, reference_golden):
     assert round(obs["V01.rel_diff"], 2) == v01["rel_diff"]
     # ... and jaxvet's own checks, unrounded (including V01's OE_box with pink-noise errors)
     from jaxvet.checks import get_check
-    from jaxvet.checks.base import VetContext
+    from jaxvet.engine.context import VetContext
 
     ctx = VetContext.build([toi5807_lc], [cand])
     a01 = get_check("V01").compute(ctx)

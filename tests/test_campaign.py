@@ -13,13 +13,18 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxvet import campaign as campaign_mod
-from jaxvet.campaign import add_campaign_arguments, read_results, run_campaign, run_campaign_command
-from jaxvet.checks.base import CheckSpec
-from jaxvet.ephemeris import epoch_index, in_transit_mask, phase_distance_in_transit
+from jaxvet.campaigns import lightcurve as campaign_mod
+from jaxvet.campaigns.lightcurve import (
+    add_campaign_arguments,
+    read_results,
+    run_campaign,
+    run_campaign_command,
+)
+from jaxvet.core.ephemeris import epoch_index, in_transit_mask, phase_distance_in_transit
+from jaxvet.engine.context import CheckSpec
 from jaxvet.errors import JaxvetInputError
 from jaxvet.results import STATUS_CODES, VERDICT_CODES
-from jaxvet.synthetic import simulate_lightcurve
+from jaxvet.synthetic.lightcurves import simulate_lightcurve
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -226,9 +231,9 @@ def test_overwrite_replaces_and_orphan_parts_are_refused(lc, reference_run, tmp_
 
 
 def test_context_light_curves_are_the_injected_rows(lc):
-    from jaxvet.campaign import _RowLightCurves
+    from jaxvet.campaigns.injection import InjectionConfig, base_stats, build_injection_batch
+    from jaxvet.campaigns.lightcurve import _RowLightCurves
     from jaxvet.data import LightCurveBatch
-    from jaxvet.injection import InjectionConfig, base_stats, build_injection_batch
 
     lcb = LightCurveBatch.from_lightcurves([lc])
     b = build_injection_batch(
@@ -352,9 +357,9 @@ import json, sys
 import jax, numpy as np
 assert len(jax.devices()) == 4, jax.devices()
 from tests.test_campaign import FAKE, KW, small_lc
-from jaxvet.campaign import _mesh_sharding, run_campaign
+from jaxvet.campaigns.lightcurve import _mesh_sharding, run_campaign
 from jaxvet.data import LightCurveBatch
-from jaxvet.injection import InjectionConfig, base_stats, build_injection_batch
+from jaxvet.campaigns.injection import InjectionConfig, base_stats, build_injection_batch
 lc = small_lc()
 sharding, replicated = _mesh_sharding(jax.devices())
 lcb = jax.device_put(LightCurveBatch.from_lightcurves([lc]), replicated)

@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from jaxvet.cli import main
-from jaxvet.synthetic import inject_transits, simulate_lightcurve
+from jaxvet.cli.main import main
+from jaxvet.synthetic.lightcurves import inject_transits, simulate_lightcurve
 
 
 @pytest.fixture(scope="module")

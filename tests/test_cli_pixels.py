@@ -4,10 +4,9 @@ import json
 
 import pytest
 
-from jaxvet.cli import main
-from jaxvet.synthetic import simulate_lightcurve
-
-from .conftest import TOI5807
+from jaxvet.cli.main import main
+from jaxvet.synthetic.lightcurves import simulate_lightcurve
+from tests.conftest import TOI5807
 
 TOI5807_RADEC = (308.5672083333333, 43.36068888888889)  # PROVENANCE.md
 CAND = [

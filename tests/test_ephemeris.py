@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jaxvet.data import CandidateBatch, LightCurve, LightCurveBatch
-from jaxvet.ephemeris import (
+from jaxvet.core.ephemeris import (
     epoch_index,
     epoch_windows,
     in_transit_mask,
@@ -15,7 +14,8 @@ from jaxvet.ephemeris import (
     phase_distance_in_transit,
     phase_fold,
 )
-from jaxvet.synthetic import simulate_lightcurve
+from jaxvet.data import CandidateBatch, LightCurve, LightCurveBatch
+from jaxvet.synthetic.lightcurves import simulate_lightcurve
 
 
 def test_time_precision_policy_sub_second_over_1000_days():

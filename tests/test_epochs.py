@@ -1,4 +1,4 @@
-"""The shared per-epoch kernel (jaxvet.epochs) against the plain-numpy oracle on random batches.
+"""The shared per-epoch kernel (jaxvet.core.epochs) against the plain-numpy oracle on random batches.
 
 One batch holds three light curves (patchy gaps, isolated data islands that force the global
 baseline fallback and failed red-noise estimates, a light curve with flux around zero for the
@@ -17,11 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jaxvet.checks.base import VetContext
+from jaxvet.core.epochs import FOLD_BINS, epoch_table_for_context, measure_epochs
 from jaxvet.data import Candidate, CandidateBatch, LightCurve
-from jaxvet.epochs import FOLD_BINS, epoch_table_for_context, measure_epochs
+from jaxvet.engine.context import VetContext
 from jaxvet.errors import JaxvetInputError
-from jaxvet.synthetic import inject_transits, simulate_lightcurve
+from jaxvet.synthetic.lightcurves import inject_transits, simulate_lightcurve
 from tests.oracles import per_epoch_oracle as orc
 
 RTOL = 1e-9

@@ -1,4 +1,4 @@
-"""jaxvet.fit: reference grid search (exact), binning, trapezoid fits vs scipy, bootstrap weights."""
+"""jaxvet.core.fit: reference grid search (exact), binning, trapezoid fits vs scipy, bootstrap weights."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jaxvet import fit
-
-from .oracles import v05_oracle as O
+from jaxvet.core import fit
+from tests.oracles import v05_oracle as O
 
 # -- reference grid search ---------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Tests of jaxvet.injection: parameter draws, injected fluxes against a numpy oracle, shapes."""
+"""Tests of jaxvet.campaigns.injection: parameter draws, injected fluxes against a numpy oracle, shapes."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jaxvet.data import LightCurve, LightCurveBatch
-from jaxvet.errors import JaxvetInputError
-from jaxvet.injection import (
+from jaxvet.campaigns.injection import (
     KINDS,
     InjectionConfig,
     ParamSpec,
@@ -21,6 +19,8 @@ from jaxvet.injection import (
     limb_darkened_profile,
     trapezoid_profile,
 )
+from jaxvet.data import LightCurve, LightCurveBatch
+from jaxvet.errors import JaxvetInputError
 from tests.oracles import injection_oracle as oracle
 
 

@@ -1,4 +1,4 @@
-"""jaxvet.models: exposure-averaged trapezoid, reference grid shape, limb-darkened transit."""
+"""jaxvet.core.models: exposure-averaged trapezoid, reference grid shape, limb-darkened transit."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jaxvet import models
-from jaxvet.synthetic import inject_transits, simulate_lightcurve, trapezoid_profile
-
-from .oracles import v05_oracle as O
+from jaxvet.core import models
+from jaxvet.synthetic.lightcurves import inject_transits, simulate_lightcurve, trapezoid_profile
+from tests.oracles import v05_oracle as O
 
 _shape_jit = jax.jit(models.trapezoid_shape)
 _grad_jit = jax.jit(models.trapezoid_shape_grad)

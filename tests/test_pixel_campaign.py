@@ -1,4 +1,4 @@
-"""Pixel-level injection-recovery campaigns (:mod:`jaxvet.pixel_campaign`).
+"""Pixel-level injection-recovery campaigns (:mod:`jaxvet.campaigns.pixel`).
 
 Small stamps (11 x 11 px, 720 ten-minute cadences) and narrow period/duration ranges keep every
 injection on the same kernel shapes, so the checks compile once for the whole module.
@@ -12,8 +12,8 @@ import math
 import numpy as np
 import pytest
 
+from jaxvet.campaigns.pixel import run_pixel_campaign, stamp_lightcurve
 from jaxvet.errors import JaxvetInputError
-from jaxvet.pixel_campaign import run_pixel_campaign, stamp_lightcurve
 
 N = 12
 KW = dict(
@@ -139,7 +139,7 @@ def test_outputs_written(camp, out_dir):
 
 
 def test_stamp_lightcurve_is_the_aperture_sum():
-    from jaxvet.pixel_synthetic import simulate_tpf
+    from jaxvet.synthetic.stamps import simulate_tpf
 
     s = simulate_tpf(3, n_cadences=50, period_days=1.0, t0_btjd=2000.1, depth_ppm=10000.0)
     lc = stamp_lightcurve(s)
@@ -168,7 +168,7 @@ def test_bad_inputs(kwargs, field, value):
 
 
 def test_cli_subcommand_bad_input(capsys):
-    from jaxvet.cli import build_parser, main
+    from jaxvet.cli.main import build_parser, main
 
     args = build_parser().parse_args(["pixel-campaign", "--n-injections", "2", "--kinds", "planet"])
     assert args.n_injections == 2

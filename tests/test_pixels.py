@@ -11,10 +11,9 @@ from hypothesis import strategies as st
 
 from jaxvet import pixels as px
 from jaxvet.errors import DataFileError, JaxvetInputError
-from jaxvet.pixel_synthetic import Star, simulate_tpf
 from jaxvet.pixels import TPFStamp, read_tpf
-
-from .oracles import pixel_oracle as po
+from jaxvet.synthetic.stamps import Star, simulate_tpf
+from tests.oracles import pixel_oracle as po
 
 TOI5807_RADEC = (308.5672083333333, 43.36068888888889)
 

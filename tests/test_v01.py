@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 from jaxvet.checks import v01_odd_even
-from jaxvet.checks.base import VetContext
 from jaxvet.data import Candidate, stitch
+from jaxvet.engine.context import VetContext
 from jaxvet.errors import JaxvetInputError
 from jaxvet.plotting.v01 import plot_odd_even, plot_odd_even_epochs, plot_odd_even_folded
-from jaxvet.synthetic import inject_transits, simulate_lightcurve
+from jaxvet.synthetic.lightcurves import inject_transits, simulate_lightcurve
 from tests.oracles import per_epoch_oracle as orc
 from tests.test_epochs import host_arrays, random_batch
 

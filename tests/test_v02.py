@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from jaxvet.checks import get_check
 from jaxvet.checks import v02_secondary_eclipse as V02
-from jaxvet.checks.base import VetContext
 from jaxvet.data import Candidate, CandidateBatch, LightCurve, LightCurveBatch
+from jaxvet.engine.context import VetContext
 from jaxvet.errors import JaxvetInputError
-from jaxvet.synthetic import inject_transits, simulate_lightcurve
+from jaxvet.synthetic.lightcurves import inject_transits, simulate_lightcurve
 from tests.oracles.v02_v03_oracle import v02_oracle
 
 RTOL = 1e-9

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from jaxvet.checks import get_check
 from jaxvet.checks import v03_duration_consistency as V03
-from jaxvet.checks.base import VetContext
 from jaxvet.data import Candidate, CandidateBatch, LightCurve, LightCurveBatch
+from jaxvet.engine.context import VetContext
 from jaxvet.errors import JaxvetInputError
 from tests.oracles.v02_v03_oracle import v03_oracle
 

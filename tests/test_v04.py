@@ -17,12 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jaxvet.checks import v04_depth_stability
-from jaxvet.checks.base import VetContext
 from jaxvet.data import Candidate, CandidateBatch, LightCurve, stitch
+from jaxvet.engine.context import VetContext
 from jaxvet.errors import JaxvetInputError
 from jaxvet.plotting.v04 import plot_depth_stability
 from jaxvet.results import VERDICT_CODES
-from jaxvet.synthetic import inject_transits, simulate_lightcurve
+from jaxvet.synthetic.lightcurves import inject_transits, simulate_lightcurve
 from tests.oracles import per_epoch_oracle as orc
 from tests.test_epochs import host_arrays, random_batch
 

@@ -14,13 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jaxvet.checks import get_check
-from jaxvet.checks.base import VetContext
 from jaxvet.checks.v05_transit_shape import SUMMARY, resolve_options, transit_shape
 from jaxvet.data import Candidate
+from jaxvet.engine.context import VetContext
 from jaxvet.errors import JaxvetInputError
-from jaxvet.synthetic import inject_transits, simulate_lightcurve
-
-from .oracles import v05_oracle as O
+from jaxvet.synthetic.lightcurves import inject_transits, simulate_lightcurve
+from tests.oracles import v05_oracle as O
 
 matplotlib.use("Agg")
 
@@ -400,7 +399,7 @@ def test_binned_bootstrap_agrees_with_point_bootstrap(matrix):
 def test_vet_chunks_do_not_change_or_repeat_bootstraps(matrix):
     """Bootstrap keys follow the candidate's run-wide position, not its slot in a chunk: the
     same run in chunks of 3 gives the numbers of one chunk, and no two copies share a stream."""
-    from jaxvet.vet import vet
+    from jaxvet.engine.runner import vet
 
     lcs, _, _, t0s = matrix
     cands = [Candidate(3.5, t0s[0], 2.5, id=f"copy{k}") for k in range(7)]

@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 
 from jaxvet.checks import get_check
-from jaxvet.checks.base import VetContext
 from jaxvet.data import Candidate, LightCurve
+from jaxvet.engine.context import VetContext
 from jaxvet.errors import JaxvetInputError
-
-from .oracles import pixel_oracle as po
+from tests.oracles import pixel_oracle as po
 
 V08 = get_check("V08")
 

@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 
 from jaxvet.checks import get_check
-from jaxvet.checks.base import VetContext
 from jaxvet.data import Candidate
+from jaxvet.engine.context import VetContext
 from jaxvet.errors import JaxvetInputError
-
-from .oracles import pixel_oracle as po
+from tests.oracles import pixel_oracle as po
 
 V09 = get_check("V09")
 

@@ -5,8 +5,8 @@ import pytest
 
 from jaxvet.checks import VetContext, get_check
 from jaxvet.data import Candidate, stitch
-from jaxvet.synthetic import inject_transits, simulate_lightcurve
-from jaxvet.vet import vet
+from jaxvet.engine.runner import vet
+from jaxvet.synthetic.lightcurves import inject_transits, simulate_lightcurve
 from tests.oracles import v21_oracle as oracle
 
 V21 = get_check("V21")

@@ -13,12 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jaxvet.checks import get_check
-from jaxvet.checks.base import VetContext
 from jaxvet.checks.v25_localization_consistency import gls_consistency
 from jaxvet.data import Candidate, LightCurve
+from jaxvet.engine.context import VetContext
 from jaxvet.plotting.pixels import plot_centroid_shift, plot_difference_image, plot_localization_consistency
-
-from .oracles import pixel_oracle as po
+from tests.oracles import pixel_oracle as po
 
 matplotlib.use("Agg")
 V08, V09, V25 = get_check("V08"), get_check("V09"), get_check("V25")
@@ -185,9 +184,9 @@ def test_toi5807_sector83_summary_has_the_seed_numbers(shared_data, toi5807_sect
 def test_cli_vets_several_tpf_files_with_v08_v09_v25(tmp_path, capsys):
     """``jaxvet vet LC --tpf A --tpf B --tpf C --checks V08,V09,V25``: three stamp files (npz, no
     pickled WCS: pixel frame), the aperture-sum light curve as the shared CSV format."""
-    from jaxvet.cli import main
+    from jaxvet.campaigns.pixel import stamp_lightcurve
+    from jaxvet.cli.main import main
     from jaxvet.data import stitch
-    from jaxvet.pixel_campaign import stamp_lightcurve
 
     sts = [
         po.syn_stamp(kind, seed=s, sector=sec)

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from jaxvet.data import Candidate, stitch
+from jaxvet.engine.runner import vet
 from jaxvet.errors import JaxvetInputError
-from jaxvet.synthetic import inject_transits, simulate_lightcurve
-from jaxvet.vet import vet
+from jaxvet.synthetic.lightcurves import inject_transits, simulate_lightcurve
 
 
 @pytest.fixture(scope="module")

@@ -1,14 +1,14 @@
 """Registry of vetting checks: ``get_check("V01")``, ``available_checks()``.
 
-Each check lives in its own module and exposes ``SPEC`` (:class:`~jaxvet.checks.base.CheckSpec`).
+Each check lives in its own module and exposes ``SPEC`` (:class:`~jaxvet.engine.context.CheckSpec`).
 """
 
 from __future__ import annotations
 
 import importlib
 
-from ..errors import UnknownCheckError
-from .base import CheckSpec, VetContext
+from jaxvet.engine.context import CheckSpec, VetContext
+from jaxvet.errors import UnknownCheckError
 
 __all__ = ["CheckSpec", "VetContext", "get_check", "available_checks", "resolve_checks", "CHECK_MODULES"]
 

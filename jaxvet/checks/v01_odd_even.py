@@ -8,7 +8,7 @@ Reference-compatible part (``method="per_epoch_median"``, tess-vetter 0.3.20; re
 semantics §6.1 and §8).  Per epoch: ``depth_k = 1 - median(f_in)/baseline_k`` with a local
 baseline (``|t - t_c| <= min(6D, 0.45P)``, not in transit) and
 ``sigma_k = robust_std(oot)/sqrt(n_in)/baseline_k`` inflated for red noise (Pont et al. 2006,
-MNRAS 373, 231); see :mod:`jaxvet.epochs`.  Parity is ``epoch % 2`` (Python modulo, so negative
+MNRAS 373, 231); see :mod:`jaxvet.core.epochs`.  Parity is ``epoch % 2`` (Python modulo, so negative
 epochs work).  Per parity ``d = median(depth_k)``, ``sigma = median(sigma_k)/sqrt(N)``;
 ``delta_sigma = |d_odd - d_even|/sqrt(sigma_odd^2 + sigma_even^2)``,
 ``rel_diff = |delta|/max(|d_odd|, |d_even|, 1e-10)``.  Fewer than 2 transits or 20 in-transit
@@ -54,11 +54,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..epochs import FOLD_BINS, box_weights_ok, epoch_table_for_context, pink_noise_variances
-from ..errors import JaxvetInputError
-from ..results import STATUS_CODES, VERDICT_CODES, CheckResult
-from ..stats import masked_median
-from .base import CheckSpec, VetContext
+from jaxvet.core.epochs import FOLD_BINS, box_weights_ok, epoch_table_for_context, pink_noise_variances
+from jaxvet.core.stats import masked_median
+from jaxvet.engine.context import CheckSpec, VetContext
+from jaxvet.errors import JaxvetInputError
+from jaxvet.results import STATUS_CODES, VERDICT_CODES, CheckResult
 
 __all__ = ["SPEC", "compute", "format_results", "DEFAULT_OPTIONS", "reference_confidence"]
 

@@ -62,12 +62,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _config  # noqa: F401
-from ..data import bucket_size
-from ..errors import JaxvetInputError
-from ..results import STATUS_CODES, VERDICT_CODES, VERDICT_NONE, CheckResult, error_result, verdict_name
-from ..stats import MAD_TO_SIGMA
-from .base import CheckSpec, VetContext
+from jaxvet.core.stats import MAD_TO_SIGMA
+from jaxvet.data import bucket_size
+from jaxvet.engine.context import CheckSpec, VetContext
+from jaxvet.errors import JaxvetInputError
+from jaxvet.results import STATUS_CODES, VERDICT_CODES, VERDICT_NONE, CheckResult, error_result, verdict_name
 
 __all__ = ["SPEC", "presort_flux", "secondary_eclipse", "static_capacities"]
 

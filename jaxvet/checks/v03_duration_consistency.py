@@ -27,9 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _config  # noqa: F401
-from ..results import VERDICT_NONE, CheckResult
-from .base import CheckSpec, VetContext
+from jaxvet.engine.context import CheckSpec, VetContext
+from jaxvet.results import VERDICT_NONE, CheckResult
 
 __all__ = ["SPEC", "duration_consistency"]
 

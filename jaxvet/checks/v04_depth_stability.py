@@ -5,7 +5,7 @@ share one depth (Thompson et al. 2018, ApJS 235, 38; Wang & Espinoza 2023, arXiv
 Santerne et al. 2013, arXiv:1307.2003).
 
 Reference-compatible part (``method="per_epoch_local_baseline"``, tess-vetter 0.3.20;
-reference semantics §6.4 and §8).  Per epoch (see :mod:`jaxvet.epochs`): local baseline in
+reference semantics §6.4 and §8).  Per epoch (see :mod:`jaxvet.core.epochs`): local baseline in
 ``|t - t_c| <= 6D`` (no period cap), ``depth_k = 1 - median(f_in)/baseline_k``,
 ``sigma_k = robust_std(oot)/sqrt(n_in)/baseline_k`` times the red-noise factor (Pont et al.
 2006, MNRAS 373, 231); epochs with ``depth_k <= 0`` are dropped.  Over the N kept epochs:
@@ -30,7 +30,7 @@ calibrated chi-square with a verdict:
   median baseline of ``n_oot_k`` points and the correlated part (Pont et al. 2006;
   ``sigma_w``, ``sigma_r`` pooled from the epochs' local out-of-transit residuals in the 6D
   windows, see
-  :func:`jaxvet.epochs.pink_noise_variances`), chi-square about the inverse-variance weighted
+  :func:`jaxvet.core.epochs.pink_noise_variances`), chi-square about the inverse-variance weighted
   mean per degree of freedom, over the same epochs as the reference statistics;
   ``chi2_box_reduced_excl_outliers`` without the flagged MAD outliers.  The reference's
   ``chi2_reduced`` is *not* calibrated: its ``sigma_k`` is the error of a mean while
@@ -55,11 +55,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..epochs import epoch_box_depths, epoch_table_for_context, pink_noise_variances
-from ..errors import JaxvetInputError
-from ..results import STATUS_CODES, VERDICT_CODES, CheckResult
-from ..stats import masked_median
-from .base import CheckSpec, VetContext
+from jaxvet.core.epochs import epoch_box_depths, epoch_table_for_context, pink_noise_variances
+from jaxvet.core.stats import masked_median
+from jaxvet.engine.context import CheckSpec, VetContext
+from jaxvet.errors import JaxvetInputError
+from jaxvet.results import STATUS_CODES, VERDICT_CODES, CheckResult
 
 __all__ = ["SPEC", "compute", "format_results", "DEFAULT_OPTIONS", "reference_confidence"]
 

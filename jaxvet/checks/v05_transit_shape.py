@@ -14,17 +14,17 @@ Two methods (option ``method``, ``ctx.opts("V05")["method"]``):
 
 ``"trapezoid_fit"`` (default; the seed's design, §3)
     A weighted least-squares fit of ``1 - depth * s(x - tau; T, F, e)``, the symmetric
-    trapezoid averaged over each point's exposure (:mod:`jaxvet.models`), with *free* depth,
+    trapezoid averaged over each point's exposure (:mod:`jaxvet.core.models`), with *free* depth,
     total duration T, flat ratio r = F/T and mid-time offset tau, to the points within
     ``window`` (0.9) catalogue durations of the nominal mid-transit, normalised by the
     baseline median and weighted by ``1/flux_err^2`` (uniform weights from the baseline's
     robust scatter when any error is missing).  Fit: a (T, r, tau) grid with closed-form
-    depth -> optax Adam -> BFGS polish (:mod:`jaxvet.fit`), on phase bins (``n_fit_bins``
+    depth -> optax Adam -> BFGS polish (:mod:`jaxvet.core.fit`), on phase bins (``n_fit_bins``
     per exposure group; sparse data are fitted point by point).  Uncertainties:
     ``n_bootstrap`` (100) Poisson-bootstrap resamples, each refitted (grid or full-data start
     + ``n_bfgs`` BFGS steps), ``err = (P84 - P16)/2`` for every parameter.  The default
     ``bootstrap="binned"`` draws a resample bin by bin (Poisson counts, smoothed sums:
-    :func:`jaxvet.fit.binned_poisson_sums`), at O(bins) cost; ``"poisson"`` and
+    :func:`jaxvet.core.fit.binned_poisson_sums`), at O(bins) cost; ``"poisson"`` and
     ``"multinomial"`` reweight the points themselves.  The plot profile is the fit bins'
     weighted mean flux.
 ``"grid"`` (reference-compatible)
@@ -66,7 +66,7 @@ Gates, warnings and verdict (jaxvet's rule; the reference is metrics-only)
   ``method="grid"`` the warning terms are left out so that confidence equals the reference's
   (the verdict still follows the rules above).
 
-Implementation.  Only points near transit are read: :func:`jaxvet.ephemeris.plan_windows`
+Implementation.  Only points near transit are read: :func:`jaxvet.core.ephemeris.plan_windows`
 finds, per candidate and epoch, the index range of the points within ``max(0.6, window) D`` of
 mid-transit, and they are gathered straight from the light curve, packed in time order into
 one padded row per candidate (a binary search of each slot's epoch; time order, so the layout
@@ -94,7 +94,7 @@ bootstrap fit of a noise-only candidate may amplify, so the width never depends 
 (8 is also the fastest width measured); bootstrap resamples run in blocks of ``boot_block``.
 A candidate vetted alone and inside a run of 1,000 agrees to <= 1e-9 relative (the per-point
 sums run over a padded width that depends on the chunk).  Divisions that must match
-numpy bit for bit use :func:`jaxvet.models.exact_div` (XLA turns ``x / scalar`` into
+numpy bit for bit use :func:`jaxvet.core.models.exact_div` (XLA turns ``x / scalar`` into
 ``x * (1/scalar)``).
 """
 
@@ -108,11 +108,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _config  # noqa: F401
-from ..data import bucket_size
-from ..ephemeris import gather_packed, plan_windows
-from ..errors import JaxvetInputError
-from ..fit import (
+from jaxvet.core.ephemeris import gather_packed, plan_windows
+from jaxvet.core.fit import (
     TrapezoidBounds,
     bfgs_refine,
     bin_fit_points,
@@ -127,10 +124,12 @@ from ..fit import (
     resample_sums,
     trapezoid_start,
 )
-from ..models import exact_div, reference_trapezoid_shape, trapezoid_shape
-from ..results import VERDICT_CODES, CheckResult
-from ..stats import MAD_TO_SIGMA, masked_median, order_key
-from .base import CheckSpec, VetContext
+from jaxvet.core.models import exact_div, reference_trapezoid_shape, trapezoid_shape
+from jaxvet.core.stats import MAD_TO_SIGMA, masked_median, order_key
+from jaxvet.data import bucket_size
+from jaxvet.engine.context import CheckSpec, VetContext
+from jaxvet.errors import JaxvetInputError
+from jaxvet.results import VERDICT_CODES, CheckResult
 
 __all__ = ["SPEC", "DEFAULTS", "METHODS", "GRAZING_NAMES", "WARNING_BITS", "resolve_options", "transit_shape"]
 
@@ -362,7 +361,7 @@ def _baseline_stats(stime, sflux, n_valid, lc_index, t0, period, h, *, batch: in
 def _packed_points(lcb, sub, epoch, start, count, exp_tab, grp_tab, *, width: int):
     """Each candidate's window points packed in time order into one row (B, width).
 
-    :func:`jaxvet.ephemeris.gather_packed` finds every slot's epoch by a binary search over
+    :func:`jaxvet.core.ephemeris.gather_packed` finds every slot's epoch by a binary search over
     the windows' cumulative counts and gathers straight from the light curve (no B x E x W
     intermediate, no scatter).  Padding slots hold a finite time (an epoch centre), flux and
     error 0, mask False.  Also gathers each point's exposure and exposure group through its

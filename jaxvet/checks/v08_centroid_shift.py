@@ -19,7 +19,7 @@ L103; Bryson et al. 2013, PASP 125, 889):
 Batched implementation (jaxvet): every candidate x stamp pair at once.  The out-of-transit set
 (thousands of cadences) is never materialised per candidate: centroids are sorted once per stamp
 and the candidate's set is "all valid minus the cadences within D of a transit" (gathered with
-:func:`jaxvet.ephemeris.epoch_windows`), so medians, MADs, clipping ranges and order statistics
+:func:`jaxvet.core.ephemeris.epoch_windows`), so medians, MADs, clipping ranges and order statistics
 are exact O(log N log M) look-ups (:mod:`jaxvet.pixels`).  The points rejected for their *other*
 axis are enumerated from the sorted tails (a bucketed capacity, re-run larger on overflow).
 Bootstrap: an in-transit set of up to 256 cadences (the usual case) is resampled jointly in x and
@@ -57,11 +57,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import pixels as px
-from ..ephemeris import epoch_windows, phase_fold
-from ..results import STATUS_CODES, VERDICT_CODES, CheckResult
-from ..stats import masked_median, masked_std
-from .base import CheckSpec, VetContext
+from jaxvet import pixels as px
+from jaxvet.core.ephemeris import epoch_windows, phase_fold
+from jaxvet.core.stats import masked_median, masked_std
+from jaxvet.engine.context import CheckSpec, VetContext
+from jaxvet.results import STATUS_CODES, VERDICT_CODES, CheckResult
 
 ID = "V08"
 NAME = "centroid_shift"
@@ -540,20 +540,20 @@ def _compiled_image(n_ex_pad):
 def _options(ctx: VetContext) -> dict:
     o = {**DEFAULTS, **ctx.opts(ID)}
     if o["centroid_method"] != "median" or o["significance_method"] != "bootstrap":
-        from ..errors import JaxvetInputError
+        from jaxvet.errors import JaxvetInputError
 
         raise JaxvetInputError(
             f"V08 supports centroid_method='median' and significance_method='bootstrap' only, got "
             f"{o['centroid_method']!r}/{o['significance_method']!r}"
         )
     if o["window_policy_version"] != "v1":
-        from ..errors import JaxvetInputError
+        from jaxvet.errors import JaxvetInputError
 
         raise JaxvetInputError(f"V08 window_policy_version must be 'v1', got {o['window_policy_version']!r}")
     if int(o["plot_max"]) < 0:
         raise JaxvetInputError(f"V08 plot_max must be >= 0, got {o['plot_max']!r}")
     if int(o["n_bootstrap"]) < 0:
-        from ..errors import JaxvetInputError
+        from jaxvet.errors import JaxvetInputError
 
         raise JaxvetInputError(f"V08 n_bootstrap must be >= 0, got {o['n_bootstrap']!r}")
     return o

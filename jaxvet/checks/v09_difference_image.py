@@ -51,7 +51,7 @@ Batched implementation: every (candidate, stamp) pair at once; the sector-wide
 out-of-transit medians use per-pixel sorted series and the "minus a few removed ranks"
 order statistics of :mod:`jaxvet.pixels` (no per-candidate sort of the whole sector); the
 in-transit and local-baseline frames are gathered around each transit with
-:func:`jaxvet.ephemeris.epoch_windows`.
+:func:`jaxvet.core.ephemeris.epoch_windows`.
 """
 
 from __future__ import annotations
@@ -63,12 +63,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import pixels as px
-from ..ephemeris import epoch_windows, phase_fold
-from ..errors import JaxvetInputError
-from ..results import STATUS_CODES, VERDICT_CODES, CheckResult, skipped_result
-from ..stats import masked_mean, masked_median
-from .base import CheckSpec, VetContext
+from jaxvet import pixels as px
+from jaxvet.core.ephemeris import epoch_windows, phase_fold
+from jaxvet.core.stats import masked_mean, masked_median
+from jaxvet.engine.context import CheckSpec, VetContext
+from jaxvet.errors import JaxvetInputError
+from jaxvet.results import STATUS_CODES, VERDICT_CODES, CheckResult, skipped_result
 
 ID = "V09"
 NAME = "difference_image"

@@ -1,6 +1,6 @@
 """V21 sector consistency: are the per-sector transit depths consistent with one depth?
 
-Per-sector depths come from the reference estimator (:func:`jaxvet.depth.sector_transit_depths`:
+Per-sector depths come from the reference estimator (:func:`jaxvet.core.depth.sector_transit_depths`:
 in-transit ``|phase| < D/2P``, out-of-transit outside the buffer-3 window), measured by jaxvet
 for every candidate and sector at once -- or from user-supplied rows
 (``ctx.sector_measurements[b]``: dicts with ``sector``, ``depth_ppm``, ``depth_err_ppm`` and
@@ -27,10 +27,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..depth import sector_transit_depths
-from ..results import STATUS_CODES, VERDICT_CODES, CheckResult, skipped_result
-from ..stats import chi2_sf
-from .base import CheckSpec, VetContext
+from jaxvet.core.depth import sector_transit_depths
+from jaxvet.core.stats import chi2_sf
+from jaxvet.engine.context import CheckSpec, VetContext
+from jaxvet.results import STATUS_CODES, VERDICT_CODES, CheckResult, skipped_result
 
 ID = "V21"
 NAME = "sector_consistency"

@@ -41,13 +41,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import pixels as px
-from ..errors import JaxvetInputError
-from ..results import STATUS_CODES, VERDICT_CODES, CheckResult, skipped_result
-from ..stats import chi2_sf
-from . import v08_centroid_shift as v08
-from . import v09_difference_image as v09
-from .base import CheckSpec, VetContext
+from jaxvet import pixels as px
+from jaxvet.checks import v08_centroid_shift as v08
+from jaxvet.checks import v09_difference_image as v09
+from jaxvet.core.stats import chi2_sf
+from jaxvet.engine.context import CheckSpec, VetContext
+from jaxvet.errors import JaxvetInputError
+from jaxvet.results import STATUS_CODES, VERDICT_CODES, CheckResult, skipped_result
 
 ID = "V25"
 NAME = "localization_consistency"

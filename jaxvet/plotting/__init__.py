@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from ..results import CheckResult
+from jaxvet.results import CheckResult
 
 __all__ = ["plot_check", "save_check_plots", "PLOTTERS"]
 

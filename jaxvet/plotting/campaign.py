@@ -1,6 +1,6 @@
 """Plots of an injection campaign's summary: recovery and rejection rates against SNR or period.
 
-Drawn from the ``summary.json`` dictionary written by :func:`jaxvet.campaign.run_campaign`
+Drawn from the ``summary.json`` dictionary written by :func:`jaxvet.campaigns.lightcurve.run_campaign`
 (no recomputation).  For planets the *recovery rate* is the fraction of decided verdicts that
 are not ``fail`` (the check keeps the planet); for eclipsing binaries the *rejection rate* is the
 fail fraction.  Error bars are Wilson score intervals (Wilson 1927, JASA 22, 209) at 68%.

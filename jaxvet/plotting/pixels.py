@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..results import CheckResult
+from jaxvet.results import CheckResult
 
 __all__ = ["plot_centroid_shift", "plot_difference_image", "plot_localization_consistency"]
 

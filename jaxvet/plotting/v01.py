@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..results import CheckResult
+from jaxvet.results import CheckResult
 
 __all__ = ["plot_odd_even_epochs", "plot_odd_even_folded", "plot_odd_even"]
 

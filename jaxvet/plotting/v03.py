@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..results import CheckResult
+from jaxvet.results import CheckResult
 
 
 def plot_duration_consistency(result: CheckResult, ax=None):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..results import CheckResult
+from jaxvet.results import CheckResult
 
 __all__ = ["plot_transit_shape"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..results import CheckResult
+from jaxvet.results import CheckResult
 
 
 def plot_sector_consistency(result: CheckResult, ax=None):

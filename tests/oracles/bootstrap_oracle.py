@@ -1,4 +1,4 @@
-"""Plain-numpy oracle for jaxvet.bootstrap_study: statistics of the *expanded* resample.
+"""Plain-numpy oracle for jaxvet.campaigns.bootstrap_study: statistics of the *expanded* resample.
 
 A bootstrap resample with counts ``c`` is the multiset holding unit ``j`` ``c[j]`` times; here it
 is materialised with ``np.repeat`` and every statistic is computed from the reference semantics

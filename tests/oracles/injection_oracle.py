@@ -1,4 +1,4 @@
-"""Plain-numpy oracle for jaxvet.injection, written from the formulas in its docstring.
+"""Plain-numpy oracle for jaxvet.campaigns.injection, written from the formulas in its docstring.
 
 Nothing here imports jax or jaxvet: the instantaneous trapezoid is integrated over the exposure
 numerically (midpoint rule with many sub-exposures), the Seager & Mallen-Ornelas flat fraction,

@@ -456,7 +456,7 @@ SYN_BOOT = 200
 
 def syn_stamp(kind: str, seed: int = 1, sector: int = 1, rotation_deg: float = 0.0, neighbour: bool = True):
     """'target' (transit on the target), 'eb' (eclipsing binary on the neighbour) or 'flat'."""
-    from jaxvet.pixel_synthetic import Star, simulate_tpf
+    from jaxvet.synthetic.stamps import Star, simulate_tpf
 
     kw = {"target": dict(depth_ppm=5000.0), "eb": dict(eb_star=0, eb_depth=0.2), "flat": {}}[kind]
     return simulate_tpf(
@@ -482,8 +482,8 @@ def syn_candidates(with_others: bool = True):
 
 def syn_context(stamps, candidates=None, seed: int = 0, options=None):
     """A VetContext over the stamps' time span (flat light curve: pixel checks only read its times)."""
-    from jaxvet.checks.base import VetContext
     from jaxvet.data import LightCurve, stitch
+    from jaxvet.engine.context import VetContext
 
     lcs = [
         LightCurve(s.time, np.ones(s.n_cadences), np.full(s.n_cadences, 1e-3), sector=s.sector)

@@ -24,7 +24,7 @@ residuals binned on the transit duration, Hartman & Bakos 2016; see
 
 How it runs
 -----------
-Epochs come from one host plan of every candidate, :func:`jaxvet.ephemeris.plan_windows` (epochs
+Epochs come from one host plan of every candidate, :func:`jaxvet.core.ephemeris.plan_windows` (epochs
 planned where ``[t_c - D/2, t_c + D/2]`` meets a data segment, so every epoch that can hold
 in-transit points is present and epochs with ``n_in < 5`` are skipped exactly like the
 reference's loop over unique epochs, with each window's first point and length for half-width
@@ -61,9 +61,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _config  # noqa: F401
-from .data import CandidateBatch, LightCurveBatch, bucket_size
-from .ephemeris import epoch_index, phase_distance_in_transit, plan_windows
+from jaxvet.core.ephemeris import epoch_index, phase_distance_in_transit, plan_windows
+from jaxvet.data import CandidateBatch, LightCurveBatch, bucket_size
 
 __all__ = [
     "WINDOW_MULT",
@@ -792,7 +791,7 @@ def _gathered_row_kernel(
 ):
     """Gather R windows straight from the flattened light-curve rows, then :func:`_row_kernel`.
 
-    ``flat_start``/``count`` (R,) come from the host plan (:func:`jaxvet.ephemeris.plan_windows`),
+    ``flat_start``/``count`` (R,) come from the host plan (:func:`jaxvet.core.ephemeris.plan_windows`),
     so the program's shape is ``(R, width)`` only: one compiled program per window bucket, not
     one per (chunk, epoch bucket).  Padding slots get the window centre as time, 0 as flux.
     """
@@ -880,7 +879,7 @@ def _run_global(lcb, cands, glob, lc_idx, P, t0, D, n_valid, max_el):
 
 
 _TABLES: dict[tuple[int, int], tuple] = {}
-#: checks of one chunk may run in threads (:func:`jaxvet.vet.vet`): V01 and V04 share one table
+#: checks of one chunk may run in threads (:func:`jaxvet.engine.runner.vet`): V01 and V04 share one table
 _TABLES_LOCK = threading.Lock()
 
 
@@ -906,6 +905,6 @@ def cached_epoch_table(lcb: LightCurveBatch, cb: CandidateBatch) -> EpochTable:
 
 
 def epoch_table_for_context(ctx) -> EpochTable:
-    """The :class:`EpochTable` of a :class:`~jaxvet.checks.base.VetContext` (computed once per
+    """The :class:`EpochTable` of a :class:`~jaxvet.engine.context.VetContext` (computed once per
     pair of batches; see :func:`cached_epoch_table`)."""
     return cached_epoch_table(ctx.lcb, ctx.cb)

@@ -19,7 +19,7 @@ averaged ramp ``G_e(u) = (1/e) int_{u-e/2}^{u+e/2} R`` = 0, ``(u + e/2)^2/(2e)``
 ``u <= -e/2``, ``|u| < e/2``, ``u >= e/2``.  This is exact (no supersampling) for any
 ``e >= 0`` and is C^1 in all parameters when ``e > 0``.  The box (``F = T``) is the limit
 ``G'_e(x + a) - G'_e(x - a)``.  :func:`trapezoid_shape_grad` gives the analytic partial
-derivatives used by the least-squares fits in :mod:`jaxvet.fit`.
+derivatives used by the least-squares fits in :mod:`jaxvet.core.fit`.
 
 :func:`reference_trapezoid_shape` reproduces, bit for bit, the unit-depth shape of the
 reference library's grid search (tess-vetter 0.3.20 ``_trapezoid_model``; reference
@@ -42,8 +42,6 @@ synthetic tests (high impact parameters, grazing geometries); the fits use the t
 from __future__ import annotations
 
 import jax.numpy as jnp
-
-from . import _config  # noqa: F401
 
 __all__ = [
     "exact_div",

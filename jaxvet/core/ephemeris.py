@@ -29,8 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _config  # noqa: F401
-from .data import CandidateBatch, LightCurveBatch, bucket_size
+from jaxvet.data import CandidateBatch, LightCurveBatch, bucket_size
 
 __all__ = [
     "phase_fold",

@@ -9,7 +9,7 @@ set is empty.
 reference's tutorial masks (in-transit ``|phase| < D/2P``, out-of-transit = not within the
 buffer-3 window ``|phase| < 1.5 D/P``).  It gathers only the points near transits: the
 out-of-transit set of a sector is "the whole sector minus a few windows", so its median comes
-from the sector's flux sorted once per light curve (:func:`jaxvet.stats.median_excluding`) and
+from the sector's flux sorted once per light curve (:func:`jaxvet.core.stats.median_excluding`) and
 its standard deviation from per-sector sums minus the window sums -- O(points near transit) per
 candidate instead of O(all points).
 """
@@ -21,10 +21,9 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from . import _config  # noqa: F401
-from .data import CandidateBatch, LightCurveBatch
-from .ephemeris import batched_searchsorted, epoch_index, in_transit_mask, map_packed
-from .stats import masked_count, masked_median, masked_std
+from jaxvet.core.ephemeris import batched_searchsorted, epoch_index, in_transit_mask, map_packed
+from jaxvet.core.stats import masked_count, masked_median, masked_std
+from jaxvet.data import CandidateBatch, LightCurveBatch
 
 __all__ = ["measure_transit_depth", "SectorDepths", "sector_transit_depths", "presort_by_sector"]
 

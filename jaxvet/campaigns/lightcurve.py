@@ -2,7 +2,7 @@
 
 ``jaxvet campaign LC_FILE ... --n-injections N --kinds planet,eb --checks V01,V04,V05 --out DIR``
 (or :func:`run_campaign` from Python) plants ``N`` synthetic planets and eclipsing binaries
-(:mod:`jaxvet.injection`) into real light curves -- or, with no file, into the simulated light
+(:mod:`jaxvet.campaigns.injection`) into real light curves -- or, with no file, into the simulated light
 curve of ``jaxvet demo`` -- vets each one with the chosen checks, and aggregates how often every
 check keeps real planets and rejects eclipsing binaries, as a function of SNR and period.
 
@@ -62,17 +62,20 @@ from typing import Any
 import jax
 import numpy as np
 
-from . import (
-    __version__,
-    _config,  # noqa: F401  (x64)
+from jaxvet._version import __version__
+from jaxvet.campaigns.injection import (
+    KINDS,
+    PARAM_COLUMNS,
+    InjectionConfig,
+    base_stats,
+    build_injection_batch,
 )
-from .checks import get_check
-from .checks.base import CheckSpec, VetContext
-from .data import Candidate, LightCurve, LightCurveBatch, bucket_size
-from .errors import JaxvetInputError
-from .injection import KINDS, PARAM_COLUMNS, InjectionConfig, base_stats, build_injection_batch
-from .results import STATUS_NAMES, VERDICT_NAMES, to_jsonable
-from .vet import resolve_threads
+from jaxvet.checks import get_check
+from jaxvet.data import Candidate, LightCurve, LightCurveBatch, bucket_size
+from jaxvet.engine.context import CheckSpec, VetContext
+from jaxvet.engine.runner import resolve_threads
+from jaxvet.errors import JaxvetInputError
+from jaxvet.results import STATUS_NAMES, VERDICT_NAMES, to_jsonable
 
 __all__ = [
     "run_campaign",
@@ -188,7 +191,7 @@ def _fingerprint(lc: LightCurve) -> dict:
 
 def _demo_lightcurve(seed: int = 0) -> LightCurve:
     """The base light curve of ``jaxvet demo`` (3 simulated sectors, white + red noise, no signal)."""
-    from .synthetic import simulate_lightcurve
+    from jaxvet.synthetic.lightcurves import simulate_lightcurve
 
     return simulate_lightcurve(
         seed,
@@ -214,7 +217,7 @@ def _load_lightcurves(lightcurves) -> list[LightCurve]:
     if all(isinstance(x, LightCurve) for x in items):
         return items
     if all(isinstance(x, (str, os.PathLike)) for x in items):
-        from .io import read_lightcurves
+        from jaxvet.io import read_lightcurves
 
         return [read_lightcurves([str(x) for x in items])]
     out = []
@@ -222,7 +225,7 @@ def _load_lightcurves(lightcurves) -> list[LightCurve]:
         if isinstance(x, LightCurve):
             out.append(x)
         else:
-            from .io import read_lightcurves
+            from jaxvet.io import read_lightcurves
 
             out.append(read_lightcurves([str(p) for p in (x if isinstance(x, (list, tuple)) else [x])]))
     return out
@@ -230,7 +233,7 @@ def _load_lightcurves(lightcurves) -> list[LightCurve]:
 
 def _resolve_specs(checks) -> list[CheckSpec]:
     if isinstance(checks, str) and checks.strip().lower() == "all":
-        from .checks import available_checks
+        from jaxvet.checks import available_checks
 
         checks = [c for c in available_checks() if not get_check(c).needs_tpf]
     if isinstance(checks, str):
@@ -616,14 +619,14 @@ def run_campaign(
         paths of one target (read with :func:`jaxvet.io.read_lightcurves`), or None for the
         simulated light curve of ``jaxvet demo``.
     n_injections, kinds, checks, seed : what to run (``kinds`` overrides ``injection.kinds``;
-        ``checks`` are ids or :class:`~jaxvet.checks.base.CheckSpec` objects).
+        ``checks`` are ids or :class:`~jaxvet.engine.context.CheckSpec` objects).
     chunk_size : injections per device batch (default: automatic, see module docs).
     out : output directory (parts, config, summary, plots); None keeps results in memory.
     resume : continue the campaign in ``out`` (same configuration required).
     overwrite : discard an existing campaign in ``out`` instead of refusing.
-    injection : :class:`~jaxvet.injection.InjectionConfig` or a dict for
+    injection : :class:`~jaxvet.campaigns.injection.InjectionConfig` or a dict for
         :meth:`InjectionConfig.create` (parameter ranges, grids, shape).
-    options : per-check options, as for :func:`jaxvet.vet.vet`.
+    options : per-check options, as for :func:`jaxvet.engine.runner.vet`.
     snr_bins, period_bins : bin edges of the summary.
     on_chunk_done : called as ``on_chunk_done(chunk_index, n_done_chunks)`` after each part is
         written (an exception raised there stops the run like a crash would).
@@ -832,7 +835,7 @@ def run_campaign(
     if out_dir is not None:
         _write_json(out_dir / "summary.json", summary)
         if plots:
-            from .plotting.campaign import save_campaign_plots
+            from jaxvet.plotting.campaign import save_campaign_plots
 
             save_campaign_plots(summary, out_dir)
     if return_table:
@@ -962,7 +965,7 @@ def run_campaign_command(args) -> int:
     """Entry point of ``jaxvet campaign`` (called by :mod:`jaxvet.cli`)."""
     lcs = _load_lightcurves(args.lc_files or None)
     if getattr(args, "sectors", None):
-        from .io import parse_sector_list
+        from jaxvet.io import parse_sector_list
 
         wanted = parse_sector_list(args.sectors)
         lcs = [lc.select_sectors(wanted) for lc in lcs]

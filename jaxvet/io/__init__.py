@@ -49,9 +49,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import BJD_OFFSET, DEFAULT_QUALITY_BITMASK, Candidate, LightCurve
-from .data import stitch as _stitch
-from .errors import DataFileError, JaxvetInputError
+from jaxvet.data import BJD_OFFSET, DEFAULT_QUALITY_BITMASK, Candidate, LightCurve
+from jaxvet.data import stitch as _stitch
+from jaxvet.errors import DataFileError, JaxvetInputError
 
 __all__ = [
     "BKJD_OFFSET",

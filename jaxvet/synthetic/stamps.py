@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import JaxvetInputError
-from .pixels import TESS_PIXEL_SCALE_ARCSEC, TPFStamp
-from .synthetic import trapezoid_profile
+from jaxvet.errors import JaxvetInputError
+from jaxvet.pixels import TESS_PIXEL_SCALE_ARCSEC, TPFStamp
+from jaxvet.synthetic.lightcurves import trapezoid_profile
 
 __all__ = ["Star", "simulate_tpf", "pixel_integrated_gaussian"]
 

@@ -30,10 +30,10 @@ flat-bottom fraction follows from the impact parameter ``b`` and ``k = sqrt(dept
 Seager & Mallen-Ornelas (2003, ApJ 585, 1038, eqs. 3-4, small-angle limit)
 ``tF/tT = sqrt(((1-k)^2 - b^2) / ((1+k)^2 - b^2))`` (0 for grazing ``b > 1-k``).
 
-* ``trapezoid`` (default): the symmetric trapezoid of :func:`jaxvet.models.trapezoid_shape`,
+* ``trapezoid`` (default): the symmetric trapezoid of :func:`jaxvet.core.models.trapezoid_shape`,
   integrated *exactly* over each cadence's exposure (Kipping 2010, MNRAS 408, 1758 on exposure
   smearing); the exposure is the median cadence of the point's sector.
-* ``limb_darkened``: :func:`jaxvet.models.ld_transit_flux` -- the uniform-source overlap area of
+* ``limb_darkened``: :func:`jaxvet.core.models.ld_transit_flux` -- the uniform-source overlap area of
   Mandel & Agol (2002, ApJ 580, L171, eq. 1) times the quadratic-law intensity of the occulted
   annulus (their small-planet approximation, sec. 5), along the straight chord at impact ``b``,
   averaged over ``supersample`` sub-exposures -- rescaled so that the mid-transit deficit equals
@@ -59,12 +59,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _config  # noqa: F401  (x64)
-from .data import CandidateBatch, LightCurve, LightCurveBatch
-from .ephemeris import phase_distance_in_transit
-from .errors import JaxvetInputError
-from .models import ld_transit_flux, tflat_ttotal_from_geometry, trapezoid_shape
-from .stats import robust_std
+from jaxvet.core.ephemeris import phase_distance_in_transit
+from jaxvet.core.models import ld_transit_flux, tflat_ttotal_from_geometry, trapezoid_shape
+from jaxvet.core.stats import robust_std
+from jaxvet.data import CandidateBatch, LightCurve, LightCurveBatch
+from jaxvet.errors import JaxvetInputError
 
 __all__ = [
     "KINDS",
@@ -426,7 +425,7 @@ def trapezoid_profile(dt, duration, tflat_ratio, exposure=0.0):
     """Unit-depth symmetric trapezoid at offsets ``dt`` (days), averaged exactly over ``exposure``.
 
     Total duration ``duration`` (days), flat part ``tflat_ratio * duration``
-    (:func:`jaxvet.models.trapezoid_shape`).
+    (:func:`jaxvet.core.models.trapezoid_shape`).
     """
     return trapezoid_shape(dt, duration, jnp.clip(tflat_ratio, 0.0, 1.0) * duration, exposure)
 
@@ -435,7 +434,7 @@ def trapezoid_profile(dt, duration, tflat_ratio, exposure=0.0):
 def limb_darkened_profile(dt, duration, k, impact, u1, u2, exposure=0.0, supersample: int = 7):
     """Unit-depth limb-darkened transit profile, exposure-averaged by ``supersample`` sub-exposures.
 
-    :func:`jaxvet.models.ld_transit_flux` (Mandel & Agol 2002 small-planet approximation on a
+    :func:`jaxvet.core.models.ld_transit_flux` (Mandel & Agol 2002 small-planet approximation on a
     straight chord at impact ``impact``, first to last contact in ``duration`` days) for radius
     ratio ``k``, as a deficit divided by its (instantaneous) value at mid-transit.
     """

@@ -27,9 +27,9 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__
-from ._config import enable_compilation_cache
-from .errors import JaxvetInputError
+from jaxvet._config import enable_compilation_cache
+from jaxvet._version import __version__
+from jaxvet.errors import JaxvetInputError
 
 __all__ = ["main", "build_parser"]
 
@@ -100,7 +100,7 @@ def _add_checks(sub):
 
 def _add_campaign(sub):
     try:
-        from .campaign import add_campaign_arguments, run_campaign_command
+        from jaxvet.campaigns.lightcurve import add_campaign_arguments, run_campaign_command
     except ImportError:  # pragma: no cover - campaign module missing
         return
     p = sub.add_parser("campaign", help="injection-recovery campaign (resumable, parquet output)")
@@ -109,7 +109,7 @@ def _add_campaign(sub):
 
 
 def _add_pixel_campaign(sub):
-    from .pixel_campaign import add_pixel_campaign_arguments, run_pixel_campaign_command
+    from jaxvet.campaigns.pixel import add_pixel_campaign_arguments, run_pixel_campaign_command
 
     p = sub.add_parser("pixel-campaign", help="pixel-level injection-recovery campaign (V08/V09)")
     add_pixel_campaign_arguments(p)
@@ -169,10 +169,10 @@ def _target_position(ra, dec) -> tuple[float | None, float | None]:
 
 
 def cmd_vet(args) -> int:
-    from .checks import resolve_checks
-    from .data import Candidate
-    from .io import parse_sector_list, read_candidates, read_lightcurves
-    from .vet import vet
+    from jaxvet.checks import resolve_checks
+    from jaxvet.data import Candidate
+    from jaxvet.engine.runner import vet
+    from jaxvet.io import parse_sector_list, read_candidates, read_lightcurves
 
     json_stdout = args.json == "-"
     t_start = time.perf_counter()
@@ -217,7 +217,7 @@ def cmd_vet(args) -> int:
         ]
     tpfs = []
     if args.tpf:
-        from .pixels import read_tpf
+        from jaxvet.pixels import read_tpf
 
         tpfs = [read_tpf(p, allow_pickle=args.allow_pickle, ra_deg=ra_deg, dec_deg=dec_deg) for p in args.tpf]
         for p, s in zip(args.tpf, tpfs, strict=True):
@@ -255,7 +255,7 @@ def cmd_vet(args) -> int:
             Path(args.json).write_text(text)
     _say(format_summary(report), json_stdout)
     if args.plots:
-        from .plotting import save_check_plots
+        from jaxvet.plotting import save_check_plots
 
         n_plots = 0
         for i, (c, res) in enumerate(zip(report.candidates, report.results, strict=True)):
@@ -271,13 +271,13 @@ def cmd_vet(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .demo import run_demo
+    from jaxvet.cli.demo import run_demo
 
     return run_demo(out_dir=args.out, use_real_data=not args.no_real_data, seed=args.seed)
 
 
 def cmd_checks(args) -> int:
-    from .checks import available_checks, get_check
+    from jaxvet.checks import available_checks, get_check
 
     for cid in available_checks():
         spec = get_check(cid)

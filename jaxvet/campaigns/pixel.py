@@ -1,7 +1,7 @@
 """Pixel-level injection-recovery campaigns: planets on the target, diluted EBs on a neighbour.
 
 :func:`run_pixel_campaign` simulates ``n_injections`` synthetic target-pixel stamps
-(:func:`jaxvet.pixel_synthetic.simulate_tpf`), vets each one with the pixel checks (V08 centroid
+(:func:`jaxvet.synthetic.stamps.simulate_tpf`), vets each one with the pixel checks (V08 centroid
 shift, V09 difference image) exactly as ``jaxvet vet LC --tpf STAMP`` would, and aggregates how
 often each check localizes the signal on the target or flags it as off target.
 
@@ -25,9 +25,9 @@ arguments, ``(lo, hi)`` or a fixed number): see :data:`DEFAULT_RANGES`; ``period
 
 Vetting
 -------
-The pixel checks pair *every* stamp of a :class:`~jaxvet.checks.base.VetContext` with *every*
+The pixel checks pair *every* stamp of a :class:`~jaxvet.engine.context.VetContext` with *every*
 candidate and report the first stamp, so each injection gets its own context (one stamp, one
-candidate, built as :func:`jaxvet.vet.vet` builds it; bootstrap keys from ``(seed,
+candidate, built as :func:`jaxvet.engine.runner.vet` builds it; bootstrap keys from ``(seed,
 injection_id)`` through ``candidate_ids``).  Its light curve is the aperture sum of the stamp
 (:func:`stamp_lightcurve`).  ``chunk_size`` only groups injections for progress reporting.
 
@@ -64,15 +64,14 @@ from typing import Any
 
 import numpy as np
 
-from . import _config  # noqa: F401  (x64)
-from .campaign import _to_astropy, _write_json, _write_part
-from .checks import get_check
-from .checks.base import CheckSpec, VetContext
-from .data import Candidate, CandidateBatch, LightCurve, bucket_size
-from .errors import JaxvetInputError
-from .pixel_synthetic import Star, _prf, simulate_tpf
-from .pixels import TESS_PIXEL_SCALE_ARCSEC, TPFStamp, stamp_target_pixel
-from .results import error_result
+from jaxvet.campaigns.lightcurve import _to_astropy, _write_json, _write_part
+from jaxvet.checks import get_check
+from jaxvet.data import Candidate, CandidateBatch, LightCurve, bucket_size
+from jaxvet.engine.context import CheckSpec, VetContext
+from jaxvet.errors import JaxvetInputError
+from jaxvet.pixels import TESS_PIXEL_SCALE_ARCSEC, TPFStamp, stamp_target_pixel
+from jaxvet.results import error_result
+from jaxvet.synthetic.stamps import Star, _prf, simulate_tpf
 
 __all__ = [
     "run_pixel_campaign",
@@ -403,8 +402,8 @@ def _vet_one(truth: dict, stamp: TPFStamp, specs, seed: int, options: dict, seco
         duration_hours=truth["duration_hours"],
         id=f"inj{truth['injection_id']}",
     )
-    # as jaxvet.vet.vet builds it for one candidate (`jaxvet vet LC --tpf STAMP`)
-    from .data import LightCurveBatch
+    # as jaxvet.engine.runner.vet builds it for one candidate (`jaxvet vet LC --tpf STAMP`)
+    from jaxvet.data import LightCurveBatch
 
     ctx = VetContext(
         lightcurves=[lc],
@@ -531,7 +530,7 @@ def run_pixel_campaign(
     dict).  With ``out``, also writes ``out/results.parquet`` and ``out/summary.json``.
     ``ranges``: parameter ranges of :data:`DEFAULT_RANGES` (``(lo, hi)`` or a fixed value) and
     stamp settings of :data:`DEFAULT_STAMP`.  ``options``: per-check options as for
-    :func:`jaxvet.vet.vet` (the campaign turns off V08's plot image unless given).
+    :func:`jaxvet.engine.runner.vet` (the campaign turns off V08's plot image unless given).
     """
     t_start = time.perf_counter()
     try:

@@ -24,8 +24,6 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-from . import _config  # noqa: F401
-
 __all__ = [
     "MAD_TO_SIGMA",
     "order_key",

@@ -17,9 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-from .checks import available_checks, get_check
-from .data import Candidate
-from .synthetic import inject_transits, simulate_lightcurve
+from jaxvet.checks import available_checks, get_check
+from jaxvet.data import Candidate
+from jaxvet.synthetic.lightcurves import inject_transits, simulate_lightcurve
 
 __all__ = ["run_demo", "demo_targets", "find_data_dir"]
 
@@ -70,9 +70,9 @@ def demo_targets(seed: int = 0):
 
 
 def _run(label, lightcurves, candidates, lc_index, out_dir: Path, tpfs=(), seed=0):
-    from .cli import format_summary
-    from .plotting import save_check_plots
-    from .vet import vet
+    from jaxvet.cli.main import format_summary
+    from jaxvet.engine.runner import vet
+    from jaxvet.plotting import save_check_plots
 
     checks = [c for c in available_checks() if not get_check(c).needs_tpf or tpfs]
     t = time.perf_counter()
@@ -119,7 +119,7 @@ def run_demo(out_dir="jaxvet-demo-output", use_real_data: bool = True, seed: int
     _run("simulated", lcs, cands, [0, 1], out, seed=seed)
     data = find_data_dir() if use_real_data else None
     if data is not None:
-        from .io import read_lightcurves
+        from jaxvet.io import read_lightcurves
 
         d = data / "tic188646744"
         files = sorted(d.glob("sector*_pdcsap.csv"))
@@ -128,7 +128,7 @@ def run_demo(out_dir="jaxvet-demo-output", use_real_data: bool = True, seed: int
         stamp = d / "sector83_tpf.npz"
         if stamp.exists():
             try:
-                from .pixels import read_tpf
+                from jaxvet.pixels import read_tpf
 
                 tpfs = [read_tpf(stamp)]
             except Exception as exc:  # the demo continues without pixels

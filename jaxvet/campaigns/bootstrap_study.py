@@ -11,8 +11,8 @@ correlated (red) noise inside each unit intact -- a block bootstrap (Kuensch 198
 Design
 ------
 1. Per-unit quantities are measured once: per-epoch depths, uncertainties and sums with the
-   shared V01/V04 kernel :func:`jaxvet.epochs.measure_epochs`; per-sector depths with the
-   reference estimator :func:`jaxvet.depth.sector_transit_depths` (as V21 does).
+   shared V01/V04 kernel :func:`jaxvet.core.epochs.measure_epochs`; per-sector depths with the
+   reference estimator :func:`jaxvet.core.depth.sector_transit_depths` (as V21 does).
 2. A resample is a vector of multinomial *counts* over the units: unit ``j`` of resample ``r``
    draws a unit uniformly from its stratum, with the key ``fold_in(key(seed), r)`` -- so sample
    ``r`` does not depend on ``n_resamples`` or on the batch size.  Counts over sectors become
@@ -51,10 +51,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _config  # noqa: F401  (x64)
-from .data import Candidate, CandidateBatch, LightCurve, LightCurveBatch
-from .errors import JaxvetInputError
-from .stats import chi2_sf
+from jaxvet.core.stats import chi2_sf
+from jaxvet.data import Candidate, CandidateBatch, LightCurve, LightCurveBatch
+from jaxvet.errors import JaxvetInputError
 
 __all__ = [
     "STATISTICS",
@@ -321,7 +320,7 @@ def v21_statistics(counts, u):
 # per-unit measurements (once per candidate)
 # --------------------------------------------------------------------------------------------
 def _epoch_units(lcb: LightCurveBatch, cb: CandidateBatch) -> dict:
-    from .epochs import measure_epochs
+    from jaxvet.core.epochs import measure_epochs
 
     tab = measure_epochs(lcb, cb)
     g = lambda a: np.asarray(a)[0]  # noqa: E731
@@ -360,7 +359,7 @@ def _epoch_units(lcb: LightCurveBatch, cb: CandidateBatch) -> dict:
 
 
 def _sector_units(lcb: LightCurveBatch, cb: CandidateBatch) -> dict:
-    from .depth import sector_transit_depths
+    from jaxvet.core.depth import sector_transit_depths
 
     sd = sector_transit_depths(lcb, cb)
     sector = np.asarray(sd.sector)[0]

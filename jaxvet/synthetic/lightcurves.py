@@ -10,15 +10,15 @@
   twice the period), per-epoch depth scatter and a secondary eclipse at phase 0.5.
 
 The device-side (batched JAX) models used by fits and injection campaigns live in
-:mod:`jaxvet.models`; this module builds test and demo data.
+:mod:`jaxvet.core.models`; this module builds test and demo data.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .data import LightCurve
-from .errors import JaxvetInputError
+from jaxvet.data import LightCurve
+from jaxvet.errors import JaxvetInputError
 
 __all__ = ["simulate_lightcurve", "inject_transits", "trapezoid_profile", "SECTOR_DAYS"]
 

@@ -5,7 +5,7 @@ Everything here works on *one candidate's* padded arrays and is ``vmap``-ped (or
 ``*_batch`` helpers do that for you.
 
 Model.  The normalised flux is ``1 - depth * s(x - tau; T, F, e)`` with ``s`` the unit-depth,
-exposure-averaged symmetric trapezoid of :func:`jaxvet.models.trapezoid_shape` (total
+exposure-averaged symmetric trapezoid of :func:`jaxvet.core.models.trapezoid_shape` (total
 duration ``T``, flat duration ``F = r T``, mid-time offset ``tau``, exposure ``e``; Seager &
 Mallen-Ornelas 2003).  Inside this module times are in units of the candidate's catalogue
 duration ``D`` (``u = x/D``), so the parameter vector ``p = (depth, T/D, r, tau/D)`` is
@@ -64,8 +64,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from . import _config  # noqa: F401
-from .models import reference_trapezoid_shape, trapezoid_shape, trapezoid_shape_grad
+from jaxvet.core.models import reference_trapezoid_shape, trapezoid_shape, trapezoid_shape_grad
 
 __all__ = [
     "REFERENCE_RATIOS",
@@ -239,7 +238,7 @@ def percentile_halfwidth(values, mask, ci: float = 0.68):
     as the reference does (16.000000000000004 and 84.0 for ci = 0.68); numpy's linear
     interpolation.  One sort serves both levels.  Returns ``(halfwidth, P_lo, P_hi)``.
     """
-    from .stats import masked_count, masked_order_statistic, masked_sorted
+    from jaxvet.core.stats import masked_count, masked_order_statistic, masked_sorted
 
     n = masked_count(mask)
     srt = masked_sorted(values, mask)

@@ -1,0 +1,1 @@
+"""Injection-recovery campaigns (light curves and pixel stamps) and bootstrap studies."""

@@ -1,0 +1,316 @@
+"""Vet many candidates with many checks: the batched driver behind ``jaxvet vet``.
+
+:func:`vet` validates every option at the boundary, cuts the candidates into fixed-size chunks
+(padded to a power of two, so every chunk of a campaign reuses the same compiled programs) and
+the chunks into run segments.  Within a segment each check dispatches its batched ``compute``
+on every chunk before the host waits (the checks in threads: one check's tracing and host
+planning overlap another's device work), each check's results are copied to the host once, and
+per-candidate :class:`~jaxvet.results.CheckResult` objects are formatted.  Checks that another
+requires (V25 reads V08's and V09's trees) are dispatched first and handed over on the device.
+A programmer error propagates; bad input raises :class:`~jaxvet.errors.JaxvetInputError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import numpy as np
+
+from jaxvet._version import __version__
+from jaxvet.checks import get_check, resolve_checks
+from jaxvet.core.depth import sector_transit_depths
+from jaxvet.data import Candidate, CandidateBatch, LightCurve, LightCurveBatch, bucket_size
+from jaxvet.engine.context import RunCache, VetContext, to_host
+from jaxvet.errors import JaxvetInputError
+from jaxvet.results import CheckResult, to_jsonable
+
+__all__ = ["vet", "VetReport", "estimate_depths_ppm", "resolve_options", "resolve_threads"]
+
+
+@dataclass
+class VetReport:
+    """Results of a vetting run: ``results[i][check_id]`` for candidate ``i``."""
+
+    candidates: list[Candidate]
+    checks: list[str]
+    results: list[dict[str, CheckResult]]
+    depth_estimates_ppm: list[float | None] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.candidates)
+
+    def __getitem__(self, i: int) -> dict[str, CheckResult]:
+        return self.results[i]
+
+    def to_dict(self, include_raw: bool = True) -> dict[str, Any]:
+        out = []
+        for i, (c, res) in enumerate(zip(self.candidates, self.results, strict=True)):
+            depth = (
+                c.depth_ppm
+                if c.depth_ppm is not None
+                else (self.depth_estimates_ppm[i] if i < len(self.depth_estimates_ppm) else None)
+            )
+            out.append(
+                {
+                    "id": c.id if c.id is not None else str(i),
+                    "period_days": c.period_days,
+                    "t0_btjd": c.t0_btjd,
+                    "duration_hours": c.duration_hours,
+                    "depth_ppm": depth,
+                    "checks": {cid: r.to_dict(include_raw=include_raw) for cid, r in res.items()},
+                }
+            )
+        return to_jsonable({"jaxvet_version": __version__, "checks": self.checks, "candidates": out})
+
+    def to_json(self, include_raw: bool = True, indent: int | None = 1) -> str:
+        return json.dumps(self.to_dict(include_raw), indent=indent, allow_nan=False)
+
+    def summary_table(self):
+        """An astropy Table: one row per candidate, status/verdict per check."""
+        from astropy.table import Table
+
+        rows = []
+        for c, res in zip(self.candidates, self.results, strict=True):
+            row = {"id": c.id or "", "period_days": c.period_days, "duration_hours": c.duration_hours}
+            for cid in self.checks:
+                r = res.get(cid)
+                row[f"{cid}_status"] = r.status if r else ""
+                row[f"{cid}_verdict"] = (r.verdict or "") if r else ""
+            rows.append(row)
+        return Table(rows=rows)
+
+
+def whole_lightcurve_batch(lightcurves: Sequence[LightCurve], like: LightCurveBatch) -> LightCurveBatch:
+    """The light curves as one "sector" each, padded like ``like`` (so kernels are reused)."""
+    whole = [dataclasses.replace(lc, sector=np.zeros(len(lc), np.int32)) for lc in lightcurves]
+    return LightCurveBatch.from_lightcurves(
+        whole, n_points=like.n_points, n_sectors=like.sector_ids.shape[1], n_segments=like.seg_lo.shape[1]
+    )
+
+
+def estimate_depths_ppm(
+    lc: LightCurve, candidates: Sequence[Candidate], chunk_size: int = 1024
+) -> np.ndarray:
+    """The tutorial's depth estimate on the whole light curve (reference estimator, buffers 1/3)."""
+    lcb = LightCurveBatch.from_lightcurves([lc])
+    whole = whole_lightcurve_batch([lc], lcb)
+    out = np.zeros(len(candidates))
+    pad = bucket_size(min(chunk_size, len(candidates)), 8)
+    for lo in range(0, len(candidates), chunk_size):
+        chunk = list(candidates[lo : lo + chunk_size])
+        cb = CandidateBatch.from_candidates(chunk, pad_to=max(pad, len(chunk)))
+        sd = sector_transit_depths(whole, cb)
+        out[lo : lo + len(chunk)] = np.asarray(sd.depth)[: len(chunk), 0] * 1e6
+    return out
+
+
+def resolve_threads(threads: int | None, n_checks: int) -> int:
+    """How many checks run at once: ``threads``, else ``$JAXVET_THREADS``, else all of them
+    (``n_checks + 1``: the checks and the depth estimate)."""
+    if threads is None:
+        env = os.environ.get("JAXVET_THREADS", "")
+        try:
+            threads = int(env) if env else n_checks + 1
+        except ValueError:
+            raise JaxvetInputError(f"JAXVET_THREADS must be an integer, got {env!r}") from None
+    if threads < 1:
+        raise JaxvetInputError(f"threads must be >= 1, got {threads}")
+    return int(threads)
+
+
+def _progress(enabled: bool, total: int, desc: str):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="cand", file=sys.stderr, leave=False)
+
+
+def _with_requirements(ids: list[str]) -> list[str]:
+    """``ids`` plus the checks they require, each after its requirements (order kept)."""
+    out: list[str] = []
+
+    def add(cid: str, trail: tuple[str, ...]):
+        if cid in out:
+            return
+        if cid in trail:
+            raise RuntimeError(f"check requirements form a cycle: {' -> '.join((*trail, cid))}")
+        for dep in get_check(cid).requires:
+            add(dep, (*trail, cid))
+        out.append(cid)
+
+    for cid in ids:
+        add(cid, ())
+    return out
+
+
+def resolve_options(ids: Sequence[str], options: Mapping[str, Mapping[str, Any]] | None) -> dict[str, Any]:
+    """Every check's validated options, checked at the boundary before anything compiles.
+
+    An options key that is not a check id, or a misspelled option name or a bad value, raises
+    :class:`~jaxvet.errors.JaxvetInputError` naming it.
+    """
+    options = dict(options or {})
+    for key in options:
+        get_check(key)  # unknown ids raise UnknownCheckError naming the id
+        if not isinstance(options[key], Mapping):
+            raise JaxvetInputError(
+                f"options[{key!r}] must be a mapping of option names, got {options[key]!r}"
+            )
+    return {cid: get_check(cid).resolve_options(options.get(cid)) for cid in ids}
+
+
+@dataclass
+class _Chunk:
+    lo: int
+    ctx: VetContext
+
+
+def _chunks(lightcurves, lcb, candidates, li, lo, hi, chunk_size, pad, *, seed, tpfs, options,
+            sector_measurements, cache) -> list[_Chunk]:
+    out = []
+    for a in range(lo, hi, chunk_size):
+        chunk = candidates[a : min(a + chunk_size, hi)]
+        cb = CandidateBatch.from_candidates(
+            chunk, lc_index=li[a : a + len(chunk)], pad_to=max(pad, len(chunk))
+        )
+        sm = None
+        if sector_measurements:
+            sm = {i - a: v for i, v in sector_measurements.items() if a <= i < a + len(chunk)}
+        ctx = VetContext(
+            lightcurves=lightcurves, lcb=lcb, candidates=chunk, cb=cb, seed=seed, tpfs=list(tpfs),
+            options=options, sector_measurements=sm, candidate_ids=np.arange(a, a + len(chunk)),
+            cache=cache, chunk_key=a,
+        )
+        out.append(_Chunk(a, ctx))
+    return out
+
+
+def _run_segment(chunks: list[_Chunk], run_ids: list[str], opts: dict[str, Any], whole, n_threads: int):
+    """Dispatch every chunk of every check, then copy each check's results to the host once.
+
+    Returns ``{check_id: [per-chunk host trees]}`` and the per-chunk depth estimates (or None).
+    A check's dispatch waits only for the dispatch of the checks it requires (their device
+    trees are its ``ctx.products``), never for results on the host.
+    """
+    dispatched: dict[str, Any] = {}
+
+    def dispatch(cid: str):
+        spec = get_check(cid)
+        deps = {d: dispatched[d].result() if n_threads > 1 else dispatched[d] for d in spec.requires}
+        trees = []
+        for k, ch in enumerate(chunks):
+            ctx = dataclasses.replace(ch.ctx, products={d: deps[d][k] for d in spec.requires})
+            trees.append(spec.dispatch(ctx, opts[cid]))
+        return trees
+
+    def depth():
+        return [sector_transit_depths(whole, ch.ctx.cb).depth for ch in chunks]
+
+    if n_threads > 1:
+        with ThreadPoolExecutor(min(n_threads, len(run_ids) + 1), thread_name_prefix="jaxvet-check") as pool:
+            for cid in run_ids:
+                dispatched[cid] = pool.submit(dispatch, cid)
+            dep_future = pool.submit(depth) if whole is not None else None
+            trees = {cid: f.result() for cid, f in dispatched.items()}
+            depths = dep_future.result() if dep_future is not None else None
+    else:
+        for cid in run_ids:
+            dispatched[cid] = dispatch(cid)
+        trees = dict(dispatched)
+        depths = depth() if whole is not None else None
+    # one device -> host copy per check for the whole segment
+    host = {cid: [to_host(t) for t in jax.device_get(trees[cid])] for cid in run_ids}
+    return host, (np.asarray(jax.device_get(depths)) if depths is not None else None)
+
+
+def vet(
+    lightcurves: LightCurve | Sequence[LightCurve],
+    candidates: Candidate | Sequence[Candidate],
+    checks: str | Sequence[str] | None = "all",
+    *,
+    lc_index: Sequence[int] | int = 0,
+    tpfs: Sequence[Any] = (),
+    seed: int = 0,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    sector_measurements: Mapping[int, list[dict]] | None = None,
+    chunk_size: int = 1024,
+    segment_size: int | None = None,
+    progress: bool = False,
+    estimate_depth: bool = True,
+    threads: int | None = None,
+) -> VetReport:
+    """Run ``checks`` on every candidate; candidates are batched ``chunk_size`` at a time.
+
+    ``lightcurves`` is one (stitched) light curve or a list; ``lc_index[b]`` says which one
+    candidate ``b`` uses.  ``tpfs`` are pixel stamps for V08/V09/V25.  ``seed`` drives every
+    bootstrap (same seed, same numbers).  ``options`` maps a check id to its options (validated
+    before anything runs; a misspelled name is an error naming it).
+
+    Execution: the run is cut into segments of ``segment_size`` candidates (default 16
+    chunks); within a segment every chunk of every check is dispatched before the host waits,
+    and each check's results come back in one device-to-host copy.  ``threads``: how many checks
+    dispatch at once (default: every check and the depth estimate together;
+    ``$JAXVET_THREADS`` overrides; 1 = one after the other); results do not depend on it.
+    A programmer error in a check propagates; degenerate candidates get statuses and flags.
+    """
+    if isinstance(lightcurves, LightCurve):
+        lightcurves = [lightcurves]
+    if isinstance(candidates, Candidate):
+        candidates = [candidates]
+    lightcurves, candidates = list(lightcurves), list(candidates)
+    if not candidates:
+        raise JaxvetInputError("no candidates to vet")
+    ids = resolve_checks(checks)
+    run_ids = _with_requirements(ids)
+    opts = resolve_options(run_ids, options)
+    n = len(candidates)
+    li = np.broadcast_to(np.asarray(lc_index, dtype=np.int64), (n,))
+    if np.any(li < 0) or np.any(li >= len(lightcurves)):
+        bad = int(li[(li < 0) | (li >= len(lightcurves))][0])
+        raise JaxvetInputError(f"lc_index {bad} out of range for {len(lightcurves)} light curve(s)")
+    if chunk_size < 1:
+        raise JaxvetInputError(f"chunk_size must be >= 1, got {chunk_size}")
+    segment_size = 16 * chunk_size if segment_size is None else int(segment_size)
+    if segment_size < 1:
+        raise JaxvetInputError(f"segment_size must be >= 1, got {segment_size}")
+    segment_size = max(chunk_size, segment_size // chunk_size * chunk_size)
+    n_threads = resolve_threads(threads, len(run_ids))  # checks + the depth estimate
+    lcb = LightCurveBatch.from_lightcurves(lightcurves)
+    cache = RunCache()
+    depths: list[float | None] = [None] * n
+    results: list[dict[str, CheckResult]] = [dict() for _ in range(n)]
+    bar = _progress(progress, n, "vetting")
+    pad = bucket_size(min(chunk_size, n), 8)
+    for seg_lo in range(0, n, segment_size):
+        seg_hi = min(n, seg_lo + segment_size)
+        chunks = _chunks(lightcurves, lcb, candidates, li, seg_lo, seg_hi, chunk_size, pad, seed=seed,
+                         tpfs=tpfs, options=dict(options or {}), sector_measurements=sector_measurements,
+                         cache=cache)
+        need_depth = estimate_depth and any(c.depth_ppm is None for c in candidates[seg_lo:seg_hi])
+        whole = cache.get(("whole_lightcurve_batch",), lambda: whole_lightcurve_batch(lightcurves, lcb)) \
+            if need_depth else None
+        host, est = _run_segment(chunks, run_ids, opts, whole, n_threads)
+        for k, ch in enumerate(chunks):
+            m = len(ch.ctx.candidates)
+            for cid in ids:
+                spec = get_check(cid)
+                for j, r in enumerate(spec.finish(ch.ctx, host[cid][k], opts[cid])[:m]):
+                    results[ch.lo + j][cid] = r
+            if est is not None:
+                for j, c in enumerate(ch.ctx.candidates):
+                    if c.depth_ppm is None:
+                        depths[ch.lo + j] = float(est[k][j, 0] * 1e6)
+        if bar is not None:
+            bar.update(seg_hi - seg_lo)
+    if bar is not None:
+        bar.close()
+    return VetReport(candidates=candidates, checks=ids, results=results, depth_estimates_ppm=depths)
