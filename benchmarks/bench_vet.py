@@ -2,10 +2,11 @@
 
 Run with the jaxvet virtualenv (CPU, about 10 minutes on a 2-core machine)::
 
-    /work/venv/bin/python benchmarks/bench_vet.py
+    python benchmarks/bench_vet.py            # from the repository root, in the jaxvet environment
 
-Workload: the four TOI-5807 sectors stitched (73,805 points; ``$JAXVET_DATA_DIR`` or
-``/work/shared/data/tic188646744``) and random candidate ephemerides from
+Workload: the four TOI-5807 sectors stitched (73,805 points; ``--data-dir``, else
+``$JAXVET_DATA_DIR/tic188646744``, else ``../shared/data/tic188646744`` beside the repository)
+and random candidate ephemerides from
 ``benchmarks/candidates.py::draw_candidates(n, seed, t_first)`` (P ~ U[1, 20) d,
 D ~ U[1, 6) h) -- the same draws the reference benchmark (``reference_timing.py``) times.
 
@@ -404,6 +405,8 @@ def run_worker(extra: list[str], timeout: float, common: list[str]) -> dict:
 
 
 def run_reference(args, out_path: Path) -> dict:
+    if not args.reference_python:
+        return {"skipped": "no --reference-python (or $JAXVET_REFERENCE_PYTHON) given"}
     py = Path(args.reference_python)
     if not py.exists():
         return {"skipped": f"reference python {py} not found"}
@@ -973,7 +976,12 @@ def main(argv=None) -> int:
     ap.add_argument("--chunk-size", type=int, default=1024)
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--budget-s", type=float, default=600.0, help="wall-clock budget for the whole run")
-    ap.add_argument("--reference-python", default="/work/refvenv/bin/python")
+    ap.add_argument(
+        "--reference-python",
+        default=os.environ.get("JAXVET_REFERENCE_PYTHON"),
+        help="python of an environment with tess-vetter installed (pip install '.[bench]'); "
+        "default $JAXVET_REFERENCE_PYTHON; the reference side is skipped when neither is given",
+    )
     ap.add_argument("--n-reference", type=int, default=20)
     ap.add_argument("--skip-reference", action="store_true")
     ap.add_argument("--skip-cli", action="store_true")

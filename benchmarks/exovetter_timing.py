@@ -2,7 +2,7 @@
 
 Run with the reference virtualenv (exovetter 0.0.16 installed by ``pip install ".[bench]"``)::
 
-    /work/refvenv/bin/python benchmarks/exovetter_timing.py [--n-candidates 20] [--seed 0]
+    REFERENCE_PYTHON benchmarks/exovetter_timing.py [--n-candidates 20] [--seed 0]
 
 exovetter's ``OddEven`` (Thompson et al. 2018 §A.3 style: odd and even transits phase-folded and
 their box depths compared, ``odd_depth``, ``even_depth``, ``diff``/``sigma``) is run one candidate

@@ -3,8 +3,8 @@
 Run with the *reference* virtualenv (tess-vetter==0.3.20 installed there, NOT in the
 jaxvet venv)::
 
-    /work/refvenv/bin/python benchmarks/reference_golden.py \
-        [--data-dir /work/shared/data/tic188646744] \
+    REFERENCE_PYTHON benchmarks/reference_golden.py \
+        [--data-dir ../shared/data/tic188646744] \
         [--out tests/data/reference_toi5807.json]
 
 It reproduces the TOI-5807.01 tutorial flow with ``tess_vetter.api``:
@@ -38,6 +38,7 @@ import argparse
 import datetime as _dt
 import json
 import math
+import os
 import platform
 import sys
 from pathlib import Path
@@ -48,7 +49,8 @@ import tess_vetter
 import tess_vetter.api as btv
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA_DIR = Path("/work/shared/data/tic188646744")
+DATA_ROOT = Path(os.environ.get("JAXVET_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
+DEFAULT_DATA_DIR = DATA_ROOT / "tic188646744"
 DEFAULT_OUT = REPO_ROOT / "tests" / "data" / "reference_toi5807.json"
 
 # toi5807_shared.py constants
@@ -514,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
     out = {
         "provenance": {
             "generator": "benchmarks/reference_golden.py",
-            "command": "/work/refvenv/bin/python benchmarks/reference_golden.py"
+            "command": "python benchmarks/reference_golden.py"
             + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:])),
             "date_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "tess_vetter_version": tess_vetter.__version__,

@@ -2,7 +2,7 @@
 
 Run with the reference virtualenv::
 
-    /work/refvenv/bin/python benchmarks/reference_timing.py \
+    REFERENCE_PYTHON benchmarks/reference_timing.py \
         --n-candidates 20 --seed 0 --out benchmarks/results/reference_timing_n20_s0.json
 
 Workload (one candidate at a time, exactly as the reference is used; it has no batching):
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     out = {
         "provenance": {
             "generator": "benchmarks/reference_timing.py",
-            "command": "/work/refvenv/bin/python benchmarks/reference_timing.py "
+            "command": "python benchmarks/reference_timing.py "
             + " ".join(argv if argv is not None else sys.argv[1:]),
             "date_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "tess_vetter_version": tess_vetter.__version__,

@@ -1,6 +1,8 @@
-"""Registry of vetting checks: ``get_check("V01")``, ``available_checks()``.
+"""Registry of vetting checks: ``get_check("V01")``, ``available_checks()``, ``register``.
 
-Each check lives in its own module and exposes ``SPEC`` (:class:`~jaxvet.engine.context.CheckSpec`).
+Each built-in check lives in its own module and exposes ``SPEC``
+(:class:`~jaxvet.engine.context.CheckSpec`); :func:`register` adds a check defined elsewhere
+(a plug-in, or a test double), which then runs through :func:`jaxvet.vet` like the built-ins.
 """
 
 from __future__ import annotations
@@ -10,7 +12,16 @@ import importlib
 from jaxvet.engine.context import CheckSpec, VetContext
 from jaxvet.errors import UnknownCheckError
 
-__all__ = ["CheckSpec", "VetContext", "get_check", "available_checks", "resolve_checks", "CHECK_MODULES"]
+__all__ = [
+    "CheckSpec",
+    "VetContext",
+    "get_check",
+    "available_checks",
+    "resolve_checks",
+    "register",
+    "unregister",
+    "CHECK_MODULES",
+]
 
 #: check id -> module (imported lazily, so importing jaxvet stays fast)
 CHECK_MODULES = {
@@ -26,17 +37,37 @@ CHECK_MODULES = {
 }
 
 
+#: checks added with :func:`register` (id -> spec)
+_REGISTERED: dict[str, CheckSpec] = {}
+
+
+def register(spec: CheckSpec, *, replace: bool = False) -> CheckSpec:
+    """Make ``spec`` available under ``spec.id`` (upper case); a clash with an existing id is an
+    error unless ``replace``."""
+    key = spec.id.strip().upper()
+    if key != spec.id:
+        raise UnknownCheckError(f"check ids are upper case without spaces, got {spec.id!r}")
+    if not replace and (key in _REGISTERED or key in CHECK_MODULES):
+        raise UnknownCheckError(f"check id {key!r} is already defined")
+    _REGISTERED[key] = spec
+    return spec
+
+
+def unregister(check_id: str) -> None:
+    """Remove a check added with :func:`register` (built-in checks stay)."""
+    _REGISTERED.pop(str(check_id).strip().upper(), None)
+
+
 def available_checks() -> list[str]:
-    """Ids of the checks whose module is present, in id order."""
-    out = []
-    for cid, mod in sorted(CHECK_MODULES.items()):
-        if importlib.util.find_spec(f"{__name__}.{mod}") is not None:
-            out.append(cid)
-    return out
+    """Ids of the built-in checks whose module is present and of registered ones, in id order."""
+    out = [cid for cid, mod in CHECK_MODULES.items() if importlib.util.find_spec(f"{__name__}.{mod}")]
+    return sorted(set(out) | set(_REGISTERED))
 
 
 def get_check(check_id: str) -> CheckSpec:
     key = str(check_id).strip().upper()
+    if key in _REGISTERED:
+        return _REGISTERED[key]
     if key not in CHECK_MODULES or key not in available_checks():
         raise UnknownCheckError(
             f"unknown check id {check_id!r}; available: {', '.join(available_checks())}"

@@ -228,8 +228,13 @@ def _run_segment(chunks: list[_Chunk], run_ids: list[str], opts: dict[str, Any],
         trees = dict(dispatched)
         depths = depth() if whole is not None else None
     # one device -> host copy per check for the whole segment
-    host = {cid: [to_host(t) for t in jax.device_get(trees[cid])] for cid in run_ids}
-    return host, (np.asarray(jax.device_get(depths)) if depths is not None else None)
+    host = {cid: [to_host(t) for t in _copy_to_host(trees[cid])] for cid in run_ids}
+    return host, (np.asarray(_copy_to_host(depths)) if depths is not None else None)
+
+
+def _copy_to_host(trees: Any) -> Any:
+    """The one device-to-host copy of a check's trees for a run segment."""
+    return jax.device_get(trees)
 
 
 def vet(
