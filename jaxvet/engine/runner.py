@@ -13,79 +13,25 @@ A programmer error propagates; bad input raises :class:`~jaxvet.errors.JaxvetInp
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jax
 import numpy as np
 
-from jaxvet._version import __version__
 from jaxvet.checks import get_check, resolve_checks
 from jaxvet.core.depth import sector_transit_depths
 from jaxvet.data import Candidate, CandidateBatch, LightCurve, LightCurveBatch, bucket_size
 from jaxvet.engine.context import RunCache, VetContext, to_host
 from jaxvet.errors import JaxvetInputError
-from jaxvet.results import CheckResult, to_jsonable
+from jaxvet.outputs.report import VetReport
+from jaxvet.results import CheckResult
 
 __all__ = ["vet", "VetReport", "estimate_depths_ppm", "resolve_options", "resolve_threads"]
-
-
-@dataclass
-class VetReport:
-    """Results of a vetting run: ``results[i][check_id]`` for candidate ``i``."""
-
-    candidates: list[Candidate]
-    checks: list[str]
-    results: list[dict[str, CheckResult]]
-    depth_estimates_ppm: list[float | None] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.candidates)
-
-    def __getitem__(self, i: int) -> dict[str, CheckResult]:
-        return self.results[i]
-
-    def to_dict(self, include_raw: bool = True) -> dict[str, Any]:
-        out = []
-        for i, (c, res) in enumerate(zip(self.candidates, self.results, strict=True)):
-            depth = (
-                c.depth_ppm
-                if c.depth_ppm is not None
-                else (self.depth_estimates_ppm[i] if i < len(self.depth_estimates_ppm) else None)
-            )
-            out.append(
-                {
-                    "id": c.id if c.id is not None else str(i),
-                    "period_days": c.period_days,
-                    "t0_btjd": c.t0_btjd,
-                    "duration_hours": c.duration_hours,
-                    "depth_ppm": depth,
-                    "checks": {cid: r.to_dict(include_raw=include_raw) for cid, r in res.items()},
-                }
-            )
-        return to_jsonable({"jaxvet_version": __version__, "checks": self.checks, "candidates": out})
-
-    def to_json(self, include_raw: bool = True, indent: int | None = 1) -> str:
-        return json.dumps(self.to_dict(include_raw), indent=indent, allow_nan=False)
-
-    def summary_table(self):
-        """An astropy Table: one row per candidate, status/verdict per check."""
-        from astropy.table import Table
-
-        rows = []
-        for c, res in zip(self.candidates, self.results, strict=True):
-            row = {"id": c.id or "", "period_days": c.period_days, "duration_hours": c.duration_hours}
-            for cid in self.checks:
-                r = res.get(cid)
-                row[f"{cid}_status"] = r.status if r else ""
-                row[f"{cid}_verdict"] = (r.verdict or "") if r else ""
-            rows.append(row)
-        return Table(rows=rows)
 
 
 def whole_lightcurve_batch(lightcurves: Sequence[LightCurve], like: LightCurveBatch) -> LightCurveBatch:

@@ -1,0 +1,102 @@
+"""The result of :func:`jaxvet.vet`: per-candidate :class:`~jaxvet.results.CheckResult` objects,
+their JSON form and their table form."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from jaxvet._version import __version__
+from jaxvet.data import Candidate
+from jaxvet.outputs.schema import SCHEMA_VERSION
+from jaxvet.results import CheckResult, to_jsonable
+
+__all__ = ["VetReport"]
+
+
+@dataclass
+class VetReport:
+    """Results of a vetting run: ``report[i][check_id]`` is candidate ``i``'s result of a check.
+
+    ``notes`` are run-level remarks (input conversions such as a t0 given in BJD), recorded in
+    the JSON.  ``to_json()`` gives the JSON of ``jaxvet vet --json`` (``include_raw=True`` adds
+    each result's arrays and ``plot_data``); ``to_table()`` one row per candidate.
+    """
+
+    candidates: list[Candidate]
+    checks: list[str]
+    results: list[dict[str, CheckResult]]
+    depth_estimates_ppm: list[float | None] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.candidates)
+
+    def __getitem__(self, i: int) -> dict[str, CheckResult]:
+        return self.results[i]
+
+    def candidate_id(self, i: int) -> str:
+        c = self.candidates[i]
+        return c.id if c.id is not None else str(i)
+
+    def depth_ppm(self, i: int) -> float | None:
+        """The candidate's depth: the one given, else the run's estimate (or None)."""
+        c = self.candidates[i]
+        if c.depth_ppm is not None:
+            return c.depth_ppm
+        return self.depth_estimates_ppm[i] if i < len(self.depth_estimates_ppm) else None
+
+    def to_dict(self, include_raw: bool = True) -> dict[str, Any]:
+        out = []
+        for i, (c, res) in enumerate(zip(self.candidates, self.results, strict=True)):
+            out.append(
+                {
+                    "id": self.candidate_id(i),
+                    "period_days": c.period_days,
+                    "t0_btjd": c.t0_btjd,
+                    "duration_hours": c.duration_hours,
+                    "depth_ppm": self.depth_ppm(i),
+                    "checks": {cid: r.to_dict(include_raw=include_raw) for cid, r in res.items()},
+                }
+            )
+        doc = {
+            "jaxvet_version": __version__,
+            "schema_version": SCHEMA_VERSION,
+            "checks": self.checks,
+            "notes": list(self.notes),
+            "candidates": out,
+        }
+        return to_jsonable(doc)
+
+    def to_json(self, include_raw: bool = True, indent: int | None = 1) -> str:
+        return json.dumps(self.to_dict(include_raw), indent=indent, allow_nan=False)
+
+    def to_table(self):
+        """An astropy Table, one row per candidate (see :func:`jaxvet.outputs.table.report_table`)."""
+        from jaxvet.outputs.table import report_table
+
+        return report_table(self)
+
+    def to_pandas(self):
+        """The table as a pandas DataFrame (needs pandas)."""
+        try:
+            import pandas  # noqa: F401
+        except ImportError:
+            raise ImportError("VetReport.to_pandas needs pandas: pip install pandas") from None
+        return self.to_table().to_pandas()
+
+    def write_table(self, path) -> None:
+        """Write :meth:`to_table` to ``path``; the format follows the extension
+        (``.parquet``, ``.csv``, ``.ecsv``, ``.fits``)."""
+        from jaxvet.outputs.table import write_table
+
+        write_table(self, path)
+
+    def summary_table(self):
+        """Status and verdict per check (the first columns of :meth:`to_table`)."""
+        t = self.to_table()
+        keep = ["id", "period_days", "duration_hours"] + [
+            c for cid in self.checks for c in (f"{cid}_status", f"{cid}_verdict")
+        ]
+        return t[keep]
