@@ -102,3 +102,23 @@ def test_compact_json_is_small(toi_report):
     compact = len(toi_report.to_json(include_raw=False)) / len(toi_report)
     full = len(toi_report.to_json(include_raw=True)) / len(toi_report)
     assert compact < 6_000 < full
+
+
+def test_vetting_sheets_and_index(toi_report, tmp_path):
+    from jaxvet.plotting.sheet import write_report
+
+    index = write_report(toi_report, tmp_path, max_sheets=1)
+    assert (tmp_path / "TOI-5807.01.png").stat().st_size > 20_000
+    assert (tmp_path / "TOI-5807.01.pdf").read_bytes()[:5] == b"%PDF-"
+    assert not (tmp_path / "long.png").exists()  # beyond max_sheets: listed, no sheet
+    text = index.read_text()
+    assert text.count("<tr>") == 3 and "TOI-5807.01.pdf" in text and ">long<" in text
+    assert 'class="insufficient"' in text  # the degenerate candidate's V01 verdict
+
+
+def test_sheet_filenames_are_safe():
+    from jaxvet.plotting.sheet import sheet_filename
+
+    assert sheet_filename("TOI-5807.01") == "TOI-5807.01"
+    assert sheet_filename("../etc/passwd") == "etc_passwd"
+    assert sheet_filename("///") == "candidate"
