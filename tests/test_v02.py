@@ -125,7 +125,7 @@ def campaign():
         idx.append(li)
     ctx = VetContext.build(lcs, cands, lc_index=idx)
     arrays = {k: np.asarray(v) for k, v in V02.SPEC.compute(ctx).items()}
-    results = V02.SPEC.format(ctx, arrays)
+    results = V02.SPEC.finish(ctx, arrays)
     return lcs, idx, cands, ctx, arrays, results
 
 
@@ -229,7 +229,7 @@ def test_toi5807_matches_reference(toi5807_sectors, reference_golden):
     )
     ctx = VetContext.build(lcs, [cand, cand], lc_index=[0, 1])
     arrays = {k: np.asarray(v) for k, v in V02.SPEC.compute(ctx).items()}
-    results = V02.SPEC.format(ctx, arrays)
+    results = V02.SPEC.finish(ctx, arrays)
     for i, name in enumerate(subsets):
         gold = reference_golden["subsets"][name]["checks"]["V02"]
         r = results[i]
@@ -286,7 +286,7 @@ def test_edge_inputs_match_oracle(cases):
     cb = CandidateBatch.from_candidates(cands, lc_index=list(range(len(cands))))
     ctx = VetContext(lcs, lcb, cands, cb, options={"V02": {"min_capacity": EDGE_CAPACITY}})
     arrays = {k: np.asarray(v) for k, v in V02.SPEC.compute(ctx).items()}
-    results = V02.SPEC.format(ctx, arrays)
+    results = V02.SPEC.finish(ctx, arrays)
     for i, (lc, c) in enumerate(zip(lcs, cands, strict=True)):
         o = _check_against_oracle(arrays, i, results[i], lc, c)
         assert 0.2 <= results[i].confidence <= 0.95

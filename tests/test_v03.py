@@ -34,7 +34,7 @@ def _ctx(cands):
 def _run(cands):
     ctx = _ctx(cands)
     arrays = {k: np.asarray(v) for k, v in V03.SPEC.compute(ctx).items()}
-    return arrays, V03.SPEC.format(ctx, arrays)
+    return arrays, V03.SPEC.finish(ctx, arrays)
 
 
 def _check(arrays, i, res, cand):
