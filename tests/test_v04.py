@@ -406,3 +406,18 @@ def test_plot_renders_from_plot_data():
     fig, ax2 = plt.subplots()
     assert plot_depth_stability(res["low_n_stable"], ax=ax2) is ax2
     plt.close("all")
+
+
+def test_misspelled_option_raises_naming_it():
+    ctx = matrix()[4]
+    with pytest.raises(JaxvetInputError, match="chi2_treshold_fail"):
+        SPEC.run(dataclasses.replace(ctx, options={"V04": {"chi2_treshold_fail": 5.0}}))
+
+
+def test_chi2_threshold_change_does_not_recompile():
+    ctx = matrix()[4]
+    SPEC.run(ctx)
+    before = v04_depth_stability._v04_kernel._cache_size()
+    for p, f in ((1.0, 1.5), (3.0, 9.0), (0.5, 0.6)):
+        SPEC.run(dataclasses.replace(ctx, options={"V04": {"chi2_threshold_pass": p, "chi2_threshold_fail": f}}))
+    assert v04_depth_stability._v04_kernel._cache_size() == before
