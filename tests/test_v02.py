@@ -329,3 +329,20 @@ def test_plot(campaign):
     ax2 = plot_secondary_eclipse(insufficient)
     assert "Insufficient" in ax2.texts[0].get_text()
     plt.close(ax2.figure)
+
+
+def test_misspelled_option_raises_naming_it(campaign):
+    _, _, _, ctx, _, _ = campaign
+    bad = VetContext(ctx.lightcurves, ctx.lcb, ctx.candidates, ctx.cb, options={"V02": {"sigma_treshold": 2.0}})
+    with pytest.raises(JaxvetInputError, match="sigma_treshold"):
+        V02.SPEC.run(bad)
+
+
+def test_threshold_change_does_not_recompile(campaign):
+    _, _, _, ctx, _, _ = campaign
+    V02.SPEC.run(ctx)
+    before = V02._v02_kernel._cache_size()
+    for s, f in ((1.0, 0.2), (5.0, 0.05)):
+        opts = {"V02": {"sigma_threshold": s, "occultation_fraction": f}}
+        V02.SPEC.run(VetContext(ctx.lightcurves, ctx.lcb, ctx.candidates, ctx.cb, options=opts))
+    assert V02._v02_kernel._cache_size() == before

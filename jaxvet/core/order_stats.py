@@ -17,6 +17,8 @@ the same thing); padding *values* never leak, an empty selection gives NaN (and 
 * :func:`bisect`: several independent batched binary searches in one XLA loop;
   :func:`batched_searchsorted` and :func:`searchsorted_spec` are its two common uses, and
   :func:`mad_select_spec` selects a MAD from a sorted run without a second sort.
+* :class:`RankIndex`: k-th entries of masked subsets of one long sorted row through a count
+  tree (no prefix sum), and :func:`rank_index_abs_deviation` the k-th ``|v - med|`` of a subset.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import math
 
 import jax
 import jax.numpy as jnp
+
+from jaxvet.data import bucket_size
 
 __all__ = [
     "MAD_TO_SIGMA",
@@ -48,6 +52,9 @@ __all__ = [
     "searchsorted_spec",
     "batched_searchsorted",
     "mad_select_spec",
+    "RANK_FANOUT",
+    "RankIndex",
+    "rank_index_abs_deviation",
 ]
 
 #: MAD -> Gaussian sigma (1/Phi^-1(3/4) to four digits, the reference's ``_robust_std``)
@@ -291,3 +298,88 @@ def mad_select_spec(xs, n, center, shift):
         return jnp.where(nq > 0, 0.5 * (kth[..., 0] + kth[..., 1]), jnp.nan)
 
     return (lo, hi, go), finish
+
+
+# ----------------------------------------------------------------------------------------
+# order statistics of masked subsets of one long sorted row
+# ----------------------------------------------------------------------------------------
+#: branching factor of the rank index (order statistics of a masked, sorted row)
+RANK_FANOUT = 16
+
+
+class RankIndex:
+    """Order statistics of masked subsets of one ascending row, without a prefix sum.
+
+    ``masks`` (T, n) selects T subsets of ``sorted_vals`` (n,).  A count tree with fan-out 16
+    (masked entries per 16, 256, 4096, ... positions, built by reshape-sums in O(n)) is
+    descended from the top to find the j-th masked entry of subset t in O(16 log16 n).
+    A full-length cumsum would instead cost O(n log n) memory passes on CPU backends.
+    """
+
+    def __init__(self, sorted_vals, masks):
+        n = sorted_vals.shape[-1]
+        size = bucket_size(n, RANK_FANOUT)
+        if size != n:
+            sorted_vals = jnp.concatenate([sorted_vals, jnp.full((size - n,), jnp.inf)])
+            masks = jnp.concatenate([masks, jnp.zeros(masks.shape[:-1] + (size - n,), bool)], axis=-1)
+        self.vals = sorted_vals
+        self.masks = masks
+        levels = [masks.astype(jnp.int32)]
+        while levels[-1].shape[-1] > RANK_FANOUT:
+            lev = levels[-1]
+            levels.append(jnp.sum(lev.reshape(lev.shape[0], -1, RANK_FANOUT), axis=-1))
+        self.levels = levels  # levels[0]: per entry ... levels[-1]: <= 16 counts per subset
+        self.count = jnp.sum(levels[-1], axis=-1)  # (T,)
+
+    @staticmethod
+    def _descend(counts, r):
+        """Per query: child holding the r-th (0-based) entry, and r relative to that child."""
+        m = counts.shape[-1]
+        tri = jnp.arange(m)[:, None] >= jnp.arange(m)[None, :]
+        cum = jnp.sum(jnp.where(tri[None], counts[:, None, :], 0), axis=-1)  # (q, m)
+        child = jnp.minimum(jnp.sum(cum <= r[:, None], axis=-1, dtype=jnp.int32), m - 1)
+        prev = jnp.where(child > 0, jnp.take_along_axis(cum, jnp.maximum(child - 1, 0)[:, None], 1)[:, 0], 0)
+        return child, r - prev
+
+    def lookup(self, t, j):
+        """Values of the j[i]-th (0-based) masked entries of subsets t[i] (j clipped into range)."""
+        t = jnp.asarray(t, jnp.int32)
+        r = jnp.clip(j, 0, jnp.maximum(self.count[t] - 1, 0)).astype(jnp.int32)
+        node, r = self._descend(self.levels[-1][t], r)
+        fan = jnp.arange(RANK_FANOUT, dtype=jnp.int32)
+        for lev in reversed(self.levels[:-1]):
+            kids = lev[t[:, None], node[:, None] * RANK_FANOUT + fan[None, :]]
+            child, r = self._descend(kids, r)
+            node = node * RANK_FANOUT + child
+        return self.vals[node]
+
+
+def rank_index_abs_deviation(tree: RankIndex, t: int, med, k, n_iter: int):
+    """k-th smallest (0-based) ``|v - med|`` over subset ``t`` of ``tree`` (``k``: (m,)).
+
+    Entries below the median give distances ascending as the rank decreases (A), the others
+    ascending as it increases (B); the k-th smallest of the union is found by bisecting how many
+    of the k+1 smallest come from A (the classic two-sorted-arrays selection).
+    """
+    n = tree.count[t]
+    s = jnp.sum(tree.masks[t] & (tree.vals < med), dtype=jnp.int32)
+    n_a, n_b = s, n - s
+    m = k.shape[0]
+    ts = jnp.full((2 * m,), t, jnp.int32)
+
+    def a_and_b(ja, jb):  # ja-th smallest distance below the median, jb-th above
+        v = tree.lookup(ts, jnp.concatenate([s - 1 - ja, s + jb]))
+        return med - v[:m], v[m:] - med
+
+    lo = jnp.maximum(0, k + 1 - n_b)
+    hi = jnp.minimum(k + 1, n_a)
+
+    def go(mid):
+        a, b = a_and_b(mid, k - mid)
+        return a < b
+
+    a_cnt = bisect([(lo, hi, go)], n_iter)[0]
+    a, b = a_and_b(a_cnt - 1, k - a_cnt)
+    left = jnp.where(a_cnt > 0, a, -jnp.inf)
+    right = jnp.where(k - a_cnt >= 0, b, -jnp.inf)
+    return jnp.maximum(left, right)
