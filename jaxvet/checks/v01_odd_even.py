@@ -4,8 +4,7 @@ An eclipsing binary detected at half its true orbital period shows its primary a
 eclipses as alternating "odd" and "even" transits of different depths (Thompson et al. 2018,
 ApJS 235, 38, Kepler DR25 Robovetter).
 
-Reference-compatible part (``method="per_epoch_median"``, tess-vetter 0.3.20; reference
-semantics §6.1 and §8).  Per epoch: ``depth_k = 1 - median(f_in)/baseline_k`` with a local
+Reference-compatible part (``method="per_epoch_median"``, tess-vetter 0.3.20; docs/checks.md).  Per epoch: ``depth_k = 1 - median(f_in)/baseline_k`` with a local
 baseline (``|t - t_c| <= min(6D, 0.45P)``, not in transit) and
 ``sigma_k = robust_std(oot)/sqrt(n_in)/baseline_k`` inflated for red noise (Pont et al. 2006,
 MNRAS 373, 231); see :mod:`jaxvet.core.epochs`.  Parity is ``epoch % 2`` (Python modulo, so negative
@@ -16,8 +15,8 @@ points in either parity is *insufficient* (flag ``INSUFFICIENT_DATA``, confidenc
 metrics zeroed); ``D >= 0.5 P`` is guarded the same way.  Every metric, note, flag and the
 confidence model reproduce the reference, with its rounding.
 
-Beyond the reference (seed 003): the OE_box statistic of LEO-Vetter (Kunimoto et al. 2025,
-arXiv:2509.10619, §4.4) with pink-noise uncertainties (Pont et al. 2006):
+Beyond the reference: the OE_box statistic of LEO-Vetter (Kunimoto et al. 2025,
+arXiv:2509.10619) with pink-noise uncertainties (Pont et al. 2006):
 
 * box depth of a parity: ``delta_box = 1 - weighted_mean(f_i / b_k)`` over every in-transit
   point ``i`` of the parity's measured epochs ``k`` (each point normalised by its own epoch's
@@ -34,7 +33,7 @@ arXiv:2509.10619, §4.4) with pink-noise uncertainties (Pont et al. 2006):
   denominator is 0) and ``oe_box_rel_diff = |delta_odd - delta_even|/max(|delta_odd|,
   |delta_even|, 1e-10)``.
 
-Verdict (seed 003 §4): **insufficient** for the guard or the reference's low-N rules (this
+Verdict: **insufficient** for the guard or the reference's low-N rules (this
 includes a single parity, for which the note ``single_parity_epochs`` is added); otherwise
 **fail** if ``oe_box_sigma >= 3``, or if ``oe_box_rel_diff >= 0.5`` *and* ``oe_box_sigma >= 2``
 -- all computed from the *box depths* above, not from the reference's median depths -- else
@@ -43,7 +42,7 @@ candidate with no transit (both depths ~0 +- noise, so the relative difference i
 which on 1,000 random ephemerides on TOI-5807 was 78% of them, and low-SNR planets fail by
 noise alone; with it the rule keeps its purpose (a large, at least 2-sigma difference is
 EB-like).  Options: ``oe_sigma_threshold`` (3), ``rel_diff_threshold`` (0.5),
-``rel_diff_min_sigma`` (2; 0 gives the seed's literal rule).
+``rel_diff_min_sigma`` (2; 0 gives the literal LEO-Vetter rule).
 """
 
 from __future__ import annotations
@@ -242,7 +241,7 @@ def compute(ctx: VetContext, opts: V01Options | None = None) -> dict:
 
 
 def reference_confidence(n_odd: int, n_even: int, delta_sigma: float, has_warnings: bool) -> float:
-    """The reference's V01 confidence model (§6.1 step 8)."""
+    """The reference's V01 confidence model (docs/checks.md)."""
     n_min = min(n_odd, n_even)
     if n_min <= 1:
         base = 0.2

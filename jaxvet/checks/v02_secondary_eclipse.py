@@ -2,7 +2,7 @@
 
 An eclipsing binary (or a blended one) usually shows a second eclipse half an orbit after
 the first; a planet shows at most a tiny occultation.  The statistic follows the reference
-library (tess-vetter 0.3.20, reference semantics §6.2), which itself follows the secondary
+library (tess-vetter 0.3.20, docs/checks.md), which itself follows the secondary
 eclipse search of Coughlin & Lopez-Morales (2012, AJ 143, 39) and the Kepler Robovetter's
 "significant secondary" test (Thompson et al. 2018, ApJS 235, 38), with the correlated-noise
 inflation of Pont, Zucker & Queloz (2006, MNRAS 373, 231) and a window widened to catch the
@@ -512,6 +512,12 @@ def _plot_data(a: dict, i: int, depth_ppm: float | None) -> dict:
     }
 
 
+def _without_depth(a: dict, i: int, details: dict, confidence: float, verdict, notes) -> CheckResult:
+    """The result of a candidate whose secondary depth is not measured (no plot depth)."""
+    raw = {**details, "plot_data": _plot_data(a, i, None), "_metrics_only": True}
+    return CheckResult(ID, NAME, "ok", confidence, verdict, metrics=details, raw=raw, notes=notes)
+
+
 def format(ctx: VetContext, opts: V02Options | None, a: dict) -> list[CheckResult]:
     """Host formatting into the reference's result contract, one result per candidate."""
     results = []
@@ -543,19 +549,7 @@ def format(ctx: VetContext, opts: V02Options | None, a: dict) -> list[CheckResul
                 "n_secondary_events_effective": 0,
                 "note": "Insufficient data for secondary eclipse search",
             }
-            raw = {**details, "plot_data": _plot_data(a, i, None), "_metrics_only": True}
-            results.append(
-                CheckResult(
-                    id=ID,
-                    name=NAME,
-                    status="ok",
-                    confidence=0.3,
-                    verdict=verdict,
-                    metrics=details,
-                    raw=raw,
-                    notes=warnings,
-                )
-            )
+            results.append(_without_depth(a, i, details, 0.3, verdict, warnings))
             continue
         n_events = int(a["n_secondary_events_effective"][i])
         coverage = float(a["secondary_phase_coverage"][i])
@@ -570,19 +564,7 @@ def format(ctx: VetContext, opts: V02Options | None, a: dict) -> list[CheckResul
                 "n_baseline_points": n_base,
                 "note": "Invalid baseline flux",
             }
-            raw = {**details, "plot_data": _plot_data(a, i, None), "_metrics_only": True}
-            results.append(
-                CheckResult(
-                    id=ID,
-                    name=NAME,
-                    status="ok",
-                    confidence=0.2,
-                    verdict=verdict,
-                    metrics=details,
-                    raw=raw,
-                    notes=warnings,
-                )
-            )
+            results.append(_without_depth(a, i, details, 0.2, verdict, warnings))
             continue
         if bool(a["red_noise_attempted"][i]):
             if not bool(a["red_noise_success"][i]):

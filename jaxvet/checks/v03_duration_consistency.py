@@ -3,7 +3,7 @@
 For a central transit of a planet on a circular orbit, the duration scales as
 ``T ~ (P / rho_star)^(1/3)`` (Seager & Mallen-Ornelas 2003, ApJ 585, 1038; Winn 2010, in
 "Exoplanets", eq. 18 with b = 0).  Following the reference library (tess-vetter 0.3.20,
-reference semantics §6.3):
+docs/checks.md):
 
 * ``expected_solar_h = 13.0 * (P / 365.25)^(1/3)`` -- about 13 h for a one-year orbit around
   the Sun;

@@ -5,7 +5,7 @@ share one depth (Thompson et al. 2018, ApJS 235, 38; Wang & Espinoza 2023, arXiv
 Santerne et al. 2013, arXiv:1307.2003).
 
 Reference-compatible part (``method="per_epoch_local_baseline"``, tess-vetter 0.3.20;
-reference semantics §6.4 and §8).  Per epoch (see :mod:`jaxvet.core.epochs`): local baseline in
+docs/checks.md).  Per epoch (see :mod:`jaxvet.core.epochs`): local baseline in
 ``|t - t_c| <= 6D`` (no period cap), ``depth_k = 1 - median(f_in)/baseline_k``,
 ``sigma_k = robust_std(oot)/sqrt(n_in)/baseline_k`` times the red-noise factor (Pont et al.
 2006, MNRAS 373, 231); epochs with ``depth_k <= 0`` are dropped.  Over the N kept epochs:
@@ -17,14 +17,14 @@ MAD outliers ``|d - median| > 4 * 1.4826 MAD`` (N >= 3).  Confidence, notes, met
 rounding follow the reference exactly; N < 2 gives the note "Insufficient transits ..." and
 confidence 0.3, ``D >= 0.5P`` the guard result.
 
-Beyond the reference (seed 002): ``chi2_dof`` (N - 1), ``depth_mean_ppm`` (inverse-variance
+Beyond the reference: ``chi2_dof`` (N - 1), ``depth_mean_ppm`` (inverse-variance
 weighted mean of the reference depths) and ``depth_err_mean_ppm`` (``1/sqrt(sum w)``),
 ``n_outliers_flagged`` and ``outlier_epochs`` (raw), ``chi2_reduced_excl_outliers`` (the
 reference statistic without the flagged epochs), seed warnings (``low_n_transits``,
 ``outlier_epochs_flagged``, ``marginal_chi2``; appended to the notes after the reference's) and a
 calibrated chi-square with a verdict:
 
-* ``chi2_box_reduced`` (seed 002 §3.3): per-epoch *box* depths ``1 - mean(f_i/b_k)`` (weighted
+* ``chi2_box_reduced``: per-epoch *box* depths ``1 - mean(f_i/b_k)`` (weighted
   by ``(b_k/err_i)^2`` when all errors are positive, as V01's OE_box) with pink-noise errors
   ``sigma_k^2 = sigma_w^2 (1/n_k + (pi/2)/n_oot_k) + sigma_r^2`` -- the in-transit mean, the
   median baseline of ``n_oot_k`` points and the correlated part (Pont et al. 2006;
@@ -40,11 +40,11 @@ calibrated chi-square with a verdict:
 * verdict: **insufficient** for the guard, fewer than 2 measured transits, or an undefined
   statistic (no local out-of-transit residuals, zero noise); otherwise on ``X`` =
   ``chi2_box_reduced`` -- or, when MAD outliers are flagged and at least 2 epochs remain,
-  ``chi2_box_reduced_excl_outliers`` (seed §3.4: a single outlier epoch such as a momentum dump
+  ``chi2_box_reduced_excl_outliers`` (a single outlier epoch such as a momentum dump
   is flagged, not allowed to fail the candidate): **pass** if ``X < 2``, **warn** if
   ``2 <= X < 4``, **fail** if ``X >= 4``.  Option ``verdict_statistic="chi2_reduced"`` uses the
   reference statistic instead (same outlier rule); ``legacy_mode=True``: **pass** if
-  ``rms_scatter < 0.3`` else **fail** (seed §7.3).
+  ``rms_scatter < 0.3`` else **fail**.
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def _resolve(ctx: VetContext, opts: V04Options | None) -> V04Options:
 
 
 def _chi2_weighted(d, s, sel):
-    """Seed 002 §3.3: chi2 about the inverse-variance weighted mean, per dof (NaN if undefined)."""
+    """Chi2 about the inverse-variance weighted mean, per dof (NaN if undefined)."""
     n = jnp.sum(sel, axis=1)
     good = jnp.all(~sel | (jnp.isfinite(s) & (s > 0)), axis=1)
     w = jnp.where(sel, 1.0 / jnp.where(sel & (s > 0), s * s, 1.0), 0.0)
@@ -303,7 +303,7 @@ def compute(ctx: VetContext, opts: V04Options | None = None) -> dict:
 
 
 def reference_confidence(n: int, has_outliers: bool, has_warnings: bool, min_conf: int = 3) -> float:
-    """The reference's V04 confidence model (§6.4 step 6)."""
+    """The reference's V04 confidence model (docs/checks.md)."""
     if n < min_conf:
         base = 0.35
     elif n < 5:

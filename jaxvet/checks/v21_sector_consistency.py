@@ -6,7 +6,7 @@ for every candidate and sector at once -- or from user-supplied rows
 (``ctx.sector_measurements[b]``: dicts with ``sector``, ``depth_ppm``, ``depth_err_ppm`` and
 optional ``quality_weight``).
 
-Statistic (reference ``compute_sector_consistency``, semantics §6.19): with valid rows (weight >
+Statistic (reference ``compute_sector_consistency``, docs/checks.md): with valid rows (weight >
 0, finite depth and error, error > 0), non-detections are the valid rows with depth <= 0; over the
 positive rows, inverse-variance weighted mean ``mu = sum(w d)/sum(w)``, ``w = 1/err^2``,
 ``chi2 = sum(((d - mu)/err)^2)`` with ``n - 1`` degrees of freedom, p-value = chi-square survival
@@ -17,8 +17,8 @@ non-detections; class ``INCONSISTENT`` if ``p < 0.01`` else ``EXPECTED_SCATTER``
 jaxvet differences (documented): a sector with *no in-transit points* gets
 ``quality_weight = 0`` (it is excluded, as the reference's ``serialize_v21_sector_measurements``
 does) instead of the tutorial's ``(0, 1)`` non-detection; and a ``verdict``: ``pass`` for
-EXPECTED_SCATTER, ``warn`` for INCONSISTENT (seed 000: "a major warning ... treat as high-priority
-caution"), ``insufficient`` for UNRESOLVABLE or fewer than 2 sectors.
+EXPECTED_SCATTER, ``warn`` for INCONSISTENT (an inconsistent sector set is a major warning, to be treated as
+high-priority caution), ``insufficient`` for UNRESOLVABLE or fewer than 2 sectors.
 """
 
 from __future__ import annotations

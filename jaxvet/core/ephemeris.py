@@ -1,7 +1,7 @@
 """Ephemeris geometry: phases, epoch numbers, transit masks and per-epoch windows.
 
 Phase conventions differ between the reference's modules, and parity depends on matching each
-one (reference semantics §5.1); all are float64 and elementwise:
+one (docs/checks.md); all are float64 and elementwise:
 
 ========================  ====================================  ==============
 function                  formula                               range

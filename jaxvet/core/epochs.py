@@ -1,8 +1,8 @@
 """Shared per-epoch transit-depth kernel of V01 (odd/even depth) and V04 (depth stability).
 
 For every candidate and every transit epoch at once, this module measures what the reference
-(tess-vetter 0.3.20, ``check_odd_even_depth`` / ``check_depth_stability``; reference semantics
-§5.5, §6.1, §6.4, §8) measures one epoch at a time in Python loops:
+(tess-vetter 0.3.20, ``check_odd_even_depth`` / ``check_depth_stability``; docs/checks.md)
+measures one epoch at a time in Python loops:
 
 * in-transit points of epoch ``k``: ``min(phi, 1 - phi) < 0.5 D/P`` with ``phi = ((t-t0)/P) mod 1``
   (strict) and ``floor((t - t0 + P/2)/P) == k``;
@@ -16,7 +16,7 @@ For every candidate and every transit epoch at once, this module measures what t
 * a global-baseline fallback (all not-in-transit points of the light curve, >= 10 needed)
   when the local window holds fewer than 5 points.
 
-For V01's OE_box statistic (Kunimoto et al. 2025, LEO-Vetter §4.4) and V04's box chi-square the
+For V01's OE_box statistic (Kunimoto et al. 2025, LEO-Vetter, arXiv:2509.10619) and V04's box chi-square the
 kernel also returns per-epoch in-transit flux sums (box depths), the pieces of the pink-noise
 model ``sigma = sqrt(sigma_w^2/n + sigma_r^2/N_tr)`` for both window variants (Pont et al. 2006;
 residuals binned on the transit duration, Hartman & Bakos 2016; see
