@@ -7,7 +7,7 @@ import scipy.stats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jaxvet.core import noise, order_stats, stats
+from jaxvet.core import noise, stats
 
 
 def _random_padded(rng, b=6, n=37):

@@ -333,7 +333,8 @@ def test_plot(campaign):
 
 def test_misspelled_option_raises_naming_it(campaign):
     _, _, _, ctx, _, _ = campaign
-    bad = VetContext(ctx.lightcurves, ctx.lcb, ctx.candidates, ctx.cb, options={"V02": {"sigma_treshold": 2.0}})
+    opts = {"V02": {"sigma_treshold": 2.0}}
+    bad = VetContext(ctx.lightcurves, ctx.lcb, ctx.candidates, ctx.cb, options=opts)
     with pytest.raises(JaxvetInputError, match="sigma_treshold"):
         V02.SPEC.run(bad)
 

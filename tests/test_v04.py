@@ -419,5 +419,6 @@ def test_chi2_threshold_change_does_not_recompile():
     SPEC.run(ctx)
     before = v04_depth_stability._v04_kernel._cache_size()
     for p, f in ((1.0, 1.5), (3.0, 9.0), (0.5, 0.6)):
-        SPEC.run(dataclasses.replace(ctx, options={"V04": {"chi2_threshold_pass": p, "chi2_threshold_fail": f}}))
+        opts = {"V04": {"chi2_threshold_pass": p, "chi2_threshold_fail": f}}
+        SPEC.run(dataclasses.replace(ctx, options=opts))
     assert v04_depth_stability._v04_kernel._cache_size() == before
