@@ -5,7 +5,8 @@ eclipses as alternating "odd" and "even" transits of different depths (Thompson 
 ApJS 235, 38, Kepler DR25 Robovetter).
 
 Reference-compatible part (``method="per_epoch_median"``, tess-vetter 0.3.20; docs/checks.md).
-Per epoch: ``depth_k = 1 - median(f_in)/baseline_k`` with a local baseline (``|t - t_c| <= min(6D, 0.45P)``, not in transit) and
+Per epoch: ``depth_k = 1 - median(f_in)/baseline_k`` with a local baseline
+(``|t - t_c| <= min(6D, 0.45P)``, not in transit) and
 ``sigma_k = robust_std(oot)/sqrt(n_in)/baseline_k`` inflated for red noise (Pont et al. 2006,
 MNRAS 373, 231); see :mod:`jaxvet.core.epochs`.  Parity is ``epoch % 2`` (Python modulo, so negative
 epochs work).  Per parity ``d = median(depth_k)``, ``sigma = median(sigma_k)/sqrt(N)``;
