@@ -7,7 +7,7 @@ import scipy.stats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jaxvet.core import stats
+from jaxvet.core import noise, stats
 
 
 def _random_padded(rng, b=6, n=37):
@@ -127,7 +127,7 @@ def test_red_noise_inflation_matches_oracle(seed):
     rr = np.zeros(pad)
     mm = np.zeros(pad, bool)
     tt[:n], rr[:n], mm[:n] = t, res, True
-    beta, ok = stats.red_noise_inflation(
+    beta, ok = noise.red_noise_inflation(
         jnp.asarray(rr), jnp.asarray(tt), jnp.asarray(mm), bin_days, max_bins=cap
     )
     beta_o, ok_o = _red_noise_oracle(res, t, bin_days)

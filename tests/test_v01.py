@@ -73,7 +73,7 @@ def matrix(seed=0):
     names += [c.id for c in cands[len(names) :]]
     ctx = VetContext.build(lcs, cands, lc_index=lci)
     arrays = SPEC.compute(ctx)
-    results = SPEC.format(ctx, {k: np.asarray(v) for k, v in arrays.items()})
+    results = SPEC.finish(ctx, {k: np.asarray(v) for k, v in arrays.items()})
     return dict(zip(names, results, strict=True)), arrays, lcs, cands, ctx
 
 
@@ -330,3 +330,19 @@ def test_plot_without_plot_data_raises():
 
     with pytest.raises(ValueError, match="plot_data"):
         plot_odd_even_epochs(skipped_result("V01", "odd_even_depth", "NO_DATA"))
+
+
+def test_misspelled_option_raises_naming_it():
+    ctx = matrix()[4]
+    with pytest.raises(JaxvetInputError, match="oe_sigma_treshold"):
+        SPEC.run(dataclasses.replace(ctx, options={"V01": {"oe_sigma_treshold": 2.0}}))
+
+
+def test_threshold_change_does_not_recompile():
+    ctx = matrix()[4]
+    SPEC.run(ctx)
+    before = v01_odd_even._v01_kernel._cache_size()
+    for thr in (1.0, 2.5, 7.0):
+        opts = {"oe_sigma_threshold": thr, "rel_diff_threshold": thr / 4, "rel_diff_min_sigma": thr / 2}
+        SPEC.run(dataclasses.replace(ctx, options={"V01": opts}))
+    assert v01_odd_even._v01_kernel._cache_size() == before

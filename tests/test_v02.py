@@ -125,7 +125,7 @@ def campaign():
         idx.append(li)
     ctx = VetContext.build(lcs, cands, lc_index=idx)
     arrays = {k: np.asarray(v) for k, v in V02.SPEC.compute(ctx).items()}
-    results = V02.SPEC.format(ctx, arrays)
+    results = V02.SPEC.finish(ctx, arrays)
     return lcs, idx, cands, ctx, arrays, results
 
 
@@ -229,7 +229,7 @@ def test_toi5807_matches_reference(toi5807_sectors, reference_golden):
     )
     ctx = VetContext.build(lcs, [cand, cand], lc_index=[0, 1])
     arrays = {k: np.asarray(v) for k, v in V02.SPEC.compute(ctx).items()}
-    results = V02.SPEC.format(ctx, arrays)
+    results = V02.SPEC.finish(ctx, arrays)
     for i, name in enumerate(subsets):
         gold = reference_golden["subsets"][name]["checks"]["V02"]
         r = results[i]
@@ -286,7 +286,7 @@ def test_edge_inputs_match_oracle(cases):
     cb = CandidateBatch.from_candidates(cands, lc_index=list(range(len(cands))))
     ctx = VetContext(lcs, lcb, cands, cb, options={"V02": {"min_capacity": EDGE_CAPACITY}})
     arrays = {k: np.asarray(v) for k, v in V02.SPEC.compute(ctx).items()}
-    results = V02.SPEC.format(ctx, arrays)
+    results = V02.SPEC.finish(ctx, arrays)
     for i, (lc, c) in enumerate(zip(lcs, cands, strict=True)):
         o = _check_against_oracle(arrays, i, results[i], lc, c)
         assert 0.2 <= results[i].confidence <= 0.95
@@ -329,3 +329,21 @@ def test_plot(campaign):
     ax2 = plot_secondary_eclipse(insufficient)
     assert "Insufficient" in ax2.texts[0].get_text()
     plt.close(ax2.figure)
+
+
+def test_misspelled_option_raises_naming_it(campaign):
+    _, _, _, ctx, _, _ = campaign
+    opts = {"V02": {"sigma_treshold": 2.0}}
+    bad = VetContext(ctx.lightcurves, ctx.lcb, ctx.candidates, ctx.cb, options=opts)
+    with pytest.raises(JaxvetInputError, match="sigma_treshold"):
+        V02.SPEC.run(bad)
+
+
+def test_threshold_change_does_not_recompile(campaign):
+    _, _, _, ctx, _, _ = campaign
+    V02.SPEC.run(ctx)
+    before = V02._v02_kernel._cache_size()
+    for s, f in ((1.0, 0.2), (5.0, 0.05)):
+        opts = {"V02": {"sigma_threshold": s, "occultation_fraction": f}}
+        V02.SPEC.run(VetContext(ctx.lightcurves, ctx.lcb, ctx.candidates, ctx.cb, options=opts))
+    assert V02._v02_kernel._cache_size() == before

@@ -34,7 +34,7 @@ def _ctx(cands):
 def _run(cands):
     ctx = _ctx(cands)
     arrays = {k: np.asarray(v) for k, v in V03.SPEC.compute(ctx).items()}
-    return arrays, V03.SPEC.format(ctx, arrays)
+    return arrays, V03.SPEC.finish(ctx, arrays)
 
 
 def _check(arrays, i, res, cand):
@@ -167,3 +167,11 @@ def test_plot():
     assert obs.get_ydata()[0] == pd["observed_hours"]
     assert "0.632" in ax.get_title()
     plt.close(fig)
+
+
+def test_misspelled_option_raises_naming_it():
+    import dataclasses
+
+    ctx = dataclasses.replace(_ctx([Candidate(3.0, 0.0, 2.0)]), options={"V03": {"stellar_radiuss": 1.0}})
+    with pytest.raises(JaxvetInputError, match="stellar_radiuss"):
+        V03.SPEC.run(ctx)

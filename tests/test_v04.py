@@ -87,7 +87,7 @@ def matrix(seed=0):
         cands.append(Candidate(SCENARIOS[name]["P"], SCENARIOS[name]["t0"], D_H, id=f"{name}@7"))
     ctx = VetContext.build(lcs, cands, lc_index=list(range(len(lcs))))
     arrays = SPEC.compute(ctx)
-    results = SPEC.format(ctx, {k: np.asarray(v) for k, v in arrays.items()})
+    results = SPEC.finish(ctx, {k: np.asarray(v) for k, v in arrays.items()})
     return dict(zip([c.id for c in cands], results, strict=True)), arrays, lcs, cands, ctx
 
 
@@ -114,7 +114,7 @@ def _assert_like_oracle(r, want):
 def test_random_batch_matches_oracle():
     lcs, cands, lci, ctx, _ = random_batch()
     arrays = SPEC.compute(ctx)
-    results = SPEC.format(ctx, arrays)
+    results = SPEC.finish(ctx, arrays)
     n_full = 0
     for b, (r, c, li) in enumerate(zip(results, cands, lci, strict=True)):
         want = _oracle(lcs[li], c)
@@ -335,7 +335,7 @@ def test_arbitrary_ephemerides_never_crash(eph):
         lcs, ctx0.lcb, cands + filler, CandidateBatch.from_candidates(cands + filler, lc_index=lci)
     )
     arrays = SPEC.compute(ctx)
-    out = SPEC.format(ctx, arrays)
+    out = SPEC.finish(ctx, arrays)
     for r, c in zip(out[: len(cands)], cands, strict=True):
         assert r.status == "ok" and r.verdict in VERDICT_CODES
         assert (r.verdict == "insufficient") or r.metrics["n_transits_measured"] >= 2
@@ -406,3 +406,19 @@ def test_plot_renders_from_plot_data():
     fig, ax2 = plt.subplots()
     assert plot_depth_stability(res["low_n_stable"], ax=ax2) is ax2
     plt.close("all")
+
+
+def test_misspelled_option_raises_naming_it():
+    ctx = matrix()[4]
+    with pytest.raises(JaxvetInputError, match="chi2_treshold_fail"):
+        SPEC.run(dataclasses.replace(ctx, options={"V04": {"chi2_treshold_fail": 5.0}}))
+
+
+def test_chi2_threshold_change_does_not_recompile():
+    ctx = matrix()[4]
+    SPEC.run(ctx)
+    before = v04_depth_stability._v04_kernel._cache_size()
+    for p, f in ((1.0, 1.5), (3.0, 9.0), (0.5, 0.6)):
+        opts = {"V04": {"chi2_threshold_pass": p, "chi2_threshold_fail": f}}
+        SPEC.run(dataclasses.replace(ctx, options=opts))
+    assert v04_depth_stability._v04_kernel._cache_size() == before

@@ -146,3 +146,28 @@ def test_vet_json_contract_and_plot(tmp_path):
     assert c["depth_ppm"] == pytest.approx(3000.0, rel=0.15)
     paths = save_check_plots(rep[0], tmp_path)
     assert paths and paths[0].stat().st_size > 5000
+
+
+def test_misspelled_option_raises_naming_it():
+    import pytest
+
+    from jaxvet.errors import JaxvetInputError
+
+    lc = simulate_lightcurve(3, sectors=(1, 2))
+    ctx = VetContext.build(lc, [Candidate(5.0, 2001.0, 3.0)], options={"V21": {"outlier_sigmaa": 2.0}})
+    with pytest.raises(JaxvetInputError, match="outlier_sigmaa"):
+        V21.run(ctx)
+
+
+def test_threshold_change_does_not_recompile():
+    import dataclasses
+
+    from jaxvet.checks import v21_sector_consistency as mod
+
+    lc = simulate_lightcurve(3, sectors=(1, 2))
+    ctx = VetContext.build(lc, [Candidate(5.0, 2001.0, 3.0)])
+    V21.run(ctx)
+    before = mod._v21_kernel._cache_size()
+    for p, s in ((0.05, 2.0), (0.001, 5.0)):
+        V21.run(dataclasses.replace(ctx, options={"V21": {"chi2_threshold": p, "outlier_sigma": s}}))
+    assert mod._v21_kernel._cache_size() == before

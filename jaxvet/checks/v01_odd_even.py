@@ -4,9 +4,9 @@ An eclipsing binary detected at half its true orbital period shows its primary a
 eclipses as alternating "odd" and "even" transits of different depths (Thompson et al. 2018,
 ApJS 235, 38, Kepler DR25 Robovetter).
 
-Reference-compatible part (``method="per_epoch_median"``, tess-vetter 0.3.20; reference
-semantics §6.1 and §8).  Per epoch: ``depth_k = 1 - median(f_in)/baseline_k`` with a local
-baseline (``|t - t_c| <= min(6D, 0.45P)``, not in transit) and
+Reference-compatible part (``method="per_epoch_median"``, tess-vetter 0.3.20; docs/checks.md).
+Per epoch: ``depth_k = 1 - median(f_in)/baseline_k`` with a local baseline
+(``|t - t_c| <= min(6D, 0.45P)``, not in transit) and
 ``sigma_k = robust_std(oot)/sqrt(n_in)/baseline_k`` inflated for red noise (Pont et al. 2006,
 MNRAS 373, 231); see :mod:`jaxvet.core.epochs`.  Parity is ``epoch % 2`` (Python modulo, so negative
 epochs work).  Per parity ``d = median(depth_k)``, ``sigma = median(sigma_k)/sqrt(N)``;
@@ -16,8 +16,8 @@ points in either parity is *insufficient* (flag ``INSUFFICIENT_DATA``, confidenc
 metrics zeroed); ``D >= 0.5 P`` is guarded the same way.  Every metric, note, flag and the
 confidence model reproduce the reference, with its rounding.
 
-Beyond the reference (seed 003): the OE_box statistic of LEO-Vetter (Kunimoto et al. 2025,
-arXiv:2509.10619, §4.4) with pink-noise uncertainties (Pont et al. 2006):
+Beyond the reference: the OE_box statistic of LEO-Vetter (Kunimoto et al. 2025,
+arXiv:2509.10619) with pink-noise uncertainties (Pont et al. 2006):
 
 * box depth of a parity: ``delta_box = 1 - weighted_mean(f_i / b_k)`` over every in-transit
   point ``i`` of the parity's measured epochs ``k`` (each point normalised by its own epoch's
@@ -34,7 +34,7 @@ arXiv:2509.10619, §4.4) with pink-noise uncertainties (Pont et al. 2006):
   denominator is 0) and ``oe_box_rel_diff = |delta_odd - delta_even|/max(|delta_odd|,
   |delta_even|, 1e-10)``.
 
-Verdict (seed 003 §4): **insufficient** for the guard or the reference's low-N rules (this
+Verdict: **insufficient** for the guard or the reference's low-N rules (this
 includes a single parity, for which the note ``single_parity_epochs`` is added); otherwise
 **fail** if ``oe_box_sigma >= 3``, or if ``oe_box_rel_diff >= 0.5`` *and* ``oe_box_sigma >= 2``
 -- all computed from the *box depths* above, not from the reference's median depths -- else
@@ -43,12 +43,14 @@ candidate with no transit (both depths ~0 +- noise, so the relative difference i
 which on 1,000 random ephemerides on TOI-5807 was 78% of them, and low-SNR planets fail by
 noise alone; with it the rule keeps its purpose (a large, at least 2-sigma difference is
 EB-like).  Options: ``oe_sigma_threshold`` (3), ``rel_diff_threshold`` (0.5),
-``rel_diff_min_sigma`` (2; 0 gives the seed's literal rule).
+``rel_diff_min_sigma`` (2; 0 gives the literal LEO-Vetter rule).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -57,22 +59,14 @@ import numpy as np
 from jaxvet.core.epochs import FOLD_BINS, box_weights_ok, epoch_table_for_context, pink_noise_variances
 from jaxvet.core.stats import masked_median
 from jaxvet.engine.context import CheckSpec, VetContext
-from jaxvet.errors import JaxvetInputError
+from jaxvet.engine.options import CheckOptions, at_least, non_negative, one_of, option, positive
 from jaxvet.results import STATUS_CODES, VERDICT_CODES, CheckResult
 
-__all__ = ["SPEC", "compute", "format_results", "DEFAULT_OPTIONS", "reference_confidence"]
+__all__ = ["SPEC", "V01Options", "compute", "format", "DEFAULT_OPTIONS", "reference_confidence"]
 
 ID = "V01"
 NAME = "odd_even_depth"
 METHOD = "per_epoch_median"
-DEFAULT_OPTIONS = {
-    "method": METHOD,
-    "min_transits_per_parity": 2,
-    "min_points_in_transit_per_parity": 20,
-    "oe_sigma_threshold": 3.0,
-    "rel_diff_threshold": 0.5,
-    "rel_diff_min_sigma": 2.0,
-}
 SUMMARY_METRICS = (
     "delta_sigma",
     "rel_diff",
@@ -91,26 +85,30 @@ SUMMARY_METRICS = (
 )
 
 
-def _options(ctx: VetContext) -> dict:
-    opts = ctx.checked_opts(ID, DEFAULT_OPTIONS)
-    if opts["method"] != METHOD:
-        raise JaxvetInputError(f"V01 method must be {METHOD!r}, got {opts['method']!r}")
-    for k in ("min_transits_per_parity", "min_points_in_transit_per_parity"):
-        if int(opts[k]) < 1:
-            raise JaxvetInputError(f"V01 option {k} must be >= 1, got {opts[k]!r}")
-    for k in ("oe_sigma_threshold", "rel_diff_threshold"):
-        v = float(opts[k])
-        if not v > 0:
-            raise JaxvetInputError(f"V01 option {k} must be positive, got {opts[k]!r}")
-    if not float(opts["rel_diff_min_sigma"]) >= 0:
-        raise JaxvetInputError(
-            f"V01 option rel_diff_min_sigma must be >= 0, got {opts['rel_diff_min_sigma']!r}"
-        )
-    return opts
+@dataclass(frozen=True)
+class V01Options(CheckOptions):
+    """V01 options; the three verdict thresholds are traced (changing them does not recompile)."""
+
+    check_id: ClassVar[str] = ID
+    method: str = option(METHOD, one_of(METHOD))
+    min_transits_per_parity: int = option(2, at_least(1))
+    min_points_in_transit_per_parity: int = option(20, at_least(1))
+    oe_sigma_threshold: float = option(3.0, positive, traced=True)
+    rel_diff_threshold: float = option(0.5, positive, traced=True)
+    rel_diff_min_sigma: float = option(2.0, non_negative, traced=True)
 
 
-@jax.jit
-def _aggregate(tab, oe_thr, rel_thr, rel_min_sigma, min_tr, min_pts):
+#: the default options as a plain mapping
+DEFAULT_OPTIONS = V01Options().to_dict()
+
+
+def _resolve(ctx: VetContext, opts: V01Options | None) -> V01Options:
+    return opts if opts is not None else V01Options.from_mapping(ctx.options.get(ID))
+
+
+def _aggregate(tab, thr, min_tr, min_pts):
+    """Per-parity reference medians and OE_box statistics of an :class:`EpochTable` ((B,) each);
+    ``thr`` holds the traced thresholds (0-d arrays)."""
     v = tab.v01
     ok = v.ok
     odd = jnp.mod(tab.epoch, 2.0) == 1.0
@@ -171,7 +169,9 @@ def _aggregate(tab, oe_thr, rel_thr, rel_min_sigma, min_tr, min_pts):
     out["sigma_red"] = jnp.sqrt(var_r)
 
     undefined = ~tab.active | insufficient | jnp.isnan(oe) | jnp.isnan(oe_rel)
-    fail = (oe >= oe_thr) | ((oe_rel >= rel_thr) & (oe >= rel_min_sigma))
+    fail = (oe >= thr["oe_sigma_threshold"]) | (
+        (oe_rel >= thr["rel_diff_threshold"]) & (oe >= thr["rel_diff_min_sigma"])
+    )
     out["verdict"] = jnp.where(
         undefined,
         VERDICT_CODES["insufficient"],
@@ -181,24 +181,17 @@ def _aggregate(tab, oe_thr, rel_thr, rel_min_sigma, min_tr, min_pts):
     return out
 
 
-def compute(ctx: VetContext) -> dict:
-    opts = _options(ctx)
-    tab = epoch_table_for_context(ctx)
-    agg = _aggregate(
-        tab,
-        float(opts["oe_sigma_threshold"]),
-        float(opts["rel_diff_threshold"]),
-        float(opts["rel_diff_min_sigma"]),
-        int(opts["min_transits_per_parity"]),
-        int(opts["min_points_in_transit_per_parity"]),
-    )
-    nb = ctx.n_candidates
-    h = {k: np.asarray(v)[:nb] for k, v in agg.items()}
-    guard = np.asarray(tab.guard)[:nb]
+@jax.jit
+def _v01_kernel(tab, thr, min_tr, min_pts):
+    """The V01 compute tree of one epoch table (device arrays, leading axis = table rows)."""
+    h = _aggregate(tab, thr, min_tr, min_pts)
+    guard = tab.guard
     ins = h["insufficient"] | guard
-    zero_if = lambda x: np.where(ins, 0.0, x)  # noqa: E731
-    res = {
-        "status": np.full(nb, STATUS_CODES["ok"], np.int32),
+    zero_if = lambda x: jnp.where(ins, 0.0, x)  # noqa: E731
+    keep = lambda x: jnp.where(guard, 0, x)  # noqa: E731
+    v = tab.v01
+    return {
+        "status": jnp.full(guard.shape, STATUS_CODES["ok"], jnp.int32),
         "verdict": h["verdict"],
         "guard": guard,
         "insufficient": ins,
@@ -209,17 +202,10 @@ def compute(ctx: VetContext) -> dict:
         "depth_even_ppm": zero_if(h["median_even"] * 1e6),
         "depth_err_odd_ppm": zero_if(h["sigma_odd"] * 1e6),
         "depth_err_even_ppm": zero_if(h["sigma_even"] * 1e6),
-        "n_odd_transits": np.where(guard, 0, h["n_odd_transits"]),
-        "n_even_transits": np.where(guard, 0, h["n_even_transits"]),
-        "n_odd_points": np.where(guard, 0, h["n_odd_points"]),
-        "n_even_points": np.where(guard, 0, h["n_even_points"]),
-        "median_odd": h["median_odd"],
-        "median_even": h["median_even"],
-        "sigma_odd": h["sigma_odd"],
-        "sigma_even": h["sigma_even"],
-        "n_processed": h["n_processed"],
+        **{f"n_{p}_{k}": keep(h[f"n_{p}_{k}"]) for p in ("odd", "even") for k in ("transits", "points")},
+        **{k: h[k] for k in ("median_odd", "median_even", "sigma_odd", "sigma_even", "n_processed")},
         "n_global": h["n_global"],
-        # OE_box (seed 003)
+        # OE_box
         "oe_box_sigma": h["oe_box_sigma"],
         "oe_box_rel_diff": h["oe_box_rel_diff"],
         "depth_odd_box_ppm": h["box_odd"] * 1e6,
@@ -229,21 +215,34 @@ def compute(ctx: VetContext) -> dict:
         "sigma_white_ppm": h["sigma_white"] * 1e6,
         "sigma_red_ppm": h["sigma_red"] * 1e6,
         # per-epoch arrays (B, E) for formatting and plots
-        "epoch": np.asarray(tab.epoch)[:nb],
-        "epoch_ok": np.asarray(tab.v01.ok)[:nb],
-        "epoch_depth": np.asarray(tab.v01.depth)[:nb],
-        "epoch_sigma": np.asarray(tab.v01.sigma)[:nb],
-        "epoch_n_in": np.asarray(tab.n_in)[:nb],
-        "epoch_rn_warn": np.asarray(tab.v01.rn_warn)[:nb],
-        "fold_sum": np.asarray(tab.fold_sum)[:nb],
-        "fold_cnt": np.asarray(tab.fold_cnt)[:nb],
-        "fold_half_range": np.asarray(tab.fold_half_range)[:nb],
+        "epoch": tab.epoch,
+        "epoch_ok": v.ok,
+        "epoch_depth": v.depth,
+        "epoch_sigma": v.sigma,
+        "epoch_n_in": tab.n_in,
+        "epoch_rn_warn": v.rn_warn,
+        "fold_sum": tab.fold_sum,
+        "fold_cnt": tab.fold_cnt,
+        "fold_half_range": tab.fold_half_range,
     }
-    return res
+
+
+def compute(ctx: VetContext, opts: V01Options | None = None) -> dict:
+    """Device arrays of every V01 quantity (leading axis: the chunk's candidates)."""
+    opts = _resolve(ctx, opts)
+    tab = epoch_table_for_context(ctx)
+    out = _v01_kernel(
+        tab,
+        opts.traced(),
+        np.int64(opts.min_transits_per_parity),
+        np.int64(opts.min_points_in_transit_per_parity),
+    )
+    nb = ctx.n_candidates
+    return jax.tree.map(lambda x: x[:nb], out)
 
 
 def reference_confidence(n_odd: int, n_even: int, delta_sigma: float, has_warnings: bool) -> float:
-    """The reference's V01 confidence model (§6.1 step 8)."""
+    """The reference's V01 confidence model (docs/checks.md)."""
     n_min = min(n_odd, n_even)
     if n_min <= 1:
         base = 0.2
@@ -298,10 +297,11 @@ def _fold_block(a: dict, b: int, duration_hours: float) -> dict:
     return out
 
 
-def format_results(ctx: VetContext, a: dict) -> list[CheckResult]:
-    opts = _options(ctx)
-    mt = int(opts["min_transits_per_parity"])
-    mp = int(opts["min_points_in_transit_per_parity"])
+def format(ctx: VetContext, opts: V01Options | None, a: dict) -> list[CheckResult]:
+    """Host formatting into the reference's result contract, one result per candidate."""
+    opts = _resolve(ctx, opts)
+    mt = opts.min_transits_per_parity
+    mp = opts.min_points_in_transit_per_parity
     results = []
     for b, cand in enumerate(ctx.candidates):
         extras = {
@@ -422,8 +422,9 @@ def format_results(ctx: VetContext, a: dict) -> list[CheckResult]:
 SPEC = CheckSpec(
     id=ID,
     name=NAME,
+    options=V01Options,
     compute=compute,
-    format=format_results,
+    format=format,
     summary_metrics=SUMMARY_METRICS,
     description="Odd vs even transit depths (per-epoch medians, reference) and OE_box (pink noise)",
 )

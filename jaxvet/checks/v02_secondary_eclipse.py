@@ -2,7 +2,7 @@
 
 An eclipsing binary (or a blended one) usually shows a second eclipse half an orbit after
 the first; a planet shows at most a tiny occultation.  The statistic follows the reference
-library (tess-vetter 0.3.20, reference semantics §6.2), which itself follows the secondary
+library (tess-vetter 0.3.20, docs/checks.md), which itself follows the secondary
 eclipse search of Coughlin & Lopez-Morales (2012, AJ 143, 39) and the Kepler Robovetter's
 "significant secondary" test (Thompson et al. 2018, ApJS 235, 38), with the correlated-noise
 inflation of Pont, Zucker & Queloz (2006, MNRAS 373, 231) and a window widened to catch the
@@ -55,20 +55,24 @@ phase-sorted light curve, it holds the light curve binned in 200 equal phase bin
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 from functools import partial
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxvet.core.stats import MAD_TO_SIGMA
+from jaxvet.core.noise import beta_from_bins
+from jaxvet.core.order_stats import MAD_TO_SIGMA, RankIndex, bisect_steps, rank_index_abs_deviation
 from jaxvet.data import bucket_size
+from jaxvet.engine.chunks import element_budget, rows_per_chunk
 from jaxvet.engine.context import CheckSpec, VetContext
+from jaxvet.engine.options import CheckOptions, non_negative, option
 from jaxvet.errors import JaxvetInputError
 from jaxvet.results import STATUS_CODES, VERDICT_CODES, VERDICT_NONE, CheckResult, error_result, verdict_name
 
-__all__ = ["SPEC", "presort_flux", "secondary_eclipse", "static_capacities"]
+__all__ = ["SPEC", "V02Options", "presort_flux", "secondary_eclipse", "static_capacities"]
 
 ID = "V02"
 NAME = "Secondary Eclipse"
@@ -93,12 +97,14 @@ COVERAGE_STEP = (SEC_HI - SEC_LO) / N_COVERAGE_BINS
 
 #: phase bins of the binned light curve in ``plot_data``
 N_PLOT_BINS = 200
-#: per-array element budget of one candidate sub-batch (B_sub * max(N, bins)); CPU backends run
-#: much faster on small, cache-resident sub-batches
-ELEMENT_BUDGET = 2**24
-CPU_ELEMENT_BUDGET = 2**18
-#: largest static red-noise-bin or (orbit x coverage-bin) capacity; shorter periods are errors
-MAX_CAPACITY = 2**22
+#: share of the engine's element budget (:func:`jaxvet.engine.chunks.element_budget`) one
+#: candidate sub-batch (B_sub x max(N, bins)) may use on a CPU: the per-candidate kernel holds many
+#: light-curve-length intermediates and runs fastest on small, cache-resident sub-batches
+CPU_BUDGET_SCALE = 1 / 16
+
+
+def _budget_scale() -> float:
+    return CPU_BUDGET_SCALE if jax.default_backend() == "cpu" else 1.0
 
 SUMMARY = (
     "secondary_depth_ppm",
@@ -131,102 +137,14 @@ def _row_extent(time, mask):
     return jnp.where(has, tmin, 0.0), jnp.where(has, tmax, 0.0)
 
 
-#: branching factor of the rank index (order statistics of a masked, sorted row)
-RANK_FANOUT = 16
-
-
-class _RankTree:
-    """Order statistics of masked subsets of one ascending row, without a prefix sum.
-
-    ``masks`` (T, n) selects T subsets of ``sorted_vals`` (n,).  A count tree with fan-out 16
-    (masked entries per 16, 256, 4096, ... positions, built by reshape-sums in O(n)) is
-    descended from the top to find the j-th masked entry of subset t in O(16 log16 n).
-    A full-length cumsum would instead cost O(n log n) memory passes on CPU backends.
-    """
-
-    def __init__(self, sorted_vals, masks):
-        n = sorted_vals.shape[-1]
-        size = bucket_size(n, RANK_FANOUT)
-        if size != n:
-            sorted_vals = jnp.concatenate([sorted_vals, jnp.full((size - n,), jnp.inf)])
-            masks = jnp.concatenate([masks, jnp.zeros(masks.shape[:-1] + (size - n,), bool)], axis=-1)
-        self.vals = sorted_vals
-        self.masks = masks
-        levels = [masks.astype(jnp.int32)]
-        while levels[-1].shape[-1] > RANK_FANOUT:
-            lev = levels[-1]
-            levels.append(jnp.sum(lev.reshape(lev.shape[0], -1, RANK_FANOUT), axis=-1))
-        self.levels = levels  # levels[0]: per entry ... levels[-1]: <= 16 counts per subset
-        self.count = jnp.sum(levels[-1], axis=-1)  # (T,)
-
-    @staticmethod
-    def _descend(counts, r):
-        """Per query: child holding the r-th (0-based) entry, and r relative to that child."""
-        m = counts.shape[-1]
-        tri = jnp.arange(m)[:, None] >= jnp.arange(m)[None, :]
-        cum = jnp.sum(jnp.where(tri[None], counts[:, None, :], 0), axis=-1)  # (q, m)
-        child = jnp.minimum(jnp.sum(cum <= r[:, None], axis=-1, dtype=jnp.int32), m - 1)
-        prev = jnp.where(child > 0, jnp.take_along_axis(cum, jnp.maximum(child - 1, 0)[:, None], 1)[:, 0], 0)
-        return child, r - prev
-
-    def lookup(self, t, j):
-        """Values of the j[i]-th (0-based) masked entries of subsets t[i] (j clipped into range)."""
-        t = jnp.asarray(t, jnp.int32)
-        r = jnp.clip(j, 0, jnp.maximum(self.count[t] - 1, 0)).astype(jnp.int32)
-        node, r = self._descend(self.levels[-1][t], r)
-        fan = jnp.arange(RANK_FANOUT, dtype=jnp.int32)
-        for lev in reversed(self.levels[:-1]):
-            kids = lev[t[:, None], node[:, None] * RANK_FANOUT + fan[None, :]]
-            child, r = self._descend(kids, r)
-            node = node * RANK_FANOUT + child
-        return self.vals[node]
-
-
-def _kth_abs_deviation(tree: _RankTree, t: int, med, k, n_iter):
-    """k-th smallest (0-based) ``|v - med|`` over subset ``t`` of ``tree`` (``k``: (m,)).
-
-    Entries below the median give distances ascending as the rank decreases (A), the others
-    ascending as it increases (B); the k-th smallest of the union is found by bisecting how many
-    of the k+1 smallest come from A (the classic two-sorted-arrays selection).
-    """
-    n = tree.count[t]
-    s = jnp.sum(tree.masks[t] & (tree.vals < med), dtype=jnp.int32)
-    n_a, n_b = s, n - s
-    m = k.shape[0]
-    ts = jnp.full((2 * m,), t, jnp.int32)
-
-    def a_and_b(ja, jb):  # ja-th smallest distance below the median, jb-th above
-        v = tree.lookup(ts, jnp.concatenate([s - 1 - ja, s + jb]))
-        return med - v[:m], v[m:] - med
-
-    lo = jnp.maximum(0, k + 1 - n_b)
-    hi = jnp.minimum(k + 1, n_a)
-
-    def body(_, carry):
-        lo, hi = carry
-        active = lo < hi
-        mid = (lo + hi) // 2
-        a, b = a_and_b(mid, k - mid)
-        go = a < b
-        return jnp.where(active & go, mid + 1, lo), jnp.where(active & ~go, mid, hi)
-
-    a_cnt, _ = jax.lax.fori_loop(0, n_iter, body, (lo, hi))
-    a, b = a_and_b(a_cnt - 1, k - a_cnt)
-    left = jnp.where(a_cnt > 0, a, -jnp.inf)
-    right = jnp.where(k - a_cnt >= 0, b, -jnp.inf)
-    return jnp.maximum(left, right)
-
-
 def _coverage_edge(i):
     """``np.linspace(SEC_LO, SEC_HI, 21)[i]`` computed as numpy does (``i*step + start``, last = stop)."""
     return jnp.where(i >= N_COVERAGE_BINS, SEC_HI, i.astype(jnp.float64) * COVERAGE_STEP + SEC_LO)
 
 
-def _one_candidate(
-    sf, tf, n_lc, t_first, period, t0, depth_primary, sigma_thr, occ_frac, *, max_bins, max_epochs, n_iter
-):
-    """All V02 quantities of one candidate from its light curve in flux order (``sf``, ``tf``)."""
-    n = sf.shape[-1]
+def _phase_sets(tf, n_lc, period, t0):
+    """``x = (t - t0)/P``, the unit phase and the secondary / baseline selections (flux order)."""
+    n = tf.shape[-1]
     valid = jnp.arange(n, dtype=jnp.int32) < n_lc
     x = (tf - t0) / period
     # ((t - t0)/P) mod 1 exactly as numpy/jnp.mod computes it: x - trunc(x) is the exact fmod(x, 1)
@@ -235,20 +153,25 @@ def _one_candidate(
     ph = jnp.where(frac < 0, frac + 1.0, frac)
     sec = valid & (ph > SEC_LO) & (ph < SEC_HI)
     base = valid & (((ph > BASE_LO) & (ph < SEC_LO)) | ((ph > SEC_HI) & (ph < BASE_HI)))
+    return valid, x, ph, sec, base
 
-    # ---- medians and MAD from the flux order -------------------------------------------------------
-    tree = _RankTree(sf, jnp.stack([sec, base]))
+
+def _medians_and_scatter(sf, sec, base, n_iter):
+    """Medians of the secondary and baseline sets and the baseline's robust scatter."""
+    tree = RankIndex(sf, jnp.stack([sec, base]))
     n_sec, n_base = tree.count[0], tree.count[1]
     mids = tree.lookup(
         jnp.array([0, 0, 1, 1]), jnp.stack([(n_sec - 1) // 2, n_sec // 2, (n_base - 1) // 2, n_base // 2])
     )
     med_sec = jnp.where(n_sec > 0, 0.5 * (mids[0] + mids[1]), jnp.nan)
     med_base = jnp.where(n_base > 0, 0.5 * (mids[2] + mids[3]), jnp.nan)
-    mad2 = _kth_abs_deviation(tree, 1, med_base, jnp.stack([(n_base - 1) // 2, n_base // 2]), n_iter)
+    mad2 = rank_index_abs_deviation(tree, 1, med_base, jnp.stack([(n_base - 1) // 2, n_base // 2]), n_iter)
     mad = 0.5 * (mad2[0] + mad2[1])
-    scatter = jnp.where(n_base >= 2, mad * MAD_TO_SIGMA, 0.0)
+    return n_sec, n_base, med_sec, med_base, jnp.where(n_base >= 2, mad * MAD_TO_SIGMA, 0.0)
 
-    # ---- events and coverage: one scatter over (orbit, coverage bin) ------------------------------
+
+def _events_and_coverage(x, ph, sec, t_first, period, t0, max_epochs):
+    """Orbits with secondary-window data and the covered fraction of the 20 coverage bins."""
     ep_rel = (jnp.floor(x) - jnp.floor((t_first - t0) / period)).astype(jnp.int32)
     kc = jnp.clip(jnp.floor((ph - SEC_LO) * (1.0 / COVERAGE_STEP)), 0, N_COVERAGE_BINS - 1).astype(jnp.int32)
     # exact np.histogram bin: compare with the np.linspace edges (the estimate is off by <= 1)
@@ -260,9 +183,12 @@ def _one_candidate(
     occ = occ.reshape(max_epochs, N_COVERAGE_BINS) > 0
     n_events = jnp.sum(jnp.any(occ, axis=1), dtype=jnp.int32)
     n_covered = jnp.sum(jnp.any(occ, axis=0), dtype=jnp.int32)
-    coverage = n_covered.astype(jnp.float64) / N_COVERAGE_BINS  # int32/int would give float32
+    return n_events, n_covered.astype(jnp.float64) / N_COVERAGE_BINS  # int32/int would give float32
 
-    # ---- red-noise inflation of the baseline residuals, bins of P/10 (reference §5.5) ---------------
+
+def _red_noise(sf, tf, base, n_base, med_base, scatter, period, max_bins):
+    """Pont et al. beta of the baseline residuals in bins of P/10 (:mod:`jaxvet.core.noise`);
+    each point's bin is an estimate corrected against the exact ``np.linspace`` edges."""
     resid = jnp.where(base, sf - med_base, 0.0)
     tmin = jnp.min(jnp.where(base, tf, jnp.inf))
     tmax = jnp.max(jnp.where(base, tf, -jnp.inf))
@@ -291,30 +217,14 @@ def _one_candidate(
     seg = jnp.where(in_bin, kf, max_bins)
     payload = jnp.stack([in_bin.astype(jnp.float64), resid], axis=-1)
     sums = jax.ops.segment_sum(payload, seg, num_segments=max_bins + 1)[:max_bins]
-    cnt, sm = sums[:, 0], sums[:, 1]
-    keep = cnt >= 3
-    n_keep = jnp.sum(keep, dtype=jnp.int32)
-    means = sm / jnp.maximum(cnt, 1.0)
-    mu = jnp.sum(jnp.where(keep, means, 0.0)) / jnp.maximum(n_keep, 1)
-    observed = jnp.sqrt(jnp.sum(jnp.where(keep, (means - mu) ** 2, 0.0)) / jnp.maximum(n_keep, 1))
-    avg_per_bin = jnp.sum(jnp.where(keep, cnt, 0.0)) / jnp.maximum(n_keep, 1)
-    expected = scatter / jnp.sqrt(jnp.maximum(avg_per_bin, 1.0))
-    rn_ok = pre & (n_keep >= 3) & (expected > 0)
-    beta = jnp.maximum(1.0, observed / jnp.where(expected > 0, expected, 1.0))
+    real = jnp.ones((1, max_bins), bool)
+    beta, rn_ok, _ = beta_from_bins(sums[None, :, 0], sums[None, :, 1], real, pre[None], scatter[None])
     use_rn = n_base >= MIN_RED_NOISE_BASELINE
-    inflation = jnp.where(use_rn & rn_ok, beta, DEFAULT_INFLATION)
+    return jnp.where(use_rn & rn_ok[0], beta[0], DEFAULT_INFLATION), use_rn, rn_ok[0]
 
-    # ---- depth, error, significance -----------------------------------------------------------
-    insufficient = (n_sec < MIN_SECONDARY_POINTS) | (n_base < MIN_BASELINE_POINTS)
-    bad_base = ~insufficient & ~(med_base > 0)
-    ok = ~insufficient & ~bad_base
-    safe_base = jnp.where(ok, med_base, 1.0)
-    depth = 1.0 - med_sec / safe_base
-    err0 = scatter / jnp.sqrt(jnp.maximum(n_sec, 1).astype(jnp.float64)) / safe_base
-    err = err0 * inflation
-    sigma = jnp.where(err > 0, jnp.abs(depth) / jnp.where(err > 0, err, 1.0), 0.0)
 
-    # ---- confidence (reference model) ----------------------------------------------------------
+def _confidence(coverage, n_events, sigma, any_warn, insufficient, bad_base):
+    """The reference's V02 confidence model."""
     base_c = jnp.where(
         (coverage >= 0.7) & (n_events >= 5),
         0.85,
@@ -329,28 +239,13 @@ def _one_candidate(
         jnp.minimum(0.9, base_c + 0.1),
         jnp.where(sigma >= 3.0, jnp.minimum(0.85, base_c + 0.05), base_c),
     )
-    warn_events = n_events < MIN_SECONDARY_EVENTS
-    warn_cov = coverage < MIN_PHASE_COVERAGE
-    warn_rn = ~(use_rn & rn_ok)
-    any_warn = warn_events | warn_cov | warn_rn
     base_c = jnp.where(any_warn, base_c * 0.9, base_c)
     conf = jnp.round(jnp.minimum(0.95, jnp.maximum(0.2, base_c)), 3)
-    conf = jnp.where(insufficient, 0.3, jnp.where(bad_base, 0.2, conf))
+    return jnp.where(insufficient, 0.3, jnp.where(bad_base, 0.2, conf))
 
-    # ---- verdict (jaxvet rule, see module docstring) --------------------------------------------
-    significant = ok & (depth > 0) & (sigma >= sigma_thr)
-    occultation_like = jnp.isfinite(depth_primary) & (depth_primary > 0) & (depth < occ_frac * depth_primary)
-    verdict = jnp.where(
-        ~ok,
-        VERDICT_CODES["insufficient"],
-        jnp.where(
-            significant,
-            jnp.where(occultation_like, VERDICT_CODES["warn"], VERDICT_CODES["fail"]),
-            VERDICT_CODES["pass"],
-        ),
-    )
 
-    # ---- binned phase curve for plot_data ---------------------------------------------------------
+def _phase_curve(sf, ph, valid, safe_base, scatter):
+    """The 200-bin phase curve of plot_data (flux / baseline, its error, the counts)."""
     pb = jnp.where(
         valid, jnp.clip(jnp.floor(ph * N_PLOT_BINS), 0, N_PLOT_BINS - 1).astype(jnp.int32), N_PLOT_BINS
     )
@@ -361,6 +256,43 @@ def _one_candidate(
     p_err = jnp.where(
         p_cnt > 0, scatter / safe_base / jnp.sqrt(jnp.maximum(p_cnt, 1).astype(jnp.float64)), jnp.nan
     )
+    return p_flux, p_err, p_cnt
+
+
+def _one_candidate(sf, tf, n_lc, t_first, period, t0, depth_primary, thr, *, max_bins, max_epochs, n_iter):
+    """All V02 quantities of one candidate from its light curve in flux order (``sf``, ``tf``);
+    ``thr`` holds the traced ``sigma_threshold`` and ``occultation_fraction``."""
+    valid, x, ph, sec, base = _phase_sets(tf, n_lc, period, t0)
+    n_sec, n_base, med_sec, med_base, scatter = _medians_and_scatter(sf, sec, base, n_iter)
+    n_events, coverage = _events_and_coverage(x, ph, sec, t_first, period, t0, max_epochs)
+    inflation, use_rn, rn_ok = _red_noise(sf, tf, base, n_base, med_base, scatter, period, max_bins)
+
+    # ---- depth, error, significance -----------------------------------------------------------
+    insufficient = (n_sec < MIN_SECONDARY_POINTS) | (n_base < MIN_BASELINE_POINTS)
+    bad_base = ~insufficient & ~(med_base > 0)
+    ok = ~insufficient & ~bad_base
+    safe_base = jnp.where(ok, med_base, 1.0)
+    depth = 1.0 - med_sec / safe_base
+    err0 = scatter / jnp.sqrt(jnp.maximum(n_sec, 1).astype(jnp.float64)) / safe_base
+    err = err0 * inflation
+    sigma = jnp.where(err > 0, jnp.abs(depth) / jnp.where(err > 0, err, 1.0), 0.0)
+    any_warn = (n_events < MIN_SECONDARY_EVENTS) | (coverage < MIN_PHASE_COVERAGE) | ~(use_rn & rn_ok)
+    conf = _confidence(coverage, n_events, sigma, any_warn, insufficient, bad_base)
+
+    # ---- verdict (jaxvet rule, see module docstring) --------------------------------------------
+    significant = ok & (depth > 0) & (sigma >= thr["sigma_threshold"])
+    occ_depth = thr["occultation_fraction"] * depth_primary
+    occultation_like = jnp.isfinite(depth_primary) & (depth_primary > 0) & (depth < occ_depth)
+    verdict = jnp.where(
+        ~ok,
+        VERDICT_CODES["insufficient"],
+        jnp.where(
+            significant,
+            jnp.where(occultation_like, VERDICT_CODES["warn"], VERDICT_CODES["fail"]),
+            VERDICT_CODES["pass"],
+        ),
+    )
+    p_flux, p_err, p_cnt = _phase_curve(sf, ph, valid, safe_base, scatter)
 
     nan = jnp.nan
     return {
@@ -398,8 +330,7 @@ def _v02_kernel(
     t_first,
     cand,
     chunk,
-    sigma_thr,
-    occ_frac,
+    thr,
     *,
     sub: int,
     max_bins: int,
@@ -407,7 +338,7 @@ def _v02_kernel(
 ):
     """Candidates ``chunk*sub ... chunk*sub + sub - 1`` of the padded (B,) arrays in ``cand``."""
     n = sorted_flux.shape[-1]
-    n_iter = int(math.ceil(math.log2(n + 1))) + 1
+    n_iter = bisect_steps(n)
     li, p, t0, dp = (jax.lax.dynamic_slice_in_dim(a, chunk * sub, sub) for a in cand)
 
     def one(li, p, t0_, dp):
@@ -419,18 +350,13 @@ def _v02_kernel(
             p,
             t0_,
             dp,
-            sigma_thr,
-            occ_frac,
+            thr,
             max_bins=max_bins,
             max_epochs=max_epochs,
             n_iter=n_iter,
         )
 
     return jax.vmap(one)(li, p, t0, dp)
-
-
-def _prev_pow2(n: int) -> int:
-    return 1 << (max(int(n), 1).bit_length() - 1)
 
 
 def _needs(t_first, t_last, t0, periods):
@@ -462,14 +388,14 @@ def secondary_eclipse(
     sigma_threshold: float = 3.0,
     occultation_fraction: float = 0.1,
     presorted=None,
-    element_budget: int | None = None,
     min_capacity: tuple[int, int] = (16, 4),
 ) -> dict:
     """V02 arrays for every row of ``cb`` (padded rows included), sub-batched for memory.
 
     Returns a dict of ``(B,)`` arrays (``plot_*`` are ``(B, 200)``); see :data:`SUMMARY`.
-    ``presorted``: :func:`presort_flux` of ``lcb`` when already computed.  ``element_budget``:
-    elements per array of one sub-batch (default by backend).  ``min_capacity``: floors for the
+    ``presorted``: :func:`presort_flux` of ``lcb`` when already computed; sub-batches follow the
+    engine's element budget (:func:`jaxvet.engine.chunks.rows_per_chunk`).  The thresholds are
+    traced (changing them does not recompile).  ``min_capacity``: floors for the
     static red-noise-bin and orbit capacities -- a campaign that pins them (and the light-curve
     size) compiles one program for all its batches.
     """
@@ -485,19 +411,20 @@ def secondary_eclipse(
     # a period so short that its red-noise bins or orbits would not fit in memory (far below
     # any cadence) is reported per candidate (status error), never sized into the batch
     need_bins, need_orbits = _needs(t_first, t_last, t0_h, per_h)
-    too_fine = valid & ((need_bins > MAX_CAPACITY) | (need_orbits * N_COVERAGE_BINS > MAX_CAPACITY))
+    max_capacity = element_budget()
+    too_fine = valid & ((need_bins > max_capacity) | (need_orbits * N_COVERAGE_BINS > max_capacity))
     sized = valid & ~too_fine
     max_bins, max_epochs = static_capacities(t_first[sized], t_last[sized], t0_h[sized], per_h[sized])
     max_bins = max(max_bins, bucket_size(min_capacity[0], 16))
     max_epochs = max(max_epochs, bucket_size(min_capacity[1], 4))
     width = max(lcb.n_points, max_bins + 1, max_epochs * N_COVERAGE_BINS + 1)
-    if element_budget is None:
-        element_budget = CPU_ELEMENT_BUDGET if jax.default_backend() == "cpu" else ELEMENT_BUDGET
-    sub = max(1, min(bucket_size(b, 1), _prev_pow2(int(element_budget) // width)))
+    sub = rows_per_chunk(width, scale=_budget_scale(), cap=bucket_size(b, 1))
     n_chunks = -(-b // sub)
     cbp = cb.pad(n_chunks * sub)
-    sig = jnp.float64(sigma_threshold)
-    occ = jnp.float64(occultation_fraction)
+    thr = {
+        "sigma_threshold": np.asarray(sigma_threshold, np.float64),
+        "occultation_fraction": np.asarray(occultation_fraction, np.float64),
+    }
     cand = (cbp.lc_index, cbp.period, cbp.t0, cbp.depth)
     outs = [
         _v02_kernel(
@@ -507,8 +434,7 @@ def secondary_eclipse(
             t_first_d,
             cand,
             c,
-            sig,
-            occ,
+            thr,
             sub=sub,
             max_bins=max_bins,
             max_epochs=max_epochs,
@@ -527,28 +453,36 @@ def secondary_eclipse(
 # ----------------------------------------------------------------------------------------------
 # check contract
 # ----------------------------------------------------------------------------------------------
-def _option(opts: dict, name: str, default: float, minimum: float) -> float:
-    v = opts.get(name, default)
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise JaxvetInputError(f"V02 option {name} must be a number, got {v!r}") from None
-    if not np.isfinite(f) or f < minimum:
-        raise JaxvetInputError(f"V02 option {name} must be finite and >= {minimum}, got {v!r}")
-    return f
+def _is_count(x) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= 1
 
 
-def compute(ctx: VetContext) -> dict:
-    """Options (``ctx.options["V02"]``): ``sigma_threshold`` (3.0), ``occultation_fraction`` (0.1),
-    ``min_capacity`` ((bins, orbits) floors), ``element_budget``."""
-    opts = ctx.opts(ID)
+@dataclass(frozen=True)
+class V02Options(CheckOptions):
+    """V02 options: the two verdict thresholds (traced) and ``min_capacity``, floors for the
+    static (red-noise bins, orbits) capacities (a campaign that pins them compiles one program)."""
+
+    check_id: ClassVar[str] = ID
+    sigma_threshold: float = option(3.0, non_negative, traced=True)
+    occultation_fraction: float = option(0.1, non_negative, traced=True)
+    min_capacity: tuple = option((16, 4))
+
+    def validate(self) -> None:
+        v = self.min_capacity
+        if not (isinstance(v, (tuple, list)) and len(v) == 2 and all(_is_count(x) for x in v)):
+            raise JaxvetInputError(f"V02 option min_capacity must be a pair of integers >= 1, got {v!r}")
+        object.__setattr__(self, "min_capacity", tuple(int(x) for x in v))
+
+
+def compute(ctx: VetContext, opts: V02Options | None = None) -> dict:
+    """Device arrays of every V02 quantity (leading axis: the chunk's candidates)."""
+    opts = opts if opts is not None else V02Options.from_mapping(ctx.options.get(ID))
     out = secondary_eclipse(
         ctx.lcb,
         ctx.cb,
-        sigma_threshold=_option(opts, "sigma_threshold", 3.0, 0.0),
-        occultation_fraction=_option(opts, "occultation_fraction", 0.1, 0.0),
-        min_capacity=tuple(int(v) for v in opts.get("min_capacity", (16, 4))),
-        element_budget=opts.get("element_budget"),
+        sigma_threshold=opts.sigma_threshold,
+        occultation_fraction=opts.occultation_fraction,
+        min_capacity=opts.min_capacity,
     )
     n = ctx.n_candidates
     return {k: v[:n] for k, v in out.items()}
@@ -578,14 +512,21 @@ def _plot_data(a: dict, i: int, depth_ppm: float | None) -> dict:
     }
 
 
-def format(ctx: VetContext, a: dict) -> list[CheckResult]:
+def _without_depth(a: dict, i: int, details: dict, confidence: float, verdict, notes) -> CheckResult:
+    """The result of a candidate whose secondary depth is not measured (no plot depth)."""
+    raw = {**details, "plot_data": _plot_data(a, i, None), "_metrics_only": True}
+    return CheckResult(ID, NAME, "ok", confidence, verdict, metrics=details, raw=raw, notes=notes)
+
+
+def format(ctx: VetContext, opts: V02Options | None, a: dict) -> list[CheckResult]:
+    """Host formatting into the reference's result contract, one result per candidate."""
     results = []
     for i in range(ctx.n_candidates):
         if int(a["status"][i]) == STATUS_CODES["error"]:
             c = ctx.candidates[i]
             note = (
                 f"period {c.period_days!r} d is too short for this light curve's span: more than "
-                f"{MAX_CAPACITY} red-noise bins or orbit cells"
+                f"{element_budget()} red-noise bins or orbit cells"
             )
             results.append(error_result(ID, NAME, "PERIOD_TOO_SHORT", notes=[note]))
             continue
@@ -608,19 +549,7 @@ def format(ctx: VetContext, a: dict) -> list[CheckResult]:
                 "n_secondary_events_effective": 0,
                 "note": "Insufficient data for secondary eclipse search",
             }
-            raw = {**details, "plot_data": _plot_data(a, i, None), "_metrics_only": True}
-            results.append(
-                CheckResult(
-                    id=ID,
-                    name=NAME,
-                    status="ok",
-                    confidence=0.3,
-                    verdict=verdict,
-                    metrics=details,
-                    raw=raw,
-                    notes=warnings,
-                )
-            )
+            results.append(_without_depth(a, i, details, 0.3, verdict, warnings))
             continue
         n_events = int(a["n_secondary_events_effective"][i])
         coverage = float(a["secondary_phase_coverage"][i])
@@ -635,19 +564,7 @@ def format(ctx: VetContext, a: dict) -> list[CheckResult]:
                 "n_baseline_points": n_base,
                 "note": "Invalid baseline flux",
             }
-            raw = {**details, "plot_data": _plot_data(a, i, None), "_metrics_only": True}
-            results.append(
-                CheckResult(
-                    id=ID,
-                    name=NAME,
-                    status="ok",
-                    confidence=0.2,
-                    verdict=verdict,
-                    metrics=details,
-                    raw=raw,
-                    notes=warnings,
-                )
-            )
+            results.append(_without_depth(a, i, details, 0.2, verdict, warnings))
             continue
         if bool(a["red_noise_attempted"][i]):
             if not bool(a["red_noise_success"][i]):
@@ -692,6 +609,7 @@ def format(ctx: VetContext, a: dict) -> list[CheckResult]:
 SPEC = CheckSpec(
     id=ID,
     name=NAME,
+    options=V02Options,
     compute=compute,
     format=format,
     summary_metrics=SUMMARY,

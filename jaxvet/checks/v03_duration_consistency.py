@@ -3,7 +3,7 @@
 For a central transit of a planet on a circular orbit, the duration scales as
 ``T ~ (P / rho_star)^(1/3)`` (Seager & Mallen-Ornelas 2003, ApJ 585, 1038; Winn 2010, in
 "Exoplanets", eq. 18 with b = 0).  Following the reference library (tess-vetter 0.3.20,
-reference semantics §6.3):
+docs/checks.md):
 
 * ``expected_solar_h = 13.0 * (P / 365.25)^(1/3)`` -- about 13 h for a one-year orbit around
   the Sun;
@@ -23,14 +23,18 @@ host, so no threshold is applied).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxvet.engine.context import CheckSpec, VetContext
-from jaxvet.results import VERDICT_NONE, CheckResult
+from jaxvet.engine.options import CheckOptions
+from jaxvet.results import STATUS_CODES, VERDICT_NONE, CheckResult
 
-__all__ = ["SPEC", "duration_consistency"]
+__all__ = ["SPEC", "V03Options", "duration_consistency"]
 
 ID = "V03"
 NAME = "Duration Consistency"
@@ -61,7 +65,7 @@ def duration_consistency(period_days, duration_hours, stellar_radius, stellar_ma
     confidence = jnp.where(corrected, 0.85, jnp.where(stellar, 0.5, 0.2))
     b = p.shape[0]
     return {
-        "status": jnp.zeros((b,), jnp.int32),
+        "status": jnp.full((b,), STATUS_CODES["ok"], jnp.int32),
         "verdict": jnp.full((b,), VERDICT_NONE, jnp.int32),
         "confidence": confidence,
         "duration_hours": d,
@@ -77,7 +81,15 @@ def duration_consistency(period_days, duration_hours, stellar_radius, stellar_ma
     }
 
 
-def compute(ctx: VetContext) -> dict:
+@dataclass(frozen=True)
+class V03Options(CheckOptions):
+    """V03 has no options (any name given is a misspelling and is rejected)."""
+
+    check_id: ClassVar[str] = ID
+
+
+def compute(ctx: VetContext, opts: V03Options | None = None) -> dict:
+    """Device arrays of the V03 quantities per candidate."""
     n = ctx.n_candidates
     cb = ctx.cb
     # durations in hours straight from the host candidates (no days -> hours round trip)
@@ -90,7 +102,8 @@ def _opt(v) -> float | None:
     return None if v is None or not np.isfinite(v) else float(v)
 
 
-def format(ctx: VetContext, a: dict) -> list[CheckResult]:
+def format(ctx: VetContext, opts: V03Options | None, a: dict) -> list[CheckResult]:
+    """Host formatting into the reference's result contract, one result per candidate."""
     results = []
     for i, cand in enumerate(ctx.candidates):
         corrected = bool(a["density_corrected"][i])
@@ -138,6 +151,7 @@ def format(ctx: VetContext, a: dict) -> list[CheckResult]:
 SPEC = CheckSpec(
     id=ID,
     name=NAME,
+    options=V03Options,
     compute=compute,
     format=format,
     summary_metrics=("duration_ratio", "expected_duration_hours", "confidence"),

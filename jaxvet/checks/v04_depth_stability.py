@@ -5,7 +5,7 @@ share one depth (Thompson et al. 2018, ApJS 235, 38; Wang & Espinoza 2023, arXiv
 Santerne et al. 2013, arXiv:1307.2003).
 
 Reference-compatible part (``method="per_epoch_local_baseline"``, tess-vetter 0.3.20;
-reference semantics §6.4 and §8).  Per epoch (see :mod:`jaxvet.core.epochs`): local baseline in
+docs/checks.md).  Per epoch (see :mod:`jaxvet.core.epochs`): local baseline in
 ``|t - t_c| <= 6D`` (no period cap), ``depth_k = 1 - median(f_in)/baseline_k``,
 ``sigma_k = robust_std(oot)/sqrt(n_in)/baseline_k`` times the red-noise factor (Pont et al.
 2006, MNRAS 373, 231); epochs with ``depth_k <= 0`` are dropped.  Over the N kept epochs:
@@ -17,14 +17,14 @@ MAD outliers ``|d - median| > 4 * 1.4826 MAD`` (N >= 3).  Confidence, notes, met
 rounding follow the reference exactly; N < 2 gives the note "Insufficient transits ..." and
 confidence 0.3, ``D >= 0.5P`` the guard result.
 
-Beyond the reference (seed 002): ``chi2_dof`` (N - 1), ``depth_mean_ppm`` (inverse-variance
+Beyond the reference: ``chi2_dof`` (N - 1), ``depth_mean_ppm`` (inverse-variance
 weighted mean of the reference depths) and ``depth_err_mean_ppm`` (``1/sqrt(sum w)``),
 ``n_outliers_flagged`` and ``outlier_epochs`` (raw), ``chi2_reduced_excl_outliers`` (the
 reference statistic without the flagged epochs), seed warnings (``low_n_transits``,
 ``outlier_epochs_flagged``, ``marginal_chi2``; appended to the notes after the reference's) and a
 calibrated chi-square with a verdict:
 
-* ``chi2_box_reduced`` (seed 002 §3.3): per-epoch *box* depths ``1 - mean(f_i/b_k)`` (weighted
+* ``chi2_box_reduced``: per-epoch *box* depths ``1 - mean(f_i/b_k)`` (weighted
   by ``(b_k/err_i)^2`` when all errors are positive, as V01's OE_box) with pink-noise errors
   ``sigma_k^2 = sigma_w^2 (1/n_k + (pi/2)/n_oot_k) + sigma_r^2`` -- the in-transit mean, the
   median baseline of ``n_oot_k`` points and the correlated part (Pont et al. 2006;
@@ -40,42 +40,35 @@ calibrated chi-square with a verdict:
 * verdict: **insufficient** for the guard, fewer than 2 measured transits, or an undefined
   statistic (no local out-of-transit residuals, zero noise); otherwise on ``X`` =
   ``chi2_box_reduced`` -- or, when MAD outliers are flagged and at least 2 epochs remain,
-  ``chi2_box_reduced_excl_outliers`` (seed §3.4: a single outlier epoch such as a momentum dump
+  ``chi2_box_reduced_excl_outliers`` (a single outlier epoch such as a momentum dump
   is flagged, not allowed to fail the candidate): **pass** if ``X < 2``, **warn** if
   ``2 <= X < 4``, **fail** if ``X >= 4``.  Option ``verdict_statistic="chi2_reduced"`` uses the
   reference statistic instead (same outlier rule); ``legacy_mode=True``: **pass** if
-  ``rms_scatter < 0.3`` else **fail** (seed §7.3).
+  ``rms_scatter < 0.3`` else **fail**.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxvet.core.epochs import epoch_box_depths, epoch_table_for_context, pink_noise_variances
-from jaxvet.core.stats import masked_median
+from jaxvet.core.order_stats import MAD_TO_SIGMA, masked_median
 from jaxvet.engine.context import CheckSpec, VetContext
+from jaxvet.engine.options import CheckOptions, at_least, boolean, one_of, option, positive
 from jaxvet.errors import JaxvetInputError
 from jaxvet.results import STATUS_CODES, VERDICT_CODES, CheckResult
 
-__all__ = ["SPEC", "compute", "format_results", "DEFAULT_OPTIONS", "reference_confidence"]
+__all__ = ["SPEC", "V04Options", "compute", "format", "DEFAULT_OPTIONS", "reference_confidence"]
 
 ID = "V04"
 NAME = "depth_stability"
 METHOD = "per_epoch_local_baseline"
-DEFAULT_OPTIONS = {
-    "method": METHOD,
-    "min_transits_for_confidence": 3,
-    "outlier_sigma": 4.0,
-    "chi2_threshold_pass": 2.0,
-    "chi2_threshold_fail": 4.0,
-    "legacy_mode": False,
-    "rms_scatter_threshold": 0.3,
-    "verdict_statistic": "box_chi2",
-}
 VERDICT_STATISTICS = ("box_chi2", "chi2_reduced")
 SUMMARY_METRICS = (
     "chi2_box_reduced",
@@ -94,31 +87,38 @@ SUMMARY_METRICS = (
 )
 
 
-def _options(ctx: VetContext) -> dict:
-    opts = ctx.checked_opts(ID, DEFAULT_OPTIONS)
-    if opts["method"] != METHOD:
-        raise JaxvetInputError(f"V04 method must be {METHOD!r}, got {opts['method']!r}")
-    if int(opts["min_transits_for_confidence"]) < 2:
-        got = opts["min_transits_for_confidence"]
-        raise JaxvetInputError(f"V04 option min_transits_for_confidence must be >= 2, got {got!r}")
-    for k in ("outlier_sigma", "chi2_threshold_pass", "chi2_threshold_fail", "rms_scatter_threshold"):
-        if not float(opts[k]) > 0:
-            raise JaxvetInputError(f"V04 option {k} must be positive, got {opts[k]!r}")
-    if opts["verdict_statistic"] not in VERDICT_STATISTICS:
-        got = opts["verdict_statistic"]
-        raise JaxvetInputError(
-            f"V04 option verdict_statistic must be one of {VERDICT_STATISTICS}, got {got!r}"
-        )
-    if float(opts["chi2_threshold_fail"]) < float(opts["chi2_threshold_pass"]):
-        raise JaxvetInputError(
-            f"V04 chi2_threshold_fail ({opts['chi2_threshold_fail']!r}) must be >= "
-            f"chi2_threshold_pass ({opts['chi2_threshold_pass']!r})"
-        )
-    return opts
+@dataclass(frozen=True)
+class V04Options(CheckOptions):
+    """V04 options; the outlier and verdict thresholds are traced (no recompilation)."""
+
+    check_id: ClassVar[str] = ID
+    method: str = option(METHOD, one_of(METHOD))
+    min_transits_for_confidence: int = option(3, at_least(2))
+    outlier_sigma: float = option(4.0, positive, traced=True)
+    chi2_threshold_pass: float = option(2.0, positive, traced=True)
+    chi2_threshold_fail: float = option(4.0, positive, traced=True)
+    legacy_mode: bool = option(False, boolean)
+    rms_scatter_threshold: float = option(0.3, positive, traced=True)
+    verdict_statistic: str = option("box_chi2", one_of(*VERDICT_STATISTICS))
+
+    def validate(self) -> None:
+        if self.chi2_threshold_fail < self.chi2_threshold_pass:
+            raise JaxvetInputError(
+                f"V04 chi2_threshold_fail ({self.chi2_threshold_fail!r}) must be >= "
+                f"chi2_threshold_pass ({self.chi2_threshold_pass!r})"
+            )
+
+
+#: the default options as a plain mapping
+DEFAULT_OPTIONS = V04Options().to_dict()
+
+
+def _resolve(ctx: VetContext, opts: V04Options | None) -> V04Options:
+    return opts if opts is not None else V04Options.from_mapping(ctx.options.get(ID))
 
 
 def _chi2_weighted(d, s, sel):
-    """Seed 002 §3.3: chi2 about the inverse-variance weighted mean, per dof (NaN if undefined)."""
+    """Chi2 about the inverse-variance weighted mean, per dof (NaN if undefined)."""
     n = jnp.sum(sel, axis=1)
     good = jnp.all(~sel | (jnp.isfinite(s) & (s > 0)), axis=1)
     w = jnp.where(sel, 1.0 / jnp.where(sel & (s > 0), s * s, 1.0), 0.0)
@@ -137,8 +137,9 @@ def _chi2(d, s, sel):
     return jnp.where(n > 1, chi2 / jnp.maximum(n - 1, 1), 0.0), mean
 
 
-@jax.jit
-def _aggregate(tab, outlier_sigma, thr_pass, thr_fail, rms_thr, min_conf, legacy, use_box):
+def _aggregate(tab, thr, min_conf, legacy, use_box):
+    """Per-candidate V04 statistics of an :class:`EpochTable` ((B,) or (B, E) arrays); ``thr``
+    holds the traced thresholds (0-d arrays)."""
     v = tab.v04
     acc = v.ok & (v.depth > 0)
     n = jnp.sum(acc, axis=1)
@@ -172,12 +173,12 @@ def _aggregate(tab, outlier_sigma, thr_pass, thr_fail, rms_thr, min_conf, legacy
     all_pos = jnp.all(~acc | (v.sigma > 0), axis=1)
     chi2_red, _ = _chi2(d, s, acc)
     chi2_red = jnp.where(all_pos, chi2_red, 0.0)
-    mad_scale = depth_mad * 1.4826
+    mad_scale = depth_mad * MAD_TO_SIGMA
     outlier = (
         acc
         & (n >= min_conf)[:, None]
         & (mad_scale > 0)[:, None]
-        & (absdev > (outlier_sigma * mad_scale)[:, None])
+        & (absdev > (thr["outlier_sigma"] * mad_scale)[:, None])
     )
     n_out = jnp.sum(outlier, axis=1)
     keep = acc & ~outlier
@@ -199,11 +200,12 @@ def _aggregate(tab, outlier_sigma, thr_pass, thr_fail, rms_thr, min_conf, legacy
     )
     stat_undefined = jnp.where(use_box & ~legacy, jnp.isnan(stat), ~all_pos)
     graded = jnp.where(
-        stat < thr_pass,
+        stat < thr["chi2_threshold_pass"],
         VERDICT_CODES["pass"],
-        jnp.where(stat < thr_fail, VERDICT_CODES["warn"], VERDICT_CODES["fail"]),
+        jnp.where(stat < thr["chi2_threshold_fail"], VERDICT_CODES["warn"], VERDICT_CODES["fail"]),
     )
-    graded = jnp.where(legacy, jnp.where(rms < rms_thr, VERDICT_CODES["pass"], VERDICT_CODES["fail"]), graded)
+    by_rms = jnp.where(rms < thr["rms_scatter_threshold"], VERDICT_CODES["pass"], VERDICT_CODES["fail"])
+    graded = jnp.where(legacy, by_rms, graded)
     undefined = ~tab.active | (n < 2) | stat_undefined
     verdict = jnp.where(undefined, VERDICT_CODES["insufficient"], graded).astype(jnp.int32)
     return dict(
@@ -242,58 +244,66 @@ def _aggregate(tab, outlier_sigma, thr_pass, thr_fail, rms_thr, min_conf, legacy
     )
 
 
-def compute(ctx: VetContext) -> dict:
-    opts = _options(ctx)
-    tab = epoch_table_for_context(ctx)
-    agg = _aggregate(
-        tab,
-        float(opts["outlier_sigma"]),
-        float(opts["chi2_threshold_pass"]),
-        float(opts["chi2_threshold_fail"]),
-        float(opts["rms_scatter_threshold"]),
-        int(opts["min_transits_for_confidence"]),
-        bool(opts["legacy_mode"]),
-        opts["verdict_statistic"] == "box_chi2",
-    )
-    nb = ctx.n_candidates
-    h = {k: np.asarray(v)[:nb] for k, v in agg.items()}
-    guard = np.asarray(tab.guard)[:nb]
+@jax.jit
+def _v04_kernel(tab, t0, period, thr, min_conf, legacy, use_box):
+    """The V04 compute tree of one epoch table (device arrays, leading axis = table rows)."""
+    h = _aggregate(tab, thr, min_conf, legacy, use_box)
+    guard = tab.guard
     n = h["n"]
     full = (n >= 2) & ~guard
-    z = lambda x: np.where(full, x, 0.0)  # noqa: E731
+    z = lambda x: jnp.where(full, x, 0.0)  # noqa: E731
+    nan_unless = lambda x: jnp.where(full, x, jnp.nan)  # noqa: E731
     return {
-        "status": np.full(nb, STATUS_CODES["ok"], np.int32),
+        "status": jnp.full(guard.shape, STATUS_CODES["ok"], jnp.int32),
         "verdict": h["verdict"],
         "guard": guard,
-        "n_transits_measured": np.where(guard, 0, n),
+        "n_transits_measured": jnp.where(guard, 0, n),
         "chi2_reduced": z(h["chi2_red"]),
-        "chi2_box_reduced": np.where(full, h["chi2_box"], np.nan),
-        "chi2_box_reduced_excl_outliers": np.where(full, h["chi2_box_excl"], np.nan),
+        "chi2_box_reduced": nan_unless(h["chi2_box"]),
+        "chi2_box_reduced_excl_outliers": nan_unless(h["chi2_box_excl"]),
         "sigma_white_ppm": h["sigma_white"] * 1e6,
         "sigma_red_ppm": h["sigma_red"] * 1e6,
-        "chi2_reduced_excl_outliers": np.where(full, h["chi2_excl"], np.nan),
+        "chi2_reduced_excl_outliers": nan_unless(h["chi2_excl"]),
         "rms_scatter": z(h["rms"]),
         "mean_depth_ppm": z(h["mean"] * 1e6),
-        "depth_mean_ppm": np.where(full, h["d_mean_w"] * 1e6, np.nan),
-        "depth_err_mean_ppm": np.where(full, h["depth_err_mean"] * 1e6, np.nan),
+        "depth_mean_ppm": nan_unless(h["d_mean_w"] * 1e6),
+        "depth_err_mean_ppm": nan_unless(h["depth_err_mean"] * 1e6),
         "depth_scatter_ppm": z(h["std"] * 1e6),
         "expected_scatter_ppm": z(h["expected"] * 1e6),
         "dom_frac": z(h["dom_frac"]),
         "s_max": z(h["s_max"]),
-        "n_outliers_flagged": np.where(full, h["n_out"], 0),
+        "n_outliers_flagged": jnp.where(full, h["n_out"], 0),
         **{f"_{k}": h[k] for k in h if k not in ("verdict",)},
-        "epoch": np.asarray(tab.epoch)[:nb],
-        "epoch_center": np.asarray(tab.center)[:nb],
-        "epoch_depth": np.asarray(tab.v04.depth)[:nb],
-        "epoch_sigma": np.asarray(tab.v04.sigma)[:nb],
-        "epoch_inflation": np.asarray(tab.v04.inflation)[:nb],
-        "t0": np.asarray(ctx.cb.t0)[:nb],
-        "period": np.asarray(ctx.cb.period)[:nb],
+        "epoch": tab.epoch,
+        "epoch_center": tab.center,
+        "epoch_depth": tab.v04.depth,
+        "epoch_sigma": tab.v04.sigma,
+        "epoch_inflation": tab.v04.inflation,
+        "t0": t0,
+        "period": period,
     }
 
 
+def compute(ctx: VetContext, opts: V04Options | None = None) -> dict:
+    """Device arrays of every V04 quantity (leading axis: the chunk's candidates)."""
+    opts = _resolve(ctx, opts)
+    tab = epoch_table_for_context(ctx)
+    padded = ctx.cb.pad(tab.guard.shape[0])
+    out = _v04_kernel(
+        tab,
+        padded.t0,
+        padded.period,
+        opts.traced(),
+        np.int64(opts.min_transits_for_confidence),
+        np.bool_(opts.legacy_mode),
+        np.bool_(opts.verdict_statistic == "box_chi2"),
+    )
+    nb = ctx.n_candidates
+    return jax.tree.map(lambda x: x[:nb], out)
+
+
 def reference_confidence(n: int, has_outliers: bool, has_warnings: bool, min_conf: int = 3) -> float:
-    """The reference's V04 confidence model (§6.4 step 6)."""
+    """The reference's V04 confidence model (docs/checks.md)."""
     if n < min_conf:
         base = 0.35
     elif n < 5:
@@ -321,159 +331,176 @@ def _rnum(x, nd) -> float | None:
     return round(x, nd) if math.isfinite(x) else None
 
 
-def format_results(ctx: VetContext, a: dict) -> list[CheckResult]:
-    opts = _options(ctx)
-    thr_pass = float(opts["chi2_threshold_pass"])
-    results = []
-    for b in range(ctx.n_candidates):
-        verdict = ["pass", "warn", "fail", "insufficient"][int(a["verdict"][b])]
-        t0, period = float(a["t0"][b]), float(a["period"][b])
-        rule = "legacy_rms_scatter" if opts["legacy_mode"] else str(opts["verdict_statistic"])
-        if a["guard"][b]:
-            plot = {
-                "version": 1, "epoch_times_btjd": [], "depths_ppm": [], "depth_errs_ppm": [],
-                "mean_depth_ppm": 0.0, "expected_scatter_ppm": 0.0, "dominating_epoch_idx": None,
-            }  # fmt: skip
-            metrics = {
-                "n_transits_measured": 0,
-                "depth_scatter_ppm": 0.0,
-                "expected_scatter_ppm": 0.0,
-                "chi2_reduced": 0.0,
-                "note": "Duration too long relative to period for depth stability check",
-                "verdict_rule": rule,
-            }
-            raw = dict(metrics, depths_ppm=[], plot_data=plot, warnings=[], _metrics_only=True)
-            results.append(
-                CheckResult(
-                    ID, NAME, "ok", 0.2, verdict, [], metrics, raw, ["duration_too_long_relative_to_period"]
-                )
-            )
-            continue
-        acc = a["_accepted"][b]
-        eps = a["epoch"][b][acc].astype(int)
-        depths = a["epoch_depth"][b][acc]
-        sigmas = a["epoch_sigma"][b][acc]
-        n = int(a["_n"][b])
-        warnings = []
-        n_proc, n_glob = int(a["_n_processed"][b]), int(a["_n_global"][b])
-        if n_proc > 0 and n_glob >= n_proc * 0.5:
-            warnings.append(
-                f"depth_stability_baseline_fallback: {n_glob}/{n_proc} epochs used global OOT baseline"
-            )
-        seed_warnings = []
-        if n < int(opts["min_transits_for_confidence"]):
-            seed_warnings.append("low_n_transits")
-        if n < 2:
-            plot = {
-                "version": 1,
-                "epoch_times_btjd": [float(t0 + e * period) for e in eps[:50]],
-                "depths_ppm": [float(d * 1e6) for d in depths[:50]],
-                "depth_errs_ppm": [float(s * 1e6) for s in sigmas[:50]],
-                "mean_depth_ppm": float(depths[0] * 1e6) if n else 0.0,
-                "expected_scatter_ppm": 0.0,
-                "dominating_epoch_idx": None,
-            }
-            metrics = {
-                "n_transits_measured": n,
-                "depth_scatter_ppm": 0.0,
-                "expected_scatter_ppm": 0.0,
-                "chi2_reduced": 0.0,
-                "note": "Insufficient transits for depth stability check",
-                "chi2_dof": max(n - 1, 0),
-                "n_outliers_flagged": 0,
-                "verdict_rule": rule,
-            }
-            raw = dict(metrics, depths_ppm=[], plot_data=plot, warnings=seed_warnings, outlier_epochs=[])
-            raw["_metrics_only"] = True
-            results.append(
-                CheckResult(ID, NAME, "ok", 0.3, verdict, [], metrics, raw, warnings + seed_warnings)
-            )
-            continue
-        if not a["_all_pos"][b]:
-            warnings.append("Some sigma values are zero, chi2 unreliable")
-        outlier_epochs = [int(e) for e in a["epoch"][b][a["_outlier"][b]]]
-        if outlier_epochs:
-            warnings.append(f"Outlier epochs detected: {outlier_epochs}")
-            seed_warnings.append("outlier_epochs_flagged")
-        if verdict == "warn" and not opts["legacy_mode"]:
-            seed_warnings.append("marginal_chi2")
-        confidence = reference_confidence(
-            n, bool(outlier_epochs), bool(warnings), int(opts["min_transits_for_confidence"])
+def _rule(opts: V04Options) -> str:
+    return "legacy_rms_scatter" if opts.legacy_mode else str(opts.verdict_statistic)
+
+
+def _plot_times(t0, period, eps, depths, sigmas, n_plot):
+    return {
+        "version": 1,
+        "epoch_times_btjd": [float(t0 + e * period) for e in eps[:n_plot]],
+        "depths_ppm": [float(d * 1e6) for d in depths[:n_plot]],
+        "depth_errs_ppm": [float(s * 1e6) for s in sigmas[:n_plot]],
+    }
+
+
+def _guarded(opts: V04Options, verdict: str) -> CheckResult:
+    """The reference's result for ``D >= 0.5 P``."""
+    plot = {
+        "version": 1, "epoch_times_btjd": [], "depths_ppm": [], "depth_errs_ppm": [],
+        "mean_depth_ppm": 0.0, "expected_scatter_ppm": 0.0, "dominating_epoch_idx": None,
+    }  # fmt: skip
+    metrics = {
+        "n_transits_measured": 0,
+        "depth_scatter_ppm": 0.0,
+        "expected_scatter_ppm": 0.0,
+        "chi2_reduced": 0.0,
+        "note": "Duration too long relative to period for depth stability check",
+        "verdict_rule": _rule(opts),
+    }
+    raw = dict(metrics, depths_ppm=[], plot_data=plot, warnings=[], _metrics_only=True)
+    notes = ["duration_too_long_relative_to_period"]
+    return CheckResult(ID, NAME, "ok", 0.2, verdict, [], metrics, raw, notes)
+
+
+def _too_few(opts, verdict, t0, period, eps, depths, sigmas, n, warnings, seed_warnings) -> CheckResult:
+    """The reference's result with fewer than 2 measured transits."""
+    plot = _plot_times(t0, period, eps, depths, sigmas, 50)
+    plot.update(
+        mean_depth_ppm=float(depths[0] * 1e6) if n else 0.0,
+        expected_scatter_ppm=0.0,
+        dominating_epoch_idx=None,
+    )
+    metrics = {
+        "n_transits_measured": n,
+        "depth_scatter_ppm": 0.0,
+        "expected_scatter_ppm": 0.0,
+        "chi2_reduced": 0.0,
+        "note": "Insufficient transits for depth stability check",
+        "chi2_dof": max(n - 1, 0),
+        "n_outliers_flagged": 0,
+        "verdict_rule": _rule(opts),
+    }
+    raw = dict(metrics, depths_ppm=[], plot_data=plot, warnings=seed_warnings, outlier_epochs=[])
+    raw["_metrics_only"] = True
+    return CheckResult(ID, NAME, "ok", 0.3, verdict, [], metrics, raw, warnings + seed_warnings)
+
+
+def _measured_metrics(a: dict, b: int, n: int, n_outliers: int, opts: V04Options) -> dict:
+    """The metrics of a candidate with >= 2 measured transits (reference rounding)."""
+    t0, period = float(a["t0"][b]), float(a["period"][b])
+    mean, std = float(a["_mean"][b]), float(a["_std"][b])
+    dom_epoch = int(a["_dom_epoch"][b])
+    d_mean_w, d_med = float(a["_d_mean_w"][b]), float(a["_median"][b])
+    return {
+        "mean_depth": round(mean, 6),
+        "std_depth": round(std, 6),
+        "rms_scatter": round(float(a["_rms"][b]), 4),
+        "n_transits_measured": n,
+        "mean_depth_ppm": round(mean * 1e6, 1),
+        "depth_scatter_ppm": round(std * 1e6, 1),
+        "expected_scatter_ppm": round(float(a["_expected"][b]) * 1e6, 2),
+        "chi2_reduced": round(float(a["_chi2_red"][b]), 2),
+        "dom_ratio": round(float(a["_dom_ratio"][b]), 3),
+        "dom_frac": round(float(a["_dom_frac"][b]), 3),
+        "s_max": round(float(a["_s_max"][b]), 3),
+        "s_median": round(float(a["_s_median"][b]), 3),
+        "dominating_epoch_index": dom_epoch,
+        "dominating_epoch_time_btjd": round(float(t0 + dom_epoch * period), 6),
+        "d_mean_w_ppm": round(d_mean_w * 1e6, 2),
+        "d_med_ppm": round(d_med * 1e6, 2),
+        "dmm": round(float(a["_dmm"][b]), 3),
+        "dmm_abs": round(float(a["_dmm_abs"][b]), 3),
+        "depth_mad_ppm": round(float(a["_depth_mad"][b]) * 1e6, 2),
+        "method": METHOD,
+        # jaxvet's additions (docs/checks.md)
+        "chi2_dof": n - 1,
+        "chi2_reduced_excl_outliers": _rnum(a["_chi2_excl"][b], 3),
+        "depth_mean_ppm": _rnum(d_mean_w * 1e6, 2),
+        "depth_err_mean_ppm": _rnum(float(a["_depth_err_mean"][b]) * 1e6, 2),
+        "n_outliers_flagged": n_outliers,
+        "chi2_box_reduced": _rnum(a["_chi2_box"][b], 3),
+        "chi2_box_reduced_excl_outliers": _rnum(a["_chi2_box_excl"][b], 3),
+        "sigma_white_ppm": _rnum(a["sigma_white_ppm"][b], 2),
+        "sigma_red_ppm": _rnum(a["sigma_red_ppm"][b], 2),
+        "verdict_rule": _rule(opts),
+    }
+
+
+def _measured(a, b, opts, verdict, eps, depths, sigmas, n, warnings, seed_warnings) -> CheckResult:
+    """The result of a candidate with >= 2 measured transits."""
+    t0, period = float(a["t0"][b]), float(a["period"][b])
+    acc = a["_accepted"][b]
+    if not a["_all_pos"][b]:
+        warnings.append("Some sigma values are zero, chi2 unreliable")
+    outlier_epochs = [int(e) for e in a["epoch"][b][a["_outlier"][b]]]
+    if outlier_epochs:
+        warnings.append(f"Outlier epochs detected: {outlier_epochs}")
+        seed_warnings.append("outlier_epochs_flagged")
+    if verdict == "warn" and not opts.legacy_mode:
+        seed_warnings.append("marginal_chi2")
+    min_conf = opts.min_transits_for_confidence
+    confidence = reference_confidence(n, bool(outlier_epochs), bool(warnings), min_conf)
+    metrics = _measured_metrics(a, b, n, len(outlier_epochs), opts)
+    n_plot = min(50, n)
+    dom_pos = int(a["_dom_idx_list"][b])
+    plot = _plot_times(t0, period, eps, depths, sigmas, n_plot)
+    plot.update(
+        mean_depth_ppm=float(a["_mean"][b] * 1e6),
+        expected_scatter_ppm=float(a["_expected"][b] * 1e6),
+        dominating_epoch_idx=dom_pos if dom_pos < n_plot else None,
+        weighted_mean_depth_ppm=_fnum(a["_d_mean_w"][b] * 1e6),
+        depth_err_mean_ppm=_fnum(float(a["_depth_err_mean"][b]) * 1e6),
+        outlier_epoch_times_btjd=[float(t0 + e * period) for e in outlier_epochs],
+        chi2_threshold_pass=opts.chi2_threshold_pass,
+        box_depths_ppm=[_fnum(x * 1e6) for x in a["_box"][b][acc][:n_plot]],
+        box_errs_ppm=[_fnum(x * 1e6) for x in a["_sig_box"][b][acc][:n_plot]],
+    )
+    raw = dict(
+        metrics,
+        individual_depths=[round(float(d), 6) for d in depths[:10]],
+        depths_ppm=[round(float(d) * 1e6, 1) for d in depths[:20]],
+        outlier_epochs=outlier_epochs,
+        warnings=seed_warnings,
+        plot_data=plot,
+        _metrics_only=True,
+    )
+    return CheckResult(ID, NAME, "ok", confidence, verdict, [], metrics, raw, warnings + seed_warnings)
+
+
+def _one(a: dict, b: int, opts: V04Options) -> CheckResult:
+    verdict = ["pass", "warn", "fail", "insufficient"][int(a["verdict"][b])]
+    if a["guard"][b]:
+        return _guarded(opts, verdict)
+    acc = a["_accepted"][b]
+    eps = a["epoch"][b][acc].astype(int)
+    depths, sigmas = a["epoch_depth"][b][acc], a["epoch_sigma"][b][acc]
+    n = int(a["_n"][b])
+    warnings = []
+    n_proc, n_glob = int(a["_n_processed"][b]), int(a["_n_global"][b])
+    if n_proc > 0 and n_glob >= n_proc * 0.5:
+        warnings.append(
+            f"depth_stability_baseline_fallback: {n_glob}/{n_proc} epochs used global OOT baseline"
         )
-        mean, std = float(a["_mean"][b]), float(a["_std"][b])
-        expected = float(a["_expected"][b])
-        dom_pos = int(a["_dom_idx_list"][b])
-        dom_epoch = int(a["_dom_epoch"][b])
-        d_mean_w, d_med = float(a["_d_mean_w"][b]), float(a["_median"][b])
-        metrics = {
-            "mean_depth": round(mean, 6),
-            "std_depth": round(std, 6),
-            "rms_scatter": round(float(a["_rms"][b]), 4),
-            "n_transits_measured": n,
-            "mean_depth_ppm": round(mean * 1e6, 1),
-            "depth_scatter_ppm": round(std * 1e6, 1),
-            "expected_scatter_ppm": round(expected * 1e6, 2),
-            "chi2_reduced": round(float(a["_chi2_red"][b]), 2),
-            "dom_ratio": round(float(a["_dom_ratio"][b]), 3),
-            "dom_frac": round(float(a["_dom_frac"][b]), 3),
-            "s_max": round(float(a["_s_max"][b]), 3),
-            "s_median": round(float(a["_s_median"][b]), 3),
-            "dominating_epoch_index": dom_epoch,
-            "dominating_epoch_time_btjd": round(float(t0 + dom_epoch * period), 6),
-            "d_mean_w_ppm": round(d_mean_w * 1e6, 2),
-            "d_med_ppm": round(d_med * 1e6, 2),
-            "dmm": round(float(a["_dmm"][b]), 3),
-            "dmm_abs": round(float(a["_dmm_abs"][b]), 3),
-            "depth_mad_ppm": round(float(a["_depth_mad"][b]) * 1e6, 2),
-            "method": METHOD,
-            # seed 002 additions
-            "chi2_dof": n - 1,
-            "chi2_reduced_excl_outliers": _rnum(a["_chi2_excl"][b], 3),
-            "depth_mean_ppm": _rnum(d_mean_w * 1e6, 2),
-            "depth_err_mean_ppm": _rnum(float(a["_depth_err_mean"][b]) * 1e6, 2),
-            "n_outliers_flagged": len(outlier_epochs),
-            "chi2_box_reduced": _rnum(a["_chi2_box"][b], 3),
-            "chi2_box_reduced_excl_outliers": _rnum(a["_chi2_box_excl"][b], 3),
-            "sigma_white_ppm": _rnum(a["sigma_white_ppm"][b], 2),
-            "sigma_red_ppm": _rnum(a["sigma_red_ppm"][b], 2),
-            "verdict_rule": rule,
-        }
-        n_plot = min(50, n)
-        plot = {
-            "version": 1,
-            "epoch_times_btjd": [float(t0 + e * period) for e in eps[:n_plot]],
-            "depths_ppm": [float(d * 1e6) for d in depths[:n_plot]],
-            "depth_errs_ppm": [float(s * 1e6) for s in sigmas[:n_plot]],
-            "mean_depth_ppm": float(mean * 1e6),
-            "expected_scatter_ppm": float(expected * 1e6),
-            "dominating_epoch_idx": dom_pos if dom_pos < n_plot else None,
-            "weighted_mean_depth_ppm": _fnum(d_mean_w * 1e6),
-            "depth_err_mean_ppm": _fnum(float(a["_depth_err_mean"][b]) * 1e6),
-            "outlier_epoch_times_btjd": [float(t0 + e * period) for e in outlier_epochs],
-            "chi2_threshold_pass": thr_pass,
-            "box_depths_ppm": [_fnum(x * 1e6) for x in a["_box"][b][acc][:n_plot]],
-            "box_errs_ppm": [_fnum(x * 1e6) for x in a["_sig_box"][b][acc][:n_plot]],
-        }
-        raw = dict(
-            metrics,
-            individual_depths=[round(float(d), 6) for d in depths[:10]],
-            depths_ppm=[round(float(d) * 1e6, 1) for d in depths[:20]],
-            outlier_epochs=outlier_epochs,
-            warnings=seed_warnings,
-            plot_data=plot,
-            _metrics_only=True,
-        )
-        results.append(
-            CheckResult(ID, NAME, "ok", confidence, verdict, [], metrics, raw, warnings + seed_warnings)
-        )
-    return results
+    seed_warnings = ["low_n_transits"] if n < opts.min_transits_for_confidence else []
+    t0, period = float(a["t0"][b]), float(a["period"][b])
+    if n < 2:
+        return _too_few(opts, verdict, t0, period, eps, depths, sigmas, n, warnings, seed_warnings)
+    return _measured(a, b, opts, verdict, eps, depths, sigmas, n, warnings, seed_warnings)
+
+
+def format(ctx: VetContext, opts: V04Options | None, a: dict) -> list[CheckResult]:
+    """Host formatting into the reference's result contract, one result per candidate."""
+    opts = _resolve(ctx, opts)
+    return [_one(a, b, opts) for b in range(ctx.n_candidates)]
 
 
 SPEC = CheckSpec(
     id=ID,
     name=NAME,
+    options=V04Options,
     compute=compute,
-    format=format_results,
+    format=format,
     summary_metrics=SUMMARY_METRICS,
     description="Per-epoch depth consistency (chi-square vs measurement errors, MAD outliers)",
 )

@@ -6,7 +6,7 @@ for every candidate and sector at once -- or from user-supplied rows
 (``ctx.sector_measurements[b]``: dicts with ``sector``, ``depth_ppm``, ``depth_err_ppm`` and
 optional ``quality_weight``).
 
-Statistic (reference ``compute_sector_consistency``, semantics §6.19): with valid rows (weight >
+Statistic (reference ``compute_sector_consistency``, docs/checks.md): with valid rows (weight >
 0, finite depth and error, error > 0), non-detections are the valid rows with depth <= 0; over the
 positive rows, inverse-variance weighted mean ``mu = sum(w d)/sum(w)``, ``w = 1/err^2``,
 ``chi2 = sum(((d - mu)/err)^2)`` with ``n - 1`` degrees of freedom, p-value = chi-square survival
@@ -17,11 +17,14 @@ non-detections; class ``INCONSISTENT`` if ``p < 0.01`` else ``EXPECTED_SCATTER``
 jaxvet differences (documented): a sector with *no in-transit points* gets
 ``quality_weight = 0`` (it is excluded, as the reference's ``serialize_v21_sector_measurements``
 does) instead of the tutorial's ``(0, 1)`` non-detection; and a ``verdict``: ``pass`` for
-EXPECTED_SCATTER, ``warn`` for INCONSISTENT (seed 000: "a major warning ... treat as high-priority
-caution"), ``insufficient`` for UNRESOLVABLE or fewer than 2 sectors.
+EXPECTED_SCATTER, ``warn`` for INCONSISTENT (an inconsistent sector set is a major warning, to be treated as
+high-priority caution), ``insufficient`` for UNRESOLVABLE or fewer than 2 sectors.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -30,6 +33,7 @@ import numpy as np
 from jaxvet.core.depth import sector_transit_depths
 from jaxvet.core.stats import chi2_sf
 from jaxvet.engine.context import CheckSpec, VetContext
+from jaxvet.engine.options import CheckOptions, in_range, option, positive
 from jaxvet.results import STATUS_CODES, VERDICT_CODES, CheckResult, skipped_result
 
 ID = "V21"
@@ -39,12 +43,27 @@ CHI2_THRESHOLD = 0.01
 MIN_SECTORS = 2
 OUTLIER_SIGMA = 3.0
 
-__all__ = ["SPEC", "sector_consistency", "CLASSES"]
+__all__ = ["SPEC", "V21Options", "sector_consistency", "CLASSES"]
+
+
+@dataclass(frozen=True)
+class V21Options(CheckOptions):
+    """V21 options (both traced): the chi-square p-value below which sectors are INCONSISTENT
+    and the outlier threshold in standard errors."""
+
+    check_id: ClassVar[str] = ID
+    chi2_threshold: float = option(CHI2_THRESHOLD, in_range(0.0, 1.0, closed=(False, False)), traced=True)
+    outlier_sigma: float = option(OUTLIER_SIGMA, positive, traced=True)
 
 
 @jax.jit
-def sector_consistency(depth_ppm, err_ppm, quality_weight, present):
+def sector_consistency(
+    depth_ppm, err_ppm, quality_weight, present, chi2_threshold=CHI2_THRESHOLD, outlier_sigma=OUTLIER_SIGMA
+):
     """Batched V21 statistic over (B, S) rows; ``present`` marks real rows.
+
+    ``chi2_threshold`` (p-value below which the sectors are INCONSISTENT) and ``outlier_sigma``
+    are traced arguments (changing them does not recompile).
 
     Returns a dict of (B,) / (B, S) arrays: chi2, dof, p_value, class code (index into
     :data:`CLASSES`), weighted mean, outlier mask, counts.
@@ -62,8 +81,8 @@ def sector_consistency(depth_ppm, err_ppm, quality_weight, present):
     dof = n_pos - 1
     resolvable = (n_pos >= MIN_SECTORS) & (dof > 0)
     p = jnp.where(resolvable, chi2_sf(chi2, dof), 1.0)
-    cls = jnp.where(~resolvable, 2, jnp.where(p < CHI2_THRESHOLD, 1, 0))
-    outlier = jnp.where(resolvable[:, None], pos & (jnp.abs(resid) > OUTLIER_SIGMA), False) | nondet
+    cls = jnp.where(~resolvable, 2, jnp.where(p < chi2_threshold, 1, 0))
+    outlier = jnp.where(resolvable[:, None], pos & (jnp.abs(resid) > outlier_sigma), False) | nondet
     n_input = jnp.sum(present, axis=-1)
     n_used = jnp.sum(present & (quality_weight > 0) & (depth_ppm > 0), axis=-1)
     # plot weighted mean over all rows (reference: w = 1/max(err^2, 1e-12))
@@ -117,48 +136,19 @@ def _user_rows(ctx: VetContext, s_cap: int):
     return out
 
 
-def compute(ctx: VetContext) -> dict:
-    b = ctx.n_candidates
-    sd = sector_transit_depths(ctx.lcb, ctx.cb)
-    sector = np.array(sd.sector)[:b]
-    depth = np.array(sd.depth)[:b] * 1e6
-    err = np.array(sd.err)[:b] * 1e6
-    n_in = np.array(sd.n_in)[:b]
-    present = sector >= 0
-    qw = np.where(n_in > 0, 1.0, 0.0)
-    source = np.zeros(b, np.int8)  # 0 measured, 1 user-supplied
-    dropped = np.zeros(b, np.int64)
-    if ctx.sector_measurements:
-        cap = max(sector.shape[1], max((len(r) for r in ctx.sector_measurements.values()), default=0))
-        user = _user_rows(ctx, cap)
-        pad = cap - sector.shape[1]
-        if pad:
-            sector = np.pad(sector, ((0, 0), (0, pad)), constant_values=-1)
-            depth, err = np.pad(depth, ((0, 0), (0, pad))), np.pad(err, ((0, 0), (0, pad)), constant_values=1)
-            n_in, qw = np.pad(n_in, ((0, 0), (0, pad))), np.pad(qw, ((0, 0), (0, pad)))
-            present = sector >= 0
-        g = user["given"]
-        sector[g], depth[g], err[g], qw[g], present[g] = (
-            user["sector"][g],
-            user["depth"][g],
-            user["err"][g],
-            user["qw"][g],
-            user["present"][g],
-        )
-        n_in[g] = -1
-        source[g] = 1
-        dropped = user["dropped"]
-    stats = sector_consistency(jnp.asarray(depth), jnp.asarray(err), jnp.asarray(qw), jnp.asarray(present))
-    out = {k: np.asarray(v) for k, v in stats.items()}
-    n_rows = present.sum(axis=1)
-    status = np.where(n_rows >= MIN_SECTORS, STATUS_CODES["ok"], STATUS_CODES["skipped"])
-    verdict = np.select(
-        [n_rows < MIN_SECTORS, out["class_code"] == 2, out["class_code"] == 1],
-        [VERDICT_CODES["insufficient"], VERDICT_CODES["insufficient"], VERDICT_CODES["warn"]],
-        VERDICT_CODES["pass"],
+@jax.jit
+def _v21_kernel(sector, depth, err, n_in, qw, present, thr):
+    """Statistic, status and verdict of (B, S) sector rows (``present`` marks real rows)."""
+    out = sector_consistency(depth, err, qw, present, thr["chi2_threshold"], thr["outlier_sigma"])
+    n_rows = jnp.sum(present, axis=1)
+    cls = out["class_code"]
+    verdict = jnp.where(
+        (n_rows < MIN_SECTORS) | (cls == 2),
+        VERDICT_CODES["insufficient"],
+        jnp.where(cls == 1, VERDICT_CODES["warn"], VERDICT_CODES["pass"]),
     )
     out.update(
-        status=status,
+        status=jnp.where(n_rows >= MIN_SECTORS, STATUS_CODES["ok"], STATUS_CODES["skipped"]),
         verdict=verdict,
         sector=sector,
         depth_ppm=depth,
@@ -166,14 +156,54 @@ def compute(ctx: VetContext) -> dict:
         quality_weight=qw,
         n_in=n_in,
         present=present,
-        source=source,
-        dropped=dropped,
         n_sectors_present=n_rows,
     )
     return out
 
 
-def format(ctx: VetContext, a: dict) -> list[CheckResult]:
+def _with_user_rows(ctx: VetContext, sector, depth, err, n_in, qw):
+    """Replace the measured rows of candidates with user-supplied rows (device arrays out)."""
+    cap = max(sector.shape[1], max((len(r) for r in ctx.sector_measurements.values()), default=0))
+    user = _user_rows(ctx, cap)
+    pad = cap - sector.shape[1]
+    if pad:
+        widen = lambda a, fill: jnp.pad(a, ((0, 0), (0, pad)), constant_values=fill)  # noqa: E731
+        sector, depth, err = widen(sector, -1), widen(depth, 0), widen(err, 1)
+        n_in, qw = widen(n_in, 0), widen(qw, 0)
+    g = jnp.asarray(user["given"])[:, None]
+    rows = dict(
+        sector=jnp.where(g, user["sector"], sector),
+        depth=jnp.where(g, user["depth"], depth),
+        err=jnp.where(g, user["err"], err),
+        n_in=jnp.where(g, -1, n_in),
+        qw=jnp.where(g, user["qw"], qw),
+        present=jnp.where(g, user["present"], sector >= 0),
+    )
+    return rows, user
+
+
+def compute(ctx: VetContext, opts: V21Options | None = None) -> dict:
+    """Device arrays of the V21 statistic per candidate (measured or user-supplied sectors)."""
+    opts = opts if opts is not None else V21Options.from_mapping(ctx.options.get(ID))
+    b = ctx.n_candidates
+    sd = sector_transit_depths(ctx.lcb, ctx.cb)
+    sector, n_in = sd.sector[:b], sd.n_in[:b]
+    depth, err = sd.depth[:b] * 1e6, sd.err[:b] * 1e6
+    qw = jnp.where(n_in > 0, 1.0, 0.0)
+    rows = dict(sector=sector, depth=depth, err=err, n_in=n_in, qw=qw, present=sector >= 0)
+    source = np.zeros(b, np.int8)  # 0 measured, 1 user-supplied
+    dropped = np.zeros(b, np.int64)
+    if ctx.sector_measurements:
+        rows, user = _with_user_rows(ctx, sector, depth, err, n_in, qw)
+        source[user["given"]] = 1
+        dropped = user["dropped"]
+    out = _v21_kernel(**rows, thr=opts.traced())
+    out.update(source=jnp.asarray(source), dropped=jnp.asarray(dropped))
+    return out
+
+
+def format(ctx: VetContext, opts: V21Options | None, a: dict) -> list[CheckResult]:
+    """Host formatting into the reference's result contract, one result per candidate."""
     results = []
     for i in range(ctx.n_candidates):
         pres = a["present"][i]
@@ -262,6 +292,7 @@ def format(ctx: VetContext, a: dict) -> list[CheckResult]:
 SPEC = CheckSpec(
     id=ID,
     name=NAME,
+    options=V21Options,
     compute=compute,
     format=format,
     summary_metrics=("chi2_p_value", "n_outlier_sectors", "n_sectors_used"),

@@ -1,6 +1,6 @@
 """The reference transit-depth estimator, batched.
 
-``measure_transit_depth(flux, in_mask, out_mask)`` (reference semantics §5.4):
+``measure_transit_depth(flux, in_mask, out_mask)`` (the reference's estimator, docs/checks.md):
 ``depth = median(out) - median(in)`` (an absolute flux difference) and
 ``err = sqrt(std(in)^2/n_in + std(out)^2/n_out)`` with population std; ``(0.0, 1.0)`` when either
 set is empty.
@@ -9,9 +9,10 @@ set is empty.
 reference's tutorial masks (in-transit ``|phase| < D/2P``, out-of-transit = not within the
 buffer-3 window ``|phase| < 1.5 D/P``).  It gathers only the points near transits: the
 out-of-transit set of a sector is "the whole sector minus a few windows", so its median comes
-from the sector's flux sorted once per light curve (:func:`jaxvet.core.stats.median_excluding`) and
-its standard deviation from per-sector sums minus the window sums -- O(points near transit) per
-candidate instead of O(all points).
+from the sector's flux sorted once per light curve
+(:func:`jaxvet.core.order_stats.median_excluding_segments`) and its standard deviation from
+per-sector sums minus the window sums -- O(points near transit) per candidate instead of O(all
+points).
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from jaxvet.core.ephemeris import batched_searchsorted, epoch_index, in_transit_mask, map_packed
-from jaxvet.core.stats import masked_count, masked_median, masked_std
+from jaxvet.core.ephemeris import epoch_index, in_transit_mask
+from jaxvet.core.order_stats import masked_count, masked_median, median_excluding_segments, median_of_kth
+from jaxvet.core.stats import masked_std
+from jaxvet.core.windows import map_packed
 from jaxvet.data import CandidateBatch, LightCurveBatch
 
 __all__ = ["measure_transit_depth", "SectorDepths", "sector_transit_depths", "presort_by_sector"]
@@ -145,7 +148,7 @@ def _sector_depths_kernel(lcb, cb, win, presort):
         rr = jnp.take_along_axis(r_sorted, jnp.clip(p, 0, m - 1), axis=1)
         return flat_sorted[li[:, None] * n_pts + jnp.clip(rr, 0, n_pts - 1)]
 
-    med_in = jnp.where(n_in > 0, 0.5 * (kth_in((n_in - 1) // 2) + kth_in(n_in // 2)), jnp.nan)
+    med_in = median_of_kth(kth_in, n_in)
     key_in = jnp.where(m_in, sec, s_cap)
     nin1 = jnp.maximum(n_in, 1)
     mean_in = _segment_sum(jnp.where(m_in, f, 0.0), key_in, s_cap) / nin1
@@ -162,16 +165,12 @@ def _sector_depths_kernel(lcb, cb, win, presort):
         - (i[None, :] - jnp.take_along_axis(c_start, s_of_c, axis=1))
     )
     g = jnp.where(s_of < s_cap, g, big)
-    n_out = cnt - m_s
-    flat_g = g.reshape(-1)
     row0 = (jnp.arange(b, dtype=jnp.int32) * m)[:, None] + c_start
 
-    def kth(k):
-        j = batched_searchsorted(flat_g, row0, m_s, k, side="right")
-        pos = jnp.clip(off + k + j, 0, n_pts - 1)
-        return flat_sorted[li[:, None] * n_pts + pos]
+    def read(pos):
+        return flat_sorted[li[:, None] * n_pts + jnp.clip(off + pos, 0, n_pts - 1)]
 
-    med_out = jnp.where(n_out > 0, 0.5 * (kth((n_out - 1) // 2) + kth(n_out // 2)), jnp.nan)
+    med_out, n_out = median_excluding_segments(read, cnt, g.reshape(-1), row0, m_s)
     c = presort.center[li]
     d = jnp.where(m_ex, f - jnp.take_along_axis(c, jnp.clip(key_ex, 0, s_cap - 1), axis=1), 0.0)
     s1 = presort.sum1[li] - _segment_sum(d, key_ex, s_cap)

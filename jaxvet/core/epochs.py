@@ -1,8 +1,8 @@
 """Shared per-epoch transit-depth kernel of V01 (odd/even depth) and V04 (depth stability).
 
 For every candidate and every transit epoch at once, this module measures what the reference
-(tess-vetter 0.3.20, ``check_odd_even_depth`` / ``check_depth_stability``; reference semantics
-§5.5, §6.1, §6.4, §8) measures one epoch at a time in Python loops:
+(tess-vetter 0.3.20, ``check_odd_even_depth`` / ``check_depth_stability``; docs/checks.md)
+measures one epoch at a time in Python loops:
 
 * in-transit points of epoch ``k``: ``min(phi, 1 - phi) < 0.5 D/P`` with ``phi = ((t-t0)/P) mod 1``
   (strict) and ``floor((t - t0 + P/2)/P) == k``;
@@ -16,7 +16,7 @@ For every candidate and every transit epoch at once, this module measures what t
 * a global-baseline fallback (all not-in-transit points of the light curve, >= 10 needed)
   when the local window holds fewer than 5 points.
 
-For V01's OE_box statistic (Kunimoto et al. 2025, LEO-Vetter §4.4) and V04's box chi-square the
+For V01's OE_box statistic (Kunimoto et al. 2025, LEO-Vetter, arXiv:2509.10619) and V04's box chi-square the
 kernel also returns per-epoch in-transit flux sums (box depths), the pieces of the pink-noise
 model ``sigma = sqrt(sigma_w^2/n + sigma_r^2/N_tr)`` for both window variants (Pont et al. 2006;
 residuals binned on the transit duration, Hartman & Bakos 2016; see
@@ -30,8 +30,8 @@ in-transit points is present and epochs with ``n_in < 5`` are skipped exactly li
 reference's loop over unique epochs, with each window's first point and length for half-width
 ``6 D``).  One window serves both checks (V01's capped window is a sub-range of it).  Candidates
 are grouped by window bucket (and whether V01's cap is active), sorted by epoch count and processed
-in sub-batches of ``rows x window <= max_elements`` (2**20 on CPU, 2**24 on accelerators; the
-module attribute :data:`MAX_ELEMENTS` or ``JAXVET_MAX_ELEMENTS`` overrides); the windows are
+in sub-batches of ``rows x window <=`` :func:`epoch_budget` (the engine's element budget,
+``$JAXVET_MAX_ELEMENTS``); the windows are
 flattened to ``(candidate*epoch, W)`` rows of a fixed count per window bucket and gathered inside
 the row kernel itself, so a run compiles one program per window bucket and variant (no per-chunk
 planning or gather programs).  The global-baseline statistics (a sort of the
@@ -50,10 +50,6 @@ reference's TOI-5807 outputs up to the last ulp).
 from __future__ import annotations
 
 import dataclasses
-import math
-import os
-import threading
-import weakref
 from dataclasses import dataclass
 from functools import partial
 
@@ -61,8 +57,22 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxvet.core.ephemeris import epoch_index, phase_distance_in_transit, plan_windows
+from jaxvet.core.ephemeris import epoch_index, phase_distance_in_transit
+from jaxvet.core.noise import pink_noise_variances, prefix_at, red_noise_edges, red_noise_from_pos
+from jaxvet.core.order_stats import (
+    MAD_TO_SIGMA,
+    bisect,
+    bisect_steps,
+    from_order_key,
+    mad_select_spec,
+    order_key,
+    searchsorted_spec,
+    sorted_median,
+    take_rows,
+)
+from jaxvet.core.windows import gather_points, plan_windows
 from jaxvet.data import CandidateBatch, LightCurveBatch, bucket_size
+from jaxvet.engine.chunks import element_budget, prev_pow2
 
 __all__ = [
     "WINDOW_MULT",
@@ -75,14 +85,13 @@ __all__ = [
     "PINK_SIDE_BINS",
     "FOLD_BINS",
     "FOLD_HALF_RANGE_DURATIONS",
-    "MAX_ELEMENTS",
+    "epoch_budget",
     "EpochTable",
     "VariantTable",
     "pink_noise_variances",
     "box_weights_ok",
     "epoch_box_depths",
     "measure_epochs",
-    "cached_epoch_table",
     "epoch_table_for_context",
 ]
 
@@ -109,119 +118,7 @@ FOLD_BINS = 64
 FOLD_HALF_RANGE_DURATIONS = 3.0
 #: red-noise bins of a local window: span <= 12 D, bin D/2 -> at most 24 bins
 _LOCAL_RN_BINS = 32
-_MAD_TO_SIGMA = 1.4826
 _I64_MAX = np.iinfo(np.int64).max
-_FLIP = np.int64(0x7FFFFFFFFFFFFFFF)
-
-
-#: rows x window elements per sub-batch; None = automatic: ``$JAXVET_MAX_ELEMENTS``, else 2**20
-#: on a CPU (memory-bound elementwise work is fastest in cache-sized chunks), 2**24 on an
-#: accelerator (the largest blocks the memory budget allows)
-MAX_ELEMENTS: int | None = None
-
-
-def _max_el() -> int:
-    if MAX_ELEMENTS is not None:
-        return int(MAX_ELEMENTS)
-    env = os.environ.get("JAXVET_MAX_ELEMENTS")
-    if env:
-        return int(env)
-    return 1 << 20 if jax.default_backend() == "cpu" else 1 << 24
-
-
-# ----------------------------------------------------------------------------------------
-# small exact primitives on row-sorted arrays
-# ----------------------------------------------------------------------------------------
-def _f2key(x):
-    """Order-preserving map float64 -> int64 (total order; used to sort with integer keys)."""
-    i = jax.lax.bitcast_convert_type(x, jnp.int64)
-    return jnp.where(i < 0, i ^ _FLIP, i)
-
-
-def _key2f(k):
-    i = jnp.where(k < 0, k ^ _FLIP, k)
-    return jax.lax.bitcast_convert_type(i, jnp.float64)
-
-
-def _n_iter(w: int) -> int:
-    return max(1, math.ceil(math.log2(w + 1)) + 1)
-
-
-def _take(a, idx):
-    """``a[r, idx[r, ...]]`` for a (R, W) array and (R, ...) integer indices (clipped)."""
-    r = a.shape[0]
-    flat = idx.reshape(r, -1)
-    out = jnp.take_along_axis(a, jnp.clip(flat, 0, a.shape[1] - 1), axis=1)
-    return out.reshape(idx.shape)
-
-
-def _bisect(specs, n_iter: int):
-    """Run several independent batched binary searches in one loop (one XLA while loop).
-
-    Each spec is ``(lo, hi, go)``: integer arrays and a predicate ``go(mid)`` that is True
-    while the answer lies above ``mid`` (monotone: True...True False...False on [lo, hi)).
-    Returns the final ``lo`` of each search, the first index where ``go`` is False.
-    """
-
-    def body(_, carry):
-        new = []
-        for (lo, hi), (_lo0, _hi0, go) in zip(carry, specs, strict=True):
-            mid = (lo + hi) // 2
-            g = go(mid)
-            act = lo < hi
-            new.append((jnp.where(act & g, mid + 1, lo), jnp.where(act & ~g, mid, hi)))
-        return tuple(new)
-
-    out = jax.lax.fori_loop(0, n_iter, body, tuple((lo, hi) for lo, hi, _ in specs))
-    return [lo for lo, _ in out]
-
-
-def _searchsorted_spec(a, q):
-    """Spec for :func:`_bisect`: per row of ascending ``a`` (R, W), the count of entries < q."""
-    lo = jnp.zeros(q.shape, jnp.int32)
-    hi = jnp.full(q.shape, a.shape[1], jnp.int32)
-    return lo, hi, lambda mid: _take(a, mid) < q
-
-
-def _sorted_median(xs, n):
-    """numpy median of the first ``n`` entries of ascending rows ``xs`` (NaN when n == 0)."""
-    k = jnp.stack([(n - 1) // 2, n // 2], axis=-1)
-    v = _take(xs, k)
-    return jnp.where(n > 0, 0.5 * (v[:, 0] + v[:, 1]), jnp.nan)
-
-
-def _kth_spec(xs, n, center, shift):
-    """Spec for :func:`_bisect` selecting the median of ``|(xs[r, i] - shift) - center|``.
-
-    For each row ``r`` and query ``q`` (``center``/``shift`` are (R, Q)): the deviations of the
-    values below the centre (read right-to-left) and of those at or above it (read
-    left-to-right) are two ascending sequences; the k-th smallest of their union is found by the
-    classic binary search over how many to take from the first one.  A MAD thus costs O(log W)
-    gathers and no second sort, and is bit-identical to ``np.median(np.abs(v - c))``.
-    Returns ``(spec, finish)``; ``finish(i)`` maps the search result to the medians (R, Q).
-    """
-    nq = n[:, None]
-    v_at = lambda i: _take(xs, i) - shift[..., None]  # noqa: E731  i: (R, Q, 2)
-    w = jnp.arange(xs.shape[1], dtype=jnp.int32)[None, None, :]
-    below = (xs[:, None, :] - shift[..., None]) < center[..., None]
-    p = jnp.sum(below & (w < nq[..., None]), axis=-1, dtype=jnp.int32)  # (R, Q): #{v < c}
-    cnt = jnp.stack([(nq - 1) // 2, nq // 2], axis=-1) + 1  # (R, 1, 2) elements to take
-    pa = p[..., None]
-    nb = nq[..., None] - pa
-    c = center[..., None]
-    lo = jnp.broadcast_to(jnp.maximum(0, cnt - nb), pa.shape[:-1] + (2,))
-    hi = jnp.broadcast_to(jnp.minimum(cnt, pa), lo.shape)
-
-    def go(mid):
-        return (c - v_at(pa - 1 - mid)) < (v_at(pa + cnt - mid - 1) - c)
-
-    def finish(i):
-        a_prev = jnp.where(i > 0, c - v_at(pa - i), -jnp.inf)
-        b_prev = jnp.where(cnt - i > 0, v_at(pa + cnt - i - 1) - c, -jnp.inf)
-        kth = jnp.maximum(a_prev, b_prev)
-        return jnp.where(nq > 0, 0.5 * (kth[..., 0] + kth[..., 1]), jnp.nan)
-
-    return (lo, hi, go), finish
 
 
 def _oot_prepare(f, oot):
@@ -232,73 +129,22 @@ def _oot_prepare(f, oot):
     the red-noise routine computes it.  Both are 0 with fewer than 2 points.
     """
     n = jnp.sum(oot, axis=1, dtype=jnp.int32)
-    xs = _key2f(jnp.sort(jnp.where(oot, _f2key(f), _I64_MAX), axis=1))
-    b = _sorted_median(xs, n)
+    xs = from_order_key(jnp.sort(jnp.where(oot, order_key(f), _I64_MAX), axis=1))
+    b = sorted_median(xs, n)
     k = jnp.stack([(n - 1) // 2, n // 2], axis=-1)
-    rk = _take(xs, k) - b[:, None]
+    rk = take_rows(xs, k) - b[:, None]
     mr = 0.5 * (rk[:, 0] + rk[:, 1])
     center = jnp.stack([b, mr], axis=-1)
     shift = jnp.stack([jnp.zeros_like(b), b], axis=-1)
-    spec, finish = _kth_spec(xs, n, center, shift)
+    spec, finish = mad_select_spec(xs, n, center, shift)
     return n, b, spec, finish
 
 
 def _oot_finish(n, finish, i):
     mads = finish(i)
-    rstd = jnp.where(n >= 2, mads[:, 0] * _MAD_TO_SIGMA, 0.0)
-    rstd_rn = jnp.where(n >= 2, mads[:, 1] * _MAD_TO_SIGMA, 0.0)
+    rstd = jnp.where(n >= 2, mads[:, 0] * MAD_TO_SIGMA, 0.0)
+    rstd_rn = jnp.where(n >= 2, mads[:, 1] * MAD_TO_SIGMA, 0.0)
     return rstd, rstd_rn
-
-
-def _prefix_at(cs, pos):
-    """Sum of the first ``pos`` entries of each row, from inclusive cumulative sums ``cs``."""
-    return jnp.where(pos > 0, _take(cs, pos - 1), 0.0)
-
-
-def _red_noise_edges(t_oot_min, t_oot_max, n, bin_days, nb_max: int):
-    """Bin edges of the reference's red-noise binning (``np.linspace`` over [tmin, tmax]).
-
-    Returns ``(edges (R, nb_max+1), n_bins, ok_pre)``; unused edges are +inf.
-    """
-    span = t_oot_max - t_oot_min
-    ok_pre = (n >= 10) & (bin_days > 0) & (span >= bin_days * 2)
-    safe_bin = jnp.where(bin_days > 0, bin_days, 1.0)
-    nb = jnp.maximum(3, jnp.floor(jnp.where(ok_pre, span / safe_bin, 3.0))).astype(jnp.int32)
-    ok_pre = ok_pre & (nb <= nb_max)
-    step = span / nb
-    i = jnp.arange(nb_max + 1, dtype=jnp.int32)[None, :]
-    edges = jnp.where(
-        i < nb[:, None],
-        t_oot_min[:, None] + i * step[:, None],
-        jnp.where(i == nb[:, None], t_oot_max[:, None], jnp.inf),
-    )
-    return jnp.where(ok_pre[:, None], edges, jnp.inf), nb, ok_pre
-
-
-def _red_noise_from_pos(pos, nb, ok_pre, cs_cnt, cs_res, point_scatter):
-    """Reference ``_compute_red_noise_inflation`` given the bin-edge positions in time order.
-
-    Bins are half-open position ranges (the point at tmax is in no bin); bins with >= 3
-    points; ``beta = max(1, std(bin means)/(point_scatter/sqrt(mean count)))``; failure
-    (fewer than 3 bins, zero scatter, ...) gives ``(1, False)``.
-    """
-    c_at = _prefix_at(cs_cnt, pos)
-    s_at = _prefix_at(cs_res, pos)
-    cnt = c_at[:, 1:] - c_at[:, :-1]
-    sm = s_at[:, 1:] - s_at[:, :-1]
-    i = jnp.arange(pos.shape[1] - 1)[None, :]
-    keep = (i < nb[:, None]) & (cnt >= 3)
-    n_keep = jnp.sum(keep, axis=1)
-    means = sm / jnp.where(keep, cnt, 1.0)
-    kk = jnp.maximum(n_keep, 1)
-    mu = jnp.sum(jnp.where(keep, means, 0.0), axis=1) / kk
-    dev = jnp.where(keep, means - mu[:, None], 0.0)
-    observed = jnp.sqrt(jnp.sum(dev * dev, axis=1) / kk)
-    avg = jnp.sum(jnp.where(keep, cnt, 0.0), axis=1) / kk
-    expected = point_scatter / jnp.sqrt(jnp.where(avg > 0, avg, 1.0))
-    ok = ok_pre & (n_keep >= 3) & (expected > 0)
-    beta = jnp.maximum(1.0, observed / jnp.where(expected > 0, expected, 1.0))
-    return jnp.where(ok, beta, 1.0), ok
 
 
 # ----------------------------------------------------------------------------------------
@@ -312,7 +158,7 @@ def _row_kernel(t, f, err, m, ep, tc, slot, P, t0, D, hw_full, hw_cap, *, w_in: 
     both are processed in one stacked sort, one selection loop and one edge search.
     """
     R, W = t.shape
-    n_iter = _n_iter(W)
+    n_iter = bisect_steps(W)
     col = lambda a: a[:, None]  # noqa: E731
     tt = jnp.where(m, t, jnp.inf)
     in_any = m & phase_distance_in_transit(t, col(t0), col(P), col(D))
@@ -322,12 +168,12 @@ def _row_kernel(t, f, err, m, ep, tc, slot, P, t0, D, hw_full, hw_cap, *, w_in: 
     # ---- in-transit block: contiguous in time, gathered into a narrow sub-window ----------
     i0 = jnp.argmax(in_ep, axis=1).astype(jnp.int32)
     sub = col(i0) + jnp.arange(w_in, dtype=jnp.int32)[None, :]
-    sub_in = _take(in_ep, sub) & (sub < W)
-    sub_f = _take(f, sub)
-    sub_e = _take(err, sub)
+    sub_in = take_rows(in_ep, sub) & (sub < W)
+    sub_f = take_rows(f, sub)
+    sub_e = take_rows(err, sub)
     overflow = jnp.sum(sub_in, axis=1, dtype=jnp.int32) < n_in
-    xs_in = _key2f(jnp.sort(jnp.where(sub_in, _f2key(sub_f), _I64_MAX), axis=1))
-    med_in = _sorted_median(xs_in, n_in)
+    xs_in = from_order_key(jnp.sort(jnp.where(sub_in, order_key(sub_f), _I64_MAX), axis=1))
+    med_in = sorted_median(xs_in, n_in)
     sum_f_in = jnp.sum(jnp.where(sub_in, sub_f, 0.0), axis=1)
     e_ok = sub_in & (sub_e > 0)
     inv_e2 = jnp.where(e_ok, 1.0 / jnp.where(e_ok, sub_e * sub_e, 1.0), 0.0)
@@ -355,7 +201,7 @@ def _row_kernel(t, f, err, m, ep, tc, slot, P, t0, D, hw_full, hw_cap, *, w_in: 
     cs_cnt, cs_res, cs_fold = cs[:V], cs[V : 2 * V], cs[2 * V]
 
     # ---- all bin edges of the row, located by one binary search --------------------------------
-    rn_edges, rn_nb, rn_okpre = _red_noise_edges(tmin, tmax, n_o, jnp.tile(D / 2, V), _LOCAL_RN_BINS)
+    rn_edges, rn_nb, rn_okpre = red_noise_edges(tmin, tmax, n_o, jnp.tile(D / 2, V), _LOCAL_RN_BINS)
     j = jnp.arange(-PINK_SIDE_BINS, PINK_SIDE_BINS + 2, dtype=jnp.float64)[None, :]
     pedges = col(tc) + (j - 0.5) * col(D)
     half = jnp.minimum(FOLD_HALF_RANGE_DURATIONS * D, V01_MAX_PERIOD_FRACTION * P)
@@ -365,12 +211,12 @@ def _row_kernel(t, f, err, m, ep, tc, slot, P, t0, D, hw_full, hw_cap, *, w_in: 
     queries = jnp.concatenate(
         [rn_edges.reshape(V, R, n_rn).transpose(1, 0, 2).reshape(R, V * n_rn), pedges, fedges], 1
     )
-    pos, kth_i = _bisect([_searchsorted_spec(tt, queries), kth_spec], n_iter)
+    pos, kth_i = bisect([searchsorted_spec(tt, queries), kth_spec], n_iter)
     rstd_o, rstd_rn_o = _oot_finish(n_o, kth_finish, kth_i)
     rn_pos = pos[:, : V * n_rn].reshape(R, V, n_rn).transpose(1, 0, 2).reshape(V * R, n_rn)
     ppos = pos[:, V * n_rn : V * n_rn + pedges.shape[1]]
     fpos = pos[:, V * n_rn + pedges.shape[1] :]
-    beta, rnok = _red_noise_from_pos(
+    beta, rnok = red_noise_from_pos(
         rn_pos, rn_nb, rn_okpre, cs_cnt.reshape(V * R, W), cs_res.reshape(V * R, W), rstd_rn_o
     )
 
@@ -380,8 +226,8 @@ def _row_kernel(t, f, err, m, ep, tc, slot, P, t0, D, hw_full, hw_cap, *, w_in: 
     sum_r = cs_res2[:, -1] / b_all
     sum_r2 = jnp.sum(res * res, axis=1) / (b_all * b_all)
     ppos_v = jnp.tile(ppos, (V, 1))
-    pc = _prefix_at(cs_cnt2, ppos_v)
-    ps = _prefix_at(cs_res2, ppos_v)
+    pc = prefix_at(cs_cnt2, ppos_v)
+    ps = prefix_at(cs_res2, ppos_v)
     pcnt = pc[:, 1:] - pc[:, :-1]
     psum = ps[:, 1:] - ps[:, :-1]
     centre = jnp.arange(-PINK_SIDE_BINS, PINK_SIDE_BINS + 1)[None, :] == 0
@@ -397,7 +243,7 @@ def _row_kernel(t, f, err, m, ep, tc, slot, P, t0, D, hw_full, hw_cap, *, w_in: 
     )
 
     # ---- phase-folded profile (V01 window baseline) ------------------------------------------
-    fsum_at = _prefix_at(cs_fold, fpos)
+    fsum_at = prefix_at(cs_fold, fpos)
 
     out = dict(
         n_in=n_in,
@@ -429,7 +275,7 @@ def _global_kernel(lcb: LightCurveBatch, lc_index, P, t0, D, *, nb_max: int):
     t = lcb.time[lc_index]
     f = lcb.flux[lc_index]
     m = lcb.mask[lc_index]
-    n_iter = _n_iter(t.shape[1])
+    n_iter = bisect_steps(t.shape[1])
     col = lambda a: a[:, None]  # noqa: E731
     oot = m & ~phase_distance_in_transit(t, col(t0), col(P), col(D))
     n, b, kth_spec, kth_finish = _oot_prepare(f, oot)
@@ -438,10 +284,10 @@ def _global_kernel(lcb: LightCurveBatch, lc_index, P, t0, D, *, nb_max: int):
     tmin = jnp.min(jnp.where(oot, t, jnp.inf), axis=1)
     tmax = jnp.max(jnp.where(oot, t, -jnp.inf), axis=1)
     tt = jnp.where(m, t, jnp.inf)
-    edges, nb, ok_pre = _red_noise_edges(tmin, tmax, n, D / 2, nb_max)
-    pos, kth_i = _bisect([_searchsorted_spec(tt, edges), kth_spec], n_iter)
+    edges, nb, ok_pre = red_noise_edges(tmin, tmax, n, D / 2, nb_max)
+    pos, kth_i = bisect([searchsorted_spec(tt, edges), kth_spec], n_iter)
     rstd, rstd_rn = _oot_finish(n, kth_finish, kth_i)
-    beta, ok = _red_noise_from_pos(pos, nb, ok_pre, cs[0], cs[1], rstd_rn)
+    beta, ok = red_noise_from_pos(pos, nb, ok_pre, cs[0], cs[1], rstd_rn)
     return dict(n=n, b=b, rstd=rstd, beta=beta, rnok=ok)
 
 
@@ -570,28 +416,6 @@ def _finalize(loc, glob, n_in, med_in, slot, hw_full, hw_cap):
     return make("cap", hw_cap), make("full", hw_full)
 
 
-def pink_noise_variances(v: VariantTable):
-    """Per-candidate white and red noise variances (fractional flux units) of a variant.
-
-    ``sigma_w^2`` is the variance (ddof 0) of the local out-of-transit residuals ``f/b_k - 1``
-    pooled over the epochs with a local baseline; ``sigma_r^2 = max(0, var(m_j) -
-    sigma_w^2 <1/c_j>)`` from the means ``m_j`` of those residuals in duration-wide bins (the
-    white-noise part of the binned scatter removed; Pont et al. 2006; Hartman & Bakos 2016).
-    ``sigma_w^2`` is NaN with fewer than 2 residuals; ``sigma_r^2`` is 0 with fewer than 2 bins.
-    """
-    nr = jnp.sum(v.pink_n, axis=1).astype(jnp.float64)
-    mean_r = jnp.sum(v.pink_sum_r, axis=1) / jnp.maximum(nr, 1.0)
-    var_w = jnp.maximum(jnp.sum(v.pink_sum_r2, axis=1) / jnp.maximum(nr, 1.0) - mean_r**2, 0.0)
-    var_w = jnp.where(nr >= 2, var_w, jnp.nan)
-    nbins = jnp.sum(v.pink_nbins, axis=1).astype(jnp.float64)
-    jj = jnp.maximum(nbins, 1.0)
-    mean_m = jnp.sum(v.pink_sum_m, axis=1) / jj
-    var_bins = jnp.maximum(jnp.sum(v.pink_sum_m2, axis=1) / jj - mean_m**2, 0.0)
-    white_in_bins = var_w * jnp.sum(v.pink_sum_invc, axis=1) / jj
-    var_r = jnp.where(nbins >= 2, jnp.maximum(var_bins - white_in_bins, 0.0), 0.0)
-    return var_w, jnp.where(jnp.isnan(var_w), jnp.nan, var_r)
-
-
 def box_weights_ok(tab: EpochTable, v: VariantTable):
     """(B,) True when every in-transit point of the variant's measured epochs has err > 0
     (box depths are then inverse-variance weighted, otherwise equally weighted)."""
@@ -613,10 +437,6 @@ def epoch_box_depths(tab: EpochTable, v: VariantTable):
 # ----------------------------------------------------------------------------------------
 # host orchestration
 # ----------------------------------------------------------------------------------------
-def _prev_pow2(n: int) -> int:
-    return 1 << (max(int(n), 1).bit_length() - 1)
-
-
 def _row_cadences(time: np.ndarray, n_valid: np.ndarray) -> np.ndarray:
     """Median positive cadence of each light-curve row (host; 1 d when undefined)."""
     med = np.ones(time.shape[0])
@@ -639,81 +459,107 @@ _ROW_FIELDS = (
 )  # fmt: skip
 
 
-def measure_epochs(
-    lcb: LightCurveBatch, cb: CandidateBatch, *, max_elements: int | None = None
-) -> EpochTable:
-    """Per-epoch depths, uncertainties and flags for every candidate of ``cb`` (both checks).
+def epoch_budget() -> int:
+    """Rows x window elements of one per-epoch sub-batch: the engine's element budget
+    (:func:`jaxvet.engine.chunks.element_budget`, ``$JAXVET_MAX_ELEMENTS``); on a CPU a quarter
+    of it (the row kernel holds several window-sized intermediates, and cache-sized chunks are
+    fastest there)."""
+    return element_budget() // (4 if jax.default_backend() == "cpu" else 1)
 
-    Never raises for degenerate data: candidates with ``D >= 0.5 P`` (the reference's guard) or
-    ``valid=False`` get no epochs; epochs without enough points are marked, not dropped.
-    The table's candidate axis is ``bucket_size(cb.size, 8)`` long; rows beyond ``cb.size``
-    are padding (inactive).
-    """
-    max_el = int(max_elements) if max_elements is not None else _max_el()
-    # the candidate axis of the table is padded to a bucket (rows >= cb.size are inactive) so
-    # the downstream per-candidate reductions compile for few shapes; all host-side bookkeeping
-    # is numpy (no eager device ops, which would each compile)
-    B = bucket_size(cb.size, 8)
 
-    def padn(a, fill):
-        a = np.asarray(a)
-        return np.concatenate([a, np.full(B - cb.size, fill, a.dtype)])
+@dataclass(frozen=True)
+class _HostBatch:
+    """The candidate parameters padded to the table's ``B`` rows (host numpy, (B,) each)."""
 
-    P = padn(cb.period, 1.0).astype(np.float64)
-    t0 = padn(cb.t0, 0.0).astype(np.float64)
-    D = padn(cb.duration, 0.1).astype(np.float64)
-    valid = padn(cb.valid, False).astype(bool)
-    lc_idx = padn(cb.lc_index, 0).astype(np.int64)
-    guard = D >= 0.5 * P
-    active = valid & ~guard
-    hw_full = WINDOW_MULT * D
-    hw_cap = np.minimum(WINDOW_MULT * D, V01_MAX_PERIOD_FRACTION * P)
-    cap_on = hw_cap < hw_full
-    # plan on the transit half-duration, padded by a hair so rounding never drops an epoch
-    plan_hw = D / 2 * (1 + 1e-9) + 1e-9
+    B: int
+    P: np.ndarray
+    t0: np.ndarray
+    D: np.ndarray
+    lc_idx: np.ndarray
+    guard: np.ndarray
+    active: np.ndarray
+    hw_full: np.ndarray
+    hw_cap: np.ndarray
 
-    seg_lo = np.asarray(lcb.seg_lo)
-    seg_hi = np.asarray(lcb.seg_hi)
-    n_valid = np.asarray(lcb.n_valid)
-    dt_med = _row_cadences(np.asarray(lcb.time), n_valid)
+    @classmethod
+    def of(cls, cb: CandidateBatch) -> _HostBatch:
+        # the candidate axis is padded to a bucket (rows >= cb.size are inactive) so downstream
+        # per-candidate reductions compile for few shapes; all host bookkeeping is numpy
+        B = bucket_size(cb.size, 8)
 
-    # host upper bounds on epochs and window lengths, for grouping into shape buckets
-    lo, hi = seg_lo[lc_idx], seg_hi[lc_idx]
+        def padn(a, fill, dtype):
+            a = np.asarray(a)
+            return np.concatenate([a, np.full(B - cb.size, fill, a.dtype)]).astype(dtype)
+
+        P, D = padn(cb.period, 1.0, np.float64), padn(cb.duration, 0.1, np.float64)
+        guard = D >= 0.5 * P
+        return cls(
+            B=B,
+            P=P,
+            t0=padn(cb.t0, 0.0, np.float64),
+            D=D,
+            lc_idx=padn(cb.lc_index, 0, np.int64),
+            guard=guard,
+            active=padn(cb.valid, False, bool) & ~guard,
+            hw_full=WINDOW_MULT * D,
+            hw_cap=np.minimum(WINDOW_MULT * D, V01_MAX_PERIOD_FRACTION * P),
+        )
+
+    @property
+    def plan_hw(self) -> np.ndarray:
+        """The transit half-duration, padded by a hair so rounding never drops an epoch."""
+        return self.D / 2 * (1 + 1e-9) + 1e-9
+
+
+def _groups(lcb: LightCurveBatch, hb: _HostBatch):
+    """Host upper bounds on epochs and window lengths, and the candidates grouped by
+    ``(window bucket, V01 cap active)``; returns ``(groups, e_est)``."""
+    lo, hi = np.asarray(lcb.seg_lo)[hb.lc_idx], np.asarray(lcb.seg_hi)[hb.lc_idx]
     real = lo <= hi
+    phw, t0, P = hb.plan_hw[:, None], hb.t0[:, None], hb.P[:, None]
     with np.errstate(invalid="ignore", over="ignore"):
-        k_lo = np.ceil((lo - plan_hw[:, None] - t0[:, None]) / P[:, None])
-        k_hi = np.floor((hi + plan_hw[:, None] - t0[:, None]) / P[:, None])
+        k_lo = np.ceil((lo - phw - t0) / P)
+        k_hi = np.floor((hi + phw - t0) / P)
     e_est = np.where(real, np.maximum(k_hi - k_lo + 1, 0), 0).sum(axis=1)
-    w_est = np.ceil(2 * hw_full / dt_med[lc_idx] * 1.02) + 2
-
-    # group by (window bucket, V01 cap active); within a group, candidates sorted by epoch
-    # count fill fixed-size chunks of rows x window <= max_el, each chunk's epoch axis the
-    # bucket of its largest member -- few shapes, little padding
+    dt_med = _row_cadences(np.asarray(lcb.time), np.asarray(lcb.n_valid))
+    w_est = np.ceil(2 * hb.hw_full / dt_med[hb.lc_idx] * 1.02) + 2
+    cap_on = hb.hw_cap < hb.hw_full
     groups: dict[tuple[int, bool], list[int]] = {}
-    for b in np.nonzero(active & (e_est > 0))[0]:
+    for b in np.nonzero(hb.active & (e_est > 0))[0]:
         groups.setdefault((bucket_size(int(w_est[b]), 16), bool(cap_on[b])), []).append(int(b))
-    # one host plan of every candidate's epochs and window bounds (B x E integers): the chunks
-    # below gather their rows from it inside the row kernel, so no per-chunk planning programs
+    return groups, e_est
+
+
+def _measure_chunks(lcb, cb, hb: _HostBatch, max_el: int):
+    """Every group's candidates, sorted by epoch count, in chunks of ``rows x window <= max_el``
+    (each chunk's epoch axis the bucket of its largest member: few shapes, little padding).
+
+    One host plan of every candidate's epochs and window bounds (:func:`plan_windows`, B x E
+    integers); the chunks gather their rows from it inside the row kernel.  Returns a list of
+    ``(candidate indices, E, host dict of (b_sub, E, ...) arrays)``.
+    """
+    groups, e_est = _groups(lcb, hb)
+    if not groups:
+        return []
     n_pts = int(lcb.time.shape[1])
-    if groups:
-        cb_all = dataclasses.replace(cb.pad(B), valid=jnp.asarray(active))  # guarded: no epochs
-        plan = plan_windows(lcb, cb_all, jnp.asarray(hw_full), plan_half_width=jnp.asarray(plan_hw))
-        flat = (lcb.time.reshape(-1), lcb.flux.reshape(-1), lcb.flux_err.reshape(-1))
-    else:
-        plan, flat = None, ()
-    chunks = []  # (candidate indices, E, host dict of (b_sub, E, ...) arrays)
+    cb_all = dataclasses.replace(cb.pad(hb.B), valid=jnp.asarray(hb.active))  # guarded: no epochs
+    plan = plan_windows(lcb, cb_all, jnp.asarray(hb.hw_full), plan_half_width=jnp.asarray(hb.plan_hw))
+    flat = (lcb.time.reshape(-1), lcb.flux.reshape(-1), lcb.flux_err.reshape(-1))
+    chunks = []
     for (wb, cap), members in sorted(groups.items()):
         members = sorted(members, key=lambda i: (-e_est[i], i))
-        rows_target = max(1, max_el // wb)
         s = 0
         while s < len(members):
             eb = bucket_size(int(e_est[members[s]]), 4)
-            b_sub = _prev_pow2(max(rows_target // eb, 1))
+            b_sub = prev_pow2(max(max_el // wb // eb, 1))
             idx = np.asarray(members[s : s + b_sub])
-            host = _run_chunk(flat, n_pts, plan, idx, b_sub, eb, wb, cap, P, t0, D, lc_idx, hw_full, hw_cap)
-            chunks.append((idx, eb, host))
+            chunks.append((idx, eb, _run_chunk(flat, n_pts, plan, idx, b_sub, eb, wb, cap, hb)))
             s += b_sub
+    return chunks
 
+
+def _scatter_chunks(chunks, B: int) -> dict:
+    """The chunks' host rows placed into (B, E) tables, with the folded profile per parity."""
     e_max = bucket_size(max([c[1] for c in chunks], default=1), 4)
     tab = {}
     for k in _ROW_FIELDS:
@@ -723,63 +569,66 @@ def measure_epochs(
             tab[k] = np.zeros((B, e_max), bool)
         else:
             tab[k] = np.full((B, e_max), np.nan)
-    epoch = np.zeros((B, e_max))
-    slot = np.zeros((B, e_max), bool)
-    center = np.full((B, e_max), np.nan)
-    fold_rows_sum = np.zeros((B, 2, FOLD_BINS))
-    fold_rows_cnt = np.zeros((B, 2, FOLD_BINS), np.int64)
+    tab["epoch"] = np.zeros((B, e_max))
+    tab["slot"] = np.zeros((B, e_max), bool)
+    tab["center"] = np.full((B, e_max), np.nan)
+    tab["fold_sum"] = np.zeros((B, 2, FOLD_BINS))
+    tab["fold_cnt"] = np.zeros((B, 2, FOLD_BINS), np.int64)
     for idx, e, h in chunks:
         n = idx.size
-        epoch[idx, :e] = h["epoch"][:n]
-        slot[idx, :e] = h["slot"][:n]
-        center[idx, :e] = h["center"][:n]
-        for k in _ROW_FIELDS:
+        for k in (*_ROW_FIELDS, "epoch", "slot", "center"):
             tab[k][idx, :e] = h[k][:n]
         lok = h["slot"][:n] & (h["n_in"][:n] >= MIN_POINTS_IN_TRANSIT) & (h["cap_n"][:n] >= MIN_LOCAL_OOT)
         lok &= h["cap_b"][:n] > 0
         odd = np.mod(h["epoch"][:n], 2) == 1
         for par, sel in ((0, lok & ~odd), (1, lok & odd)):
-            fold_rows_sum[idx, par] = np.where(sel[..., None], h["fold_sum"][:n], 0.0).sum(axis=1)
-            fold_rows_cnt[idx, par] = np.where(sel[..., None], h["fold_cnt"][:n], 0).sum(axis=1)
+            tab["fold_sum"][idx, par] = np.where(sel[..., None], h["fold_sum"][:n], 0.0).sum(axis=1)
+            tab["fold_cnt"][idx, par] = np.where(sel[..., None], h["fold_cnt"][:n], 0).sum(axis=1)
+    return tab
 
+
+def measure_epochs(
+    lcb: LightCurveBatch, cb: CandidateBatch, *, max_elements: int | None = None
+) -> EpochTable:
+    """Per-epoch depths, uncertainties and flags for every candidate of ``cb`` (both checks).
+
+    Never raises for degenerate data: candidates with ``D >= 0.5 P`` (the reference's guard) or
+    ``valid=False`` get no epochs; epochs without enough points are marked, not dropped.
+    The table's candidate axis is ``bucket_size(cb.size, 8)`` long; rows beyond ``cb.size``
+    are padding (inactive).  ``max_elements`` overrides :func:`epoch_budget`.
+    """
+    max_el = int(max_elements) if max_elements is not None else epoch_budget()
+    hb = _HostBatch.of(cb)
+    tab = _scatter_chunks(_measure_chunks(lcb, cb, hb, max_el), hb.B)
     # ---- global fallback for candidates whose local window is too sparse somewhere ----------
     need = (
-        slot
+        tab["slot"]
         & (tab["n_in"] >= MIN_POINTS_IN_TRANSIT)
         & ((tab["full_n"] < MIN_LOCAL_OOT) | (tab["cap_n"] < MIN_LOCAL_OOT))
     )
-    glob = {k: np.full(B, np.nan) for k in ("n", "b", "rstd", "beta")}
-    glob["n"] = np.zeros(B, np.int64)
-    glob["rnok"] = np.zeros(B, bool)
+    glob = {k: np.full(hb.B, np.nan) for k in ("n", "b", "rstd", "beta")}
+    glob["n"] = np.zeros(hb.B, np.int64)
+    glob["rnok"] = np.zeros(hb.B, bool)
     need_c = np.nonzero(need.any(axis=1))[0]
     if need_c.size:
-        _run_global(lcb, need_c, glob, lc_idx, P, t0, D, n_valid, max_el)
-
-    to_dev = lambda d: {k: jnp.asarray(v) for k, v in d.items()}  # noqa: E731
+        _run_global(lcb, need_c, glob, hb, max_el)
+    dev = {k: jnp.asarray(v) for k, v in tab.items()}
     v01, v04 = _finalize(
-        to_dev(tab),
-        to_dev(glob),
-        jnp.asarray(tab["n_in"]),
-        jnp.asarray(tab["med_in"]),
-        jnp.asarray(slot),
-        jnp.asarray(hw_full),
-        jnp.asarray(hw_cap),
+        {k: dev[k] for k in _ROW_FIELDS},
+        {k: jnp.asarray(v) for k, v in glob.items()},
+        dev["n_in"],
+        dev["med_in"],
+        dev["slot"],
+        jnp.asarray(hb.hw_full),
+        jnp.asarray(hb.hw_cap),
     )
+    fold_hr = np.minimum(FOLD_HALF_RANGE_DURATIONS * hb.D, V01_MAX_PERIOD_FRACTION * hb.P)
     return EpochTable(
-        guard=jnp.asarray(guard),
-        active=jnp.asarray(active),
-        epoch=jnp.asarray(epoch),
-        slot=jnp.asarray(slot),
-        center=jnp.asarray(center),
-        n_in=jnp.asarray(tab["n_in"]),
-        med_in=jnp.asarray(tab["med_in"]),
-        sum_f_in=jnp.asarray(tab["sum_f_in"]),
-        sum_fw_in=jnp.asarray(tab["sum_fw_in"]),
-        sum_w_in=jnp.asarray(tab["sum_w_in"]),
-        min_err_in=jnp.asarray(tab["min_err_in"]),
-        fold_sum=jnp.asarray(fold_rows_sum),
-        fold_cnt=jnp.asarray(fold_rows_cnt),
-        fold_half_range=jnp.asarray(np.minimum(FOLD_HALF_RANGE_DURATIONS * D, V01_MAX_PERIOD_FRACTION * P)),
+        guard=jnp.asarray(hb.guard),
+        active=jnp.asarray(hb.active),
+        **{k: dev[k] for k in ("epoch", "slot", "center", "n_in", "med_in", "sum_f_in", "sum_fw_in")},
+        **{k: dev[k] for k in ("sum_w_in", "min_err_in", "fold_sum", "fold_cnt")},
+        fold_half_range=jnp.asarray(fold_hr),
         v01=v01,
         v04=v04,
     )
@@ -797,16 +646,13 @@ def _gathered_row_kernel(
     """
     j = jnp.arange(width, dtype=jnp.int32)
     m = j[None, :] < count[:, None]
-    idx = jnp.where(m, flat_start[:, None] + j[None, :], 0)
     tc = t0 + ep * P
-    t = jnp.where(m, time[idx], tc[:, None])
-    f = jnp.where(m, flux[idx], 0.0)
-    e = jnp.where(m, flux_err[idx], 0.0)
+    t, f, e = gather_points(time, flux, flux_err, flat_start[:, None] + j[None, :], m, tc[:, None])
     res = _row_kernel(t, f, e, m, ep, tc, slot, P, t0, D, hw_full, hw_cap, w_in=w_in, with_cap=with_cap)
     return res, tc
 
 
-def _run_chunk(flat, n_pts, plan, idx, b_sub, eb, wb, cap, P, t0, D, lc_idx, hw_full, hw_cap):
+def _run_chunk(flat, n_pts, plan, idx, b_sub, eb, wb, cap, hb: _HostBatch):
     """One chunk of ``b_sub`` candidates x ``eb`` epoch slots as flat rows; returns the host
     arrays of the row kernel's outputs reshaped to ``(b_sub, eb, ...)``."""
     n = idx.size
@@ -824,7 +670,7 @@ def _run_chunk(flat, n_pts, plan, idx, b_sub, eb, wb, cap, P, t0, D, lc_idx, hw_
     epoch = cols(plan.epoch, 0.0, np.float64)
     count = np.where(slot, cols(plan.count, 0, np.int64), 0)
     start = cols(plan.start, 0, np.int64)
-    flat_start = start + (lc_idx[take] * n_pts)[:, None]
+    flat_start = start + (hb.lc_idx[take] * n_pts)[:, None]
     w = bucket_size(int(count.max(initial=0)), wb)
     r = b_sub * eb
     # the in-transit block spans < D while the window spans 12 D: W/12 holds it for a regular
@@ -837,11 +683,7 @@ def _run_chunk(flat, n_pts, plan, idx, b_sub, eb, wb, cap, P, t0, D, lc_idx, hw_
         jnp.asarray(count.reshape(r).astype(np.int32)),
         jnp.asarray(epoch.reshape(r)),
         jnp.asarray(slot.reshape(r)),
-        rep(P),
-        rep(t0),
-        rep(D),
-        rep(hw_full),
-        rep(hw_cap),
+        *(rep(a) for a in (hb.P, hb.t0, hb.D, hb.hw_full, hb.hw_cap)),
     )
     res, tc = _gathered_row_kernel(*args, width=w, w_in=w_in, with_cap=cap)
     if bool(np.any(np.asarray(res["overflow"]))):  # duplicate time stamps: widen the block
@@ -853,18 +695,16 @@ def _run_chunk(flat, n_pts, plan, idx, b_sub, eb, wb, cap, P, t0, D, lc_idx, hw_
     return host
 
 
-def _run_global(lcb, cands, glob, lc_idx, P, t0, D, n_valid, max_el):
+def _run_global(lcb, cands, glob, hb: _HostBatch, max_el: int):
+    """Global-baseline statistics of the candidates ``cands`` into ``glob`` (host arrays)."""
     time = np.asarray(lcb.time)
+    n_valid = np.asarray(lcb.n_valid)
     n_pts = time.shape[1]
-    spans = np.array(
-        [
-            time[i, max(int(n_valid[i]) - 1, 0)] - time[i, 0] if n_valid[i] else 0.0
-            for i in range(time.shape[0])
-        ]
-    )
-    nb_need = np.floor(spans[lc_idx[cands]] / (D[cands] / 2)) + 2
+    last = np.maximum(n_valid - 1, 0)
+    spans = np.where(n_valid > 0, time[np.arange(time.shape[0]), last] - time[:, 0], 0.0)
+    nb_need = np.floor(spans[hb.lc_idx[cands]] / (hb.D[cands] / 2)) + 2
     nb_max = bucket_size(int(np.max(nb_need)), 16)
-    b_sub = _prev_pow2(max(max_el // n_pts, 1))
+    b_sub = prev_pow2(max(max_el // n_pts, 1))
 
     def pad(a, c):
         return jnp.asarray(np.concatenate([a[c], np.repeat(a[c[:1]], b_sub - c.size)]))
@@ -872,39 +712,13 @@ def _run_global(lcb, cands, glob, lc_idx, P, t0, D, n_valid, max_el):
     for s in range(0, cands.size, b_sub):
         c = cands[s : s + b_sub]
         g = _global_kernel(
-            lcb, pad(lc_idx.astype(np.int32), c), pad(P, c), pad(t0, c), pad(D, c), nb_max=nb_max
+            lcb, pad(hb.lc_idx.astype(np.int32), c), pad(hb.P, c), pad(hb.t0, c), pad(hb.D, c), nb_max=nb_max
         )
         for k in ("n", "b", "rstd", "beta", "rnok"):
             glob[k][c] = np.asarray(g[k])[: c.size]
 
 
-_TABLES: dict[tuple[int, int], tuple] = {}
-#: checks of one chunk may run in threads (:func:`jaxvet.engine.runner.vet`): V01 and V04 share one table
-_TABLES_LOCK = threading.Lock()
-
-
-def cached_epoch_table(lcb: LightCurveBatch, cb: CandidateBatch) -> EpochTable:
-    """:func:`measure_epochs` memoised on the *identity* of the two batches.
-
-    Entries live as long as both batch objects (weak references), so every context built on
-    the same batches -- V01 and V04 of one vetting run, or the same run with other options --
-    measures the epochs once.
-    """
-    key = (id(lcb), id(cb))
-    with _TABLES_LOCK:  # the second caller waits for the first one's table
-        hit = _TABLES.get(key)
-        if hit is not None and hit[0]() is lcb and hit[1]() is cb:
-            return hit[2]
-        tab = measure_epochs(lcb, cb)
-
-        def drop(_ref, key=key):
-            _TABLES.pop(key, None)
-
-        _TABLES[key] = (weakref.ref(lcb, drop), weakref.ref(cb, drop), tab)
-        return tab
-
-
 def epoch_table_for_context(ctx) -> EpochTable:
-    """The :class:`EpochTable` of a :class:`~jaxvet.engine.context.VetContext` (computed once per
-    pair of batches; see :func:`cached_epoch_table`)."""
-    return cached_epoch_table(ctx.lcb, ctx.cb)
+    """The :class:`EpochTable` of a :class:`~jaxvet.engine.context.VetContext`'s chunk, measured
+    once per run and chunk (``ctx.cached("epoch_table", ...)``: V01 and V04 share it)."""
+    return ctx.cached("epoch_table", lambda: measure_epochs(ctx.lcb, ctx.cb))

@@ -47,14 +47,19 @@ def plot_odd_even_epochs(result: CheckResult, ax=None):
         box = pd.get(f"box_depth_{name}_ppm")
         if box is not None and np.isfinite(box):
             ax.axhline(box, color=color, lw=1.0, ls="--", label=f"{name} box {box:.0f} ppm")
-    ax.set_xlabel("epoch")
+    parts = (("delta_sigma", ": delta_sigma={}"), ("oe_box_sigma", ", OE_box={}"))
+    return finish_depth_axes(ax, result, "epoch", "odd/even", parts)
+
+
+def finish_depth_axes(ax, result: CheckResult, xlabel: str, what: str, metrics):
+    """Axis labels, the title ``"<id> <what>..., [verdict]"`` (``metrics``: pairs of a metric name
+    and a format for its value, skipped when absent) and the legend of a per-epoch depth plot."""
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("depth [ppm]")
-    m = result.metrics
-    title = f"{result.id} odd/even"
-    if m.get("delta_sigma") is not None:
-        title += f": delta_sigma={m['delta_sigma']}"
-    if m.get("oe_box_sigma") is not None:
-        title += f", OE_box={m['oe_box_sigma']}"
+    title = f"{result.id} {what}"
+    for name, fmt in metrics:
+        if result.metrics.get(name) is not None:
+            title += fmt.format(result.metrics[name])
     if result.verdict:
         title += f" [{result.verdict}]"
     ax.set_title(title, fontsize=9)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from jaxvet.plotting.v01 import finish_depth_axes
 from jaxvet.results import CheckResult
 
 __all__ = ["plot_depth_stability"]
@@ -40,15 +41,5 @@ def plot_depth_stability(result: CheckResult, ax=None):
         k = pd.get("dominating_epoch_idx")
         if k is not None and 0 <= k < t.size:
             ax.plot(t[k], d[k], "*", color="tab:orange", ms=12, label="dominating epoch")
-    ax.set_xlabel("time [BTJD]")
-    ax.set_ylabel("depth [ppm]")
-    m = result.metrics
-    title = f"{result.id} depth stability"
-    if m.get("chi2_reduced") is not None:
-        title += f": chi2_red={m['chi2_reduced']}"
-    if result.verdict:
-        title += f" [{result.verdict}]"
-    ax.set_title(title, fontsize=9)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7)
-    return ax
+    parts = (("chi2_reduced", ": chi2_red={}"),)
+    return finish_depth_axes(ax, result, "time [BTJD]", "depth stability", parts)

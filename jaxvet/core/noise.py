@@ -1,0 +1,148 @@
+"""Correlated-noise estimators: the binned-residual beta factor and the pink-noise model.
+
+Two different statistics live here:
+
+* **beta** (Pont, Zucker & Queloz 2006, MNRAS 373, 231, the "time-averaging" method): residuals
+  binned in time; ``beta = max(1, std(bin means) / (sigma_1 / sqrt(<N per bin>)))`` with
+  ``sigma_1`` the robust per-point scatter -- how much more the binned scatter is than white
+  noise predicts.  The reference's binning rules: fail if n < 10, bin <= 0 or span < 2 bins;
+  ``n_bins = max(3, int(span/bin))`` equal-width half-open bins over [tmin, tmax] (the point at
+  tmax falls in no bin); keep bins with >= 3 points; fail if fewer than 3 remain.
+  :func:`red_noise_edges` + :func:`red_noise_from_pos` compute it on time-ordered rows from bin
+  positions and prefix sums (V01/V04's per-epoch kernel); :func:`red_noise_inflation` on an
+  unordered 1-D set.  Both share :func:`beta_from_bins`.
+* **pink noise** (Pont et al. 2006, eq. 1; residuals binned on the transit duration as in
+  Hartman & Bakos 2016, A&C 17, 1): ``sigma^2 = sigma_w^2/n + sigma_r^2/N_tr`` with
+  ``sigma_r^2 = max(0, var(bin means) - sigma_w^2 <1/c_j>)`` -- the white-noise part of the
+  binned scatter removed (:func:`pink_noise_variances`).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+
+from jaxvet.core.order_stats import masked_count, robust_std, take_rows
+
+__all__ = [
+    "red_noise_edges",
+    "red_noise_from_pos",
+    "beta_from_bins",
+    "prefix_at",
+    "red_noise_inflation",
+    "pink_noise_variances",
+]
+
+
+def red_noise_edges(t_min, t_max, n, bin_days, nb_max: int):
+    """Bin edges of the reference's red-noise binning (``np.linspace`` over [tmin, tmax]).
+
+    ``t_min``, ``t_max``, ``bin_days`` (days) and ``n`` (points) are (R,).
+    Returns ``(edges (R, nb_max+1), n_bins, ok_pre)``; unused edges (and every edge of a row
+    that fails the preconditions) are +inf.
+    """
+    span = t_max - t_min
+    ok_pre = (n >= 10) & (bin_days > 0) & (span >= bin_days * 2)
+    safe_bin = jnp.where(bin_days > 0, bin_days, 1.0)
+    nb = jnp.maximum(3, jnp.floor(jnp.where(ok_pre, span / safe_bin, 3.0))).astype(jnp.int32)
+    ok_pre = ok_pre & (nb <= nb_max)
+    step = span / nb
+    i = jnp.arange(nb_max + 1, dtype=jnp.int32)[None, :]
+    edges = jnp.where(
+        i < nb[:, None],
+        t_min[:, None] + i * step[:, None],
+        jnp.where(i == nb[:, None], t_max[:, None], jnp.inf),
+    )
+    return jnp.where(ok_pre[:, None], edges, jnp.inf), nb, ok_pre
+
+
+def beta_from_bins(cnt, sm, real, ok_pre, point_scatter):
+    """Pont et al. beta from per-bin counts ``cnt`` and residual sums ``sm`` (R, K).
+
+    ``real`` (R, K) marks the bins that exist; bins with >= 3 points are kept;
+    ``beta = max(1, std(bin means)/(point_scatter/sqrt(mean count)))`` (ddof 0).
+    Returns ``(beta, ok)``; ``(1, False)`` with fewer than 3 kept bins or zero scatter.
+    """
+    keep = real & (cnt >= 3)
+    n_keep = jnp.sum(keep, axis=1)
+    means = sm / jnp.where(keep, cnt, 1.0)
+    kk = jnp.maximum(n_keep, 1)
+    mu = jnp.sum(jnp.where(keep, means, 0.0), axis=1) / kk
+    dev = jnp.where(keep, means - mu[:, None], 0.0)
+    observed = jnp.sqrt(jnp.sum(dev * dev, axis=1) / kk)
+    avg = jnp.sum(jnp.where(keep, cnt, 0.0), axis=1) / kk
+    expected = point_scatter / jnp.sqrt(jnp.where(avg > 0, avg, 1.0))
+    ok = ok_pre & (n_keep >= 3) & (expected > 0)
+    beta = jnp.maximum(1.0, observed / jnp.where(expected > 0, expected, 1.0))
+    return jnp.where(ok, beta, 1.0), ok, observed
+
+
+def prefix_at(cs, pos):
+    """Sum of the first ``pos`` entries of each row, from inclusive cumulative sums ``cs``."""
+    return jnp.where(pos > 0, take_rows(cs, pos - 1), 0.0)
+
+
+def red_noise_from_pos(pos, nb, ok_pre, cs_cnt, cs_res, point_scatter):
+    """Beta of time-ordered rows given the positions ``pos`` (R, K+1) of the bin edges.
+
+    ``cs_cnt``/``cs_res`` (R, W) are inclusive cumulative sums of the selection indicator and of
+    the residuals in time order; bins are half-open position ranges.  Returns ``(beta, ok)``.
+    """
+    c_at = prefix_at(cs_cnt, pos)
+    s_at = prefix_at(cs_res, pos)
+    real = jnp.arange(pos.shape[1] - 1)[None, :] < nb[:, None]
+    cnt, sm = c_at[:, 1:] - c_at[:, :-1], s_at[:, 1:] - s_at[:, :-1]
+    beta, ok, _ = beta_from_bins(cnt, sm, real, ok_pre, point_scatter)
+    return beta, ok
+
+
+@partial(jax.jit, static_argnames=("max_bins",))
+def red_noise_inflation(residuals, times, mask, bin_days, *, max_bins: int = 64):
+    """Beta >= 1 of one unordered 1-D set (vmap for batches; see the module docstring).
+
+    ``residuals``, ``times`` (days) and ``mask`` are (N,); ``max_bins`` is the static bin
+    capacity -- more bins than that is treated as failure.  Returns ``(beta, success)``; beta
+    is 1.0 on failure.
+    """
+    n = masked_count(mask)
+    tmin = jnp.min(jnp.where(mask, times, jnp.inf))
+    tmax = jnp.max(jnp.where(mask, times, -jnp.inf))
+    bin_days = jnp.asarray(bin_days)[None]
+    edges, nb, ok_pre = red_noise_edges(tmin[None], tmax[None], n[None], bin_days, max_bins)
+    edges, nb, ok_pre = edges[0], nb[0], ok_pre[0]
+    k = jnp.searchsorted(edges, jnp.where(mask, times, jnp.inf), side="right") - 1
+    k = jnp.where(mask & (k >= 0) & (k < nb), k, max_bins)
+    cnt = jax.ops.segment_sum(jnp.ones_like(residuals), k, num_segments=max_bins + 1)[:max_bins]
+    sm = jax.ops.segment_sum(jnp.where(mask, residuals, 0.0), k, num_segments=max_bins + 1)[:max_bins]
+    real = jnp.arange(max_bins) < nb
+    beta, ok, observed = beta_from_bins(
+        cnt[None], sm[None], real[None], ok_pre[None], robust_std(residuals, where=mask)[None]
+    )
+    ok = ok[0] & jnp.isfinite(observed[0])
+    return jnp.where(ok, beta[0], 1.0), ok
+
+
+def pink_noise_variances(v):
+    """Per-candidate white and red noise variances (fractional flux units) of a per-epoch table.
+
+    ``v`` holds (B, E) per-epoch sums over the local out-of-transit residuals ``r = f/b_k - 1``
+    (``pink_sum_r``, ``pink_sum_r2``, ``pink_n``) and over their duration-wide bins
+    (``pink_sum_m``/``pink_sum_m2``: bin means and their squares, ``pink_sum_invc``: sum of
+    1/count, ``pink_nbins``), e.g. :class:`jaxvet.core.epochs.VariantTable`.
+    ``sigma_w^2`` is the variance (ddof 0) of the residuals pooled over the epochs;
+    ``sigma_r^2 = max(0, var(m_j) - sigma_w^2 <1/c_j>)`` (module docstring).  ``sigma_w^2`` is
+    NaN with fewer than 2 residuals; ``sigma_r^2`` is 0 with fewer than 2 bins.
+    """
+    nr = jnp.sum(v.pink_n, axis=1).astype(jnp.float64)
+    mean_r = jnp.sum(v.pink_sum_r, axis=1) / jnp.maximum(nr, 1.0)
+    var_w = jnp.maximum(jnp.sum(v.pink_sum_r2, axis=1) / jnp.maximum(nr, 1.0) - mean_r**2, 0.0)
+    var_w = jnp.where(nr >= 2, var_w, jnp.nan)
+    nbins = jnp.sum(v.pink_nbins, axis=1).astype(jnp.float64)
+    jj = jnp.maximum(nbins, 1.0)
+    mean_m = jnp.sum(v.pink_sum_m, axis=1) / jj
+    var_bins = jnp.maximum(jnp.sum(v.pink_sum_m2, axis=1) / jj - mean_m**2, 0.0)
+    white_in_bins = var_w * jnp.sum(v.pink_sum_invc, axis=1) / jj
+    var_r = jnp.where(nbins >= 2, jnp.maximum(var_bins - white_in_bins, 0.0), 0.0)
+    return var_w, jnp.where(jnp.isnan(var_w), jnp.nan, var_r)
