@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from jaxvet import io as jio
 from jaxvet.data import LightCurveBatch, stitch
 from jaxvet.errors import DataFileError, JaxvetInputError
+from jaxvet.io import datasets
 
 TOI5807_COUNTS = {55: 18876, 75: 19470, 82: 18133, 83: 17326}
 # reference-semantics.md §4.1 (first and last time of each sector file)
@@ -733,7 +734,7 @@ def test_find_shared_data(tmp_path, monkeypatch):
     monkeypatch.setenv("JAXVET_DATA_DIR", str(tmp_path))
     assert jio.find_shared_data() == tmp_path.resolve()
     monkeypatch.delenv("JAXVET_DATA_DIR")
-    repo_default = Path(jio.__file__).resolve().parents[1].parent / "shared" / "data"
+    repo_default = Path(datasets.__file__).resolve().parents[2].parent / "shared" / "data"
     # run from a directory whose ../shared/data does not exist: only the package-relative path counts
     work = tmp_path / "a" / "b"
     work.mkdir(parents=True)
@@ -742,7 +743,7 @@ def test_find_shared_data(tmp_path, monkeypatch):
     assert found == (repo_default.resolve() if repo_default.is_dir() else None)
     # a cwd-relative ../shared/data is found when the package-relative one is absent
     (tmp_path / "a" / "shared" / "data").mkdir(parents=True)
-    monkeypatch.setattr(jio, "__file__", str(tmp_path / "x" / "pkg" / "io.py"))
+    monkeypatch.setattr(datasets, "__file__", str(tmp_path / "x" / "pkg" / "io" / "datasets.py"))
     assert jio.find_shared_data() == (tmp_path / "a" / "shared" / "data").resolve()
     (tmp_path / "a" / "shared" / "data").rmdir()
     assert jio.find_shared_data() is None

@@ -29,9 +29,10 @@ from pathlib import Path
 
 from jaxvet._config import enable_compilation_cache
 from jaxvet._version import __version__
+from jaxvet.cli.summary import format_summary
 from jaxvet.errors import JaxvetInputError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "format_summary"]
 
 
 def _add_vet(sub):
@@ -132,23 +133,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _say(msg: str, to_stderr: bool) -> None:
     print(msg, file=sys.stderr if to_stderr else sys.stdout, flush=True)
-
-
-def format_summary(report) -> str:
-    """A readable table: one line per candidate, verdict (or status) per check."""
-    lines = []
-    head = f"{'candidate':<14} {'P [d]':>9} {'D [h]':>6} " + " ".join(f"{c:>13}" for c in report.checks)
-    lines.append(head)
-    lines.append("-" * len(head))
-    for i, (c, res) in enumerate(zip(report.candidates, report.results, strict=True)):
-        cells = []
-        for cid in report.checks:
-            r = res.get(cid)
-            cells.append(f"{(r.verdict or r.status) if r else '-':>13}")
-        lines.append(
-            f"{(c.id or str(i))[:14]:<14} {c.period_days:>9.4f} {c.duration_hours:>6.2f} " + " ".join(cells)
-        )
-    return "\n".join(lines)
 
 
 def _target_position(ra, dec) -> tuple[float | None, float | None]:
