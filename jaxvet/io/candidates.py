@@ -10,7 +10,15 @@ import numpy as np
 
 from jaxvet.data import ABSOLUTE_JD_MIN, BJD_OFFSET, Candidate
 from jaxvet.errors import DataFileError
-from jaxvet.io._common import MISSING_TOKENS, JaxvetDataWarning, check_file, norm_name, path_str, read_text
+from jaxvet.io._common import (
+    MISSING_TOKENS,
+    JaxvetDataWarning,
+    check_file,
+    norm_name,
+    path_str,
+    read_text,
+    time_offset_for,
+)
 
 _CAND_REQUIRED = ("period_days", "t0_btjd", "duration_hours")
 _CAND_OPTIONAL = ("depth_ppm", "stellar_radius", "stellar_mass")
@@ -89,16 +97,18 @@ def _ids(header: list[str], cols: list[tuple[str, ...]], n: int) -> np.ndarray:
     return ids
 
 
-def read_candidate_arrays(path) -> dict[str, np.ndarray]:
+def read_candidate_arrays(path, *, t0_time_system: str = "btjd") -> dict[str, np.ndarray]:
     """Read a candidate CSV into validated column arrays (no per-row objects).
 
     Columns: ``id`` (optional; default the 1-based row number), ``period_days``, ``t0_btjd``,
     ``duration_hours`` (required), ``depth_ppm``, ``stellar_radius``, ``stellar_mass``
     (optional; empty cells mean unknown -> NaN).  Other columns are ignored.  Returns
     ``{"id": str array, "period_days": ..., ...}`` with t0 converted to BTJD when given as
-    absolute BJD.  A bad value raises :class:`DataFileError` naming the file, line, id, field
-    and value.
+    absolute BJD.  ``t0_time_system`` (``"btjd"``, ``"bkjd"``, ``"bjd"``, ...) says what the other
+    t0 values are (a Kepler table in BKJD: ``"bkjd"``).  A bad value raises
+    :class:`DataFileError` naming the file, line, id, field and value.
     """
+    t0_offset = time_offset_for(t0_time_system)[0]
     where = path_str(path)
     header, body, body_lines = _table_rows(path, where)
     cols = list(zip(*body, strict=True))
@@ -120,7 +130,7 @@ def read_candidate_arrays(path) -> dict[str, np.ndarray]:
                 f"{where}: line {body_lines[i]} (candidate id {ids[i]!r}): {name} {what}, got {strs[i]!r}"
             )
         if name == "t0_btjd":
-            vals = np.where(vals >= ABSOLUTE_JD_MIN, vals - BJD_OFFSET, vals)
+            vals = np.where(vals >= ABSOLUTE_JD_MIN, vals - BJD_OFFSET, vals + t0_offset)
         out[name] = vals
     uniq, counts = np.unique(ids.astype(str), return_counts=True)
     if np.any(counts > 1):
@@ -129,16 +139,16 @@ def read_candidate_arrays(path) -> dict[str, np.ndarray]:
     return out
 
 
-def read_candidates(path) -> list[Candidate]:
+def read_candidates(path, *, t0_time_system: str = "btjd") -> list[Candidate]:
     """Read a candidate CSV (see :func:`read_candidate_arrays`) into :class:`Candidate` objects.
 
     ``id,period_days,t0_btjd,duration_hours[,depth_ppm][,stellar_radius,stellar_mass]``; a
     bad row raises :class:`DataFileError` (a ``JaxvetInputError``) naming the row's id, the
     field and the value.  For very large tables,
     ``CandidateBatch.from_arrays(**read_candidate_arrays(path))``-style use avoids per-row
-    objects entirely.
+    objects entirely.  ``t0_time_system`` as in :func:`read_candidate_arrays`.
     """
-    cols = read_candidate_arrays(path)
+    cols = read_candidate_arrays(path, t0_time_system=t0_time_system)
 
     def opt(a: np.ndarray) -> list:
         return [None if math.isnan(v) else v for v in a.tolist()]

@@ -18,6 +18,7 @@ from jaxvet.io._common import (
 from jaxvet.io.build import finish
 from jaxvet.io.fits import read_fits
 from jaxvet.io.lightkurve import from_lightkurve
+from jaxvet.io.sectors import split_tess_sectors
 from jaxvet.io.stitching import combine, expand_paths, is_lightkurve
 from jaxvet.io.text import read_text_table
 
@@ -30,6 +31,7 @@ def read_lightcurve(
     sector: int | None = None,
     time_format: str = "auto",
     flux_err_placeholder: str = "estimate",
+    split_sectors: bool = False,
 ) -> LightCurve:
     """Read one light-curve file (FITS or text table) into a BTJD :class:`LightCurve`.
 
@@ -49,6 +51,10 @@ def read_lightcurve(
     flux_err_placeholder : ``"estimate"`` replaces a constant flux_err that is more than 10x
         the flux's point-to-point scatter (a placeholder such as 1.0) by that robust scatter;
         ``"keep"`` keeps it.  Both warn (:class:`JaxvetDataWarning`).
+    split_sectors : for a TESS text table with no sector information (no ``sector`` column,
+        metadata line or file-name number), estimate per-cadence sector ids from the times
+        (:func:`jaxvet.io.sectors.tess_sectors_from_time`) instead of sector 0.  The command
+        line does this.
 
     The returned light curve's ``provenance`` (:class:`ReadInfo`) says what was done.
 
@@ -65,9 +71,12 @@ def read_lightcurve(
     where = path_str(path)
     if time_format != "auto":
         time_offset_for(time_format)  # validate early
-    parse = read_fits if sniff(p) == "fits" else read_text_table
+    kind = sniff(p)
+    parsed = (read_fits if kind == "fits" else read_text_table)(p, flux_column, time_format)
+    if split_sectors and kind == "text":
+        parsed = split_tess_sectors(parsed)
     return finish(
-        parse(p, flux_column, time_format),
+        parsed,
         where=where,
         name=p.name,
         quality_bitmask=quality_bitmask,
