@@ -3,8 +3,8 @@
 
 The ``vet`` contract (other tools depend on it)::
 
-    jaxvet vet LC_FILE [LC_FILE ...] (--period D --t0 BTJD --duration-hours H [--depth-ppm X]
-                                       | --candidates TABLE.csv)
+    jaxvet vet LC_FILE [LC_FILE ...] (--period D --t0 T0 --duration-hours H [--depth-ppm X]
+                                       | --candidates TABLE.csv) [--time-system btjd|bkjd|bjd]
                [--tpf TPF_FILE ... [--ra DEG --dec DEG] [--allow-pickle]]
                [--checks V21,... | all] [--stellar-radius R --stellar-mass M]
                [--seed N] [--json PATH | -] [--plots DIR]
@@ -18,6 +18,11 @@ and exits with status 2 -- no traceback.
 header's ``RA_OBJ``/``DEC_OBJ``), so V09 places the target through the stamp's WCS.
 ``--allow-pickle`` lets the npz reader unpickle a stamp's ``wcs_header`` (trusted files only).
 With ``--json -`` only JSON goes to stdout; progress and the human-readable summary go to stderr.
+
+``--t0`` is BKJD for Kepler/K2 data and BTJD otherwise unless ``--time-system`` says otherwise;
+conversions are printed and recorded in the JSON (``"conversions"``), next to a ``"light_curve"``
+record (missions, sectors / quarters / campaigns).  Reader warnings are printed as
+``jaxvet: warning: ...`` lines.  See docs/io.md.
 """
 
 from __future__ import annotations
