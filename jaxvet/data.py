@@ -214,8 +214,8 @@ def stitch(lightcurves: Sequence[LightCurve], normalize: bool = True) -> LightCu
 
     The normalisation factor of a sector is the median of its finite, quality-0 fluxes
     (falling back to all finite fluxes); flux and flux_err are divided by it when it is finite
-    and positive (the reference library's stitch policy "v1", see docs/io.md).  Points are sorted by time with
-    a stable sort; sector ids are kept per point.
+    and positive (the reference library's stitch policy "v1", see docs/io.md).  Points are
+    sorted by time with a stable sort; sector ids are kept per point.
     """
     if len(lightcurves) == 0:
         raise JaxvetInputError("stitch needs at least one light curve, got 0")

@@ -27,7 +27,7 @@ from jaxvet.errors import DataFileError, JaxvetInputError
 from jaxvet.io import datasets
 
 TOI5807_COUNTS = {55: 18876, 75: 19470, 82: 18133, 83: 17326}
-# reference-semantics.md §4.1 (first and last time of each sector file)
+# first and last time of each sector file (as the reference library reads them)
 TOI5807_SPANS = {
     55: (2797.1034851753184, 2824.2660853937973),
     75: (3339.7823703707395, 3367.4793730420656),
