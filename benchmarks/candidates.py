@@ -20,14 +20,33 @@ Draw order (part of the contract; do not reorder)::
 from __future__ import annotations
 
 import csv
-import os
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-DEFAULT_DATA_DIR = Path("/work/shared/data/tic188646744")
-TOI5807_SECTORS = (55, 75, 82, 83)
+
+def _load_datasets():
+    """``jaxvet/io/datasets.py`` loaded by file path (stdlib only: no jaxvet / jax import)."""
+    path = Path(__file__).resolve().parents[1] / "jaxvet" / "io" / "datasets.py"
+    spec = importlib.util.spec_from_file_location("_jaxvet_datasets", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_DATASETS = _load_datasets()
+TOI5807_SECTORS = _DATASETS.TOI5807_SECTORS
+#: TOI-5807.01 ephemeris and star (``jaxvet.io.datasets.TOI5807``).
+TOI5807 = _DATASETS.TOI5807
+_SHARED = _DATASETS.find_shared_data()
+#: The TOI-5807 directory by the data-directory rule of ``jaxvet.io.datasets``.
+DEFAULT_DATA_DIR = (
+    (_DATASETS.toi5807_dir(_SHARED) or _SHARED / _DATASETS.TOI5807_DIRNAME)
+    if _SHARED is not None
+    else Path(__file__).resolve().parents[2] / "shared" / "data" / _DATASETS.TOI5807_DIRNAME
+)
 
 PERIOD_RANGE_DAYS = (1.0, 20.0)
 DURATION_RANGE_HOURS = (1.0, 6.0)
@@ -56,15 +75,9 @@ class CandidateSet:
 
 
 def data_dir(arg: str | None = None) -> Path:
-    """The TOI-5807 directory: ``arg``, else ``$JAXVET_DATA_DIR`` (the shared data directory or
-    ``tic188646744`` itself), else :data:`DEFAULT_DATA_DIR`."""
-    if arg:
-        return Path(arg)
-    env = os.environ.get("JAXVET_DATA_DIR")
-    if env:
-        p = Path(env)
-        return p / "tic188646744" if (p / "tic188646744").is_dir() else p
-    return DEFAULT_DATA_DIR
+    """The TOI-5807 directory: ``arg``, else :data:`DEFAULT_DATA_DIR` (``$JAXVET_DATA_DIR`` -- the
+    shared data directory or ``tic188646744`` itself -- else ``shared/data`` beside the repository)."""
+    return Path(arg) if arg else DEFAULT_DATA_DIR
 
 
 def draw_candidates(n: int, seed: int, t_first: float) -> CandidateSet:

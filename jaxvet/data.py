@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -31,6 +32,7 @@ __all__ = [
     "BJD_OFFSET",
     "DEFAULT_QUALITY_BITMASK",
     "PAD_TIME",
+    "ABSOLUTE_JD_MIN",
     "LightCurve",
     "Candidate",
     "LightCurveBatch",
@@ -47,6 +49,8 @@ BJD_OFFSET = 2457000.0
 DEFAULT_QUALITY_BITMASK = 17087
 #: Time value of padding slots: after every real BTJD, so padded rows stay sorted.
 PAD_TIME = 1.0e9
+#: Times (and t0) at or above this value are absolute BJD, not BTJD (2,400,000 is 1858).
+ABSOLUTE_JD_MIN = 2_400_000.0
 
 
 def bucket_size(n: int, minimum: int = 16) -> int:
@@ -87,6 +91,9 @@ class LightCurve:
     quality : integer TESS quality bitmask per cadence (default zeros).
     sector : one int for all cadences, or one per cadence (default 0).
     quality_bitmask : cadences with ``quality & quality_bitmask != 0`` are masked.
+    provenance : what a reader did to produce the light curve (a
+        :class:`jaxvet.io.ReadInfo`: file, mission, time system, columns, notes), or None.
+        Derived light curves (:meth:`select`, :func:`stitch`) carry none.
     """
 
     time: np.ndarray
@@ -97,6 +104,7 @@ class LightCurve:
     target: str | None = None
     source: str | None = None
     quality_bitmask: int = DEFAULT_QUALITY_BITMASK
+    provenance: Any = dataclasses.field(default=None, repr=False)
 
     def __post_init__(self):
         time = _as_1d_float("time", self.time)
@@ -121,7 +129,7 @@ class LightCurve:
             if sector.shape != (n,):
                 raise JaxvetInputError(f"sector has shape {sector.shape} but time has length {n}")
         finite_t = np.isfinite(time)
-        if finite_t.any() and np.nanmedian(time) >= 2_400_000.0:
+        if finite_t.any() and np.nanmedian(time) >= ABSOLUTE_JD_MIN:
             time = time - BJD_OFFSET
         tf = time[finite_t]
         if tf.size > 1:
@@ -179,6 +187,7 @@ class LightCurve:
             flux_err=self.flux_err[keep],
             quality=self.quality[keep],
             sector=self.sector[keep],
+            provenance=None,
         )
 
     def select_sectors(self, sectors: Iterable[int]) -> LightCurve:
@@ -205,8 +214,8 @@ def stitch(lightcurves: Sequence[LightCurve], normalize: bool = True) -> LightCu
 
     The normalisation factor of a sector is the median of its finite, quality-0 fluxes
     (falling back to all finite fluxes); flux and flux_err are divided by it when it is finite
-    and positive (the reference's stitch policy "v1", §4.3).  Points are sorted by time with
-    a stable sort; sector ids are kept per point.
+    and positive (the reference library's stitch policy "v1", see docs/io.md).  Points are
+    sorted by time with a stable sort; sector ids are kept per point.
     """
     if len(lightcurves) == 0:
         raise JaxvetInputError("stitch needs at least one light curve, got 0")
@@ -274,7 +283,7 @@ class Candidate:
             raise JaxvetInputError(f"t0_btjd must be a number, got {self.t0_btjd!r}{where}") from None
         if not np.isfinite(t0):
             raise JaxvetInputError(f"t0_btjd must be finite, got {self.t0_btjd!r}{where}")
-        if t0 >= 2_400_000.0:
+        if t0 >= ABSOLUTE_JD_MIN:
             t0 -= BJD_OFFSET
         object.__setattr__(self, "period_days", p)
         object.__setattr__(self, "duration_hours", d)
@@ -305,6 +314,11 @@ class Candidate:
             "duration_hours": self.duration_hours,
             "depth_ppm": self.depth_ppm,
         }
+
+
+def _on_device(**arrays: np.ndarray) -> dict[str, jax.Array]:
+    """The host arrays as device arrays (same dtypes), keyed as given."""
+    return {k: jnp.asarray(v) for k, v in arrays.items()}
 
 
 def _nan_if_none(v) -> float:
@@ -365,14 +379,16 @@ class CandidateBatch:
         valid = np.zeros(size, dtype=bool)
         valid[:n] = True
         return cls(
-            period=jnp.asarray(period),
-            t0=jnp.asarray(t0),
-            duration=jnp.asarray(dur),
-            depth=jnp.asarray(depth),
-            stellar_radius=jnp.asarray(rad),
-            stellar_mass=jnp.asarray(mass),
-            lc_index=jnp.asarray(idx),
-            valid=jnp.asarray(valid),
+            **_on_device(
+                period=period,
+                t0=t0,
+                duration=dur,
+                depth=depth,
+                stellar_radius=rad,
+                stellar_mass=mass,
+                lc_index=idx,
+                valid=valid,
+            )
         )
 
     @classmethod
@@ -400,7 +416,7 @@ class CandidateBatch:
         if not np.all(np.isfinite(t0)):
             i = int(np.argmax(~np.isfinite(t0)))
             raise JaxvetInputError(f"t0_btjd[{i}] must be finite, got {t0[i]!r}")
-        t0 = np.where(t0 >= 2_400_000.0, t0 - BJD_OFFSET, t0)
+        t0 = np.where(t0 >= ABSOLUTE_JD_MIN, t0 - BJD_OFFSET, t0)
 
         def opt(v, scale=1.0):
             if v is None:
@@ -531,16 +547,18 @@ class LightCurveBatch:
             seg_lo[i, : len(lo)], seg_hi[i, : len(hi)] = lo, hi
             nv[i] = m
         return cls(
-            time=jnp.asarray(time),
-            flux=jnp.asarray(flux),
-            flux_err=jnp.asarray(err),
-            mask=jnp.asarray(mask),
-            sector=jnp.asarray(sector),
-            sector_index=jnp.asarray(sidx),
-            sector_ids=jnp.asarray(sids),
-            n_valid=jnp.asarray(nv),
-            seg_lo=jnp.asarray(seg_lo),
-            seg_hi=jnp.asarray(seg_hi),
+            **_on_device(
+                time=time,
+                flux=flux,
+                flux_err=err,
+                mask=mask,
+                sector=sector,
+                sector_index=sidx,
+                sector_ids=sids,
+                n_valid=nv,
+                seg_lo=seg_lo,
+                seg_hi=seg_hi,
+            )
         )
 
     def row(self, i: int) -> LightCurveBatch:

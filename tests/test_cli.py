@@ -133,3 +133,115 @@ def test_console_script_no_traceback(tmp_path):
     )
     assert proc.returncode == 2
     assert "garbage.fits" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# -------------------------------------------------------------------------------------------
+# time systems, sectors from times, messages in command-line words (docs/io.md)
+# -------------------------------------------------------------------------------------------
+def _vet_json(capsys, argv):
+    rc = main(["vet", *argv, "--json", "-"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    return json.loads(out), err
+
+
+@pytest.mark.realdata
+def test_kepler_t0_is_bkjd(shared_data, capsys):
+    """Kepler-90 i (AstroNet README: P 14.44912 d, t0 2.2 BKJD): --t0 is read as BKJD."""
+    files = sorted(str(p) for p in (shared_data / "kic11442793").glob("*.fits"))
+    eph = ["--period", "14.44912", "--t0", "2.2", "--duration-hours", "2.704", "--checks", "V01"]
+    doc, err = _vet_json(capsys, [*files, *eph])
+    assert "read as BKJD" in err and "quarters [3, 4, 5]" in err
+    assert doc["conversions"] == [
+        {
+            "candidate": "candidate",
+            "field": "t0",
+            "input": 2.2,
+            "time_system": "BKJD",
+            "t0_btjd": 2.2 - 2167.0,
+            "reason": "Kepler data",
+        }
+    ]
+    assert doc["candidates"][0]["t0_btjd"] == 2.2 - 2167.0
+    assert doc["light_curve"]["units"] == "quarters" and doc["light_curve"]["sectors"] == [3, 4, 5]
+    v01 = doc["candidates"][0]["checks"]["V01"]["metrics"]
+    assert v01["n_odd_transits"] + v01["n_even_transits"] >= 10  # transits placed on the data
+    # --time-system btjd: the number is taken as it is
+    doc, err = _vet_json(capsys, [*files, *eph, "--time-system", "btjd"])
+    assert doc["conversions"] == [] and doc["candidates"][0]["t0_btjd"] == 2.2
+    assert "read as" not in err
+
+
+def test_time_system_option_synthetic(sim_csvs, capsys, tmp_path):
+    """--time-system bjd / bkjd convert --t0 and a --candidates table's t0 column."""
+    eph = ["--period", "3.1", "--duration-hours", "2.5", "--checks", "V21"]
+    doc, err = _vet_json(capsys, [*sim_csvs, *eph, "--t0", "4167.0", "--time-system", "bkjd"])
+    assert doc["candidates"][0]["t0_btjd"] == 4167.0 - 2167.0 and "no transit" not in err
+    doc, _ = _vet_json(capsys, [*sim_csvs, *eph, "--t0", "2001.0"])  # TESS data: BTJD, no conversion
+    assert doc["conversions"] == [] and doc["light_curve"]["units"] == "sectors"
+    table = tmp_path / "c.csv"
+    table.write_text("id,period_days,t0_btjd,duration_hours\na,3.1,2459001.0,2.5\nb,3.1,4168.0,2.5\n")
+    doc, _ = _vet_json(
+        capsys, [*sim_csvs, "--candidates", str(table), "--checks", "V21", "--time-system", "bkjd"]
+    )
+    assert [c["t0_btjd"] for c in doc["candidates"]] == [2001.0, 2001.0]
+    assert [(r["field"], r["time_system"]) for r in doc["conversions"]] == [("t0_btjd", "BKJD")]
+
+
+def test_no_transit_on_the_data_warns(sim_csvs, capsys):
+    """An ephemeris with no epoch on the data (sectors 30-31 span about 2000-2055 BTJD)."""
+    argv = [*sim_csvs, "--period", "500", "--t0", "2300.0", "--duration-hours", "2.5", "--checks", "V21"]
+    _, err = _vet_json(capsys, argv)
+    assert "jaxvet: warning: no transit of candidate candidate" in err and "--time-system" in err
+
+
+def test_period_in_hours_hint(sim_csvs, capsys):
+    """A period given in hours (3.1 d = 74.4 h) puts <= 1 transit on 2 sectors: a hint names --period."""
+    _, err = _vet_json(
+        capsys,
+        [*sim_csvs, "--period", "74.4", "--t0", "2001.0", "--duration-hours", "2.5", "--checks", "V21"],
+    )
+    assert "if it is in hours, use --period 3.1" in err
+
+
+def test_placeholder_warning_in_cli_words(tmp_path, capsys):
+    """The placeholder-flux_err warning: one 'jaxvet: warning:' line, CLI option, no file:line prefix."""
+    lc = inject_transits(simulate_lightcurve(5, sectors=(30,)), 3.1, 2001.0, 2.5, 2500.0, seed=1)
+    p = tmp_path / "sector30.csv"
+    rows = [f"{float(t)!r},{float(f)!r},1.0" for t, f in zip(lc.time, lc.flux, strict=True)]
+    p.write_text("time,flux,flux_err\n" + "\n".join(rows) + "\n")
+    _, err = _vet_json(
+        capsys, [str(p), "--period", "3.1", "--t0", "2001.0", "--duration-hours", "2.5", "--checks", "V01"]
+    )
+    lines = [ln for ln in err.splitlines() if "placeholder" in ln]
+    assert len(lines) == 1 and lines[0].startswith("jaxvet: warning: ")
+    assert "--flux-err-placeholder keep" in lines[0] and "flux_err_placeholder=" not in lines[0]
+    assert "JaxvetDataWarning" not in err and ".py:" not in err
+    _, err = _vet_json(
+        capsys,
+        [
+            str(p),
+            "--period",
+            "3.1",
+            "--t0",
+            "2001.0",
+            "--duration-hours",
+            "2.5",
+            "--checks",
+            "V01",
+            "--flux-err-placeholder",
+            "keep",
+        ],
+    )
+    assert "kept as is (--flux-err-placeholder keep)" in err
+
+
+@pytest.mark.realdata
+def test_toi421_two_sectors_in_one_file_run_v21(shared_data, capsys):
+    """TOI-421 (S5+S6 in one tab-separated file, no sector column): V21 sees sectors 5 and 6."""
+    path = str(shared_data / "tic94986319" / "94986319_data.txt")
+    eph = ["--period", "16.068919", "--t0", "1440.131101", "--duration-hours", "2.68", "--checks", "V21"]
+    doc, err = _vet_json(capsys, [path, *eph])
+    assert doc["light_curve"]["sectors"] == [5, 6] and "sectors [5, 6]" in err
+    v21 = doc["candidates"][0]["checks"]["V21"]
+    assert v21["status"] == "ok" and v21["metrics"]["n_sectors_used"] == 2

@@ -24,9 +24,10 @@ from hypothesis import strategies as st
 from jaxvet import io as jio
 from jaxvet.data import LightCurveBatch, stitch
 from jaxvet.errors import DataFileError, JaxvetInputError
+from jaxvet.io import datasets
 
 TOI5807_COUNTS = {55: 18876, 75: 19470, 82: 18133, 83: 17326}
-# reference-semantics.md §4.1 (first and last time of each sector file)
+# first and last time of each sector file (as the reference library reads them)
 TOI5807_SPANS = {
     55: (2797.1034851753184, 2824.2660853937973),
     75: (3339.7823703707395, 3367.4793730420656),
@@ -733,7 +734,7 @@ def test_find_shared_data(tmp_path, monkeypatch):
     monkeypatch.setenv("JAXVET_DATA_DIR", str(tmp_path))
     assert jio.find_shared_data() == tmp_path.resolve()
     monkeypatch.delenv("JAXVET_DATA_DIR")
-    repo_default = Path(jio.__file__).resolve().parents[1].parent / "shared" / "data"
+    repo_default = Path(datasets.__file__).resolve().parents[2].parent / "shared" / "data"
     # run from a directory whose ../shared/data does not exist: only the package-relative path counts
     work = tmp_path / "a" / "b"
     work.mkdir(parents=True)
@@ -742,7 +743,7 @@ def test_find_shared_data(tmp_path, monkeypatch):
     assert found == (repo_default.resolve() if repo_default.is_dir() else None)
     # a cwd-relative ../shared/data is found when the package-relative one is absent
     (tmp_path / "a" / "shared" / "data").mkdir(parents=True)
-    monkeypatch.setattr(jio, "__file__", str(tmp_path / "x" / "pkg" / "io.py"))
+    monkeypatch.setattr(datasets, "__file__", str(tmp_path / "x" / "pkg" / "io" / "datasets.py"))
     assert jio.find_shared_data() == (tmp_path / "a" / "shared" / "data").resolve()
     (tmp_path / "a" / "shared" / "data").rmdir()
     assert jio.find_shared_data() is None
@@ -787,3 +788,81 @@ def test_gzip_and_glob(tmp_path):
     shutil.copy(tmp_path / "sector9.csv.gz", tmp_path / "sector10.csv.gz")
     lc = jio.read_lightcurves(os.path.join(tmp_path, "sector*.csv.gz"))
     assert lc.sectors == [9, 10] and len(glob.glob(str(tmp_path / "*.gz"))) == 2
+
+
+# -------------------------------------------------------------------------------------------
+# sector ids from the times (split_sectors=True, what the command line does)
+# -------------------------------------------------------------------------------------------
+@pytest.mark.realdata
+def test_split_sectors_real_multi_sector_tables(data):
+    """TOI-421 (S5+S6) and pi Men (S1, 4, 8, 11, 12, 13; PROVENANCE.md) are cut into their sectors."""
+    lc = jio.read_lightcurve(data / "tic94986319" / "94986319_data.txt", split_sectors=True)
+    assert lc.sectors == [5, 6] and lc.provenance.sector_source == "time (TESS sector schedule)"
+    assert np.all(lc.time[lc.sector == 5] < 1464.5) and np.all(lc.time[lc.sector == 6] > 1464.5)
+    with pytest.warns(jio.JaxvetDataWarning, match="constant placeholder"):
+        pimen = jio.read_lightcurve(data / "tic261136679" / "TESS.csv", split_sectors=True)
+    assert pimen.sectors == [1, 4, 8, 11, 12, 13]
+    # files with sector information keep it; Kepler tables are left alone
+    toi = jio.read_lightcurve(data / "tic188646744" / "sector55_pdcsap.csv", split_sectors=True)
+    assert toi.sectors == [55] and toi.provenance.sector_source == "metadata sector"
+    koi = jio.read_lightcurve(data / "tic122374527" / "Kepler_Q2.csv", split_sectors=True)
+    assert koi.sectors == [0]
+
+
+@pytest.mark.realdata
+def test_csv_with_fits_keeps_both_sectors(data, tmp_path):
+    """A sector-less CSV of WASP-18 S3 vetted with TOI-813's S5 FITS: sectors 3 and 5, not 0."""
+    csv_path = data / "tic100100827" / "wasp18b_flat_lightcurve.csv"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jio.JaxvetDataWarning)  # two different targets
+        lc = jio.read_lightcurves(
+            [csv_path, data / "tic55525572" / "tic55525572_lc.fits"], split_sectors=True
+        )
+    assert lc.sectors == [3, 5]
+    assert [p.sector_source for p in lc.provenance.parts] == ["time (TESS sector schedule)", "header SECTOR"]
+
+
+def test_tess_sectors_from_time_synthetic():
+    from jaxvet.io.sectors import TESS_SECTOR1_START_BTJD as T1
+    from jaxvet.io.sectors import TESS_SECTOR_DAYS as DS
+    from jaxvet.io.sectors import tess_sectors_from_time
+
+    # sectors 20 and 21: two orbits each, 1-d gaps between orbits and sectors, 2-min cadence
+    pieces = []
+    for s in (20, 21):
+        start = T1 + DS * (s - 1)
+        pieces += [
+            np.arange(start + 0.2, start + 13.0, 1 / 720),
+            np.arange(start + 14.0, start + 26.8, 1 / 720),
+        ]
+    t = np.concatenate(pieces)
+    got = tess_sectors_from_time(t)
+    np.testing.assert_array_equal(np.unique(got), [20, 21])
+    assert np.all(got[t < T1 + DS * 20] == 20)
+    assert tess_sectors_from_time(np.array([-1900.0, -1899.9])) is None  # Kepler era: not TESS
+    assert tess_sectors_from_time(np.array([1500.0, np.nan])) is None
+    # through read_lightcurve: a sector column wins; sector= wins over the estimate
+    assert jio.from_arrays(t, np.ones_like(t)).sectors == [0]
+
+
+def test_split_sectors_text_table(tmp_path):
+    t = np.concatenate([np.arange(1440.0, 1450.0, 0.01), np.arange(1470.0, 1480.0, 0.01)])
+    body = "\n".join(f"{float(a)!r},1.0,0.001" for a in t)
+    p = tmp_path / "two.csv"
+    p.write_text("time,flux,flux_err\n" + body + "\n")
+    assert jio.read_lightcurve(p).sectors == [0]
+    lc = jio.read_lightcurve(p, split_sectors=True)
+    assert lc.sectors == [5, 6] and any("estimated from the times" in n for n in lc.provenance.notes)
+    assert jio.read_lightcurve(p, split_sectors=True, sector=9).sectors == [9]
+    q = tmp_path / "col.csv"
+    q.write_text("time,flux,flux_err,sector\n" + "\n".join(f"{float(a)!r},1.0,0.001,7" for a in t) + "\n")
+    assert jio.read_lightcurve(q, split_sectors=True).sectors == [7]
+
+
+def test_provenance_is_carried_on_the_light_curve(tmp_path):
+    p = tmp_path / "sector4.csv"
+    p.write_text("time,flux,flux_err\n1,1,0.1\n2,1,0.1\n")
+    lc = jio.read_lightcurve(p)
+    assert lc.provenance is jio.read_info(lc) and lc.provenance.sectors == (4,)
+    assert lc.select(np.array([True, False])).provenance is None
+    assert stitch([lc]).provenance is None

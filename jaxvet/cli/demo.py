@@ -12,36 +12,18 @@ sector-83 pixel stamp for V08/V09/V25 when present.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 from jaxvet.checks import available_checks, get_check
+from jaxvet.cli.summary import format_summary
 from jaxvet.data import Candidate
+from jaxvet.errors import JaxvetInputError
+from jaxvet.io.datasets import toi5807_candidate, toi5807_dir
 from jaxvet.synthetic.lightcurves import inject_transits, simulate_lightcurve
 
-__all__ = ["run_demo", "demo_targets", "find_data_dir"]
-
-TOI5807 = dict(
-    period_days=14.2423724, t0_btjd=3540.26317, duration_hours=4.046, stellar_radius=1.65, stellar_mass=1.47
-)
-
-
-def find_data_dir() -> Path | None:
-    """``$JAXVET_DATA_DIR``, else ``shared/data`` beside the repository or the working directory."""
-    env = os.environ.get("JAXVET_DATA_DIR")
-    cands = [Path(env)] if env else []
-    here = Path(__file__).resolve()
-    cands += [
-        here.parents[2] / "shared" / "data",
-        Path.cwd().parent / "shared" / "data",
-        Path.cwd() / "shared" / "data",
-    ]
-    for c in cands:
-        if (c / "tic188646744").is_dir():
-            return c
-    return None
+__all__ = ["run_demo", "demo_targets"]
 
 
 def demo_targets(seed: int = 0):
@@ -70,7 +52,6 @@ def demo_targets(seed: int = 0):
 
 
 def _run(label, lightcurves, candidates, lc_index, out_dir: Path, tpfs=(), seed=0):
-    from jaxvet.cli.main import format_summary
     from jaxvet.engine.runner import vet
     from jaxvet.plotting import save_check_plots
 
@@ -117,24 +98,21 @@ def run_demo(out_dir="jaxvet-demo-output", use_real_data: bool = True, seed: int
     lcs, cands = demo_targets(seed)
     print("jaxvet demo: simulated 3-sector TESS light curves (2-min cadence, white + red noise)")
     _run("simulated", lcs, cands, [0, 1], out, seed=seed)
-    data = find_data_dir() if use_real_data else None
+    data = toi5807_dir() if use_real_data else None
     if data is not None:
-        from jaxvet.io import read_lightcurves
+        from jaxvet.io.readers import read_lightcurves
 
-        d = data / "tic188646744"
-        files = sorted(d.glob("sector*_pdcsap.csv"))
-        lc = read_lightcurves(files)
+        lc = read_lightcurves(sorted(data.glob("sector*_pdcsap.csv")))
         tpfs = []
-        stamp = d / "sector83_tpf.npz"
+        stamp = data / "sector83_tpf.npz"
         if stamp.exists():
-            try:
-                from jaxvet.pixels import read_tpf
+            from jaxvet.pixels import read_tpf
 
+            try:
                 tpfs = [read_tpf(stamp)]
-            except Exception as exc:  # the demo continues without pixels
+            except (JaxvetInputError, OSError) as exc:  # unreadable stamp: the demo goes on without pixels
                 print(f"  (pixel stamp not used: {exc})", file=sys.stderr)
-        cand = Candidate(**TOI5807, id="TOI-5807.01")
-        _run("TOI-5807 real data", [lc], [cand], 0, out, tpfs=tpfs, seed=seed)
+        _run("TOI-5807 real data", [lc], [toi5807_candidate()], 0, out, tpfs=tpfs, seed=seed)
     else:
         print("\n(real TOI-5807 data not found: set JAXVET_DATA_DIR to vet it too)")
     summary = {"output_dir": str(out.resolve()), "real_data": str(data) if data else None}

@@ -3,8 +3,8 @@
 
 The ``vet`` contract (other tools depend on it)::
 
-    jaxvet vet LC_FILE [LC_FILE ...] (--period D --t0 BTJD --duration-hours H [--depth-ppm X]
-                                       | --candidates TABLE.csv)
+    jaxvet vet LC_FILE [LC_FILE ...] (--period D --t0 T0 --duration-hours H [--depth-ppm X]
+                                       | --candidates TABLE.csv) [--time-system btjd|bkjd|bjd]
                [--tpf TPF_FILE ... [--ra DEG --dec DEG] [--allow-pickle]]
                [--checks V21,... | all] [--stellar-radius R --stellar-mass M]
                [--seed N] [--json PATH | -] [--plots DIR]
@@ -18,20 +18,29 @@ and exits with status 2 -- no traceback.
 header's ``RA_OBJ``/``DEC_OBJ``), so V09 places the target through the stamp's WCS.
 ``--allow-pickle`` lets the npz reader unpickle a stamp's ``wcs_header`` (trusted files only).
 With ``--json -`` only JSON goes to stdout; progress and the human-readable summary go to stderr.
+
+``--t0`` is BKJD for Kepler/K2 data and BTJD otherwise unless ``--time-system`` says otherwise;
+conversions are printed and recorded in the JSON (``"conversions"``), next to a ``"light_curve"``
+record (missions, sectors / quarters / campaigns).  Reader warnings are printed as
+``jaxvet: warning: ...`` lines.  See docs/io.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from jaxvet._config import enable_compilation_cache
 from jaxvet._version import __version__
+from jaxvet.cli.summary import format_summary
 from jaxvet.errors import JaxvetInputError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "format_summary"]
 
 
 def _add_vet(sub):
@@ -43,7 +52,18 @@ def _add_vet(sub):
     )
     g = p.add_argument_group("candidate (one of --period/--t0/--duration-hours or --candidates)")
     g.add_argument("--period", type=float, help="orbital period [days]")
-    g.add_argument("--t0", type=float, help="mid-transit time [BTJD]")
+    g.add_argument(
+        "--t0",
+        type=float,
+        help="mid-transit time, in BTJD (TESS data) or BKJD (Kepler/K2 data) unless --time-system says "
+        "otherwise; values >= 2,400,000 are BJD",
+    )
+    g.add_argument(
+        "--time-system",
+        choices=("btjd", "bkjd", "bjd"),
+        help="time system of --t0 (and of the t0_btjd column of --candidates): BTJD = BJD - 2457000, "
+        "BKJD = BJD - 2454833 (default: BKJD for Kepler/K2 data, else BTJD)",
+    )
     g.add_argument("--duration-hours", type=float, help="transit duration [hours]")
     g.add_argument("--depth-ppm", type=float, help="transit depth [ppm] (optional)")
     g.add_argument(
@@ -77,7 +97,14 @@ def _add_vet(sub):
     p.add_argument("--seed", type=int, default=0, help="random seed for bootstraps (default 0)")
     p.add_argument("--json", metavar="PATH", help="write results as JSON to PATH, or '-' for stdout")
     p.add_argument("--plots", metavar="DIR", help="write one PNG per check and candidate into DIR")
-    p.add_argument("--sectors", help="only use these sectors, e.g. 82,83")
+    p.add_argument("--sectors", help="only use these sectors (Kepler: quarters, K2: campaigns), e.g. 82,83")
+    p.add_argument(
+        "--flux-err-placeholder",
+        choices=("estimate", "keep"),
+        default="estimate",
+        help="a constant flux_err far above the flux scatter (such as 1.0) is replaced by the robust "
+        "point-to-point scatter ('estimate', default) or kept ('keep')",
+    )
     p.add_argument("--chunk-size", type=int, default=1024, help="candidates per batch (default 1024)")
     p.add_argument("--max-plots", type=int, default=50, help="plot at most this many candidates (default 50)")
     p.set_defaults(func=cmd_vet)
@@ -134,23 +161,6 @@ def _say(msg: str, to_stderr: bool) -> None:
     print(msg, file=sys.stderr if to_stderr else sys.stdout, flush=True)
 
 
-def format_summary(report) -> str:
-    """A readable table: one line per candidate, verdict (or status) per check."""
-    lines = []
-    head = f"{'candidate':<14} {'P [d]':>9} {'D [h]':>6} " + " ".join(f"{c:>13}" for c in report.checks)
-    lines.append(head)
-    lines.append("-" * len(head))
-    for i, (c, res) in enumerate(zip(report.candidates, report.results, strict=True)):
-        cells = []
-        for cid in report.checks:
-            r = res.get(cid)
-            cells.append(f"{(r.verdict or r.status) if r else '-':>13}")
-        lines.append(
-            f"{(c.id or str(i))[:14]:<14} {c.period_days:>9.4f} {c.duration_hours:>6.2f} " + " ".join(cells)
-        )
-    return "\n".join(lines)
-
-
 def _target_position(ra, dec) -> tuple[float | None, float | None]:
     """Validate ``--ra``/``--dec``: both or neither, RA in [0, 360), Dec in [-90, 90] degrees."""
     if ra is None and dec is None:
@@ -168,28 +178,46 @@ def _target_position(ra, dec) -> tuple[float | None, float | None]:
     return float(ra), float(dec)
 
 
-def cmd_vet(args) -> int:
-    from jaxvet.checks import resolve_checks
-    from jaxvet.data import Candidate
-    from jaxvet.engine.runner import vet
-    from jaxvet.io import parse_sector_list, read_candidates, read_lightcurves
+#: Python keywords in reader messages -> the command-line words that do the same.
+_CLI_WORDS = {
+    "flux_err_placeholder='keep'": "--flux-err-placeholder keep",
+    "flux_err_placeholder='estimate'": "--flux-err-placeholder estimate",
+}
 
-    json_stdout = args.json == "-"
-    t_start = time.perf_counter()
-    checks = resolve_checks(args.checks)  # unknown ids fail before any file is read
-    ra_deg, dec_deg = _target_position(args.ra, args.dec)
-    lc = read_lightcurves(args.lc_files)
-    if args.sectors:
-        wanted = parse_sector_list(args.sectors)
-        lc = lc.select_sectors(wanted)
+
+def _cli_words(msg: str) -> str:
+    for py, cli in _CLI_WORDS.items():
+        msg = msg.replace(py, cli)
+    return msg
+
+
+def _quietly(fn, *a, **kw):
+    """``fn(*a, **kw)`` with its :class:`JaxvetDataWarning` s printed as ``jaxvet: warning: ...`` lines."""
+    from jaxvet.io import JaxvetDataWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", JaxvetDataWarning)
+        out = fn(*a, **kw)
+    for w in caught:
+        if issubclass(w.category, JaxvetDataWarning):
+            _say(f"jaxvet: warning: {_cli_words(str(w.message))}", True)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return out
+
+
+def _candidates(args, missions) -> tuple[list, list[dict]]:
+    """The candidates of ``--candidates`` or ``--period/--t0/--duration-hours``, t0 in BTJD."""
+    from jaxvet.cli.ephemeris import resolve_t0, table_conversion
+    from jaxvet.data import Candidate
+    from jaxvet.io import read_candidates
+
     single = [args.period, args.t0, args.duration_hours]
     if args.candidates:
         if any(v is not None for v in single):
             raise JaxvetInputError("give either --candidates or --period/--t0/--duration-hours, not both")
-        candidates = read_candidates(args.candidates)
+        candidates = _quietly(read_candidates, args.candidates, t0_time_system=args.time_system or "btjd")
         if args.stellar_radius or args.stellar_mass:
-            import dataclasses
-
             candidates = [
                 dataclasses.replace(
                     c,
@@ -198,56 +226,68 @@ def cmd_vet(args) -> int:
                 )
                 for c in candidates
             ]
-    else:
-        missing = [
-            n for n, v in zip(("--period", "--t0", "--duration-hours"), single, strict=True) if v is None
-        ]
-        if missing:
-            raise JaxvetInputError(f"missing {', '.join(missing)} (or give --candidates TABLE.csv)")
-        candidates = [
-            Candidate(
-                period_days=args.period,
-                t0_btjd=args.t0,
-                duration_hours=args.duration_hours,
-                depth_ppm=args.depth_ppm,
-                stellar_radius=args.stellar_radius,
-                stellar_mass=args.stellar_mass,
-                id="candidate",
-            )
-        ]
-    tpfs = []
-    if args.tpf:
-        from jaxvet.pixels import read_tpf
+        record = table_conversion(args.candidates, args.time_system)
+        return candidates, [] if record is None else [record]
+    missing = [n for n, v in zip(("--period", "--t0", "--duration-hours"), single, strict=True) if v is None]
+    if missing:
+        raise JaxvetInputError(f"missing {', '.join(missing)} (or give --candidates TABLE.csv)")
+    t0, record = resolve_t0(args.t0, args.time_system, missions)
+    cand = Candidate(
+        period_days=args.period,
+        t0_btjd=t0,
+        duration_hours=args.duration_hours,
+        depth_ppm=args.depth_ppm,
+        stellar_radius=args.stellar_radius,
+        stellar_mass=args.stellar_mass,
+        id="candidate",
+    )
+    return [cand], [] if record is None else [{"candidate": cand.id, **record}]
 
-        tpfs = [read_tpf(p, allow_pickle=args.allow_pickle, ra_deg=ra_deg, dec_deg=dec_deg) for p in args.tpf]
-        for p, s in zip(args.tpf, tpfs, strict=True):
-            if s.has_wcs and s.ra_deg is None:
-                _say(
-                    f"note: {p}: the stamp has a WCS but no target position; give --ra/--dec to use it", True
-                )
-            elif ra_deg is not None and not s.has_wcs:
-                pickled = any("pickled header not loaded" in n for n in s.notes)
-                hint = " (npz wcs_header not unpickled; see --allow-pickle)" if pickled else ""
-                _say(f"note: {p}: no usable WCS{hint}, so --ra/--dec cannot place the target", True)
-    elif ra_deg is not None:
-        _say("note: --ra/--dec are only used by the pixel checks (give --tpf)", True)
-    _say(
-        f"jaxvet {__version__}: {len(candidates)} candidate(s), {lc.n_valid} points in sectors {lc.sectors}, "
-        f"{len(tpfs)} pixel stamp(s)",
-        True,
-    )
-    report = vet(
-        lc,
-        candidates,
-        checks,
-        tpfs=tpfs,
-        seed=args.seed,
-        chunk_size=args.chunk_size,
-        progress=len(candidates) > args.chunk_size,
-    )
-    elapsed = time.perf_counter() - t_start
+
+def _say_conversions(conversions: list[dict]) -> None:
+    for rec in conversions:
+        who = f"the {rec['source']} table" if rec["candidate"] == "*" else rec["candidate"]
+        _say(
+            f"note: t0 of {who} read as {rec['time_system']} ({rec['reason']}; "
+            f"see --time-system)"
+            + (f": {rec['input']!r} = {rec['t0_btjd']!r} BTJD" if "input" in rec else ""),
+            True,
+        )
+
+
+def _read_tpfs(args, ra_deg, dec_deg) -> list:
+    if not args.tpf:
+        if ra_deg is not None:
+            _say("note: --ra/--dec are only used by the pixel checks (give --tpf)", True)
+        return []
+    from jaxvet.pixels import read_tpf
+
+    tpfs = [read_tpf(p, allow_pickle=args.allow_pickle, ra_deg=ra_deg, dec_deg=dec_deg) for p in args.tpf]
+    for p, s in zip(args.tpf, tpfs, strict=True):
+        if s.has_wcs and s.ra_deg is None:
+            _say(f"note: {p}: the stamp has a WCS but no target position; give --ra/--dec to use it", True)
+        elif ra_deg is not None and not s.has_wcs:
+            pickled = any("pickled header not loaded" in n for n in s.notes)
+            hint = " (npz wcs_header not unpickled; see --allow-pickle)" if pickled else ""
+            _say(f"note: {p}: no usable WCS{hint}, so --ra/--dec cannot place the target", True)
+    return tpfs
+
+
+def _light_curve_record(lc, missions: list[str]) -> dict:
+    from jaxvet.cli.ephemeris import units_label
+
+    return {
+        "missions": missions,
+        "units": units_label(missions),
+        "sectors": lc.sectors,
+        "n_valid": lc.n_valid,
+    }
+
+
+def _write_outputs(args, report, extra: dict, json_stdout: bool) -> None:
     if args.json:
-        text = report.to_json()
+        doc = {**report.to_dict(), **extra}
+        text = json.dumps(doc, indent=1, allow_nan=False)
         if json_stdout:
             sys.stdout.write(text + "\n")
         else:
@@ -266,7 +306,46 @@ def cmd_vet(args) -> int:
         _say(f"wrote {n_plots} plot(s) to {args.plots}", True)
     if args.json and not json_stdout:
         _say(f"wrote {args.json}", True)
-    _say(f"done in {elapsed:.1f} s", True)
+
+
+def cmd_vet(args) -> int:
+    from jaxvet.checks import resolve_checks
+    from jaxvet.cli.ephemeris import data_missions, period_hints, units_label
+    from jaxvet.engine.runner import vet
+    from jaxvet.io import parse_sector_list, read_lightcurves
+
+    json_stdout = args.json == "-"
+    t_start = time.perf_counter()
+    checks = resolve_checks(args.checks)  # unknown ids fail before any file is read
+    ra_deg, dec_deg = _target_position(args.ra, args.dec)
+    lc = _quietly(
+        read_lightcurves, args.lc_files, split_sectors=True, flux_err_placeholder=args.flux_err_placeholder
+    )
+    missions = data_missions(lc)
+    if args.sectors:
+        lc = lc.select_sectors(parse_sector_list(args.sectors))
+    candidates, conversions = _candidates(args, missions)
+    _say_conversions(conversions)
+    for msg in period_hints(lc, candidates):
+        _say(f"jaxvet: {msg}", True)
+    tpfs = _read_tpfs(args, ra_deg, dec_deg)
+    _say(
+        f"jaxvet {__version__}: {len(candidates)} candidate(s), {lc.n_valid} points in "
+        f"{units_label(missions)} {lc.sectors}, {len(tpfs)} pixel stamp(s)",
+        True,
+    )
+    report = vet(
+        lc,
+        candidates,
+        checks,
+        tpfs=tpfs,
+        seed=args.seed,
+        chunk_size=args.chunk_size,
+        progress=len(candidates) > args.chunk_size,
+    )
+    extra = {"conversions": conversions, "light_curve": _light_curve_record(lc, missions)}
+    _write_outputs(args, report, extra, json_stdout)
+    _say(f"done in {time.perf_counter() - t_start:.1f} s", True)
     return 0
 
 
