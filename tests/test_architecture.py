@@ -150,7 +150,9 @@ def test_no_absolute_machine_paths(pattern):
 
 
 #: "the seed", "seed 003", "semantics §6.1", a bare "(§3)": documents outside the repository
-_DESIGN_CITATION = re.compile(r"\bthe seeds?\b|\bseed 00\d|semantics(?:\.md)?,?\s*§|reference-semantics|\(§\d")
+_DESIGN_CITATION = re.compile(
+    r"\bthe seeds?\b|\bseed 00\d|semantics(?:\.md)?,?\s*§|reference-semantics|\(§\d"
+)
 
 
 def test_docstrings_cite_papers_not_design_documents():

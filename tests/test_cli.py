@@ -245,3 +245,56 @@ def test_toi421_two_sectors_in_one_file_run_v21(shared_data, capsys):
     assert doc["light_curve"]["sectors"] == [5, 6] and "sectors [5, 6]" in err
     v21 = doc["candidates"][0]["checks"]["V21"]
     assert v21["status"] == "ok" and v21["metrics"]["n_sectors_used"] == 2
+
+
+def _vet_args(sim_csvs, *extra):
+    return ["vet", *sim_csvs, "--period", "3.1", "--t0", "2001.0", "--duration-hours", "2.5", *extra]
+
+
+def test_table_report_and_compact_json(sim_csvs, capsys, tmp_path):
+    rc = main(_vet_args(sim_csvs, "--checks", "V01,V21", "--json", str(tmp_path / "o.json"),
+                        "--table", str(tmp_path / "o.csv"), "--report", str(tmp_path / "sheets")))
+    assert rc == 0, capsys.readouterr().err
+    doc = json.loads((tmp_path / "o.json").read_text())
+    assert all(r["raw"] is None for r in doc["candidates"][0]["checks"].values())  # compact by default
+    from astropy.table import Table
+
+    t = Table.read(tmp_path / "o.csv", format="ascii.csv")
+    assert len(t) == 1 and t["V21_status"][0] == "ok"
+    assert t["V21_n_sectors_used"][0] == doc["candidates"][0]["checks"]["V21"]["metrics"]["n_sectors_used"]
+    assert (tmp_path / "sheets" / "candidate.png").is_file() and (tmp_path / "sheets" / "index.html").is_file()
+
+
+def test_json_raw_keeps_plot_data(sim_csvs, capsys, tmp_path):
+    assert main(_vet_args(sim_csvs, "--checks", "V21", "--json", "-", "--json-raw", "--quiet")) == 0
+    out, err = capsys.readouterr()
+    assert "plot_data" in json.loads(out)["candidates"][0]["checks"]["V21"]["raw"]
+    assert "done in" not in err  # --quiet
+
+
+def test_check_options_from_the_command_line(sim_csvs, capsys):
+    assert main(_vet_args(sim_csvs, "--checks", "V01", "--json", "-", "--option",
+                          "V01.oe_sigma_threshold=5", "--quiet")) == 0
+    capsys.readouterr()
+    for bad, needle in [
+        ("V01.oe_sigma_treshold=5", "unknown V01 option(s) ['oe_sigma_treshold']"),
+        ("V01.oe_sigma_threshold=-1", "V01 option oe_sigma_threshold must be a positive number, got -1"),
+        ("V99.x=1", "unknown check id 'V99'"),
+        ("V01oops", "--option 'V01oops' must look like CHECK.NAME=VALUE"),
+    ]:
+        assert main(_vet_args(sim_csvs, "--checks", "V01", "--option", bad)) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("jaxvet: error:") and needle in err, err
+
+
+def test_bad_table_extension_fails_before_vetting(sim_csvs, capsys, tmp_path):
+    assert main(_vet_args(sim_csvs, "--checks", "V21", "--table", str(tmp_path / "o.xlsx"))) == 2
+    assert "--table" in capsys.readouterr().err
+
+
+def test_duration_longer_than_period_is_flagged_not_a_traceback(sim_csvs, capsys):
+    rc = main(["vet", *sim_csvs, "--period", "1.0", "--t0", "2001.0", "--duration-hours", "30",
+               "--checks", "V01,V21", "--json", "-", "--quiet"])
+    assert rc == 0
+    checks = json.loads(capsys.readouterr().out)["candidates"][0]["checks"]
+    assert checks["V01"]["verdict"] == "insufficient" and checks["V01"]["flags"]

@@ -40,7 +40,10 @@ from jaxvet._version import __version__
 from jaxvet.cli.summary import format_summary
 from jaxvet.errors import JaxvetInputError
 
-__all__ = ["main", "build_parser", "format_summary"]
+__all__ = ["main", "build_parser", "format_summary", "parse_options"]
+
+#: a ``vet`` run with at least this many candidates shows a progress bar on stderr (not --quiet)
+PROGRESS_MIN_CANDIDATES = 100
 
 
 def _add_vet(sub):
@@ -106,8 +109,57 @@ def _add_vet(sub):
         "point-to-point scatter ('estimate', default) or kept ('keep')",
     )
     p.add_argument("--chunk-size", type=int, default=1024, help="candidates per batch (default 1024)")
-    p.add_argument("--max-plots", type=int, default=50, help="plot at most this many candidates (default 50)")
+    _add_outputs(p)
     p.set_defaults(func=cmd_vet)
+
+
+def _add_outputs(p):
+    p.add_argument(
+        "--json-raw",
+        action="store_true",
+        help="include each result's arrays and plot_data in the JSON (large; default: metrics only)",
+    )
+    p.add_argument(
+        "--table",
+        metavar="PATH",
+        help="write one row per candidate: .parquet, .csv, .ecsv or .fits (see docs/outputs.md)",
+    )
+    p.add_argument(
+        "--report",
+        metavar="DIR",
+        help="write a one-page vetting sheet per candidate (DIR/<id>.png, .pdf) and DIR/index.html",
+    )
+    p.add_argument(
+        "--max-plots", type=int, default=50, help="plots and sheets for at most this many candidates (50)"
+    )
+    p.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="CHECK.NAME=VALUE",
+        help="a check option, e.g. V05.n_bootstrap=200 or V01.oe_sigma_threshold=4 (repeatable; "
+        "values are numbers, true/false or text)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no informational lines")
+
+
+def parse_options(items: list[str]) -> dict[str, dict]:
+    """``["V05.n_bootstrap=200", ...]`` -> ``{"V05": {"n_bootstrap": 200}}`` (values as JSON literals,
+    else text); a malformed item raises :class:`JaxvetInputError` naming it."""
+    out: dict[str, dict] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        cid, dot, name = key.partition(".")
+        if not (sep and dot and cid.strip() and name.strip()):
+            raise JaxvetInputError(
+                f"--option {item!r} must look like CHECK.NAME=VALUE, e.g. V05.n_bootstrap=200"
+            )
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = value
+        out.setdefault(cid.strip().upper(), {})[name.strip()] = parsed
+    return out
 
 
 def _add_demo(sub):
@@ -285,8 +337,9 @@ def _light_curve_record(lc, missions: list[str]) -> dict:
 
 
 def _write_outputs(args, report, extra: dict, json_stdout: bool) -> None:
+    info = not args.quiet
     if args.json:
-        doc = {**report.to_dict(), **extra}
+        doc = {**report.to_dict(include_raw=args.json_raw), **extra}
         text = json.dumps(doc, indent=1, allow_nan=False)
         if json_stdout:
             sys.stdout.write(text + "\n")
@@ -304,19 +357,36 @@ def _write_outputs(args, report, extra: dict, json_stdout: bool) -> None:
                 break
             n_plots += len(save_check_plots(res, args.plots, prefix=f"{c.id or i}_"))
         _say(f"wrote {n_plots} plot(s) to {args.plots}", True)
-    if args.json and not json_stdout:
+    if args.table:
+        report.write_table(args.table)
+        if info:
+            _say(f"wrote {args.table} ({len(report)} rows)", True)
+    if args.report:
+        from jaxvet.plotting.sheet import write_report
+
+        index = write_report(report, args.report, max_sheets=args.max_plots)
+        if info:
+            _say(f"wrote {min(len(report), args.max_plots)} sheet(s) and {index}", True)
+    if args.json and not json_stdout and info:
         _say(f"wrote {args.json}", True)
 
 
 def cmd_vet(args) -> int:
     from jaxvet.checks import resolve_checks
     from jaxvet.cli.ephemeris import data_missions, period_hints, units_label
-    from jaxvet.engine.runner import vet
+    from jaxvet.engine.runner import resolve_options, vet
     from jaxvet.io import parse_sector_list, read_lightcurves
+    from jaxvet.outputs.table import TABLE_FORMATS
 
     json_stdout = args.json == "-"
     t_start = time.perf_counter()
-    checks = resolve_checks(args.checks)  # unknown ids fail before any file is read
+    checks = resolve_checks(args.checks)  # unknown ids and options fail before any file is read
+    options = parse_options(args.option)
+    resolve_options(sorted(set(checks) | set(options)), options)
+    if args.table and Path(args.table).suffix.lower() not in TABLE_FORMATS:
+        raise JaxvetInputError(
+            f"--table {args.table!r}: unknown extension; use one of {', '.join(sorted(TABLE_FORMATS))}"
+        )
     ra_deg, dec_deg = _target_position(args.ra, args.dec)
     lc = _quietly(
         read_lightcurves, args.lc_files, split_sectors=True, flux_err_placeholder=args.flux_err_placeholder
@@ -329,23 +399,26 @@ def cmd_vet(args) -> int:
     for msg in period_hints(lc, candidates):
         _say(f"jaxvet: {msg}", True)
     tpfs = _read_tpfs(args, ra_deg, dec_deg)
-    _say(
-        f"jaxvet {__version__}: {len(candidates)} candidate(s), {lc.n_valid} points in "
-        f"{units_label(missions)} {lc.sectors}, {len(tpfs)} pixel stamp(s)",
-        True,
-    )
+    if not args.quiet:
+        _say(
+            f"jaxvet {__version__}: {len(candidates)} candidate(s), {lc.n_valid} points in "
+            f"{units_label(missions)} {lc.sectors}, {len(tpfs)} pixel stamp(s)",
+            True,
+        )
     report = vet(
         lc,
         candidates,
         checks,
         tpfs=tpfs,
         seed=args.seed,
+        options=options,
         chunk_size=args.chunk_size,
-        progress=len(candidates) > args.chunk_size,
+        progress=not args.quiet and len(candidates) >= PROGRESS_MIN_CANDIDATES,
     )
     extra = {"conversions": conversions, "light_curve": _light_curve_record(lc, missions)}
     _write_outputs(args, report, extra, json_stdout)
-    _say(f"done in {time.perf_counter() - t_start:.1f} s", True)
+    if not args.quiet:
+        _say(f"done in {time.perf_counter() - t_start:.1f} s", True)
     return 0
 
 
