@@ -262,7 +262,8 @@ def test_table_report_and_compact_json(sim_csvs, capsys, tmp_path):
     t = Table.read(tmp_path / "o.csv", format="ascii.csv")
     assert len(t) == 1 and t["V21_status"][0] == "ok"
     assert t["V21_n_sectors_used"][0] == doc["candidates"][0]["checks"]["V21"]["metrics"]["n_sectors_used"]
-    assert (tmp_path / "sheets" / "candidate.png").is_file() and (tmp_path / "sheets" / "index.html").is_file()
+    sheets = tmp_path / "sheets"
+    assert (sheets / "candidate.png").is_file() and (sheets / "index.html").is_file()
 
 
 def test_json_raw_keeps_plot_data(sim_csvs, capsys, tmp_path):
