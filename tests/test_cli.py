@@ -299,3 +299,16 @@ def test_duration_longer_than_period_is_flagged_not_a_traceback(sim_csvs, capsys
     assert rc == 0
     checks = json.loads(capsys.readouterr().out)["candidates"][0]["checks"]
     assert checks["V01"]["verdict"] == "insufficient" and checks["V01"]["flags"]
+
+
+@pytest.mark.parametrize(
+    "t0, system",
+    [("2459001.0", "BJD"), ("59000.5", "MJD")],  # BTJD 2001.0 = BJD 2459001.0 = MJD 59000.5
+)
+def test_t0_in_bjd_or_mjd_is_converted_with_a_note(sim_csvs, capsys, t0, system):
+    doc, err = _vet_json(capsys, [*sim_csvs, "--period", "3.1", "--t0", t0, "--duration-hours", "2.5",
+                                  "--checks", "V21"])
+    assert doc["candidates"][0]["t0_btjd"] == pytest.approx(2001.0, abs=1e-9)
+    (conv,) = doc["conversions"]
+    assert conv["field"] == "t0" and conv["time_system"] == system and conv["input"] == float(t0)
+    assert "t0" in err and system in err

@@ -28,7 +28,11 @@ TIME_SYSTEMS = {
     "btjd": (0.0, "BTJD"),
     "bkjd": (BKJD_OFFSET - BJD_OFFSET, "BKJD"),
     "bjd": (-BJD_OFFSET, "BJD"),
+    "mjd": (2400000.5 - BJD_OFFSET, "MJD"),
 }
+#: a t0 in [MJD_RANGE) is read as a modified Julian date (BJD - 2400000.5): no BTJD or BKJD of
+#: a mission is that large, and no MJD of a space photometry mission is outside it
+MJD_RANGE = (40000.0, 100000.0)
 #: At most this many epochs per candidate are looked at by :func:`transits_on_data`.
 _MAX_EPOCHS = 20000
 
@@ -57,10 +61,13 @@ def resolve_t0(t0: float, system: str | None, missions: list[str]) -> tuple[floa
     """(t0 in BTJD, conversion record or None) for a ``--t0`` value.
 
     ``system`` is ``--time-system`` (None: BKJD for Kepler/K2 data, else BTJD); values
-    >= 2,400,000 are absolute BJD whatever the system.
+    >= 2,400,000 are absolute BJD whatever the system, and without ``--time-system`` values in
+    :data:`MJD_RANGE` are modified Julian dates.
     """
     if t0 >= ABSOLUTE_JD_MIN:
         key, why = "bjd", "value >= 2,400,000"
+    elif system is None and MJD_RANGE[0] <= t0 < MJD_RANGE[1]:
+        key, why = "mjd", "value in the MJD range 40,000-100,000"
     elif system is not None:
         key, why = system, "--time-system"
     else:

@@ -4,7 +4,7 @@
 The ``vet`` contract (other tools depend on it)::
 
     jaxvet vet LC_FILE [LC_FILE ...] (--period D --t0 T0 --duration-hours H [--depth-ppm X]
-                                       | --candidates TABLE.csv) [--time-system btjd|bkjd|bjd]
+                                       | --candidates TABLE.csv) [--time-system btjd|bkjd|bjd|mjd]
                [--tpf TPF_FILE ... [--ra DEG --dec DEG] [--allow-pickle]]
                [--checks V21,... | all] [--stellar-radius R --stellar-mass M]
                [--seed N] [--json PATH | -] [--plots DIR]
@@ -59,13 +59,13 @@ def _add_vet(sub):
         "--t0",
         type=float,
         help="mid-transit time, in BTJD (TESS data) or BKJD (Kepler/K2 data) unless --time-system says "
-        "otherwise; values >= 2,400,000 are BJD",
+        "otherwise; values >= 2,400,000 are BJD and values in 40,000-100,000 MJD (converted, with a note)",
     )
     g.add_argument(
         "--time-system",
-        choices=("btjd", "bkjd", "bjd"),
+        choices=("btjd", "bkjd", "bjd", "mjd"),
         help="time system of --t0 (and of the t0_btjd column of --candidates): BTJD = BJD - 2457000, "
-        "BKJD = BJD - 2454833 (default: BKJD for Kepler/K2 data, else BTJD)",
+        "BKJD = BJD - 2454833, MJD = BJD - 2400000.5 (default: BKJD for Kepler/K2 data, else BTJD)",
     )
     g.add_argument("--duration-hours", type=float, help="transit duration [hours]")
     g.add_argument("--depth-ppm", type=float, help="transit depth [ppm] (optional)")
