@@ -9,9 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jaxvet import pixels as px
+from jaxvet import stamps as px
+from jaxvet.core import pixels as pxk
+from jaxvet.data import PAD_TIME
 from jaxvet.errors import DataFileError, JaxvetInputError
-from jaxvet.pixels import TPFStamp, read_tpf
+from jaxvet.io.pixels import read_tpf
+from jaxvet.stamps import TPFStamp
 from jaxvet.synthetic.stamps import Star, simulate_tpf
 from tests.oracles import pixel_oracle as po
 
@@ -143,12 +146,13 @@ def test_packing_drops_invalid_cadences_and_pads():
     assert sp.n_dropped == 2 and int(sp.pb.n_valid[0]) == 3598
     assert sp.pb.n_cadences == 4096 and sp.pb.n_pixels == 128
     tt = np.asarray(sp.pb.time[0])
-    assert np.all(np.diff(tt[:3598]) > 0) and np.all(tt[3598:] == px.PAD_TIME)
+    assert np.all(np.diff(tt[:3598]) > 0) and np.all(tt[3598:] == PAD_TIME)
     assert np.asarray(sp.pb.pix_mask[0]).sum() == 121
     assert np.isnan(np.asarray(sp.pb.flux[0, 3598:])).all()
     assert np.isnan(np.asarray(sp.pb.flux[0, :, 121:])).all()
-    # cached per stamp identity
-    assert px.prepare_stamp(s) is sp
+    # prepared once per run (the run's cache), shared by the checks of the run
+    ctx = po.syn_context([s])
+    assert px.prepared([s], ctx=ctx) is px.prepared([s], ctx=ctx)
     # the quality bitmask option drops flagged cadences
     q = np.zeros(len(t), int)
     q[[5, 6]] = 32
@@ -192,16 +196,16 @@ _CAP = 64
 @jax.jit
 def _order_stats(xs_pad, ranks, mask, n, med, q4):
     """All helpers at fixed shapes (one compile for every hypothesis example)."""
-    g, m = px.exclusion_g(ranks, mask)
+    g, m = pxk.exclusion_g(ranks, mask)
     r = jnp.arange(_CAP, dtype=jnp.int32)
-    pos = px.kth_remaining(jnp.broadcast_to(g, (_CAP, _CAP)), r)
-    pos_many = px.kth_remaining_many(g, r)
-    pcount = px.kth_remaining_count(
+    pos = pxk.kth_remaining(jnp.broadcast_to(g, (_CAP, _CAP)), r)
+    pos_many = pxk.kth_remaining_many(g, r)
+    pcount = pxk.kth_remaining_count(
         jnp.broadcast_to(ranks, (_CAP, _CAP)), jnp.broadcast_to(mask, (_CAP, _CAP)), r, jnp.full(_CAP, n)
     )
     nn = n - m
-    d = px.kth_distance(
-        lambda rr: xs_pad[jnp.clip(px.kth_remaining(jnp.broadcast_to(g, (4, _CAP)), rr), 0, 2 * _CAP - 1)],
+    d = pxk.kth_distance(
+        lambda rr: xs_pad[jnp.clip(pxk.kth_remaining(jnp.broadcast_to(g, (4, _CAP)), rr), 0, 2 * _CAP - 1)],
         jnp.zeros(4, jnp.int32),
         jnp.full(4, nn),
         jnp.full(4, med),

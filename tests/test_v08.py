@@ -188,3 +188,27 @@ def test_toi5807_sector83_matches_reference(s83, reference_golden):
     gpd = reference_golden["pixel_sector83"]["V08_seeded"]["raw"]["plot_data"]
     np.testing.assert_allclose(np.array(pd["reference_image"]), np.array(gpd["reference_image"]), rtol=1e-6)
     assert (pd["target_row"], pd["target_col"]) == (gpd["target_row"], gpd["target_col"])
+
+
+def test_bad_option_through_vet_is_a_clear_input_error(eb_case):
+    import jaxvet
+
+    stamp, ctx, _ = eb_case
+    cands = ctx.candidates[:1]
+    with pytest.raises(JaxvetInputError, match="V08 option plot_max"):
+        jaxvet.vet(ctx.lightcurves[0], cands, checks=["V08"], tpfs=[stamp], options={"V08": {"plot_max": -1}})
+    with pytest.raises(JaxvetInputError, match="outlier_sigmaa"):
+        jaxvet.vet(
+            ctx.lightcurves[0], cands, checks=["V08"], tpfs=[stamp], options={"V08": {"outlier_sigmaa": 2}}
+        )
+
+
+def test_changing_the_outlier_threshold_does_not_recompile(eb_case):
+    from jaxvet.checks import v08_centroid_shift as v08
+
+    stamp, _, _ = eb_case
+    V08.run(po.syn_context([stamp], options={"V08": {"outlier_sigma": 3.0}}))
+    size = v08._shift_chunk._cache_size()
+    r = V08.run(po.syn_context([stamp], options={"V08": {"outlier_sigma": 2.5}}))[0]
+    assert v08._shift_chunk._cache_size() == size
+    assert r.metrics["centroid_shift_pixels"] is not None

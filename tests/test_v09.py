@@ -7,7 +7,7 @@ import pytest
 
 from jaxvet.checks import get_check
 from jaxvet.data import Candidate
-from jaxvet.engine.context import VetContext
+from jaxvet.engine.context import VetContext, to_host
 from jaxvet.errors import JaxvetInputError
 from tests.oracles import pixel_oracle as po
 
@@ -18,9 +18,9 @@ V09 = get_check("V09")
 def oracle_case():
     stamp = po.perturbed_stamp()
     ctx = po.syn_context([stamp])
-    arrays = V09.compute(ctx)
-    host = {k: np.asarray(v) if not isinstance(v, dict) else v for k, v in arrays.items()}
-    return stamp, ctx, host, V09.format(ctx, host)
+    opts = V09.resolve_options(None)
+    host = to_host(V09.compute(ctx, opts))
+    return stamp, ctx, host, V09.format(ctx, opts, host)
 
 
 def test_reference_depth_map_metrics_and_flags_match_oracle(oracle_case):
@@ -189,3 +189,9 @@ def test_toi5807_sector83_reference_flags_and_improved_localization(
         m["aperture_sum_ppm_err"], lc_depth["depth_err_ppm"]
     )
     assert m["aperture_sum_ppm"] / m["aperture_sum_ppm_err"] > 5
+
+
+def test_misspelled_option_is_named():
+    stamp = po.syn_stamp("flat", seed=8)
+    with pytest.raises(JaxvetInputError, match="centroid_radiuss"):
+        V09.run(po.syn_context([stamp], options={"V09": {"centroid_radiuss": 2.0}}))

@@ -229,3 +229,21 @@ def test_cli_vets_several_tpf_files_with_v08_v09_v25(tmp_path, capsys):
     assert v25["metrics"]["consistency_class"] == "INCONSISTENT"
     assert v25["raw"]["inconsistent_sectors"] == [3]
     assert [row["sector"] for row in checks["V08"]["raw"]["per_sector"]] == [1, 2, 3]
+
+
+def test_misspelled_option_is_named(stamps):
+    from jaxvet.errors import JaxvetInputError
+
+    with pytest.raises(JaxvetInputError, match="chi2_treshold"):
+        V25.run(po.syn_context([stamps["a"]], options={"V25": {"chi2_treshold": 0.05}}))
+
+
+def test_requires_v08_and_v09_and_reports_only_v25(stamps):
+    import jaxvet
+
+    ctx = po.syn_context([stamps["a"], stamps["b"]])
+    rep = jaxvet.vet(ctx.lightcurves[0], ctx.candidates[:2], checks=["V25"], tpfs=ctx.tpfs,
+                     options=dict(ctx.options), estimate_depth=False)
+    assert V25.requires == ("V08", "V09") and rep.checks == ["V25"] and set(rep[0]) == {"V25"}
+    direct = V25.run(po.syn_context([stamps["a"], stamps["b"]], candidates=ctx.candidates[:2]))
+    assert rep[0]["V25"].metrics == direct[0].metrics

@@ -1,9 +1,9 @@
 """V08 centroid shift: does the flux-weighted centroid move during transit?
 
-Method (the reference's ``compute_centroid_shift``, semantics §6.6; Batalha et al. 2010, ApJ 713,
-L103; Bryson et al. 2013, PASP 125, 889):
+Method (the reference's ``compute_centroid_shift``; Batalha et al. 2010, ApJ 713, L103; Bryson
+et al. 2013, PASP 125, 889):
 
-1. Cadences: finite time and at least one finite pixel (TPF quality ignored, §4.4); fewer than 3
+1. Cadences: finite time and at least one finite pixel (TPF quality ignored); fewer than 3
    give NaN results with a ``dropped_invalid_cadences``/``insufficient_valid_cadences`` warning.
 2. Masks, window policy "v1": ``dt = phase_fold(t) * P``; in-transit ``|dt| <= D/2``
    (inclusive), out-of-transit ``|dt| > D/2 + 0.5 D`` (strict); the band between is unused.
@@ -20,8 +20,9 @@ Batched implementation (jaxvet): every candidate x stamp pair at once.  The out-
 (thousands of cadences) is never materialised per candidate: centroids are sorted once per stamp
 and the candidate's set is "all valid minus the cadences within D of a transit" (gathered with
 :func:`jaxvet.core.ephemeris.epoch_windows`), so medians, MADs, clipping ranges and order statistics
-are exact O(log N log M) look-ups (:mod:`jaxvet.pixels`).  The points rejected for their *other*
-axis are enumerated from the sorted tails (a bucketed capacity, re-run larger on overflow).
+are exact O(log N log M) look-ups (:mod:`jaxvet.core.pixels`).  The points rejected for their
+*other* axis are enumerated from the sorted tails (a bucketed capacity; a chunk that overflows it
+is recomputed on the device at full capacity).
 Bootstrap: an in-transit set of up to 256 cadences (the usual case) is resampled jointly in x and
 y from multinomial counts, exactly as the reference.  Larger sets, and the out-of-transit set
 (thousands of cadences), use the distribution of a resample median directly: its rank in the
@@ -33,7 +34,7 @@ medians (e.g. Babu & Rao 1988, J. Multivariate Anal. 27, 15).  That costs O(n_bo
 candidate instead of O(n_boot n) -- what makes 1,000-candidate batches affordable.
 Keys: ``fold_in(fold_in(fold_in(PRNGKey(seed), 8), candidate), sector)``, so the numbers do not
 depend on batch composition.  The reference's bootstrap is unseeded by default (its significance
-jitters by a few percent between runs; §8 item 8); the shift itself is deterministic and
+jitters by a few percent between runs); the shift itself is deterministic and
 matches it to floating-point precision.
 
 Documented differences: with ``D >= P/2`` no out-of-transit cadence exists; the reference still
@@ -52,33 +53,54 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from dataclasses import dataclass
+from functools import partial
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxvet import pixels as px
+from jaxvet import stamps as sx
+from jaxvet.core import pixels as px
 from jaxvet.core.ephemeris import epoch_windows, phase_fold
-from jaxvet.core.stats import masked_median, masked_std
+from jaxvet.core.stats import masked_median, masked_percentile, masked_std
+from jaxvet.data import bucket_size
+from jaxvet.engine.chunks import map_rows, rows_per_chunk
 from jaxvet.engine.context import CheckSpec, VetContext
-from jaxvet.results import STATUS_CODES, VERDICT_CODES, CheckResult
+from jaxvet.engine.options import CheckOptions, at_least, boolean, one_of, option, positive
+from jaxvet.results import INSUFFICIENT, OK, VERDICT_NONE, CheckResult
 
 ID = "V08"
 NAME = "centroid_shift"
 CHECK_TAG = 8
 SATURATION_THRESHOLD = 150000.0
-DEFAULTS = dict(
-    n_bootstrap=1000,
-    outlier_sigma=3.0,
-    centroid_method="median",
-    significance_method="bootstrap",
-    window_policy_version="v1",
-    quality_bitmask=0,
-    plot_data=True,
-    plot_max=32,
-)
 
-__all__ = ["SPEC", "centroid_shift_stamps", "centroid_shift_stamp", "DEFAULTS"]
+
+@dataclass(frozen=True)
+class V08Options(CheckOptions):
+    """V08 options: ``outlier_sigma`` is a traced threshold; the rest select shapes or code paths.
+
+    Only the reference's defaults are implemented for ``centroid_method``,
+    ``significance_method`` and ``window_policy_version``.  ``plot_max``: plot images for the
+    first ``plot_max`` candidates of a batch (a per-pixel median each).
+    """
+
+    check_id: ClassVar[str] = "V08"
+    n_bootstrap: int = option(1000, at_least(0))
+    outlier_sigma: float = option(3.0, positive, traced=True)
+    centroid_method: str = option("median", one_of("median"))
+    significance_method: str = option("bootstrap", one_of("bootstrap"))
+    window_policy_version: str = option("v1", one_of("v1"))
+    quality_bitmask: int = option(0, at_least(0))
+    plot_data: bool = option(True, boolean)
+    plot_max: int = option(32, at_least(0))
+
+
+#: the defaults as a plain mapping
+DEFAULTS = V08Options().to_dict()
+
+__all__ = ["SPEC", "V08Options", "centroid_shift_stamps", "centroid_shift_stamp", "DEFAULTS"]
 
 _WIN_EPS = 1e-9
 
@@ -207,21 +229,6 @@ def _robust_large(st, k, excl_rank, excl_m, excl_c, n, sigma, *, k_extra, n_bits
     )
 
 
-def _percentiles(x, qs):
-    """numpy ``percentile(x, q)`` (linear method) for several q from one sort of a full 1-D array."""
-    xs = jnp.sort(x)
-    n = x.shape[0]
-    out = []
-    for q in qs:
-        pos = (q / 100.0) * (n - 1)
-        lo = int(math.floor(pos))
-        hi = min(lo + 1, n - 1)
-        g = pos - lo
-        a, b = xs[lo], xs[hi]
-        out.append(jnp.where(g >= 0.5, b - (b - a) * (1.0 - g), a + (b - a) * g))
-    return out
-
-
 def _normal_bm(u1, u2):
     """Box-Muller standard normals from two uniform arrays in [0, 1)."""
     return jnp.sqrt(-2.0 * jnp.log1p(-u1)) * jnp.cos(2.0 * math.pi * u2)
@@ -341,7 +348,9 @@ def _reference_image_kernel(st, pb, a, *, n_ex_pad):
     return {"reference_image": jnp.where(nrem > 0, 0.5 * (st.vs[k, pix, p1] + st.vs[k, pix, p2]), jnp.nan)}
 
 
-def _pair_kernel(st, pb, a, *, n_boot, sigma, k_extra, n_bits, n_in_pad, n_ex_pad, exact_in):
+def _pair_kernel(st, pb, a, sigma, *, n_boot, k_extra, n_bits, n_in_pad, n_ex_pad, exact_in):
+    """V08 for one (candidate, stamp) pair: ``a`` holds the candidate's ephemeris and epoch
+    windows, ``sigma`` the traced outlier threshold; every output is a scalar."""
     k = 0  # one stamp per call (see centroid_shift_stamp)
     P, t0, D = a["period"], a["t0"], a["duration"]
     t = a["win_time"]
@@ -393,7 +402,7 @@ def _pair_kernel(st, pb, a, *, n_boot, sigma, k_extra, n_bits, n_in_pad, n_ex_pa
     bshift = jnp.sqrt(bdx**2 + bdy**2)
     allm = jnp.ones((nbe,), bool)
     se = masked_std(bshift, allm, ddof=1)
-    lo, hi = _percentiles(bshift, (2.5, 97.5))
+    lo, hi = (masked_percentile(bshift, allm, q) for q in (2.5, 97.5))
     boot_ok = jnp.isfinite(shift) & (rin["nk"] >= 3) & (rout["nk"] >= 3) & (n_boot >= 10)
     sig = jnp.where(se > 0, jnp.clip(shift / jnp.where(se > 0, se, 1.0), 0.0, 8.0), 0.0)
     sig = jnp.where(jnp.isfinite(se) & jnp.isfinite(shift), sig, 0.0)
@@ -428,137 +437,121 @@ def _pair_kernel(st, pb, a, *, n_boot, sigma, k_extra, n_bits, n_in_pad, n_ex_pa
     return out
 
 
-def centroid_shift_stamp(ctx: VetContext, sp: px.StampPrep, tag: int, opts: dict) -> dict:
-    """Run the V08 kernel for every candidate of ``ctx`` on one stamp; host arrays (B, ...)."""
-    n_boot = int(opts["n_bootstrap"])
-    sigma = float(opts["outlier_sigma"])
-    plot = bool(opts["plot_data"])
-    b = ctx.n_candidates
-    cb = px.stamp_candidates(ctx.cb, b)
-    nb = cb.size
+_SHIFT_STATIC = ("n_boot", "k_extra", "k_full", "n_bits", "n_in_pad", "n_ex_pad", "exact_in")
+
+
+@partial(jax.jit, static_argnames=_SHIFT_STATIC)
+def _shift_chunk(a, st, pb, sigma, *, n_boot, k_extra, k_full, n_bits, n_in_pad, n_ex_pad, exact_in):
+    """:func:`_pair_kernel` over a chunk of candidates (rows of ``a``).
+
+    ``k_extra`` slots hold the points clipped on one axis only; a chunk where some pair
+    overflows them is recomputed with ``k_full`` (every cadence) by a device-side ``cond``, so
+    no host round trip is needed and the result is exact either way.
+    """
+
+    def run(ke):
+        kw = dict(n_boot=n_boot, k_extra=ke, n_bits=n_bits, n_in_pad=n_in_pad, n_ex_pad=n_ex_pad)
+        return jax.vmap(lambda aa: _pair_kernel(st, pb, aa, sigma, exact_in=exact_in, **kw))(a)
+
+    res = run(k_extra)
+    if k_extra >= k_full:
+        return res
+    return jax.lax.cond(jnp.any(res["overflow"]), lambda: run(k_full), lambda: res)
+
+
+@partial(jax.jit, static_argnames=("n_ex_pad",))
+def _image_chunk(a, st, pb, *, n_ex_pad):
+    """:func:`_reference_image_kernel` over a chunk of candidates: (chunk, P) images."""
+    return jax.vmap(lambda aa: _reference_image_kernel(st, pb, aa, n_ex_pad=n_ex_pad))(a)
+
+
+def _window_plan(ctx: VetContext, sp: sx.StampPrep, cb, valid) -> dict:
+    """Epoch windows of the candidates on one stamp and the bucketed widths of their sets.
+
+    The widths come from one host look at the windows (with a margin on the boundaries): the
+    planning step of a call, done before any kernel is dispatched.
+    """
     P = np.asarray(cb.period)
     D = np.asarray(cb.duration)
-    guard = ~(D < P / 2.0)  # no out-of-transit cadence can exist: the reference's NaN result
-    valid = np.asarray(cb.valid) & ~guard
     wcb = dataclasses.replace(cb, valid=jnp.asarray(valid))
     hw = jnp.asarray(D * (1.0 + _WIN_EPS) + _WIN_EPS)
     win = epoch_windows(sp.lcb, wcb, hw, min_epochs=2, min_width=16)
-    tmax = sp.pb.n_cadences
-    n_bits = max(1, int(math.ceil(math.log2(tmax + 1))) + 1)
-    # in-transit count per candidate (host, with a margin) for the compacted bootstrap width
     wt, wm = np.asarray(win.time), np.asarray(win.mask)
     ph_h = np.mod((wt - np.asarray(cb.t0)[:, None, None]) / P[:, None, None], 1.0)
     ph_h = np.where(ph_h > 0.5, ph_h - 1.0, ph_h)
-    near_in = np.abs(ph_h * P[:, None, None]) <= (D[:, None, None] / 2.0) * (1.0 + 1e-7)
-    n_in_max = int(np.max(np.sum(wm & near_in, axis=(1, 2)), initial=1))
-    near_ex = np.abs(ph_h * P[:, None, None]) <= D[:, None, None] * (1.0 + 1e-7)
-    n_ex_max = int(np.max(np.sum(wm & near_ex, axis=(1, 2)), initial=1))
+    adt = np.abs(ph_h * P[:, None, None])
+    d3 = D[:, None, None] * (1.0 + 1e-7)
+    n_in_max = int(np.max(np.sum(wm & (adt <= d3 / 2.0), axis=(1, 2)), initial=1))
+    n_ex_max = int(np.max(np.sum(wm & (adt <= d3), axis=(1, 2)), initial=1))
     s_slots = int(win.index.shape[1] * win.index.shape[2])
-    n_in_pad = min(px.bucket_size(max(1, n_in_max), 16), s_slots)
-    n_ex_pad = min(px.bucket_size(max(1, n_ex_max), 16), s_slots)
+    return dict(
+        win=win,
+        n_in_pad=min(bucket_size(max(1, n_in_max), 16), s_slots),
+        n_ex_pad=min(bucket_size(max(1, n_ex_max), 16), s_slots),
+    )
+
+
+def centroid_shift_stamp(ctx: VetContext, sp: sx.StampPrep, tag: int, opts: V08Options) -> dict:
+    """The V08 kernel for every candidate of ``ctx`` on one stamp: device arrays (B, ...)."""
+    n_boot = int(opts.n_bootstrap)
+    b = ctx.n_candidates
+    cb = sx.stamp_candidates(ctx.cb, b)
+    nb = cb.size
+    guard = ~(np.asarray(cb.duration) < np.asarray(cb.period) / 2.0)  # no out-of-transit cadence
+    valid = np.asarray(cb.valid) & ~guard
+    plan = _window_plan(ctx, sp, cb, valid)
+    win, n_in_pad, n_ex_pad = plan["win"], plan["n_in_pad"], plan["n_ex_pad"]
+    tmax = sp.pb.n_cadences
     exact_in = n_in_pad <= JOINT_MAX
     arrays = dict(
         period=cb.period,
         t0=cb.t0,
         duration=cb.duration,
         ok=jnp.asarray(valid),
-        key=px.pair_keys(ctx.seed, CHECK_TAG, ctx.key_ids(nb), tag),
+        key=sx.pair_keys(ctx.seed, CHECK_TAG, ctx.key_ids(nb), tag),
         epoch=win.epoch,
         win_time=win.time,
         win_mask=win.mask,
         win_index=win.index,
     )
-    per_pair = max(
-        n_boot * n_in_pad * 3 if exact_in else n_boot * 16, n_ex_pad * sp.pb.n_pixels if plot else 0, 1
+    per_pair = max(n_boot * n_in_pad * 3 if exact_in else n_boot * 16, 1)
+    static = dict(
+        n_boot=n_boot,
+        # capacity for the points clipped on one axis only: from the stamp-wide outlier count
+        k_extra=min(tmax, bucket_size(int(1.5 * sp.tail_estimate) + 16, 1024)),
+        k_full=tmax,
+        n_bits=max(1, int(math.ceil(math.log2(tmax + 1))) + 1),
+        n_in_pad=n_in_pad,
+        n_ex_pad=n_ex_pad,
+        exact_in=exact_in,
     )
-    chunk = min(px.chunk_size_for(per_pair, cap=64), nb)
-    # capacity for the points clipped on one axis only: from the stamp-wide outlier count
-    k_extra = min(tmax, px.bucket_size(int(1.5 * sp.tail_estimate) + 16, 1024))
-    while True:
-        fn = _compiled(n_boot, sigma, k_extra, n_bits, n_in_pad, n_ex_pad, exact_in)
-        res = px.run_chunked(lambda sub, fn=fn: fn(sp.stats, sp.pb, sub), arrays, nb, chunk)
-        if not res["overflow"].any() or k_extra >= tmax:
-            break
-        k_extra = min(tmax, k_extra * 4)
-    if plot:  # plot images for the first plot_max candidates only (a per-pixel median each)
-        n_plot = min(b, int(opts["plot_max"]))
-        img = np.full((nb, sp.pb.n_pixels), np.nan)
+    sigma = opts.traced()["outlier_sigma"]
+    chunk = min(rows_per_chunk(per_pair, cap=64), nb)
+    res = map_rows(partial(_shift_chunk, **static), arrays, nb, chunk, args=(sp.stats, sp.pb, sigma))
+    if opts.plot_data:  # plot images for the first plot_max candidates only (a per-pixel median each)
+        n_plot = min(b, int(opts.plot_max))
+        img = jnp.full((nb, sp.pb.n_pixels), jnp.nan)
         if n_plot:
-            fimg = _compiled_image(n_ex_pad)
-            sub = px.run_chunked(lambda s_: fimg(sp.stats, sp.pb, s_), arrays, n_plot, 8)
-            img[:n_plot] = sub["reference_image"]
+            chunk_i = min(rows_per_chunk(n_ex_pad * sp.pb.n_pixels, cap=8), nb)
+            fimg = partial(_image_chunk, n_ex_pad=n_ex_pad)
+            sub = map_rows(fimg, arrays, n_plot, chunk_i, args=(sp.stats, sp.pb))
+            img = img.at[:n_plot].set(sub["reference_image"])
         res["reference_image"] = img
-        res["has_image"] = np.arange(nb) < n_plot
-    res["guard"] = guard
+        res["has_image"] = jnp.arange(nb) < n_plot
+    res["guard"] = jnp.asarray(guard)
     return {k_: v[:b] for k_, v in res.items()}
 
 
-def centroid_shift_stamps(ctx: VetContext, prep: px.Prepared, opts: dict) -> dict:
-    """V08 for every candidate and stamp: host arrays (B, K, ...)."""
-    return px.stack_stamps(
+def centroid_shift_stamps(ctx: VetContext, prep: sx.Prepared, opts: V08Options) -> dict:
+    """V08 for every candidate and stamp: device arrays (B, K, ...)."""
+    return sx.stack_stamps(
         [centroid_shift_stamp(ctx, sp, int(tag), opts) for sp, tag in zip(prep.preps, prep.tags, strict=True)]
     )
-
-
-_KERNELS: dict = {}
-
-
-def _compiled(n_boot, sigma, k_extra, n_bits, n_in_pad, n_ex_pad, exact_in):
-    key = (n_boot, sigma, k_extra, n_bits, n_in_pad, n_ex_pad, exact_in)
-    if key not in _KERNELS:
-        static = dict(
-            n_boot=n_boot,
-            sigma=sigma,
-            k_extra=k_extra,
-            n_bits=n_bits,
-            n_in_pad=n_in_pad,
-            n_ex_pad=n_ex_pad,
-            exact_in=exact_in,
-        )
-
-        def f(st, pb, a):
-            return jax.vmap(lambda aa: _pair_kernel(st, pb, aa, **static))(a)
-
-        _KERNELS.setdefault(key, jax.jit(f))  # atomic: checks may run in threads
-    return _KERNELS[key]
-
-
-def _compiled_image(n_ex_pad):
-    key = ("image", n_ex_pad)
-    if key not in _KERNELS:
-
-        def f(st, pb, a):
-            return jax.vmap(lambda aa: _reference_image_kernel(st, pb, aa, n_ex_pad=n_ex_pad))(a)
-
-        _KERNELS.setdefault(key, jax.jit(f))  # atomic: checks may run in threads
-    return _KERNELS[key]
 
 
 # ---------------------------------------------------------------------------------------------
 # check contract
 # ---------------------------------------------------------------------------------------------
-def _options(ctx: VetContext) -> dict:
-    o = {**DEFAULTS, **ctx.opts(ID)}
-    if o["centroid_method"] != "median" or o["significance_method"] != "bootstrap":
-        from jaxvet.errors import JaxvetInputError
-
-        raise JaxvetInputError(
-            f"V08 supports centroid_method='median' and significance_method='bootstrap' only, got "
-            f"{o['centroid_method']!r}/{o['significance_method']!r}"
-        )
-    if o["window_policy_version"] != "v1":
-        from jaxvet.errors import JaxvetInputError
-
-        raise JaxvetInputError(f"V08 window_policy_version must be 'v1', got {o['window_policy_version']!r}")
-    if int(o["plot_max"]) < 0:
-        raise JaxvetInputError(f"V08 plot_max must be >= 0, got {o['plot_max']!r}")
-    if int(o["n_bootstrap"]) < 0:
-        from jaxvet.errors import JaxvetInputError
-
-        raise JaxvetInputError(f"V08 n_bootstrap must be >= 0, got {o['n_bootstrap']!r}")
-    return o
-
-
 SUMMARY = (
     "centroid_shift_pixels",
     "centroid_shift_arcsec",
@@ -569,39 +562,28 @@ SUMMARY = (
 )
 
 
-def compute(ctx: VetContext) -> dict:
+def compute(ctx: VetContext, opts: V08Options) -> dict:
+    """Device tree: ``ps_<name>`` (B, K) per-stamp kernel outputs, the first stamp's summary."""
     b = ctx.n_candidates
     if not ctx.tpfs:
-        out = {k: np.full(b, np.nan) for k in SUMMARY}
-        out.update(
-            status=np.full(b, STATUS_CODES["skipped"]), verdict=np.full(b, -1), n_stamps=np.zeros(b, int)
-        )
-        return out
-    opts = _options(ctx)
-    prep = px.prepared(ctx.tpfs, int(opts["quality_bitmask"]))
-    k = len(prep.stamps)
+        return sx.skipped_tree(b, SUMMARY, n_stamps=np.zeros(b, int))
+    prep = sx.prepared(ctx.tpfs, int(opts.quality_bitmask), ctx=ctx)
     per = centroid_shift_stamps(ctx, prep, opts)
     out = {f"ps_{name}": v for name, v in per.items()}
-    first = {name: v[:, 0] for name, v in per.items()}
-    out["centroid_shift_pixels"] = first["centroid_shift_pixels"]
-    out["centroid_shift_arcsec"] = first["centroid_shift_pixels"] * px.TESS_PIXEL_SCALE_ARCSEC
-    out["significance_sigma"] = first["significance_sigma"]
-    out["shift_uncertainty_pixels"] = first["shift_uncertainty_pixels"]
-    out["n_in_transit_cadences"] = first["n_in_transit_cadences"]
-    out["n_out_of_transit_cadences"] = first["n_out_of_transit_cadences"]
-    out["status"] = np.full(b, STATUS_CODES["ok"])
-    out["verdict"] = np.where(np.isfinite(first["centroid_shift_pixels"]), -1, VERDICT_CODES["insufficient"])
-    out["n_stamps"] = np.full(b, k)
-    out["_options"] = opts
+    first = {name: per[name][:, 0] for name in SUMMARY if name in per}
+    out.update(first)
+    out["centroid_shift_arcsec"] = first["centroid_shift_pixels"] * sx.TESS_PIXEL_SCALE_ARCSEC
+    out["status"] = jnp.full(b, OK)
+    out["verdict"] = jnp.where(jnp.isfinite(first["centroid_shift_pixels"]), VERDICT_NONE, INSUFFICIENT)
+    out["n_stamps"] = jnp.full(b, len(prep.preps))
     return out
 
 
-def _f(v):
-    v = float(v)
-    return v if math.isfinite(v) else None
+_f = sx.finite_or_none
 
 
 def _warnings(n_in, n_out, sat, n_dropped, n_total, n_used) -> list[str]:
+    """The reference's warnings (cadence counts, saturation), in its order."""
     w = []
     if n_dropped:
         w.append(f"dropped_invalid_cadences ({n_dropped} of {n_total})")
@@ -609,7 +591,6 @@ def _warnings(n_in, n_out, sat, n_dropped, n_total, n_used) -> list[str]:
         if not n_dropped:
             w.append("insufficient_valid_cadences")
         return w
-    base = 0.0
     if n_in < 5:
         w.append(f"low_n_in_transit ({n_in} < 5)")
         base = 0.2
@@ -628,55 +609,84 @@ def _warnings(n_in, n_out, sat, n_dropped, n_total, n_used) -> list[str]:
     return w
 
 
-def sector_result(ctx: VetContext, a: dict, i: int, s: int, prep: px.Prepared, opts: dict) -> CheckResult:
-    """Format candidate ``i`` on stamp ``s`` as a reference-style V08 result."""
-    g = lambda name: a[f"ps_{name}"][i, s]  # noqa: E731
-    stamp = prep.stamps[s]
-    n_total = int(prep.n_cadences_total[s])
-    n_dropped = int(prep.n_dropped[s])
-    n_used = n_total - n_dropped
-    max_flux = float(np.asarray(prep.preps[s].stats.max_flux)[0]) if n_used else float("nan")
-    frac = max_flux / SATURATION_THRESHOLD if n_used else 0.0
-    sat = bool(frac > 1.0)
-    n_in = int(g("n_in_transit_cadences")) if n_used >= 3 else 0
-    n_out = int(g("n_out_of_transit_cadences")) if n_used >= 3 else 0
-    warns = _warnings(n_in, n_out, sat, n_dropped, n_total, n_used)
-    flags = list(warns)
-    if sat:
-        flags.append("SATURATION_RISK")
-    lc = ctx.lightcurves[int(ctx.candidates_lc_index[i])] if len(ctx.lightcurves) else None
-    overlap, oflags, onotes = px.lc_tpf_overlap(lc, stamp.time)
-    flags += oflags
+def _shift_metrics(g, n_used: int) -> dict:
+    """The shift block of the metrics (None where no shift could be measured)."""
     shift = _f(g("centroid_shift_pixels")) if n_used >= 3 else None
-    metrics = {
-        **overlap,
+    names = (
+        "significance_sigma", "shift_uncertainty_pixels", "shift_ci_lower_pixels", "shift_ci_upper_pixels"
+    )
+    return {
         "centroid_shift_pixels": shift,
-        "centroid_shift_arcsec": None if shift is None else shift * px.TESS_PIXEL_SCALE_ARCSEC,
-        "significance_sigma": _f(g("significance_sigma")) if shift is not None else None,
-        "shift_uncertainty_pixels": _f(g("shift_uncertainty_pixels")) if shift is not None else None,
-        "shift_ci_lower_pixels": _f(g("shift_ci_lower_pixels")) if shift is not None else None,
-        "shift_ci_upper_pixels": _f(g("shift_ci_upper_pixels")) if shift is not None else None,
-        "n_in_transit_cadences": n_in,
-        "n_out_of_transit_cadences": n_out,
-        "centroid_method": "median",
-        "significance_method": "bootstrap",
-        "n_bootstrap": int(opts["n_bootstrap"]),
-        "saturation_risk": sat,
-        "max_flux_fraction": float(frac) if n_used else 0.0,
-        "n_outliers_rejected": int(g("n_outliers_rejected")) if n_used >= 3 else 0,
+        "centroid_shift_arcsec": None if shift is None else shift * sx.TESS_PIXEL_SCALE_ARCSEC,
+        **{n: (_f(g(n)) if shift is not None else None) for n in names},
+    }
+
+
+def _centroid_metrics(g) -> dict:
+    """In/out-of-transit centroids and the shift vector with its bootstrap deviations."""
+    names = (
+        "shift_dx_pixels", "shift_dy_pixels", "shift_dx_uncertainty_pixels", "shift_dy_uncertainty_pixels"
+    )
+    return {
         "in_transit_centroid_x": _f(g("in_x")),
         "in_transit_centroid_y": _f(g("in_y")),
         "out_of_transit_centroid_x": _f(g("out_x")),
         "out_of_transit_centroid_y": _f(g("out_y")),
-        "shift_dx_pixels": _f(g("shift_dx_pixels")),
-        "shift_dy_pixels": _f(g("shift_dy_pixels")),
-        "shift_dx_uncertainty_pixels": _f(g("shift_dx_uncertainty_pixels")),
-        "shift_dy_uncertainty_pixels": _f(g("shift_dy_uncertainty_pixels")),
+        **{n: _f(g(n)) for n in names},
+    }
+
+
+def _plot_data(a: dict, g, i: int, s: int, stamp, metrics: dict) -> dict:
+    """The reference's ``plot_data`` block: the cropped out-of-transit image and the centroids."""
+    nr, nc = stamp.stamp_shape
+    r0, c0 = sx.crop_origin(nr, nc)
+    img = None
+    if bool(g("has_image")):
+        full = np.asarray(a["ps_reference_image"][i, s][: nr * nc]).reshape(nr, nc)
+        img = sx.crop(full)[0].astype(np.float32).tolist()
+    return {
+        "version": 1,
+        "reference_image": img,
+        "in_centroid_col": sx.shifted(metrics["in_transit_centroid_x"], c0),
+        "in_centroid_row": sx.shifted(metrics["in_transit_centroid_y"], r0),
+        "out_centroid_col": sx.shifted(metrics["out_of_transit_centroid_x"], c0),
+        "out_centroid_row": sx.shifted(metrics["out_of_transit_centroid_y"], r0),
+        "target_col": nc // 2 - c0,
+        "target_row": nr // 2 - r0,
+        "sector": stamp.sector,
+    }
+
+
+def sector_result(
+    ctx: VetContext, a: dict, i: int, s: int, prep: sx.Prepared, opts: V08Options
+) -> CheckResult:
+    """Format candidate ``i`` on stamp ``s`` (host arrays ``a``) as a reference-style V08 result."""
+    g = lambda name: a[f"ps_{name}"][i, s]  # noqa: E731
+    sp = prep.preps[s]
+    stamp = sp.stamp
+    n_used = sp.n_cadences_total - sp.n_dropped
+    frac = sp.max_flux / SATURATION_THRESHOLD if n_used else 0.0
+    sat = bool(frac > 1.0)
+    n_in = int(g("n_in_transit_cadences")) if n_used >= 3 else 0
+    n_out = int(g("n_out_of_transit_cadences")) if n_used >= 3 else 0
+    warns = _warnings(n_in, n_out, sat, sp.n_dropped, sp.n_cadences_total, n_used)
+    overlap, oflags, onotes = sx.candidate_overlap(ctx, i, stamp)
+    shift = _shift_metrics(g, n_used)
+    metrics = {
+        **overlap,
+        **shift,
+        "n_in_transit_cadences": n_in,
+        "n_out_of_transit_cadences": n_out,
+        "centroid_method": "median",
+        "significance_method": "bootstrap",
+        "n_bootstrap": int(opts.n_bootstrap),
+        "saturation_risk": sat,
+        "max_flux_fraction": float(frac) if n_used else 0.0,
+        "n_outliers_rejected": int(g("n_outliers_rejected")) if n_used >= 3 else 0,
+        **_centroid_metrics(g),
         "sector": stamp.sector,
         "bootstrap_seed": int(ctx.seed),
     }
-    confidence = min(1.0, n_in / 10.0) * min(1.0, n_out / 50.0)
-    nr, nc = stamp.stamp_shape
     raw = {
         "status": "ok",
         "in_transit_centroid": [metrics["in_transit_centroid_x"], metrics["in_transit_centroid_y"]],
@@ -692,56 +702,32 @@ def sector_result(ctx: VetContext, a: dict, i: int, s: int, prep: px.Prepared, o
         "source": stamp.source,
     }
     notes = list(onotes) + list(stamp.notes)
-    if opts["plot_data"] and "ps_reference_image" in a:
-        r0 = (nr - 21) // 2 if nr > 21 else 0
-        c0 = (nc - 21) // 2 if nc > 21 else 0
-        img = None
-        if bool(g("has_image")):
-            img = np.asarray(a["ps_reference_image"][i, s][: nr * nc]).reshape(nr, nc)
-            img = img[r0 : r0 + min(nr, 21), c0 : c0 + min(nc, 21)].astype(np.float32).tolist()
-        else:
-            notes.append(
-                f"plot image computed for the first {int(opts['plot_max'])} candidates only (plot_max)"
-            )
-
-        def adj(v, o):
-            return None if v is None else v - o
-
-        raw["plot_data"] = {
-            "version": 1,
-            "reference_image": img,
-            "in_centroid_col": adj(metrics["in_transit_centroid_x"], c0),
-            "in_centroid_row": adj(metrics["in_transit_centroid_y"], r0),
-            "out_centroid_col": adj(metrics["out_of_transit_centroid_x"], c0),
-            "out_centroid_row": adj(metrics["out_of_transit_centroid_y"], r0),
-            "target_col": nc // 2 - c0,
-            "target_row": nr // 2 - r0,
-            "sector": stamp.sector,
-        }
-    verdict = None if shift is not None else "insufficient"
+    if opts.plot_data and "ps_reference_image" in a:
+        raw["plot_data"] = _plot_data(a, g, i, s, stamp, metrics)
+        if not bool(g("has_image")):
+            notes.append(f"plot image computed for the first {int(opts.plot_max)} candidates only (plot_max)")
     return CheckResult(
         id=ID,
         name=NAME,
         status="ok",
-        confidence=float(confidence),
-        verdict=verdict,
-        flags=flags,
+        confidence=float(min(1.0, n_in / 10.0) * min(1.0, n_out / 50.0)),
+        verdict=None if shift["centroid_shift_pixels"] is not None else "insufficient",
+        flags=warns + (["SATURATION_RISK"] if sat else []) + oflags,
         metrics=metrics,
         raw=raw,
         notes=notes,
     )
 
 
-def format(ctx: VetContext, a: dict) -> list[CheckResult]:
-    if not ctx.tpfs:
-        return px.per_stamp_results(ctx, a, None, {}, sector_result, ID, NAME, "centroid analysis")
-    opts = a.get("_options") or _options(ctx)
-    prep = px.prepared(ctx.tpfs, int(opts["quality_bitmask"]))
-    return px.per_stamp_results(ctx, a, prep, opts, sector_result, ID, NAME, "centroid analysis")
+def format(ctx: VetContext, opts: V08Options, a: dict) -> list[CheckResult]:
+    """One reference-style result per candidate from the host copy ``a`` of :func:`compute`."""
+    return sx.format_per_stamp(ctx, opts, a, sector_result, (ID, NAME), "centroid analysis")
+
 
 SPEC = CheckSpec(
     id=ID,
     name=NAME,
+    options=V08Options,
     compute=compute,
     format=format,
     summary_metrics=SUMMARY,

@@ -2,7 +2,7 @@
 
 Two products per candidate and stamp (sector):
 
-**Reference-compatible depth map** (the reference's ``pixel_level_lc``, semantics §6.7): over
+**Reference-compatible depth map** (the reference's ``pixel_level_lc``): over
 cadences with finite time and at least one finite pixel, in-transit ``|phase| < D/(2P)`` and
 out-of-transit ``not |phase| < 1.5 D/P``; per-pixel ``nanmedian`` images (the statistic is the
 *median*, as in the reference; the issue text said "mean" -- ``statistic="mean"`` is available for
@@ -11,7 +11,7 @@ pixels against the stamp-centre "target" pixel ``(nr//2, nc//2)``, and the refer
 (``DIFFIMG_MAX_AT_EDGE``, ``DIFFIMG_TARGET_DEPTH_NONPOSITIVE``, ``DIFFIMG_MAX_DEPTH_NONPOSITIVE``,
 ``DIFFIMG_UNRELIABLE``, ``NO_VALID_PIXEL_DEPTHS``).  That arg-max is reported as
 ``ref_max_depth_pixel_row/_col`` (the reference's ``max_depth_pixel_row/_col``; the exact reference
-metric dict is in ``raw["reference_compatible"]``).  Its weakness (§8 item 9): depths relative to
+metric dict is in ``raw["reference_compatible"]``).  Its weakness: depths relative to
 each pixel's own flux let faint edge pixels dominate.
 
 **Localization that works** (jaxvet; the difference-image method of Bryson et al. 2013,
@@ -49,7 +49,7 @@ edge, else ``pass``.
 
 Batched implementation: every (candidate, stamp) pair at once; the sector-wide
 out-of-transit medians use per-pixel sorted series and the "minus a few removed ranks"
-order statistics of :mod:`jaxvet.pixels` (no per-candidate sort of the whole sector); the
+order statistics of :mod:`jaxvet.core.pixels` (no per-candidate sort of the whole sector); the
 in-transit and local-baseline frames are gathered around each transit with
 :func:`jaxvet.core.ephemeris.epoch_windows`.
 """
@@ -58,124 +58,108 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxvet import pixels as px
+from jaxvet import stamps as sx
+from jaxvet.core import pixels as px
 from jaxvet.core.ephemeris import epoch_windows, phase_fold
 from jaxvet.core.stats import masked_mean, masked_median
+from jaxvet.data import bucket_size
+from jaxvet.engine.chunks import map_rows, rows_per_chunk
 from jaxvet.engine.context import CheckSpec, VetContext
+from jaxvet.engine.options import CheckOptions, at_least, finite, one_of, option, positive
 from jaxvet.errors import JaxvetInputError
-from jaxvet.results import STATUS_CODES, VERDICT_CODES, CheckResult, skipped_result
+from jaxvet.results import FAIL, INSUFFICIENT, OK, PASS, SKIPPED, WARN, CheckResult, skipped_result
 
 ID = "V09"
 NAME = "difference_image"
-DEFAULTS = dict(
-    baseline="local",
-    statistic="median",
-    local_window_durations=2.0,
-    centroid_radius=1.5,
-    offset_threshold_pixels=1.0,
-    min_significance=3.0,
-    min_cadences=3,
-    target_rc=None,
-    target_ra_deg=None,
-    target_dec_deg=None,
-    quality_bitmask=0,
-)
-CONFIDENCE = 0.7
-_WIN_EPS = 1e-9
-
-__all__ = ["SPEC", "difference_image_stamps", "difference_image_stamp", "assemble", "DEFAULTS"]
 
 
-def _options(ctx: VetContext) -> dict:
-    o = {**DEFAULTS, **ctx.opts(ID)}
-    if o["baseline"] not in ("local", "global"):
-        raise JaxvetInputError(f"V09 baseline must be 'local' or 'global', got {o['baseline']!r}")
-    if o["statistic"] not in ("median", "mean"):
-        raise JaxvetInputError(f"V09 statistic must be 'median' or 'mean', got {o['statistic']!r}")
-    for name in ("local_window_durations", "centroid_radius", "offset_threshold_pixels"):
-        v = o[name]
-        if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
-            raise JaxvetInputError(f"V09 {name} must be a finite positive number, got {v!r}")
-    if int(o["min_cadences"]) < 1:
-        raise JaxvetInputError(f"V09 min_cadences must be >= 1, got {o['min_cadences']!r}")
-    trc = o["target_rc"]
-    if trc is not None:
+def _optional(check):
+    """``check`` for a value that may also be None (an unset option)."""
+    return dataclasses.replace(
+        check,
+        describe=f"None or {check.describe}",
+        test=lambda v: v is None or check.test(v),
+        convert=lambda v: None if v is None else check.convert(v),
+    )
+
+
+@dataclass(frozen=True)
+class V09Options(CheckOptions):
+    """V09 options.  Thresholds (``centroid_radius``, ``offset_threshold_pixels``,
+    ``min_significance``) are traced; ``local_window_durations`` and ``min_cadences`` shape the
+    gathered windows and stay static.  ``target_rc`` (row, col) overrides the reference depth
+    map's target pixel; ``target_ra_deg``/``target_dec_deg`` the stamp's target coordinates."""
+
+    check_id: ClassVar[str] = "V09"
+    baseline: str = option("local", one_of("local", "global"))
+    statistic: str = option("median", one_of("median", "mean"))
+    local_window_durations: float = option(2.0, positive)
+    centroid_radius: float = option(1.5, positive, traced=True)
+    offset_threshold_pixels: float = option(1.0, positive, traced=True)
+    min_significance: float = option(3.0, finite, traced=True)
+    min_cadences: int = option(3, at_least(1))
+    target_rc: Any = option(None)
+    target_ra_deg: float | None = option(None, _optional(finite))
+    target_dec_deg: float | None = option(None, _optional(finite))
+    quality_bitmask: int = option(0, at_least(0))
+
+    def validate(self) -> None:
+        trc = self.target_rc
+        if trc is None:
+            return
         try:
             r, c = (int(v) for v in trc)
         except (TypeError, ValueError):
-            raise JaxvetInputError(f"V09 target_rc must be a (row, col) integer pair, got {trc!r}") from None
-        o["target_rc"] = (r, c)
-    for name in ("target_ra_deg", "target_dec_deg"):
-        v = o[name]
-        if v is not None and not (isinstance(v, int | float) and math.isfinite(v)):
-            raise JaxvetInputError(f"V09 {name} must be a finite number, got {v!r}")
-    return o
+            raise JaxvetInputError(
+                f"V09 option target_rc must be a (row, col) integer pair, got {trc!r}"
+            ) from None
+        object.__setattr__(self, "target_rc", (r, c))
+
+
+CONFIDENCE = 0.7
+_WIN_EPS = 1e-9
+#: the defaults as a plain mapping
+DEFAULTS = V09Options().to_dict()
+
+__all__ = ["SPEC", "V09Options", "difference_image_stamps", "difference_image_stamp", "assemble", "DEFAULTS"]
 
 
 # ---------------------------------------------------------------------------------------------
 # kernel
 # ---------------------------------------------------------------------------------------------
-def _compact(mask, width):
-    """Indices of the first ``width`` True entries along the last axis (in order) and their mask."""
-    return px.compact(mask, width)
+def _summed_sets(sets, vi, vo, mi, mo, usable, stat, c):
+    """Local-baseline deficit of the summed flux of pixel sets ``sets`` (S, P) per epoch,
+    inverse-variance combined: returns (diff, sigma, oot) (S,) and the summed series'
+    point-to-point noise (S,).  ``vi``/``vo`` (E, W, P) in-transit and baseline frames with
+    masks ``mi``/``mo`` (E, W); ``stat`` the median or mean, ``c`` its noise factor."""
+    ci = jnp.sum(mi, axis=1, dtype=jnp.int32)
+    co = jnp.sum(mo, axis=1, dtype=jnp.int32)
+    fi = jnp.einsum("ewp,sp->sew", jnp.where(jnp.isfinite(vi), vi, 0.0), sets.astype(vi.dtype))
+    fo = jnp.einsum("ewp,sp->sew", jnp.where(jnp.isfinite(vo), vo, 0.0), sets.astype(vo.dtype))
+    dd = fo[:, :, 1:] - fo[:, :, :-1]
+    dmask = jnp.broadcast_to((mo[:, 1:] & mo[:, :-1]), dd.shape).reshape(2, -1)
+    ddf = dd.reshape(2, -1)
+    med = masked_median(ddf, dmask)
+    s_sum = 1.4826 * masked_median(jnp.abs(ddf - med[:, None]), dmask) / math.sqrt(2.0)  # (2,)
+    ie = stat(fi, jnp.broadcast_to(mi, fi.shape))  # (2, E)
+    oe = stat(fo, jnp.broadcast_to(mo, fo.shape))
+    se = c * s_sum[:, None] * jnp.sqrt(1.0 / jnp.maximum(ci, 1) + 1.0 / jnp.maximum(co, 1))[None, :]
+    bad = jnp.broadcast_to(~usable, oe.shape)
+    d_l, sg_l, o_l, _, _ = px.inverse_variance_combine(oe - ie, se, oe, bad, axis=1)
+    return d_l, sg_l, o_l, s_sum
 
 
-def _combine(d_e, s_e, o_e, bad, axis=0):
-    """Inverse-variance combination over epochs (``axis``) of per-epoch differences ``d_e``.
-
-    ``bad`` marks unusable entries; returns (diff, sigma, oot) with sigma inflated by
-    ``sqrt(max(1, chi2/(E - 1)))`` where >= 3 epochs contribute.
-    """
-    bad = bad | ~jnp.isfinite(s_e) | (s_e <= 0) | ~jnp.isfinite(d_e)
-    w = jnp.where(bad, 0.0, 1.0 / jnp.where(bad, 1.0, s_e) ** 2)
-    sw = jnp.sum(w, axis=axis)
-    pos = sw > 0
-    safe = jnp.where(pos, sw, 1.0)
-    d0 = jnp.where(bad, 0.0, d_e)
-    diff = jnp.where(pos, jnp.sum(w * d0, axis=axis) / safe, jnp.nan)
-    oot = jnp.where(pos, jnp.sum(w * jnp.where(bad, 0.0, o_e), axis=axis) / safe, jnp.nan)
-    sigma = jnp.where(pos, 1.0 / jnp.sqrt(safe), jnp.nan)
-    nuse = jnp.sum(w > 0, axis=axis)
-    chi2 = jnp.sum(w * (d0 - jnp.expand_dims(jnp.where(pos, diff, 0.0), axis)) ** 2, axis=axis)
-    infl = jnp.where(nuse >= 3, jnp.sqrt(jnp.maximum(1.0, chi2 / jnp.maximum(nuse - 1, 1))), 1.0)
-    return diff, sigma * infl, oot, w, d0
-
-
-def _jackknife_centroid(w, d0, pos, rr, cc):
-    """Leave-one-epoch-out jackknife standard errors of the deficit centroid (row, col).
-
-    ``w``/``d0`` (E, P) are the per-epoch weights and differences, ``pos`` the centroid pixels of
-    the combined image.  Captures the correlated (pointing-jitter) noise that per-pixel errors
-    miss.  NaN with fewer than 3 contributing epochs.
-    """
-    sw = jnp.sum(w, axis=0)
-    swd = jnp.sum(w * d0, axis=0)
-    sw_l = sw[None, :] - w  # (E, P) leave-one-out
-    ok_l = sw_l > 0
-    d_l = jnp.where(ok_l, (swd[None, :] - w * d0) / jnp.where(ok_l, sw_l, 1.0), 0.0)
-    wt = jnp.where(pos[None, :] & ok_l, d_l, 0.0)
-    W = jnp.sum(wt, axis=1)
-    okW = W > 0
-    Ws = jnp.where(okW, W, 1.0)
-    cr = jnp.sum(wt * rr[None, :], axis=1) / Ws
-    ccl = jnp.sum(wt * cc[None, :], axis=1) / Ws
-    contrib = jnp.any(w * pos[None, :] > 0, axis=1) & okW  # epochs that feed the centroid pixels
-    n = jnp.sum(contrib)
-    nf = jnp.maximum(n, 1).astype(jnp.float64)
-    mr = jnp.sum(jnp.where(contrib, cr, 0.0)) / nf
-    mc = jnp.sum(jnp.where(contrib, ccl, 0.0)) / nf
-    vr = (nf - 1.0) / nf * jnp.sum(jnp.where(contrib, (cr - mr) ** 2, 0.0))
-    vc = (nf - 1.0) / nf * jnp.sum(jnp.where(contrib, (ccl - mc) ** 2, 0.0))
-    good = n >= 3
-    return jnp.where(good, jnp.sqrt(vr), jnp.nan), jnp.where(good, jnp.sqrt(vc), jnp.nan)
-
-
-def _pair_kernel(st, pb, a, *, n_in_pad, n_ex_pad, w_in, w_out, min_cad, radius):
+def _pair_kernel(st, pb, a, radius, *, n_in_pad, n_ex_pad, w_in, w_out, min_cad):
+    """V09 for one (candidate, stamp) pair: ``a`` holds the candidate's ephemeris and windows,
+    ``radius`` the traced centroid radius (pixels); images are (P,), the rest scalars."""
     k = 0  # one stamp per call (see difference_image_stamp)
     P, t0, D = a["period"], a["t0"], a["duration"]
     t = a["win_time"]  # (E, W)
@@ -196,12 +180,12 @@ def _pair_kernel(st, pb, a, *, n_in_pad, n_ex_pad, w_in, w_out, min_cad, radius)
     n_out_g = jnp.where(a["ok"], pb.n_valid[k] - n_ex, 0)
     # --- sector-wide (reference) images
     fi = idx.reshape(-1)
-    o_in, m_in = _compact(in_g.reshape(-1), n_in_pad)
+    o_in, m_in = px.compact(in_g.reshape(-1), n_in_pad)
     v_in = pb.flux[k, fi[o_in][:, None], pix[None, :]]  # (n_in_pad, P)
     mv = m_in[:, None] & jnp.isfinite(v_in)
     in_img = masked_median(v_in.T, mv.T)
     nin_p = jnp.sum(mv, axis=0, dtype=jnp.int32)
-    o_ex, m_ex = _compact(ex_g.reshape(-1), n_ex_pad)
+    o_ex, m_ex = px.compact(ex_g.reshape(-1), n_ex_pad)
     rp = st.rank_p[k, pix[:, None], fi[o_ex][None, :]]  # (P, n_ex_pad)
     em = m_ex[None, :] & (rp < fin_n[:, None])
     nrem = fin_n - jnp.sum(em, axis=1, dtype=jnp.int32)
@@ -218,8 +202,8 @@ def _pair_kernel(st, pb, a, *, n_in_pad, n_ex_pad, w_in, w_out, min_cad, radius)
         return jnp.where(use_median, masked_median(x, m), masked_mean(x, m))
 
     # frames around each transit: in-transit and the local out-of-transit bands
-    oi, mi = _compact(in_g, w_in)  # (E, w_in)
-    oo, mo = _compact(loc_out, w_out)
+    oi, mi = px.compact(in_g, w_in)  # (E, w_in)
+    oo, mo = px.compact(loc_out, w_out)
     ci = jnp.sum(mi, axis=1, dtype=jnp.int32)
     co = jnp.sum(mo, axis=1, dtype=jnp.int32)
     usable = (ci >= min_cad) & (co >= min_cad) & a["ok"]  # (E,)
@@ -233,7 +217,7 @@ def _pair_kernel(st, pb, a, *, n_in_pad, n_ex_pad, w_in, w_out, min_cad, radius)
     ni = jnp.sum(mvi, axis=1, dtype=jnp.int32)
     no = jnp.sum(mvo, axis=1, dtype=jnp.int32)
     s_e = c * sig_pix[None, :] * jnp.sqrt(1.0 / jnp.maximum(ni, 1) + 1.0 / jnp.maximum(no, 1))
-    diff_l, sigma_l, oot_l, w_e, d0_e = _combine(
+    diff_l, sigma_l, oot_l, w_e, d0_e = px.inverse_variance_combine(
         om_e - im_e, s_e, om_e, ~usable[:, None] | (ni < min_cad) | (no < min_cad)
     )
     # sector-wide baseline (the reference's images)
@@ -249,7 +233,7 @@ def _pair_kernel(st, pb, a, *, n_in_pad, n_ex_pad, w_in, w_out, min_cad, radius)
     rr, cc = pb.row[k], pb.col[k]
     loc = _localize(diff, sigma, oot, real, rr, cc, pb.aperture[k], a["target_rc"], radius, pb, k)
     # centroid errors (local baseline): the larger of linear propagation and the epoch jackknife
-    jr, jc = _jackknife_centroid(w_e, d0_e, loc.pop("pos_set"), rr, cc)
+    jr, jc = px.jackknife_centroid(w_e, d0_e, loc.pop("pos_set"), rr, cc)
     use_jk = local & jnp.isfinite(jr) & jnp.isfinite(jc)
     er = jnp.where(use_jk, jnp.fmax(loc["centroid_row_err"], jr), loc["centroid_row_err"])
     ec = jnp.where(use_jk, jnp.fmax(loc["centroid_col_err"], jc), loc["centroid_col_err"])
@@ -260,17 +244,7 @@ def _pair_kernel(st, pb, a, *, n_in_pad, n_ex_pad, w_in, w_out, min_cad, radius)
     # point-to-point noise of a summed series keeps the (anti-)correlation of pointing jitter
     # between neighbouring pixels, which per-pixel errors would overstate
     sets = jnp.stack([loc.pop("near_set"), loc.pop("ap_set")])  # (2, P)
-    fi = jnp.einsum("ewp,sp->sew", jnp.where(jnp.isfinite(vi), vi, 0.0), sets.astype(vi.dtype))
-    fo = jnp.einsum("ewp,sp->sew", jnp.where(jnp.isfinite(vo), vo, 0.0), sets.astype(vo.dtype))
-    dd = fo[:, :, 1:] - fo[:, :, :-1]
-    dmask = jnp.broadcast_to((mo[:, 1:] & mo[:, :-1]), dd.shape).reshape(2, -1)
-    ddf = dd.reshape(2, -1)
-    med = masked_median(ddf, dmask)
-    s_sum = 1.4826 * masked_median(jnp.abs(ddf - med[:, None]), dmask) / math.sqrt(2.0)  # (2,)
-    ie = stat(fi, jnp.broadcast_to(mi, fi.shape))  # (2, E)
-    oe = stat(fo, jnp.broadcast_to(mo, fo.shape))
-    se = c * s_sum[:, None] * jnp.sqrt(1.0 / jnp.maximum(ci, 1) + 1.0 / jnp.maximum(co, 1))[None, :]
-    d_l, sg_l, o_l, _, _ = _combine(oe - ie, se, oe, jnp.broadcast_to(~usable, oe.shape), axis=1)
+    d_l, sg_l, o_l, s_sum = _summed_sets(sets, vi, vo, mi, mo, usable, stat, c)
     fin2 = sets & jnp.isfinite(in_img) & jnp.isfinite(out_img)
     d_s = jnp.where(local, d_l, jnp.sum(jnp.where(fin2, out_img - in_img, 0.0), axis=1))
     o_s = jnp.where(local, o_l, jnp.sum(jnp.where(fin2, out_img, 0.0), axis=1))
@@ -383,18 +357,10 @@ def _localize(diff, sigma, oot, real, rr, cc, aperture, target_rc, radius, pb, k
     )
 
 
-_KERNELS: dict = {}
-
-
-def _compiled(**static):
-    key = tuple(sorted(static.items()))
-    if key not in _KERNELS:
-
-        def f(st, pb, a):
-            return jax.vmap(lambda aa: _pair_kernel(st, pb, aa, **static))(a)
-
-        _KERNELS.setdefault(key, jax.jit(f))  # atomic: checks may run in threads
-    return _KERNELS[key]
+@partial(jax.jit, static_argnames=("n_in_pad", "n_ex_pad", "w_in", "w_out", "min_cad"))
+def _diff_chunk(a, st, pb, radius, **static):
+    """:func:`_pair_kernel` over a chunk of candidates (rows of ``a``)."""
+    return jax.vmap(lambda aa: _pair_kernel(st, pb, aa, radius, **static))(a)
 
 
 def _host_phase(wt, t0, P):
@@ -402,23 +368,20 @@ def _host_phase(wt, t0, P):
     return np.where(ph > 0.5, ph - 1.0, ph)
 
 
-def difference_image_stamp(ctx: VetContext, sp: px.StampPrep, opts: dict) -> dict:
-    """Run the V09 kernel for every candidate of ``ctx`` on one stamp; host arrays (B, ...)."""
-    b = ctx.n_candidates
-    cb = px.stamp_candidates(ctx.cb, b)
-    nb = cb.size
+def _window_plan(sp: sx.StampPrep, cb, valid, side: float) -> dict:
+    """Epoch windows (in-transit frames and the local baseline bands) and bucketed set widths.
+
+    The widths come from one host look at the windows (with a margin on the boundaries): the
+    planning step of a call, before any kernel is dispatched.
+    """
     P = np.asarray(cb.period)
     D = np.asarray(cb.duration)
-    side = float(opts["local_window_durations"])
-    guard = ~(3.0 * D < P)  # the out-of-transit set (|phase| >= 1.5 D/P) is empty
-    valid = np.asarray(cb.valid) & ~guard
     wcb = dataclasses.replace(cb, valid=jnp.asarray(valid))
     hw_local = (1.5 + side) * D
     hw = np.maximum(hw_local, 1.5 * D) * (1.0 + _WIN_EPS) + _WIN_EPS
     # plan every epoch whose +-1.5 D band meets data (all of them hold excluded cadences)
     plan = 1.5 * D * (1.0 + _WIN_EPS) + _WIN_EPS
     win = epoch_windows(sp.lcb, wcb, jnp.asarray(hw), plan_half_width=jnp.asarray(plan), min_epochs=2)
-    # bucketed sizes from a host look at the windows (with a margin on the boundaries)
     wt, wm = np.asarray(win.time), np.asarray(win.mask)
     aph = np.abs(_host_phase(wt, np.asarray(cb.t0), P))
     dp = (D / P)[:, None, None]
@@ -427,62 +390,85 @@ def difference_image_stamp(ctx: VetContext, sp: px.StampPrep, opts: dict) -> dic
     lo_h = wm & ~(aph < dp * 1.5 * (1 - 1e-7))
     s_all = win.index.shape[1] * win.index.shape[2]
     w_all = win.index.shape[2]
-    n_in_pad = min(px.bucket_size(int(np.max(in_h.sum(axis=(1, 2)), initial=1)), 16), s_all)
-    n_ex_pad = min(px.bucket_size(int(np.max(ex_h.sum(axis=(1, 2)), initial=1)), 16), s_all)
-    w_in = min(px.bucket_size(int(np.max(in_h.sum(axis=2), initial=1)), 16), w_all)
-    w_out = min(px.bucket_size(int(np.max(lo_h.sum(axis=2), initial=1)), 16), w_all)
-    pos = px.stamp_target_pixel(sp.stamp, opts["target_ra_deg"], opts["target_dec_deg"])
+    return dict(
+        win=win,
+        hw_local=hw_local,
+        n_in_pad=min(bucket_size(int(np.max(in_h.sum(axis=(1, 2)), initial=1)), 16), s_all),
+        n_ex_pad=min(bucket_size(int(np.max(ex_h.sum(axis=(1, 2)), initial=1)), 16), s_all),
+        w_in=min(bucket_size(int(np.max(in_h.sum(axis=2), initial=1)), 16), w_all),
+        w_out=min(bucket_size(int(np.max(lo_h.sum(axis=2), initial=1)), 16), w_all),
+    )
+
+
+def difference_image_stamp(ctx: VetContext, sp: sx.StampPrep, opts: V09Options) -> dict:
+    """The V09 kernel for every candidate of ``ctx`` on one stamp: device arrays (B, ...)."""
+    b = ctx.n_candidates
+    cb = sx.stamp_candidates(ctx.cb, b)
+    nb = cb.size
+    guard = ~(3.0 * np.asarray(cb.duration) < np.asarray(cb.period))  # no out-of-transit set
+    valid = np.asarray(cb.valid) & ~guard
+    plan = _window_plan(sp, cb, valid, float(opts.local_window_durations))
+    win = plan["win"]
+    pos = sx.stamp_target_pixel(sp.stamp, opts.target_ra_deg, opts.target_dec_deg)
     trc = np.array(pos if pos is not None else (np.nan, np.nan), float)
     arrays = dict(
         period=cb.period,
         t0=cb.t0,
         duration=cb.duration,
         ok=jnp.asarray(valid),
-        hw_local=jnp.asarray(hw_local),
+        hw_local=jnp.asarray(plan["hw_local"]),
         epoch=win.epoch,
         win_time=win.time,
         win_mask=win.mask,
         win_index=win.index,
         target_rc=jnp.asarray(np.broadcast_to(trc, (nb, 2))),
-        local=jnp.full(nb, opts["baseline"] == "local"),
-        median=jnp.full(nb, opts["statistic"] == "median"),
+        local=jnp.full(nb, opts.baseline == "local"),
+        median=jnp.full(nb, opts.statistic == "median"),
     )
+    static = {k: int(plan[k]) for k in ("n_in_pad", "n_ex_pad", "w_in", "w_out")}
     npix = sp.pb.n_pixels
     e = win.index.shape[1]
-    per_pair = max(e * (w_in + w_out) * npix, (n_in_pad + n_ex_pad) * npix, 1)
-    chunk = min(px.chunk_size_for(per_pair, cap=64), nb)
-    fn = _compiled(
-        n_in_pad=int(n_in_pad),
-        n_ex_pad=int(n_ex_pad),
-        w_in=int(w_in),
-        w_out=int(w_out),
-        min_cad=int(opts["min_cadences"]),
-        radius=float(opts["centroid_radius"]),
+    per_pair = max(
+        e * (static["w_in"] + static["w_out"]) * npix, (static["n_in_pad"] + static["n_ex_pad"]) * npix, 1
     )
-    res = px.run_chunked(lambda sub: fn(sp.stats, sp.pb, sub), arrays, nb, chunk)
+    chunk = min(rows_per_chunk(per_pair, cap=64), nb)
+    fn = partial(_diff_chunk, min_cad=int(opts.min_cadences), **static)
+    res = map_rows(fn, arrays, nb, chunk, args=(sp.stats, sp.pb, opts.traced()["centroid_radius"]))
     res = {k_: v[:b] for k_, v in res.items()}
-    res["guard"] = guard[:b]
-    res.update(_reference_metrics(res, sp, opts))
+    res["guard"] = jnp.asarray(guard[:b])
+    res["ref_max_depth"] = _max_depth_ppm(res["in_image"], res["out_image"], sp.stamp.stamp_shape)
     return res
 
 
-def difference_image_stamps(ctx: VetContext, prep: px.Prepared, opts: dict) -> dict:
-    """V09 for every candidate and stamp: host arrays (B, K, ...)."""
-    return px.stack_stamps([difference_image_stamp(ctx, sp, opts) for sp in prep.preps])
+def difference_image_stamps(ctx: VetContext, prep: sx.Prepared, opts: V09Options) -> dict:
+    """V09 for every candidate and stamp: device arrays (B, K, ...)."""
+    return sx.stack_stamps([difference_image_stamp(ctx, sp, opts) for sp in prep.preps])
 
 
-def _reference_metrics(res: dict, sp: px.StampPrep, opts: dict) -> dict:
-    """Reference ``compute_pixel_depth_map_metrics`` + reliability inputs, vectorised (numpy)."""
-    n = res["in_image"].shape[0]
-    nr, nc = sp.stamp.stamp_shape
-    npx = res["in_image"].shape[1]
-    real = np.arange(npx) < nr * nc
+def _depth_map_ppm(xp, in_image, out_image, nr: int, nc: int):
+    """The reference's per-pixel depth ``(out - in)/out * 1e6`` (NaN off the stamp), (B, P)."""
+    real = xp.arange(in_image.shape[1]) < nr * nc
+    dm = (out_image - in_image) / out_image * 1e6
+    return xp.where(xp.isfinite(dm) & real[None, :], dm, xp.nan)
+
+
+def _max_depth_ppm(in_image, out_image, shape) -> jax.Array:
+    """Largest positive reference depth per candidate (0 when none), on the device."""
+    dm = _depth_map_ppm(jnp, in_image, out_image, *shape)
+    valid = jnp.isfinite(dm) & (dm > 0)
+    return jnp.where(jnp.any(valid, axis=1), jnp.max(jnp.where(valid, dm, -jnp.inf), axis=1), 0.0)
+
+
+def _reference_metrics(in_image, out_image, stamp_shape, opts: V09Options) -> dict:
+    """Reference ``compute_pixel_depth_map_metrics`` + reliability inputs for one stamp, on the
+    host: (B, P) in/out-of-transit median images -> per-candidate arrays."""
+    n, npx = in_image.shape
+    nr, nc = stamp_shape
     rows, cols = np.divmod(np.arange(npx), nc)
     with np.errstate(all="ignore"):
-        dm = (res["out_image"] - res["in_image"]) / res["out_image"] * 1e6
-    dm = np.where(np.isfinite(dm) & real[None, :], dm, np.nan)
-    if opts["target_rc"] is not None:
-        tr, tc = int(opts["target_rc"][0]), int(opts["target_rc"][1])
+        dm = _depth_map_ppm(np, in_image, out_image, nr, nc)
+    if opts.target_rc is not None:
+        tr, tc = int(opts.target_rc[0]), int(opts.target_rc[1])
     else:
         tr, tc = nr // 2, nc // 2
     valid = np.isfinite(dm) & (dm > 0)
@@ -532,36 +518,34 @@ SUMMARY = (
 )
 
 
-def _verdict(sig, osig, off, edge, opts):
-    detected = np.isfinite(sig) & (sig >= opts["min_significance"]) & np.isfinite(off)
-    far = off > opts["offset_threshold_pixels"]
-    signif = np.isfinite(osig) & (osig >= 3.0)
-    at_edge = np.nan_to_num(edge, nan=1.0) <= 0
-    v = np.select(
-        [far & signif, far | at_edge], [VERDICT_CODES["fail"], VERDICT_CODES["warn"]], VERDICT_CODES["pass"]
-    )
-    return np.where(detected, v, VERDICT_CODES["insufficient"])
+def _verdict(sig, osig, off, edge, opts: V09Options):
+    """jaxvet's V09 verdict codes from the deficit significance, offset and peak edge distance."""
+    t = opts.traced()
+    detected = jnp.isfinite(sig) & (sig >= t["min_significance"]) & jnp.isfinite(off)
+    far = off > t["offset_threshold_pixels"]
+    signif = jnp.isfinite(osig) & (osig >= 3.0)
+    at_edge = jnp.nan_to_num(edge, nan=1.0) <= 0
+    v = jnp.where(far & signif, FAIL, jnp.where(far | at_edge, WARN, PASS))
+    return jnp.where(detected, v, INSUFFICIENT)
 
 
-def compute(ctx: VetContext) -> dict:
+def compute(ctx: VetContext, opts: V09Options) -> dict:
+    """Device tree: ``ps_<name>`` (B, K) per-stamp kernel outputs, the first stamp's summary."""
     b = ctx.n_candidates
     if not ctx.tpfs:
-        out = {k: np.full(b, np.nan) for k in SUMMARY}
-        out.update(status=np.full(b, STATUS_CODES["skipped"]), verdict=np.full(b, -1))
-        return out
-    opts = _options(ctx)
-    prep = px.prepared(ctx.tpfs, int(opts["quality_bitmask"]))
+        return sx.skipped_tree(b, SUMMARY)
+    prep = sx.prepared(ctx.tpfs, int(opts.quality_bitmask), ctx=ctx)
     return assemble(difference_image_stamps(ctx, prep, opts), prep, opts)
 
 
-def assemble(per: dict, prep: px.Prepared, opts: dict) -> dict:
-    """(B, K, ...) kernel outputs -> the check's arrays: status/verdict per stamp, first stamp's summary."""
-    n_used = prep.n_cadences_total - prep.n_dropped  # (K,)
+def assemble(per: dict, prep: sx.Prepared, opts: V09Options) -> dict:
+    """(B, K, ...) kernel outputs -> the check's tree: status/verdict per stamp, first stamp's summary."""
+    n_used = jnp.asarray(prep.n_cadences_total - prep.n_dropped)  # (K,)
     ok = (n_used[None, :] >= 3) & (per["n_in_g"] > 0) & (per["n_out_g"] > 0) & ~per["guard"]
     per = dict(per)
-    per["status"] = np.where(ok, STATUS_CODES["ok"], STATUS_CODES["skipped"])
+    per["status"] = jnp.where(ok, OK, SKIPPED)
     v = _verdict(per["significance"], per["offset_sigma"], per["offset_pixels"], per["peak_edge"], opts)
-    per["verdict"] = np.where(ok, v, VERDICT_CODES["insufficient"])
+    per["verdict"] = jnp.where(ok, v, INSUFFICIENT)
     out = {f"ps_{name}": v for name, v in per.items()}
     f = {name: v[:, 0] for name, v in per.items()}
     out.update(
@@ -574,54 +558,53 @@ def assemble(per: dict, prep: px.Prepared, opts: dict) -> dict:
         aperture_sum_ppm=f["aperture_sum_ppm"],
         max_depth_ppm=f["ref_max_depth"],
     )
-    out["_options"] = opts
     return out
 
 
-def _fv(v):
-    v = float(v)
-    return v if math.isfinite(v) else None
+def with_reference_metrics(a: dict, prep: sx.Prepared, opts: V09Options) -> dict:
+    """The host tree ``a`` plus the reference depth-map metrics per stamp (``ps_ref_*``, (B, K))."""
+    per = [
+        _reference_metrics(a["ps_in_image"][:, s], a["ps_out_image"][:, s], sp.stamp.stamp_shape, opts)
+        for s, sp in enumerate(prep.preps)
+    ]
+    out = dict(a)
+    for name in per[0]:
+        out[f"ps_{name}"] = np.stack([p[name] for p in per], axis=1)
+    return out
 
 
-def _crop(img: np.ndarray):
-    nr, nc = img.shape
-    r0 = (nr - 21) // 2 if nr > 21 else 0
-    c0 = (nc - 21) // 2 if nc > 21 else 0
-    return img[r0 : r0 + min(nr, 21), c0 : c0 + min(nc, 21)], r0, c0
+_fv = sx.finite_or_none
 
 
-def sector_result(ctx: VetContext, a: dict, i: int, s: int, prep: px.Prepared, opts: dict) -> CheckResult:
-    g = lambda name: a[f"ps_{name}"][i, s]  # noqa: E731
-    stamp = prep.stamps[s]
-    nr, nc = stamp.stamp_shape
-    lc = ctx.lightcurves[int(ctx.candidates_lc_index[i])] if len(ctx.lightcurves) else None
-    overlap, oflags, onotes = px.lc_tpf_overlap(lc, stamp.time)
-    if int(g("status")) != STATUS_CODES["ok"]:
-        n_used = int(prep.n_cadences_total[s] - prep.n_dropped[s])
-        if n_used < 3:
-            why = "Insufficient valid cadences after masking."
-        elif int(g("n_in_g")) == 0 or bool(g("guard")):
-            why = "insufficient in/out-of-transit cadences for pixel depth map (no in-transit cadences)"
-        else:
-            why = "insufficient in/out-of-transit cadences for pixel depth map (no out-of-transit cadences)"
-        r = skipped_result(ID, NAME, "INSUFFICIENT_DATA", notes=[why, *stamp.notes])
-        r.verdict = "insufficient"
-        r.raw = {
-            "status": "insufficient_data",
-            "error": why,
-            "tpf_shape": list(stamp.shape),
-            "sector": stamp.sector,
-        }
-        return r
-    mrow, mcol = int(g("ref_max_row")), int(g("ref_max_col"))
-    trow, tcol = int(g("ref_target_row")), int(g("ref_target_col"))
+def _int_or_none(v) -> int | None:
+    return None if not math.isfinite(v) else int(v)
+
+
+def _skipped_sector(g, sp: sx.StampPrep) -> CheckResult:
+    """The reference's ``INSUFFICIENT_DATA`` result for a stamp without in- or out-of-transit data."""
+    stamp = sp.stamp
+    if sp.n_cadences_total - sp.n_dropped < 3:
+        why = "Insufficient valid cadences after masking."
+    elif int(g("n_in_g")) == 0 or bool(g("guard")):
+        why = "insufficient in/out-of-transit cadences for pixel depth map (no in-transit cadences)"
+    else:
+        why = "insufficient in/out-of-transit cadences for pixel depth map (no out-of-transit cadences)"
+    r = skipped_result(ID, NAME, "INSUFFICIENT_DATA", notes=[why, *stamp.notes])
+    r.verdict = "insufficient"
+    r.raw = {
+        "status": "insufficient_data",
+        "error": why,
+        "tpf_shape": list(stamp.shape),
+        "sector": stamp.sector,
+    }
+    return r
+
+
+def _reference_block(g, sp: sx.StampPrep, overlap: dict) -> tuple[dict, list[str], float]:
+    """The reference's depth-map metrics, its warnings and its confidence."""
     mdep, tdep = float(g("ref_max_depth")), float(g("ref_target_depth"))
     dist = float(g("ref_distance"))
-    warns = []
-    confidence = CONFIDENCE
-    if not math.isfinite(dist):
-        confidence = 0.2
-        warns.append("NO_VALID_PIXEL_DEPTHS")
+    warns = [] if math.isfinite(dist) else ["NO_VALID_PIXEL_DEPTHS"]
     max_at_edge = int(g("ref_max_edge")) <= 1
     if max_at_edge:
         warns.append("DIFFIMG_MAX_AT_EDGE")
@@ -644,28 +627,29 @@ def sector_result(ctx: VetContext, a: dict, i: int, s: int, prep: px.Prepared, o
         "max_depth_pixel_edge_distance": int(g("ref_max_edge")),
         "target_pixel_edge_distance": int(g("ref_target_edge")),
         "localization_reliable": bool(reliable),
-        "n_cadences": int(prep.n_cadences_total[s]),
-        "max_depth_pixel_row": mrow,
-        "max_depth_pixel_col": mcol,
-        "target_pixel_row": trow,
-        "target_pixel_col": tcol,
+        "n_cadences": int(sp.n_cadences_total),
+        "max_depth_pixel_row": int(g("ref_max_row")),
+        "max_depth_pixel_col": int(g("ref_max_col")),
+        "target_pixel_row": int(g("ref_target_row")),
+        "target_pixel_col": int(g("ref_target_col")),
     }
+    return ref, warns, (CONFIDENCE if math.isfinite(dist) else 0.2)
+
+
+def _localization_metrics(g, ref: dict, opts: V09Options, sector) -> dict:
+    """jaxvet's flux-unit localization metrics (the reference's arg-max is ``ref_max_depth_pixel_*``)."""
     off = _fv(g("offset_pixels"))
-    metrics = {
-        **ref,
-        # jaxvet localization (flux units); the reference's arg-max is ref_max_depth_pixel_*
-        "max_depth_pixel_row": None if not math.isfinite(g("peak_row")) else int(g("peak_row")),
-        "max_depth_pixel_col": None if not math.isfinite(g("peak_col")) else int(g("peak_col")),
-        "ref_max_depth_pixel_row": mrow,
-        "ref_max_depth_pixel_col": mcol,
+    names = ("centroid_row", "centroid_col", "centroid_row_err", "centroid_col_err")
+    return {
+        "max_depth_pixel_row": _int_or_none(g("peak_row")),
+        "max_depth_pixel_col": _int_or_none(g("peak_col")),
+        "ref_max_depth_pixel_row": ref["max_depth_pixel_row"],
+        "ref_max_depth_pixel_col": ref["max_depth_pixel_col"],
         "max_depth_flux": _fv(g("peak_flux")),
         "max_depth_pixel_snr": _fv(g("peak_snr")),
         "max_depth_pixel_distance": _fv(g("peak_distance")),
-        "flux_peak_edge_distance": None if not math.isfinite(g("peak_edge")) else int(g("peak_edge")),
-        "diff_centroid_row": _fv(g("centroid_row")),
-        "diff_centroid_col": _fv(g("centroid_col")),
-        "diff_centroid_row_err": _fv(g("centroid_row_err")),
-        "diff_centroid_col_err": _fv(g("centroid_col_err")),
+        "flux_peak_edge_distance": _int_or_none(g("peak_edge")),
+        **{f"diff_{n}": _fv(g(n)) for n in names},
         "diff_centroid_error_method": "max(propagated, epoch jackknife)"
         if bool(g("jackknife_used"))
         else "propagated",
@@ -677,7 +661,7 @@ def sector_result(ctx: VetContext, a: dict, i: int, s: int, prep: px.Prepared, o
         "diff_offset_row_pixels": _fv(g("offset_row")),
         "diff_offset_col_pixels": _fv(g("offset_col")),
         "diff_offset_pixels": off,
-        "diff_offset_arcsec": None if off is None else off * px.TESS_PIXEL_SCALE_ARCSEC,
+        "diff_offset_arcsec": None if off is None else off * sx.TESS_PIXEL_SCALE_ARCSEC,
         "diff_offset_uncertainty_pixels": _fv(g("offset_err")),
         "diff_offset_sigma": _fv(g("offset_sigma")),
         "diff_significance_sigma": _fv(g("significance")),
@@ -686,48 +670,70 @@ def sector_result(ctx: VetContext, a: dict, i: int, s: int, prep: px.Prepared, o
         "n_epochs_used": int(g("n_epochs")),
         "n_in_transit_cadences": int(g("n_in_g")),
         "n_out_of_transit_cadences": int(g("n_out_g")),
-        "difference_baseline": opts["baseline"],
-        "difference_statistic": opts["statistic"],
-        "sector": stamp.sector,
+        "difference_baseline": opts.baseline,
+        "difference_statistic": opts.statistic,
+        "sector": sector,
     }
+
+
+def _plot_data(g, stamp, metrics: dict, opts: V09Options) -> dict:
+    """Cropped difference, global-difference, depth-map and SNR images with the marked pixels."""
+    nr, nc = stamp.stamp_shape
     npx = nr * nc
-    diff_img, r0, c0 = _crop(np.asarray(g("diff_image"))[:npx].reshape(nr, nc))
+
+    def img(x):
+        return sx.crop(np.asarray(x)[:npx].reshape(nr, nc))[0].astype(np.float32).tolist()
+
+    r0, c0 = sx.crop_origin(nr, nc)
     with np.errstate(all="ignore"):
         snr = np.asarray(g("diff_image"))[:npx] / np.asarray(g("diff_sigma"))[:npx]
-    gdiff = (np.asarray(g("out_image")) - np.asarray(g("in_image")))[:npx].reshape(nr, nc)
-
-    def adj(v, o):
-        return None if v is None else v - o
-
-    plot_data = {
+    peak = metrics["max_depth_pixel_row"]
+    return {
         "version": 1,
-        "difference_image": diff_img.astype(np.float32).tolist(),
-        "difference_image_global": _crop(gdiff)[0].astype(np.float32).tolist(),
-        "depth_map_ppm": _crop(np.asarray(g("depth_map_ppm"))[:npx].reshape(nr, nc))[0]
-        .astype(np.float32)
-        .tolist(),
-        "snr_image": _crop(snr.reshape(nr, nc))[0].astype(np.float32).tolist(),
-        "target_pixel": [trow - r0, tcol - c0],
-        "max_depth_pixel": [mrow - r0, mcol - c0],
-        "flux_peak_pixel": None
-        if metrics["max_depth_pixel_row"] is None
-        else [metrics["max_depth_pixel_row"] - r0, metrics["max_depth_pixel_col"] - c0],
-        "diff_centroid": [adj(metrics["diff_centroid_row"], r0), adj(metrics["diff_centroid_col"], c0)],
-        "target_position": [adj(metrics["target_position_row"], r0), adj(metrics["target_position_col"], c0)],
-        "difference_baseline": opts["baseline"],
+        "difference_image": img(g("diff_image")),
+        "difference_image_global": img(np.asarray(g("out_image")) - np.asarray(g("in_image"))),
+        "depth_map_ppm": img(g("depth_map_ppm")),
+        "snr_image": img(snr),
+        "target_pixel": [metrics["target_pixel_row"] - r0, metrics["target_pixel_col"] - c0],
+        "max_depth_pixel": [metrics["ref_max_depth_pixel_row"] - r0, metrics["ref_max_depth_pixel_col"] - c0],
+        "flux_peak_pixel": None if peak is None else [peak - r0, metrics["max_depth_pixel_col"] - c0],
+        "diff_centroid": [
+            sx.shifted(metrics["diff_centroid_row"], r0),
+            sx.shifted(metrics["diff_centroid_col"], c0),
+        ],
+        "target_position": [
+            sx.shifted(metrics["target_position_row"], r0),
+            sx.shifted(metrics["target_position_col"], c0),
+        ],
+        "difference_baseline": opts.baseline,
         "sector": stamp.sector,
     }
+
+
+def sector_result(
+    ctx: VetContext, a: dict, i: int, s: int, prep: sx.Prepared, opts: V09Options
+) -> CheckResult:
+    """Format candidate ``i`` on stamp ``s`` (host arrays ``a``, with the reference metrics of
+    :func:`with_reference_metrics`) as a V09 result."""
+    g = lambda name: a[f"ps_{name}"][i, s]  # noqa: E731
+    sp = prep.preps[s]
+    stamp = sp.stamp
+    overlap, oflags, onotes = sx.candidate_overlap(ctx, i, stamp)
+    if int(g("status")) != OK:
+        return _skipped_sector(g, sp)
+    ref, warns, confidence = _reference_block(g, sp, overlap)
+    metrics = {**ref, **_localization_metrics(g, ref, opts, stamp.sector)}
     raw = {
         "status": "ok",
-        "max_depth_pixel": [mrow, mcol],
-        "target_pixel": [trow, tcol],
+        "max_depth_pixel": [ref["max_depth_pixel_row"], ref["max_depth_pixel_col"]],
+        "target_pixel": [ref["target_pixel_row"], ref["target_pixel_col"]],
         "reference_compatible": ref,
         "warnings": list(warns),
         "tpf_shape": list(stamp.shape),
-        "n_cadences": int(prep.n_cadences_total[s]),
+        "n_cadences": int(sp.n_cadences_total),
         "sector": stamp.sector,
         "source": stamp.source,
-        "plot_data": plot_data,
+        "plot_data": _plot_data(g, stamp, metrics, opts),
     }
     vcode = int(g("verdict"))
     return CheckResult(
@@ -743,16 +749,17 @@ def sector_result(ctx: VetContext, a: dict, i: int, s: int, prep: px.Prepared, o
     )
 
 
-def format(ctx: VetContext, a: dict) -> list[CheckResult]:
-    if not ctx.tpfs:
-        return px.per_stamp_results(ctx, a, None, {}, sector_result, ID, NAME, "pixel-level analysis")
-    opts = a.get("_options") or _options(ctx)
-    prep = px.prepared(ctx.tpfs, int(opts["quality_bitmask"]))
-    return px.per_stamp_results(ctx, a, prep, opts, sector_result, ID, NAME, "pixel-level analysis")
+def format(ctx: VetContext, opts: V09Options, a: dict) -> list[CheckResult]:
+    """One result per candidate from the host copy ``a`` of :func:`compute`."""
+    return sx.format_per_stamp(
+        ctx, opts, a, sector_result, (ID, NAME), "pixel-level analysis", extend=with_reference_metrics
+    )
+
 
 SPEC = CheckSpec(
     id=ID,
     name=NAME,
+    options=V09Options,
     compute=compute,
     format=format,
     summary_metrics=SUMMARY,

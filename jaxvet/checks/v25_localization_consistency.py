@@ -1,9 +1,11 @@
 """V25 localization consistency: do independent sectors localize the signal to the same place?
 
-The reference has no V25 code: its tutorial (seed 001, semantics §6.20) re-runs V08 and V09 per
-sector and compares the plots by eye.  jaxvet runs V08 and V09 for every sector stamp in
-``ctx.tpfs`` and every candidate in one batch (the per-sector numbers are identical to what V08
-and V09 report, same options, same seeded bootstrap keys) and adds a statistic:
+The reference has no V25 code: its tutorial re-runs V08 and V09 per sector and compares the
+plots by eye.  V25 requires V08 and V09 (the engine runs them first, for every sector stamp in
+``ctx.tpfs`` and every candidate, and hands their results over on the device: the per-sector
+numbers are what V08 and V09 report, same options, same seeded bootstrap keys) and adds a
+statistic (the generalized-least-squares consistency test of Bryson et al. 2013, PASP 125, 889,
+applied across sectors):
 
 * Two 2-D measurements per sector: the V08 centroid-shift vector ``(dx, dy)`` (in - out,
   column/row) with its bootstrap covariance, and the V09 difference-image offset of the deficit
@@ -25,38 +27,53 @@ and V09 report, same options, same seeded bootstrap keys) and adds a statistic:
   still inconsistent and at least 3 remain.  The set-aside sectors are the disagreeing ones; when
   the last two still disagree both are listed (two sectors cannot say which is off).
 * Class: ``UNRESOLVABLE`` with fewer than 2 usable sectors in both tests, ``INCONSISTENT`` when
-  ``p < chi2_threshold`` (0.01, as V21), else ``CONSISTENT``.  Verdict: pass / warn (seed 001:
-  off-target in one sector is "a serious warning") / insufficient.
+  ``p < chi2_threshold`` (0.01, as V21), else ``CONSISTENT``.  Verdict: pass / warn (off-target in
+  one sector is a serious warning) / insufficient.
 
-``raw["summary"]`` holds the seed's per-sector JSON (V08 metrics and flags, V09 metrics and
+``raw["summary"]`` holds the per-sector JSON (V08 metrics and flags, V09 metrics and
 flags); ``raw["plot_data"]`` feeds :func:`jaxvet.plotting.pixels.plot_localization_consistency`
 (centroid shift and difference image per sector, side by side).
 """
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxvet import pixels as px
+from jaxvet import stamps as px
 from jaxvet.checks import v08_centroid_shift as v08
 from jaxvet.checks import v09_difference_image as v09
 from jaxvet.core.stats import chi2_sf
 from jaxvet.engine.context import CheckSpec, VetContext
+from jaxvet.engine.options import CheckOptions, non_negative, option
 from jaxvet.errors import JaxvetInputError
-from jaxvet.results import STATUS_CODES, VERDICT_CODES, CheckResult, skipped_result
+from jaxvet.results import INSUFFICIENT, OK, PASS, SKIPPED, VERDICT_NONE, WARN, CheckResult, skipped_result
 
 ID = "V25"
 NAME = "localization_consistency"
 CLASSES = ("CONSISTENT", "INCONSISTENT", "UNRESOLVABLE")
-DEFAULTS = dict(
-    chi2_threshold=0.01, centroid_floor_pixels=0.02, diffimg_floor_pixels=0.1, min_significance=3.0
-)
 
-__all__ = ["SPEC", "CLASSES", "gls_consistency"]
+
+@dataclass(frozen=True)
+class V25Options(CheckOptions):
+    """V25 thresholds (all traced): the p-value below which sectors disagree, the systematic
+    floors added in quadrature (pixels) and the V09 detection significance a sector needs."""
+
+    check_id: ClassVar[str] = "V25"
+    chi2_threshold: float = option(0.01, non_negative, traced=True)
+    centroid_floor_pixels: float = option(0.02, non_negative, traced=True)
+    diffimg_floor_pixels: float = option(0.1, non_negative, traced=True)
+    min_significance: float = option(3.0, non_negative, traced=True)
+
+
+#: the defaults as a plain mapping
+DEFAULTS = V25Options().to_dict()
+
+__all__ = ["SPEC", "CLASSES", "V25Options", "gls_consistency"]
 
 
 def _nanmean0(a):
@@ -147,15 +164,6 @@ def _disagreeing(v_c, cov_c, use_c, v_d, cov_d, use_d, thr):
     return dropped | (pair_left[:, None] & (uc | ud))
 
 
-def _options(ctx: VetContext) -> dict:
-    o = {**DEFAULTS, **ctx.opts(ID)}
-    for name in ("chi2_threshold", "centroid_floor_pixels", "diffimg_floor_pixels", "min_significance"):
-        v = o[name]
-        if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
-            raise JaxvetInputError(f"V25 {name} must be a finite non-negative number, got {v!r}")
-    return o
-
-
 def _frames(prep: px.Prepared, target_rc: np.ndarray) -> tuple[str, np.ndarray]:
     """Per-stamp 2x2 maps (d_col, d_row) px -> arcsec: sky (east, north) when all have a WCS."""
     jac = []
@@ -167,24 +175,51 @@ def _frames(prep: px.Prepared, target_rc: np.ndarray) -> tuple[str, np.ndarray]:
     return "pixel", np.broadcast_to(np.eye(2) * px.TESS_PIXEL_SCALE_ARCSEC, (len(prep.stamps), 2, 2)).copy()
 
 
-def compute(ctx: VetContext) -> dict:
+def _p_value(t: dict) -> np.ndarray:
+    """chi-square p-value of one test's (chi2, dof), NaN where it has no degrees of freedom."""
+    p = np.asarray(chi2_sf(jnp.asarray(np.nan_to_num(t["chi2"])), jnp.asarray(t["dof"])))
+    return np.where(t["dof"] > 0, p, np.nan)
+
+
+def _pixel_options(ctx: VetContext) -> tuple[v08.V08Options, v09.V09Options]:
+    """The run's validated V08 and V09 options (the same stamps must be prepared for both)."""
+    o8 = v08.SPEC.resolve_options(ctx.options.get("V08"))
+    o9 = v09.SPEC.resolve_options(ctx.options.get("V09"))
+    if int(o8.quality_bitmask) != int(o9.quality_bitmask):
+        raise JaxvetInputError("V25 needs the same quality_bitmask option for V08 and V09")
+    return o8, o9
+
+
+def _required(ctx: VetContext, spec: CheckSpec, opts):
+    """``spec``'s compute tree for this chunk: the engine's product, else computed once per chunk
+    (a direct ``V25.run(ctx)``), as a host copy."""
+    if spec.id in ctx.products:
+        tree = ctx.products[spec.id]
+    else:
+        tree = ctx.cached(f"V25:{spec.id}", lambda: spec.dispatch(ctx, opts))
+    return {k: np.asarray(v) for k, v in jax.device_get(tree).items()}
+
+
+def compute(ctx: VetContext, opts: V25Options) -> dict:
+    """The consistency statistic from V08's and V09's per-stamp results (``requires``).
+
+    The statistic is a small host computation over the K sectors of each candidate: it waits
+    for V08's and V09's device results (dispatched before it).
+    """
     b = ctx.n_candidates
     if not ctx.tpfs:
         return {
-            "status": np.full(b, STATUS_CODES["skipped"]),
-            "verdict": np.full(b, -1),
+            "status": np.full(b, SKIPPED),
+            "verdict": np.full(b, VERDICT_NONE),
             "chi2_p_value": np.full(b, np.nan),
             "n_sectors_used": np.zeros(b),
         }
-    o25 = _options(ctx)
-    o8 = v08._options(ctx)
-    o9 = v09._options(ctx)
-    if int(o8["quality_bitmask"]) != int(o9["quality_bitmask"]):
-        raise JaxvetInputError("V25 needs the same quality_bitmask option for V08 and V09")
-    prep = px.prepared(ctx.tpfs, int(o8["quality_bitmask"]))
+    o25 = opts.to_dict()
+    o8, o9 = _pixel_options(ctx)
+    prep = px.prepared(ctx.tpfs, int(o8.quality_bitmask), ctx=ctx)
     k = len(prep.stamps)
-    a8 = {f"ps_{name}": v for name, v in v08.centroid_shift_stamps(ctx, prep, o8).items()}
-    a9 = v09.assemble(v09.difference_image_stamps(ctx, prep, o9), prep, o9)
+    a8 = {n: v for n, v in _required(ctx, v08.SPEC, o8).items() if n.startswith("ps_")}
+    a9 = _required(ctx, v09.SPEC, o9)
     # common frame
     # NaN-ignoring means, NaN for an all-NaN column, without the global warnings filter (checks
     # run in threads: warnings.catch_warnings is not thread-safe)
@@ -211,7 +246,7 @@ def compute(ctx: VetContext) -> dict:
     e_c, e_r = a9["ps_centroid_col_err"], a9["ps_centroid_row_err"]
     v_d, cov_d = vec_cov(d_c, d_r, e_c, e_r, o25["diffimg_floor_pixels"])
     use_d = (
-        (a9["ps_status"] == STATUS_CODES["ok"])
+        (a9["ps_status"] == OK)
         & np.isfinite(d_c)
         & np.isfinite(d_r)
         & np.isfinite(e_c)
@@ -239,30 +274,18 @@ def compute(ctx: VetContext) -> dict:
     out = {f"c8_{n}": v for n, v in a8.items()}
     out.update({f"c9_{n}": v for n, v in a9.items() if n.startswith("ps_")})
     out.update(
-        status=np.full(b, STATUS_CODES["ok"]),
-        verdict=np.select(
-            [cls == 2, cls == 1],
-            [VERDICT_CODES["insufficient"], VERDICT_CODES["warn"]],
-            VERDICT_CODES["pass"],
-        ),
+        status=np.full(b, OK),
+        verdict=np.select([cls == 2, cls == 1], [INSUFFICIENT, WARN], PASS),
         class_code=cls,
         chi2=np.where(resolvable, chi2, np.nan),
         dof=dof,
         chi2_p_value=p,
         centroid_chi2=tc["chi2"],
         centroid_dof=tc["dof"],
-        centroid_p=np.where(
-            tc["dof"] > 0,
-            np.asarray(chi2_sf(jnp.asarray(np.nan_to_num(tc["chi2"])), jnp.asarray(tc["dof"]))),
-            np.nan,
-        ),
+        centroid_p=_p_value(tc),
         diffimg_chi2=td["chi2"],
         diffimg_dof=td["dof"],
-        diffimg_p=np.where(
-            td["dof"] > 0,
-            np.asarray(chi2_sf(jnp.asarray(np.nan_to_num(td["chi2"])), jnp.asarray(td["dof"]))),
-            np.nan,
-        ),
+        diffimg_p=_p_value(td),
         n_sectors_used=(use_c | use_d).sum(axis=1),
         n_centroid=use_c.sum(axis=1),
         n_diffimg=use_d.sum(axis=1),
@@ -277,7 +300,7 @@ def compute(ctx: VetContext) -> dict:
         mean_c=tc["mean"],
         mean_d=td["mean"],
     )
-    out["_opts"] = {"V25": o25, "V08": o8, "V09": o9, "frame": frame}
+    out["frame"] = frame
     return out
 
 
@@ -318,142 +341,166 @@ V09_KEYS = (
 )
 
 
-def format(ctx: VetContext, a: dict) -> list[CheckResult]:
+def _v09_metrics(r9: CheckResult) -> dict:
+    """V09's metrics plus the flux peak's offset from the target position (row, col)."""
+    m9 = dict(r9.metrics)
+    if m9.get("max_depth_pixel_row") is not None and m9.get("target_position_row") is not None:
+        m9["max_depth_pixel_offset"] = [
+            m9["max_depth_pixel_row"] - m9["target_position_row"],
+            m9["max_depth_pixel_col"] - m9["target_position_col"],
+        ]
+    else:
+        m9["max_depth_pixel_offset"] = None
+    return m9
+
+
+def _sector_entries(a: dict, i: int, s: int, sec, r8: CheckResult, r9: CheckResult, label: str):
+    """Candidate ``i``, stamp ``s``: its ``raw["summary"]`` entry, plot panel and test record."""
+    m9 = _v09_metrics(r9)
+    used = dict(centroid_used=bool(a["use_c"][i, s]), diffimg_used=bool(a["use_d"][i, s]))
+    disagrees = bool(a["disagree"][i, s])
+    summary = {
+        "V08": _pick(r8.metrics, V08_KEYS),
+        "V08_flags": list(r8.flags),
+        "V08_status": r8.status,
+        "V09": _pick(m9, (*V09_KEYS, "max_depth_pixel_offset")),
+        "V09_flags": list(r9.flags),
+        "V09_status": r9.status,
+    }
+    panel = {
+        "sector": sec,
+        "label": label,
+        "v08": (r8.raw or {}).get("plot_data"),
+        "v09": (r9.raw or {}).get("plot_data"),
+        "v08_metrics": _pick(r8.metrics, V08_KEYS),
+        "v09_metrics": _pick(m9, V09_KEYS),
+        "v09_status": r9.status,
+        **used,
+        "disagrees": disagrees,
+    }
+    record = {
+        "sector": sec,
+        "centroid_vector_arcsec": a["v_c"][i, s].tolist(),
+        "centroid_cov_arcsec2": a["cov_c"][i, s].tolist(),
+        "diffimg_vector_arcsec": a["v_d"][i, s].tolist(),
+        "diffimg_cov_arcsec2": a["cov_d"][i, s].tolist(),
+        **used,
+        "leave_one_out_p_value": a["loo_p"][i, s],
+        "disagrees": disagrees,
+    }
+    return summary, panel, record
+
+
+def _finite(v) -> float | None:
+    return None if not np.isfinite(v) else float(v)
+
+
+def _metrics(a: dict, i: int, k: int, n_bad: int, frame: str, opts: V25Options) -> dict:
+    """The candidate's consistency metrics."""
+    return {
+        "consistency_class": CLASSES[int(a["class_code"][i])],
+        "chi2_p_value": float(a["chi2_p_value"][i]),
+        "chi2": _finite(a["chi2"][i]),
+        "chi2_dof": int(a["dof"][i]),
+        "centroid_chi2": _finite(a["centroid_chi2"][i]),
+        "centroid_dof": int(a["centroid_dof"][i]),
+        "centroid_p_value": _finite(a["centroid_p"][i]),
+        "diffimg_chi2": _finite(a["diffimg_chi2"][i]),
+        "diffimg_dof": int(a["diffimg_dof"][i]),
+        "diffimg_p_value": _finite(a["diffimg_p"][i]),
+        "n_sectors_input": k,
+        "n_sectors_used": int(a["n_sectors_used"][i]),
+        "n_sectors_centroid": int(a["n_centroid"][i]),
+        "n_sectors_diffimg": int(a["n_diffimg"][i]),
+        "n_inconsistent_sectors": n_bad,
+        "frame": frame,
+        "chi2_threshold": float(opts.chi2_threshold),
+        "centroid_floor_pixels": float(opts.centroid_floor_pixels),
+        "diffimg_floor_pixels": float(opts.diffimg_floor_pixels),
+    }
+
+
+def _flags_notes(cls: str, frame: str, k: int) -> tuple[list[str], list[str]]:
+    flags, notes = [], []
+    if frame == "pixel" and k >= 2:
+        flags.append("V25_PIXEL_FRAME")
+        notes.append(
+            "not every stamp has a WCS: vectors compared in the pixel frame, valid only if the "
+            "stamps share a detector orientation"
+        )
+    if cls == "INCONSISTENT":
+        flags.append("LOCALIZATION_INCONSISTENT")
+    if k < 2:
+        notes.append(f"{k} TPF stamp: need >= 2 sectors to compare localizations")
+    return flags, notes
+
+
+def _candidate_result(ctx, a, a8, a9, i, prep, o8, o9, opts: V25Options) -> CheckResult:
+    """Candidate ``i``'s V25 result: per-sector V08/V09 summaries and the consistency test."""
+    frame = str(a["frame"])
+    k = len(prep.preps)
+    summary, sectors_pd, per_sector = {}, [], []
+    for s, stamp in enumerate(prep.stamps):
+        r8 = v08.sector_result(ctx, a8, i, s, prep, o8)
+        r9 = v09.sector_result(ctx, a9, i, s, prep, o9)
+        label = str(stamp.sector) if stamp.sector is not None else f"stamp{s}"
+        entry, panel, record = _sector_entries(a, i, s, stamp.sector, r8, r9, label)
+        summary[label] = entry
+        sectors_pd.append(panel)
+        per_sector.append(record)
+    bad = [p["sector"] for p in per_sector if p["disagrees"]]
+    metrics = _metrics(a, i, k, len(bad), frame, opts)
+    flags, notes = _flags_notes(metrics["consistency_class"], frame, k)
+    raw = {
+        "inconsistent_sectors": bad,
+        "summary": summary,
+        "per_sector": per_sector,
+        "centroid_mean_arcsec": a["mean_c"][i].tolist(),
+        "diffimg_mean_arcsec": a["mean_d"][i].tolist(),
+        "plot_data": {
+            "version": 1,
+            "sectors": sectors_pd,
+            "consistency_class": metrics["consistency_class"],
+            "chi2_p_value": float(a["chi2_p_value"][i]),
+            "frame": frame,
+        },
+    }
+    return CheckResult(
+        id=ID,
+        name=NAME,
+        status="ok",
+        confidence=None,
+        verdict=("pass", "warn", "fail", "insufficient")[int(a["verdict"][i])],
+        flags=flags,
+        metrics=metrics,
+        raw=raw,
+        notes=notes,
+    )
+
+
+def format(ctx: VetContext, opts: V25Options, a: dict) -> list[CheckResult]:
+    """One result per candidate from the host copy ``a`` of :func:`compute`."""
     b = ctx.n_candidates
     if not ctx.tpfs:
         return [
             skipped_result(ID, NAME, "NO_TPF", notes=["TPF data not provided; cannot localize per sector"])
             for _ in range(b)
         ]
-    opts = a["_opts"]
-    o25, o8, o9, frame = opts["V25"], opts["V08"], opts["V09"], opts["frame"]
-    prep = px.prepared(ctx.tpfs, int(o8["quality_bitmask"]))
-    k = len(prep.stamps)
+    o8, o9 = _pixel_options(ctx)
+    prep = px.prepared(ctx.tpfs, int(o8.quality_bitmask), ctx=ctx)
     a8 = {n[3:]: v for n, v in a.items() if n.startswith("c8_")}
-    a9 = {n[3:]: v for n, v in a.items() if n.startswith("c9_")}
-    results = []
-    for i in range(b):
-        summary, sectors_pd, per_sector = {}, [], []
-        for s in range(k):
-            r8 = v08.sector_result(ctx, a8, i, s, prep, o8)
-            r9 = v09.sector_result(ctx, a9, i, s, prep, o9)
-            sec = prep.stamps[s].sector
-            label = str(sec) if sec is not None else f"stamp{s}"
-            m9 = dict(r9.metrics)
-            if m9.get("max_depth_pixel_row") is not None and m9.get("target_position_row") is not None:
-                m9["max_depth_pixel_offset"] = [
-                    m9["max_depth_pixel_row"] - m9["target_position_row"],
-                    m9["max_depth_pixel_col"] - m9["target_position_col"],
-                ]
-            else:
-                m9["max_depth_pixel_offset"] = None
-            summary[label] = {
-                "V08": _pick(r8.metrics, V08_KEYS),
-                "V08_flags": list(r8.flags),
-                "V08_status": r8.status,
-                "V09": _pick(m9, (*V09_KEYS, "max_depth_pixel_offset")),
-                "V09_flags": list(r9.flags),
-                "V09_status": r9.status,
-            }
-            sectors_pd.append(
-                {
-                    "sector": sec,
-                    "label": label,
-                    "v08": (r8.raw or {}).get("plot_data"),
-                    "v09": (r9.raw or {}).get("plot_data"),
-                    "v08_metrics": _pick(r8.metrics, V08_KEYS),
-                    "v09_metrics": _pick(m9, V09_KEYS),
-                    "v09_status": r9.status,
-                    "centroid_used": bool(a["use_c"][i, s]),
-                    "diffimg_used": bool(a["use_d"][i, s]),
-                    "disagrees": bool(a["disagree"][i, s]),
-                }
-            )
-            per_sector.append(
-                {
-                    "sector": sec,
-                    "centroid_vector_arcsec": a["v_c"][i, s].tolist(),
-                    "centroid_cov_arcsec2": a["cov_c"][i, s].tolist(),
-                    "diffimg_vector_arcsec": a["v_d"][i, s].tolist(),
-                    "diffimg_cov_arcsec2": a["cov_d"][i, s].tolist(),
-                    "centroid_used": bool(a["use_c"][i, s]),
-                    "diffimg_used": bool(a["use_d"][i, s]),
-                    "leave_one_out_p_value": a["loo_p"][i, s],
-                    "disagrees": bool(a["disagree"][i, s]),
-                }
-            )
-        bad = [p["sector"] for p in per_sector if p["disagrees"]]
-        cls = CLASSES[int(a["class_code"][i])]
-        flags = []
-        if frame == "pixel" and k >= 2:
-            flags.append("V25_PIXEL_FRAME")
-        if cls == "INCONSISTENT":
-            flags.append("LOCALIZATION_INCONSISTENT")
-        notes = []
-        if frame == "pixel" and k >= 2:
-            notes.append(
-                "not every stamp has a WCS: vectors compared in the pixel frame, valid only if the "
-                "stamps share a detector orientation"
-            )
-        if k < 2:
-            notes.append(f"{k} TPF stamp: need >= 2 sectors to compare localizations")
-        metrics = {
-            "consistency_class": cls,
-            "chi2_p_value": float(a["chi2_p_value"][i]),
-            "chi2": None if not np.isfinite(a["chi2"][i]) else float(a["chi2"][i]),
-            "chi2_dof": int(a["dof"][i]),
-            "centroid_chi2": None if not np.isfinite(a["centroid_chi2"][i]) else float(a["centroid_chi2"][i]),
-            "centroid_dof": int(a["centroid_dof"][i]),
-            "centroid_p_value": None if not np.isfinite(a["centroid_p"][i]) else float(a["centroid_p"][i]),
-            "diffimg_chi2": None if not np.isfinite(a["diffimg_chi2"][i]) else float(a["diffimg_chi2"][i]),
-            "diffimg_dof": int(a["diffimg_dof"][i]),
-            "diffimg_p_value": None if not np.isfinite(a["diffimg_p"][i]) else float(a["diffimg_p"][i]),
-            "n_sectors_input": k,
-            "n_sectors_used": int(a["n_sectors_used"][i]),
-            "n_sectors_centroid": int(a["n_centroid"][i]),
-            "n_sectors_diffimg": int(a["n_diffimg"][i]),
-            "n_inconsistent_sectors": len(bad),
-            "frame": frame,
-            "chi2_threshold": float(o25["chi2_threshold"]),
-            "centroid_floor_pixels": float(o25["centroid_floor_pixels"]),
-            "diffimg_floor_pixels": float(o25["diffimg_floor_pixels"]),
-        }
-        raw = {
-            "inconsistent_sectors": bad,
-            "summary": summary,
-            "per_sector": per_sector,
-            "centroid_mean_arcsec": a["mean_c"][i].tolist(),
-            "diffimg_mean_arcsec": a["mean_d"][i].tolist(),
-            "plot_data": {
-                "version": 1,
-                "sectors": sectors_pd,
-                "consistency_class": cls,
-                "chi2_p_value": float(a["chi2_p_value"][i]),
-                "frame": frame,
-            },
-        }
-        results.append(
-            CheckResult(
-                id=ID,
-                name=NAME,
-                status="ok",
-                confidence=None,
-                verdict=("pass", "warn", "fail", "insufficient")[int(a["verdict"][i])],
-                flags=flags,
-                metrics=metrics,
-                raw=raw,
-                notes=notes,
-            )
-        )
-    return results
+    a9 = v09.with_reference_metrics({n[3:]: v for n, v in a.items() if n.startswith("c9_")}, prep, o9)
+    return [_candidate_result(ctx, a, a8, a9, i, prep, o8, o9, opts) for i in range(b)]
 
 
 SPEC = CheckSpec(
     id=ID,
     name=NAME,
+    options=V25Options,
     compute=compute,
     format=format,
     summary_metrics=("chi2_p_value", "n_sectors_used"),
+    requires=("V08", "V09"),
     needs_tpf=True,
     description="Per-sector V08/V09 localization and a chi-square test that sectors agree",
 )

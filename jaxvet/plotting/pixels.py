@@ -2,7 +2,7 @@
 
 All functions draw from ``result.raw["plot_data"]`` only (no recomputation).  The single-panel
 functions accept ``ax=`` and return the axes; :func:`plot_localization_consistency` returns a
-Figure (the seed-001 side-by-side layout: one column per sector, V08 on top, V09 below).
+Figure (side by side: one column per sector, V08 on top, V09 below).
 """
 
 from __future__ import annotations

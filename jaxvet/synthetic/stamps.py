@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from jaxvet.errors import JaxvetInputError
-from jaxvet.pixels import TESS_PIXEL_SCALE_ARCSEC, TPFStamp
+from jaxvet.stamps import TESS_PIXEL_SCALE_ARCSEC, TPFStamp
 from jaxvet.synthetic.lightcurves import trapezoid_profile
 
 __all__ = ["Star", "simulate_tpf", "pixel_integrated_gaussian"]
@@ -79,6 +79,24 @@ def _tan_wcs(ra, dec, crpix_rc, rotation_deg):
     rot = np.array([[math.cos(th), -math.sin(th)], [math.sin(th), math.cos(th)]])
     w.wcs.cd = np.diag([-scale, scale]) @ rot
     return w
+
+
+def _render(stars, pos, lcs, dr, dc, shape, prf: str, prf_sigma: float, background: float) -> np.ndarray:
+    """Noise-free (T, rows, cols) cube: every star's PRF at its pixel position ``pos`` moved by
+    the pointing offsets ``dr``/``dc`` (T,), scaled by its flux and light curve ``lcs`` (S, T).
+    PRFs are evaluated once per 0.01-pixel offset bin (speed)."""
+    n_rows, n_cols = shape
+    model = np.full((lcs.shape[1], n_rows, n_cols), background)
+    q = 0.01
+    keys = np.round(np.stack([dr, dc], 1) / q).astype(int)
+    uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    for j, (kr, kc) in enumerate(uniq):
+        sel = inv == j
+        for s, (r0, c0), lc in zip(stars, pos, lcs, strict=True):
+            img = _prf(prf, n_rows, n_cols, r0 + kr * q, c0 + kc * q, prf_sigma)
+            model[sel] += s.flux * lc[sel, None, None] * img[None]
+    return model
 
 
 def simulate_tpf(
@@ -155,17 +173,7 @@ def simulate_tpf(
     if eb_star is not None:
         dt = (time - t0_btjd + 0.5 * period_days) % period_days - 0.5 * period_days
         lcs[1 + eb_star] -= eb_depth * trapezoid_profile(dt, duration_hours / 24.0, tflat_ratio)
-    # render: the PRF moves with the pointing; precompute on a sub-grid of offsets for speed
-    model = np.full((n, n_rows, n_cols), float(background))
-    q = 0.01
-    keys = np.round(np.stack([dr, dc], 1) / q).astype(int)
-    uniq, inv = np.unique(keys, axis=0, return_inverse=True)
-    inv = inv.reshape(-1)
-    for j, (kr, kc) in enumerate(uniq):
-        sel = inv == j
-        for s, (r0, c0), lc in zip(stars, pos, lcs, strict=True):
-            img = _prf(prf, n_rows, n_cols, r0 + kr * q, c0 + kc * q, prf_sigma)
-            model[sel] += s.flux * lc[sel, None, None] * img[None]
+    model = _render(stars, pos, lcs, dr, dc, (n_rows, n_cols), prf, prf_sigma, float(background))
     exp_s = cadence_min * 60.0
     sigma = np.sqrt(np.maximum(model, 0.0) * exp_s + read_noise**2) / exp_s
     flux = model + sigma * rng.standard_normal(model.shape)

@@ -1,7 +1,7 @@
 """Plain-numpy oracles for the pixel checks (V08, V09, V25), written from the specification.
 
-Reference behaviour: /work/shared/reference-semantics.md §6.6 (V08 centroid shift), §6.7 (V09
-difference image), §4.4 (pixel checks ignore TPF quality).  The jaxvet-specific parts (V09's
+Reference behaviour: the reference library's ``compute_centroid_shift`` (V08 centroid shift) and
+``pixel_level_lc`` (V09 difference image); both ignore TPF quality flags.  The jaxvet-specific parts (V09's
 local-baseline difference image and its localization, the V25 chi-square) follow the module
 docstrings of ``jaxvet.checks.v09_difference_image`` / ``v25_localization_consistency``.
 Everything here is deliberately simple (Python loops over cadences and epochs, ``np.median``),
