@@ -158,11 +158,6 @@ def plain_array(value, name: str, unit=None) -> np.ndarray:
     return arr
 
 
-def quality_array(value) -> np.ndarray:
-    """Integer quality flags; NaN (missing) becomes 0."""
-    return np.nan_to_num(np.asarray(value, dtype=np.float64), nan=0).astype(np.int64)
-
-
 def robust_p2p_scatter(flux: np.ndarray) -> float:
     """Robust point-to-point scatter: 1.4826 MAD of first differences / sqrt(2)."""
     f = flux[np.isfinite(flux)]

@@ -15,7 +15,7 @@ import numpy as np
 
 from jaxvet.data import BJD_OFFSET
 from jaxvet.errors import DataFileError
-from jaxvet.io._common import BKJD_OFFSET, Parsed, quality_array, time_offset_for
+from jaxvet.io._common import BKJD_OFFSET, Parsed, time_offset_for
 
 _META_KEYS = (
     "TELESCOP",
@@ -224,7 +224,8 @@ def read_fits(p: Path, flux_column, time_format: str) -> Parsed:
     if err_name is None:
         notes.append(f"no {fname}_ERR column: flux_err set to 0 (the reference's convention)")
     q_name = next((c for c in ("QUALITY", "SAP_QUALITY") if c in cols), None)
-    quality = quality_array(cols[q_name]) if q_name is not None and cols[q_name].ndim == 1 else None
+    # integer flags; LightCurve turns missing (NaN) flags into 0
+    quality = cols[q_name] if q_name is not None and cols[q_name].ndim == 1 else None
     time = _column(p, cols, "TIME")
     offset, system = _fits_time(p, primary, ext, mission, time_format, notes)
     sector, source = _fits_sector(primary, ext, mission, notes)

@@ -13,7 +13,7 @@ import numpy as np
 
 from jaxvet.data import ABSOLUTE_JD_MIN, BJD_OFFSET, LightCurve
 from jaxvet.errors import JaxvetInputError
-from jaxvet.io._common import BKJD_OFFSET, JaxvetDataWarning, Parsed, plain_array, quality_array
+from jaxvet.io._common import BKJD_OFFSET, JaxvetDataWarning, Parsed, plain_array
 from jaxvet.io.build import finish
 from jaxvet.io.fits import prefixed_target
 from jaxvet.io.stitching import combine
@@ -115,7 +115,7 @@ def _lk_parse(obj, label) -> Parsed:
     )
     quality = None
     if "quality" in getattr(obj, "colnames", ()):
-        quality = quality_array(plain_array(obj["quality"], "quality"))
+        quality = plain_array(obj["quality"], "quality")  # masked -> NaN -> flag 0
     sec, source = _lk_sector(meta, mission, notes)
     tid = _lk_meta(meta, "TICID", "TARGETID", "KEPLERID")
     target = (

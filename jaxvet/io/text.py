@@ -20,7 +20,7 @@ import numpy as np
 
 from jaxvet.data import ABSOLUTE_JD_MIN
 from jaxvet.errors import DataFileError
-from jaxvet.io._common import MISSING_TOKENS, Parsed, norm_name, quality_array, read_text, time_offset_for
+from jaxvet.io._common import MISSING_TOKENS, Parsed, norm_name, read_text, time_offset_for
 
 # header name -> time system ("auto": decide from the values)
 TIME_NAMES = {
@@ -313,7 +313,7 @@ def read_text_table(p: Path, flux_column, time_format: str) -> Parsed:
         time=time,
         flux=data[:, cols.flux].copy(),
         flux_err=data[:, cols.err].copy() if cols.err is not None else None,
-        quality=quality_array(data[:, cols.quality]) if cols.quality is not None else None,
+        quality=data[:, cols.quality] if cols.quality is not None else None,
         format="tess-vetter-csv" if tutorial else "text",
         sector=sector,
         sector_column=cols.sector,
