@@ -10,7 +10,8 @@ cadences) is kept and masked by :attr:`LightCurve.valid`.
 Modules, by format: :mod:`jaxvet.io.fits` (TESS SPOC, Kepler/K2, lightkurve FITS),
 :mod:`jaxvet.io.text` (CSV / text tables), :mod:`jaxvet.io.lightkurve` (lightkurve objects),
 :mod:`jaxvet.io.candidates` (candidate tables), :mod:`jaxvet.io.stitching` (several files of one
-target), :mod:`jaxvet.io.datasets` (the shared data directory and TOI-5807).  The quality
+target), :mod:`jaxvet.io.pixels` (target pixel files: TESS TPF FITS and npz stamps),
+:mod:`jaxvet.io.datasets` (the shared data directory and TOI-5807).  The quality
 bitmasks are those of lightkurve's ``TessQualityFlags`` and ``KeplerQualityFlags``
 (Lightkurve Collaboration 2018), chosen by mission.
 
@@ -33,9 +34,11 @@ from jaxvet.io.build import PLACEHOLDER_ERR_RATIO
 from jaxvet.io.candidates import read_candidate_arrays, read_candidates
 from jaxvet.io.datasets import find_shared_data, load_toi5807, toi5807_candidate
 from jaxvet.io.lightkurve import from_lightkurve
+from jaxvet.io.pixels import read_tpf
 from jaxvet.io.readers import from_arrays, parse_sector_list, read_lightcurve, read_lightcurves
 
 __all__ = [
+    "read_tpf",
     "BKJD_OFFSET",
     "MJD_OFFSET",
     "PLACEHOLDER_ERR_RATIO",
