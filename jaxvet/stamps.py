@@ -53,6 +53,11 @@ __all__ = [
 #: TESS pixel scale (arcsec per pixel), as in the reference.
 TESS_PIXEL_SCALE_ARCSEC = 21.0
 
+#: the pixel kernels' per-pair element estimate counts one (bootstrap x cadence) intermediate of
+#: several: their chunks hold 4x the engine budget (2^24 elements on a CPU, the chunking the
+#: pixel checks have always used)
+PAIR_BUDGET_SCALE = 4.0
+
 
 # ---------------------------------------------------------------------------------------------
 # host data model

@@ -70,6 +70,7 @@ from jaxvet.engine.chunks import map_rows, rows_per_chunk
 from jaxvet.engine.context import CheckSpec, VetContext
 from jaxvet.engine.options import CheckOptions, at_least, boolean, one_of, option, positive
 from jaxvet.results import INSUFFICIENT, OK, VERDICT_NONE, CheckResult
+from jaxvet.stamps import PAIR_BUDGET_SCALE
 
 ID = "V08"
 NAME = "centroid_shift"
@@ -526,7 +527,7 @@ def centroid_shift_stamp(ctx: VetContext, sp: sx.StampPrep, tag: int, opts: V08O
         exact_in=exact_in,
     )
     sigma = opts.traced()["outlier_sigma"]
-    chunk = min(rows_per_chunk(per_pair, cap=64), nb)
+    chunk = min(rows_per_chunk(per_pair, cap=64, scale=PAIR_BUDGET_SCALE), nb)
     res = map_rows(partial(_shift_chunk, **static), arrays, nb, chunk, args=(sp.stats, sp.pb, sigma))
     if opts.plot_data:  # plot images for the first plot_max candidates only (a per-pixel median each)
         n_plot = min(b, int(opts.plot_max))

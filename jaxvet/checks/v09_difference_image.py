@@ -76,6 +76,7 @@ from jaxvet.engine.context import CheckSpec, VetContext
 from jaxvet.engine.options import CheckOptions, at_least, finite, one_of, option, positive
 from jaxvet.errors import JaxvetInputError
 from jaxvet.results import FAIL, INSUFFICIENT, OK, PASS, SKIPPED, WARN, CheckResult, skipped_result
+from jaxvet.stamps import PAIR_BUDGET_SCALE
 
 ID = "V09"
 NAME = "difference_image"
@@ -431,7 +432,7 @@ def difference_image_stamp(ctx: VetContext, sp: sx.StampPrep, opts: V09Options) 
     per_pair = max(
         e * (static["w_in"] + static["w_out"]) * npix, (static["n_in_pad"] + static["n_ex_pad"]) * npix, 1
     )
-    chunk = min(rows_per_chunk(per_pair, cap=64), nb)
+    chunk = min(rows_per_chunk(per_pair, cap=64, scale=PAIR_BUDGET_SCALE), nb)
     fn = partial(_diff_chunk, min_cad=int(opts.min_cadences), **static)
     res = map_rows(fn, arrays, nb, chunk, args=(sp.stats, sp.pb, opts.traced()["centroid_radius"]))
     res = {k_: v[:b] for k_, v in res.items()}
