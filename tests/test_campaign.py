@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxvet.campaigns import config as config_mod
 from jaxvet.campaigns import lightcurve as campaign_mod
 from jaxvet.campaigns.lightcurve import (
     add_campaign_arguments,
@@ -232,7 +233,7 @@ def test_overwrite_replaces_and_orphan_parts_are_refused(lc, reference_run, tmp_
 
 def test_context_light_curves_are_the_injected_rows(lc):
     from jaxvet.campaigns.injection import InjectionConfig, base_stats, build_injection_batch
-    from jaxvet.campaigns.lightcurve import _RowLightCurves
+    from jaxvet.campaigns.rows import _RowLightCurves
     from jaxvet.data import LightCurveBatch
 
     lcb = LightCurveBatch.from_lightcurves([lc])
@@ -315,7 +316,7 @@ def test_bad_arguments_are_rejected(lc, tmp_path):
 def test_cli_runs_resumes_and_reports(lc, tmp_path, monkeypatch, capsys):
     import argparse
 
-    monkeypatch.setattr(campaign_mod, "get_check", lambda cid: FAKE)
+    monkeypatch.setattr(config_mod, "get_check", lambda cid: FAKE)
     path = tmp_path / "sector1_lc.csv"
     v = lc.valid
     np.savetxt(
@@ -341,8 +342,8 @@ def test_cli_main_entry_point(tmp_path, monkeypatch):
     """``jaxvet campaign`` through the package CLI (no file: the simulated demo light curve)."""
     cli = pytest.importorskip("jaxvet.cli")
     monkeypatch.setenv("JAXVET_NO_CACHE", "1")
-    monkeypatch.setattr(campaign_mod, "get_check", lambda cid: FAKE)
-    monkeypatch.setattr(campaign_mod, "_demo_lightcurve", lambda seed=0: small_lc(seed))
+    monkeypatch.setattr(config_mod, "get_check", lambda cid: FAKE)
+    monkeypatch.setattr(config_mod, "demo_lightcurve", lambda seed=0: small_lc(seed))
     out = tmp_path / "main"
     argv = ["campaign", "--checks", "XOE", "--out", str(out), "--chunk-size", "8", *_CLI_INJECTION]
     rc = cli.main(argv + ["--n-injections", "8", "--no-progress"])
@@ -357,7 +358,7 @@ import json, sys
 import jax, numpy as np
 assert len(jax.devices()) == 4, jax.devices()
 from tests.test_campaign import FAKE, KW, small_lc
-from jaxvet.campaigns.lightcurve import _mesh_sharding, run_campaign
+from jaxvet.campaigns.runner import mesh_sharding as _mesh_sharding, run_campaign
 from jaxvet.data import LightCurveBatch
 from jaxvet.campaigns.injection import InjectionConfig, base_stats, build_injection_batch
 lc = small_lc()

@@ -64,7 +64,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxvet.campaigns.lightcurve import _to_astropy, _write_json, _write_part
+from jaxvet.campaigns.parts import to_astropy, write_json, write_part
 from jaxvet.checks import get_check
 from jaxvet.data import Candidate, CandidateBatch, LightCurve, bucket_size
 from jaxvet.engine.context import CheckSpec, VetContext
@@ -647,9 +647,9 @@ def run_pixel_campaign(
     }
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-        _write_part(out_dir / "results.parquet", table)
-        _write_json(out_dir / "summary.json", summary)
-    t = _to_astropy(table)
+        write_part(out_dir / "results.parquet", table)
+        write_json(out_dir / "summary.json", summary)
+    t = to_astropy(table)
     t.meta["summary"] = summary
     return t
 
