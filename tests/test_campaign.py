@@ -451,3 +451,20 @@ def test_independent_jobs_share_a_directory(lc, reference_run, tmp_path):
     assert json.loads((out / "summary.json").read_text())["n_rows"] == 40
     with pytest.raises(JaxvetInputError, match="process_count"):
         run_campaign(lc, seed=5, out=out, process_index=0, **KW)
+
+
+def _broken_compute(ctx):
+    raise ZeroDivisionError("broken check")
+
+
+BROKEN = CheckSpec(id="XBR", name="broken", compute=_broken_compute, format=lambda ctx, arrays: [])
+
+
+def test_check_errors_propagate_unless_recorded(lc):
+    kw = {**KW, "n_injections": 8, "checks": [FAKE, BROKEN]}
+    with pytest.raises(ZeroDivisionError, match="broken check"):
+        run_campaign(lc, **kw)
+    t = run_campaign(lc, record_errors=True, **kw)
+    assert set(t["XBR_status"]) == {"error"}
+    assert set(t["XOE_status"]) <= {"ok", "skipped"}
+    assert all(e == "XBR: ZeroDivisionError: broken check" for e in t["error"])
