@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxvet.campaigns import config as config_mod
 from jaxvet.campaigns import lightcurve as campaign_mod
 from jaxvet.campaigns.lightcurve import (
     add_campaign_arguments,
@@ -232,7 +233,7 @@ def test_overwrite_replaces_and_orphan_parts_are_refused(lc, reference_run, tmp_
 
 def test_context_light_curves_are_the_injected_rows(lc):
     from jaxvet.campaigns.injection import InjectionConfig, base_stats, build_injection_batch
-    from jaxvet.campaigns.lightcurve import _RowLightCurves
+    from jaxvet.campaigns.rows import _RowLightCurves
     from jaxvet.data import LightCurveBatch
 
     lcb = LightCurveBatch.from_lightcurves([lc])
@@ -315,7 +316,7 @@ def test_bad_arguments_are_rejected(lc, tmp_path):
 def test_cli_runs_resumes_and_reports(lc, tmp_path, monkeypatch, capsys):
     import argparse
 
-    monkeypatch.setattr(campaign_mod, "get_check", lambda cid: FAKE)
+    monkeypatch.setattr(config_mod, "get_check", lambda cid: FAKE)
     path = tmp_path / "sector1_lc.csv"
     v = lc.valid
     np.savetxt(
@@ -341,8 +342,8 @@ def test_cli_main_entry_point(tmp_path, monkeypatch):
     """``jaxvet campaign`` through the package CLI (no file: the simulated demo light curve)."""
     cli = pytest.importorskip("jaxvet.cli")
     monkeypatch.setenv("JAXVET_NO_CACHE", "1")
-    monkeypatch.setattr(campaign_mod, "get_check", lambda cid: FAKE)
-    monkeypatch.setattr(campaign_mod, "_demo_lightcurve", lambda seed=0: small_lc(seed))
+    monkeypatch.setattr(config_mod, "get_check", lambda cid: FAKE)
+    monkeypatch.setattr(config_mod, "demo_lightcurve", lambda seed=0: small_lc(seed))
     out = tmp_path / "main"
     argv = ["campaign", "--checks", "XOE", "--out", str(out), "--chunk-size", "8", *_CLI_INJECTION]
     rc = cli.main(argv + ["--n-injections", "8", "--no-progress"])
@@ -357,7 +358,7 @@ import json, sys
 import jax, numpy as np
 assert len(jax.devices()) == 4, jax.devices()
 from tests.test_campaign import FAKE, KW, small_lc
-from jaxvet.campaigns.lightcurve import _mesh_sharding, run_campaign
+from jaxvet.campaigns.runner import mesh_sharding as _mesh_sharding, run_campaign
 from jaxvet.data import LightCurveBatch
 from jaxvet.campaigns.injection import InjectionConfig, base_stats, build_injection_batch
 lc = small_lc()
@@ -450,3 +451,20 @@ def test_independent_jobs_share_a_directory(lc, reference_run, tmp_path):
     assert json.loads((out / "summary.json").read_text())["n_rows"] == 40
     with pytest.raises(JaxvetInputError, match="process_count"):
         run_campaign(lc, seed=5, out=out, process_index=0, **KW)
+
+
+def _broken_compute(ctx):
+    raise ZeroDivisionError("broken check")
+
+
+BROKEN = CheckSpec(id="XBR", name="broken", compute=_broken_compute, format=lambda ctx, arrays: [])
+
+
+def test_check_errors_propagate_unless_recorded(lc):
+    kw = {**KW, "n_injections": 8, "checks": [FAKE, BROKEN]}
+    with pytest.raises(ZeroDivisionError, match="broken check"):
+        run_campaign(lc, **kw)
+    t = run_campaign(lc, record_errors=True, **kw)
+    assert set(t["XBR_status"]) == {"error"}
+    assert set(t["XOE_status"]) <= {"ok", "skipped"}
+    assert all(e == "XBR: ZeroDivisionError: broken check" for e in t["error"])

@@ -28,15 +28,15 @@ Statistics (``"CHECK.name"``)
 * V01 (parity-stratified for ``unit="transit"``: odd epochs are drawn among odd ones, even
   among even, so both parities keep their counts): ``delta_sigma``, ``rel_diff``,
   ``depth_odd_ppm``, ``depth_even_ppm``, ``depth_err_odd_ppm``, ``depth_err_even_ppm``,
-  ``delta_ppm`` (reference per-epoch-median method, semantics §6.1) and ``oe_box_sigma``,
+  ``delta_ppm`` (the reference's per-epoch-median method) and ``oe_box_sigma``,
   ``oe_box_rel_diff`` (the OE_box statistic with pink-noise errors of
   :mod:`jaxvet.checks.v01_odd_even`).  A resample with fewer than 2 transits or 20 in-transit
   points in a parity is *insufficient* (NaN).
-* V04 (semantics §6.4; epochs with a positive depth): ``chi2_reduced``, ``mean_depth_ppm``,
+* V04 (epochs with a positive depth): ``chi2_reduced``, ``mean_depth_ppm``,
   ``depth_scatter_ppm``, ``rms_scatter``, ``d_mean_w_ppm``, ``d_med_ppm``,
   ``expected_scatter_ppm``, ``s_max``, ``s_median``, ``dom_ratio``, ``dom_frac``, ``dmm``,
   ``dmm_abs``.  Fewer than 2 epochs gives NaN.
-* V21 (``unit="sector"`` only; semantics §6.19): ``chi2_p_value``, ``chi2``,
+* V21 (``unit="sector"`` only): ``chi2_p_value``, ``chi2``,
   ``weighted_mean_ppm`` over the positive-depth sectors; a resampled sector counts once per
   draw.  Fewer than 2 positive draws gives NaN.
 """
@@ -411,6 +411,66 @@ def _parse_statistics(statistic) -> list[tuple[str, str]]:
     return out
 
 
+def _check_arguments(lc, candidate, stats, unit, n_resamples, seed, ci, percentiles, batch_size) -> None:
+    """Raise JaxvetInputError naming the first bad argument of :func:`bootstrap_statistics`."""
+    if not isinstance(lc, LightCurve):
+        raise JaxvetInputError(f"lc must be a jaxvet LightCurve, got {type(lc).__name__}")
+    if not isinstance(candidate, Candidate):
+        raise JaxvetInputError(f"candidate must be a jaxvet Candidate, got {type(candidate).__name__}")
+    if unit not in UNITS:
+        raise JaxvetInputError(f"unit must be one of {UNITS}, got {unit!r}")
+    if int(n_resamples) < 1:
+        raise JaxvetInputError(f"n_resamples must be >= 1, got {n_resamples}")
+    if not (0 <= int(seed) < 2**32):
+        raise JaxvetInputError(f"seed must be in [0, 2**32), got {seed}")
+    if not (0.0 < float(ci) < 1.0):
+        raise JaxvetInputError(f"ci must be in (0, 1), got {ci}")
+    for q in percentiles:
+        if not (0.0 <= float(q) <= 100.0):
+            raise JaxvetInputError(f"percentiles must be in [0, 100], got {q}")
+    if batch_size is not None and int(batch_size) < 1:
+        raise JaxvetInputError(f"batch_size must be >= 1, got {batch_size}")
+    if unit == "transit" and any(cid == "V21" for cid, _ in stats):
+        raise JaxvetInputError("V21 statistics are per sector: use unit='sector'")
+
+
+def _strata(lc: LightCurve, unit: str, ep, sec):
+    """Per check: the stratum of every unit (-1 = not resampled), unit labels, sector->epoch map."""
+    if unit == "transit":
+        u01 = ep["V01"]
+        odd = np.mod(u01["epoch"], 2) == 1
+        strata = {
+            "V01": np.where(u01["ok"], odd.astype(np.int64), -1),
+            "V04": np.where(ep["V04"]["ok"], 0, -1),
+        }
+        unit_labels = {"V01": u01["epoch"], "V04": ep["V01"]["epoch"]}
+        membership = None
+    else:
+        strata_s = np.where(sec["sector"] >= 0, 0, -1)
+        strata = {k: strata_s for k in ("V01", "V04")}
+        strata["V21"] = np.where(sec["valid"], 0, -1)
+        unit_labels = {"V01": sec["sector"], "V04": sec["sector"], "V21": sec["sector"]}
+        membership = _epoch_sector_matrix(lc, ep["center"], sec["sector"]) if ep is not None else None
+
+    return strata, unit_labels, membership
+
+
+def _sample_summary(x: np.ndarray, percentiles, ci: float) -> dict:
+    """Finite count, mean, std, percentiles and the central ``ci`` interval of samples ``x`` (R,)."""
+    fin = np.isfinite(x)
+    qs = [float(q) for q in percentiles]
+    lo_q, hi_q = 50.0 * (1.0 - float(ci)), 50.0 * (1.0 + float(ci))
+    pv = np.percentile(x[fin], qs + [lo_q, hi_q]) if fin.any() else np.full(len(qs) + 2, np.nan)
+    return {
+        "n_finite": int(fin.sum()),
+        "mean": float(np.mean(x[fin])) if fin.any() else float("nan"),
+        "std": float(np.std(x[fin])) if fin.any() else float("nan"),
+        "percentiles": {q: float(v) for q, v in zip(qs, pv[: len(qs)], strict=True)},
+        "ci": [float(pv[-2]), float(pv[-1])],
+        "ci_level": float(ci),
+    }
+
+
 def bootstrap_statistics(
     lc: LightCurve,
     candidate: Candidate,
@@ -447,49 +507,15 @@ def bootstrap_statistics(
     resampled).  For a list, a dict mapping each statistic to such a dict.
     """
     stats = _parse_statistics(statistic)
-    if not isinstance(lc, LightCurve):
-        raise JaxvetInputError(f"lc must be a jaxvet LightCurve, got {type(lc).__name__}")
-    if not isinstance(candidate, Candidate):
-        raise JaxvetInputError(f"candidate must be a jaxvet Candidate, got {type(candidate).__name__}")
-    if unit not in UNITS:
-        raise JaxvetInputError(f"unit must be one of {UNITS}, got {unit!r}")
+    _check_arguments(lc, candidate, stats, unit, n_resamples, seed, ci, percentiles, batch_size)
     n_resamples = int(n_resamples)
-    if n_resamples < 1:
-        raise JaxvetInputError(f"n_resamples must be >= 1, got {n_resamples}")
-    if not (0 <= int(seed) < 2**32):
-        raise JaxvetInputError(f"seed must be in [0, 2**32), got {seed}")
-    if not (0.0 < float(ci) < 1.0):
-        raise JaxvetInputError(f"ci must be in (0, 1), got {ci}")
-    for q in percentiles:
-        if not (0.0 <= float(q) <= 100.0):
-            raise JaxvetInputError(f"percentiles must be in [0, 100], got {q}")
-    if batch_size is not None and int(batch_size) < 1:
-        raise JaxvetInputError(f"batch_size must be >= 1, got {batch_size}")
-    if unit == "transit" and any(cid == "V21" for cid, _ in stats):
-        raise JaxvetInputError("V21 statistics are per sector: use unit='sector'")
-
     lcb = LightCurveBatch.from_lightcurves([lc])
     cb = CandidateBatch.from_candidates([candidate])
     checks = {cid for cid, _ in stats}
     ep = _epoch_units(lcb, cb) if checks & {"V01", "V04"} else None
     sec = _sector_units(lcb, cb) if (unit == "sector" or "V21" in checks) else None
 
-    # units and strata
-    if unit == "transit":
-        u01 = ep["V01"]
-        odd = np.mod(u01["epoch"], 2) == 1
-        strata = {
-            "V01": np.where(u01["ok"], odd.astype(np.int64), -1),
-            "V04": np.where(ep["V04"]["ok"], 0, -1),
-        }
-        unit_labels = {"V01": u01["epoch"], "V04": ep["V01"]["epoch"]}
-        membership = None
-    else:
-        strata_s = np.where(sec["sector"] >= 0, 0, -1)
-        strata = {k: strata_s for k in ("V01", "V04")}
-        strata["V21"] = np.where(sec["valid"], 0, -1)
-        unit_labels = {"V01": sec["sector"], "V04": sec["sector"], "V21": sec["sector"]}
-        membership = _epoch_sector_matrix(lc, ep["center"], sec["sector"]) if ep is not None else None
+    strata, unit_labels, membership = _strata(lc, unit, ep, sec)
 
     results = {}
     groups: dict[str, list[str]] = {}
@@ -519,28 +545,13 @@ def bootstrap_statistics(
                 samples[k][lo : lo + ids.size] = np.asarray(block[k])
         n_used = int(np.sum(stratum >= 0))
         for name in names:
-            x = samples[name]
-            fin = np.isfinite(x)
-            qs = [float(q) for q in percentiles]
-            lo_q, hi_q = 50.0 * (1.0 - float(ci)), 50.0 * (1.0 + float(ci))
-            pv = np.percentile(x[fin], qs + [lo_q, hi_q]) if fin.any() else np.full(len(qs) + 2, np.nan)
-            res = {
-                "statistic": f"{cid}.{name}",
-                "unit": unit,
-                "n_resamples": n_resamples,
-                "seed": int(seed),
-                "observed": observed[name] if math.isfinite(observed[name]) else float("nan"),
-                "n_finite": int(fin.sum()),
-                "mean": float(np.mean(x[fin])) if fin.any() else float("nan"),
-                "std": float(np.std(x[fin])) if fin.any() else float("nan"),
-                "percentiles": {q: float(v) for q, v in zip(qs, pv[: len(qs)], strict=True)},
-                "ci": [float(pv[-2]), float(pv[-1])],
-                "ci_level": float(ci),
-                "n_units": n_used,
-                "units": [int(v) for v in np.asarray(unit_labels[cid])[stratum >= 0]],
-            }
+            res = _sample_summary(samples[name], percentiles, ci)
+            res = {"statistic": f"{cid}.{name}", "unit": unit, "n_resamples": n_resamples, "seed": int(seed),
+                   "observed": observed[name] if math.isfinite(observed[name]) else float("nan"), **res,
+                   "n_units": n_used,
+                   "units": [int(v) for v in np.asarray(unit_labels[cid])[stratum >= 0]]}
             if return_samples:
-                res["samples"] = x
+                res["samples"] = samples[name]
             results[f"{cid}.{name}"] = res
     if isinstance(statistic, str):
         return results[next(iter(results))]

@@ -64,13 +64,14 @@ from typing import Any
 
 import numpy as np
 
-from jaxvet.campaigns.lightcurve import _to_astropy, _write_json, _write_part
+from jaxvet.campaigns.parts import to_astropy, write_json, write_part
+from jaxvet.campaigns.runner import resolve_campaign_options
+from jaxvet.campaigns.summary import verdict_counts
 from jaxvet.checks import get_check
 from jaxvet.data import Candidate, CandidateBatch, LightCurve, bucket_size
-from jaxvet.engine.context import CheckSpec, VetContext
+from jaxvet.engine.context import CheckSpec, VetContext, to_host
 from jaxvet.errors import JaxvetInputError
 from jaxvet.pixels import TESS_PIXEL_SCALE_ARCSEC, TPFStamp, stamp_target_pixel
-from jaxvet.results import error_result
 from jaxvet.synthetic.stamps import Star, _prf, simulate_tpf
 
 __all__ = [
@@ -394,7 +395,9 @@ def _num(v) -> float:
     return v
 
 
-def _vet_one(truth: dict, stamp: TPFStamp, specs, seed: int, options: dict, seconds: dict) -> dict:
+def _vet_one(truth: dict, stamp: TPFStamp, specs, seed: int, options: dict, checked: dict,
+             seconds: dict) -> dict:
+    """Vet one injected stamp with ``specs`` (``checked``: their validated options); its row."""
     lc = stamp_lightcurve(stamp)
     cand = Candidate(
         period_days=truth["period_days"],
@@ -419,12 +422,8 @@ def _vet_one(truth: dict, stamp: TPFStamp, specs, seed: int, options: dict, seco
     target_rc = stamp_target_pixel(stamp)
     for spec in specs:
         t = time.perf_counter()
-        try:
-            res = spec.run(ctx)[0]
-        except JaxvetInputError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - as vet(): a failing check never aborts the others
-            res = error_result(spec.id, spec.name, type(exc).__name__, notes=[str(exc)])
+        o = checked.get(spec.id)
+        res = spec.finish(ctx, to_host(spec.dispatch(ctx, o)), o)[0]
         seconds[spec.id] = seconds.get(spec.id, 0.0) + time.perf_counter() - t
         m = res.metrics or {}
         row[f"{spec.id}_status"] = str(res.status)
@@ -449,26 +448,20 @@ def _vet_one(truth: dict, stamp: TPFStamp, specs, seed: int, options: dict, seco
 # --------------------------------------------------------------------------------------------
 # summary
 # --------------------------------------------------------------------------------------------
+#: the verdict counts of a pixel-campaign rate row, in order (see jaxvet.campaigns.summary)
+_PIXEL_RATE_KEYS = (
+    "n", "n_total", "n_fail", "n_warn", "n_pass", "n_insufficient", "n_no_verdict", "n_not_ok",
+    "fail_fraction", "warn_fraction",
+)
+
+
 def _rates(cols: Mapping[str, np.ndarray], sel: np.ndarray, checks: Sequence[str]) -> list[dict]:
     out = []
     for cid in checks:
         v = np.asarray(cols[f"{cid}_verdict"]).astype(str)[sel]
         st = np.asarray(cols[f"{cid}_status"]).astype(str)[sel]
-        n_fail, n_warn, n_pass = (int(np.sum(v == x)) for x in ("fail", "warn", "pass"))
-        n = n_fail + n_warn + n_pass
-        r = {
-            "check": cid,
-            "n": n,
-            "n_total": int(sel.sum()),
-            "n_fail": n_fail,
-            "n_warn": n_warn,
-            "n_pass": n_pass,
-            "n_insufficient": int(np.sum(v == "insufficient")),
-            "n_no_verdict": int(np.sum((v == "none") & (st == "ok"))),
-            "n_not_ok": int(np.sum(st != "ok")),
-            "fail_fraction": n_fail / n if n else None,
-            "warn_fraction": n_warn / n if n else None,
-        }
+        counts = verdict_counts(v, st)
+        r = {"check": cid, **{name: counts[name] for name in _PIXEL_RATE_KEYS}}
         if f"{cid}_off_target" in cols:
             flagged = np.asarray(cols[f"{cid}_off_target"], bool)[sel]
             r["off_target_fraction"] = float(flagged.mean()) if flagged.size else None
@@ -511,6 +504,53 @@ def pixel_campaign_summary(
 # --------------------------------------------------------------------------------------------
 # the runner
 # --------------------------------------------------------------------------------------------
+def _columns(rows: list[dict], specs, n_inj: int) -> dict[str, np.ndarray]:
+    """The result columns of the injection rows, with the combined off-target flags."""
+    cols: dict[str, np.ndarray] = {}
+    for name in rows[0]:
+        vals = [r.get(name) for r in rows]
+        if isinstance(vals[0], bool):
+            cols[name] = np.asarray(vals, bool)
+        elif isinstance(vals[0], str):
+            cols[name] = np.asarray(vals, dtype=object)
+        elif isinstance(vals[0], (int, np.integer)):
+            cols[name] = np.asarray(vals, np.int64)
+        else:
+            cols[name] = np.asarray([_num(v) for v in vals], np.float64)
+    flags = [cols[f"{s.id}_off_target"] for s in specs if f"{s.id}_off_target" in cols]
+    flagged = np.any(flags, axis=0) if flags else np.zeros(n_inj, bool)
+    located = np.zeros(n_inj, bool)
+    if "V09_verdict" in cols:
+        located |= np.asarray(cols["V09_verdict"]).astype(str) == "pass"
+    if "V08_source_offset_pixels" in cols:
+        located |= np.isfinite(cols["V08_source_offset_pixels"])
+    cols["flagged_off_target"] = flagged
+    cols["localized_on_target"] = located & ~flagged
+
+    return cols
+
+
+def _summary_dict(cols, kinds_t, check_ids, edges, *, config: dict, timing: dict) -> dict:
+    """The pixel campaign's ``summary.json``: definitions, rates, configuration, timings."""
+    return {
+        "schema_version": 1,
+        "n_rows": int(len(cols["kind"])),
+        "definitions": {
+            "fail_fraction": "n_fail / (n_pass + n_warn + n_fail)",
+            "off_target_fraction": "rows flagged off target / all rows of the kind (or bin)",
+            "V09_off_target": "V09 verdict warn or fail",
+            "V08_off_target": (
+                "centroid-offset source position (c_out - shift (1 - delta)/delta, delta = stamp flux "
+                f"depth) > {OFFSET_THRESHOLD_PX} px from the target at >= 3 sigma"
+            ),
+            "significant_shift_fraction": "V08 significance_sigma >= 3 (not a localization by itself)",
+        },
+        **pixel_campaign_summary(cols, kinds_t, check_ids, edges),
+        "config": config,
+        "timing": timing,
+    }
+
+
 def run_pixel_campaign(
     n_injections: int,
     *,
@@ -552,6 +592,7 @@ def run_pixel_campaign(
     opts: dict[str, dict] = {k: dict(v) for k, v in DEFAULT_OPTIONS.items()}
     for k, v in (options or {}).items():
         opts[str(k)] = {**opts.get(str(k), {}), **dict(v)}
+    checked = resolve_campaign_options(specs, opts)
     out_dir = Path(out) if out is not None else None
 
     ids = np.arange(n_inj, dtype=np.int64)
@@ -577,7 +618,7 @@ def run_pixel_campaign(
                 row = {k_: v for k_, v in truth.items() if not k_.startswith("_")}
                 row["target_row"], row["target_col"] = (float(x) for x in tr["star_rc"][0])
                 row["neighbour_row"], row["neighbour_col"] = (float(x) for x in tr["star_rc"][1])
-                row.update(_vet_one(truth, stamp, specs, int(seed), opts, seconds))
+                row.update(_vet_one(truth, stamp, specs, int(seed), opts, checked, seconds))
                 rows.append(row)
                 if bar is not None:
                     bar.update(1)
@@ -587,69 +628,26 @@ def run_pixel_campaign(
             bar.close()
     loop_s = time.perf_counter() - t_loop
 
-    cols: dict[str, np.ndarray] = {}
-    for name in rows[0]:
-        vals = [r.get(name) for r in rows]
-        if isinstance(vals[0], bool):
-            cols[name] = np.asarray(vals, bool)
-        elif isinstance(vals[0], str):
-            cols[name] = np.asarray(vals, dtype=object)
-        elif isinstance(vals[0], (int, np.integer)):
-            cols[name] = np.asarray(vals, np.int64)
-        else:
-            cols[name] = np.asarray([_num(v) for v in vals], np.float64)
-    flags = [cols[f"{s.id}_off_target"] for s in specs if f"{s.id}_off_target" in cols]
-    flagged = np.any(flags, axis=0) if flags else np.zeros(n_inj, bool)
-    located = np.zeros(n_inj, bool)
-    if "V09_verdict" in cols:
-        located |= np.asarray(cols["V09_verdict"]).astype(str) == "pass"
-    if "V08_source_offset_pixels" in cols:
-        located |= np.isfinite(cols["V08_source_offset_pixels"])
-    cols["flagged_off_target"] = flagged
-    cols["localized_on_target"] = located & ~flagged
-
+    cols = _columns(rows, specs, n_inj)
     import pyarrow as pa
 
     table = pa.table({name: pa.array(v) for name, v in cols.items()})
     check_ids = [s.id for s in specs]
-    summary = {
-        "schema_version": 1,
-        "n_rows": n_inj,
-        "definitions": {
-            "fail_fraction": "n_fail / (n_pass + n_warn + n_fail)",
-            "off_target_fraction": "rows flagged off target / all rows of the kind (or bin)",
-            "V09_off_target": "V09 verdict warn or fail",
-            "V08_off_target": (
-                "centroid-offset source position (c_out - shift (1 - delta)/delta, delta = stamp flux "
-                f"depth) > {OFFSET_THRESHOLD_PX} px from the target at >= 3 sigma"
-            ),
-            "significant_shift_fraction": "V08 significance_sigma >= 3 (not a localization by itself)",
-        },
-        **pixel_campaign_summary(cols, kinds_t, check_ids, edges),
-        "config": {
-            "n_injections": n_inj,
-            "kinds": list(kinds_t),
-            "checks": check_ids,
-            "seed": int(seed),
-            "chunk_size": k,
-            "ranges": {n: list(v) for n, v in rng_par.items()},
-            "stamp": dict(stamp_cfg),
-            "options": opts,
-            "separation_bins": list(edges),
-        },
-        "timing": {
-            "wall_s": time.perf_counter() - t_start,
-            "loop_s": loop_s,
-            "injections_per_s": n_inj / loop_s if loop_s > 0 else None,
-            "seconds_by_stage": seconds,
-            "chunk_seconds": chunk_seconds,
-        },
-    }
+    summary = _summary_dict(cols, kinds_t, check_ids, edges, config={
+        "n_injections": n_inj, "kinds": list(kinds_t), "checks": check_ids, "seed": int(seed),
+        "chunk_size": k,
+        "ranges": {n: list(v) for n, v in rng_par.items()}, "stamp": dict(stamp_cfg), "options": opts,
+        "separation_bins": list(edges),
+    }, timing={
+        "wall_s": time.perf_counter() - t_start, "loop_s": loop_s,
+        "injections_per_s": n_inj / loop_s if loop_s > 0 else None,
+        "seconds_by_stage": seconds, "chunk_seconds": chunk_seconds,
+    })
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-        _write_part(out_dir / "results.parquet", table)
-        _write_json(out_dir / "summary.json", summary)
-    t = _to_astropy(table)
+        write_part(out_dir / "results.parquet", table)
+        write_json(out_dir / "summary.json", summary)
+    t = to_astropy(table)
     t.meta["summary"] = summary
     return t
 

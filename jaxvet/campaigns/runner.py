@@ -1,0 +1,376 @@
+"""The campaign runner: plan the chunks, resume from the parts on disk, vet, summarise.
+
+See :mod:`jaxvet.campaigns.lightcurve` for what a campaign computes and writes, and
+``docs/campaigns.md`` for multi-device and multi-process runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from jaxvet.campaigns.config import (
+    DEFAULT_CHECKS,
+    CampaignConfig,
+    auto_chunk_size,
+    fingerprint,
+    load_lightcurves,
+    resolve_specs,
+    round_to_devices,
+)
+from jaxvet.campaigns.injection import InjectionConfig, base_stats
+from jaxvet.campaigns.parts import (
+    list_parts,
+    part_ok,
+    part_path,
+    read_results,
+    remove_temp_files,
+    to_astropy,
+    write_json,
+    write_part,
+)
+from jaxvet.campaigns.rows import chunk_rows
+from jaxvet.campaigns.summary import DEFAULT_PERIOD_BINS, DEFAULT_SNR_BINS, parse_bins, summarize
+from jaxvet.checks import get_check
+from jaxvet.data import LightCurveBatch, bucket_size
+from jaxvet.engine.context import CheckSpec
+from jaxvet.errors import JaxvetInputError
+
+__all__ = ["run_campaign", "mesh_sharding", "resolve_campaign_options"]
+
+_SUMMARY_FILES = ("summary.json", "rates_vs_snr.png", "rates_vs_period.png")
+
+
+def mesh_sharding(devices):
+    """(batch-axis sharding, replicated sharding) over a 1-D mesh ``"batch"`` of ``devices``."""
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    mesh = Mesh(np.asarray(devices), ("batch",))
+    return NamedSharding(mesh, PartitionSpec("batch")), NamedSharding(mesh, PartitionSpec())
+
+
+def resolve_campaign_options(specs: Sequence[CheckSpec], options: Mapping[str, Mapping[str, Any]]) -> dict:
+    """Every campaign check's validated options (checked once, before anything compiles).
+
+    A key that is not a check id, a misspelled option or a bad value raises JaxvetInputError.
+    """
+    ids = {s.id for s in specs}
+    for key, value in options.items():
+        if key not in ids:
+            get_check(key)  # unknown ids raise naming the id
+        if not isinstance(value, Mapping):
+            raise JaxvetInputError(f"options[{key!r}] must be a mapping of option names, got {value!r}")
+    return {s.id: s.resolve_options(options.get(s.id)) for s in specs}
+
+
+def _processes(process_index, process_count, out, overwrite, resume) -> tuple[int, int, bool]:
+    if (process_index is None) != (process_count is None):
+        raise JaxvetInputError("give both process_index and process_count (or neither)")
+    pidx = jax.process_index() if process_index is None else int(process_index)
+    pcount = jax.process_count() if process_count is None else int(process_count)
+    if not 0 <= pidx < pcount:
+        raise JaxvetInputError(f"process_index {pidx} out of range for process_count {pcount}")
+    if pcount > 1 and out is None:
+        raise JaxvetInputError("a multi-process campaign needs --out on a shared filesystem")
+    if pcount > 1 and not overwrite:
+        resume = True  # processes share DIR: each skips what exists, the configuration must match
+    return pidx, pcount, resume
+
+
+def _stored_config(out_dir: Path | None, resume: bool, overwrite: bool) -> dict | None:
+    cfg_path = out_dir / "config.json" if out_dir is not None else None
+    if cfg_path is None or not cfg_path.exists():
+        return None
+    try:
+        stored = json.loads(cfg_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise JaxvetInputError(f"cannot read {cfg_path}: {exc}") from None
+    if not resume and not overwrite:
+        raise JaxvetInputError(
+            f"{out_dir} already holds a campaign; pass --resume to continue it, --overwrite to "
+            "replace it, or choose another --out"
+        )
+    return stored
+
+
+def _injection(injection, kinds) -> InjectionConfig:
+    inj = injection
+    if not isinstance(injection, InjectionConfig):
+        inj = InjectionConfig.create(**dict(injection or {}))
+    if kinds is not None:
+        inj = dataclasses.replace(inj, kinds=InjectionConfig.create(kinds=kinds).kinds)
+        inj.validate()
+    return inj
+
+
+def _config(n_injections, specs, seed, chunk_size, inj, lcs, base_lcb, options, snr_bins, period_bins,
+            n_dev) -> CampaignConfig:
+    if chunk_size is None:
+        k = auto_chunk_size(base_lcb.n_points, n_dev)
+        k = min(k, round_to_devices(bucket_size(n_injections, 8), n_dev))
+    else:
+        k = round_to_devices(int(chunk_size), n_dev)
+    return CampaignConfig(
+        n_injections=n_injections,
+        checks=tuple(s.id for s in specs),
+        seed=int(seed),
+        chunk_size=k,
+        injection=inj,
+        lightcurves=[fingerprint(lc) for lc in lcs],
+        options={str(k_): dict(v) for k_, v in (options or {}).items()},
+        snr_bins=parse_bins("snr_bins", snr_bins) if snr_bins is not None else DEFAULT_SNR_BINS,
+        period_bins=(
+            parse_bins("period_bins", period_bins) if period_bins is not None else DEFAULT_PERIOD_BINS
+        ),
+    )
+
+
+def _prepare_dir(out_dir: Path, cfg: CampaignConfig, stored, mine, *, resume, overwrite, pidx) -> set:
+    """Check ``out_dir`` against ``cfg``, write ``config.json``; returns the chunks already done."""
+    results_dir = out_dir / "results"
+    has_parts = results_dir.is_dir() and bool(list_parts(results_dir))
+    if stored is not None and resume and not overwrite:
+        stored_id = {k_: stored.get(k_) for k_ in cfg.identity()}
+        if stored_id != cfg.identity():
+            diff = sorted(k_ for k_ in cfg.identity() if stored_id.get(k_) != cfg.identity()[k_])
+            raise JaxvetInputError(
+                f"cannot resume {out_dir}: configuration differs in {', '.join(diff)} "
+                "(use the same arguments, or --overwrite / a new --out)"
+            )
+    if has_parts and stored is None and not overwrite:
+        raise JaxvetInputError(
+            f"{results_dir} holds result parts but no config.json; use --overwrite or another --out"
+        )
+    if has_parts and not resume and not overwrite:
+        raise JaxvetInputError(
+            f"{results_dir} already holds result parts; pass --resume, --overwrite or another --out"
+        )
+    results_dir.mkdir(parents=True, exist_ok=True)
+    if overwrite and pidx == 0:
+        for p in list_parts(results_dir):
+            p.unlink()
+        for name in _SUMMARY_FILES:
+            (out_dir / name).unlink(missing_ok=True)
+    write_json(out_dir / "config.json", cfg.to_dict())  # (every process: same content, atomic)
+    remove_temp_files(results_dir)
+    done = set()
+    if resume and not overwrite:
+        for c in mine:
+            p = part_path(results_dir, c)
+            if p.exists():
+                if part_ok(p, cfg.chunk_ids(c).size):
+                    done.add(c)
+                else:
+                    p.unlink()
+    return done
+
+
+def _device_inputs(lcs, base_lcb, devices) -> dict[str, Any]:
+    """The base light curves and their statistics on the devices (replicated over a mesh)."""
+    if len(devices) > 1:
+        sharding, replicated = mesh_sharding(devices)
+        base = jax.device_put(base_lcb, replicated)
+    else:
+        sharding, replicated = None, None
+        base = jax.device_put(base_lcb, devices[0])
+    stats = base_stats(lcs, base)
+    if replicated is not None:
+        stats = jax.device_put(stats, replicated)
+    targets = [lc.target or lc.source or f"lc{i}" for i, lc in enumerate(lcs)]
+    return {"base": base, "stats": stats, "lcs": lcs, "targets": targets, "sharding": sharding}
+
+
+def _run_chunks(todo, cfg, specs, opts, run, results_dir, *, bar, on_chunk_done, n_done_before,
+                record_errors) -> dict[str, Any]:
+    """Vet the chunks ``todo``; each part is written as soon as it is done (or kept in memory)."""
+    timing: dict[str, Any] = {"seconds_by_stage": {}, "chunk_seconds": [], "chunk_cpu_seconds": []}
+    warned: set = set()
+    memory_parts = {}
+    n_new = 0
+    t_loop = time.perf_counter()
+    try:
+        for j, c in enumerate(todo):
+            t_chunk, cpu_chunk = time.perf_counter(), time.process_time()
+            table = chunk_rows(c, cfg, specs, opts, run, timing["seconds_by_stage"], warned,
+                               record_errors=record_errors)
+            timing["chunk_seconds"].append(time.perf_counter() - t_chunk)
+            # process CPU time (all threads): load-independent cost
+            timing["chunk_cpu_seconds"].append(time.process_time() - cpu_chunk)
+            if results_dir is not None:
+                write_part(part_path(results_dir, c), table)
+            else:
+                memory_parts[c] = table
+            n_new += table.num_rows
+            if bar is not None:
+                bar.update(table.num_rows)
+            if on_chunk_done is not None:
+                on_chunk_done(c, n_done_before + j + 1)
+    finally:
+        if bar is not None:
+            bar.close()
+    loop_s = time.perf_counter() - t_loop
+    timing.update(loop_s=loop_s, n_computed=n_new,
+                  injections_per_s=(n_new / loop_s) if loop_s > 0 and n_new else None)
+    return {"timing": timing, "memory_parts": memory_parts}
+
+
+def _progress_bar(progress: bool, todo, cfg, mine, done):
+    if not (progress and todo):
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=sum(cfg.chunk_ids(c).size for c in mine),
+        initial=sum(cfg.chunk_ids(c).size for c in done),
+        desc="campaign",
+        unit="inj",
+        file=sys.stderr,
+        dynamic_ncols=True,
+        smoothing=0.1,
+    )
+
+
+def _others_pending(cfg, results_dir, pidx, pcount) -> bool:
+    """With several processes: whether this one leaves the summary to another."""
+    if pcount <= 1:
+        return False
+    if jax.process_count() > 1:  # jax.distributed: meet, then process 0 summarises
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices("jaxvet-campaign-done")
+        return pidx != 0
+    # independent jobs (e.g. a batch array): the one that completes the set summarises
+    missing = [c for c in range(cfg.n_chunks) if not part_path(results_dir, c).exists()]
+    if missing:
+        print(
+            f"jaxvet campaign: process {pidx} of {pcount} done; {len(missing)} chunk(s) left to the "
+            "other processes (the last to finish writes the summary)",
+            file=sys.stderr,
+        )
+    return bool(missing)
+
+
+def run_campaign(
+    lightcurves=None,
+    *,
+    n_injections: int = 1000,
+    kinds: str | Sequence[str] | None = None,
+    checks: str | Sequence[str | CheckSpec] = DEFAULT_CHECKS,
+    seed: int = 0,
+    chunk_size: int | None = None,
+    out: str | os.PathLike | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    injection: InjectionConfig | Mapping[str, Any] | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    snr_bins=None,
+    period_bins=None,
+    plots: bool = True,
+    progress: bool = True,
+    devices: Sequence[Any] | None = None,
+    return_table: bool = True,
+    on_chunk_done: Callable[[int, int], None] | None = None,
+    process_index: int | None = None,
+    process_count: int | None = None,
+    record_errors: bool = False,
+):
+    """Run an injection-recovery campaign; returns an astropy Table (or the results path).
+
+    Parameters
+    ----------
+    lightcurves : host :class:`~jaxvet.data.LightCurve` (or a list: one per target), file
+        paths of one target (read with :func:`jaxvet.io.read_lightcurves`), or None for the
+        simulated light curve of ``jaxvet demo``.
+    n_injections, kinds, checks, seed : what to run (``kinds`` overrides ``injection.kinds``;
+        ``checks`` are ids or :class:`~jaxvet.engine.context.CheckSpec` objects).
+    chunk_size : injections per device batch (default: automatic, see module docs).
+    out : output directory (parts, config, summary, plots); None keeps results in memory.
+    resume : continue the campaign in ``out`` (same configuration required).
+    overwrite : discard an existing campaign in ``out`` instead of refusing.
+    injection : :class:`~jaxvet.campaigns.injection.InjectionConfig` or a dict for
+        :meth:`InjectionConfig.create` (parameter ranges, grids, shape).
+    options : per-check options, as for :func:`jaxvet.engine.runner.vet`.
+    snr_bins, period_bins : bin edges of the summary.
+    on_chunk_done : called as ``on_chunk_done(chunk_index, n_done_chunks)`` after each part is
+        written (an exception raised there stops the run like a crash would).
+    devices : JAX devices to shard chunks over (default: all local devices).
+    process_index, process_count : multi-host work split (default: ``jax.process_index()``,
+        ``jax.process_count()``).
+    return_table : return the rows as an astropy Table (True) or ``out/results`` (False).
+    record_errors : a check that raises stops the campaign (default); with True, its
+        exception (type and message) is recorded in the chunk's ``error`` column, its rows get
+        status ``error`` and the campaign goes on.
+    """
+    t_start = time.perf_counter()
+    n_injections = int(n_injections)
+    if n_injections < 1:
+        raise JaxvetInputError(f"n_injections must be >= 1, got {n_injections}")
+    if not (0 <= int(seed) < 2**32):
+        raise JaxvetInputError(f"seed must be in [0, 2**32), got {seed}")
+    if chunk_size is not None and int(chunk_size) < 1:
+        raise JaxvetInputError(f"chunk_size must be >= 1, got {chunk_size}")
+    inj = _injection(injection, kinds)
+    specs = resolve_specs(checks)
+    opts = resolve_campaign_options(specs, dict(options or {}))
+    lcs = load_lightcurves(lightcurves)
+    devices = list(devices) if devices is not None else jax.local_devices()
+    pidx, pcount, resume = _processes(process_index, process_count, out, overwrite, resume)
+    out_dir = Path(out) if out is not None else None
+    stored = _stored_config(out_dir, resume, overwrite)
+    if chunk_size is None and resume and stored is not None:
+        chunk_size = int(stored.get("chunk_size", 0)) or None
+    base_lcb = LightCurveBatch.from_lightcurves(lcs)
+    cfg = _config(n_injections, specs, seed, chunk_size, inj, lcs, base_lcb, options, snr_bins, period_bins,
+                  len(devices))
+    results_dir = out_dir / "results" if out_dir is not None else None
+    mine = [c for c in range(cfg.n_chunks) if c % pcount == pidx]
+    done = set()
+    if out_dir is not None:
+        done = _prepare_dir(out_dir, cfg, stored, mine, resume=resume, overwrite=overwrite, pidx=pidx)
+    todo = [c for c in mine if c not in done]
+    run = _device_inputs(lcs, base_lcb, devices)
+    out_ = _run_chunks(todo, cfg, specs, opts, run, results_dir,
+                       bar=_progress_bar(progress, todo, cfg, mine, done), on_chunk_done=on_chunk_done,
+                       n_done_before=len(done), record_errors=record_errors)
+    if _others_pending(cfg, results_dir, pidx, pcount):
+        return results_dir
+    import pyarrow as pa
+
+    if results_dir is not None:
+        table = read_results(out_dir)
+    else:
+        table = pa.concat_tables([out_["memory_parts"][c] for c in sorted(out_["memory_parts"])])
+    t = out_["timing"]
+    timing = {
+        "wall_s": time.perf_counter() - t_start,
+        "loop_s": t["loop_s"],
+        "n_computed": t["n_computed"],
+        "injections_per_s": t["injections_per_s"],
+        "seconds_by_stage": t["seconds_by_stage"],
+        "chunk_seconds": t["chunk_seconds"],
+        "chunk_cpu_seconds": t["chunk_cpu_seconds"],
+        "n_devices": len(devices),
+        "backend": jax.default_backend(),
+        "chunk_size": cfg.chunk_size,
+    }
+    summary = summarize(table, cfg, timing)
+    if out_dir is not None:
+        write_json(out_dir / "summary.json", summary)
+        if plots:
+            from jaxvet.plotting.campaign import save_campaign_plots
+
+            save_campaign_plots(summary, out_dir)
+    if return_table:
+        t = to_astropy(table)
+        t.meta["summary"] = summary
+        return t
+    return results_dir
