@@ -297,6 +297,22 @@ def _fold_block(a: dict, b: int, duration_hours: float) -> dict:
     return out
 
 
+def _guarded(verdict: str, extras: dict) -> CheckResult:
+    """The reference's result for ``D >= 0.5 P`` (every metric zero, the OE_box ones None)."""
+    notes = ["duration_too_long_relative_to_period", "insufficient_data_for_odd_even_check"]
+    metrics = {
+        "odd_depth": 0.0, "even_depth": 0.0, "depth_diff_sigma": 0.0,
+        "n_odd_points": 0, "n_even_points": 0, "n_odd_transits": 0, "n_even_transits": 0,
+        "depth_odd_ppm": 0.0, "depth_even_ppm": 0.0, "depth_err_odd_ppm": 0.0,
+        "depth_err_even_ppm": 0.0, "delta_ppm": 0.0, "delta_sigma": 0.0, "rel_diff": 0.0,
+        "method": METHOD,
+    }  # fmt: skip
+    metrics.update({k: None for k in extras})
+    raw = dict(metrics, epoch_depths_odd_ppm=[], epoch_depths_even_ppm=[], plot_data=_empty_plot())
+    raw["_metrics_only"] = True
+    return CheckResult(ID, NAME, "ok", 0.2, verdict, ["INSUFFICIENT_DATA"], metrics, raw, notes)
+
+
 def format(ctx: VetContext, opts: V01Options | None, a: dict) -> list[CheckResult]:
     """Host formatting into the reference's result contract, one result per candidate."""
     opts = _resolve(ctx, opts)
@@ -316,20 +332,7 @@ def format(ctx: VetContext, opts: V01Options | None, a: dict) -> list[CheckResul
         }
         verdict = ["pass", "warn", "fail", "insufficient"][int(a["verdict"][b])]
         if a["guard"][b]:
-            notes = ["duration_too_long_relative_to_period", "insufficient_data_for_odd_even_check"]
-            metrics = {
-                "odd_depth": 0.0, "even_depth": 0.0, "depth_diff_sigma": 0.0,
-                "n_odd_points": 0, "n_even_points": 0, "n_odd_transits": 0, "n_even_transits": 0,
-                "depth_odd_ppm": 0.0, "depth_even_ppm": 0.0, "depth_err_odd_ppm": 0.0,
-                "depth_err_even_ppm": 0.0, "delta_ppm": 0.0, "delta_sigma": 0.0, "rel_diff": 0.0,
-                "method": METHOD,
-            }  # fmt: skip
-            metrics.update({k: None for k in extras})
-            raw = dict(metrics, epoch_depths_odd_ppm=[], epoch_depths_even_ppm=[], plot_data=_empty_plot())
-            raw["_metrics_only"] = True
-            results.append(
-                CheckResult(ID, NAME, "ok", 0.2, verdict, ["INSUFFICIENT_DATA"], metrics, raw, notes)
-            )
+            results.append(_guarded(verdict, extras))
             continue
         ok = a["epoch_ok"][b]
         ep = a["epoch"][b]
