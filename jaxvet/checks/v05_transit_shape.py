@@ -1,10 +1,10 @@
 """V05 transit shape: U-shaped (planet) vs V-shaped (grazing eclipsing binary) transits.
 
 References:
-    [1] Seager & Mallen-Ornelas 2003, ApJ 585, 1038 (2003ApJ...585.1038S), §2-3:
+    [1] Seager & Mallen-Ornelas 2003, ApJ 585, 1038 (2003ApJ...585.1038S), sections 2-3:
         the trapezoid parameters T (first-fourth contact), F (second-third contact), tF/tT.
     [2] Kipping 2010, MNRAS 408, 1758: integrating the model over the exposure time.
-    [3] Thompson et al. 2018, ApJS 235, 38 (2018ApJS..235...38T), §3.1: the DR25 Robovetter's
+    [3] Thompson et al. 2018, ApJS 235, 38 (2018ApJS..235...38T), section 3.1: the DR25 Robovetter's
         V-shape ("Not Transit-Like") metric.
     [4] Prsa et al. 2011, AJ 141, 83 (2011AJ....141...83P): eclipsing-binary morphology.
     [5] Efron 1979, Ann. Stat. 7, 1; Hanley & MacGibbon 2006, Comput. Methods Programs Biomed.
@@ -12,7 +12,7 @@ References:
 
 Two methods (option ``method``, ``ctx.opts("V05")["method"]``):
 
-``"trapezoid_fit"`` (default; the seed's design, §3)
+``"trapezoid_fit"`` (default)
     A weighted least-squares fit of ``1 - depth * s(x - tau; T, F, e)``, the symmetric
     trapezoid averaged over each point's exposure (:mod:`jaxvet.core.models`), with *free* depth,
     total duration T, flat ratio r = F/T and mid-time offset tau, to the points within
@@ -28,7 +28,7 @@ Two methods (option ``method``, ``ctx.opts("V05")["method"]``):
     ``"multinomial"`` reweight the points themselves.  The plot profile is the fit bins'
     weighted mean flux.
 ``"grid"`` (reference-compatible)
-    tess-vetter 0.3.20's ``check_v_shape`` (reference semantics §6.5): unweighted 20-point
+    tess-vetter 0.3.20's ``check_v_shape`` (docs/checks.md, V05): unweighted 20-point
     grid over ``r`` at the catalogue duration, closed-form depth, first strict minimum.  Point
     estimates and all metrics match the reference exactly; the bootstrap error uses
     multinomial resampling like the reference but JAX's random stream, so it agrees with the
@@ -48,19 +48,19 @@ Gates, warnings and verdict (jaxvet's rule; the reference is metrics-only)
   ``insufficient_sampling``, verdict ``insufficient``, confidence 0.2, the reference's
   placeholder metrics (ratio 0.5 +- 0.5, shape_ratio 2.0).
 * depth SNR below ``min_snr`` (3): warning ``low_snr``, verdict ``insufficient``, confidence
-  at most 0.3 (trapezoid_fit).  The seed's "depth / point scatter" is read as the least-squares depth
+  at most 0.3 (trapezoid_fit).  The SNR is the least-squares depth
   significance ``depth / sigma_depth`` with ``sigma_depth = sqrt(chi2_nu / sum(w s^2))``
   (a per-point SNR of 3 would reject every TESS small planet).
 * marginal sampling (< 30 fit-set points or coverage < 0.8): warning ``low_sampling``
-  (seed §4.2, scenario 5).
+  (docs/checks.md, V05).
 * fitted T differs from the catalogue duration by more than ``duration_tolerance`` (25%):
   warning ``duration_uncertain`` (trapezoid_fit only; the grid method fixes T = D).
-* ``grazing_indicator`` (seed §3.4, evaluated in this order): ``tF/tT > 0.3`` -> ``normal``;
+* ``grazing_indicator`` (evaluated in this order): ``tF/tT > 0.3`` -> ``normal``;
   ``0.1 < tF/tT <= 0.3`` and depth < ``grazing_depth_ppm`` (50,000) -> ``grazing_planet_candidate``;
   otherwise (``tF/tT <= 0.1`` or a depth >= 5%) -> ``likely_eb``.
 * verdict: ``insufficient`` when gated (sampling, duration or SNR), else ``fail`` for
   ``likely_eb`` and ``pass`` otherwise.  ``shape`` is ``V-shaped`` when ``tF/tT`` is below
-  ``tflat_ttotal_threshold`` (0.15, seed §4.1), else ``U-shaped``.
+  ``tflat_ttotal_threshold`` (0.15), else ``U-shaped``.
 * confidence: the reference's model (0.2/0.5/0.7/0.85 by fit-set points, x1.1 capped 0.95 for
   coverage >= 0.8, x0.8 below 0.6, x0.9 if any warning), at most 0.3 with ``low_snr``; for
   ``method="grid"`` the warning terms are left out so that confidence equals the reference's
@@ -76,8 +76,10 @@ median needs the large set ``1.5h < |phase| < 0.25``: each light curve's flux is
 once, and for a candidate the baseline members are counted along the sorted order (a prefix
 sum of the membership mask), so the median's order statistics are found by a binary search --
 no per-candidate sort (an O(N) pass per candidate).  Candidates are ordered by their
-window size and run in host chunks of up to ``batch_size`` (halved while chunk x window would
-exceed 2^24 elements; each chunk padded to its largest window, bucketed to powers of two,
+window size and run in chunks of up to ``batch_size`` (halved while chunk x window would
+exceed :data:`_CHUNK_BUDGETS` element budgets, :func:`jaxvet.engine.chunks.element_budget`;
+every chunk is dispatched before any is waited for, and the results are joined on the device;
+each chunk padded to its largest window, bucketed to powers of two,
 floor ``pad_points``).  A candidate's work has two stages: the per-point stage (phase,
 coverage, sampling counts, baseline normalisation, the legacy bottom/edge medians and the
 binning into ``n_groups x n_fit_bins`` fit bins) and the fit stage (fit, bootstrap,
@@ -88,7 +90,7 @@ stage (compiled per padded width) and the fit stage, whose shapes do not depend 
 grid method and the point bootstraps (``"poisson"``, ``"multinomial"``), whose fit reads the
 points, run both stages in one program.  Each program maps over the chunk's
 candidates in ``lax.map`` batches: the per-point stage sized so that each intermediate stays
-near 2^22 elements, the fit stage in fixed blocks of :data:`_FIT_BATCH` (8) candidates -- XLA's
+within one element budget, the fit stage in fixed blocks of :data:`_FIT_BATCH` (8) candidates -- XLA's
 code, and so the last bits of a fit, can depend on the vector width, which an ill-conditioned
 bootstrap fit of a noise-only candidate may amplify, so the width never depends on the run
 (8 is also the fastest width measured); bootstrap resamples run in blocks of ``boot_block``.
@@ -154,7 +156,7 @@ NAME = "V-Shape"
 
 METHODS = ("trapezoid_fit", "grid")
 GRAZING_NAMES = ("normal", "grazing_planet_candidate", "likely_eb")
-#: seed warning codes -> bit in the ``warnings`` array
+#: warning codes -> bit in the ``warnings`` array
 WARNING_BITS = {"insufficient_sampling": 1, "low_snr": 2, "duration_uncertain": 4, "low_sampling": 8}
 STATUS_NAMES = ("ok", "insufficient_data", "invalid_duration")
 
