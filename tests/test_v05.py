@@ -89,7 +89,7 @@ def _run(matrix, method):
     lcs, cands, idx, _ = matrix
     ctx = VetContext.build(lcs, cands, lc_index=idx, seed=1, options={"V05": {**COMMON, "method": method}})
     arrays = transit_shape(ctx)
-    results = SPEC.format(ctx, {k: np.asarray(v) for k, v in arrays.items()})
+    results = SPEC.finish(ctx, {k: np.asarray(v) for k, v in arrays.items()})
     return [
         (cand, lcs[idx[i]], {k: np.asarray(v)[i] for k, v in arrays.items()}, results[i])
         for i, cand in enumerate(cands)
@@ -410,3 +410,27 @@ def test_vet_chunks_do_not_change_or_repeat_bootstraps(matrix):
     errs = [[r["V05"].metrics["tflat_ttotal_ratio_err"] for r in run.results] for run in runs]
     assert errs[0] == errs[1]
     assert len(set(errs[0])) == len(errs[0])
+
+
+def test_changing_a_threshold_does_not_recompile(matrix):
+    """Thresholds are traced kernel arguments: a new grazing / SNR threshold reuses the programs."""
+    from jaxvet.checks import v05_transit_shape as V05
+
+    lcs, cands, idx, _ = matrix
+    kernels = (V05._kernel_points, V05._kernel_fit)
+
+    def run(**extra):
+        ctx = VetContext.build(lcs, cands[:8], lc_index=idx[:8], seed=1, options={"V05": {**COMMON, **extra}})
+        return transit_shape(ctx)
+
+    base = run()
+    sizes = [k._cache_size() for k in kernels]
+    other = run(grazing_ratio=0.65, eb_ratio=0.2, min_snr=5.0, duration_tolerance=0.1)
+    assert [k._cache_size() for k in kernels] == sizes
+    np.testing.assert_array_equal(base["tflat_ttotal_ratio"], other["tflat_ttotal_ratio"])
+    assert not np.array_equal(base["grazing_code"], other["grazing_code"])
+
+
+def test_misspelled_option_is_named():
+    with pytest.raises(JaxvetInputError, match="grazing_ration"):
+        SPEC.resolve_options({"grazing_ration": 0.3})

@@ -1,10 +1,10 @@
 """V05 transit shape: U-shaped (planet) vs V-shaped (grazing eclipsing binary) transits.
 
 References:
-    [1] Seager & Mallen-Ornelas 2003, ApJ 585, 1038 (2003ApJ...585.1038S), §2-3:
+    [1] Seager & Mallen-Ornelas 2003, ApJ 585, 1038 (2003ApJ...585.1038S), sections 2-3:
         the trapezoid parameters T (first-fourth contact), F (second-third contact), tF/tT.
     [2] Kipping 2010, MNRAS 408, 1758: integrating the model over the exposure time.
-    [3] Thompson et al. 2018, ApJS 235, 38 (2018ApJS..235...38T), §3.1: the DR25 Robovetter's
+    [3] Thompson et al. 2018, ApJS 235, 38 (2018ApJS..235...38T), section 3.1: the DR25 Robovetter's
         V-shape ("Not Transit-Like") metric.
     [4] Prsa et al. 2011, AJ 141, 83 (2011AJ....141...83P): eclipsing-binary morphology.
     [5] Efron 1979, Ann. Stat. 7, 1; Hanley & MacGibbon 2006, Comput. Methods Programs Biomed.
@@ -12,7 +12,7 @@ References:
 
 Two methods (option ``method``, ``ctx.opts("V05")["method"]``):
 
-``"trapezoid_fit"`` (default; the seed's design, §3)
+``"trapezoid_fit"`` (default)
     A weighted least-squares fit of ``1 - depth * s(x - tau; T, F, e)``, the symmetric
     trapezoid averaged over each point's exposure (:mod:`jaxvet.core.models`), with *free* depth,
     total duration T, flat ratio r = F/T and mid-time offset tau, to the points within
@@ -28,7 +28,7 @@ Two methods (option ``method``, ``ctx.opts("V05")["method"]``):
     ``"multinomial"`` reweight the points themselves.  The plot profile is the fit bins'
     weighted mean flux.
 ``"grid"`` (reference-compatible)
-    tess-vetter 0.3.20's ``check_v_shape`` (reference semantics §6.5): unweighted 20-point
+    tess-vetter 0.3.20's ``check_v_shape`` (docs/checks.md, V05): unweighted 20-point
     grid over ``r`` at the catalogue duration, closed-form depth, first strict minimum.  Point
     estimates and all metrics match the reference exactly; the bootstrap error uses
     multinomial resampling like the reference but JAX's random stream, so it agrees with the
@@ -48,19 +48,19 @@ Gates, warnings and verdict (jaxvet's rule; the reference is metrics-only)
   ``insufficient_sampling``, verdict ``insufficient``, confidence 0.2, the reference's
   placeholder metrics (ratio 0.5 +- 0.5, shape_ratio 2.0).
 * depth SNR below ``min_snr`` (3): warning ``low_snr``, verdict ``insufficient``, confidence
-  at most 0.3 (trapezoid_fit).  The seed's "depth / point scatter" is read as the least-squares depth
+  at most 0.3 (trapezoid_fit).  The SNR is the least-squares depth
   significance ``depth / sigma_depth`` with ``sigma_depth = sqrt(chi2_nu / sum(w s^2))``
   (a per-point SNR of 3 would reject every TESS small planet).
 * marginal sampling (< 30 fit-set points or coverage < 0.8): warning ``low_sampling``
-  (seed §4.2, scenario 5).
+  (docs/checks.md, V05).
 * fitted T differs from the catalogue duration by more than ``duration_tolerance`` (25%):
   warning ``duration_uncertain`` (trapezoid_fit only; the grid method fixes T = D).
-* ``grazing_indicator`` (seed §3.4, evaluated in this order): ``tF/tT > 0.3`` -> ``normal``;
+* ``grazing_indicator`` (evaluated in this order): ``tF/tT > 0.3`` -> ``normal``;
   ``0.1 < tF/tT <= 0.3`` and depth < ``grazing_depth_ppm`` (50,000) -> ``grazing_planet_candidate``;
   otherwise (``tF/tT <= 0.1`` or a depth >= 5%) -> ``likely_eb``.
 * verdict: ``insufficient`` when gated (sampling, duration or SNR), else ``fail`` for
   ``likely_eb`` and ``pass`` otherwise.  ``shape`` is ``V-shaped`` when ``tF/tT`` is below
-  ``tflat_ttotal_threshold`` (0.15, seed §4.1), else ``U-shaped``.
+  ``tflat_ttotal_threshold`` (0.15), else ``U-shaped``.
 * confidence: the reference's model (0.2/0.5/0.7/0.85 by fit-set points, x1.1 capped 0.95 for
   coverage >= 0.8, x0.8 below 0.6, x0.9 if any warning), at most 0.3 with ``low_snr``; for
   ``method="grid"`` the warning terms are left out so that confidence equals the reference's
@@ -76,8 +76,10 @@ median needs the large set ``1.5h < |phase| < 0.25``: each light curve's flux is
 once, and for a candidate the baseline members are counted along the sorted order (a prefix
 sum of the membership mask), so the median's order statistics are found by a binary search --
 no per-candidate sort (an O(N) pass per candidate).  Candidates are ordered by their
-window size and run in host chunks of up to ``batch_size`` (halved while chunk x window would
-exceed 2^24 elements; each chunk padded to its largest window, bucketed to powers of two,
+window size and run in chunks of up to ``batch_size`` (halved while chunk x window would
+exceed :data:`_CHUNK_BUDGETS` element budgets, :func:`jaxvet.engine.chunks.element_budget`;
+every chunk is dispatched before any is waited for, and the results are joined on the device;
+each chunk padded to its largest window, bucketed to powers of two,
 floor ``pad_points``).  A candidate's work has two stages: the per-point stage (phase,
 coverage, sampling counts, baseline normalisation, the legacy bottom/edge medians and the
 binning into ``n_groups x n_fit_bins`` fit bins) and the fit stage (fit, bootstrap,
@@ -88,7 +90,7 @@ stage (compiled per padded width) and the fit stage, whose shapes do not depend 
 grid method and the point bootstraps (``"poisson"``, ``"multinomial"``), whose fit reads the
 points, run both stages in one program.  Each program maps over the chunk's
 candidates in ``lax.map`` batches: the per-point stage sized so that each intermediate stays
-near 2^22 elements, the fit stage in fixed blocks of :data:`_FIT_BATCH` (8) candidates -- XLA's
+within one element budget, the fit stage in fixed blocks of :data:`_FIT_BATCH` (8) candidates -- XLA's
 code, and so the last bits of a fit, can depend on the vector width, which an ill-conditioned
 bootstrap fit of a noise-only candidate may amplify, so the width never depends on the run
 (8 is also the fastest width measured); bootstrap resamples run in blocks of ``boot_block``.
@@ -102,7 +104,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import partial
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -127,44 +132,33 @@ from jaxvet.core.fit import (
 from jaxvet.core.models import exact_div, reference_trapezoid_shape, trapezoid_shape
 from jaxvet.core.stats import MAD_TO_SIGMA, masked_median, order_key
 from jaxvet.data import bucket_size
-from jaxvet.engine.context import CheckSpec, VetContext
+from jaxvet.engine.chunks import assemble, element_budget
+from jaxvet.engine.context import CheckSpec, VetContext, to_host
+from jaxvet.engine.options import CheckOptions, at_least, in_range, one_of, option
 from jaxvet.errors import JaxvetInputError
 from jaxvet.results import VERDICT_CODES, CheckResult
 
-__all__ = ["SPEC", "DEFAULTS", "METHODS", "GRAZING_NAMES", "WARNING_BITS", "resolve_options", "transit_shape"]
+__all__ = [
+    "SPEC",
+    "V05Options",
+    "DEFAULTS",
+    "METHODS",
+    "GRAZING_NAMES",
+    "WARNING_BITS",
+    "compute",
+    "format",
+    "resolve_options",
+    "transit_shape",
+]
 
 ID = "V05"
 NAME = "V-Shape"
 
 METHODS = ("trapezoid_fit", "grid")
 GRAZING_NAMES = ("normal", "grazing_planet_candidate", "likely_eb")
-#: seed warning codes -> bit in the ``warnings`` array
+#: warning codes -> bit in the ``warnings`` array
 WARNING_BITS = {"insufficient_sampling": 1, "low_snr": 2, "duration_uncertain": 4, "low_sampling": 8}
 STATUS_NAMES = ("ok", "insufficient_data", "invalid_duration")
-
-DEFAULTS = {
-    "method": "trapezoid_fit",
-    "n_bootstrap": 100,
-    "bootstrap_ci": 0.68,
-    "bootstrap": None,  # "binned" (trapezoid_fit default), "poisson" or "multinomial" (grid default)
-    "min_points_in_transit": 10,
-    "min_transit_coverage": 0.6,
-    "min_snr": 3.0,
-    "tflat_ttotal_threshold": 0.15,
-    "grazing_ratio": 0.3,
-    "eb_ratio": 0.1,
-    "grazing_depth_ppm": 50000.0,
-    "duration_tolerance": 0.25,
-    "window": 0.9,
-    "n_fit_bins": 128,
-    "exposure_minutes": None,
-    "batch_size": 256,
-    "boot_block": 128,
-    "n_adam": 40,
-    "n_bfgs": 5,
-    "pad_points": 1024,
-    "plot_data": True,
-}
 
 #: scalar metrics kept per candidate by campaigns (float columns)
 SUMMARY = (
@@ -190,68 +184,101 @@ _N_MODEL = 100
 _MIN_BASELINE = 10
 
 
-def resolve_options(opts: dict | None) -> dict:
-    """Merge user options with :data:`DEFAULTS`, rejecting unknown keys and bad values."""
-    opts = dict(opts or {})
-    unknown = sorted(set(opts) - set(DEFAULTS))
-    if unknown:
-        raise JaxvetInputError(f"unknown V05 option(s) {unknown}; known: {sorted(DEFAULTS)}")
-    o = {**DEFAULTS, **opts}
-    if o["method"] not in METHODS:
-        raise JaxvetInputError(f"V05 option method must be one of {METHODS}, got {o['method']!r}")
-    if o["bootstrap"] is None:
-        o["bootstrap"] = "multinomial" if o["method"] == "grid" else "binned"
-    kinds = (
-        ("binned", "poisson", "multinomial") if o["method"] == "trapezoid_fit" else ("poisson", "multinomial")
-    )
-    if o["bootstrap"] not in kinds:
-        raise JaxvetInputError(
-            f"V05 option bootstrap must be one of {kinds} for method {o['method']!r}, got {o['bootstrap']!r}"
-        )
+#: options compared with data inside the kernels: passed as arrays (changing one does not recompile)
+_TRACED = (
+    "min_points_in_transit",
+    "min_transit_coverage",
+    "min_snr",
+    "grazing_ratio",
+    "eb_ratio",
+    "grazing_depth_ppm",
+    "duration_tolerance",
+)
 
-    def _int(name, lo, hi):
-        v = o[name]
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= int(v) <= hi:
-            raise JaxvetInputError(f"V05 option {name} must be an integer in [{lo}, {hi}], got {v!r}")
-        o[name] = int(v)
 
-    def _float(name, lo, hi, lo_open=False):
-        v = o[name]
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            raise JaxvetInputError(f"V05 option {name} must be a number, got {v!r}") from None
-        if not (math.isfinite(f) and (f > lo if lo_open else f >= lo) and f <= hi):
+@dataclass(frozen=True)
+class V05Options(CheckOptions):
+    """V05's options (see the module docstring for their meaning).
+
+    ``bootstrap`` defaults to ``"binned"`` for ``trapezoid_fit`` and ``"multinomial"`` for
+    ``grid``.  The thresholds are traced (kernel arguments); the counts, sizes and methods are
+    static (they decide shapes and code paths).
+    """
+
+    check_id: ClassVar[str] = ID
+    method: str = option("trapezoid_fit", one_of(*METHODS))
+    n_bootstrap: int = option(100, at_least(1))
+    bootstrap_ci: float = option(0.68, in_range(0.0, 1.0, closed=(False, True)))
+    bootstrap: str | None = option(None)
+    min_points_in_transit: int = option(10, at_least(1), traced=True)
+    min_transit_coverage: float = option(0.6, in_range(0.0, 1.0), traced=True)
+    min_snr: float = option(3.0, in_range(0.0, 1e9), traced=True)
+    tflat_ttotal_threshold: float = option(0.15, in_range(0.0, 1.0), traced=True)
+    grazing_ratio: float = option(0.3, in_range(0.0, 1.0), traced=True)
+    eb_ratio: float = option(0.1, in_range(0.0, 1.0), traced=True)
+    grazing_depth_ppm: float = option(50000.0, in_range(0.0, 1e6, closed=(False, True)), traced=True)
+    duration_tolerance: float = option(0.25, in_range(0.0, 1e3, closed=(False, True)), traced=True)
+    window: float = option(0.9, in_range(0.55, 5.0))
+    n_fit_bins: int = option(128, at_least(8))
+    exposure_minutes: float | None = option(None)
+    batch_size: int = option(256, at_least(1))
+    boot_block: int = option(128, at_least(1))
+    n_adam: int = option(40, at_least(0))
+    n_bfgs: int = option(5, at_least(0))
+    pad_points: int = option(1024, at_least(1))
+    plot_data: bool = option(True)
+
+    def validate(self) -> None:
+        for name, hi in _INT_MAX.items():
+            if getattr(self, name) > hi:
+                raise JaxvetInputError(f"V05 option {name} must be <= {hi}, got {getattr(self, name)!r}")
+        kinds = ("poisson", "multinomial")
+        if self.method == "trapezoid_fit":
+            kinds = ("binned", *kinds)
+        if self.bootstrap is None:
+            object.__setattr__(self, "bootstrap", "multinomial" if self.method == "grid" else "binned")
+        if self.bootstrap not in kinds:
             raise JaxvetInputError(
-                f"V05 option {name} must be in {'(' if lo_open else '['}{lo}, {hi}], got {v!r}"
+                f"V05 option bootstrap must be one of {kinds} for method {self.method!r}, "
+                f"got {self.bootstrap!r}"
             )
-        o[name] = f
+        if self.exposure_minutes is not None:
+            v = self.exposure_minutes
+            try:
+                object.__setattr__(self, "exposure_minutes", in_range(0.0, 1e4)(v))
+            except ValueError as exc:
+                raise JaxvetInputError(f"V05 option exposure_minutes must be {exc}, got {v!r}") from None
+        object.__setattr__(self, "plot_data", bool(self.plot_data))
+        if self.eb_ratio > self.grazing_ratio:
+            raise JaxvetInputError(
+                f"V05 option eb_ratio ({self.eb_ratio}) must not exceed grazing_ratio ({self.grazing_ratio})"
+            )
 
-    _int("n_bootstrap", 1, 100_000)
-    _int("min_points_in_transit", 1, 10**9)
-    _int("n_fit_bins", 8, 4096)
-    _int("batch_size", 1, 100_000)
-    _int("boot_block", 1, 100_000)
-    _int("n_adam", 0, 10000)
-    _int("n_bfgs", 0, 1000)
-    _int("pad_points", 1, 2**24)
-    _float("bootstrap_ci", 0.0, 1.0, lo_open=True)
-    _float("min_transit_coverage", 0.0, 1.0)
-    _float("min_snr", 0.0, 1e9)
-    _float("tflat_ttotal_threshold", 0.0, 1.0)
-    _float("grazing_ratio", 0.0, 1.0)
-    _float("eb_ratio", 0.0, 1.0)
-    _float("grazing_depth_ppm", 0.0, 1e6, lo_open=True)
-    _float("duration_tolerance", 0.0, 1e3, lo_open=True)
-    _float("window", 0.55, 5.0)
-    if o["exposure_minutes"] is not None:
-        _float("exposure_minutes", 0.0, 1e4)
-    o["plot_data"] = bool(o["plot_data"])
-    if o["eb_ratio"] > o["grazing_ratio"]:
-        raise JaxvetInputError(
-            f"V05 option eb_ratio ({o['eb_ratio']}) must not exceed grazing_ratio ({o['grazing_ratio']})"
-        )
-    return o
+    def kernel_thresholds(self) -> dict[str, np.ndarray]:
+        """The thresholds the kernels compare with (0-d float64 arrays, traced arguments)."""
+        t = self.traced()
+        return {k: t[k] for k in _TRACED}
+
+
+#: upper bounds of the integer options
+_INT_MAX = {
+    "n_bootstrap": 100_000,
+    "n_fit_bins": 4096,
+    "batch_size": 100_000,
+    "boot_block": 100_000,
+    "n_adam": 10_000,
+    "n_bfgs": 1000,
+    "pad_points": 2**24,
+}
+
+#: the default options as a plain mapping
+DEFAULTS = V05Options().to_dict()
+
+
+def resolve_options(opts: Mapping | V05Options | None) -> dict:
+    """User options validated and merged with the defaults, as a plain dict (unknown names and
+    bad values raise :class:`~jaxvet.errors.JaxvetInputError` naming the option)."""
+    return V05Options.from_mapping(opts).to_dict()
 
 
 def _phase(t, t0, period):
@@ -482,7 +509,11 @@ def _points_stage(c, st):
     inb = m & (kc >= 0) & (kc < 20)
     occ = jax.ops.segment_sum(inb.astype(jnp.int32), jnp.where(inb, kc, 20), num_segments=21)[:20]
     coverage = jnp.sum(occ > 0).astype(jnp.float64) / 20.0
-    sampling_bad = (n_in < st["min_points"]) | (n_base < _MIN_BASELINE) | (coverage < st["min_coverage"])
+    sampling_bad = (
+        (n_in < st["min_points_in_transit"])
+        | (n_base < _MIN_BASELINE)
+        | (coverage < st["min_transit_coverage"])
+    )
     status = jnp.where(~cand_ok, 2, jnp.where(sampling_bad, 1, 0)).astype(jnp.int32)
     base_safe = jnp.where(jnp.isfinite(base_med) & (base_med != 0), base_med, 1.0)
     fn = exact_div(f, base_safe)
@@ -768,16 +799,16 @@ def _candidate(c, st):
 
 
 @partial(jax.jit, static_argnames=("st_items", "batch"))
-def _kernel(inputs, st_items, batch):
+def _kernel(inputs, thr, st_items, batch):
     """One program per chunk: the grid method and the point-reweighting bootstraps."""
-    st = dict(st_items)
+    st = {**dict(st_items), **thr}
     return jax.lax.map(lambda c: _candidate(c, st), inputs, batch_size=batch)
 
 
 @partial(jax.jit, static_argnames=("st_items", "batch"))
-def _kernel_points(inputs, st_items, batch):
+def _kernel_points(inputs, thr, st_items, batch):
     """Stage 1 of the :func:`_split` path (compiled per packed width R)."""
-    st = dict(st_items)
+    st = {**dict(st_items), **thr}
     return jax.lax.map(lambda c: _points_stage(c, st)[0], inputs, batch_size=batch)
 
 
@@ -787,146 +818,155 @@ _FIT_BATCH = 8
 
 
 @partial(jax.jit, static_argnames=("st_items", "batch"))
-def _kernel_fit(p, st_items, batch):
+def _kernel_fit(p, thr, st_items, batch):
     """Stage 2 of the :func:`_split` path: its shapes do not depend on R."""
-    st = dict(st_items)
+    st = {**dict(st_items), **thr}
     return jax.lax.map(lambda c: _fit_stage(c, {}, st), p, batch_size=batch)
 
 
 # -- orchestration ----------------------------------------------------------------------------
 
 
-def _static_config(o, n_groups):
-    bounds = TrapezoidBounds(window=o["window"])
+def _static_config(o: V05Options, n_groups: int):
+    """The static kernel configuration (hashable): methods, counts, shapes; no thresholds."""
     st = {
-        "method": o["method"],
-        "n_boot": o["n_bootstrap"],
-        "boot_block": min(o["boot_block"], o["n_bootstrap"] + (o["method"] == "trapezoid_fit")),
-        "kind": o["bootstrap"],
-        "ci": o["bootstrap_ci"],
-        "min_points": o["min_points_in_transit"],
-        "min_coverage": o["min_transit_coverage"],
-        "min_snr": o["min_snr"],
-        "grazing_ratio": o["grazing_ratio"],
-        "eb_ratio": o["eb_ratio"],
-        "grazing_depth_ppm": o["grazing_depth_ppm"],
-        "duration_tolerance": o["duration_tolerance"],
-        "n_bins": o["n_fit_bins"],
-        "n_groups": n_groups if o["method"] == "trapezoid_fit" else 1,
-        "bounds": bounds,
-        "n_adam": o["n_adam"],
-        "n_bfgs": o["n_bfgs"],
-        "plot": o["plot_data"],
+        "method": o.method,
+        "n_boot": o.n_bootstrap,
+        "boot_block": min(o.boot_block, o.n_bootstrap + (o.method == "trapezoid_fit")),
+        "kind": o.bootstrap,
+        "ci": o.bootstrap_ci,
+        "n_bins": o.n_fit_bins,
+        "n_groups": n_groups if o.method == "trapezoid_fit" else 1,
+        "bounds": TrapezoidBounds(window=o.window),
+        "n_adam": o.n_adam,
+        "n_bfgs": o.n_bfgs,
+        "plot": o.plot_data,
     }
     return tuple(sorted(st.items()))
 
 
-def transit_shape(ctx: VetContext, options: dict | None = None) -> dict[str, np.ndarray]:
-    """Run V05 for every candidate of ``ctx``; returns host arrays with a leading candidate axis."""
-    o = resolve_options(ctx.opts(ID) if options is None else options)
+#: a chunk's (candidates x window) inputs may hold this many element budgets: the kernels map
+#: over the chunk in ``lax.map`` batches whose intermediates each stay within one budget
+_CHUNK_BUDGETS = 4
+
+
+def _plan(ctx: VetContext, o: V05Options):
+    """Host planning, once per call: every candidate's epoch windows and its chunk.
+
+    Returns ``(plan, counts, chunks)``: the window plan, the (B, E) point counts of the
+    usable windows, and a list of ``(idx, n_real)`` -- the candidates of each chunk (ordered
+    by their number of window points, so that a chunk's padded width fits its members) and
+    how many of the ``len(idx)`` slots are real.  A chunk holds up to ``batch_size``
+    candidates, halved (powers of two, >= 8) while chunk x width exceeds the budget.
+    """
     n = ctx.n_candidates
-    if n == 0:
-        return {}
-    lcb = ctx.lcb
     cb = ctx.cb
-    exp_tab, grp_tab, n_groups = _exposure_tables(ctx, o["exposure_minutes"])
-    stime, sflux = _presort(lcb.time, lcb.flux, lcb.mask)
-    st_items = _static_config(o, n_groups)
-    keys = jax.random.key_data(candidate_keys(ctx.seed, ctx.key_ids(n)))
-    half = max(0.6, o["window"]) if o["method"] == "trapezoid_fit" else 0.6
-    # chunk size: the batch size, or a power of two (>= 8) for small runs (few compiled shapes)
-    bc_max = min(o["batch_size"], bucket_size(n, minimum=8))
-    # every candidate's epoch windows (|t - tc| <= half D): B x E integers, no point data
+    half = max(0.6, o.window) if o.method == "trapezoid_fit" else 0.6
+    bc_max = min(o.batch_size, bucket_size(n, minimum=8))
     periods = np.asarray(cb.period)
     durs = np.asarray(cb.duration)
     ok_all = np.asarray(cb.valid) & (durs < 0.5 * periods)
     hw_all = np.where(ok_all, durs * half * (1.0 + 1e-9) + 1e-9, 1e-9)
-    plan = plan_windows(lcb, cb, jnp.asarray(hw_all))
+    plan = plan_windows(ctx.lcb, cb, jnp.asarray(hw_all))
     counts = np.where(plan.valid & ok_all[:, None], plan.count, 0).astype(np.int32)
     total = counts.sum(axis=1)[:n]
-    # chunks of similar window size (every chunk is padded to its largest window): order the
-    # candidates by their number of window points and shrink the chunk (powers of two, >= 8)
-    # so that chunk x window stays within 2^24 elements
     order = np.argsort(total, kind="stable")
+    limit = _CHUNK_BUDGETS * element_budget()
     chunks = []
     start = 0
     while start < n:
         bc = bc_max
-        while bc > 8:
-            last = total[order[min(start + bc, n) - 1]]
-            if bc * bucket_size(int(last) + 16) <= 2**24:
-                break
+        while bc > 8 and bc * bucket_size(int(total[order[min(start + bc, n) - 1]]) + 16) > limit:
             bc //= 2
         pos = np.arange(start, start + bc)
+        chunks.append((np.where(pos < n, order[np.minimum(pos, n - 1)], 0), int(min(bc, n - start))))
         start += bc
-        real = pos < n
-        idx = np.where(real, order[np.minimum(pos, n - 1)], 0)
-        sub = cb.take(jnp.asarray(idx))
-        valid = np.asarray(sub.valid) & real
-        period = np.asarray(sub.period)
-        dur = np.asarray(sub.duration)
-        ok = valid & (dur < 0.5 * period)
-        sub = dataclasses.replace(sub, valid=jnp.asarray(valid))
-        b = bc
-        # canonical layout: each candidate's points packed in time order (rank order), so a
-        # candidate's numbers do not depend on the epoch/window buckets of its chunk
-        cnt_sub = np.where(ok[:, None], counts[idx], 0)
-        n_pts = int(np.max(cnt_sub.sum(axis=1), initial=0))
-        r = max(bucket_size(n_pts, minimum=16), bucket_size(o["pad_points"], minimum=1))
-        h = jnp.asarray(np.where(ok, dur / period / 2, 0.01))
-        per_lc = max(1, 2**22 // max(int(stime.shape[1]), 1))
-        med, sig, cnt = _baseline_stats(
-            stime, sflux, lcb.n_valid, sub.lc_index, sub.t0, sub.period, h, batch=min(b, per_lc)
-        )
-        pts = _packed_points(
-            lcb,
-            sub,
-            jnp.asarray(plan.epoch[idx]),
-            jnp.asarray(plan.start[idx]),
-            jnp.asarray(cnt_sub, jnp.int32),
-            exp_tab,
-            grp_tab,
-            width=r,
-        )
-        inputs = {
-            **pts,
-            "P": sub.period,
-            "t0": sub.t0,
-            "D": sub.duration,
-            "ok": jnp.asarray(ok),
-            "base_med": med,
-            "base_sig": sig,
-            "n_base": cnt,
-            "key": keys[jnp.asarray(idx)],
-        }
-        st = dict(st_items)
-        q = st["n_bins"] * st["n_groups"]
-        # lax.map batches: each intermediate near 2^22 elements.  Per candidate: the ~24
-        # per-point columns of the binning (r x 24), the fit's (block x bins) arrays (q x 512),
-        # point-level bootstrap weights (r x block) where the fit reads the points
-        per = max(r * 24 if st["kind"] == "binned" else r * (st["boot_block"] + 8), q * 512, 1)
-        inner = int(max(1, min(b, 2**22 // per)))
-        if _split(st):
-            # the per-point stage keeps the one-program batch (its bins stay bit-for-bit the
-            # same); the fit's batch does not depend on r: one compiled fit for every width
-            p = _kernel_points(inputs, st_items, inner)
-            res = _kernel_fit(p, st_items, _FIT_BATCH if b % _FIT_BATCH == 0 else b)
-        else:
-            res = _kernel(inputs, st_items, inner)
-        chunks.append({k: np.asarray(v)[real] for k, v in res.items()})
-    out = {}
-    for k in chunks[0]:
-        sorted_vals = np.concatenate([c[k] for c in chunks])
-        vals = np.empty_like(sorted_vals)
-        vals[order] = sorted_vals
-        out[k] = vals
-    out["status"] = np.zeros(n, np.int32)  # the check ran (reference: status "ok" always)
-    out["verdict"] = out["verdict"].astype(np.int32)
+    return plan, counts, chunks
+
+
+def _chunk_inputs(ctx, o, tables, plan, counts, idx, n_real):
+    """The device inputs of one chunk (candidates ``idx``; slots past ``n_real`` are padding)."""
+    lcb, exp_tab, grp_tab, stime, sflux, keys = ctx.lcb, *tables
+    real = np.arange(len(idx)) < n_real
+    sub = ctx.cb.take(jnp.asarray(idx))
+    valid = np.asarray(sub.valid) & real
+    period = np.asarray(sub.period)
+    dur = np.asarray(sub.duration)
+    ok = valid & (dur < 0.5 * period)
+    sub = dataclasses.replace(sub, valid=jnp.asarray(valid))
+    # canonical layout: each candidate's points packed in time order (rank order), so a
+    # candidate's numbers do not depend on the epoch/window buckets of its chunk
+    cnt_sub = np.where(ok[:, None], counts[idx], 0)
+    n_pts = int(np.max(cnt_sub.sum(axis=1), initial=0))
+    r = max(bucket_size(n_pts, minimum=16), bucket_size(o.pad_points, minimum=1))
+    h = jnp.asarray(np.where(ok, dur / period / 2, 0.01))
+    per_lc = max(1, element_budget() // max(int(stime.shape[1]), 1))
+    med, sig, cnt = _baseline_stats(
+        stime, sflux, lcb.n_valid, sub.lc_index, sub.t0, sub.period, h, batch=min(len(idx), per_lc)
+    )
+    epoch, first = jnp.asarray(plan.epoch[idx]), jnp.asarray(plan.start[idx])
+    pts = _packed_points(lcb, sub, epoch, first, jnp.asarray(cnt_sub, jnp.int32), exp_tab, grp_tab, width=r)
+    return r, {
+        **pts,
+        "P": sub.period,
+        "t0": sub.t0,
+        "D": sub.duration,
+        "ok": jnp.asarray(ok),
+        "base_med": med,
+        "base_sig": sig,
+        "n_base": cnt,
+        "key": keys[jnp.asarray(idx)],
+    }
+
+
+def _run_chunk(inputs, r, b, thr, st_items):
+    """Dispatch V05's program(s) on one chunk of ``b`` candidates of padded width ``r``."""
+    st = dict(st_items)
+    q = st["n_bins"] * st["n_groups"]
+    # lax.map batches: each intermediate within the element budget.  Per candidate: the ~24
+    # per-point columns of the binning (r x 24), the fit's (block x bins) arrays (q x 512),
+    # point-level bootstrap weights (r x block) where the fit reads the points
+    per = max(r * 24 if st["kind"] == "binned" else r * (st["boot_block"] + 8), q * 512, 1)
+    inner = int(max(1, min(b, element_budget() // per)))
+    if _split(st):
+        # the per-point stage keeps the one-program batch (its bins stay bit-for-bit the
+        # same); the fit's batch does not depend on r: one compiled fit for every width
+        p = _kernel_points(inputs, thr, st_items, inner)
+        return _kernel_fit(p, thr, st_items, _FIT_BATCH if b % _FIT_BATCH == 0 else b)
+    return _kernel(inputs, thr, st_items, inner)
+
+
+def compute(ctx: VetContext, opts: V05Options) -> dict:
+    """V05 for every candidate of ``ctx``: device arrays with a leading candidate axis.
+
+    Every chunk is dispatched before anything is waited for; the chunks' results are put
+    back in candidate order on the device (:func:`jaxvet.engine.chunks.assemble`).
+    """
+    n = ctx.n_candidates
+    if n == 0:
+        return {}
+    exp_tab, grp_tab, n_groups = _exposure_tables(ctx, opts.exposure_minutes)
+    stime, sflux = _presort(ctx.lcb.time, ctx.lcb.flux, ctx.lcb.mask)
+    keys = jax.random.key_data(candidate_keys(ctx.seed, ctx.key_ids(n)))
+    tables = (exp_tab, grp_tab, stime, sflux, keys)
+    st_items = _static_config(opts, n_groups)
+    thr = {k: jnp.asarray(v) for k, v in opts.kernel_thresholds().items()}
+    plan, counts, chunks = _plan(ctx, opts)
+    parts, rows = [], []
+    for idx, n_real in chunks:
+        r, inputs = _chunk_inputs(ctx, opts, tables, plan, counts, idx, n_real)
+        parts.append(_run_chunk(inputs, r, len(idx), thr, st_items))
+        rows.append(idx[:n_real])
+    out = assemble(parts, rows, n)
+    out["status"] = jnp.zeros(n, jnp.int32)  # the check ran (reference: status "ok" always)
+    out["verdict"] = out["verdict"].astype(jnp.int32)
     return out
 
 
-def compute(ctx: VetContext) -> dict:
-    return transit_shape(ctx)
+def transit_shape(ctx: VetContext, options: Mapping | V05Options | None = None) -> dict[str, np.ndarray]:
+    """:func:`compute` with the options of ``ctx`` (or ``options``), copied to the host."""
+    opts = V05Options.from_mapping(ctx.options.get(ID) if options is None else options)
+    return to_host(compute(ctx, opts))
 
 
 # -- formatting -------------------------------------------------------------------------------
@@ -941,8 +981,8 @@ def _warning_codes(bits: int) -> list[str]:
     return [name for name, bit in WARNING_BITS.items() if bits & bit]
 
 
-def format(ctx: VetContext, a: dict) -> list[CheckResult]:
-    o = resolve_options(ctx.opts(ID))
+def format(ctx: VetContext, opts: V05Options, a: dict) -> list[CheckResult]:
+    o = opts.to_dict()
     method_name = "trapezoid_grid_search" if o["method"] == "grid" else "trapezoid_fit"
     out = []
     for i, cand in enumerate(ctx.candidates):
@@ -1094,6 +1134,7 @@ SPEC = CheckSpec(
     name=NAME,
     compute=compute,
     format=format,
+    options=V05Options,
     summary_metrics=SUMMARY,
     description="Transit shape: trapezoid fit tF/tT with bootstrap errors, grazing indicator (U vs V).",
 )

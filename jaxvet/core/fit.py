@@ -17,7 +17,7 @@ Least squares.  For fixed shape parameters the weighted least-squares depth is c
 over shapes is therefore two matrix products of the data sums with the grid's shape matrix.
 The best grid point (and the best one of the other shape family) is refined with optax's Adam
 (Kingma & Ba 2015) on the profiled chi-square in box-constrained coordinates (``r = sin^2 z``,
-as MINUIT does), then polished by a projected BFGS (Nocedal & Wright 2006, §6.1) with the
+as MINUIT does), then polished by a projected BFGS (Nocedal & Wright 2006, section 6.1) with the
 analytic gradient, started from the finite-difference Hessian.  (optax's L-BFGS with a line
 search reached the same optima but tripled the compile time of the V05 program.)  Gauss-Newton
 / Levenberg-Marquardt steps are *not* used: the trapezoid's kinks (smoothed only over an
@@ -48,7 +48,7 @@ directly (O(bins) per resample).  Intervals are the reference's:
 ``err = (P84 - P16)/2`` of the resampled values (numpy's linear percentiles).
 
 The reference-compatible grid search (:func:`reference_grid_search`) reproduces tess-vetter
-0.3.20's ``_fit_trapezoid_grid_search`` (reference semantics §6.5 step 7) exactly: an
+0.3.20's ``_fit_trapezoid_grid_search`` (docs/checks.md, V05) exactly: an
 unweighted 20-point grid ``r = linspace(0, 1, 20)`` at the catalogue duration, the reference's
 shape expressions, depth fallback 0.001, the first strict minimum.
 """
@@ -207,7 +207,7 @@ def binned_poisson_sums(key, resample, tables):
     ``n + sqrt(n - 0.139) z + (z^2 - 1)/6`` rounded to an integer above it (mean and variance
     right to < 1e-3, total-variation distance from Poisson(n) < 0.007).  The sum of the ``N``
     picks is drawn from its normal limit, mean ``N (mean w, mean w y)`` and covariance
-    ``N Cov(w, w y)`` of the bin's points -- a smoothed bootstrap (Efron 1979, §3; Silverman &
+    ``N Cov(w, w y)`` of the bin's points -- a smoothed bootstrap (Efron 1979, section 3; Silverman &
     Young 1987), exact for Gaussian photometric noise and equal weights.  The cost is O(bins)
     per resample instead of O(points).
 

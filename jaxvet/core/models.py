@@ -4,7 +4,7 @@ Every function is elementwise and broadcasts, so one call evaluates a batch of c
 (parameters of shape ``(B, 1)`` against times ``(B, N)``), and every function is
 differentiable (``jax.grad``/``jax.jacfwd``) in its parameters.  Times are in days.
 
-Trapezoid (Seager & Mallen-Ornelas 2003, ApJ 585, 1038, §2-3)
+Trapezoid (Seager & Mallen-Ornelas 2003, ApJ 585, 1038, sections 2-3)
 ----------------------------------------------------------------
 A symmetric trapezoid of total duration ``T`` (first to fourth contact) and flat duration
 ``F`` (second to third contact), unit depth, centred on 0:
@@ -22,13 +22,13 @@ averaged ramp ``G_e(u) = (1/e) int_{u-e/2}^{u+e/2} R`` = 0, ``(u + e/2)^2/(2e)``
 derivatives used by the least-squares fits in :mod:`jaxvet.core.fit`.
 
 :func:`reference_trapezoid_shape` reproduces, bit for bit, the unit-depth shape of the
-reference library's grid search (tess-vetter 0.3.20 ``_trapezoid_model``; reference
-semantics §6.5), including its boundary quirk: a point exactly at ``|phase| = F/2`` with
+reference library's grid search (tess-vetter 0.3.20 ``_trapezoid_model``; docs/checks.md,
+V05), including its boundary quirk: a point exactly at ``|phase| = F/2`` with
 ``F > 0`` gets shape 0.
 
 Limb-darkened transit (Mandel & Agol 2002, ApJ 580, L171)
 -----------------------------------------------------------
-:func:`ld_transit_flux` evaluates the occulted flux of Mandel & Agol (2002, eq. 8 and §2) for
+:func:`ld_transit_flux` evaluates the occulted flux of Mandel & Agol (2002, eq. 8 and section 2) for
 the quadratic limb-darkening law (Claret 2000, A&A 363, 1081) by quadrature over the occulted
 stellar annuli (the arc of each annulus inside the planet's disk), divided by the
 disk-integrated intensity ``pi (1 - u1/3 - u2/6)``; :func:`uniform_overlap` is their exact
@@ -54,7 +54,6 @@ __all__ = [
     "reference_trapezoid_shape",
     "uniform_overlap",
     "ld_transit_flux",
-    "ld_lightcurve",
     "tflat_ttotal_from_geometry",
 ]
 
@@ -294,13 +293,6 @@ def ld_transit_flux(dt, rp, b, t_total, u1=0.4, u2=0.25, exposure=0.0, supersamp
     z = jnp.sqrt(b[..., None] ** 2 + (v[..., None] * ts) ** 2)
     flux = 1.0 - _occulted_flux(jnp.broadcast_to(rp[..., None], z.shape), z, u1, u2)
     return jnp.mean(flux, axis=-1)
-
-
-def ld_lightcurve(time, period, t0, rp, b, t_total, u1=0.4, u2=0.25, exposure=0.0, supersample: int = 7):
-    """Periodic limb-darkened transit train at absolute times (see :func:`ld_transit_flux`)."""
-    time = jnp.asarray(time, dtype=jnp.float64)
-    n = jnp.round((time - t0) / period)
-    return ld_transit_flux(time - t0 - n * period, rp, b, t_total, u1, u2, exposure, supersample)
 
 
 def tflat_ttotal_from_geometry(rp, b):
