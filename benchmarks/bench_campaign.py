@@ -2,11 +2,11 @@
 
 Run with the jaxvet virtualenv (CPU by default)::
 
-    /work/venv/bin/python benchmarks/bench_campaign.py [--n-injections 10000] [--chunk-size K]
+    python benchmarks/bench_campaign.py [--n-injections 10000] [--chunk-size K]
         [--out DIR] [--resume] [--cache-dir DIR | --no-cache]
 
 Workload: the four TOI-5807 sectors stitched (73,805 points, padded to N = 131,072;
-``$JAXVET_DATA_DIR`` or ``/work/shared/data/tic188646744``), ``n`` injections (planets and
+``$JAXVET_DATA_DIR`` or ``../shared/data/tic188646744`` beside the repository), ``n`` injections (planets and
 eclipsing binaries in equal expectation; P log-uniform in [1, 20] d, D uniform in [1, 6] h,
 target SNR log-uniform in [5, 100], impact uniform in [0, 0.9]; seed 0), each vetted with V01,
 V04 and V05 (default options: V05 fits a trapezoid and bootstraps it 100 times).

@@ -4,7 +4,7 @@ A check produces, for each candidate, a :class:`CheckResult` with the reference'
 (``id``, ``name``, ``status`` in ``ok``/``skipped``/``error``, ``confidence`` or None, ``flags``,
 ``metrics`` of JSON scalars with the reference's field names, ``raw`` with arrays and
 ``plot_data``, ``notes``) plus jaxvet's ``verdict`` (``pass``/``warn``/``fail``/``insufficient``,
-or None where the seed states no decision rule).
+or None where the check has no decision rule).
 
 Array-level outputs use integer codes (:data:`STATUS_CODES`, :data:`VERDICT_CODES`) so that
 whole batches stay on the device until they are formatted.

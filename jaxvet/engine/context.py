@@ -183,31 +183,24 @@ class CheckSpec:
     description: str = ""
 
     def resolve_options(self, values: Mapping[str, Any] | CheckOptions | None = None):
-        """This check's validated options from a user mapping (unknown names are errors)."""
-        if self.options is None:
-            return None
-        return self.options.from_mapping(values)
+        """This check's validated options from a user mapping (unknown names are errors);
+        None for a check without options."""
+        return None if self.options is None else self.options.from_mapping(values)
+
+    def _opts(self, ctx: VetContext, opts):
+        return self.resolve_options(ctx.options.get(self.id)) if opts is None else opts
 
     def dispatch(self, ctx: VetContext, opts=None) -> Any:
         """``compute`` on one chunk: device arrays, not yet waited for."""
-        if self.options is None:  # a check on the one-argument contract
-            return self.compute(ctx)
-        if opts is None:
-            opts = self.resolve_options(ctx.options.get(self.id))
-        return self.compute(ctx, opts)
+        return self.compute(ctx, self._opts(ctx, opts))
 
     def finish(self, ctx: VetContext, host: Any, opts=None) -> list[CheckResult]:
         """``format`` on the host copy of one chunk's ``compute`` tree."""
-        if self.options is None:
-            return self.format(ctx, host)
-        if opts is None:
-            opts = self.resolve_options(ctx.options.get(self.id))
-        return self.format(ctx, opts, host)
+        return self.format(ctx, self._opts(ctx, opts), host)
 
     def run(self, ctx: VetContext, opts=None) -> list[CheckResult]:
         """Compute and format one context (one chunk) in one call."""
-        if opts is None and self.options is not None:
-            opts = self.resolve_options(ctx.options.get(self.id))
+        opts = self._opts(ctx, opts)
         return self.finish(ctx, to_host(self.dispatch(ctx, opts)), opts)
 
 

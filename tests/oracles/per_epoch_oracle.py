@@ -1,6 +1,7 @@
 """Plain-numpy oracle for the per-epoch depth kernel, V01 (odd/even) and V04 (depth stability).
 
-Written from the specification -- /work/shared/reference-semantics.md §5.5 (robust std, red-noise
+Written from the specification -- the reference semantics document beside the repository
+(``../shared/reference-semantics.md``) §5.5 (robust std, red-noise
 inflation), §6.1 (V01), §6.4 (V04), §8 (quirks) -- and from the documented jaxvet additions in
 the docstrings of ``jaxvet.checks.v01_odd_even`` (OE_box, pink noise, verdict) and
 ``jaxvet.checks.v04_depth_stability`` (seed fields, verdict), one candidate at a time with
