@@ -64,7 +64,7 @@ def _fake_kernel(time, flux, mask, period, t0, duration, lc_index, valid):
     }
 
 
-def _fake_compute(ctx):
+def _fake_compute(ctx, opts=None):
     lcb, cb = ctx.lcb, ctx.cb
     out = _fake_kernel(lcb.time, lcb.flux, lcb.mask, cb.period, cb.t0, cb.duration, cb.lc_index, cb.valid)
     return {k: v[: ctx.n_candidates] for k, v in out.items()}
@@ -74,7 +74,7 @@ FAKE = CheckSpec(
     id="XOE",
     name="fake_odd_even",
     compute=_fake_compute,
-    format=lambda ctx, arrays: [],
+    format=lambda ctx, opts, arrays: [],
     summary_metrics=("delta_sigma", "n_odd_points"),
 )
 
@@ -453,11 +453,11 @@ def test_independent_jobs_share_a_directory(lc, reference_run, tmp_path):
         run_campaign(lc, seed=5, out=out, process_index=0, **KW)
 
 
-def _broken_compute(ctx):
+def _broken_compute(ctx, opts=None):
     raise ZeroDivisionError("broken check")
 
 
-BROKEN = CheckSpec(id="XBR", name="broken", compute=_broken_compute, format=lambda ctx, arrays: [])
+BROKEN = CheckSpec(id="XBR", name="broken", compute=_broken_compute, format=lambda ctx, opts, arrays: [])
 
 
 def test_check_errors_propagate_unless_recorded(lc):

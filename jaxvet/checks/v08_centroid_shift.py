@@ -64,7 +64,7 @@ import numpy as np
 from jaxvet import stamps as sx
 from jaxvet.core import pixels as px
 from jaxvet.core.ephemeris import epoch_windows, phase_fold
-from jaxvet.core.stats import masked_median, masked_percentile, masked_std
+from jaxvet.core.stats import MAD_TO_SIGMA, masked_median, masked_percentile, masked_std
 from jaxvet.data import bucket_size
 from jaxvet.engine.chunks import map_rows, rows_per_chunk
 from jaxvet.engine.context import CheckSpec, VetContext
@@ -109,6 +109,21 @@ _WIN_EPS = 1e-9
 # ---------------------------------------------------------------------------------------------
 # in-transit (small) set: direct masked statistics
 # ---------------------------------------------------------------------------------------------
+def _centroid_summary(c, scaled_mad, n, nk) -> dict:
+    """Median centroid ``c`` and its standard error ``1.4826 MAD sqrt(pi/2) / sqrt(n_kept)`` (the
+    efficiency of the median for normal errors), NaN with fewer than 3 cadences or 3 kept."""
+    sq = jnp.sqrt(jnp.maximum(nk, 1).astype(jnp.float64))
+    se = scaled_mad / sq * math.sqrt(math.pi / 2)
+    good = (n >= 3) & (nk >= 3)
+    return dict(
+        c=jnp.where(good, c, jnp.nan),
+        se=jnp.where(good, se, jnp.nan),
+        n=n,
+        nk=jnp.where(n >= 3, nk, n),
+        n_rej=jnp.where(n >= 3, n - nk, 0),
+    )
+
+
 def _robust_small(c2, m, sigma):
     """Reference robust centroid of a small set: ``c2`` (2, S) x/y values, ``m`` (S,) mask."""
     n = jnp.sum(m, dtype=jnp.int32)
@@ -122,18 +137,8 @@ def _robust_small(c2, m, sigma):
     nk = jnp.sum(keep, dtype=jnp.int32)
     kk = jnp.broadcast_to(keep, c2.shape)
     c = masked_median(c2, kk)
-    sq = jnp.sqrt(jnp.maximum(nk, 1).astype(jnp.float64))
-    se = 1.4826 * masked_median(jnp.abs(c2 - c[:, None]), kk) / sq * math.sqrt(math.pi / 2)
-    good = (n >= 3) & (nk >= 3)
-    nan = jnp.nan
-    return dict(
-        c=jnp.where(good, c, nan),
-        se=jnp.where(good, se, nan),
-        n=n,
-        nk=jnp.where(n >= 3, nk, n),
-        n_rej=jnp.where(n >= 3, n - nk, 0),
-        keep=keep & good,
-    )
+    mad = masked_median(jnp.abs(c2 - c[:, None]), kk)
+    return dict(**_centroid_summary(c, MAD_TO_SIGMA * mad, n, nk), keep=keep & ((n >= 3) & (nk >= 3)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,16 +215,8 @@ def _robust_large(st, k, excl_rank, excl_m, excl_c, n, sigma, *, k_extra, n_bits
     u = val(g2, ax4, a[ax4] + p4)
     c = 0.5 * (u[0::2] + u[1::2])
     dk = px.kth_distance(lambda rr: val(g2, ax4, rr), a[ax4], jnp.full(4, nk), c[ax4], p4, n_bits)
-    sq = jnp.sqrt(jnp.maximum(nk, 1).astype(jnp.float64))
-    se = (1.4826 * (0.5 * (dk[0::2] + dk[1::2]))) / sq * math.sqrt(math.pi / 2)
-    good = (n >= 3) & (nk >= 3)
-    nan = jnp.nan
     return dict(
-        c=jnp.where(good, c, nan),
-        se=jnp.where(good, se, nan),
-        n=n,
-        nk=jnp.where(n >= 3, nk, n),
-        n_rej=jnp.where(n >= 3, n - nk, 0),
+        **_centroid_summary(c, MAD_TO_SIGMA * (0.5 * (dk[0::2] + dk[1::2])), n, nk),
         overflow=overflow,
         consistent=(nk2[0] == nk2[1]),
         g2=g2,

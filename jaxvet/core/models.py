@@ -102,13 +102,9 @@ def _smoothed_delta(u, exposure):
     return jnp.where(pos & (jnp.abs(u) < 0.5 * e), 1.0 / e, 0.0)
 
 
-def trapezoid_shape_grad(dt, t_total, t_flat, exposure=0.0):
-    """Unit-depth exposure-averaged trapezoid and its partial derivatives.
-
-    Returns ``(s, ds/dT, ds/dF, ds/d(dt))`` at offsets ``dt`` (days) from mid-transit for total
-    duration ``T`` and flat duration ``F`` (``0 <= F <= T``; F is clipped into that range).
-    The derivative with respect to the mid-time is ``-ds/d(dt)``.
-    """
+def _geometry(dt, t_total, t_flat):
+    """Offsets ``x``, durations ``T``/``F`` (F clipped into [0, T]), half-widths ``a = T/2``,
+    ``b = F/2``, ramp length ``d = a - b``, whether the ramp is resolved, and a safe divisor."""
     x = jnp.asarray(dt, dtype=jnp.float64)
     T = jnp.maximum(jnp.asarray(t_total, dtype=jnp.float64), 0.0)
     F = jnp.clip(jnp.asarray(t_flat, dtype=jnp.float64), 0.0, T)
@@ -116,7 +112,17 @@ def trapezoid_shape_grad(dt, t_total, t_flat, exposure=0.0):
     b = 0.5 * F
     d = a - b
     ramp = d > _MIN_RAMP_REL * a + 1e-15
-    dsafe = jnp.where(ramp, d, 1.0)
+    return x, T, F, a, b, d, ramp, jnp.where(ramp, d, 1.0)
+
+
+def trapezoid_shape_grad(dt, t_total, t_flat, exposure=0.0):
+    """Unit-depth exposure-averaged trapezoid and its partial derivatives.
+
+    Returns ``(s, ds/dT, ds/dF, ds/d(dt))`` at offsets ``dt`` (days) from mid-transit for total
+    duration ``T`` and flat duration ``F`` (``0 <= F <= T``; F is clipped into that range).
+    The derivative with respect to the mid-time is ``-ds/d(dt)``.
+    """
+    x, T, F, a, b, d, ramp, dsafe = _geometry(dt, t_total, t_flat)
     g1, g2, g3, g4 = (
         smoothed_ramp(x + a, exposure),
         smoothed_ramp(x + b, exposure),
@@ -155,14 +161,7 @@ def trapezoid_shape(dt, t_total, t_flat, exposure=0.0):
     ``t_total`` = T (first to fourth contact), ``t_flat`` = F (second to third contact).
     ``F = 0`` is a pure V, ``F = T`` a box.  Values lie in [0, 1].
     """
-    x = jnp.asarray(dt, dtype=jnp.float64)
-    T = jnp.maximum(jnp.asarray(t_total, dtype=jnp.float64), 0.0)
-    F = jnp.clip(jnp.asarray(t_flat, dtype=jnp.float64), 0.0, T)
-    a = 0.5 * T
-    b = 0.5 * F
-    d = a - b
-    ramp = d > _MIN_RAMP_REL * a + 1e-15
-    dsafe = jnp.where(ramp, d, 1.0)
+    x, T, F, a, b, d, ramp, dsafe = _geometry(dt, t_total, t_flat)
     num = (
         smoothed_ramp(x + a, exposure)
         - smoothed_ramp(x + b, exposure)
