@@ -56,7 +56,13 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from candidates import TOI5807_SECTORS, data_dir, draw_candidates, load_stitched_numpy  # noqa: E402
+from candidates import (  # noqa: E402
+    TOI5807_SECTORS,
+    cpu_model,
+    data_dir,
+    draw_candidates,
+    load_stitched_numpy,
+)
 
 DEFAULT_CHECKS = ("V01", "V04", "V05", "V21")
 DEFAULT_SIZES = (1, 10, 100, 1000, 10000)
@@ -70,16 +76,6 @@ MARK = "@@BENCH_JSON@@"
 # ------------------------------------------------------------------------------------------
 def sector_files(d: Path) -> list[Path]:
     return [d / f"sector{s}_pdcsap.csv" for s in TOI5807_SECTORS]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def rss_now_mib() -> float:
@@ -151,6 +147,21 @@ def timed(fn):
     dt = time.perf_counter() - t
     _CPU_LOG.append(time.process_time() - c)
     return dt, out
+
+
+def _first_and_warm(fn, n: int) -> dict:
+    """First call (compile included) and warm calls of ``fn``: wall and CPU, per candidate."""
+    first, _ = timed(fn)
+    first_cpu = _CPU_LOG[-1]
+    w = warm_times(fn, first)
+    return {
+        "first_call_s": first,
+        "first_call_cpu_s": first_cpu,
+        "warm_s": w,
+        "warm_median_s": statistics.median(w),
+        "marginal_ms_per_candidate": 1e3 * statistics.median(w) / n,
+        "marginal_cpu_ms_per_candidate": 1e3 * statistics.median(_CPU_LOG[-len(w) :]) / n,
+    }
 
 
 def warm_times(fn, first_s: float, max_total_s: float = 3.0, max_reps: int = 5) -> list[float]:
@@ -255,17 +266,7 @@ def worker(args) -> dict:
                 flush=True,
             )
         fn = lambda: estimate_depths_ppm(lc, cands)  # noqa: E731
-        first, _ = timed(fn)
-        first_cpu = _CPU_LOG[-1]
-        w = warm_times(fn, first)
-        per_check["depth_estimate"] = {
-            "first_call_s": first,
-            "first_call_cpu_s": first_cpu,
-            "warm_s": w,
-            "warm_median_s": statistics.median(w),
-            "marginal_ms_per_candidate": 1e3 * statistics.median(w) / args.n,
-            "marginal_cpu_ms_per_candidate": 1e3 * statistics.median(_CPU_LOG[-len(w) :]) / args.n,
-        }
+        per_check["depth_estimate"] = _first_and_warm(fn, args.n)
     out["per_check"] = per_check
     if args.v05_grid and "V05" in checks:
         # the reference-compatible V05 method (20-point grid at the catalogue duration), not in the suite
@@ -277,19 +278,7 @@ def worker(args) -> dict:
             options={"V05": {"method": "grid"}},
             **run_kw,
         )
-        first, _ = timed(fn)
-        first_cpu = _CPU_LOG[-1]
-        w = warm_times(fn, first)
-        out["variants"] = {
-            "V05_method_grid": {
-                "first_call_s": first,
-                "first_call_cpu_s": first_cpu,
-                "warm_s": w,
-                "warm_median_s": statistics.median(w),
-                "marginal_ms_per_candidate": 1e3 * statistics.median(w) / args.n,
-                "marginal_cpu_ms_per_candidate": 1e3 * statistics.median(_CPU_LOG[-len(w) :]) / args.n,
-            }
-        }
+        out["variants"] = {"V05_method_grid": _first_and_warm(fn, args.n)}
         print(
             f"[worker n={args.n}] V05 method=grid: first {first:.2f}s warm {statistics.median(w):.3f}s",
             file=sys.stderr,

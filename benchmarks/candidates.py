@@ -185,3 +185,16 @@ if __name__ == "__main__":  # pragma: no cover - convenience printout
     cs = draw_candidates(a.n_candidates, a.seed, float(lc["time"][0]))
     print(json.dumps({"n_points": int(lc["time"].size), "t_first": cs.t_first,
                       "candidates": cs.as_list()}, indent=2))
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), for the benchmark records."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"

@@ -49,23 +49,13 @@ import tess_vetter
 import tess_vetter.api as btv
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from candidates import DEFAULT_DATA_DIR, draw_candidates, load_stitched_numpy  # noqa: E402
+from candidates import DEFAULT_DATA_DIR, cpu_model, draw_candidates, load_stitched_numpy  # noqa: E402
 
 TIC_ID = 188646744
 STELLAR_KW = dict(radius=1.65, mass=1.47, teff=6816.0, logg=4.17)
 TOI_EPHEMERIS = (14.2423724, 3540.26317, 4.046)
 CHECKS = ("V01", "V04", "V05", "V21")
 OUT_BUFFER = 3.0
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _jsonable(x: Any) -> Any:
@@ -222,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             "scipy_version": scipy.__version__,
             "python_version": platform.python_version(),
             "platform": platform.platform(),
-            "cpu_model": _cpu_model(),
+            "cpu_model": cpu_model(),
             "cpu_count": os.cpu_count(),
             "timer": ("time.perf_counter (wall) and time.process_time (process CPU, *cpu* fields), "
                       "single run per candidate")
@@ -248,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     out_path.write_text(json.dumps(out, indent=1) + "\n")
 
     print(f"reference tess-vetter {tess_vetter.__version__}: {args.n_candidates} candidates, "
-          f"seed {args.seed}, {n_points} points, cpu={_cpu_model()} x{os.cpu_count()}")
+          f"seed {args.seed}, {n_points} points, cpu={cpu_model()} x{os.cpu_count()}")
     print(f"{'stage':<18}{'median ms':>12}{'mean ms':>12}{'min ms':>10}{'max ms':>10}")
     for k, v in summary.items():
         print(f"{k:<18}{v['median_ms']:>12.2f}{v['mean_ms']:>12.2f}"
