@@ -62,6 +62,21 @@ def toi5807_lc(toi5807_sectors):
 
 
 @pytest.fixture(scope="session")
+def toi5807_subsets(toi5807_sectors):
+    """The reference's two TOI-5807 subsets (all sectors; 82+83) as one context with TOI-5807.01
+    on each: ``(VetContext, [lc_all, lc_82_83])``."""
+    from jaxvet.data import Candidate, stitch
+    from jaxvet.engine.context import VetContext
+
+    lcs = [
+        stitch([toi5807_sectors[s] for s in (55, 75, 82, 83)]),
+        stitch([toi5807_sectors[s] for s in (82, 83)]),
+    ]
+    c = Candidate(**TOI5807)
+    return VetContext.build(lcs, [c, c], lc_index=[0, 1]), lcs
+
+
+@pytest.fixture(scope="session")
 def reference_golden():
     """tess-vetter 0.3.20's outputs on TOI-5807 (tests/data/reference_toi5807.json)."""
     import json

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from jaxvet.checks import v01_odd_even
-from jaxvet.data import Candidate, stitch
+from jaxvet.data import Candidate
 from jaxvet.engine.context import VetContext
 from jaxvet.errors import JaxvetInputError
 from jaxvet.plotting.v01 import plot_odd_even, plot_odd_even_epochs, plot_odd_even_folded
@@ -261,15 +261,8 @@ def test_guard_duration_over_half_period():
 
 
 @pytest.fixture(scope="module")
-def toi_results(toi5807_sectors):
-    from tests.conftest import TOI5807
-
-    lcs = [
-        stitch([toi5807_sectors[s] for s in (55, 75, 82, 83)]),
-        stitch([toi5807_sectors[s] for s in (82, 83)]),
-    ]
-    c = Candidate(**TOI5807)
-    ctx = VetContext.build(lcs, [c, c], lc_index=[0, 1])
+def toi_results(toi5807_subsets):
+    ctx, lcs = toi5807_subsets
     return dict(zip(("all_sectors", "sectors_82_83"), SPEC.run(ctx), strict=True)), lcs
 
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jaxvet.checks import v04_depth_stability
-from jaxvet.data import Candidate, CandidateBatch, LightCurve, stitch
+from jaxvet.data import Candidate, CandidateBatch, LightCurve
 from jaxvet.engine.context import VetContext
 from jaxvet.errors import JaxvetInputError
 from jaxvet.plotting.v04 import plot_depth_stability
@@ -351,15 +351,8 @@ def test_arbitrary_ephemerides_never_crash(eph):
 # real data
 # ------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def toi_results(toi5807_sectors):
-    from tests.conftest import TOI5807
-
-    lcs = [
-        stitch([toi5807_sectors[s] for s in (55, 75, 82, 83)]),
-        stitch([toi5807_sectors[s] for s in (82, 83)]),
-    ]
-    c = Candidate(**TOI5807)
-    ctx = VetContext.build(lcs, [c, c], lc_index=[0, 1])
+def toi_results(toi5807_subsets):
+    ctx, lcs = toi5807_subsets
     return dict(zip(("all_sectors", "sectors_82_83"), SPEC.run(ctx), strict=True)), lcs
 
 
