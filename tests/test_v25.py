@@ -219,7 +219,7 @@ def test_cli_vets_several_tpf_files_with_v08_v09_v25(tmp_path, capsys):
         "--duration-hours",
         str(eph["duration_hours"]),
     ]
-    rc = main(["vet", str(csv), *cand, *files, "--checks", "V08,V09,V25", "--json", "-"])
+    rc = main(["vet", str(csv), *cand, *files, "--checks", "V08,V09,V25", "--json", "-", "--json-raw"])
     out = capsys.readouterr().out
     assert rc == 0, out
     res = json.loads(out)
