@@ -866,3 +866,23 @@ def test_provenance_is_carried_on_the_light_curve(tmp_path):
     assert lc.provenance is jio.read_info(lc) and lc.provenance.sectors == (4,)
     assert lc.select(np.array([True, False])).provenance is None
     assert stitch([lc]).provenance is None
+
+
+@pytest.mark.parametrize("err_column", [None, "zeros"])
+def test_missing_or_zero_flux_err_is_estimated_with_a_warning(tmp_path, err_column):
+    from jaxvet.io import JaxvetDataWarning, read_lightcurve
+
+    rng = np.random.default_rng(5)
+    t = 2000.0 + np.arange(500) * 0.01
+    f = 1.0 + 1e-3 * rng.normal(size=t.size)
+    path = tmp_path / "lc.csv"
+    if err_column is None:
+        np.savetxt(path, np.c_[t, f], delimiter=",", header="time,flux", comments="")
+    else:
+        np.savetxt(path, np.c_[t, f, 0 * f], delimiter=",", header="time,flux,flux_err", comments="")
+    with pytest.warns(JaxvetDataWarning, match=r"lc\.csv.*flux_err set to the flux's point-to-point scatter"):
+        lc = read_lightcurve(path)
+    assert np.all(lc.flux_err == lc.flux_err[0]) and 0.7e-3 < lc.flux_err[0] < 1.3e-3
+    kept = read_lightcurve(path, flux_err_placeholder="keep")
+    assert np.all(kept.flux_err == 0)
+    assert any("reference's convention" in n for n in kept.provenance.notes)

@@ -24,12 +24,13 @@ PLACEHOLDER_ERR_RATIO = 10.0
 def fix_placeholder_err(
     flux: np.ndarray, flux_err: np.ndarray | None, policy: str, where: str, notes: list[str]
 ) -> np.ndarray | None:
-    """Replace (``policy="estimate"``) or keep a constant placeholder flux_err; warns either way."""
-    if flux_err is None:
-        return None
+    """Replace (``policy="estimate"``) or keep a missing, all-zero or constant placeholder
+    flux_err; warns either way.  The estimate is the flux's robust point-to-point scatter."""
     if policy not in ("estimate", "keep"):
         raise JaxvetInputError(f"flux_err_placeholder must be 'estimate' or 'keep', got {policy!r}")
-    e = flux_err[np.isfinite(flux_err)]
+    e = flux_err[np.isfinite(flux_err)] if flux_err is not None else np.zeros(0)
+    if flux_err is None or (e.size and not np.any(e)):
+        return _estimate_absent_err(flux, flux_err, policy, where, notes)
     if e.size < 20 or e[0] <= 0 or np.any(e != e[0]):
         return flux_err
     scatter = robust_p2p_scatter(flux)
@@ -48,6 +49,22 @@ def fix_placeholder_err(
     notes.append(msg)
     warnings.warn(msg, JaxvetDataWarning, stacklevel=4)
     return out
+
+
+def _estimate_absent_err(flux, flux_err, policy: str, where: str, notes: list[str]):
+    """flux_err for a file without one (missing column, or 0 for every cadence)."""
+    what = "no flux_err column" if flux_err is None else "flux_err is 0 for every cadence"
+    scatter = robust_p2p_scatter(flux)
+    if policy == "keep" or not (np.isfinite(scatter) and scatter > 0):
+        notes.append(f"{what}: flux_err set to 0 (the reference's convention)")
+        return flux_err
+    msg = (
+        f"{where}: {what}; flux_err set to the flux's point-to-point scatter {scatter:.3g} "
+        "(flux_err_placeholder='keep' keeps 0, the reference's convention)"
+    )
+    notes.append(msg)
+    warnings.warn(msg, JaxvetDataWarning, stacklevel=5)
+    return np.where(np.isfinite(flux), scatter, np.nan)
 
 
 def _make_lc(where: str, **kw) -> LightCurve:

@@ -221,8 +221,6 @@ def read_fits(p: Path, flux_column, time_format: str) -> Parsed:
     mission = _fits_mission(primary)
     fname, flux = _fits_flux(p, cols, flux_column, ", ".join(colnames), notes)
     err_name = f"{fname}_ERR" if f"{fname}_ERR" in cols else None
-    if err_name is None:
-        notes.append(f"no {fname}_ERR column: flux_err set to 0 (the reference's convention)")
     q_name = next((c for c in ("QUALITY", "SAP_QUALITY") if c in cols), None)
     # integer flags; LightCurve turns missing (NaN) flags into 0
     quality = cols[q_name] if q_name is not None and cols[q_name].ndim == 1 else None

@@ -304,8 +304,6 @@ def read_text_table(p: Path, flux_column, time_format: str) -> Parsed:
         cols = _columns_by_header(p, header, data, flux_column, listing)
     else:
         cols = _columns_by_position(p, data, flux_column, notes)
-    if cols.err is None:
-        notes.append("no flux_err column: flux_err set to 0 (the reference's convention)")
     time, offset, system = _text_time(data[:, cols.time].copy(), cols.time_kind, time_format, notes)
     sector, source = _text_sector(p, meta, cols.sector)
     tutorial = header is not None and "time_btjd" in header and "data_ref" in meta
