@@ -312,3 +312,18 @@ def test_t0_in_bjd_or_mjd_is_converted_with_a_note(sim_csvs, capsys, t0, system)
     (conv,) = doc["conversions"]
     assert conv["field"] == "t0" and conv["time_system"] == system and conv["input"] == float(t0)
     assert "t0" in err and system in err
+
+
+@pytest.mark.parametrize(
+    "period, t0",
+    [("200", "2010.0"), ("500", "2300.0")],  # longer than the 55-day baseline; no transit on the data
+)
+def test_degenerate_ephemerides_get_statuses_not_tracebacks(sim_csvs, capsys, period, t0):
+    rc = main(["vet", *sim_csvs, "--period", period, "--t0", t0, "--duration-hours", "2.5",
+               "--checks", "V01,V02,V04,V21", "--json", "-", "--quiet"])
+    out, err = capsys.readouterr()
+    assert rc == 0 and "Traceback" not in err
+    checks = json.loads(out)["candidates"][0]["checks"]
+    assert all(c["status"] in ("ok", "skipped") for c in checks.values())
+    assert checks["V01"]["verdict"] == "insufficient" and "INSUFFICIENT_DATA" in checks["V01"]["flags"]
+    assert checks["V04"]["verdict"] == "insufficient"
