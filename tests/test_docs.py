@@ -79,3 +79,26 @@ def test_api_reference_builds_offline(tmp_path):
         assert (tmp_path / f"{name}.html").is_file(), name
     page = (tmp_path / "jaxvet" / "engine" / "runner.html").read_text()
     assert "segment_size" in page  # the docstring of vet() made it into the page
+
+
+@pytest.mark.realdata
+def test_readme_and_outputs_examples_run_on_real_data(toi5807_dir, tmp_path, monkeypatch):
+    """README's Python example on two TOI-5807 sectors (copied into a scratch directory, as a
+    user's files would be), then docs/outputs.md's example on the report it made."""
+    import shutil
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    for s in (55, 75):
+        shutil.copy(toi5807_dir / f"sector{s}_pdcsap.csv", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    (block,) = _python_blocks(readme)
+    ns: dict = {}
+    exec(compile(block, "README.md", "exec"), ns)
+    assert (tmp_path / "results.parquet").is_file() and (tmp_path / "sheets" / "index.html").is_file()
+    assert ns["report"][0]["V21"].status == "ok"
+    (example,) = _python_blocks((DOCS / "outputs.md").read_text(encoding="utf-8"))
+    pytest.importorskip("jsonschema")
+    exec(compile("import json\n" + example, "docs/outputs.md", "exec"), ns)
