@@ -327,3 +327,19 @@ def test_degenerate_ephemerides_get_statuses_not_tracebacks(sim_csvs, capsys, pe
     assert all(c["status"] in ("ok", "skipped") for c in checks.values())
     assert checks["V01"]["verdict"] == "insufficient" and "INSUFFICIENT_DATA" in checks["V01"]["flags"]
     assert checks["V04"]["verdict"] == "insufficient"
+
+
+@pytest.mark.realdata
+def test_duration_of_400_hours_on_toi5807_is_a_guard_on_every_check(toi5807_dir, capsys):
+    """A 400 h duration on a 14.24 d period: a warning on stderr, and every check with a verdict
+    reports insufficient with DURATION_TOO_LONG (V02 used to pass on the numbers of a valid run)."""
+    rc = main(["vet", str(toi5807_dir / "sector55_pdcsap.csv"), "--period", "14.24", "--t0", "3540.26317",
+               "--duration-hours", "400", "--checks", "V01,V02,V03,V04,V05", "--json", "-", "--quiet"])
+    out, err = capsys.readouterr()
+    assert rc == 0
+    assert "--duration-hours 400 is at least half the period" in err
+    checks = json.loads(out)["candidates"][0]["checks"]
+    for cid, c in checks.items():
+        assert "DURATION_TOO_LONG" in c["flags"], cid
+        assert c["verdict"] in (None, "insufficient"), cid
+    assert checks["V02"]["verdict"] == "insufficient"

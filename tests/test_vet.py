@@ -58,3 +58,43 @@ def test_bad_thread_environment_is_rejected(lc_and_cands, monkeypatch):
     monkeypatch.setenv("JAXVET_THREADS", "many")
     with pytest.raises(JaxvetInputError, match="JAXVET_THREADS must be an integer, got 'many'"):
         vet(lc, cands[:1], ["V21"])
+
+
+def test_duration_guard_on_every_check_leaves_the_batch_alone(lc_and_cands):
+    """D >= P/2: every check with a verdict says insufficient with DURATION_TOO_LONG; the other
+    candidates of the batch get exactly what they get without the degenerate one."""
+    lc, cands = lc_and_cands
+    checks = ["V01", "V02", "V03", "V04", "V05", "V21"]
+    opts = {"V05": {"n_bootstrap": 20}}
+    both = vet(lc, cands, checks, seed=3, options=opts)
+    alone = vet(lc, cands[:-1], checks, seed=3, options=opts)
+    for cid in checks:
+        r = both.results[-1][cid]
+        if r.status != "ok":
+            continue
+        assert "DURATION_TOO_LONG" in r.flags, (cid, r.flags)
+        assert "duration_too_long_relative_to_period" in r.notes
+        assert r.verdict in (None, "insufficient"), (cid, r.verdict)
+        for i in range(len(cands) - 1):
+            assert both.results[i][cid].to_dict() == alone.results[i][cid].to_dict()
+            assert "DURATION_TOO_LONG" not in both.results[i][cid].flags
+    assert both.results[-1]["V02"].verdict == "insufficient"
+
+
+def test_guard_tree_marks_rows_on_the_device():
+    import jax.numpy as jnp
+
+    from jaxvet.data import CandidateBatch
+    from jaxvet.engine.context import guard_tree
+    from jaxvet.results import INSUFFICIENT, PASS, VERDICT_NONE
+
+    cb = CandidateBatch.from_candidates(
+        [Candidate(10.0, 2000.0, 2.0), Candidate(10.0, 2000.0, 120.0), Candidate(1.0, 2000.0, 30.0)],
+        pad_to=8,
+    )
+    tree = {"status": jnp.zeros(3, jnp.int32), "verdict": jnp.array([PASS, PASS, VERDICT_NONE])}
+    out = guard_tree(tree, cb)
+    np.testing.assert_array_equal(np.asarray(out["duration_too_long"]), [False, True, True])
+    np.testing.assert_array_equal(np.asarray(out["verdict"]), [PASS, INSUFFICIENT, VERDICT_NONE])
+    with pytest.raises(TypeError, match="status"):
+        guard_tree({"verdict": tree["verdict"]}, cb)

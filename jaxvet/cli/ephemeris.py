@@ -118,7 +118,8 @@ def transits_on_data(time: np.ndarray, period, t0, duration_days) -> np.ndarray:
 
 
 def period_hints(lc: LightCurve, candidates: list[Candidate], *, limit: int = 5) -> list[str]:
-    """Warnings for candidates with no transit on the data, and hints for periods in hours.
+    """Warnings for candidates with no transit on the data or a duration of at least half the
+    period, and hints for periods in hours.
 
     A period looks like hours when at most one transit falls on the data while the same number
     read as hours (``P / 24`` days) gives three or more.
@@ -138,6 +139,13 @@ def period_hints(lc: LightCurve, candidates: list[Candidate], *, limit: int = 5)
         msgs.append(
             f"warning: no transit of candidate {c.id} (P={c.period_days:g} d, t0={c.t0_btjd:.5f} BTJD) "
             f"falls on the data ({span}); check --t0 and --time-system"
+        )
+    for i in np.nonzero(dur >= 0.5 * p)[0][:limit]:
+        c = candidates[i]
+        msgs.append(
+            f"warning: candidate {c.id}: --duration-hours {c.duration_hours:g} is at least half the "
+            f"period ({c.period_days:g} d = {c.period_days * 24.0:g} h); every check reports it as "
+            "insufficient with flag DURATION_TOO_LONG"
         )
     for i in np.nonzero((n <= 1) & (n_hours >= 3))[0][:limit]:
         c = candidates[i]

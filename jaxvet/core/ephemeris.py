@@ -40,6 +40,7 @@ __all__ = [
     "in_transit_mask",
     "out_of_transit_mask",
     "phase_distance_in_transit",
+    "duration_too_long",
     "EpochWindows",
     "epoch_windows",
     "batched_searchsorted",
@@ -89,3 +90,10 @@ def phase_distance_in_transit(t, t0, period, duration):
     """V01/V04 in-transit test: ``min(phi, 1 - phi) < 0.5 D/P`` with ``phi = phase_unit``."""
     ph = phase_unit(t, t0, period)
     return jnp.minimum(ph, 1.0 - ph) < 0.5 * duration / period
+
+
+def duration_too_long(period, duration):
+    """True where ``D >= P/2`` (days): a transit window and its out-of-transit baseline then
+    overlap the neighbouring epochs, so every check treats the candidate as degenerate
+    (reference V01's guard, applied by the engine to every check)."""
+    return duration >= 0.5 * period

@@ -43,6 +43,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from jaxvet.core.numerics import exact_div
+
 __all__ = [
     "exact_div",
     "smoothed_ramp",
@@ -56,17 +58,6 @@ __all__ = [
     "ld_transit_flux",
     "tflat_ttotal_from_geometry",
 ]
-
-
-def exact_div(a, b):
-    """``a / b`` with IEEE division even when ``b`` is a broadcast scalar.
-
-    XLA's algebraic simplifier rewrites ``x / broadcast(c)`` as ``x * broadcast(1/c)``, which
-    is off by an ulp in ~30% of cases; bit-for-bit parity with numpy needs the true division,
-    so the divisor is made elementwise (``b + 0*a`` is exact for finite ``a``).
-    """
-    a = jnp.asarray(a)
-    return a / (b + 0.0 * a)
 
 
 #: ramps narrower than this fraction of the half-duration use the box limit (keeps the ramp

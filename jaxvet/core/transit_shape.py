@@ -34,7 +34,7 @@ The baseline median needs the large set ``1.5h < |phase| < 0.25``: each light cu
 sorted once (:func:`presort`), and for a candidate the baseline members are counted along the
 sorted order (a prefix sum of the membership mask), so the median's order statistics are found
 by a binary search -- no per-candidate sort (:func:`baseline_stats`).  Divisions that must
-match numpy bit for bit use :func:`jaxvet.core.models.exact_div` (XLA turns ``x / scalar`` into
+match numpy bit for bit use :func:`jaxvet.core.numerics.exact_div` (XLA turns ``x / scalar`` into
 ``x * (1/scalar)``).
 
 The static configuration ``st`` (a dict; ``st_items`` its sorted items) holds ``method``,
@@ -64,7 +64,8 @@ from jaxvet.core.fit import (
     resample_sums,
     trapezoid_start,
 )
-from jaxvet.core.models import exact_div, reference_trapezoid_shape, trapezoid_shape
+from jaxvet.core.models import reference_trapezoid_shape, trapezoid_shape
+from jaxvet.core.numerics import exact_div, numpy_linspace
 from jaxvet.core.stats import MAD_TO_SIGMA, masked_median, order_key
 from jaxvet.results import VERDICT_CODES
 
@@ -186,15 +187,6 @@ def packed_points(lcb, sub, epoch, start, count, exp_tab, grp_tab, *, width: int
 # -- the per-candidate kernel -----------------------------------------------------------------
 
 
-def _numpy_linspace(start, stop, num_div, n_slots):
-    """``np.linspace(start, stop, num_div + 1)`` (traced num_div <= n_slots), +inf beyond."""
-    i = jnp.arange(n_slots + 1, dtype=jnp.float64)
-    step = exact_div(stop - start, num_div)
-    e = i * step + start
-    e = jnp.where(i == num_div, stop, e)
-    return jnp.where(i <= num_div, e, jnp.inf)
-
-
 def _binned_medians(bins, vals, valid, n_slots):
     """Per-bin median, robust std (1.4826 MAD, 0 below 2 points) and count (numpy medians)."""
     kb = jnp.where(valid, bins, n_slots).astype(jnp.int32)
@@ -218,7 +210,7 @@ def _binned_medians(bins, vals, valid, n_slots):
 def _plot_profile(ph, fn, sel, n_sel, half):
     """The reference's binned profile: min(50, max(10, n//5)) bins over [-half, half]."""
     nb = jnp.minimum(N_PLOT_BINS, jnp.maximum(10, n_sel // 5))
-    edges = _numpy_linspace(-half, half, nb, N_PLOT_BINS)
+    edges = numpy_linspace(-half, half, nb, N_PLOT_BINS)
     k = jnp.searchsorted(edges, ph, side="right", method="compare_all") - 1
     ok = sel & (k >= 0) & (k < nb)
     med, rstd, cnt = _binned_medians(k, fn, ok, N_PLOT_BINS)
@@ -281,7 +273,7 @@ def points_stage(c, st):
     fit_ref = m & (a < h * 1.2)
     n_in = jnp.sum(fit_ref, dtype=jnp.int32)
     # coverage: 20 half-open bins over [-h, h] (edges as np.linspace computes them)
-    edges = _numpy_linspace(-h, h, 20, 20)
+    edges = numpy_linspace(-h, h, 20, 20)
     kc = jnp.searchsorted(edges, ph, side="right", method="compare_all") - 1
     inb = m & (kc >= 0) & (kc < 20)
     occ = jax.ops.segment_sum(inb.astype(jnp.int32), jnp.where(inb, kc, 20), num_segments=21)[:20]

@@ -28,14 +28,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
+from jaxvet.core.ephemeris import duration_too_long
 from jaxvet.data import Candidate, CandidateBatch, LightCurve, LightCurveBatch
 from jaxvet.engine.options import CheckOptions
 from jaxvet.errors import JaxvetInputError
-from jaxvet.results import CheckResult
+from jaxvet.results import INSUFFICIENT, VERDICT_NONE, CheckResult
 
-__all__ = ["CheckSpec", "VetContext", "RunCache", "to_host"]
+__all__ = ["CheckSpec", "VetContext", "RunCache", "to_host", "guard_tree", "guard_results"]
 
 
 class RunCache:
@@ -191,12 +193,54 @@ class CheckSpec:
         return self.resolve_options(ctx.options.get(self.id)) if opts is None else opts
 
     def dispatch(self, ctx: VetContext, opts=None) -> Any:
-        """``compute`` on one chunk: device arrays, not yet waited for."""
-        return self.compute(ctx, self._opts(ctx, opts))
+        """``compute`` on one chunk: device arrays, not yet waited for, with the duration
+        guard applied (:func:`guard_tree`)."""
+        return guard_tree(self.compute(ctx, self._opts(ctx, opts)), ctx.cb)
 
     def finish(self, ctx: VetContext, host: Any, opts=None) -> list[CheckResult]:
-        """``format`` on the host copy of one chunk's ``compute`` tree."""
-        return self.format(ctx, self._opts(ctx, opts), host)
+        """``format`` on the host copy of one chunk's ``compute`` tree, then the duration
+        guard's flag and note on the candidates it marks (:func:`guard_results`)."""
+        return guard_results(self.format(ctx, self._opts(ctx, opts), host), host)
+
+
+#: flag and note of a candidate whose duration is at least half its period
+DURATION_FLAG = "DURATION_TOO_LONG"
+DURATION_NOTE = "duration_too_long_relative_to_period"
+
+
+def guard_tree(tree: Any, cb) -> Any:
+    """Mark the candidates with ``D >= P/2`` in a check's ``compute`` tree, on the device.
+
+    Adds the leaf ``duration_too_long`` (bool, same rows as ``status``) and turns every verdict
+    of those candidates into ``insufficient`` (a check without a verdict keeps none), so
+    campaign rows, which read the tree, and results agree.  The rest of the batch is untouched.
+    """
+    if not isinstance(tree, Mapping) or "status" not in tree:
+        raise TypeError("a check's compute() must return a mapping holding 'status' and 'verdict'")
+    rows = np.shape(tree["status"])[0]
+    guard = duration_too_long(cb.period, cb.duration)[:rows]
+    out = dict(tree, duration_too_long=guard)
+    if "verdict" in tree:
+        v = jnp.asarray(tree["verdict"])
+        out["verdict"] = jnp.where(guard & (v != VERDICT_NONE), INSUFFICIENT, v).astype(v.dtype)
+    return out
+
+
+def guard_results(results: list[CheckResult], host: Mapping[str, Any]) -> list[CheckResult]:
+    """The guard's flag ``DURATION_TOO_LONG``, note and verdict on each marked candidate."""
+    guard = np.asarray(host.get("duration_too_long", ()), bool)
+    for i in np.flatnonzero(guard[: len(results)]):
+        r = results[int(i)]
+        if r.status != "ok":
+            continue
+        if DURATION_FLAG not in r.flags:
+            r.flags.append(DURATION_FLAG)
+        if DURATION_NOTE not in r.notes:
+            r.notes.append(DURATION_NOTE)
+        if r.verdict is not None:
+            r.verdict = "insufficient"
+            r.confidence = None if r.confidence is None else min(float(r.confidence), 0.2)
+    return results
 
     def run(self, ctx: VetContext, opts=None) -> list[CheckResult]:
         """Compute and format one context (one chunk) in one call."""
