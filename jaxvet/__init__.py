@@ -11,6 +11,8 @@ Quick start::
 ``import jaxvet`` switches JAX to 64-bit mode (the precision policy, see ``docs/architecture.md``).
 """
 
+import sys
+
 from jaxvet import _config  # noqa: F401  (x64 before anything else)
 from jaxvet._version import __version__  # noqa: E402
 
@@ -21,6 +23,9 @@ from jaxvet.data import Candidate, CandidateBatch, LightCurve, LightCurveBatch, 
 from jaxvet.engine.runner import vet
 from jaxvet.errors import DataFileError, JaxvetInputError, UnknownCheckError
 from jaxvet.io import read_candidates, read_lightcurve, read_lightcurves
+
+# `from jaxvet.campaign import run_campaign` imports the same module
+sys.modules[f"{__name__}.campaign"] = campaign
 
 __all__ = [
     "__version__",

@@ -468,3 +468,11 @@ def test_check_errors_propagate_unless_recorded(lc):
     assert set(t["XBR_status"]) == {"error"}
     assert set(t["XOE_status"]) <= {"ok", "skipped"}
     assert all(e == "XBR: ZeroDivisionError: broken check" for e in t["error"])
+
+
+def test_jaxvet_campaign_is_callable_and_importable():
+    from jaxvet.campaign import run_campaign as imported
+
+    import jaxvet
+
+    assert callable(jaxvet.campaign) and jaxvet.campaign.run_campaign is imported is run_campaign

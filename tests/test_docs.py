@@ -102,3 +102,73 @@ def test_readme_and_outputs_examples_run_on_real_data(toi5807_dir, tmp_path, mon
     (example,) = _python_blocks((DOCS / "outputs.md").read_text(encoding="utf-8"))
     pytest.importorskip("jsonschema")
     exec(compile("import json\n" + example, "docs/outputs.md", "exec"), ns)
+
+
+#: first-line marker of a block the tests only compile (it needs what a test machine lacks)
+SKIP_MARKER = "# doctest: skip"
+#: campaign sizes in the docs, scaled down for the test run (the code path is the same)
+_SCALED = [
+    (r"n_injections=[\d_]+", "n_injections=8"),
+    (r"n_resamples=[\d_]+", "n_resamples=50"),
+    (r"run_pixel_campaign\(\d+", "run_pixel_campaign(2"),
+]
+
+
+def _scaled(code: str) -> str:
+    for pattern, repl in _SCALED:
+        code = re.sub(pattern, repl, code)
+    return code
+
+
+def _expected_outputs(code: str) -> list[str]:
+    """The ``# ...`` comment lines right after a ``print(...)`` line: what the docs say it prints."""
+    lines = code.splitlines()
+    return [
+        nxt.strip()[2:]
+        for cur, nxt in zip(lines, lines[1:], strict=False)
+        if cur.startswith("print(") and nxt.startswith("# ")
+    ]
+
+
+def _data_workdir(tmp_path, shared_data):
+    """A scratch directory holding the data directory's entries and ``shared/data``, so the
+    docs' relative paths (``tic188646744/...`` and ``shared/data/...``) resolve."""
+    work = tmp_path / "work"
+    (work / "shared").mkdir(parents=True)
+    (work / "shared" / "data").symlink_to(shared_data, target_is_directory=True)
+    for entry in shared_data.iterdir():
+        (work / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+    return work
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("page", ["io.md", "campaigns.md", "quickstart.md"])
+def test_every_python_block_of_the_page_runs(page, shared_data, tmp_path, monkeypatch, capsys):
+    """Every ```python block of the page, in order and in one namespace, from a directory that
+    holds the real data; a block printing something is checked against the ``# ...`` line the
+    docs put under it.  Blocks marked ``# doctest: skip (...)`` are compiled only."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    text = (DOCS / page).read_text(encoding="utf-8")
+    if "import lightkurve" in text:
+        pytest.importorskip("lightkurve")
+    work = _data_workdir(tmp_path, Path(shared_data))
+    csv = re.search(r"^```\n(id,period_days,[^`]*)^```", text, flags=re.MULTILINE)
+    if csv:  # the candidate table the page shows
+        (work / "candidates.csv").write_text(csv.group(1), encoding="utf-8")
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("JAXVET_DATA_DIR", str(shared_data))
+    ns: dict = {"__name__": "__docs__"}
+    blocks = _python_blocks(text)
+    assert blocks, f"docs/{page} has no python block"
+    for k, block in enumerate(blocks):
+        name = f"docs/{page}[block {k}]"
+        code = compile(_scaled(block), name, "exec")
+        if block.lstrip().startswith(SKIP_MARKER):
+            continue
+        capsys.readouterr()
+        exec(code, ns)
+        out = capsys.readouterr().out
+        for expected in _expected_outputs(block):
+            assert expected in out, f"{name} printed {out!r}, the docs say {expected!r}"

@@ -174,3 +174,18 @@ def test_cli_subcommand_bad_input(capsys):
     assert args.n_injections == 2
     assert main(["pixel-campaign", "--n-injections", "3", "--kinds", "planet,comet", "--no-progress"]) == 2
     assert "comet" in capsys.readouterr().err
+
+
+def test_each_pixel_check_compiles_once_for_the_whole_campaign():
+    """Injections with different periods and durations need different epoch and window buckets;
+    the campaign's shape ladder, primed at the largest shapes of its ranges, makes every
+    injection run the one program per check (before it, each new bucket compiled again)."""
+    from jaxvet.checks import v08_centroid_shift as v08
+    from jaxvet.checks import v09_difference_image as v09
+
+    kw = dict(KW, period_days=(0.9, 2.4), duration_hours=(1.0, 3.0))
+    before = (v08._shift_chunk._cache_size(), v09._diff_chunk._cache_size())
+    t = run_pixel_campaign(6, seed=5, **kw)
+    assert np.ptp(np.asarray(t["period_days"])) > 0.5  # the epoch count differs between injections
+    grown = (v08._shift_chunk._cache_size() - before[0], v09._diff_chunk._cache_size() - before[1])
+    assert grown[0] <= 1 and grown[1] <= 1, grown

@@ -113,6 +113,24 @@ def test_bootstrap_is_seeded_and_batch_independent(eb_case):
     assert m0["bootstrap_seed"] == 0 and other["bootstrap_seed"] == 1
 
 
+def test_padding_does_not_change_the_bootstrap(oracle_case):
+    """A wider in-transit pad (a chunk or a campaign that also holds a longer transit) leaves
+    every resample as it was: slot j of resample b reads the same uniform whatever the width."""
+    import dataclasses
+
+    from jaxvet.checks.v08_centroid_shift import JOINT_MAX
+    from jaxvet.engine.chunks import ShapeLadder
+
+    stamp, ctx, _ = oracle_case
+    c = Candidate(ctx.candidates[0].period_days, ctx.candidates[0].t0_btjd, 1.0)
+    base = V08.run(po.syn_context([stamp], candidates=[c]))[0].metrics
+    assert 0 < base["n_in_transit_cadences"] < JOINT_MAX // 2  # the exact joint resampling path
+    wide = ShapeLadder()
+    wide.at_least("V08.n_in_pad", JOINT_MAX)
+    padded = V08.run(dataclasses.replace(po.syn_context([stamp], candidates=[c]), shapes=wide))
+    assert padded[0].metrics == base
+
+
 def test_bootstrap_distribution_matches_numpy_reference(eb_case):
     """Same spread as the reference's numpy bootstrap (resampling both sets with replacement).
 

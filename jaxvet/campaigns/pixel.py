@@ -69,6 +69,7 @@ from jaxvet.campaigns.runner import resolve_campaign_options
 from jaxvet.campaigns.summary import verdict_counts
 from jaxvet.checks import get_check
 from jaxvet.data import Candidate, CandidateBatch, LightCurve, bucket_size
+from jaxvet.engine.chunks import ShapeLadder
 from jaxvet.engine.context import CheckSpec, VetContext, to_host
 from jaxvet.errors import JaxvetInputError
 from jaxvet.pixels import TESS_PIXEL_SCALE_ARCSEC, TPFStamp, stamp_target_pixel
@@ -396,8 +397,10 @@ def _num(v) -> float:
 
 
 def _vet_one(truth: dict, stamp: TPFStamp, specs, seed: int, options: dict, checked: dict,
-             seconds: dict) -> dict:
-    """Vet one injected stamp with ``specs`` (``checked``: their validated options); its row."""
+             seconds: dict, shapes: ShapeLadder) -> dict:
+    """Vet one injected stamp with ``specs`` (``checked``: their validated options); its row.
+    ``shapes`` is the campaign's one :class:`~jaxvet.engine.chunks.ShapeLadder`, so every
+    injection reuses the programs compiled for the earlier ones."""
     lc = stamp_lightcurve(stamp)
     cand = Candidate(
         period_days=truth["period_days"],
@@ -417,6 +420,7 @@ def _vet_one(truth: dict, stamp: TPFStamp, specs, seed: int, options: dict, chec
         tpfs=[stamp],
         options=options,
         candidate_ids=np.array([truth["injection_id"]], np.int64),
+        shapes=shapes,
     )
     row: dict[str, Any] = {}
     target_rc = stamp_target_pixel(stamp)
@@ -443,6 +447,28 @@ def _vet_one(truth: dict, stamp: TPFStamp, specs, seed: int, options: dict, chec
         elif spec.id == "V09":
             row["V09_off_target"] = row["V09_verdict"] in ("warn", "fail")
     return row
+
+
+def prime_shapes(specs, seed: int, kinds: Sequence[str], rng_par: dict, stamp_cfg: dict,
+                 options: dict, checked: dict) -> ShapeLadder:
+    """A :class:`~jaxvet.engine.chunks.ShapeLadder` holding the campaign's largest shapes.
+
+    One probe injection of each kind at the shortest period and the longest duration of the
+    ranges, its first transit at the stamp's first cadence (the most epochs and the widest
+    windows any injection can have) is vetted and discarded, so V08 and V09 are compiled once
+    for the whole campaign rather than again whenever an injection needs a larger bucket.
+    """
+    shapes = ShapeLadder()
+    for j, kind in enumerate(kinds):
+        truth = draw_injection(j, int(seed), kinds, rng_par, stamp_cfg)
+        truth.update(
+            kind=kind,
+            period_days=rng_par["period_days"][0],
+            duration_hours=rng_par["duration_hours"][1],
+            t0_btjd=float(stamp_cfg["t_start"]),
+        )
+        _vet_one(truth, simulate_injection(truth, stamp_cfg), specs, int(seed), options, checked, {}, shapes)
+    return shapes
 
 
 # --------------------------------------------------------------------------------------------
@@ -605,6 +631,9 @@ def run_pixel_campaign(
     rows: list[dict] = []
     seconds: dict[str, float] = {"simulate": 0.0}
     chunk_seconds = []
+    t_prime = time.perf_counter()
+    shapes = prime_shapes(specs, int(seed), kinds_t, rng_par, stamp_cfg, opts, checked)
+    seconds["prime"] = time.perf_counter() - t_prime
     t_loop = time.perf_counter()
     try:
         for lo in range(0, n_inj, k):
@@ -618,7 +647,7 @@ def run_pixel_campaign(
                 row = {k_: v for k_, v in truth.items() if not k_.startswith("_")}
                 row["target_row"], row["target_col"] = (float(x) for x in tr["star_rc"][0])
                 row["neighbour_row"], row["neighbour_col"] = (float(x) for x in tr["star_rc"][1])
-                row.update(_vet_one(truth, stamp, specs, int(seed), opts, checked, seconds))
+                row.update(_vet_one(truth, stamp, specs, int(seed), opts, checked, seconds, shapes))
                 rows.append(row)
                 if bar is not None:
                     bar.update(1)

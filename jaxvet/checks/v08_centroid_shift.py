@@ -266,9 +266,11 @@ def _boot(key, ci, keep_in, rin, rout, st, k, n_boot, exact_in):
     medians -- so the cost is O(n_boot) per candidate instead of O(n_boot n).
     """
     w = ci.shape[1]
-    n_exact = n_boot * w if exact_in else 0
-    u = jax.random.uniform(key, (n_exact + 10 * n_boot,), jnp.float64)
-    ur = u[n_exact:].reshape(10, n_boot)  # rows 0-4: in-transit (approximate path), 5-9: out
+    # the draws do not depend on the padded width w: slot j of resample b always reads the same
+    # uniform (from a JOINT_MAX-wide block), so a candidate's bootstrap is the same whatever
+    # else shares its chunk or campaign (w only pads)
+    k_exact, k_ranks = jax.random.split(key)
+    ur = jax.random.uniform(k_ranks, (10, n_boot), jnp.float64)  # 0-4: in (approximate), 5-9: out
 
     def correlated(u4, rho):
         g1, g2 = _normal_bm(u4[0], u4[1]), _normal_bm(u4[2], u4[3])
@@ -280,7 +282,8 @@ def _boot(key, ci, keep_in, rin, rout, st, k, n_boot, exact_in):
     ni = jnp.sum(mk, dtype=jnp.int32)
     vs = jnp.sort(jnp.where(mk[None, :], ck, jnp.inf), axis=1)  # (2, w) kept values ascending
     if exact_in:
-        idx = jnp.minimum((u[:n_exact].reshape(n_boot, w) * ni).astype(jnp.int32), jnp.maximum(ni - 1, 0))
+        u = jax.random.uniform(k_exact, (n_boot, JOINT_MAX), jnp.float64)[:, :w]
+        idx = jnp.minimum((u * ni).astype(jnp.int32), jnp.maximum(ni - 1, 0))
         slot_ok = (jnp.arange(w) < ni).astype(jnp.int32)
         counts = jax.vmap(lambda i: jnp.zeros(w, jnp.int32).at[i].add(slot_ok))(idx)
         q1, q2 = (ni - 1) // 2, ni // 2
@@ -473,7 +476,12 @@ def _window_plan(ctx: VetContext, sp: sx.StampPrep, cb, valid) -> dict:
     D = np.asarray(cb.duration)
     wcb = dataclasses.replace(cb, valid=jnp.asarray(valid))
     hw = jnp.asarray(D * (1.0 + _WIN_EPS) + _WIN_EPS)
-    win = epoch_windows(sp.lcb, wcb, hw, min_epochs=2, min_width=16)
+    lad = ctx.shapes
+    win = epoch_windows(
+        sp.lcb, wcb, hw, min_epochs=lad.get("V08.epochs", 2), min_width=lad.get("V08.width", 16)
+    )
+    lad.at_least("V08.epochs", win.index.shape[1])
+    lad.at_least("V08.width", win.index.shape[2])
     wt, wm = np.asarray(win.time), np.asarray(win.mask)
     ph_h = np.mod((wt - np.asarray(cb.t0)[:, None, None]) / P[:, None, None], 1.0)
     ph_h = np.where(ph_h > 0.5, ph_h - 1.0, ph_h)
@@ -484,8 +492,8 @@ def _window_plan(ctx: VetContext, sp: sx.StampPrep, cb, valid) -> dict:
     s_slots = int(win.index.shape[1] * win.index.shape[2])
     return dict(
         win=win,
-        n_in_pad=min(bucket_size(max(1, n_in_max), 16), s_slots),
-        n_ex_pad=min(bucket_size(max(1, n_ex_max), 16), s_slots),
+        n_in_pad=lad.at_least("V08.n_in_pad", min(bucket_size(max(1, n_in_max), 16), s_slots)),
+        n_ex_pad=lad.at_least("V08.n_ex_pad", min(bucket_size(max(1, n_ex_max), 16), s_slots)),
     )
 
 
@@ -516,7 +524,9 @@ def centroid_shift_stamp(ctx: VetContext, sp: sx.StampPrep, tag: int, opts: V08O
     static = dict(
         n_boot=n_boot,
         # capacity for the points clipped on one axis only: from the stamp-wide outlier count
-        k_extra=min(tmax, bucket_size(int(1.5 * sp.tail_estimate) + 16, 1024)),
+        k_extra=ctx.shapes.at_least(
+            "V08.k_extra", min(tmax, bucket_size(int(1.5 * sp.tail_estimate) + 16, 1024))
+        ),
         k_full=tmax,
         n_bits=max(1, int(math.ceil(math.log2(tmax + 1))) + 1),
         n_in_pad=n_in_pad,

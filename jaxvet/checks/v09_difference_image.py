@@ -369,7 +369,11 @@ def _host_phase(wt, t0, P):
     return np.where(ph > 0.5, ph - 1.0, ph)
 
 
-def _window_plan(sp: sx.StampPrep, cb, valid, side: float) -> dict:
+def _bucket_max(counts) -> int:
+    return bucket_size(int(np.max(counts, initial=1)), 16)
+
+
+def _window_plan(ctx: VetContext, sp: sx.StampPrep, cb, valid, side: float) -> dict:
     """Epoch windows (in-transit frames and the local baseline bands) and bucketed set widths.
 
     The widths come from one host look at the windows (with a margin on the boundaries): the
@@ -382,7 +386,13 @@ def _window_plan(sp: sx.StampPrep, cb, valid, side: float) -> dict:
     hw = np.maximum(hw_local, 1.5 * D) * (1.0 + _WIN_EPS) + _WIN_EPS
     # plan every epoch whose +-1.5 D band meets data (all of them hold excluded cadences)
     plan = 1.5 * D * (1.0 + _WIN_EPS) + _WIN_EPS
-    win = epoch_windows(sp.lcb, wcb, jnp.asarray(hw), plan_half_width=jnp.asarray(plan), min_epochs=2)
+    lad = ctx.shapes  # sizes only grow within a run: repeated calls reuse the compiled kernel
+    win = epoch_windows(
+        sp.lcb, wcb, jnp.asarray(hw), plan_half_width=jnp.asarray(plan),
+        min_epochs=lad.get("V09.epochs", 2), min_width=lad.get("V09.width", 16),
+    )
+    lad.at_least("V09.epochs", win.index.shape[1])
+    lad.at_least("V09.width", win.index.shape[2])
     wt, wm = np.asarray(win.time), np.asarray(win.mask)
     aph = np.abs(_host_phase(wt, np.asarray(cb.t0), P))
     dp = (D / P)[:, None, None]
@@ -394,10 +404,10 @@ def _window_plan(sp: sx.StampPrep, cb, valid, side: float) -> dict:
     return dict(
         win=win,
         hw_local=hw_local,
-        n_in_pad=min(bucket_size(int(np.max(in_h.sum(axis=(1, 2)), initial=1)), 16), s_all),
-        n_ex_pad=min(bucket_size(int(np.max(ex_h.sum(axis=(1, 2)), initial=1)), 16), s_all),
-        w_in=min(bucket_size(int(np.max(in_h.sum(axis=2), initial=1)), 16), w_all),
-        w_out=min(bucket_size(int(np.max(lo_h.sum(axis=2), initial=1)), 16), w_all),
+        n_in_pad=lad.at_least("V09.n_in_pad", min(_bucket_max(in_h.sum(axis=(1, 2))), s_all)),
+        n_ex_pad=lad.at_least("V09.n_ex_pad", min(_bucket_max(ex_h.sum(axis=(1, 2))), s_all)),
+        w_in=lad.at_least("V09.w_in", min(_bucket_max(in_h.sum(axis=2)), w_all)),
+        w_out=lad.at_least("V09.w_out", min(_bucket_max(lo_h.sum(axis=2)), w_all)),
     )
 
 
@@ -408,7 +418,7 @@ def difference_image_stamp(ctx: VetContext, sp: sx.StampPrep, opts: V09Options) 
     nb = cb.size
     guard = ~(3.0 * np.asarray(cb.duration) < np.asarray(cb.period))  # no out-of-transit set
     valid = np.asarray(cb.valid) & ~guard
-    plan = _window_plan(sp, cb, valid, float(opts.local_window_durations))
+    plan = _window_plan(ctx, sp, cb, valid, float(opts.local_window_durations))
     win = plan["win"]
     pos = sx.stamp_target_pixel(sp.stamp, opts.target_ra_deg, opts.target_dec_deg)
     trc = np.array(pos if pos is not None else (np.nan, np.nan), float)

@@ -12,6 +12,7 @@ results to the host once per run segment (:func:`jaxvet.engine.context.to_host`)
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,7 +22,45 @@ import numpy as np
 
 from jaxvet.errors import JaxvetInputError
 
-__all__ = ["element_budget", "rows_per_chunk", "prev_pow2", "map_rows", "map_groups", "assemble"]
+__all__ = [
+    "element_budget",
+    "rows_per_chunk",
+    "prev_pow2",
+    "map_rows",
+    "map_groups",
+    "assemble",
+    "ShapeLadder",
+]
+
+class ShapeLadder:
+    """Static sizes that only grow within a run, so repeated calls reuse compiled programs.
+
+    A planner that buckets a static size (epochs per window table, window width, a padded set
+    width) from the data of one call asks ``at_least(name, n)``: the answer is the largest size
+    asked for under ``name`` so far in this run.  A campaign that vets its injections one context
+    at a time shares one ladder between them, so after the largest shapes have been seen every
+    later injection runs the programs already compiled (a pixel campaign compiles V08 and V09
+    once instead of once per injection).  A fresh context has a fresh ladder: results never
+    depend on it, only the padding does.
+    """
+
+    def __init__(self):
+        self._sizes: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str, default: int) -> int:
+        with self._lock:
+            return max(int(default), self._sizes.get(name, 0))
+
+    def at_least(self, name: str, n: int) -> int:
+        with self._lock:
+            v = max(int(n), self._sizes.get(name, 0))
+            self._sizes[name] = v
+            return v
+
+    def __repr__(self) -> str:
+        return f"ShapeLadder({self._sizes})"
+
 
 #: environment variable that overrides the element budget (an integer)
 BUDGET_ENV = "JAXVET_MAX_ELEMENTS"

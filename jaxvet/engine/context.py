@@ -33,6 +33,7 @@ import numpy as np
 
 from jaxvet.core.ephemeris import duration_too_long
 from jaxvet.data import Candidate, CandidateBatch, LightCurve, LightCurveBatch
+from jaxvet.engine.chunks import ShapeLadder
 from jaxvet.engine.options import CheckOptions
 from jaxvet.errors import JaxvetInputError
 from jaxvet.results import INSUFFICIENT, VERDICT_NONE, CheckResult
@@ -109,6 +110,9 @@ class VetContext:
     chunk_key: Hashable = 0
     #: ``compute`` trees of the checks this one ``requires``, by check id (this chunk)
     products: Mapping[str, Any] = field(default_factory=dict)
+    #: static sizes that only grow (:class:`~jaxvet.engine.chunks.ShapeLadder`); share one
+    #: between contexts to reuse their compiled programs
+    shapes: ShapeLadder = field(default_factory=ShapeLadder)
 
     def cached(self, name: str, make: Callable[[], Any], *, per_chunk: bool = True) -> Any:
         """``make()`` once per run (``per_chunk=False``) or once per chunk of the run."""
@@ -202,6 +206,11 @@ class CheckSpec:
         guard's flag and note on the candidates it marks (:func:`guard_results`)."""
         return guard_results(self.format(ctx, self._opts(ctx, opts), host), host)
 
+    def run(self, ctx: VetContext, opts=None) -> list[CheckResult]:
+        """Compute and format one context (one chunk) in one call."""
+        opts = self._opts(ctx, opts)
+        return self.finish(ctx, to_host(self.dispatch(ctx, opts)), opts)
+
 
 #: flag and note of a candidate whose duration is at least half its period
 DURATION_FLAG = "DURATION_TOO_LONG"
@@ -241,11 +250,6 @@ def guard_results(results: list[CheckResult], host: Mapping[str, Any]) -> list[C
             r.verdict = "insufficient"
             r.confidence = None if r.confidence is None else min(float(r.confidence), 0.2)
     return results
-
-    def run(self, ctx: VetContext, opts=None) -> list[CheckResult]:
-        """Compute and format one context (one chunk) in one call."""
-        opts = self._opts(ctx, opts)
-        return self.finish(ctx, to_host(self.dispatch(ctx, opts)), opts)
 
 
 def to_host(tree: Any) -> Any:

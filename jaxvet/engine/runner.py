@@ -26,6 +26,7 @@ import numpy as np
 from jaxvet.checks import get_check, resolve_checks
 from jaxvet.core.depth import sector_transit_depths
 from jaxvet.data import Candidate, CandidateBatch, LightCurve, LightCurveBatch, bucket_size
+from jaxvet.engine.chunks import ShapeLadder
 from jaxvet.engine.context import RunCache, VetContext, to_host
 from jaxvet.errors import JaxvetInputError
 from jaxvet.outputs.report import VetReport
@@ -121,7 +122,7 @@ class _Chunk:
 
 
 def _chunks(lightcurves, lcb, candidates, li, lo, hi, chunk_size, pad, *, seed, tpfs, options,
-            sector_measurements, cache) -> list[_Chunk]:
+            sector_measurements, cache, shapes) -> list[_Chunk]:
     out = []
     for a in range(lo, hi, chunk_size):
         chunk = candidates[a : min(a + chunk_size, hi)]
@@ -134,7 +135,7 @@ def _chunks(lightcurves, lcb, candidates, li, lo, hi, chunk_size, pad, *, seed, 
         ctx = VetContext(
             lightcurves=lightcurves, lcb=lcb, candidates=chunk, cb=cb, seed=seed, tpfs=list(tpfs),
             options=options, sector_measurements=sm, candidate_ids=np.arange(a, a + len(chunk)),
-            cache=cache, chunk_key=a,
+            cache=cache, chunk_key=a, shapes=shapes,
         )
         out.append(_Chunk(a, ctx))
     return out
@@ -237,6 +238,7 @@ def vet(
     n_threads = resolve_threads(threads, len(run_ids))  # checks + the depth estimate
     lcb = LightCurveBatch.from_lightcurves(lightcurves)
     cache = RunCache()
+    shapes = ShapeLadder()  # the chunks of a run share their static sizes (fewer programs)
     depths: list[float | None] = [None] * n
     results: list[dict[str, CheckResult]] = [dict() for _ in range(n)]
     bar = _progress(progress, n, "vetting")
@@ -245,7 +247,7 @@ def vet(
         seg_hi = min(n, seg_lo + segment_size)
         chunks = _chunks(lightcurves, lcb, candidates, li, seg_lo, seg_hi, chunk_size, pad, seed=seed,
                          tpfs=tpfs, options=dict(options or {}), sector_measurements=sector_measurements,
-                         cache=cache)
+                         cache=cache, shapes=shapes)
         need_depth = estimate_depth and any(c.depth_ppm is None for c in candidates[seg_lo:seg_hi])
         whole = cache.get(("whole_lightcurve_batch",), lambda: whole_lightcurve_batch(lightcurves, lcb)) \
             if need_depth else None
