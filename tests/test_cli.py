@@ -152,7 +152,12 @@ def test_kepler_t0_is_bkjd(shared_data, capsys):
     eph = ["--period", "14.44912", "--t0", "2.2", "--duration-hours", "2.704", "--checks", "V01"]
     doc, err = _vet_json(capsys, [*files, *eph])
     assert "read as BKJD" in err and "quarters [3, 4, 5]" in err
-    assert doc["conversions"] == [
+    times = [c for c in doc["conversions"] if c["field"] == "time"]  # BKJD files moved to BTJD
+    assert len(times) == len(files) and {(c["time_system"], c["offset_days"]) for c in times} == {
+        ("BKJD", -2167.0)
+    }
+    assert f"note: {len(files)} files (" in err and "times read as BKJD and converted to BTJD" in err
+    assert [c for c in doc["conversions"] if c["field"] == "t0"] == [
         {
             "candidate": "candidate",
             "field": "t0",
@@ -168,8 +173,9 @@ def test_kepler_t0_is_bkjd(shared_data, capsys):
     assert v01["n_odd_transits"] + v01["n_even_transits"] >= 10  # transits placed on the data
     # --time-system btjd: the number is taken as it is
     doc, err = _vet_json(capsys, [*files, *eph, "--time-system", "btjd"])
-    assert doc["conversions"] == [] and doc["candidates"][0]["t0_btjd"] == 2.2
-    assert "read as" not in err
+    assert [c for c in doc["conversions"] if c["field"] == "t0"] == []
+    assert doc["candidates"][0]["t0_btjd"] == 2.2
+    assert "t0 of candidate read as" not in err
 
 
 def test_time_system_option_synthetic(sim_csvs, capsys, tmp_path):
@@ -343,3 +349,25 @@ def test_duration_of_400_hours_on_toi5807_is_a_guard_on_every_check(toi5807_dir,
         assert "DURATION_TOO_LONG" in c["flags"], cid
         assert c["verdict"] in (None, "insufficient"), cid
     assert checks["V02"]["verdict"] == "insufficient"
+
+
+@pytest.mark.realdata
+def test_file_times_in_bjd_are_converted_with_a_note(shared_data, capsys):
+    """KOI-1003's Kepler CSV holds full BJDs: converted to BTJD, said on stderr, recorded in JSON."""
+    path = str(shared_data / "tic122374527" / "Kepler_Q2.csv")
+    doc, err = _vet_json(capsys, [path, "--period", "8.36", "--t0", "-1990.0", "--duration-hours", "6",
+                                  "--checks", "V03"])
+    assert f"note: {path}: times read as BJD and converted to BTJD (t -2457000 d)" in err
+    (conv,) = [c for c in doc["conversions"] if c["field"] == "time"]
+    assert conv == {"file": path, "field": "time", "time_system": "BJD", "offset_days": -2457000.0}
+    (f,) = doc["light_curve"]["files"]
+    assert f["time_system"] == "BJD" and f["time_offset_days"] == -2457000.0 and f["format"] == "text"
+
+
+def test_btjd_files_get_no_time_conversion(sim_csvs, capsys):
+    doc, err = _vet_json(capsys, [*sim_csvs, "--period", "3.1", "--t0", "2001.0", "--duration-hours", "2.5",
+                                  "--checks", "V03"])
+    assert "converted to BTJD" not in err and doc["conversions"] == []
+    files = doc["light_curve"]["files"]
+    assert [f["file"] for f in files] == list(sim_csvs)
+    assert all(f["time_system"] == "BTJD" and f["time_offset_days"] == 0.0 for f in files)

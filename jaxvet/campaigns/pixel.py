@@ -2,7 +2,7 @@
 
 :func:`run_pixel_campaign` simulates ``n_injections`` synthetic target-pixel stamps
 (:func:`jaxvet.synthetic.stamps.simulate_tpf`), vets each one with the pixel checks (V08 centroid
-shift, V09 difference image) exactly as ``jaxvet vet LC --tpf STAMP`` would, and aggregates how
+shift, V09 difference image) as ``jaxvet vet LC --tpf STAMP`` would, and aggregates how
 often each check localizes the signal on the target or flags it as off target.
 
 Injections
@@ -30,6 +30,9 @@ candidate and report the first stamp, so each injection gets its own context (on
 candidate, built as :func:`jaxvet.engine.runner.vet` builds it; bootstrap keys from ``(seed,
 injection_id)`` through ``candidate_ids``).  Its light curve is the aperture sum of the stamp
 (:func:`stamp_lightcurve`).  ``chunk_size`` only groups injections for progress reporting.
+The contexts share one :class:`~jaxvet.engine.chunks.ShapeLadder`, primed at the largest shapes
+of the ranges (:func:`prime_shapes`), so V08 and V09 compile once per campaign; an in-transit
+set padded beyond V08's ``JOINT_MAX`` takes its normal-rank bootstrap path.
 
 Off-target flags (columns ``V08_off_target``, ``V09_off_target``, ``flagged_off_target``):
 

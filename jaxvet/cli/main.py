@@ -325,7 +325,45 @@ def _read_tpfs(args, ra_deg, dec_deg) -> list:
     return tpfs
 
 
-def _light_curve_record(lc, missions: list[str]) -> dict:
+def _file_records(lc) -> list[dict]:
+    """What the readers did to each input file (time system, offset, sectors, notes)."""
+    from jaxvet.io import read_info
+
+    info = read_info(lc)
+    if info is None:
+        return []
+    return [
+        {
+            "file": part.source,
+            "format": part.format,
+            "mission": part.mission,
+            "time_system": part.time_system,
+            "time_offset_days": part.time_offset_days,
+            "sectors": list(part.sectors),
+            "sector_source": part.sector_source,
+            "notes": list(part.notes),
+        }
+        for part in (info.parts or (info,))
+    ]
+
+
+def _file_time_conversions(files: list[dict]) -> list[dict]:
+    """One ``conversions`` record per file whose times were moved to BTJD; each is announced."""
+    out = [
+        {"file": f["file"], "field": "time", "time_system": f["time_system"], "offset_days": f["time_offset_days"]}
+        for f in files
+        if f["time_offset_days"]
+    ]
+    groups: dict[tuple, list[str]] = {}
+    for rec in out:
+        groups.setdefault((rec["time_system"], rec["offset_days"]), []).append(rec["file"])
+    for (system, offset), names in groups.items():
+        who = names[0] if len(names) == 1 else f"{len(names)} files ({Path(names[0]).name}, ...)"
+        _say(f"note: {who}: times read as {system} and converted to BTJD (t {offset:+.10g} d)", True)
+    return out
+
+
+def _light_curve_record(lc, missions: list[str], files: list[dict]) -> dict:
     from jaxvet.cli.ephemeris import units_label
 
     return {
@@ -333,6 +371,7 @@ def _light_curve_record(lc, missions: list[str]) -> dict:
         "units": units_label(missions),
         "sectors": lc.sectors,
         "n_valid": lc.n_valid,
+        "files": files,
     }
 
 
@@ -392,6 +431,8 @@ def cmd_vet(args) -> int:
         read_lightcurves, args.lc_files, split_sectors=True, flux_err_placeholder=args.flux_err_placeholder
     )
     missions = data_missions(lc)
+    files = _file_records(lc)
+    file_conversions = _file_time_conversions(files)
     if args.sectors:
         lc = lc.select_sectors(parse_sector_list(args.sectors))
     candidates, conversions = _candidates(args, missions)
@@ -415,7 +456,10 @@ def cmd_vet(args) -> int:
         chunk_size=args.chunk_size,
         progress=not args.quiet and len(candidates) >= PROGRESS_MIN_CANDIDATES,
     )
-    extra = {"conversions": conversions, "light_curve": _light_curve_record(lc, missions)}
+    extra = {
+        "conversions": file_conversions + conversions,
+        "light_curve": _light_curve_record(lc, missions, files),
+    }
     _write_outputs(args, report, extra, json_stdout)
     if not args.quiet:
         _say(f"done in {time.perf_counter() - t_start:.1f} s", True)
