@@ -350,7 +350,12 @@ def _file_records(lc) -> list[dict]:
 def _file_time_conversions(files: list[dict]) -> list[dict]:
     """One ``conversions`` record per file whose times were moved to BTJD; each is announced."""
     out = [
-        {"file": f["file"], "field": "time", "time_system": f["time_system"], "offset_days": f["time_offset_days"]}
+        {
+            "file": f["file"],
+            "field": "time",
+            "time_system": f["time_system"],
+            "offset_days": f["time_offset_days"],
+        }
         for f in files
         if f["time_offset_days"]
     ]
