@@ -211,7 +211,30 @@ def test_static_capacities_bound_the_reference_bins():
     assert bins >= max(3, int(787.3 / 1.424)) + 1 and bins >= int(10.0 / 0.03) + 1
     assert orbits >= int(787.3 / 14.24) + 2
     assert bins & (bins - 1) == 0 and orbits & (orbits - 1) == 0  # bucketed
-    np.testing.assert_array_equal(np.asarray(V02._coverage_edge(jax.numpy.arange(21))), V02.COVERAGE_EDGES)
+
+
+def test_bin_edges_equal_numpy_linspace_bit_for_bit_under_jit():
+    """Compiled ``i*step + start`` may be contracted into an FMA (one rounding): the coverage and
+    red-noise edges must still be numpy's ``np.linspace`` values exactly."""
+    jnp = jax.numpy
+    got = np.asarray(jax.jit(V02._coverage_edge)(jnp.arange(21)))
+    np.testing.assert_array_equal(got, V02.COVERAGE_EDGES)
+    rng = np.random.default_rng(7)
+    tmin = 1300.0 + rng.uniform(0.0, 2000.0, 3000)
+    tmax = tmin + rng.uniform(0.5, 800.0, tmin.size)
+    nb = rng.integers(3, 60, tmin.size)
+    i = jnp.arange(-1, 62)
+
+    @jax.jit
+    @jax.vmap
+    def edges(a, b, n):
+        step = V02.exact_div(b - a, n.astype(jnp.float64))
+        return V02._red_noise_edge(i, a, step, n, b)
+
+    got = np.asarray(edges(tmin, tmax, nb))
+    for k in range(tmin.size):
+        np.testing.assert_array_equal(got[k, 1 : nb[k] + 2], np.linspace(tmin[k], tmax[k], nb[k] + 1))
+        assert got[k, 0] == -np.inf and np.all(got[k, nb[k] + 2 :] == np.inf)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -64,6 +64,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxvet.core.noise import beta_from_bins
+from jaxvet.core.numerics import exact_div, linspace_edge
 from jaxvet.core.order_stats import MAD_TO_SIGMA, RankIndex, bisect_steps, rank_index_abs_deviation
 from jaxvet.data import bucket_size
 from jaxvet.engine.chunks import element_budget, rows_per_chunk
@@ -106,6 +107,7 @@ CPU_BUDGET_SCALE = 1 / 16
 def _budget_scale() -> float:
     return CPU_BUDGET_SCALE if jax.default_backend() == "cpu" else 1.0
 
+
 SUMMARY = (
     "secondary_depth_ppm",
     "secondary_depth_err_ppm",
@@ -138,8 +140,20 @@ def _row_extent(time, mask):
 
 
 def _coverage_edge(i):
-    """``np.linspace(SEC_LO, SEC_HI, 21)[i]`` computed as numpy does (``i*step + start``, last = stop)."""
-    return jnp.where(i >= N_COVERAGE_BINS, SEC_HI, i.astype(jnp.float64) * COVERAGE_STEP + SEC_LO)
+    """``np.linspace(SEC_LO, SEC_HI, 21)[i]`` bit for bit, ``0 <= i <= 20``.
+
+    The edges are compile-time constants, so they are looked up in numpy's own table: with a
+    constant step XLA's CPU back end rewrites the compiled ``i*step + start`` (even with
+    :func:`~jaxvet.core.numerics.rounded_mul` or an optimisation barrier) and three of the 21
+    edges come out one ulp off."""
+    return jnp.asarray(COVERAGE_EDGES)[jnp.clip(i, 0, N_COVERAGE_BINS)]
+
+
+def _red_noise_edge(i, tmin, step, n_bins, tmax):
+    """``np.linspace(tmin, tmax, n_bins + 1)[i]`` bit for bit (``step = (tmax - tmin)/n_bins``),
+    ``-inf`` for ``i < 0`` and ``+inf`` for ``i > n_bins``."""
+    inner = linspace_edge(tmin, step, i, n_bins, tmax)
+    return jnp.where(i < 0, -jnp.inf, jnp.where(i <= n_bins, inner, jnp.inf))
 
 
 def _phase_sets(tf, n_lc, period, t0):
@@ -201,13 +215,10 @@ def _red_noise(sf, tf, base, n_base, med_base, scatter, period, max_bins):
     pre = pre & (n_bins <= max_bins)
     tmin_s = jnp.where(pre, tmin, 0.0)
     tmax_s = jnp.where(pre, tmax, 1.0)
-    step = jnp.where(pre, span / n_bins, 1.0)
+    step = jnp.where(pre, exact_div(span, n_bins.astype(jnp.float64)), 1.0)
 
-    def edge(i):  # np.linspace(tmin, tmax, n_bins + 1)[i], -inf/+inf outside
-        inner = tmin_s + i.astype(jnp.float64) * step
-        return jnp.where(
-            i < 0, -jnp.inf, jnp.where(i < n_bins, inner, jnp.where(i == n_bins, tmax_s, jnp.inf))
-        )
+    def edge(i):
+        return _red_noise_edge(i, tmin_s, step, n_bins, tmax_s)
 
     tb = jnp.where(base, tf, tmin_s)
     kf = jnp.floor(jnp.clip((tb - tmin_s) * (1.0 / step), -1.0, max_bins + 1.0)).astype(jnp.int32)
