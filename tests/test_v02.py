@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from jaxvet.checks import get_check
 from jaxvet.checks import v02_secondary_eclipse as V02
+from jaxvet.core import secondary
 from jaxvet.data import Candidate, CandidateBatch, LightCurve, LightCurveBatch
-from jaxvet.engine.context import VetContext
+from jaxvet.engine.context import VetContext, to_host
 from jaxvet.errors import JaxvetInputError
 from jaxvet.synthetic.lightcurves import inject_transits, simulate_lightcurve
 from tests.oracles.v02_v03_oracle import v02_oracle
@@ -36,6 +37,85 @@ _PAIRS = {
 
 def _close(a, b, rtol=RTOL):
     return math.isclose(float(a), float(b), rel_tol=rtol, abs_tol=1e-300)
+
+
+# ----------------------------------------------------------------------------------------------
+# numpy oracle of the local secondary (jaxvet.core.secondary), written from its docstring
+# ----------------------------------------------------------------------------------------------
+def local_oracle(time, flux, period, t0, duration, *, phase=0.5, valid=None):
+    """Per-event normalised box depth at ``phase`` against a baseline ring on either side."""
+    t = np.asarray(time, np.float64)
+    f = np.asarray(flux, np.float64)
+    ok = np.isfinite(t) & np.isfinite(f) if valid is None else np.asarray(valid) & np.isfinite(f)
+    t, f = t[ok], f[ok]
+    P, D = float(period), float(duration)
+    t0s = t0 + phase * P
+    hw = min(2.5 * D, 0.45 * P)
+    k = np.floor((t - t0s) / P + 0.5)
+    dt = t - (t0s + k * P)
+    box = np.abs(dt) < 0.5 * D
+    ph = np.mod((t - t0s) / P + 0.5, 1.0)  # the opposite conjunction
+    prim = np.minimum(ph, 1.0 - ph) < 0.5 * D / P
+    base = ~box & (np.abs(dt) <= hw) & ~prim
+    g_box, g_base, bins, n_events = [], [], [], 0
+    for e in np.unique(k):
+        bx, bs = (k == e) & box, (k == e) & base
+        if bx.sum() < 1 or (bs & (dt < 0)).sum() < 3 or (bs & (dt > 0)).sum() < 3:
+            continue
+        b = np.median(f[bs])
+        if not b > 0:
+            continue
+        n_events += 1
+        g_box.append(f[bx] / b)
+        r = f[bs] / b - 1.0
+        g_base.append(r)
+        jb = np.floor((dt[bs] + hw) / (0.5 * D))
+        bins += [r[jb == j] for j in np.unique(jb)]
+    out = {"n_events": n_events, "measured": False}
+    if n_events == 0:
+        return out
+    gb, gs = np.concatenate(g_box), np.concatenate(g_base)
+    out.update(n_box=gb.size, n_base=gs.size)
+    if gb.size < 10 or gs.size < 20:
+        return out
+    scatter = 1.4826 * np.median(np.abs(gs - np.median(gs)))
+    keep = [x for x in bins if x.size >= 3]
+    beta = 1.5
+    if len(keep) >= 3 and scatter > 0:
+        means = np.array([x.mean() for x in keep])
+        beta = max(1.0, means.std() / (scatter / np.sqrt(np.mean([x.size for x in keep]))))
+    depth = 1.0 - np.median(gb)
+    err = scatter / np.sqrt(gb.size) * beta
+    out.update(measured=True, depth=depth, err=err, sigma=depth / err, inflation=beta, scatter=scatter)
+    return out
+
+
+def local_verdict(sec, pri, depth_primary, sigma_threshold=3.0, occultation_fraction=0.1):
+    if not sec["measured"]:
+        return "insufficient"
+    if depth_primary is None or not depth_primary > 0:
+        depth_primary = pri["depth"] if pri["measured"] and pri["depth"] > 0 else None
+    if sec["depth"] > 0 and sec["sigma"] >= sigma_threshold:
+        occ = depth_primary is not None and sec["depth"] < occultation_fraction * depth_primary
+        return "warn" if occ else "fail"
+    return "pass"
+
+
+#: the reference's placeholders for values it did not measure; jaxvet writes None
+_UNMEASURED = (
+    "secondary_depth_ppm",
+    "secondary_depth_err_ppm",
+    "secondary_depth_sigma",
+    "secondary_phase_coverage",
+    "n_secondary_events_effective",
+)
+#: flags jaxvet adds to the reference's (none)
+JAXVET_FLAGS = ("NEGATIVE_SECONDARY_DEPTH",)
+
+
+def _reference_view(metrics, ref):
+    """``metrics`` restricted to the reference's keys, in its order."""
+    return {k: metrics[k] for k in ref}, list(metrics)[: len(ref)]
 
 
 def _check_against_oracle(arrays, i, res, lc, cand):
@@ -65,13 +145,42 @@ def _check_against_oracle(arrays, i, res, lc, cand):
         else:
             assert _close(pd["secondary_depth_ppm"], o["depth"] * 1e6)
         assert res.raw["search_window"] == [0.35, 0.65]
-    # formatted result: the reference contract (rounded metrics, notes, confidence)
-    assert res.metrics == o["metrics"]
-    assert list(res.metrics) == list(o["metrics"])
-    assert res.notes == o["warnings"]
+    # formatted result: the reference contract (rounded metrics, notes, confidence), with None
+    # where the reference writes 0.0 for values it did not measure
+    want = dict(o["metrics"])
+    if o["state"] == "insufficient":
+        want.update({k: None for k in _UNMEASURED})
+    got, order = _reference_view(res.metrics, want)
+    assert got == want and order == list(want)
+    assert res.notes[: len(o["warnings"])] == o["warnings"]
     assert res.confidence == o["confidence"]
-    assert res.verdict == o["verdict"]
-    assert res.status == "ok" and res.flags == []
+    # jaxvet's local secondary and the verdict from it
+    d = cand.duration_hours / 24.0
+    lo = local_oracle(lc.time, lc.flux, cand.period_days, cand.t0_btjd, d, valid=lc.valid)
+    lp = local_oracle(lc.time, lc.flux, cand.period_days, cand.t0_btjd, d, phase=0.0, valid=lc.valid)
+    assert bool(arrays["secondary_local_measured"][i]) == lo["measured"]
+    if lo["measured"]:
+        assert int(arrays["secondary_local_n_events"][i]) == lo["n_events"]
+        assert int(arrays["secondary_local_n_points"][i]) == lo["n_box"]
+        assert int(arrays["secondary_local_n_baseline_points"][i]) == lo["n_base"]
+        for ka, ko in (
+            ("secondary_local_depth", "depth"),
+            ("secondary_local_depth_sigma", "sigma"),
+            ("secondary_local_red_noise_inflation", "inflation"),
+            ("secondary_local_scatter", "scatter"),
+        ):
+            assert math.isclose(float(arrays[ka][i]), lo[ko], rel_tol=1e-9, abs_tol=1e-15), (ka, lo[ko])
+        assert math.isclose(
+            res.metrics["secondary_local_depth_ppm"], round(lo["depth"] * 1e6, 1), abs_tol=0.11
+        )
+    else:
+        assert res.metrics["secondary_local_depth_ppm"] is None
+        assert res.metrics["secondary_local_depth_sigma"] is None
+        assert res.notes[-1].startswith("Local secondary not measured")
+    dp = None if cand.depth_ppm is None else cand.depth_ppm * 1e-6
+    assert res.verdict == local_verdict(lo, lp, dp)
+    negative = lo["measured"] and lo["depth"] < 0
+    assert res.status == "ok" and res.flags == (["NEGATIVE_SECONDARY_DEPTH"] if negative else [])
     return o
 
 
@@ -99,7 +208,8 @@ TRUTH = [  # (lc index, candidate, expected verdict)
     (0, Candidate(1.0, 2000.3, 8.0, id="eb"), "fail"),
     (1, Candidate(5.7, 2002.1, 3.0, depth_ppm=1500.0, id="planet"), "pass"),
     (2, Candidate(1.0, 2000.4, 2.5, depth_ppm=10000.0, id="hot_jupiter"), "warn"),
-    (2, Candidate(1.0, 2000.4, 2.5, id="hot_jupiter_no_depth"), "fail"),
+    # no catalogue depth: the occultation test uses the primary depth measured at phase 0
+    (2, Candidate(1.0, 2000.4, 2.5, id="hot_jupiter_no_depth"), "warn"),
     (3, Candidate(3.0, 2000.2, 2.0, id="short_lc"), "insufficient"),
     (0, Candidate(400.0, 2030.0, 5.0, id="one_orbit"), "insufficient"),
     (4, Candidate(5.7, 2002.1, 3.0, id="negative_flux"), "insufficient"),
@@ -176,7 +286,18 @@ def test_synthetic_truth(campaign):
     )
     neg = results[by_id["negative_flux"]]
     assert neg.confidence == 0.2 and neg.metrics["note"] == "Invalid baseline flux"
-    assert neg.notes[-1] == "Invalid baseline median <= 0"
+    assert "Invalid baseline median <= 0" in neg.notes
+    # the local secondary: a box of the duration against a baseline ring around it
+    assert abs(eb["secondary_local_depth_ppm"] - 4000.0) < 300.0 and eb["secondary_local_depth_sigma"] > 20
+    assert abs(hj["secondary_local_depth_ppm"] - 500.0) < 150.0 and hj["secondary_local_depth_sigma"] > 3
+    hj_nd = results[by_id["hot_jupiter_no_depth"]].metrics
+    assert abs(hj_nd["primary_depth_used_ppm"] - 10000.0) < 500.0  # measured at phase 0
+    assert abs(results[by_id["planet"]].metrics["secondary_local_depth_sigma"]) < 3
+    for k in ("short_lc", "one_orbit", "negative_flux"):  # nothing measured: None, not 0.0
+        m = results[by_id[k]].metrics
+        assert m["secondary_local_depth_ppm"] is None and m["secondary_local_depth_sigma"] is None, k
+    short_m = short.metrics
+    assert all(short_m[k] is None for k in ("secondary_depth_ppm", "secondary_depth_sigma"))
 
 
 def test_registry_and_options(campaign):
@@ -256,8 +377,10 @@ def test_toi5807_matches_reference(toi5807_sectors, reference_golden):
     for i, name in enumerate(subsets):
         gold = reference_golden["subsets"][name]["checks"]["V02"]
         r = results[i]
-        assert r.metrics == gold["metrics"], name
-        assert r.confidence == gold["confidence"] and r.notes == gold["notes"] and r.flags == gold["flags"]
+        got, order = _reference_view(r.metrics, gold["metrics"])
+        assert got == gold["metrics"] and order == list(gold["metrics"]), name
+        assert r.confidence == gold["confidence"] and r.notes == gold["notes"]
+        assert [f for f in r.flags if f not in JAXVET_FLAGS] == gold["flags"]
         assert r.raw["search_window"] == gold["raw"]["search_window"]
         gpd = gold["raw"]["plot_data"]
         assert _close(r.raw["plot_data"]["secondary_depth_ppm"], gpd["secondary_depth_ppm"])
@@ -313,7 +436,8 @@ def test_edge_inputs_match_oracle(cases):
     for i, (lc, c) in enumerate(zip(lcs, cands, strict=True)):
         o = _check_against_oracle(arrays, i, results[i], lc, c)
         assert 0.2 <= results[i].confidence <= 0.95
-        assert (results[i].verdict == "insufficient") == (o["state"] != "ok")
+        measured = bool(arrays["secondary_local_measured"][i])
+        assert (results[i].verdict == "insufficient") == (not measured), o["state"]
 
 
 @given(
@@ -354,19 +478,28 @@ def test_plot(campaign):
     plt.close(ax2.figure)
 
 
+def _run(ctx):
+    """compute + format of one context (``CheckSpec.dispatch`` / ``finish``)."""
+    return V02.SPEC.finish(ctx, to_host(V02.SPEC.dispatch(ctx)))
+
+
 def test_misspelled_option_raises_naming_it(campaign):
     _, _, _, ctx, _, _ = campaign
     opts = {"V02": {"sigma_treshold": 2.0}}
     bad = VetContext(ctx.lightcurves, ctx.lcb, ctx.candidates, ctx.cb, options=opts)
     with pytest.raises(JaxvetInputError, match="sigma_treshold"):
-        V02.SPEC.run(bad)
+        _run(bad)
 
 
 def test_threshold_change_does_not_recompile(campaign):
     _, _, _, ctx, _, _ = campaign
-    V02.SPEC.run(ctx)
-    before = V02._v02_kernel._cache_size()
-    for s, f in ((1.0, 0.2), (5.0, 0.05)):
+    base = _run(ctx)
+    kernels = (V02._v02_kernel, V02._local_outputs, secondary._apply)
+    before = [k._cache_size() for k in kernels]
+    for s, f in ((1.0, 0.2), (5.0, 0.05), (1e9, 0.1)):
         opts = {"V02": {"sigma_threshold": s, "occultation_fraction": f}}
-        V02.SPEC.run(VetContext(ctx.lightcurves, ctx.lcb, ctx.candidates, ctx.cb, options=opts))
-    assert V02._v02_kernel._cache_size() == before
+        res = _run(VetContext(ctx.lightcurves, ctx.lcb, ctx.candidates, ctx.cb, options=opts))
+    assert [k._cache_size() for k in kernels] == before
+    # an unreachable threshold: every measured candidate passes (the threshold is honoured)
+    assert {r.verdict for r in res if r.status == "ok"} <= {"pass", "insufficient"}
+    assert any(r.verdict == "fail" for r in base)
