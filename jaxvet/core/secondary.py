@@ -77,7 +77,7 @@ MIN_WIDTH = 256
 LADDER = 4
 
 _BIG = jnp.iinfo(jnp.int32).max
-#: > the largest red-noise bin index of one event (2 hw / (D/2) <= 10)
+#: red-noise bins per event: > the largest bin index 2 hw / (D/2) <= 10
 _RN_BIN_STRIDE = 16
 
 
@@ -91,11 +91,10 @@ def _sorted(x, mask):
     return jnp.sort(jnp.where(mask, x, jnp.inf), axis=1), jnp.sum(mask, axis=1, dtype=jnp.int32)
 
 
-def _local_kernel(lcb, cb, pw):
-    """Per-candidate local box depth; ``cb.t0`` is already shifted to the box centres."""
-    del lcb
+def _local_kernel(cb, pw, n_slots: int):
+    """Per-candidate local box depth; ``cb.t0`` is already shifted to the box centres and
+    ``n_slots`` is the epoch axis of the plan (``pw.slot < n_slots``)."""
     col = lambda a: a[:, None]  # noqa: E731
-    B, M = pw.mask.shape
     P, D = col(cb.period), col(cb.duration)
     hw = local_half_width(P, D)
     m = pw.mask
@@ -108,12 +107,11 @@ def _local_kernel(lcb, cb, pw):
     prim = jnp.minimum(ph, 1.0 - ph) < 0.5 * D / P
     base = m & ~box & (jnp.abs(dt) <= hw) & ~prim
 
-    # ---- events: runs of equal slot along the (slot-ordered) row -----------------------------
-    slot = pw.slot
-    new_ev = m & jnp.concatenate([jnp.ones((B, 1), bool), slot[:, 1:] != slot[:, :-1]], axis=1)
-    ev = jnp.where(m, jnp.cumsum(new_ev, axis=1, dtype=jnp.int32) - 1, M)
-    seg = jax.vmap(lambda x, s: jax.ops.segment_sum(x, s, num_segments=M + 1)[:M])
-    counts = seg(jnp.stack([box, base & (dt < 0), base & (dt > 0)], -1).astype(jnp.int32), ev)
+    # ---- events: the epoch slots of the packed row (E on padding) ----------------------------
+    ev = jnp.where(m, pw.slot, n_slots)
+    ev_c = jnp.minimum(ev, n_slots - 1)
+    seg = jax.vmap(lambda x, s, k: jax.ops.segment_sum(x, s, num_segments=k + 1)[:k], in_axes=(0, 0, None))
+    counts = seg(jnp.stack([box, base & (dt < 0), base & (dt > 0)], -1).astype(jnp.int32), ev, n_slots)
     n_box_e, n_left_e, n_right_e = counts[..., 0], counts[..., 1], counts[..., 2]
     n_base_e = n_left_e + n_right_e
 
@@ -126,8 +124,8 @@ def _local_kernel(lcb, cb, pw):
     med_e = jnp.where(n_base_e > 0, 0.5 * (lo + hi), 1.0)
     sides = (n_left_e >= MIN_SIDE_POINTS) & (n_right_e >= MIN_SIDE_POINTS)
     used_e = (n_box_e >= 1) & sides & (med_e > 0)
-    used_p = m & take_rows(used_e, jnp.minimum(ev, M - 1))
-    b_p = take_rows(med_e, jnp.minimum(ev, M - 1))
+    used_p = m & take_rows(used_e, ev_c)
+    b_p = take_rows(med_e, ev_c)
     b_p = jnp.where(used_p & (b_p != 0), b_p, 1.0)
     g = f / b_p
     box_u, base_u = box & used_p, base & used_p
@@ -143,13 +141,11 @@ def _local_kernel(lcb, cb, pw):
     n_events = jnp.sum(used_e, axis=1, dtype=jnp.int32)
     measured = cb.valid & (n_box >= MIN_BOX_POINTS) & (n_base >= MIN_BASE_POINTS) & (n_events >= 1)
 
-    # ---- red noise: bins of D/2 over [t_c - hw, t_c + hw], contiguous runs in the row ---------
-    j = jnp.floor((dt + hw) / (0.5 * D)).astype(jnp.int32)
-    bin_key = jnp.where(base_u, ev * _RN_BIN_STRIDE + j, -1)
-    prev = jnp.concatenate([jnp.full((B, 1), -1, jnp.int32), jax.lax.cummax(bin_key, axis=1)[:, :-1]], 1)
-    new_bin = base_u & (bin_key != prev)
-    bid = jnp.where(base_u, jnp.cumsum(new_bin, axis=1, dtype=jnp.int32) - 1, M)
-    sums = seg(jnp.stack([base_u.astype(f.dtype), jnp.where(base_u, r, 0.0)], -1), bid)
+    # ---- red noise: bins of D/2 over [t_c - hw, t_c + hw] of each event -----------------------
+    j = jnp.clip(jnp.floor((dt + hw) / (0.5 * D)), 0, _RN_BIN_STRIDE - 1).astype(jnp.int32)
+    n_rn = n_slots * _RN_BIN_STRIDE
+    bid = jnp.where(base_u, ev_c * _RN_BIN_STRIDE + j, n_rn)
+    sums = seg(jnp.stack([base_u.astype(f.dtype), jnp.where(base_u, r, 0.0)], -1), bid, n_rn)
     beta, rn_ok, _ = beta_from_bins(sums[..., 0], sums[..., 1], sums[..., 0] > 0, n_base >= 20, scatter)
     inflation = jnp.where(rn_ok, beta, DEFAULT_INFLATION)
 
@@ -186,7 +182,7 @@ def _local_kernel(lcb, cb, pw):
 @partial(jax.jit, static_argnames=("width",))
 def _apply(lcb, cb, epoch, start, count, *, width: int):
     """Gather the packed windows of a chunk and measure them (one program per shape)."""
-    return _local_kernel(lcb, cb, gather_packed(lcb, cb, epoch, start, count, width=width))
+    return _local_kernel(cb, gather_packed(lcb, cb, epoch, start, count, width=width), epoch.shape[1])
 
 
 def local_box_depths(lcb: LightCurveBatch, cb: CandidateBatch, phases=(0.5, 0.0)) -> list[dict]:
