@@ -22,24 +22,38 @@ phase offsets of eccentric binaries (Santerne et al. 2013, A&A 557, A139):
 * confidence: 0.85 / 0.7 / 0.55 / 0.4 by coverage and events, +0.1 (cap 0.9) if sigma >= 5
   or +0.05 (cap 0.85) if sigma >= 3, x0.9 if any warning, clamped to [0.2, 0.95], 3 dp.
 
-Verdict (jaxvet's own rule; the reference is metrics-only):
+The reference's window is 0.3 in phase wide with no nearby baseline: a short secondary is
+diluted by its median and a slow stellar wave (the trough of a spot modulation) reads as an
+eclipse.  jaxvet therefore also measures the secondary *locally*
+(:mod:`jaxvet.core.secondary`): a box of the candidate's duration at phase 0.5 against a
+baseline ring of ``2 D`` on either side, each event normalised by its own baseline median,
+pooled over the events (fields ``secondary_local_*``, None where not measured).  The
+reference's fields are kept unchanged beside it.  ``primary_depth_used_ppm`` is the
+candidate's ``depth_ppm``, or else the same local box measured at phase 0.
 
-* ``insufficient`` -- fewer than 10 secondary or baseline points, or a baseline median <= 0;
-* ``fail`` -- a significant dip, ``secondary_depth > 0`` and ``secondary_depth_sigma >= 3``
-  (option ``sigma_threshold``), unless the next rule applies;
+Verdict (jaxvet's own rule, on the local measurement; the reference is metrics-only):
+
+* ``insufficient`` -- the local secondary was not measured (< 10 box or < 20 baseline points
+  in the usable events);
+* ``fail`` -- a significant dip, ``secondary_local_depth > 0`` and
+  ``secondary_local_depth_sigma >= 3`` (option ``sigma_threshold``), unless the next rule applies;
 * ``warn`` -- the same significant dip, but shallower than ``occultation_fraction`` (default
-  0.1) times the candidate's primary depth when that depth is known: a planetary
-  occultation/thermal emission (hot Jupiters) cannot be told from a faint eclipsing
-  companion without a model, so it is flagged rather than failed;
-* ``pass`` -- otherwise (including a significant *brightening* at phase 0.5).
+  0.1) times ``primary_depth_used_ppm``: a planetary occultation/thermal emission (hot
+  Jupiters) cannot be told from a faint eclipsing companion without a model, so it is flagged
+  rather than failed;
+* ``pass`` -- otherwise (including a significant *brightening* at phase 0.5, which is reported
+  as measured with the flag ``NEGATIVE_SECONDARY_DEPTH``).
 
-Implementation.  The two windows cover 60% of the phase, so V02 reads the whole light curve
-for every candidate: one masked pass over the ``(B, N)`` phase array, in sub-batches of
-candidates (``B_sub * max(N, bins) <= 2**24`` elements per array on accelerators, ``2**18`` on
+Where the reference window holds too few points the reference writes 0.0 for the depth,
+error, sigma, coverage and events; jaxvet writes None.
+
+Implementation.  The reference's two windows cover 60% of the phase, so its statistic reads
+the whole light curve for every candidate: one masked pass over the ``(B, N)`` phase array, in
+sub-batches of candidates (``B_sub * max(N, bins) <= 2**24`` elements per array on accelerators, ``2**18`` on
 CPU where small cache-resident blocks run several times faster).  Nothing is sorted per
 candidate: each light curve's flux is sorted once (:func:`presort_flux`) and the pass runs in
-that flux order.  A count tree over the secondary/baseline masks (fan-out 16, built by reshape
-sums) gives any order statistic of either set in O(16 log16 N), hence the medians; the baseline
+that flux order.  (The local measurement gathers only the windows around phase 0.5 and 0.)
+A count tree over the secondary/baseline masks (fan-out 16, built by reshape sums) gives any order statistic of either set in O(16 log16 N), hence the medians; the baseline
 MAD is the k-th smallest element of two sorted sequences (distances below and above the
 median), found by bisection over the same tree.  Events and coverage come from one scatter over
 (orbit, coverage bin) cells; the red-noise bins (exact ``np.linspace`` edges, half-open) from a
@@ -119,6 +133,10 @@ SUMMARY = (
     "n_secondary_events_effective",
     "red_noise_inflation",
     "confidence",
+    "secondary_local_depth_ppm",
+    "secondary_local_depth_err_ppm",
+    "secondary_local_depth_sigma",
+    "secondary_local_n_events",
 )
 
 
