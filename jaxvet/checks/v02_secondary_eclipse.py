@@ -49,11 +49,12 @@ error, sigma, coverage and events; jaxvet writes None.
 
 Implementation.  The reference's two windows cover 60% of the phase, so its statistic reads
 the whole light curve for every candidate: one masked pass over the ``(B, N)`` phase array, in
-sub-batches of candidates (``B_sub * max(N, bins) <= 2**24`` elements per array on accelerators, ``2**18`` on
-CPU where small cache-resident blocks run several times faster).  Nothing is sorted per
-candidate: each light curve's flux is sorted once (:func:`presort_flux`) and the pass runs in
-that flux order.  (The local measurement gathers only the windows around phase 0.5 and 0.)
-A count tree over the secondary/baseline masks (fan-out 16, built by reshape sums) gives any order statistic of either set in O(16 log16 N), hence the medians; the baseline
+sub-batches of candidates (``B_sub * max(N, bins) <= 2**24`` elements per array on
+accelerators, ``2**18`` on CPU where small cache-resident blocks run several times faster).
+Nothing is sorted per candidate: each light curve's flux is sorted once (:func:`presort_flux`)
+and the pass runs in that flux order.  (The local measurement gathers only the windows around
+phase 0.5 and 0.)  A count tree over the secondary/baseline masks (fan-out 16, built by reshape
+sums) gives any order statistic of either set in O(16 log16 N), hence the medians; the baseline
 MAD is the k-th smallest element of two sorted sequences (distances below and above the
 median), found by bisection over the same tree.  Events and coverage come from one scatter over
 (orbit, coverage bin) cells; the red-noise bins (exact ``np.linspace`` edges, half-open) from a
