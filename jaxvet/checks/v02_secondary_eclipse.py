@@ -479,7 +479,7 @@ def secondary_eclipse(
     # the local measurements (and the verdict) for the rows that were sized; the others get a
     # harmless ephemeris so that their epochs are never planned
     cb_safe = cb if not too_fine.any() else _harmless(cb, too_fine)
-    sec, pri = local_box_depths(lcb, cb_safe, (SECONDARY_CENTER, 0.0))
+    sec, pri = local_box_depths(lcb, cb_safe, (SECONDARY_CENTER, 0.0), min_epochs=max_epochs)
     out.update(_local_outputs(sec, pri, cb.depth, jnp.asarray(too_fine), thr))
     return out
 

@@ -185,7 +185,9 @@ def _apply(lcb, cb, epoch, start, count, *, width: int):
     return _local_kernel(cb, gather_packed(lcb, cb, epoch, start, count, width=width), epoch.shape[1])
 
 
-def local_box_depths(lcb: LightCurveBatch, cb: CandidateBatch, phases=(0.5, 0.0)) -> list[dict]:
+def local_box_depths(
+    lcb: LightCurveBatch, cb: CandidateBatch, phases=(0.5, 0.0), *, min_epochs: int = 4
+) -> list[dict]:
     """Local box depth of every candidate at each orbital phase of ``phases`` (0 = primary,
     0.5 = secondary), all phases in one pass.
 
@@ -195,7 +197,7 @@ def local_box_depths(lcb: LightCurveBatch, cb: CandidateBatch, phases=(0.5, 0.0)
     ``half_width`` (days).  One host plan (:func:`jaxvet.core.windows.plan_windows`) sizes a
     single packed width for the whole batch (``256 * 4**k`` >= the largest candidate's window
     points) and equal chunks of rows within the engine's element budget, so a call compiles one
-    program.
+    program; ``min_epochs`` floors the (bucketed) epoch axis.
     """
     b = cb.size
     parts = [dataclasses.replace(cb, t0=cb.t0 + ph * cb.period) for ph in phases]
@@ -208,6 +210,10 @@ def local_box_depths(lcb: LightCurveBatch, cb: CandidateBatch, phases=(0.5, 0.0)
         plan_half_width=0.5 * stacked.duration,
     )
     count = np.where(plan.valid, plan.count, 0).astype(np.int32)
+    epoch, start = plan.epoch, plan.start
+    extra = bucket_size(max(int(min_epochs), epoch.shape[1]), 4) - epoch.shape[1]
+    if extra > 0:  # a pinned epoch axis: one program for every batch of a campaign
+        epoch, start, count = (np.pad(a, ((0, 0), (0, extra))) for a in (epoch, start, count))
     width = _ladder(int(count.sum(axis=1).max(initial=0)))
     sub = rows_per_chunk(width, scale=1 / 8, cap=bucket_size(n, 1))
     outs = []
@@ -218,7 +224,7 @@ def local_box_depths(lcb: LightCurveBatch, cb: CandidateBatch, phases=(0.5, 0.0)
         chunk = stacked.take(idx)
         chunk = dataclasses.replace(chunk, valid=chunk.valid & jnp.asarray(real))
         cnt = np.where(real[:, None], count[idx], 0)
-        outs.append(_apply(lcb, chunk, plan.epoch[idx], plan.start[idx], cnt, width=width))
+        outs.append(_apply(lcb, chunk, epoch[idx], start[idx], cnt, width=width))
     out = outs[0] if len(outs) == 1 else jax.tree.map(lambda *a: jnp.concatenate(a, axis=0), *outs)
     return [jax.tree.map(lambda a, k=k: a[k * b : (k + 1) * b], out) for k in range(len(phases))]
 
