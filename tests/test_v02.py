@@ -397,6 +397,31 @@ def test_toi5807_matches_reference(toi5807_sectors, reference_golden):
         _check_against_oracle(arrays, i, r, lcs[i], cand)
 
 
+def test_synthetic_spot_wave_and_real_secondary():
+    """A 1% stellar wave at the orbital period with its trough at phase 0.5 (no secondary) is a
+    deep "secondary" for the reference window but not for the local box; the same star with a
+    real 3 kppm, 6 h secondary fails on the local box."""
+    sim = dict(sectors=(1,), cadence_min=30.0, white_ppm=300.0)
+    P, t0, D = 8.0, 2001.0, 6.0
+    spotted = simulate_lightcurve(21, **sim)
+    t = np.asarray(spotted.time)
+    wave = 1.0 + 0.01 * np.cos(2 * np.pi * ((t - t0) / P - 0.05))  # trough at phase 0.55
+    spotted = LightCurve(t, np.asarray(spotted.flux) * wave, spotted.flux_err)
+    spotted = inject_transits(spotted, P, t0, D, 25000.0)
+    eb = inject_transits(spotted, P, t0 + 4.0, D, 3000.0)  # a second eclipse at phase 0.5
+    cand = Candidate(P, t0, D, id="spotted")
+    ctx = VetContext.build([spotted, eb], [cand, cand], lc_index=[0, 1])
+    arrays = {k: np.asarray(v) for k, v in V02.SPEC.compute(ctx).items()}
+    res = V02.SPEC.finish(ctx, arrays)
+    wave_only, with_sec = res[0].metrics, res[1].metrics
+    assert wave_only["secondary_depth_ppm"] > 5000 and wave_only["secondary_depth_sigma"] > 3
+    assert abs(wave_only["secondary_local_depth_sigma"]) < 3 and res[0].verdict == "pass"
+    assert abs(with_sec["secondary_local_depth_ppm"] - 3000.0) < 600.0
+    assert with_sec["secondary_local_depth_sigma"] >= 3 and res[1].verdict == "fail"
+    for i, lc in enumerate((spotted, eb)):
+        _check_against_oracle(arrays, i, res[i], lc, cand)
+
+
 # ----------------------------------------------------------------------------------------------
 # real data: a spotted EB (KOI-1003) and a hot Jupiter (WASP-18 b) in one batch
 # ----------------------------------------------------------------------------------------------
