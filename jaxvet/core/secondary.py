@@ -25,8 +25,10 @@ duration instead, event by event, against the points just around it (the primary
 The points are gathered per event (:func:`jaxvet.core.windows.gather_packed`: all windows of a
 candidate in one padded, time-ordered row), so the cost follows the windows, not the light
 curve.  Per-event medians come from one two-key sort (event, flux) of the row, the pooled
-medians and the MAD from three one-key sorts, the red-noise bins from a segment sum over the
-bins' run ids (bins are contiguous in the row).  A binned profile of the normalised flux over
+medians and the MAD from three one-key sorts, the red-noise bins (kept with >= 3 points, >= 3
+bins needed; :func:`jaxvet.core.noise.beta_from_bins`) from a segment sum over (event, bin)
+ids.  Each call sizes one packed width and one epoch axis for the whole batch, so it compiles
+one program (:func:`local_box_depths`).  A binned profile of the normalised flux over
 ``[-hw, hw]`` (:data:`PROFILE_BINS` bins) is returned for plots.
 """
 
