@@ -22,23 +22,38 @@ phase offsets of eccentric binaries (Santerne et al. 2013, A&A 557, A139):
 * confidence: 0.85 / 0.7 / 0.55 / 0.4 by coverage and events, +0.1 (cap 0.9) if sigma >= 5
   or +0.05 (cap 0.85) if sigma >= 3, x0.9 if any warning, clamped to [0.2, 0.95], 3 dp.
 
-Verdict (jaxvet's own rule; the reference is metrics-only):
+The reference's window is 0.3 in phase wide with no nearby baseline: a short secondary is
+diluted by its median and a slow stellar wave (the trough of a spot modulation) reads as an
+eclipse.  jaxvet therefore also measures the secondary *locally*
+(:mod:`jaxvet.core.secondary`): a box of the candidate's duration at phase 0.5 against a
+baseline ring of ``2 D`` on either side, each event normalised by its own baseline median,
+pooled over the events (fields ``secondary_local_*``, None where not measured).  The
+reference's fields are kept unchanged beside it.  ``primary_depth_used_ppm`` is the
+candidate's ``depth_ppm``, or else the same local box measured at phase 0.
 
-* ``insufficient`` -- fewer than 10 secondary or baseline points, or a baseline median <= 0;
-* ``fail`` -- a significant dip, ``secondary_depth > 0`` and ``secondary_depth_sigma >= 3``
-  (option ``sigma_threshold``), unless the next rule applies;
+Verdict (jaxvet's own rule, on the local measurement; the reference is metrics-only):
+
+* ``insufficient`` -- the local secondary was not measured (< 10 box or < 20 baseline points
+  in the usable events);
+* ``fail`` -- a significant dip, ``secondary_local_depth > 0`` and
+  ``secondary_local_depth_sigma >= 3`` (option ``sigma_threshold``), unless the next rule applies;
 * ``warn`` -- the same significant dip, but shallower than ``occultation_fraction`` (default
-  0.1) times the candidate's primary depth when that depth is known: a planetary
-  occultation/thermal emission (hot Jupiters) cannot be told from a faint eclipsing
-  companion without a model, so it is flagged rather than failed;
-* ``pass`` -- otherwise (including a significant *brightening* at phase 0.5).
+  0.1) times ``primary_depth_used_ppm``: a planetary occultation/thermal emission (hot
+  Jupiters) cannot be told from a faint eclipsing companion without a model, so it is flagged
+  rather than failed;
+* ``pass`` -- otherwise (including a significant *brightening* at phase 0.5, which is reported
+  as measured with the flag ``NEGATIVE_SECONDARY_DEPTH``).
 
-Implementation.  The two windows cover 60% of the phase, so V02 reads the whole light curve
-for every candidate: one masked pass over the ``(B, N)`` phase array, in sub-batches of
-candidates (``B_sub * max(N, bins) <= 2**24`` elements per array on accelerators, ``2**18`` on
-CPU where small cache-resident blocks run several times faster).  Nothing is sorted per
-candidate: each light curve's flux is sorted once (:func:`presort_flux`) and the pass runs in
-that flux order.  A count tree over the secondary/baseline masks (fan-out 16, built by reshape
+Where the reference window holds too few points the reference writes 0.0 for the depth,
+error, sigma, coverage and events; jaxvet writes None.
+
+Implementation.  The reference's two windows cover 60% of the phase, so its statistic reads
+the whole light curve for every candidate: one masked pass over the ``(B, N)`` phase array, in
+sub-batches of candidates (``B_sub * max(N, bins) <= 2**24`` elements per array on
+accelerators, ``2**18`` on CPU where small cache-resident blocks run several times faster).
+Nothing is sorted per candidate: each light curve's flux is sorted once (:func:`presort_flux`)
+and the pass runs in that flux order.  (The local measurement gathers only the windows around
+phase 0.5 and 0.)  A count tree over the secondary/baseline masks (fan-out 16, built by reshape
 sums) gives any order statistic of either set in O(16 log16 N), hence the medians; the baseline
 MAD is the k-th smallest element of two sorted sequences (distances below and above the
 median), found by bisection over the same tree.  Events and coverage come from one scatter over
@@ -55,6 +70,7 @@ phase-sorted light curve, it holds the light curve binned in 200 equal phase bin
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import partial
 from typing import ClassVar
@@ -63,8 +79,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxvet.core import secondary as sec_kernel
 from jaxvet.core.noise import beta_from_bins
+from jaxvet.core.numerics import exact_div, linspace_edge
 from jaxvet.core.order_stats import MAD_TO_SIGMA, RankIndex, bisect_steps, rank_index_abs_deviation
+from jaxvet.core.secondary import local_box_depths
 from jaxvet.data import bucket_size
 from jaxvet.engine.chunks import element_budget, rows_per_chunk
 from jaxvet.engine.context import CheckSpec, VetContext
@@ -106,6 +125,7 @@ CPU_BUDGET_SCALE = 1 / 16
 def _budget_scale() -> float:
     return CPU_BUDGET_SCALE if jax.default_backend() == "cpu" else 1.0
 
+
 SUMMARY = (
     "secondary_depth_ppm",
     "secondary_depth_err_ppm",
@@ -114,6 +134,10 @@ SUMMARY = (
     "n_secondary_events_effective",
     "red_noise_inflation",
     "confidence",
+    "secondary_local_depth_ppm",
+    "secondary_local_depth_err_ppm",
+    "secondary_local_depth_sigma",
+    "secondary_local_n_events",
 )
 
 
@@ -138,8 +162,20 @@ def _row_extent(time, mask):
 
 
 def _coverage_edge(i):
-    """``np.linspace(SEC_LO, SEC_HI, 21)[i]`` computed as numpy does (``i*step + start``, last = stop)."""
-    return jnp.where(i >= N_COVERAGE_BINS, SEC_HI, i.astype(jnp.float64) * COVERAGE_STEP + SEC_LO)
+    """``np.linspace(SEC_LO, SEC_HI, 21)[i]`` bit for bit, ``0 <= i <= 20``.
+
+    The edges are compile-time constants, so they are looked up in numpy's own table: with a
+    constant step XLA's CPU back end rewrites the compiled ``i*step + start`` (even with
+    :func:`~jaxvet.core.numerics.rounded_mul` or an optimisation barrier) and three of the 21
+    edges come out one ulp off."""
+    return jnp.asarray(COVERAGE_EDGES)[jnp.clip(i, 0, N_COVERAGE_BINS)]
+
+
+def _red_noise_edge(i, tmin, step, n_bins, tmax):
+    """``np.linspace(tmin, tmax, n_bins + 1)[i]`` bit for bit (``step = (tmax - tmin)/n_bins``),
+    ``-inf`` for ``i < 0`` and ``+inf`` for ``i > n_bins``."""
+    inner = linspace_edge(tmin, step, i, n_bins, tmax)
+    return jnp.where(i < 0, -jnp.inf, jnp.where(i <= n_bins, inner, jnp.inf))
 
 
 def _phase_sets(tf, n_lc, period, t0):
@@ -201,13 +237,10 @@ def _red_noise(sf, tf, base, n_base, med_base, scatter, period, max_bins):
     pre = pre & (n_bins <= max_bins)
     tmin_s = jnp.where(pre, tmin, 0.0)
     tmax_s = jnp.where(pre, tmax, 1.0)
-    step = jnp.where(pre, span / n_bins, 1.0)
+    step = jnp.where(pre, exact_div(span, n_bins.astype(jnp.float64)), 1.0)
 
-    def edge(i):  # np.linspace(tmin, tmax, n_bins + 1)[i], -inf/+inf outside
-        inner = tmin_s + i.astype(jnp.float64) * step
-        return jnp.where(
-            i < 0, -jnp.inf, jnp.where(i < n_bins, inner, jnp.where(i == n_bins, tmax_s, jnp.inf))
-        )
+    def edge(i):
+        return _red_noise_edge(i, tmin_s, step, n_bins, tmax_s)
 
     tb = jnp.where(base, tf, tmin_s)
     kf = jnp.floor(jnp.clip((tb - tmin_s) * (1.0 / step), -1.0, max_bins + 1.0)).astype(jnp.int32)
@@ -443,11 +476,71 @@ def secondary_eclipse(
     ]
     out = outs[0] if len(outs) == 1 else jax.tree.map(lambda *a: jnp.concatenate(a, axis=0), *outs)
     out = jax.tree.map(lambda a: a[:b], out)
-    if too_fine.any():
-        bad = jnp.asarray(too_fine)
-        out["status"] = jnp.where(bad, STATUS_CODES["error"], out["status"])
-        out["verdict"] = jnp.where(bad, VERDICT_NONE, out["verdict"])
+    # the local measurements (and the verdict) for the rows that were sized; the others get a
+    # harmless ephemeris so that their epochs are never planned
+    cb_safe = cb if not too_fine.any() else _harmless(cb, too_fine)
+    sec, pri = local_box_depths(lcb, cb_safe, (SECONDARY_CENTER, 0.0), min_epochs=max_epochs)
+    out.update(_local_outputs(sec, pri, cb.depth, jnp.asarray(too_fine), thr))
     return out
+
+
+def _harmless(cb, rows):
+    """``cb`` with the given rows made invalid, with period 1 d, duration 0.1 d."""
+    bad = jnp.asarray(rows)
+    return dataclasses.replace(
+        cb,
+        period=jnp.where(bad, 1.0, cb.period),
+        t0=jnp.where(bad, 0.0, cb.t0),
+        duration=jnp.where(bad, 0.1, cb.duration),
+        valid=cb.valid & ~bad,
+    )
+
+
+@jax.jit
+def _local_outputs(sec, pri, cand_depth, error_rows, thr):
+    """The locally measured fields and jaxvet's verdict from them (see the module docstring)."""
+    known = jnp.isfinite(cand_depth) & (cand_depth > 0)
+    pri_ok = pri["measured"] & (pri["depth"] > 0)
+    primary = jnp.where(known, cand_depth, jnp.where(pri_ok, pri["depth"], jnp.nan))
+    measured = sec["measured"]
+    depth = sec["depth"]
+    significant = measured & (depth > 0) & (sec["sigma"] >= thr["sigma_threshold"])
+    occultation_like = jnp.isfinite(primary) & (depth < thr["occultation_fraction"] * primary)
+    verdict = jnp.where(
+        ~measured,
+        VERDICT_CODES["insufficient"],
+        jnp.where(
+            significant,
+            jnp.where(occultation_like, VERDICT_CODES["warn"], VERDICT_CODES["fail"]),
+            VERDICT_CODES["pass"],
+        ),
+    )
+    verdict = jnp.where(error_rows, VERDICT_NONE, verdict).astype(jnp.int32)
+    status = jnp.where(error_rows, STATUS_CODES["error"], 0).astype(jnp.int32)
+    return {
+        "status": status,
+        "verdict": verdict,
+        "secondary_local_measured": measured,
+        "secondary_local_depth": depth,
+        "secondary_local_depth_ppm": depth * 1e6,
+        "secondary_local_depth_err_ppm": sec["err"] * 1e6,
+        "secondary_local_depth_sigma": sec["sigma"],
+        "secondary_local_phase": jnp.full(depth.shape, SECONDARY_CENTER),
+        "secondary_local_half_width": sec["half_width"],
+        "secondary_local_scatter": sec["scatter"],
+        "secondary_local_red_noise_inflation": sec["inflation"],
+        "secondary_local_red_noise_success": sec["red_noise_ok"] & measured,
+        "secondary_local_n_events": sec["n_events"],
+        "secondary_local_n_events_planned": sec["n_events_planned"],
+        "secondary_local_n_points": sec["n_box"],
+        "secondary_local_n_baseline_points": sec["n_base"],
+        "secondary_local_profile_flux": sec["profile_flux"],
+        "secondary_local_profile_count": sec["profile_count"],
+        "primary_local_measured": pri["measured"],
+        "primary_local_depth_ppm": pri["depth"] * 1e6,
+        "primary_local_depth_sigma": pri["sigma"],
+        "primary_depth_used_ppm": primary * 1e6,
+    }
 
 
 # ----------------------------------------------------------------------------------------------
@@ -512,10 +605,71 @@ def _plot_data(a: dict, i: int, depth_ppm: float | None) -> dict:
     }
 
 
-def _without_depth(a: dict, i: int, details: dict, confidence: float, verdict, notes) -> CheckResult:
-    """The result of a candidate whose secondary depth is not measured (no plot depth)."""
-    raw = {**details, "plot_data": _plot_data(a, i, None), "_metrics_only": True}
-    return CheckResult(ID, NAME, "ok", confidence, verdict, metrics=details, raw=raw, notes=notes)
+def _num(x, nd: int):
+    """A finite float rounded to ``nd`` places, else None (nothing measured)."""
+    x = float(x)
+    return round(x, nd) if np.isfinite(x) else None
+
+
+def _local_metrics(a: dict, i: int) -> dict:
+    """jaxvet's locally measured secondary (the verdict's depth), None where not measured."""
+    ok = bool(a["secondary_local_measured"][i])
+
+    def val(key, nd):
+        return _num(a[key][i], nd) if ok else None
+
+    return {
+        "secondary_local_depth_ppm": val("secondary_local_depth_ppm", 1),
+        "secondary_local_depth_err_ppm": val("secondary_local_depth_err_ppm", 2),
+        "secondary_local_depth_sigma": val("secondary_local_depth_sigma", 2),
+        "secondary_local_phase": float(a["secondary_local_phase"][i]),
+        "secondary_local_n_events": int(a["secondary_local_n_events"][i]),
+        "secondary_local_n_points": int(a["secondary_local_n_points"][i]),
+        "secondary_local_n_baseline_points": int(a["secondary_local_n_baseline_points"][i]),
+        "secondary_local_red_noise_inflation": val("secondary_local_red_noise_inflation", 2),
+        "primary_depth_used_ppm": _num(a["primary_depth_used_ppm"][i], 1),
+    }
+
+
+def _local_notes_flags(a: dict, i: int, local: dict) -> tuple[list[str], list[str]]:
+    notes, flags = [], []
+    if not bool(a["secondary_local_measured"][i]):
+        notes.append(
+            f"Local secondary not measured: {local['secondary_local_n_points']} box points, "
+            f"{local['secondary_local_n_baseline_points']} baseline points in "
+            f"{local['secondary_local_n_events']} usable event(s) "
+            f"(need {sec_kernel.MIN_BOX_POINTS}, {sec_kernel.MIN_BASE_POINTS}, 1)"
+        )
+    elif local["secondary_local_depth_ppm"] is not None and float(a["secondary_local_depth"][i]) < 0:
+        flags.append("NEGATIVE_SECONDARY_DEPTH")
+    return notes, flags
+
+
+def _local_plot(a: dict, i: int, period: float, duration: float) -> dict:
+    """The local window in phase units: box, baseline ring and the binned normalised profile."""
+    hw = float(a["secondary_local_half_width"][i]) / period
+    half_box = 0.5 * duration / period
+    cnt = np.asarray(a["secondary_local_profile_count"][i])
+    keep = cnt > 0
+    nb = cnt.size
+    centres = SECONDARY_CENTER - hw + (np.arange(nb) + 0.5) * (2 * hw / nb)
+    return {
+        "box": [SECONDARY_CENTER - half_box, SECONDARY_CENTER + half_box],
+        "baseline": [SECONDARY_CENTER - hw, SECONDARY_CENTER + hw],
+        "phase": centres[keep].tolist(),
+        "flux": np.asarray(a["secondary_local_profile_flux"][i])[keep].tolist(),
+        "n_per_bin": cnt[keep].tolist(),
+        "depth_ppm": _num(a["secondary_local_depth_ppm"][i], 1)
+        if bool(a["secondary_local_measured"][i])
+        else None,
+    }
+
+
+def _without_depth(a, i, details, confidence, verdict, notes, flags, local_plot) -> CheckResult:
+    """The result of a candidate whose reference secondary depth is not measured (no plot depth)."""
+    plot = {**_plot_data(a, i, None), "local": local_plot}
+    raw = {**details, "plot_data": plot, "_metrics_only": True}
+    return CheckResult(ID, NAME, "ok", confidence, verdict, flags, metrics=details, raw=raw, notes=notes)
 
 
 def format(ctx: VetContext, opts: V02Options | None, a: dict) -> list[CheckResult]:
@@ -533,23 +687,30 @@ def format(ctx: VetContext, opts: V02Options | None, a: dict) -> list[CheckResul
         n_sec = int(a["n_secondary_points"][i])
         n_base = int(a["n_baseline_points"][i])
         verdict = verdict_name(a["verdict"][i])
+        period = float(ctx.candidates[i].period_days)
+        duration = float(ctx.candidates[i].duration_hours) / 24.0
+        local = _local_metrics(a, i)
+        lnotes, lflags = _local_notes_flags(a, i, local)
+        lplot = _local_plot(a, i, period, duration)
         warnings: list[str] = []
         if bool(a["insufficient"][i]):
             if n_sec < MIN_SECONDARY_POINTS:
                 warnings.append(f"Only {n_sec} secondary points, need {MIN_SECONDARY_POINTS}")
             if n_base < MIN_BASELINE_POINTS:
                 warnings.append(f"Only {n_base} baseline points, need {MIN_BASELINE_POINTS}")
+            # the reference writes 0.0 for these unmeasured values; jaxvet writes None
             details = {
                 "n_secondary_points": n_sec,
                 "n_baseline_points": n_base,
-                "secondary_depth_ppm": 0.0,
-                "secondary_depth_err_ppm": 0.0,
-                "secondary_depth_sigma": 0.0,
-                "secondary_phase_coverage": 0.0,
-                "n_secondary_events_effective": 0,
+                "secondary_depth_ppm": None,
+                "secondary_depth_err_ppm": None,
+                "secondary_depth_sigma": None,
+                "secondary_phase_coverage": None,
+                "n_secondary_events_effective": None,
                 "note": "Insufficient data for secondary eclipse search",
+                **local,
             }
-            results.append(_without_depth(a, i, details, 0.3, verdict, warnings))
+            results.append(_without_depth(a, i, details, 0.3, verdict, warnings + lnotes, lflags, lplot))
             continue
         n_events = int(a["n_secondary_events_effective"][i])
         coverage = float(a["secondary_phase_coverage"][i])
@@ -563,8 +724,9 @@ def format(ctx: VetContext, opts: V02Options | None, a: dict) -> list[CheckResul
                 "n_secondary_points": n_sec,
                 "n_baseline_points": n_base,
                 "note": "Invalid baseline flux",
+                **local,
             }
-            results.append(_without_depth(a, i, details, 0.2, verdict, warnings))
+            results.append(_without_depth(a, i, details, 0.2, verdict, warnings + lnotes, lflags, lplot))
             continue
         if bool(a["red_noise_attempted"][i]):
             if not bool(a["red_noise_success"][i]):
@@ -584,11 +746,12 @@ def format(ctx: VetContext, opts: V02Options | None, a: dict) -> list[CheckResul
             "n_secondary_events_effective": n_events,
             "n_baseline_points": n_base,
             "red_noise_inflation": round(float(a["red_noise_inflation"][i]), 2),
+            **local,
         }
         raw = {
             **details,
             "search_window": [round(SEC_LO, 3), round(SEC_HI, 3)],
-            "plot_data": _plot_data(a, i, depth_ppm),
+            "plot_data": {**_plot_data(a, i, depth_ppm), "local": lplot},
             "_metrics_only": True,
         }
         results.append(
@@ -598,9 +761,10 @@ def format(ctx: VetContext, opts: V02Options | None, a: dict) -> list[CheckResul
                 status="ok",
                 confidence=round(float(a["confidence"][i]), 3),
                 verdict=verdict,
+                flags=lflags,
                 metrics=details,
                 raw=raw,
-                notes=warnings,
+                notes=warnings + lnotes,
             )
         )
     return results

@@ -1,0 +1,239 @@
+"""Local box depth at a given orbital phase, against a baseline on either side of each event.
+
+V02's reference statistic compares the median flux of a window 0.3 in phase wide with the
+median of two windows 0.15 wide beside it, so on a star with a rotational (spot) wave the
+trough of the wave reads as a deep "secondary".  This kernel measures a box of the candidate's
+duration instead, event by event, against the points just around it (the primary checks' rule,
+:mod:`jaxvet.core.epochs`):
+
+* event ``k`` is centred at ``t_c = t0 + (k + phase) P``; its box holds the points with
+  ``|t - t_c| < D/2`` and its baseline those with ``D/2 <= |t - t_c| <= hw`` that are not within
+  ``D/2`` of the opposite conjunction (``min(psi, 1 - psi) < 0.5 D/P`` with
+  ``psi = ((t - t_c)/P + 1/2) mod 1``: the primary transit for a box at phase 0.5),
+  ``hw = min((1/2 + BASELINE_DURATIONS) D, MAX_HALF_WIDTH_PERIODS P)``;
+* an event is used when it has at least one box point and :data:`MIN_SIDE_POINTS` baseline
+  points on each side and a positive baseline median; its fluxes are divided by that median
+  (a slow stellar wave, different at each event, cancels to first order);
+* pooled over the used events: ``depth = 1 - median(box)``, ``scatter = 1.4826 MAD`` of the
+  baseline residuals, ``err = scatter / sqrt(n_box) * beta`` with the binned-residual red-noise
+  factor ``beta`` (Pont, Zucker & Queloz 2006) of the baseline residuals in bins of ``D/2``
+  (each event's ring cut into bins from ``t_c - hw``), 1.5 when it cannot be estimated;
+  ``sigma = depth / err`` (signed: negative for a brightening);
+* measured only with at least :data:`MIN_BOX_POINTS` box and :data:`MIN_BASE_POINTS`
+  baseline points (else every value is NaN and ``measured`` is False).
+
+The points are gathered per event (:func:`jaxvet.core.windows.gather_packed`: all windows of a
+candidate in one padded, time-ordered row), so the cost follows the windows, not the light
+curve.  Per-event medians come from one two-key sort (event, flux) of the row, the pooled
+medians and the MAD from three one-key sorts, the red-noise bins (kept with >= 3 points, >= 3
+bins needed; :func:`jaxvet.core.noise.beta_from_bins`) from a segment sum over (event, bin)
+ids.  Each call sizes one packed width and one epoch axis for the whole batch, so it compiles
+one program (:func:`local_box_depths`).  A binned profile of the normalised flux over
+``[-hw, hw]`` (:data:`PROFILE_BINS` bins) is returned for plots.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxvet.core.noise import beta_from_bins
+from jaxvet.core.order_stats import MAD_TO_SIGMA, sorted_median, take_rows
+from jaxvet.core.windows import gather_packed, plan_windows
+from jaxvet.data import CandidateBatch, LightCurveBatch, bucket_size
+from jaxvet.engine.chunks import rows_per_chunk
+
+__all__ = [
+    "BASELINE_DURATIONS",
+    "MAX_HALF_WIDTH_PERIODS",
+    "MIN_SIDE_POINTS",
+    "MIN_BOX_POINTS",
+    "MIN_BASE_POINTS",
+    "DEFAULT_INFLATION",
+    "PROFILE_BINS",
+    "local_half_width",
+    "local_box_depths",
+]
+
+#: baseline ring width on each side of the box, in transit durations
+BASELINE_DURATIONS = 2.0
+#: the window half-width never exceeds this fraction of the period (windows do not overlap)
+MAX_HALF_WIDTH_PERIODS = 0.45
+#: an event is used with at least this many baseline points on each side of its box
+MIN_SIDE_POINTS = 3
+#: a depth is measured with at least this many box points over the used events ...
+MIN_BOX_POINTS = 10
+#: ... and this many baseline points
+MIN_BASE_POINTS = 20
+#: red-noise factor when it cannot be estimated (the reference V02's default)
+DEFAULT_INFLATION = 1.5
+#: bins of the local profile over [-hw, hw]
+PROFILE_BINS = 50
+
+#: packed-row widths are MIN_WIDTH * LADDER**k (few compiled shapes)
+MIN_WIDTH = 256
+LADDER = 4
+
+_BIG = jnp.iinfo(jnp.int32).max
+#: red-noise bins per event: > the largest bin index 2 hw / (D/2) <= 10
+_RN_BIN_STRIDE = 16
+
+
+def local_half_width(period, duration):
+    """Window half-width ``min((1/2 + BASELINE_DURATIONS) D, 0.45 P)`` (days)."""
+    return jnp.minimum((0.5 + BASELINE_DURATIONS) * duration, MAX_HALF_WIDTH_PERIODS * period)
+
+
+def _sorted(x, mask):
+    """Ascending rows of ``x[mask]`` (+inf padding) and their counts."""
+    return jnp.sort(jnp.where(mask, x, jnp.inf), axis=1), jnp.sum(mask, axis=1, dtype=jnp.int32)
+
+
+def _local_kernel(cb, pw, n_slots: int):
+    """Per-candidate local box depth; ``cb.t0`` is already shifted to the box centres and
+    ``n_slots`` is the epoch axis of the plan (``pw.slot < n_slots``)."""
+    col = lambda a: a[:, None]  # noqa: E731
+    P, D = col(cb.period), col(cb.duration)
+    hw = local_half_width(P, D)
+    m = pw.mask
+    t, f = pw.time, pw.flux
+    dt = t - (col(cb.t0) + pw.epoch * P)
+    box = m & (jnp.abs(dt) < 0.5 * D)
+    # the opposite conjunction, half an orbit from the box centres (the primary transit when
+    # the box is at phase 0.5, the secondary when it is the primary)
+    ph = jnp.mod((t - col(cb.t0)) / P + 0.5, 1.0)
+    prim = jnp.minimum(ph, 1.0 - ph) < 0.5 * D / P
+    base = m & ~box & (jnp.abs(dt) <= hw) & ~prim
+
+    # ---- events: the epoch slots of the packed row (E on padding) ----------------------------
+    ev = jnp.where(m, pw.slot, n_slots)
+    ev_c = jnp.minimum(ev, n_slots - 1)
+    seg = jax.vmap(lambda x, s, k: jax.ops.segment_sum(x, s, num_segments=k + 1)[:k], in_axes=(0, 0, None))
+    counts = seg(jnp.stack([box, base & (dt < 0), base & (dt > 0)], -1).astype(jnp.int32), ev, n_slots)
+    n_box_e, n_left_e, n_right_e = counts[..., 0], counts[..., 1], counts[..., 2]
+    n_base_e = n_left_e + n_right_e
+
+    # per-event baseline medians: one (event, flux) sort of the baseline points
+    key = jnp.where(base, ev, _BIG)
+    _, fs = jax.lax.sort((key, jnp.where(base, f, jnp.inf)), dimension=1, num_keys=2)
+    start = jnp.cumsum(n_base_e, axis=1) - n_base_e
+    lo = take_rows(fs, start + (n_base_e - 1) // 2)
+    hi = take_rows(fs, start + n_base_e // 2)
+    med_e = jnp.where(n_base_e > 0, 0.5 * (lo + hi), 1.0)
+    sides = (n_left_e >= MIN_SIDE_POINTS) & (n_right_e >= MIN_SIDE_POINTS)
+    used_e = (n_box_e >= 1) & sides & (med_e > 0)
+    used_p = m & take_rows(used_e, ev_c)
+    b_p = take_rows(med_e, ev_c)
+    b_p = jnp.where(used_p & (b_p != 0), b_p, 1.0)
+    g = f / b_p
+    box_u, base_u = box & used_p, base & used_p
+
+    # ---- pooled depth and scatter ----------------------------------------------------------------
+    gs, n_box = _sorted(g, box_u)
+    med_box = sorted_median(gs, n_box)
+    r = g - 1.0
+    rs, n_base = _sorted(r, base_u)
+    med_r = sorted_median(rs, n_base)
+    ds, _ = _sorted(jnp.abs(r - col(med_r)), base_u)
+    scatter = jnp.where(n_base >= 2, sorted_median(ds, n_base) * MAD_TO_SIGMA, 0.0)
+    n_events = jnp.sum(used_e, axis=1, dtype=jnp.int32)
+    measured = cb.valid & (n_box >= MIN_BOX_POINTS) & (n_base >= MIN_BASE_POINTS) & (n_events >= 1)
+
+    # ---- red noise: bins of D/2 over [t_c - hw, t_c + hw] of each event -----------------------
+    j = jnp.clip(jnp.floor((dt + hw) / (0.5 * D)), 0, _RN_BIN_STRIDE - 1).astype(jnp.int32)
+    n_rn = n_slots * _RN_BIN_STRIDE
+    bid = jnp.where(base_u, ev_c * _RN_BIN_STRIDE + j, n_rn)
+    sums = seg(jnp.stack([base_u.astype(f.dtype), jnp.where(base_u, r, 0.0)], -1), bid, n_rn)
+    beta, rn_ok, _ = beta_from_bins(sums[..., 0], sums[..., 1], sums[..., 0] > 0, n_base >= 20, scatter)
+    inflation = jnp.where(rn_ok, beta, DEFAULT_INFLATION)
+
+    depth = 1.0 - med_box
+    err = scatter / jnp.sqrt(jnp.maximum(n_box, 1).astype(f.dtype)) * inflation
+    sigma = jnp.where(err > 0, depth / jnp.where(err > 0, err, 1.0), jnp.nan)
+
+    # ---- profile for plots -------------------------------------------------------------------
+    pb = jnp.clip(jnp.floor((dt + hw) / (2 * hw) * PROFILE_BINS), 0, PROFILE_BINS - 1).astype(jnp.int32)
+    in_prof = box_u | base_u
+    pb = jnp.where(in_prof, pb, PROFILE_BINS)
+    prof = jax.vmap(lambda x, s: jax.ops.segment_sum(x, s, num_segments=PROFILE_BINS + 1)[:PROFILE_BINS])(
+        jnp.stack([in_prof.astype(f.dtype), jnp.where(in_prof, g, 0.0)], -1), pb
+    )
+    nan = jnp.nan
+    return {
+        "measured": measured,
+        "depth": jnp.where(measured, depth, nan),
+        "err": jnp.where(measured, err, nan),
+        "sigma": jnp.where(measured, sigma, nan),
+        "scatter": jnp.where(measured, scatter, nan),
+        "inflation": jnp.where(measured, inflation, nan),
+        "red_noise_ok": rn_ok,
+        "n_box": n_box,
+        "n_base": n_base,
+        "n_events": n_events,
+        "n_events_planned": jnp.sum(n_box_e + n_base_e > 0, axis=1, dtype=jnp.int32),
+        "half_width": hw[:, 0],
+        "profile_count": prof[..., 0].astype(jnp.int32),
+        "profile_flux": jnp.where(prof[..., 0] > 0, prof[..., 1] / jnp.maximum(prof[..., 0], 1.0), nan),
+    }
+
+
+@partial(jax.jit, static_argnames=("width",))
+def _apply(lcb, cb, epoch, start, count, *, width: int):
+    """Gather the packed windows of a chunk and measure them (one program per shape)."""
+    return _local_kernel(cb, gather_packed(lcb, cb, epoch, start, count, width=width), epoch.shape[1])
+
+
+def local_box_depths(
+    lcb: LightCurveBatch, cb: CandidateBatch, phases=(0.5, 0.0), *, min_epochs: int = 4
+) -> list[dict]:
+    """Local box depth of every candidate at each orbital phase of ``phases`` (0 = primary,
+    0.5 = secondary), all phases in one pass.
+
+    Returns one dict of ``(B,)`` arrays per phase (``profile_*`` are ``(B, PROFILE_BINS)``):
+    ``measured``, ``depth``, ``err``, ``sigma``, ``scatter``, ``inflation``, ``red_noise_ok``,
+    ``n_box``, ``n_base``, ``n_events`` (used), ``n_events_planned`` (with any window point),
+    ``half_width`` (days).  One host plan (:func:`jaxvet.core.windows.plan_windows`) sizes a
+    single packed width for the whole batch (``256 * 4**k`` >= the largest candidate's window
+    points) and equal chunks of rows within the engine's element budget, so a call compiles one
+    program; ``min_epochs`` floors the (bucketed) epoch axis.
+    """
+    b = cb.size
+    parts = [dataclasses.replace(cb, t0=cb.t0 + ph * cb.period) for ph in phases]
+    stacked = jax.tree.map(lambda *a: jnp.concatenate(a, axis=0), *parts)
+    n = stacked.size
+    plan = plan_windows(
+        lcb,
+        stacked,
+        local_half_width(stacked.period, stacked.duration),
+        plan_half_width=0.5 * stacked.duration,
+    )
+    count = np.where(plan.valid, plan.count, 0).astype(np.int32)
+    epoch, start = plan.epoch, plan.start
+    extra = bucket_size(max(int(min_epochs), epoch.shape[1]), 4) - epoch.shape[1]
+    if extra > 0:  # a pinned epoch axis: one program for every batch of a campaign
+        epoch, start, count = (np.pad(a, ((0, 0), (0, extra))) for a in (epoch, start, count))
+    width = _ladder(int(count.sum(axis=1).max(initial=0)))
+    sub = rows_per_chunk(width, scale=1 / 8, cap=bucket_size(n, 1))
+    outs = []
+    for lo in range(0, n, sub):
+        idx = np.arange(lo, lo + sub)
+        real = idx < n
+        idx = np.where(real, idx, lo)
+        chunk = stacked.take(idx)
+        chunk = dataclasses.replace(chunk, valid=chunk.valid & jnp.asarray(real))
+        cnt = np.where(real[:, None], count[idx], 0)
+        outs.append(_apply(lcb, chunk, epoch[idx], start[idx], cnt, width=width))
+    out = outs[0] if len(outs) == 1 else jax.tree.map(lambda *a: jnp.concatenate(a, axis=0), *outs)
+    return [jax.tree.map(lambda a, k=k: a[k * b : (k + 1) * b], out) for k in range(len(phases))]
+
+
+def _ladder(n: int) -> int:
+    """Smallest ``MIN_WIDTH * LADDER**k >= n``."""
+    size = MIN_WIDTH
+    while size < n:
+        size *= LADDER
+    return size
