@@ -777,5 +777,5 @@ SPEC = CheckSpec(
     compute=compute,
     format=format,
     summary_metrics=SUMMARY,
-    description="Secondary eclipse at phase 0.35-0.65 vs adjacent baseline, red-noise inflated",
+    description="Secondary eclipse: local box at phase 0.5 vs its own baseline (reference statistic kept)",
 )

@@ -69,7 +69,7 @@ def _run(label, lightcurves, candidates, lc_index, out_dir: Path, tpfs=(), seed=
             m = r.metrics
             pick = {
                 "V01": ("delta_sigma", "rel_diff"),
-                "V02": ("secondary_depth_ppm", "secondary_depth_sigma"),
+                "V02": ("secondary_local_depth_ppm", "secondary_local_depth_sigma"),
                 "V04": ("chi2_reduced",),
                 "V05": ("tflat_ttotal_ratio", "grazing_indicator"),
                 "V21": ("chi2_p_value", "consistency_class"),

@@ -7,6 +7,7 @@ Every function accepts ``ax=`` and returns the axes (lightkurve's convention).
 from __future__ import annotations
 
 import importlib
+import warnings
 from pathlib import Path
 
 from jaxvet.results import CheckResult
@@ -63,7 +64,9 @@ def save_check_plots(results: dict[str, CheckResult], out_dir, prefix: str = "")
         obj = fn(r)
         fig = obj if hasattr(obj, "savefig") else obj.figure
         path = out_dir / f"{prefix}{cid}.png"
-        fig.tight_layout()
+        with warnings.catch_warnings():  # figures with insets or outside legends
+            warnings.filterwarnings("ignore", message="The figure layout has changed", category=UserWarning)
+            fig.tight_layout()
         fig.savefig(path, dpi=110)
         plt.close(fig)
         written.append(path)

@@ -32,7 +32,7 @@ PANELS = (
 #: metrics shown in a sheet's table (other checks: their first three numeric metrics)
 KEY_METRICS = {
     "V01": ("oe_box_sigma", "delta_sigma", "rel_diff"),
-    "V02": ("secondary_depth_ppm", "secondary_depth_sigma"),
+    "V02": ("secondary_local_depth_ppm", "secondary_local_depth_sigma"),
     "V03": ("duration_ratio",),
     "V04": ("chi2_reduced", "n_transits_measured"),
     "V05": ("tflat_ttotal_ratio", "depth_ppm", "shape_metric"),
