@@ -2,8 +2,10 @@
 
 * every check id in :func:`jaxvet.checks.available_checks` has a ``## Vnn`` section in
   ``docs/checks.md``, and every image the docs link exists (and is small);
-* the fenced ```python blocks of ``docs/quickstart.md`` whose first line is the comment
-  ``# doctest: simulated`` (they need no real data) are executed.
+* every fenced ```python block of README.md, benchmarks/README.md and docs/{io, campaigns,
+  quickstart, outputs}.md runs on the real data (from a scratch directory holding it; what a
+  block prints is checked against the comment under it), and the quickstart blocks whose first
+  line is ``# doctest: simulated`` also run without it.
 """
 
 from __future__ import annotations
@@ -172,3 +174,18 @@ def test_every_python_block_of_the_page_runs(page, shared_data, tmp_path, monkey
         out = capsys.readouterr().out
         for expected in _expected_outputs(block):
             assert expected in out, f"{name} printed {out!r}, the docs say {expected!r}"
+
+
+@pytest.mark.realdata
+def test_benchmarks_readme_example_runs(toi5807_dir, monkeypatch):
+    """benchmarks/README.md's Python example, from the repository root (its data path pointed at
+    the data directory the tests found)."""
+    text = (DOCS.parent / "benchmarks" / "README.md").read_text(encoding="utf-8")
+    (block,) = _python_blocks(text)
+    assert '"../shared/data/tic188646744"' in block
+    monkeypatch.chdir(DOCS.parent)
+    monkeypatch.syspath_prepend(str(DOCS.parent / "benchmarks"))
+    ns: dict = {"__name__": "__docs__"}
+    code = block.replace("../shared/data/tic188646744", str(toi5807_dir))
+    exec(compile(code, "benchmarks/README.md", "exec"), ns)
+    assert len(ns["report"]) == 20 and all(r["V05"].status == "ok" for r in ns["report"])
