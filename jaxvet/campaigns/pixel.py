@@ -57,6 +57,7 @@ both written atomically with the helpers of :mod:`jaxvet.campaign`.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -67,7 +68,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxvet.campaigns.parts import to_astropy, write_json, write_part
+from jaxvet.campaigns.parts import part_ok, part_path, remove_temp_files, to_astropy, write_json, write_part
 from jaxvet.campaigns.runner import resolve_campaign_options
 from jaxvet.campaigns.summary import verdict_counts
 from jaxvet.checks import get_check
@@ -76,6 +77,7 @@ from jaxvet.engine.chunks import ShapeLadder
 from jaxvet.engine.context import CheckSpec, VetContext, to_host
 from jaxvet.errors import JaxvetInputError
 from jaxvet.pixels import TESS_PIXEL_SCALE_ARCSEC, TPFStamp, stamp_target_pixel
+from jaxvet.results import to_jsonable
 from jaxvet.synthetic.stamps import Star, _prf, simulate_tpf
 
 __all__ = [
@@ -580,6 +582,48 @@ def _summary_dict(cols, kinds_t, check_ids, edges, *, config: dict, timing: dict
     }
 
 
+def _vet_chunk(ids, seed, kinds_t, rng_par, stamp_cfg, specs, opts, checked, seconds, shapes):
+    """Simulate and vet injections ``ids``: their rows as one pyarrow Table (one result part)."""
+    import pyarrow as pa
+
+    rows = []
+    for i in ids:
+        truth = draw_injection(int(i), seed, kinds_t, rng_par, stamp_cfg)
+        t = time.perf_counter()
+        stamp = simulate_injection(truth, stamp_cfg)
+        seconds["simulate"] += time.perf_counter() - t
+        tr = stamp.meta["truth"]
+        row = {k_: v for k_, v in truth.items() if not k_.startswith("_")}
+        row["target_row"], row["target_col"] = (float(x) for x in tr["star_rc"][0])
+        row["neighbour_row"], row["neighbour_col"] = (float(x) for x in tr["star_rc"][1])
+        row.update(_vet_one(truth, stamp, specs, seed, opts, checked, seconds, shapes))
+        rows.append(row)
+    cols = _columns(rows, specs, len(rows))
+    return pa.table({name: pa.array(v) for name, v in cols.items()})
+
+
+def _resume_dir(out_dir: Path | None, config: dict) -> Path | None:
+    """``out/results`` for the campaign's parts; ``out/config.json`` must match a resumed run."""
+    if out_dir is None:
+        return None
+    results_dir = out_dir / "results"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    remove_temp_files(results_dir)
+    cfg_path = out_dir / "config.json"
+    want = json.loads(json.dumps(to_jsonable(config)))
+    if cfg_path.exists():
+        have = json.loads(cfg_path.read_text())
+        if have != want:
+            diff = sorted(k for k in set(have) | set(want) if have.get(k) != want.get(k))
+            raise JaxvetInputError(
+                f"{out_dir} holds a pixel campaign with a different configuration ({', '.join(diff)} "
+                "differ); resume it with the same arguments or use a new directory"
+            )
+    else:
+        write_json(cfg_path, want)
+    return results_dir
+
+
 def run_pixel_campaign(
     n_injections: int,
     *,
@@ -624,59 +668,65 @@ def run_pixel_campaign(
     checked = resolve_campaign_options(specs, opts)
     out_dir = Path(out) if out is not None else None
 
-    ids = np.arange(n_inj, dtype=np.int64)
     k = int(chunk_size)
+    check_ids = [s_.id for s_ in specs]
+    config = {
+        "n_injections": n_inj, "kinds": list(kinds_t), "checks": check_ids, "seed": int(seed),
+        "chunk_size": k,
+        "ranges": {n: list(v) for n, v in rng_par.items()}, "stamp": dict(stamp_cfg), "options": opts,
+        "separation_bins": list(edges),
+    }
+    results_dir = _resume_dir(out_dir, config)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n_inj, desc="pixel campaign", unit="inj", file=sys.stderr, dynamic_ncols=True)
-    rows: list[dict] = []
     seconds: dict[str, float] = {"simulate": 0.0}
-    chunk_seconds = []
-    t_prime = time.perf_counter()
-    shapes = prime_shapes(specs, int(seed), kinds_t, rng_par, stamp_cfg, opts, checked)
-    seconds["prime"] = time.perf_counter() - t_prime
+    chunk_seconds: list[float] = []
+    parts: list = []
+    n_resumed = 0
+    shapes = None
     t_loop = time.perf_counter()
     try:
-        for lo in range(0, n_inj, k):
-            t_chunk = time.perf_counter()
-            for i in ids[lo : lo + k]:
-                truth = draw_injection(int(i), int(seed), kinds_t, rng_par, stamp_cfg)
-                t = time.perf_counter()
-                stamp = simulate_injection(truth, stamp_cfg)
-                seconds["simulate"] += time.perf_counter() - t
-                tr = stamp.meta["truth"]
-                row = {k_: v for k_, v in truth.items() if not k_.startswith("_")}
-                row["target_row"], row["target_col"] = (float(x) for x in tr["star_rc"][0])
-                row["neighbour_row"], row["neighbour_col"] = (float(x) for x in tr["star_rc"][1])
-                row.update(_vet_one(truth, stamp, specs, int(seed), opts, checked, seconds, shapes))
-                rows.append(row)
-                if bar is not None:
-                    bar.update(1)
-            chunk_seconds.append(time.perf_counter() - t_chunk)
+        for c, lo in enumerate(range(0, n_inj, k)):
+            ids = np.arange(lo, min(lo + k, n_inj), dtype=np.int64)
+            path = None if results_dir is None else part_path(results_dir, c)
+            if path is not None and part_ok(path, ids.size):
+                import pyarrow.parquet as pq
+
+                parts.append(pq.read_table(path))
+                n_resumed += ids.size
+            else:
+                if shapes is None:  # prime only when something is left to vet
+                    t_prime = time.perf_counter()
+                    shapes = prime_shapes(specs, int(seed), kinds_t, rng_par, stamp_cfg, opts, checked)
+                    seconds["prime"] = time.perf_counter() - t_prime
+                t_chunk = time.perf_counter()
+                part = _vet_chunk(ids, int(seed), kinds_t, rng_par, stamp_cfg, specs, opts, checked,
+                                  seconds, shapes)
+                if path is not None:
+                    write_part(path, part)
+                parts.append(part)
+                chunk_seconds.append(time.perf_counter() - t_chunk)
+            if bar is not None:
+                bar.update(ids.size)
     finally:
         if bar is not None:
             bar.close()
     loop_s = time.perf_counter() - t_loop
 
-    cols = _columns(rows, specs, n_inj)
     import pyarrow as pa
 
-    table = pa.table({name: pa.array(v) for name, v in cols.items()})
-    check_ids = [s.id for s in specs]
-    summary = _summary_dict(cols, kinds_t, check_ids, edges, config={
-        "n_injections": n_inj, "kinds": list(kinds_t), "checks": check_ids, "seed": int(seed),
-        "chunk_size": k,
-        "ranges": {n: list(v) for n, v in rng_par.items()}, "stamp": dict(stamp_cfg), "options": opts,
-        "separation_bins": list(edges),
-    }, timing={
-        "wall_s": time.perf_counter() - t_start, "loop_s": loop_s,
-        "injections_per_s": n_inj / loop_s if loop_s > 0 else None,
+    table = pa.concat_tables(parts)
+    cols = {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
+    n_vetted = n_inj - n_resumed
+    summary = _summary_dict(cols, kinds_t, check_ids, edges, config=config, timing={
+        "wall_s": time.perf_counter() - t_start, "loop_s": loop_s, "n_resumed": n_resumed,
+        "injections_per_s": n_vetted / loop_s if loop_s > 0 and n_vetted else None,
         "seconds_by_stage": seconds, "chunk_seconds": chunk_seconds,
     })
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
         write_part(out_dir / "results.parquet", table)
         write_json(out_dir / "summary.json", summary)
     t = to_astropy(table)
