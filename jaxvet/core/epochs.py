@@ -81,6 +81,7 @@ __all__ = [
     "MIN_LOCAL_OOT",
     "MIN_GLOBAL_OOT",
     "MIN_OOT_RED_NOISE",
+    "CADENCE_STEP_TOLERANCE",
     "RED_NOISE_WARN_BELOW",
     "PINK_SIDE_BINS",
     "FOLD_BINS",
@@ -116,6 +117,8 @@ PINK_MIN_BIN_POINTS = 3
 #: phase-folded plot profile: bins over +-min(FOLD_HALF_RANGE_DURATIONS * D, 0.45 P)
 FOLD_BINS = 64
 FOLD_HALF_RANGE_DURATIONS = 3.0
+#: the local cadence is the mean of the time steps within this factor of the smallest one
+CADENCE_STEP_TOLERANCE = 1.5
 #: red-noise bins of a local window: span <= 12 D, bin D/2 -> at most 24 bins
 _LOCAL_RN_BINS = 32
 _I64_MAX = np.iinfo(np.int64).max
@@ -180,6 +183,14 @@ def _row_kernel(t, f, err, m, ep, tc, slot, P, t0, D, hw_full, hw_cap, *, w_in: 
     sum_fw_in = jnp.sum(inv_e2 * jnp.where(sub_in, sub_f, 0.0), axis=1)
     sum_w_in = jnp.sum(inv_e2, axis=1)
     min_err_in = jnp.min(jnp.where(sub_in, sub_e, jnp.inf), axis=1)
+
+    # ---- local cadence: mean of the consecutive time steps <= 1.5x the window's smallest -----
+    dt = t[:, 1:] - t[:, :-1]
+    dv = m[:, 1:] & m[:, :-1] & (dt > 0)
+    dmin = jnp.min(jnp.where(dv, dt, jnp.inf), axis=1)
+    near = dv & (dt <= CADENCE_STEP_TOLERANCE * col(dmin))
+    n_near = jnp.sum(near, axis=1)
+    cadence = jnp.where(n_near > 0, jnp.sum(jnp.where(near, dt, 0.0), axis=1) / jnp.maximum(n_near, 1), jnp.nan)
 
     # ---- local out-of-transit sets (stacked variants) ----------------------------------------
     base_oot = m & ~in_any & col(slot)
@@ -247,6 +258,7 @@ def _row_kernel(t, f, err, m, ep, tc, slot, P, t0, D, hw_full, hw_cap, *, w_in: 
 
     out = dict(
         n_in=n_in,
+        cadence=cadence,
         med_in=med_in,
         overflow=overflow,
         sum_f_in=sum_f_in,
@@ -350,6 +362,8 @@ class EpochTable:
     slot: jax.Array  # (B, E) planned epoch
     center: jax.Array
     n_in: jax.Array
+    cadence: jax.Array  # (B, E) local cadence of the epoch's window (days), NaN if unknown
+    coverage: jax.Array  # (B, E) n_in / (D / cadence), clipped to 1; NaN without a cadence
     med_in: jax.Array
     sum_f_in: jax.Array
     sum_fw_in: jax.Array
@@ -452,7 +466,7 @@ _PINK = ("pink_sum_r", "pink_sum_r2", "pink_sum_m", "pink_sum_m2", "pink_sum_inv
 _HOST_FIELDS_INT = ("n_in", "full_n", "cap_n", "full_pink_nbins", "cap_pink_nbins")
 _HOST_FIELDS_BOOL = ("full_rnok", "cap_rnok")
 _ROW_FIELDS = (
-    "n_in", "med_in", "sum_f_in", "sum_fw_in", "sum_w_in", "min_err_in",
+    "n_in", "cadence", "med_in", "sum_f_in", "sum_fw_in", "sum_w_in", "min_err_in",
     "full_n", "full_b", "full_rstd", "full_beta", "full_rnok",
     "cap_n", "cap_b", "cap_rstd", "cap_beta", "cap_rnok",
     *(f"{v}_{k}" for v in ("full", "cap") for k in _PINK),
@@ -623,10 +637,15 @@ def measure_epochs(
         jnp.asarray(hb.hw_cap),
     )
     fold_hr = np.minimum(FOLD_HALF_RANGE_DURATIONS * hb.D, V01_MAX_PERIOD_FRACTION * hb.P)
+    with np.errstate(invalid="ignore"):
+        cov = np.minimum(1.0, tab["n_in"] * tab["cadence"] / hb.D[:, None])
+    cov = np.where(tab["slot"] & (tab["n_in"] == 0), 0.0, cov)
+    cov = np.where(tab["slot"], cov, np.nan)
     return EpochTable(
         guard=jnp.asarray(hb.guard),
         active=jnp.asarray(hb.active),
-        **{k: dev[k] for k in ("epoch", "slot", "center", "n_in", "med_in", "sum_f_in", "sum_fw_in")},
+        **{k: dev[k] for k in ("epoch", "slot", "center", "n_in", "cadence", "med_in", "sum_f_in", "sum_fw_in")},
+        coverage=jnp.asarray(cov),
         **{k: dev[k] for k in ("sum_w_in", "min_err_in", "fold_sum", "fold_cnt")},
         fold_half_range=jnp.asarray(fold_hr),
         v01=v01,
