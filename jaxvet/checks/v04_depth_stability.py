@@ -277,7 +277,9 @@ def _aggregate(tab, thr, min_conf, legacy, use_box):
         used=used,
         n_used=n_used,
         z2_box=z_box,
-        box_mean=_weighted_mean(box, sig_box, used),
+        box_mean=jnp.where(
+            use_excl_box, _weighted_mean(box, sig_box, keep_box), _weighted_mean(box, sig_box, used)
+        ),
         n_out=n_out,
         n_processed=jnp.sum(v.processed, axis=1),
         n_global=jnp.sum(v.used_global, axis=1),

@@ -87,6 +87,7 @@ __all__ = [
     "FOLD_BINS",
     "FOLD_HALF_RANGE_DURATIONS",
     "epoch_budget",
+    "window_cadence",
     "EpochTable",
     "VariantTable",
     "pink_noise_variances",
@@ -117,7 +118,7 @@ PINK_MIN_BIN_POINTS = 3
 #: phase-folded plot profile: bins over +-min(FOLD_HALF_RANGE_DURATIONS * D, 0.45 P)
 FOLD_BINS = 64
 FOLD_HALF_RANGE_DURATIONS = 3.0
-#: the local cadence is the mean of the time steps within this factor of the smallest one
+#: the local cadence is an iterated mean of the time steps within this factor of the estimate
 CADENCE_STEP_TOLERANCE = 1.5
 #: red-noise bins of a local window: span <= 12 D, bin D/2 -> at most 24 bins
 _LOCAL_RN_BINS = 32
@@ -148,6 +149,32 @@ def _oot_finish(n, finish, i):
     rstd = jnp.where(n >= 2, mads[:, 0] * MAD_TO_SIGMA, 0.0)
     rstd_rn = jnp.where(n >= 2, mads[:, 1] * MAD_TO_SIGMA, 0.0)
     return rstd, rstd_rn
+
+
+def window_cadence(t, m):
+    """Typical time step of each row of time-ordered points ``t`` (R, W) where ``m`` (NaN when a
+    row has no positive step).
+
+    No sort: starting from the mean of all positive steps, three times the mean of the steps
+    within ``[1/CADENCE_STEP_TOLERANCE, CADENCE_STEP_TOLERANCE]`` of the previous estimate (no
+    lower bound the first time).  Data gaps (long steps) and near-duplicate time stamps (e.g. at
+    a stitching seam) drop out; on a regular cadence the result is that cadence.
+    """
+    dt = t[:, 1:] - t[:, :-1]
+    dv = m[:, 1:] & m[:, :-1] & (dt > 0)
+    dtz = jnp.where(dv, dt, 0.0)
+
+    def mean_of(sel):
+        n = jnp.sum(sel, axis=1)
+        return jnp.where(n > 0, jnp.sum(jnp.where(sel, dtz, 0.0), axis=1) / jnp.maximum(n, 1), jnp.nan)
+
+    c = mean_of(dv)
+    lo = jnp.zeros_like(c)
+    for _ in range(3):
+        c_new = mean_of(dv & (dt >= lo[:, None]) & (dt <= CADENCE_STEP_TOLERANCE * c[:, None]))
+        c = jnp.where(jnp.isfinite(c_new), c_new, c)
+        lo = c / CADENCE_STEP_TOLERANCE
+    return c
 
 
 # ----------------------------------------------------------------------------------------
@@ -184,13 +211,8 @@ def _row_kernel(t, f, err, m, ep, tc, slot, P, t0, D, hw_full, hw_cap, *, w_in: 
     sum_w_in = jnp.sum(inv_e2, axis=1)
     min_err_in = jnp.min(jnp.where(sub_in, sub_e, jnp.inf), axis=1)
 
-    # ---- local cadence: mean of the consecutive time steps <= 1.5x the window's smallest -----
-    dt = t[:, 1:] - t[:, :-1]
-    dv = m[:, 1:] & m[:, :-1] & (dt > 0)
-    dmin = jnp.min(jnp.where(dv, dt, jnp.inf), axis=1)
-    near = dv & (dt <= CADENCE_STEP_TOLERANCE * col(dmin))
-    n_near = jnp.sum(near, axis=1)
-    cadence = jnp.where(n_near > 0, jnp.sum(jnp.where(near, dt, 0.0), axis=1) / jnp.maximum(n_near, 1), jnp.nan)
+    # ---- local cadence: iterated mean of the consecutive time steps near the typical one ------
+    cadence = window_cadence(t, m)
 
     # ---- local out-of-transit sets (stacked variants) ----------------------------------------
     base_oot = m & ~in_any & col(slot)

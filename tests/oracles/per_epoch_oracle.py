@@ -62,15 +62,21 @@ def epochs_of(t, P, t0):
 
 
 def coverage(t, tc, D, n_in):
-    """n_in / (D / cadence), clipped to 1; cadence = mean of the consecutive steps within 1.5x
-    the smallest one among the points with |t - tc| <= 6 D (the kernel's window)."""
+    """n_in / (D / cadence), clipped to 1; cadence of the points with |t - tc| <= 6 D (the
+    kernel's window): from the mean positive step, three times the mean of the steps within
+    [c/1.5, 1.5 c] of the previous estimate (no lower bound the first time)."""
     w = t[(t >= tc - 6.0 * D) & (t <= tc + 6.0 * D)]
     dt = np.diff(w)
     dt = dt[dt > 0]
     if dt.size == 0:
         return np.nan
-    cad = float(np.mean(dt[dt <= 1.5 * dt.min()]))
-    return min(1.0, n_in * cad / D)
+    c, lo = float(np.mean(dt)), 0.0
+    for _ in range(3):
+        sel = (dt >= lo) & (dt <= 1.5 * c)
+        if sel.any():
+            c = float(np.mean(dt[sel]))
+        lo = c / 1.5
+    return min(1.0, n_in * c / D)
 
 
 def excess_variance(d, var_white, odd, significance=2.0):
