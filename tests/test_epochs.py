@@ -277,7 +277,9 @@ def test_red_noise_edges_bit_identical_to_linspace_under_jit():
     tmax = tmin + rng.uniform(0.05, 30.0, r)
     bin_days = rng.uniform(0.005, 0.5, r) * (tmax - tmin) / 3
     fn = jax.jit(red_noise_edges, static_argnums=4)
-    edges, nb, ok = (np.asarray(x) for x in fn(*map(jnp.asarray, (tmin, tmax, np.full(r, 100), bin_days)), 64))
+    edges, nb, ok = (
+        np.asarray(x) for x in fn(*map(jnp.asarray, (tmin, tmax, np.full(r, 100), bin_days)), 64)
+    )
     assert ok.sum() > 1500
     for k in np.flatnonzero(ok):
         np.testing.assert_array_equal(edges[k, : nb[k] + 1], np.linspace(tmin[k], tmax[k], nb[k] + 1))
@@ -294,7 +296,9 @@ def test_window_cadence_ignores_gaps_and_near_duplicates():
     t = np.sort(np.concatenate([t, [t[200] + 1e-9]]))  # a near-duplicate time stamp (seam)
     m = np.ones(t.size, bool)
     pad = np.zeros(8)
-    rows = np.stack([np.concatenate([t, pad + t[-1]]), np.concatenate([t[:3], pad + t[2], np.zeros(t.size - 3)])])
+    rows = np.stack(
+        [np.concatenate([t, pad + t[-1]]), np.concatenate([t[:3], pad + t[2], np.zeros(t.size - 3)])]
+    )
     mask = np.stack([np.concatenate([m, pad > 0]), np.arange(t.size + 8) < 3])
     c = np.asarray(window_cadence(jnp.asarray(rows), jnp.asarray(mask)))
     assert c[0] == pytest.approx(DT, rel=1e-6) and c[1] == pytest.approx(DT, rel=1e-9)

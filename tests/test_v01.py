@@ -380,7 +380,9 @@ def gap_context():
 def gap_results(min_cov=None):
     ctx, _ = gap_context()
     opts = {} if min_cov is None else {"V01": {"min_epoch_coverage": min_cov}}
-    return dict(zip(("partial", "full_only", "bright"), SPEC.run(dataclasses.replace(ctx, options=opts)), strict=True))
+    return dict(
+        zip(("partial", "full_only", "bright"), SPEC.run(dataclasses.replace(ctx, options=opts)), strict=True)
+    )
 
 
 def test_partial_transits_at_a_gap_are_excluded_from_oe_box():
@@ -420,10 +422,14 @@ def test_red_noise_floor_from_epoch_scatter():
     r = gap_results()["full_only"]
     m = r.metrics
     assert m["sigma_red_bins_ppm"] < 30 and m["sigma_red_epochs_ppm"] == 0.0
-    assert m["depth_err_even_box_ppm"] == pytest.approx(m["sigma_white_ppm"] / np.sqrt(m["n_even_points"]), rel=0.3)
+    assert m["depth_err_even_box_ppm"] == pytest.approx(
+        m["sigma_white_ppm"] / np.sqrt(m["n_even_points"]), rel=0.3
+    )
     # per-epoch depths scattering 10% (500 ppm against ~40 ppm of white noise per epoch)
     base = simulate_lightcurve(5, sectors=(1,), white_ppm=GAP["white"], orbit_gap_days=0.0)
-    lc = inject_transits(base, GAP["P"], GAP["t0"], D_H, GAP["depth"], depth_scatter=0.1, supersample=1, seed=5)
+    lc = inject_transits(
+        base, GAP["P"], GAP["t0"], D_H, GAP["depth"], depth_scatter=0.1, supersample=1, seed=5
+    )
     ctx = VetContext.build([lc], [Candidate(GAP["P"], GAP["t0"], D_H)])
     r = SPEC.run(ctx)[0]
     t, f, e = host_arrays(lc)
@@ -456,7 +462,9 @@ def wasp18_results(shared_data):
     d = shared_data / "tic100100827"
     both = read_lightcurves([d / "wasp18b.fits", d / "wasp18b_flat_lightcurve.csv"])
     s2 = read_lightcurves([d / "wasp18b.fits"])
-    ctx = VetContext.build([both, s2], [Candidate(**WASP18, id="s2s3"), Candidate(**WASP18, id="s2")], lc_index=[0, 1])
+    ctx = VetContext.build(
+        [both, s2], [Candidate(**WASP18, id="s2s3"), Candidate(**WASP18, id="s2")], lc_index=[0, 1]
+    )
     return dict(zip(("s2s3", "s2"), SPEC.run(ctx), strict=True))
 
 

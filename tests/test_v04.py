@@ -439,7 +439,9 @@ def test_partial_transits_at_a_gap_are_excluded_from_the_box_chi2():
     res = gap_results()
     r, truth = res["partial"], res["full_only"]
     assert r.raw["excluded_epochs"] == sorted(GAP_KEEP) and r.metrics["n_epochs_excluded"] == 2
-    assert r.metrics["n_epochs_used"] == truth.metrics["n_epochs_used"] == truth.metrics["n_transits_measured"]
+    assert (
+        r.metrics["n_epochs_used"] == truth.metrics["n_epochs_used"] == truth.metrics["n_transits_measured"]
+    )
     assert r.metrics["chi2_box_reduced"] == pytest.approx(truth.metrics["chi2_box_reduced"], abs=2e-3)
     assert r.verdict == truth.verdict == "pass"
     pd = r.raw["plot_data"]

@@ -12,15 +12,19 @@ MNRAS 373, 231); see :mod:`jaxvet.core.epochs`.  Parity is ``epoch % 2`` (Python
 epochs work).  Per parity ``d = median(depth_k)``, ``sigma = median(sigma_k)/sqrt(N)``;
 ``delta_sigma = |d_odd - d_even|/sqrt(sigma_odd^2 + sigma_even^2)``,
 ``rel_diff = |delta|/max(|d_odd|, |d_even|, 1e-10)``.  Fewer than 2 transits or 20 in-transit
-points in either parity is *insufficient* (flag ``INSUFFICIENT_DATA``, confidence 0.2, depth
-metrics zeroed); ``D >= 0.5 P`` is guarded the same way.  Every metric, note, flag and the
-confidence model reproduce the reference, with its rounding.
+points in either parity is *insufficient* (flag ``INSUFFICIENT_DATA``, confidence 0.2; the
+reference zeroes the depth metrics, jaxvet reports them as None: nothing was measured);
+``D >= 0.5 P`` is guarded the same way.  Every other metric, note, flag and the confidence model
+reproduce the reference, with its rounding.
 
 Beyond the reference: the OE_box statistic of LEO-Vetter (Kunimoto et al. 2025,
-arXiv:2509.10619) with pink-noise uncertainties (Pont et al. 2006):
+arXiv:2509.10619) with pink-noise uncertainties (Pont et al. 2006), over the *covered* epochs:
+measured epochs whose in-transit points cover at least ``min_epoch_coverage`` (0.6, the seeds'
+minimum transit coverage) of the transit at the local cadence (``EpochTable.coverage``; partial
+transits at gap edges hold mostly ingress or egress and are biased shallow):
 
 * box depth of a parity: ``delta_box = 1 - weighted_mean(f_i / b_k)`` over every in-transit
-  point ``i`` of the parity's measured epochs ``k`` (each point normalised by its own epoch's
+  point ``i`` of the parity's covered epochs ``k`` (each point normalised by its own epoch's
   baseline ``b_k``); weights ``(b_k/err_i)^2`` when every such point has a positive
   ``flux_err``, equal weights otherwise.  This is the per-parity weighted-mean depth;
 * ``sigma_box = sqrt(sigma_w^2/n + sigma_r^2/N_tr)`` with ``n`` the parity's in-transit points
@@ -29,13 +33,18 @@ arXiv:2509.10619) with pink-noise uncertainties (Pont et al. 2006):
   baselines); ``sigma_r^2 = max(0, var(m_j) - sigma_w^2 <1/c_j>)`` from the means ``m_j`` of the
   same residuals in duration-wide bins (``c_j >= 3`` points; bins centred on ``t_c + jD``,
   ``1 <= |j| <= 6``) -- the white-noise part of the binned scatter removed (Hartman & Bakos
-  2016, A&C 17, 1);
+  2016, A&C 17, 1) -- or, if larger, the transit-timescale excess variance of the per-epoch box
+  depths about their parity's mean (:func:`jaxvet.core.noise.epoch_excess_variance`, beyond 2
+  standard deviations of the white expectation ``sigma_w^2 (1/n_k + (pi/2)/n_oot_k)``): on a
+  flattened light curve the out-of-transit bins are whitened and ``sigma_r`` from them is 0,
+  while the transits themselves scatter (``sigma_red_bins_ppm``, ``sigma_red_epochs_ppm``);
 * ``oe_box_sigma = |delta_odd - delta_even|/sqrt(sigma_odd^2 + sigma_even^2)`` (0 when the
   denominator is 0) and ``oe_box_rel_diff = |delta_odd - delta_even|/max(|delta_odd|,
   |delta_even|, 1e-10)``.
 
 Verdict: **insufficient** for the guard or the reference's low-N rules (this
-includes a single parity, for which the note ``single_parity_epochs`` is added); otherwise
+includes a single parity, for which the note ``single_parity_epochs`` is added), or when a
+parity keeps fewer than ``min_transits_per_parity`` covered epochs; otherwise
 **fail** if ``oe_box_sigma >= 3``, or if ``oe_box_rel_diff >= 0.5`` *and* ``oe_box_sigma >= 2``
 -- all computed from the *box depths* above, not from the reference's median depths -- else
 **pass**.  The significance gate on the relative-difference rule is jaxvet's: without it a
@@ -43,7 +52,8 @@ candidate with no transit (both depths ~0 +- noise, so the relative difference i
 which on 1,000 random ephemerides on TOI-5807 was 78% of them, and low-SNR planets fail by
 noise alone; with it the rule keeps its purpose (a large, at least 2-sigma difference is
 EB-like).  Options: ``oe_sigma_threshold`` (3), ``rel_diff_threshold`` (0.5),
-``rel_diff_min_sigma`` (2; 0 gives the literal LEO-Vetter rule).
+``rel_diff_min_sigma`` (2; 0 gives the literal LEO-Vetter rule), ``min_epoch_coverage`` (0.6),
+all traced.  Flag ``NEGATIVE_DEPTH`` marks a negative parity depth (median or box).
 """
 
 from __future__ import annotations
@@ -172,7 +182,9 @@ def _aggregate(tab, thr, min_tr, min_pts):
     vg = dataclasses.replace(
         v, **{k: gate(getattr(v, k)) for k in ("pink_n", "pink_sum_r", "pink_sum_r2", "pink_nbins")}
     )
-    vg = dataclasses.replace(vg, **{k: gate(getattr(v, k)) for k in ("pink_sum_m", "pink_sum_m2", "pink_sum_invc")})
+    vg = dataclasses.replace(
+        vg, **{k: gate(getattr(v, k)) for k in ("pink_sum_m", "pink_sum_m2", "pink_sum_invc")}
+    )
     var_w, var_r_bins = pink_noise_variances(vg)
     # ... and the transit-timescale red noise from the per-epoch box depths' scatter about their
     # parity's mean beyond the white expectation (a floor: flattening whitens the out-of-transit

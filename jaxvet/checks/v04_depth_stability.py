@@ -15,7 +15,8 @@ mean, median, std (ddof 0), ``rms_scatter = std/mean``, per-epoch SNR domination
 ``chi2_reduced = sum(((d - mean)/sigma)^2)/(N - 1)`` about the *unweighted* mean, and
 MAD outliers ``|d - median| > 4 * 1.4826 MAD`` (N >= 3).  Confidence, notes, metrics and
 rounding follow the reference exactly; N < 2 gives the note "Insufficient transits ..." and
-confidence 0.3, ``D >= 0.5P`` the guard result.
+confidence 0.3, ``D >= 0.5P`` the guard result (where the reference writes 0.0 for the
+unmeasured ``chi2_reduced``, ``depth_scatter_ppm``, ``expected_scatter_ppm``, jaxvet gives None).
 
 Beyond the reference: ``chi2_dof`` (N - 1), ``depth_mean_ppm`` (inverse-variance
 weighted mean of the reference depths) and ``depth_err_mean_ppm`` (``1/sqrt(sum w)``),
@@ -25,26 +26,34 @@ reference statistic without the flagged epochs), seed warnings (``low_n_transits
 calibrated chi-square with a verdict:
 
 * ``chi2_box_reduced``: per-epoch *box* depths ``1 - mean(f_i/b_k)`` (weighted
-  by ``(b_k/err_i)^2`` when all errors are positive, as V01's OE_box) with pink-noise errors
-  ``sigma_k^2 = sigma_w^2 (1/n_k + (pi/2)/n_oot_k) + sigma_r^2`` -- the in-transit mean, the
-  median baseline of ``n_oot_k`` points and the correlated part (Pont et al. 2006;
-  ``sigma_w``, ``sigma_r`` pooled from the epochs' local out-of-transit residuals in the 6D
-  windows, see
-  :func:`jaxvet.core.epochs.pink_noise_variances`), chi-square about the inverse-variance weighted
-  mean per degree of freedom, over the same epochs as the reference statistics;
+  by ``(b_k/err_i)^2`` when all errors are positive, as V01's OE_box) with errors
+  ``sigma_k^2 = sigma_w^2 (1/n_k + (pi/2)/n_oot_k) + sigma_r^2 + (f_sys d_med)^2`` -- the
+  in-transit mean, the median baseline of ``n_oot_k`` points, the correlated part (Pont et al.
+  2006; ``sigma_w``, ``sigma_r`` pooled from the used epochs' local out-of-transit residuals in
+  the 6D windows, see :func:`jaxvet.core.epochs.pink_noise_variances`) and a systematic floor,
+  ``f_sys = depth_systematic_floor`` (0.02) of the median box depth ``d_med`` (``sigma_sys_ppm``:
+  multiplicative systematics -- dilution, detrending that eats part of a transit -- scale with
+  the depth and are invisible in flattened out-of-transit data; V01's epoch-scatter estimate
+  would make this chi-square ~1 by construction).  Chi-square about the inverse-variance
+  weighted mean per degree of freedom, over the reference's epochs that also cover at least
+  ``min_epoch_coverage`` (0.6) of the transit (``n_epochs_used``, ``excluded_epochs``);
   ``chi2_box_reduced_excl_outliers`` without the flagged MAD outliers.  The reference's
   ``chi2_reduced`` is *not* calibrated: its ``sigma_k`` is the error of a mean while
   ``depth_k`` is a median of the in-transit points (and the transit is not a box), so for a
   perfectly stable trapezoid transit in white noise its median is ~2.5 and two thirds of
   stable planets would land in WARN (tests/test_v04.py::test_statistics_calibration);
-* verdict: **insufficient** for the guard, fewer than 2 measured transits, or an undefined
-  statistic (no local out-of-transit residuals, zero noise); otherwise on ``X`` =
+* verdict: **insufficient** for the guard, fewer than 2 measured (or covered) transits, or an
+  undefined statistic (no local out-of-transit residuals, zero noise); otherwise on ``X`` =
   ``chi2_box_reduced`` -- or, when MAD outliers are flagged and at least 2 epochs remain,
   ``chi2_box_reduced_excl_outliers`` (a single outlier epoch such as a momentum dump
   is flagged, not allowed to fail the candidate): **pass** if ``X < 2``, **warn** if
   ``2 <= X < 4``, **fail** if ``X >= 4``.  Option ``verdict_statistic="chi2_reduced"`` uses the
   reference statistic instead (same outlier rule); ``legacy_mode=True``: **pass** if
   ``rms_scatter < 0.3`` else **fail**.
+
+Flag ``NEGATIVE_DEPTH``: the mean depth of every measured epoch (the dropped ``depth <= 0`` ones
+included) is negative.  ``plot_data["chi2_dominating_idx"]`` is the epoch carrying at least half
+of the box chi-square (the reference's ``dominating_epoch_idx`` is merely the highest-SNR one).
 """
 
 from __future__ import annotations
@@ -148,7 +157,9 @@ def _weighted_mean(d, s, sel):
     """Inverse-variance weighted mean of ``d`` over ``sel`` (NaN if empty)."""
     w = jnp.where(sel, 1.0 / jnp.where(sel & (s > 0), s * s, 1.0), 0.0)
     sw = jnp.sum(w, axis=1)
-    return jnp.where(sw > 0, jnp.sum(w * jnp.where(sel, d, 0.0), axis=1) / jnp.where(sw > 0, sw, 1.0), jnp.nan)
+    return jnp.where(
+        sw > 0, jnp.sum(w * jnp.where(sel, d, 0.0), axis=1) / jnp.where(sw > 0, sw, 1.0), jnp.nan
+    )
 
 
 def _chi2(d, s, sel):
@@ -560,7 +571,19 @@ def _one(a: dict, b: int, opts: V04Options) -> CheckResult:
     if n < 2:
         n_used = int(a["n_epochs_used"][b])
         return _too_few(
-            opts, verdict, t0, period, eps, depths, sigmas, n, warnings, seed_warnings, n_used, excluded, flags
+            opts,
+            verdict,
+            t0,
+            period,
+            eps,
+            depths,
+            sigmas,
+            n,
+            warnings,
+            seed_warnings,
+            n_used,
+            excluded,
+            flags,
         )
     return _measured(a, b, opts, verdict, eps, depths, sigmas, n, warnings, seed_warnings, excluded, flags)
 

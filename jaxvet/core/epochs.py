@@ -14,7 +14,10 @@ measures one epoch at a time in Python loops:
   Rousseeuw & Croux 1993), inflated by the binned-residual red-noise factor ``beta >= 1``
   (Pont, Zucker & Queloz 2006, MNRAS 373, 231) with bins of ``D/2`` when ``n_oot >= 20``;
 * a global-baseline fallback (all not-in-transit points of the light curve, >= 10 needed)
-  when the local window holds fewer than 5 points.
+  when the local window holds fewer than 5 points;
+* the epoch's transit coverage ``n_in / (D / cadence)`` (clipped to 1) with the cadence of its
+  own window (:func:`window_cadence`), which V01 and V04 use to leave partial transits out of
+  their own statistics (not out of the reference's).
 
 For V01's OE_box statistic (Kunimoto et al. 2025, LEO-Vetter, arXiv:2509.10619) and V04's box chi-square the
 kernel also returns per-epoch in-transit flux sums (box depths), the pieces of the pink-noise
@@ -666,7 +669,10 @@ def measure_epochs(
     return EpochTable(
         guard=jnp.asarray(hb.guard),
         active=jnp.asarray(hb.active),
-        **{k: dev[k] for k in ("epoch", "slot", "center", "n_in", "cadence", "med_in", "sum_f_in", "sum_fw_in")},
+        **{
+            k: dev[k]
+            for k in ("epoch", "slot", "center", "n_in", "cadence", "med_in", "sum_f_in", "sum_fw_in")
+        },
         coverage=jnp.asarray(cov),
         **{k: dev[k] for k in ("sum_w_in", "min_err_in", "fold_sum", "fold_cnt")},
         fold_half_range=jnp.asarray(fold_hr),

@@ -47,8 +47,14 @@ def plot_odd_even_epochs(result: CheckResult, ax=None):
                 ep[~excl], d[~excl], yerr=e[~excl], fmt="o", color=color, capsize=2, label=f"{name} epochs",
             )  # fmt: skip
             if excl.any():
-                lab = f"{name}: partial (coverage < {thr:g}), not in OE_box" if thr is not None else f"{name}: excluded"
-                ax.errorbar(ep[excl], d[excl], yerr=e[excl], fmt="o", color=color, mfc="white", capsize=2, label=lab)
+                lab = (
+                    f"{name}: partial (coverage < {thr:g}), not in OE_box"
+                    if thr is not None
+                    else f"{name}: excluded"
+                )
+                ax.errorbar(
+                    ep[excl], d[excl], yerr=e[excl], fmt="o", color=color, mfc="white", capsize=2, label=lab
+                )
         level = pd.get(f"mean_{name}_ppm")
         if level and ep.size:
             ax.axhline(level, color=color, lw=1.2, label=f"{name} median {level:.0f} ppm")

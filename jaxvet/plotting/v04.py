@@ -42,7 +42,9 @@ def plot_depth_stability(result: CheckResult, ax=None):
     mean = pd.get("box_mean_ppm")
     if t.size and box.size == t.size and mean is not None:
         _residuals(ax, pd, t, box, _arr(pd["box_errs_ppm"]), float(mean))
-        parts = (("chi2_box_reduced", ": chi2_box={}"), ("chi2_box_reduced_excl_outliers", " (excl. outliers {})"))
+        parts = [("chi2_box_reduced", ": chi2_box={}")]
+        if result.metrics.get("n_outliers_flagged"):
+            parts.append(("chi2_box_reduced_excl_outliers", " (excl. outliers {})"))
         ax = finish_depth_axes(ax, result, "time [BTJD]", "depth stability", parts)
         ax.set_ylabel("box depth - weighted mean [ppm]")
         ax.legend(fontsize=6, loc="upper center", ncol=3)
@@ -53,7 +55,9 @@ def plot_depth_stability(result: CheckResult, ax=None):
         m = pd.get("mean_depth_ppm")
         if m is not None:
             ax.axhline(m, color="tab:blue", lw=1.2, label=f"mean {m:.0f} ppm")
-    return finish_depth_axes(ax, result, "time [BTJD]", "depth stability", (("chi2_reduced", ": chi2_red={}"),))
+    return finish_depth_axes(
+        ax, result, "time [BTJD]", "depth stability", (("chi2_reduced", ": chi2_red={}"),)
+    )
 
 
 def _residuals(ax, pd: dict, t, box, err, mean: float) -> None:
@@ -66,7 +70,9 @@ def _residuals(ax, pd: dict, t, box, err, mean: float) -> None:
     typical = float(np.nanmedian(err[~excl])) if np.any(~excl) else float(np.nanmedian(err))
     span = np.nanmax(np.abs(res[core]) + err[core]) if core.any() else typical
     lim = max(span, _YPAD_ERRORS * typical) * 1.15
-    ax.axhspan(-typical, typical, color="tab:blue", alpha=0.15, label=f"typical epoch error +-{typical:.0f} ppm")
+    ax.axhspan(
+        -typical, typical, color="tab:blue", alpha=0.15, label=f"typical epoch error +-{typical:.0f} ppm"
+    )
     ax.axhline(0.0, color="tab:blue", lw=1.2, label=f"weighted mean {mean:.0f} ppm")
     inside = np.abs(res) <= lim
     for sel, kw in (
@@ -79,11 +85,15 @@ def _residuals(ax, pd: dict, t, box, err, mean: float) -> None:
     if off.any():
         for ti, ri, ex in zip(t[off], res[off], excl[off], strict=True):
             yi = np.sign(ri) * lim
-            ax.plot(ti, yi, "^" if ri > 0 else "v", color="0.55" if ex else "k", ms=7, mfc="white" if ex else "k")
+            ax.plot(
+                ti, yi, "^" if ri > 0 else "v", color="0.55" if ex else "k", ms=7, mfc="white" if ex else "k"
+            )
         if (off & excl).any() and not (excl & inside).any():
             ax.plot([], [], "o", color="0.55", mfc="white", label=_excl_label(pd))
         vals = ", ".join(f"{ti:.2f}: {ri:+.0f}" for ti, ri in zip(t[off], res[off], strict=True))
-        ax.text(0.01, 0.02, f"beyond the axis (BTJD: ppm) {vals}", transform=ax.transAxes, fontsize=6, va="bottom")
+        ax.text(
+            0.01, 0.02, f"beyond the axis (BTJD: ppm) {vals}", transform=ax.transAxes, fontsize=6, va="bottom"
+        )
     yc = np.clip(res, -lim, lim)
     if outl.any():
         ax.plot(t[outl], yc[outl], "o", mfc="none", mec="tab:red", ms=12, label="MAD outlier")

@@ -204,7 +204,9 @@ def v01(t, f, err, P, t0, duration_hours, oe_thr=3.0, rel_thr=0.5, rel_min_sigma
             insufficient = True
     counts = dict(n_odd_points=p_odd, n_even_points=p_even, n_odd_transits=n_odd, n_even_transits=n_even)
     out.update(_oe_box(t, f, err, D, P, good, min_cov))
-    neg_box = any(round(out[f"box_{p}"] * 1e6, 2) < 0 for p in ("odd", "even") if np.isfinite(out[f"box_{p}"]))
+    neg_box = any(
+        round(out[f"box_{p}"] * 1e6, 2) < 0 for p in ("odd", "even") if np.isfinite(out[f"box_{p}"])
+    )
     notes_extra = ["single_parity_epochs"] if (n_odd == 0) != (n_even == 0) else []
     if insufficient:
         warnings.append("insufficient_data_for_odd_even_check")
@@ -394,8 +396,8 @@ def v04(t, f, err, P, t0, duration_hours, legacy=False, statistic="box_chi2", mi
                 n_transits_measured=n, depth_scatter_ppm=None, expected_scatter_ppm=None, chi2_reduced=None,
                 note="Insufficient transits for depth stability check",
             ),  # fmt: skip
-            notes=warnings + ["low_n_transits"], flags=flags, confidence=0.3, verdict="insufficient", recs=recs,
-            accepted=acc,
+            notes=warnings + ["low_n_transits"], flags=flags, confidence=0.3, verdict="insufficient",
+            recs=recs, accepted=acc,
         )  # fmt: skip
     d = np.array([r["depth"] for r in acc])
     s = np.array([r["sigma"] for r in acc])
