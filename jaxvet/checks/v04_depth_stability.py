@@ -494,13 +494,14 @@ def _measured_metrics(a: dict, b: int, n: int, n_outliers: int, opts: V04Options
     }
 
 
-def _chi2_dominating(z2: np.ndarray) -> int | None:
-    """Position of the epoch carrying at least half of the box chi-square, if there is one."""
+def _chi2_dominating(z2: np.ndarray, n_plot: int) -> int | None:
+    """Position of the epoch carrying at least half of the box chi-square, if there is one (and
+    it is among the ``n_plot`` plotted epochs)."""
     total = float(np.sum(z2))
     if z2.size < 2 or not total > 0:
         return None
     k = int(np.argmax(z2))
-    return k if z2[k] >= 0.5 * total else None
+    return k if z2[k] >= 0.5 * total and k < n_plot else None
 
 
 def _measured(a, b, opts, verdict, eps, depths, sigmas, n, warnings, seed_warnings, excluded, flags):
@@ -535,7 +536,7 @@ def _measured(a, b, opts, verdict, eps, depths, sigmas, n, warnings, seed_warnin
         coverage=[_rnum(x, 3) for x in a["epoch_coverage"][b][acc][:n_plot]],
         excluded=[bool(x) for x in ~a["_used"][b][acc][:n_plot]],
         min_epoch_coverage=opts.min_epoch_coverage,
-        chi2_dominating_idx=_chi2_dominating(a["_z2_box"][b][acc][:n_plot]),
+        chi2_dominating_idx=_chi2_dominating(a["_z2_box"][b][acc], n_plot),
     )
     raw = dict(
         metrics,
