@@ -188,7 +188,9 @@ def test_sparse_data_is_insufficient():
     assert (m["n_odd_transits"], m["n_even_transits"]) == (1, 2)
     assert r.verdict == "insufficient" and r.flags == ["INSUFFICIENT_DATA"] and r.confidence == 0.2
     assert "Only 1 odd transit(s), need 2" in r.notes and "insufficient_data_for_odd_even_check" in r.notes
-    assert m["depth_odd_ppm"] == 0.0 and m["delta_sigma"] == 0.0  # reference zeroes them
+    # the reference writes 0.0 for these; nothing was measured, so jaxvet gives None (JSON null)
+    assert all(m[k] is None for k in v01_odd_even.UNMEASURED_METRICS)
+    assert r.raw["plot_data"]["mean_odd_ppm"] is None
 
 
 def test_single_parity_is_insufficient_with_note():
@@ -255,9 +257,11 @@ def test_guard_duration_over_half_period():
     results = SPEC.run(ctx)
     for i in guarded:
         r = results[i]
-        assert r.verdict == "insufficient" and r.confidence == 0.2 and r.flags == ["INSUFFICIENT_DATA"]
+        assert r.verdict == "insufficient" and r.confidence == 0.2
+        assert r.flags == ["INSUFFICIENT_DATA", "DURATION_TOO_LONG"]
         assert r.notes == ["duration_too_long_relative_to_period", "insufficient_data_for_odd_even_check"]
         assert r.metrics["n_odd_transits"] == 0 and r.metrics["oe_box_sigma"] is None
+        assert all(r.metrics[k] is None for k in v01_odd_even.UNMEASURED_METRICS)
 
 
 @pytest.fixture(scope="module")
@@ -339,3 +343,144 @@ def test_threshold_change_does_not_recompile():
         opts = {"oe_sigma_threshold": thr, "rel_diff_threshold": thr / 4, "rel_diff_min_sigma": thr / 2}
         SPEC.run(dataclasses.replace(ctx, options={"V01": opts}))
     assert v01_odd_even._v01_kernel._cache_size() == before
+
+
+# ------------------------------------------------------------------------------------------
+# per-epoch coverage gating, the transit-timescale red-noise floor, negative depths
+# ------------------------------------------------------------------------------------------
+GAP = dict(P=3.0, t0=2001.0, depth=5000.0, white=300.0)
+#: epochs cut by a data gap: epoch 2 keeps its first 25% (ingress), epoch 4 its last 30% (egress)
+GAP_KEEP = {2: 0.25, 4: 0.30}
+
+
+def gap_lightcurves(seed=3):
+    """A planet (trapezoid, 70% flat) with a data gap whose edges cut two even transits, and the
+    same light curve with the gap widened to drop those transits entirely (the truth without
+    partial transits); plus a brightening (negative depth) on its own light curve."""
+    g = GAP
+    base = simulate_lightcurve(seed, sectors=(1,), white_ppm=g["white"], orbit_gap_days=0.0)
+    lc = inject_transits(base, g["P"], g["t0"], D_H, g["depth"], supersample=1, seed=seed)
+    D = D_H / 24.0
+    tc = {k: g["t0"] + k * g["P"] for k in GAP_KEEP}
+    lo, hi = tc[2] - D / 2 + GAP_KEEP[2] * D, tc[4] + D / 2 - GAP_KEEP[4] * D
+    partial = lc.select((lc.time < lo) | (lc.time > hi))
+    full_only = lc.select((lc.time < tc[2] - D) | (lc.time > tc[4] + D))
+    bright = inject_transits(base, g["P"], g["t0"], D_H, -3000.0, supersample=1, seed=seed)
+    return partial, full_only, bright
+
+
+@functools.lru_cache(maxsize=1)
+def gap_context():
+    lcs = list(gap_lightcurves())
+    cands = [Candidate(GAP["P"], GAP["t0"], D_H, id=n) for n in ("partial", "full_only", "bright")]
+    return VetContext.build(lcs, cands, lc_index=[0, 1, 2]), lcs
+
+
+@functools.lru_cache(maxsize=4)
+def gap_results(min_cov=None):
+    ctx, _ = gap_context()
+    opts = {} if min_cov is None else {"V01": {"min_epoch_coverage": min_cov}}
+    return dict(
+        zip(("partial", "full_only", "bright"), SPEC.run(dataclasses.replace(ctx, options=opts)), strict=True)
+    )
+
+
+def test_partial_transits_at_a_gap_are_excluded_from_oe_box():
+    """Known truth: the gap-edge transits cover 25% and 30% of the transit (mostly ingress and
+    egress, so their box depths are ~30% shallow).  Gated out, OE_box equals that of the same
+    light curve without them; not gated, they shift the even box depth by several errors."""
+    res = gap_results()
+    r, truth = res["partial"], res["full_only"]
+    cov = dict(zip(r.raw["plot_data"]["even_epochs"], r.raw["plot_data"]["even_coverage"], strict=True))
+    for k, keep in GAP_KEEP.items():
+        assert abs(cov[k] - keep) < 2.0 / 90  # 90 points per transit at 2 min; +-1 point
+    assert r.raw["excluded_epochs"] == [2, 4] and r.metrics["n_epochs_excluded"] == 2
+    assert r.metrics["n_epochs_used"] == truth.metrics["n_epochs_used"]
+    assert r.raw["plot_data"]["even_excluded"] == [e in GAP_KEEP for e in r.raw["plot_data"]["even_epochs"]]
+    m, mt = r.metrics, truth.metrics
+    assert m["depth_even_box_ppm"] == pytest.approx(mt["depth_even_box_ppm"], abs=0.02)
+    assert m["oe_box_sigma"] == pytest.approx(mt["oe_box_sigma"], abs=2e-3)
+    assert r.verdict == truth.verdict == "pass"
+    # the same light curve without the gate: the partial transits pull the even depth shallow
+    ungated = gap_results(0.0)["partial"].metrics
+    shift = mt["depth_even_box_ppm"] - ungated["depth_even_box_ppm"]
+    assert shift > 3 * mt["depth_err_even_box_ppm"]
+    # the reference's per-epoch medians still count every epoch (parity with tess-vetter)
+    assert m["n_even_transits"] == mt["n_even_transits"] + 2
+
+
+def test_negative_depth_is_flagged():
+    r = gap_results()["bright"]
+    assert r.metrics["depth_odd_ppm"] < 0 and r.metrics["depth_even_box_ppm"] < 0
+    assert v01_odd_even.NEGATIVE_DEPTH in r.flags
+    assert v01_odd_even.NEGATIVE_DEPTH not in gap_results()["full_only"].flags
+
+
+def test_red_noise_floor_from_epoch_scatter():
+    """White noise: the transit-timescale estimate is 0 (its 2-sigma significance gate) and the
+    errors are the white ones; depth scatter between epochs beyond the white noise raises it."""
+    r = gap_results()["full_only"]
+    m = r.metrics
+    assert m["sigma_red_bins_ppm"] < 30 and m["sigma_red_epochs_ppm"] == 0.0
+    assert m["depth_err_even_box_ppm"] == pytest.approx(
+        m["sigma_white_ppm"] / np.sqrt(m["n_even_points"]), rel=0.3
+    )
+    # per-epoch depths scattering 10% (500 ppm against ~40 ppm of white noise per epoch)
+    base = simulate_lightcurve(5, sectors=(1,), white_ppm=GAP["white"], orbit_gap_days=0.0)
+    lc = inject_transits(
+        base, GAP["P"], GAP["t0"], D_H, GAP["depth"], depth_scatter=0.1, supersample=1, seed=5
+    )
+    ctx = VetContext.build([lc], [Candidate(GAP["P"], GAP["t0"], D_H)])
+    r = SPEC.run(ctx)[0]
+    t, f, e = host_arrays(lc)
+    want = orc.v01(t, f, e, GAP["P"], GAP["t0"], D_H)
+    assert r.metrics["sigma_red_epochs_ppm"] == pytest.approx(want["sigma_red_epochs"] * 1e6, abs=0.01)
+    assert 250 < r.metrics["sigma_red_ppm"] < 800  # ~0.1 x 4250 ppm box depth
+    assert r.metrics["oe_box_sigma"] == round(want["oe_box_sigma"], 3)
+
+
+def test_coverage_threshold_is_traced():
+    ctx, _ = gap_context()
+    SPEC.run(ctx)
+    before = v01_odd_even._v01_kernel._cache_size()
+    for c in (0.0, 0.2, 0.9):
+        SPEC.run(dataclasses.replace(ctx, options={"V01": {"min_epoch_coverage": c}}))
+    assert v01_odd_even._v01_kernel._cache_size() == before
+    assert gap_results(0.0)["partial"].metrics["n_epochs_excluded"] == 0
+
+
+# ------------------------------------------------------------------------------------------
+# WASP-18 b (confirmed hot Jupiter): partial and flattening-damaged transits
+# ------------------------------------------------------------------------------------------
+WASP18 = dict(period_days=0.9414526, t0_btjd=1375.169883, duration_hours=2.1437)
+
+
+@pytest.fixture(scope="module")
+def wasp18_results(shared_data):
+    from jaxvet.io import read_lightcurves
+
+    d = shared_data / "tic100100827"
+    both = read_lightcurves([d / "wasp18b.fits", d / "wasp18b_flat_lightcurve.csv"])
+    s2 = read_lightcurves([d / "wasp18b.fits"])
+    ctx = VetContext.build(
+        [both, s2], [Candidate(**WASP18, id="s2s3"), Candidate(**WASP18, id="s2")], lc_index=[0, 1]
+    )
+    return dict(zip(("s2s3", "s2"), SPEC.run(ctx), strict=True))
+
+
+def test_wasp18b_passes(wasp18_results):
+    """Before: OE_box 15.06 (odd 8,616 vs even 8,315 ppm +- 14) -> fail, sigma_red 0.  The two
+    partial transits (epochs -7 and 33, 15 and 18 of ~64 points) are left out and the
+    per-epoch depth scatter (sector 3's transits damaged by its flattening: epochs 25, 26, 32 at
+    2,200-5,200 ppm) enters the errors."""
+    r = wasp18_results["s2s3"]
+    m = r.metrics
+    assert r.verdict == "pass" and m["oe_box_sigma"] < 2
+    assert r.raw["excluded_epochs"] == [-7, 33] and m["n_epochs_used"] == 47
+    assert m["sigma_red_bins_ppm"] == 0.0 and m["sigma_red_epochs_ppm"] > 1000
+    # the reference statistic is untouched (all 49 epochs)
+    assert (m["n_odd_transits"], m["n_even_transits"], m["delta_sigma"]) == (25, 24, 0.22)
+    # sector 2 alone: undamaged transits scatter 2x their white errors -> floor ~150 ppm
+    s2 = wasp18_results["s2"]
+    assert s2.verdict == "pass" and s2.raw["excluded_epochs"] == [-7]
+    assert 100 < s2.metrics["sigma_red_ppm"] < 200 and s2.metrics["oe_box_sigma"] < 2

@@ -12,15 +12,19 @@ MNRAS 373, 231); see :mod:`jaxvet.core.epochs`.  Parity is ``epoch % 2`` (Python
 epochs work).  Per parity ``d = median(depth_k)``, ``sigma = median(sigma_k)/sqrt(N)``;
 ``delta_sigma = |d_odd - d_even|/sqrt(sigma_odd^2 + sigma_even^2)``,
 ``rel_diff = |delta|/max(|d_odd|, |d_even|, 1e-10)``.  Fewer than 2 transits or 20 in-transit
-points in either parity is *insufficient* (flag ``INSUFFICIENT_DATA``, confidence 0.2, depth
-metrics zeroed); ``D >= 0.5 P`` is guarded the same way.  Every metric, note, flag and the
-confidence model reproduce the reference, with its rounding.
+points in either parity is *insufficient* (flag ``INSUFFICIENT_DATA``, confidence 0.2; the
+reference zeroes the depth metrics, jaxvet reports them as None: nothing was measured);
+``D >= 0.5 P`` is guarded the same way.  Every other metric, note, flag and the confidence model
+reproduce the reference, with its rounding.
 
 Beyond the reference: the OE_box statistic of LEO-Vetter (Kunimoto et al. 2025,
-arXiv:2509.10619) with pink-noise uncertainties (Pont et al. 2006):
+arXiv:2509.10619) with pink-noise uncertainties (Pont et al. 2006), over the *covered* epochs:
+measured epochs whose in-transit points cover at least ``min_epoch_coverage`` (0.6, the seeds'
+minimum transit coverage) of the transit at the local cadence (``EpochTable.coverage``; partial
+transits at gap edges hold mostly ingress or egress and are biased shallow):
 
 * box depth of a parity: ``delta_box = 1 - weighted_mean(f_i / b_k)`` over every in-transit
-  point ``i`` of the parity's measured epochs ``k`` (each point normalised by its own epoch's
+  point ``i`` of the parity's covered epochs ``k`` (each point normalised by its own epoch's
   baseline ``b_k``); weights ``(b_k/err_i)^2`` when every such point has a positive
   ``flux_err``, equal weights otherwise.  This is the per-parity weighted-mean depth;
 * ``sigma_box = sqrt(sigma_w^2/n + sigma_r^2/N_tr)`` with ``n`` the parity's in-transit points
@@ -29,13 +33,18 @@ arXiv:2509.10619) with pink-noise uncertainties (Pont et al. 2006):
   baselines); ``sigma_r^2 = max(0, var(m_j) - sigma_w^2 <1/c_j>)`` from the means ``m_j`` of the
   same residuals in duration-wide bins (``c_j >= 3`` points; bins centred on ``t_c + jD``,
   ``1 <= |j| <= 6``) -- the white-noise part of the binned scatter removed (Hartman & Bakos
-  2016, A&C 17, 1);
+  2016, A&C 17, 1) -- or, if larger, the transit-timescale excess variance of the per-epoch box
+  depths about their parity's mean (:func:`jaxvet.core.noise.epoch_excess_variance`, beyond 2
+  standard deviations of the white expectation ``sigma_w^2 (1/n_k + (pi/2)/n_oot_k)``): on a
+  flattened light curve the out-of-transit bins are whitened and ``sigma_r`` from them is 0,
+  while the transits themselves scatter (``sigma_red_bins_ppm``, ``sigma_red_epochs_ppm``);
 * ``oe_box_sigma = |delta_odd - delta_even|/sqrt(sigma_odd^2 + sigma_even^2)`` (0 when the
   denominator is 0) and ``oe_box_rel_diff = |delta_odd - delta_even|/max(|delta_odd|,
   |delta_even|, 1e-10)``.
 
 Verdict: **insufficient** for the guard or the reference's low-N rules (this
-includes a single parity, for which the note ``single_parity_epochs`` is added); otherwise
+includes a single parity, for which the note ``single_parity_epochs`` is added), or when a
+parity keeps fewer than ``min_transits_per_parity`` covered epochs; otherwise
 **fail** if ``oe_box_sigma >= 3``, or if ``oe_box_rel_diff >= 0.5`` *and* ``oe_box_sigma >= 2``
 -- all computed from the *box depths* above, not from the reference's median depths -- else
 **pass**.  The significance gate on the relative-difference rule is jaxvet's: without it a
@@ -43,11 +52,13 @@ candidate with no transit (both depths ~0 +- noise, so the relative difference i
 which on 1,000 random ephemerides on TOI-5807 was 78% of them, and low-SNR planets fail by
 noise alone; with it the rule keeps its purpose (a large, at least 2-sigma difference is
 EB-like).  Options: ``oe_sigma_threshold`` (3), ``rel_diff_threshold`` (0.5),
-``rel_diff_min_sigma`` (2; 0 gives the literal LEO-Vetter rule).
+``rel_diff_min_sigma`` (2; 0 gives the literal LEO-Vetter rule), ``min_epoch_coverage`` (0.6),
+all traced.  Flag ``NEGATIVE_DEPTH`` marks a negative parity depth (median or box).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import ClassVar
@@ -56,16 +67,25 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxvet.core.epochs import FOLD_BINS, box_weights_ok, epoch_table_for_context, pink_noise_variances
+from jaxvet.core.epochs import (
+    FOLD_BINS,
+    box_weights_ok,
+    epoch_box_depths,
+    epoch_table_for_context,
+    pink_noise_variances,
+)
+from jaxvet.core.noise import epoch_excess_variance
 from jaxvet.core.stats import masked_median
 from jaxvet.engine.context import CheckSpec, VetContext
-from jaxvet.engine.options import CheckOptions, at_least, non_negative, one_of, option, positive
+from jaxvet.engine.options import CheckOptions, at_least, in_range, non_negative, one_of, option, positive
 from jaxvet.results import STATUS_CODES, VERDICT_CODES, CheckResult
 
 __all__ = ["SPEC", "V01Options", "compute", "format", "DEFAULT_OPTIONS", "reference_confidence"]
 
 ID = "V01"
 NAME = "odd_even_depth"
+#: flag of a result whose measured depth is negative (the flux rises in transit)
+NEGATIVE_DEPTH = "NEGATIVE_DEPTH"
 METHOD = "per_epoch_median"
 SUMMARY_METRICS = (
     "delta_sigma",
@@ -82,6 +102,7 @@ SUMMARY_METRICS = (
     "depth_even_box_ppm",
     "sigma_white_ppm",
     "sigma_red_ppm",
+    "n_epochs_used",
 )
 
 
@@ -96,6 +117,7 @@ class V01Options(CheckOptions):
     oe_sigma_threshold: float = option(3.0, positive, traced=True)
     rel_diff_threshold: float = option(0.5, positive, traced=True)
     rel_diff_min_sigma: float = option(2.0, non_negative, traced=True)
+    min_epoch_coverage: float = option(0.6, in_range(0.0, 1.0), traced=True)
 
 
 #: the default options as a plain mapping
@@ -136,11 +158,16 @@ def _aggregate(tab, thr, min_tr, min_pts):
     out["n_processed"] = jnp.sum(v.processed, axis=1)
     out["n_global"] = jnp.sum(v.used_global, axis=1)
 
-    # ---- OE_box: weighted-mean box depths with pink-noise errors ---------------------------
+    # ---- OE_box: weighted-mean box depths with pink-noise errors, over the covered epochs ---
+    # an epoch enters jaxvet's statistics only if its in-transit points cover at least
+    # min_epoch_coverage of the transit at the local cadence (partial transits at gap edges
+    # sample only ingress or egress and bias the box depth shallow)
+    use_ep = ok & (tab.coverage >= thr["min_epoch_coverage"])
+    use = {"odd": use_ep & odd, "even": use_ep & ~odd}
     base = jnp.where(ok, v.baseline, 1.0)
     err_ok = box_weights_ok(tab, v)
     box = {}
-    for p, s in sel.items():
+    for p, s in use.items():
         num_w = jnp.sum(jnp.where(s, base * tab.sum_fw_in, 0.0), axis=1)
         den_w = jnp.sum(jnp.where(s, base * base * tab.sum_w_in, 0.0), axis=1)
         num_u = jnp.sum(jnp.where(s, tab.sum_f_in / base, 0.0), axis=1)
@@ -148,10 +175,29 @@ def _aggregate(tab, thr, min_tr, min_pts):
         num = jnp.where(err_ok, num_w, num_u)
         den = jnp.where(err_ok, den_w, den_u)
         box[p] = jnp.where(den > 0, 1.0 - num / jnp.where(den > 0, den, 1.0), jnp.nan)
-    var_w, var_r = pink_noise_variances(v)
-    for p in sel:
-        npts = out[f"n_{p}_points"].astype(jnp.float64)
-        ntr = out[f"n_{p}_transits"].astype(jnp.float64)
+        out[f"n_{p}_transits_used"] = jnp.sum(s, axis=1)
+        out[f"n_{p}_points_used"] = jnp.sum(jnp.where(s, tab.n_in, 0), axis=1)
+    # white noise and out-of-transit red noise from the used epochs' local windows ...
+    gate = lambda a: jnp.where(use_ep, a, 0)  # noqa: E731
+    vg = dataclasses.replace(
+        v, **{k: gate(getattr(v, k)) for k in ("pink_n", "pink_sum_r", "pink_sum_r2", "pink_nbins")}
+    )
+    vg = dataclasses.replace(
+        vg, **{k: gate(getattr(v, k)) for k in ("pink_sum_m", "pink_sum_m2", "pink_sum_invc")}
+    )
+    var_w, var_r_bins = pink_noise_variances(vg)
+    # ... and the transit-timescale red noise from the per-epoch box depths' scatter about their
+    # parity's mean beyond the white expectation (a floor: flattening whitens the out-of-transit
+    # data, so the binned estimate collapses while the in-transit baselines keep their errors)
+    ep_box = epoch_box_depths(tab, v)
+    n_oot = jnp.maximum(v.n_oot, 1).astype(jnp.float64)
+    var_ep_white = var_w[:, None] * (1.0 / jnp.maximum(n_in, 1.0) + (0.5 * jnp.pi) / n_oot)
+    var_r_ep = epoch_excess_variance(ep_box, var_ep_white, use_ep, odd.astype(jnp.int32))
+    var_r = jnp.where(jnp.isnan(var_r_ep), var_r_bins, jnp.maximum(var_r_bins, var_r_ep))
+    var_r = jnp.where(jnp.isnan(var_w), jnp.nan, var_r)
+    for p in use:
+        npts = out[f"n_{p}_points_used"].astype(jnp.float64)
+        ntr = out[f"n_{p}_transits_used"].astype(jnp.float64)
         out[f"box_{p}"] = box[p]
         out[f"box_err_{p}"] = jnp.where(
             (npts > 0) & (ntr > 0),
@@ -167,8 +213,14 @@ def _aggregate(tab, thr, min_tr, min_pts):
     out["oe_box_rel_diff"] = oe_rel
     out["sigma_white"] = jnp.sqrt(var_w)
     out["sigma_red"] = jnp.sqrt(var_r)
+    out["sigma_red_bins"] = jnp.sqrt(var_r_bins)
+    out["sigma_red_epochs"] = jnp.sqrt(var_r_ep)
+    out["epoch_used"] = use_ep
+    out["epoch_box"] = ep_box
+    gated_low = (out["n_odd_transits_used"] < min_tr) | (out["n_even_transits_used"] < min_tr)
+    out["gated_low"] = gated_low
 
-    undefined = ~tab.active | insufficient | jnp.isnan(oe) | jnp.isnan(oe_rel)
+    undefined = ~tab.active | insufficient | gated_low | jnp.isnan(oe) | jnp.isnan(oe_rel)
     fail = (oe >= thr["oe_sigma_threshold"]) | (
         (oe_rel >= thr["rel_diff_threshold"]) & (oe >= thr["rel_diff_min_sigma"])
     )
@@ -187,7 +239,7 @@ def _v01_kernel(tab, thr, min_tr, min_pts):
     h = _aggregate(tab, thr, min_tr, min_pts)
     guard = tab.guard
     ins = h["insufficient"] | guard
-    zero_if = lambda x: jnp.where(ins, 0.0, x)  # noqa: E731
+    zero_if = lambda x: jnp.where(ins, jnp.nan, x)  # noqa: E731  (nothing measured: NaN -> None)
     keep = lambda x: jnp.where(guard, 0, x)  # noqa: E731
     v = tab.v01
     return {
@@ -195,7 +247,7 @@ def _v01_kernel(tab, thr, min_tr, min_pts):
         "verdict": h["verdict"],
         "guard": guard,
         "insufficient": ins,
-        # reference metrics (unrounded; zero where the reference zeroes them)
+        # reference metrics (unrounded; NaN where the reference zeroes them: nothing measured)
         "delta_sigma": zero_if(h["delta_sigma_raw"]),
         "rel_diff": zero_if(h["rel_diff_raw"]),
         "depth_odd_ppm": zero_if(h["median_odd"] * 1e6),
@@ -214,6 +266,10 @@ def _v01_kernel(tab, thr, min_tr, min_pts):
         "depth_err_even_box_ppm": h["box_err_even"] * 1e6,
         "sigma_white_ppm": h["sigma_white"] * 1e6,
         "sigma_red_ppm": h["sigma_red"] * 1e6,
+        "sigma_red_bins_ppm": h["sigma_red_bins"] * 1e6,
+        "sigma_red_epochs_ppm": h["sigma_red_epochs"] * 1e6,
+        "n_epochs_used": jnp.where(guard, 0, h["n_odd_transits_used"] + h["n_even_transits_used"]),
+        "n_epochs_excluded": jnp.sum(v.ok & ~h["epoch_used"], axis=1),
         # per-epoch arrays (B, E) for formatting and plots
         "epoch": tab.epoch,
         "epoch_ok": v.ok,
@@ -221,6 +277,9 @@ def _v01_kernel(tab, thr, min_tr, min_pts):
         "epoch_sigma": v.sigma,
         "epoch_n_in": tab.n_in,
         "epoch_rn_warn": v.rn_warn,
+        "epoch_used": h["epoch_used"],
+        "epoch_coverage": tab.coverage,
+        "epoch_box": h["epoch_box"],
         "fold_sum": tab.fold_sum,
         "fold_cnt": tab.fold_cnt,
         "fold_half_range": tab.fold_half_range,
@@ -278,9 +337,25 @@ def _empty_plot() -> dict:
         "even_epochs": [],
         "even_depths_ppm": [],
         "even_errs_ppm": [],
-        "mean_odd_ppm": 0.0,
-        "mean_even_ppm": 0.0,
+        "mean_odd_ppm": None,
+        "mean_even_ppm": None,
     }
+
+
+#: the reference's depth metrics, which it zeroes when nothing was measured (jaxvet: None)
+UNMEASURED_METRICS = (
+    "odd_depth", "even_depth", "depth_diff_sigma", "depth_odd_ppm", "depth_even_ppm",
+    "depth_err_odd_ppm", "depth_err_even_ppm", "delta_ppm", "delta_sigma", "rel_diff",
+)  # fmt: skip
+
+
+def _unmeasured(p_odd: int, p_even: int, n_odd: int, n_even: int) -> dict:
+    """The reference's metrics of an insufficient result, None where it writes 0.0."""
+    m = {k: None for k in UNMEASURED_METRICS[:3]}
+    m.update(n_odd_points=p_odd, n_even_points=p_even, n_odd_transits=n_odd, n_even_transits=n_even)
+    m.update({k: None for k in UNMEASURED_METRICS[3:]})
+    m["method"] = METHOD
+    return m
 
 
 def _fold_block(a: dict, b: int, duration_hours: float) -> dict:
@@ -298,17 +373,14 @@ def _fold_block(a: dict, b: int, duration_hours: float) -> dict:
 
 
 def _guarded(verdict: str, extras: dict) -> CheckResult:
-    """The reference's result for ``D >= 0.5 P`` (every metric zero, the OE_box ones None)."""
+    """The reference's result for ``D >= 0.5 P``: nothing is measured, so where the reference
+    writes 0.0 every depth metric is None (counts stay 0)."""
     notes = ["duration_too_long_relative_to_period", "insufficient_data_for_odd_even_check"]
-    metrics = {
-        "odd_depth": 0.0, "even_depth": 0.0, "depth_diff_sigma": 0.0,
-        "n_odd_points": 0, "n_even_points": 0, "n_odd_transits": 0, "n_even_transits": 0,
-        "depth_odd_ppm": 0.0, "depth_even_ppm": 0.0, "depth_err_odd_ppm": 0.0,
-        "depth_err_even_ppm": 0.0, "delta_ppm": 0.0, "delta_sigma": 0.0, "rel_diff": 0.0,
-        "method": METHOD,
-    }  # fmt: skip
+    metrics = _unmeasured(0, 0, 0, 0)
     metrics.update({k: None for k in extras})
+    metrics.update(n_epochs_used=0, n_epochs_excluded=0)
     raw = dict(metrics, epoch_depths_odd_ppm=[], epoch_depths_even_ppm=[], plot_data=_empty_plot())
+    raw["excluded_epochs"] = []
     raw["_metrics_only"] = True
     return CheckResult(ID, NAME, "ok", 0.2, verdict, ["INSUFFICIENT_DATA"], metrics, raw, notes)
 
@@ -329,6 +401,10 @@ def format(ctx: VetContext, opts: V01Options | None, a: dict) -> list[CheckResul
             "depth_err_even_box_ppm": _r(a["depth_err_even_box_ppm"][b], 2),
             "sigma_white_ppm": _r(a["sigma_white_ppm"][b], 2),
             "sigma_red_ppm": _r(a["sigma_red_ppm"][b], 2),
+            "sigma_red_bins_ppm": _r(a["sigma_red_bins_ppm"][b], 2),
+            "sigma_red_epochs_ppm": _r(a["sigma_red_epochs_ppm"][b], 2),
+            "n_epochs_used": int(a["n_epochs_used"][b]),
+            "n_epochs_excluded": int(a["n_epochs_excluded"][b]),
         }
         verdict = ["pass", "warn", "fail", "insufficient"][int(a["verdict"][b])]
         if a["guard"][b]:
@@ -346,9 +422,10 @@ def format(ctx: VetContext, opts: V01Options | None, a: dict) -> list[CheckResul
                 f"odd_even_baseline_fallback_global_oot: {n_glob}/{n_proc} "
                 "epochs used global OOT baseline (local window too sparse)"
             )
-        par = {}
+        par, cov = {}, {}
         for name, sel in (("odd", ok & odd), ("even", ok & ~odd)):
             par[name] = (ep[sel].astype(int), a["epoch_depth"][b][sel], a["epoch_sigma"][b][sel])
+            cov[name] = (a["epoch_coverage"][b][sel], ~a["epoch_used"][b][sel], a["epoch_box"][b][sel])
         n_odd, n_even = int(a["n_odd_transits"][b]), int(a["n_even_transits"][b])
         p_odd, p_even = int(a["n_odd_points"][b]), int(a["n_even_points"][b])
         plot = {
@@ -360,6 +437,11 @@ def format(ctx: VetContext, opts: V01Options | None, a: dict) -> list[CheckResul
             "even_depths_ppm": [float(d * 1e6) for d in par["even"][1][:50]],
             "even_errs_ppm": [float(s * 1e6) for s in par["even"][2][:50]],
         }
+        for name in ("odd", "even"):  # jaxvet: coverage, exclusion and box depth per epoch
+            plot[f"{name}_coverage"] = [_r(c, 3) for c in cov[name][0][:50]]
+            plot[f"{name}_excluded"] = [bool(x) for x in cov[name][1][:50]]
+            plot[f"{name}_box_depths_ppm"] = [_f(d * 1e6) for d in cov[name][2][:50]]
+        plot["min_epoch_coverage"] = opts.min_epoch_coverage
         if a["insufficient"][b]:
             if n_odd < mt:
                 warnings.append(f"Only {n_odd} odd transit(s), need {mt}")
@@ -370,16 +452,9 @@ def format(ctx: VetContext, opts: V01Options | None, a: dict) -> list[CheckResul
             if p_even < mp:
                 warnings.append(f"Only {p_even} even in-transit points, need {mp}")
             warnings.append("insufficient_data_for_odd_even_check")
-            metrics = {
-                "odd_depth": 0.0, "even_depth": 0.0, "depth_diff_sigma": 0.0,
-                "n_odd_points": p_odd, "n_even_points": p_even,
-                "n_odd_transits": n_odd, "n_even_transits": n_even,
-                "depth_odd_ppm": 0.0, "depth_even_ppm": 0.0, "depth_err_odd_ppm": 0.0,
-                "depth_err_even_ppm": 0.0, "delta_ppm": 0.0, "delta_sigma": 0.0, "rel_diff": 0.0,
-                "method": METHOD,
-            }  # fmt: skip
+            metrics = _unmeasured(p_odd, p_even, n_odd, n_even)
             confidence = 0.2
-            plot.update(mean_odd_ppm=0.0, mean_even_ppm=0.0)
+            plot.update(mean_odd_ppm=None, mean_even_ppm=None)
             lists = {"epoch_depths_odd_ppm": [], "epoch_depths_even_ppm": []}
         else:
             mo, me = float(a["median_odd"][b]), float(a["median_even"][b])
@@ -409,6 +484,10 @@ def format(ctx: VetContext, opts: V01Options | None, a: dict) -> list[CheckResul
                 "epoch_depths_even_ppm": [round(d * 1e6, 1) for d in par["even"][1][:20]],
             }
         flags = ["INSUFFICIENT_DATA"] if "insufficient_data" in str(warnings).lower() else []
+        depths = [metrics["depth_odd_ppm"], metrics["depth_even_ppm"]]
+        depths += [extras["depth_odd_box_ppm"], extras["depth_even_box_ppm"]]
+        if any(d is not None and d < 0 for d in depths):
+            flags.append(NEGATIVE_DEPTH)  # a brightening, not a transit
         notes = list(warnings)
         if (n_odd == 0) != (n_even == 0):
             notes.append("single_parity_epochs")
@@ -417,6 +496,7 @@ def format(ctx: VetContext, opts: V01Options | None, a: dict) -> list[CheckResul
         plot["box_depth_odd_ppm"] = extras["depth_odd_box_ppm"]
         plot["box_depth_even_ppm"] = extras["depth_even_box_ppm"]
         raw = dict(metrics, **lists, plot_data=plot)
+        raw["excluded_epochs"] = [int(e) for e in ep[ok & ~a["epoch_used"][b]]]
         raw["_metrics_only"] = True
         results.append(CheckResult(ID, NAME, "ok", confidence, verdict, flags, metrics, raw, notes))
     return results

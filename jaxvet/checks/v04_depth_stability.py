@@ -15,7 +15,8 @@ mean, median, std (ddof 0), ``rms_scatter = std/mean``, per-epoch SNR domination
 ``chi2_reduced = sum(((d - mean)/sigma)^2)/(N - 1)`` about the *unweighted* mean, and
 MAD outliers ``|d - median| > 4 * 1.4826 MAD`` (N >= 3).  Confidence, notes, metrics and
 rounding follow the reference exactly; N < 2 gives the note "Insufficient transits ..." and
-confidence 0.3, ``D >= 0.5P`` the guard result.
+confidence 0.3, ``D >= 0.5P`` the guard result (where the reference writes 0.0 for the
+unmeasured ``chi2_reduced``, ``depth_scatter_ppm``, ``expected_scatter_ppm``, jaxvet gives None).
 
 Beyond the reference: ``chi2_dof`` (N - 1), ``depth_mean_ppm`` (inverse-variance
 weighted mean of the reference depths) and ``depth_err_mean_ppm`` (``1/sqrt(sum w)``),
@@ -25,30 +26,39 @@ reference statistic without the flagged epochs), seed warnings (``low_n_transits
 calibrated chi-square with a verdict:
 
 * ``chi2_box_reduced``: per-epoch *box* depths ``1 - mean(f_i/b_k)`` (weighted
-  by ``(b_k/err_i)^2`` when all errors are positive, as V01's OE_box) with pink-noise errors
-  ``sigma_k^2 = sigma_w^2 (1/n_k + (pi/2)/n_oot_k) + sigma_r^2`` -- the in-transit mean, the
-  median baseline of ``n_oot_k`` points and the correlated part (Pont et al. 2006;
-  ``sigma_w``, ``sigma_r`` pooled from the epochs' local out-of-transit residuals in the 6D
-  windows, see
-  :func:`jaxvet.core.epochs.pink_noise_variances`), chi-square about the inverse-variance weighted
-  mean per degree of freedom, over the same epochs as the reference statistics;
+  by ``(b_k/err_i)^2`` when all errors are positive, as V01's OE_box) with errors
+  ``sigma_k^2 = sigma_w^2 (1/n_k + (pi/2)/n_oot_k) + sigma_r^2 + (f_sys d_med)^2`` -- the
+  in-transit mean, the median baseline of ``n_oot_k`` points, the correlated part (Pont et al.
+  2006; ``sigma_w``, ``sigma_r`` pooled from the used epochs' local out-of-transit residuals in
+  the 6D windows, see :func:`jaxvet.core.epochs.pink_noise_variances`) and a systematic floor,
+  ``f_sys = depth_systematic_floor`` (0.02) of the median box depth ``d_med`` (``sigma_sys_ppm``:
+  multiplicative systematics -- dilution, detrending that eats part of a transit -- scale with
+  the depth and are invisible in flattened out-of-transit data; V01's epoch-scatter estimate
+  would make this chi-square ~1 by construction).  Chi-square about the inverse-variance
+  weighted mean per degree of freedom, over the reference's epochs that also cover at least
+  ``min_epoch_coverage`` (0.6) of the transit (``n_epochs_used``, ``excluded_epochs``);
   ``chi2_box_reduced_excl_outliers`` without the flagged MAD outliers.  The reference's
   ``chi2_reduced`` is *not* calibrated: its ``sigma_k`` is the error of a mean while
   ``depth_k`` is a median of the in-transit points (and the transit is not a box), so for a
   perfectly stable trapezoid transit in white noise its median is ~2.5 and two thirds of
   stable planets would land in WARN (tests/test_v04.py::test_statistics_calibration);
-* verdict: **insufficient** for the guard, fewer than 2 measured transits, or an undefined
-  statistic (no local out-of-transit residuals, zero noise); otherwise on ``X`` =
+* verdict: **insufficient** for the guard, fewer than 2 measured (or covered) transits, or an
+  undefined statistic (no local out-of-transit residuals, zero noise); otherwise on ``X`` =
   ``chi2_box_reduced`` -- or, when MAD outliers are flagged and at least 2 epochs remain,
   ``chi2_box_reduced_excl_outliers`` (a single outlier epoch such as a momentum dump
   is flagged, not allowed to fail the candidate): **pass** if ``X < 2``, **warn** if
   ``2 <= X < 4``, **fail** if ``X >= 4``.  Option ``verdict_statistic="chi2_reduced"`` uses the
   reference statistic instead (same outlier rule); ``legacy_mode=True``: **pass** if
   ``rms_scatter < 0.3`` else **fail**.
+
+Flag ``NEGATIVE_DEPTH``: the mean depth of every measured epoch (the dropped ``depth <= 0`` ones
+included) is negative.  ``plot_data["chi2_dominating_idx"]`` is the epoch carrying at least half
+of the box chi-square (the reference's ``dominating_epoch_idx`` is merely the highest-SNR one).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import ClassVar
@@ -60,7 +70,7 @@ import numpy as np
 from jaxvet.core.epochs import epoch_box_depths, epoch_table_for_context, pink_noise_variances
 from jaxvet.core.order_stats import MAD_TO_SIGMA, masked_median
 from jaxvet.engine.context import CheckSpec, VetContext
-from jaxvet.engine.options import CheckOptions, at_least, boolean, one_of, option, positive
+from jaxvet.engine.options import CheckOptions, at_least, boolean, in_range, one_of, option, positive
 from jaxvet.errors import JaxvetInputError
 from jaxvet.results import STATUS_CODES, VERDICT_CODES, CheckResult
 
@@ -68,6 +78,8 @@ __all__ = ["SPEC", "V04Options", "compute", "format", "DEFAULT_OPTIONS", "refere
 
 ID = "V04"
 NAME = "depth_stability"
+#: flag: the measured epochs' mean depth is negative (the flux rises in transit)
+NEGATIVE_DEPTH = "NEGATIVE_DEPTH"
 METHOD = "per_epoch_local_baseline"
 VERDICT_STATISTICS = ("box_chi2", "chi2_reduced")
 SUMMARY_METRICS = (
@@ -84,6 +96,7 @@ SUMMARY_METRICS = (
     "dom_frac",
     "s_max",
     "n_outliers_flagged",
+    "n_epochs_used",
 )
 
 
@@ -100,6 +113,8 @@ class V04Options(CheckOptions):
     legacy_mode: bool = option(False, boolean)
     rms_scatter_threshold: float = option(0.3, positive, traced=True)
     verdict_statistic: str = option("box_chi2", one_of(*VERDICT_STATISTICS))
+    min_epoch_coverage: float = option(0.6, in_range(0.0, 1.0), traced=True)
+    depth_systematic_floor: float = option(0.02, in_range(0.0, 1.0), traced=True)
 
     def validate(self) -> None:
         if self.chi2_threshold_fail < self.chi2_threshold_pass:
@@ -127,6 +142,24 @@ def _chi2_weighted(d, s, sel):
     z = jnp.where(sel, (d - mean[:, None]) / jnp.where(sel & (s > 0), s, 1.0), 0.0)
     chi2 = jnp.sum(z * z, axis=1) / jnp.maximum(n - 1, 1)
     return jnp.where(good & (n > 1), chi2, jnp.nan)
+
+
+def _chi2_terms(d, s, sel):
+    """Per-epoch terms ``((d - mean_w)/s)^2`` of :func:`_chi2_weighted` (0 off ``sel``)."""
+    w = jnp.where(sel, 1.0 / jnp.where(sel & (s > 0), s * s, 1.0), 0.0)
+    sw = jnp.sum(w, axis=1)
+    mean = jnp.sum(w * jnp.where(sel, d, 0.0), axis=1) / jnp.where(sw > 0, sw, 1.0)
+    z = jnp.where(sel, (d - mean[:, None]) / jnp.where(sel & (s > 0), s, 1.0), 0.0)
+    return z * z
+
+
+def _weighted_mean(d, s, sel):
+    """Inverse-variance weighted mean of ``d`` over ``sel`` (NaN if empty)."""
+    w = jnp.where(sel, 1.0 / jnp.where(sel & (s > 0), s * s, 1.0), 0.0)
+    sw = jnp.sum(w, axis=1)
+    return jnp.where(
+        sw > 0, jnp.sum(w * jnp.where(sel, d, 0.0), axis=1) / jnp.where(sw > 0, sw, 1.0), jnp.nan
+    )
 
 
 def _chi2(d, s, sel):
@@ -185,18 +218,32 @@ def _aggregate(tab, thr, min_conf, legacy, use_box):
     chi2_excl, _ = _chi2(d, s, keep)
     chi2_excl = jnp.where(all_pos, chi2_excl, 0.0)
     n_keep = jnp.sum(keep, axis=1)
-    # calibrated statistic: per-epoch box depths with pink-noise errors (same model as OE_box)
+    # calibrated statistic: per-epoch box depths with pink-noise errors (same model as OE_box),
+    # over the epochs whose in-transit points cover >= min_epoch_coverage of the transit
+    used = acc & (tab.coverage >= thr["min_epoch_coverage"])
+    keep_box = used & ~outlier
     box = epoch_box_depths(tab, v)
-    var_w, var_r = pink_noise_variances(v)
+    gate = lambda a: jnp.where(used, a, 0)  # noqa: E731
+    pink = ("pink_n", "pink_sum_r", "pink_sum_r2", "pink_nbins", "pink_sum_m", "pink_sum_m2", "pink_sum_invc")
+    var_w, var_r = pink_noise_variances(dataclasses.replace(v, **{k: gate(getattr(v, k)) for k in pink}))
     n_oot = jnp.maximum(v.n_oot, 1).astype(jnp.float64)
+    # multiplicative systematics (dilution, detrending that eats part of a transit) scale with
+    # the depth and are invisible in the out-of-transit noise: a floor of a fraction of it
+    box_med = masked_median(box, used)
+    var_sys = (thr["depth_systematic_floor"] * jnp.where(jnp.isfinite(box_med), box_med, 0.0)) ** 2
     sig_box = jnp.sqrt(
-        var_w[:, None] * (1.0 / jnp.maximum(tab.n_in, 1) + (0.5 * jnp.pi) / n_oot) + var_r[:, None]
+        var_w[:, None] * (1.0 / jnp.maximum(tab.n_in, 1) + (0.5 * jnp.pi) / n_oot)
+        + var_r[:, None]
+        + var_sys[:, None]
     )
-    chi2_box = _chi2_weighted(box, sig_box, acc)
-    chi2_box_excl = _chi2_weighted(box, sig_box, keep)
+    chi2_box = _chi2_weighted(box, sig_box, used)
+    chi2_box_excl = _chi2_weighted(box, sig_box, keep_box)
+    n_used = jnp.sum(used, axis=1)
+    z_box = _chi2_terms(box, sig_box, used)
     use_excl = (n_out > 0) & (n_keep >= 2)
+    use_excl_box = (n_out > 0) & (jnp.sum(keep_box, axis=1) >= 2)
     stat = jnp.where(
-        use_box, jnp.where(use_excl, chi2_box_excl, chi2_box), jnp.where(use_excl, chi2_excl, chi2_red)
+        use_box, jnp.where(use_excl_box, chi2_box_excl, chi2_box), jnp.where(use_excl, chi2_excl, chi2_red)
     )
     stat_undefined = jnp.where(use_box & ~legacy, jnp.isnan(stat), ~all_pos)
     graded = jnp.where(
@@ -206,7 +253,7 @@ def _aggregate(tab, thr, min_conf, legacy, use_box):
     )
     by_rms = jnp.where(rms < thr["rms_scatter_threshold"], VERDICT_CODES["pass"], VERDICT_CODES["fail"])
     graded = jnp.where(legacy, by_rms, graded)
-    undefined = ~tab.active | (n < 2) | stat_undefined
+    undefined = ~tab.active | (n < 2) | stat_undefined | (use_box & ~legacy & (n_used < 2))
     verdict = jnp.where(undefined, VERDICT_CODES["insufficient"], graded).astype(jnp.int32)
     return dict(
         accepted=acc,
@@ -237,9 +284,18 @@ def _aggregate(tab, thr, min_conf, legacy, use_box):
         sig_box=jnp.where(acc, sig_box, jnp.nan),
         sigma_white=jnp.sqrt(var_w),
         sigma_red=jnp.sqrt(var_r),
+        sigma_sys=jnp.sqrt(var_sys),
+        used=used,
+        n_used=n_used,
+        z2_box=z_box,
+        box_mean=jnp.where(
+            use_excl_box, _weighted_mean(box, sig_box, keep_box), _weighted_mean(box, sig_box, used)
+        ),
         n_out=n_out,
         n_processed=jnp.sum(v.processed, axis=1),
         n_global=jnp.sum(v.used_global, axis=1),
+        # every measured epoch, the dropped depth <= 0 ones included: a brightening on average
+        negative=jnp.sum(jnp.where(v.ok, v.depth, 0.0), axis=1) < 0,
         verdict=verdict,
     )
 
@@ -251,7 +307,7 @@ def _v04_kernel(tab, t0, period, thr, min_conf, legacy, use_box):
     guard = tab.guard
     n = h["n"]
     full = (n >= 2) & ~guard
-    z = lambda x: jnp.where(full, x, 0.0)  # noqa: E731
+    z = lambda x: jnp.where(full, x, jnp.nan)  # noqa: E731  (the reference's 0.0: nothing measured)
     nan_unless = lambda x: jnp.where(full, x, jnp.nan)  # noqa: E731
     return {
         "status": jnp.full(guard.shape, STATUS_CODES["ok"], jnp.int32),
@@ -263,6 +319,8 @@ def _v04_kernel(tab, t0, period, thr, min_conf, legacy, use_box):
         "chi2_box_reduced_excl_outliers": nan_unless(h["chi2_box_excl"]),
         "sigma_white_ppm": h["sigma_white"] * 1e6,
         "sigma_red_ppm": h["sigma_red"] * 1e6,
+        "sigma_sys_ppm": h["sigma_sys"] * 1e6,
+        "n_epochs_used": jnp.where(guard, 0, h["n_used"]),
         "chi2_reduced_excl_outliers": nan_unless(h["chi2_excl"]),
         "rms_scatter": z(h["rms"]),
         "mean_depth_ppm": z(h["mean"] * 1e6),
@@ -279,6 +337,7 @@ def _v04_kernel(tab, t0, period, thr, min_conf, legacy, use_box):
         "epoch_depth": tab.v04.depth,
         "epoch_sigma": tab.v04.sigma,
         "epoch_inflation": tab.v04.inflation,
+        "epoch_coverage": tab.coverage,
         "t0": t0,
         "period": period,
     }
@@ -348,42 +407,47 @@ def _guarded(opts: V04Options, verdict: str) -> CheckResult:
     """The reference's result for ``D >= 0.5 P``."""
     plot = {
         "version": 1, "epoch_times_btjd": [], "depths_ppm": [], "depth_errs_ppm": [],
-        "mean_depth_ppm": 0.0, "expected_scatter_ppm": 0.0, "dominating_epoch_idx": None,
+        "mean_depth_ppm": None, "expected_scatter_ppm": None, "dominating_epoch_idx": None,
     }  # fmt: skip
     metrics = {
         "n_transits_measured": 0,
-        "depth_scatter_ppm": 0.0,
-        "expected_scatter_ppm": 0.0,
-        "chi2_reduced": 0.0,
+        "depth_scatter_ppm": None,
+        "expected_scatter_ppm": None,
+        "chi2_reduced": None,
         "note": "Duration too long relative to period for depth stability check",
+        "n_epochs_used": 0,
         "verdict_rule": _rule(opts),
     }
-    raw = dict(metrics, depths_ppm=[], plot_data=plot, warnings=[], _metrics_only=True)
+    raw = dict(metrics, depths_ppm=[], plot_data=plot, warnings=[], excluded_epochs=[], _metrics_only=True)
     notes = ["duration_too_long_relative_to_period"]
     return CheckResult(ID, NAME, "ok", 0.2, verdict, [], metrics, raw, notes)
 
 
-def _too_few(opts, verdict, t0, period, eps, depths, sigmas, n, warnings, seed_warnings) -> CheckResult:
+def _too_few(
+    opts, verdict, t0, period, eps, depths, sigmas, n, warnings, seed_warnings, n_used, excluded, flags
+) -> CheckResult:
     """The reference's result with fewer than 2 measured transits."""
     plot = _plot_times(t0, period, eps, depths, sigmas, 50)
     plot.update(
-        mean_depth_ppm=float(depths[0] * 1e6) if n else 0.0,
-        expected_scatter_ppm=0.0,
+        mean_depth_ppm=float(depths[0] * 1e6) if n else None,
+        expected_scatter_ppm=None,
         dominating_epoch_idx=None,
     )
     metrics = {
         "n_transits_measured": n,
-        "depth_scatter_ppm": 0.0,
-        "expected_scatter_ppm": 0.0,
-        "chi2_reduced": 0.0,
+        "depth_scatter_ppm": None,
+        "expected_scatter_ppm": None,
+        "chi2_reduced": None,
         "note": "Insufficient transits for depth stability check",
         "chi2_dof": max(n - 1, 0),
         "n_outliers_flagged": 0,
+        "n_epochs_used": n_used,
         "verdict_rule": _rule(opts),
     }
     raw = dict(metrics, depths_ppm=[], plot_data=plot, warnings=seed_warnings, outlier_epochs=[])
+    raw["excluded_epochs"] = excluded
     raw["_metrics_only"] = True
-    return CheckResult(ID, NAME, "ok", 0.3, verdict, [], metrics, raw, warnings + seed_warnings)
+    return CheckResult(ID, NAME, "ok", 0.3, verdict, flags, metrics, raw, warnings + seed_warnings)
 
 
 def _measured_metrics(a: dict, b: int, n: int, n_outliers: int, opts: V04Options) -> dict:
@@ -423,11 +487,24 @@ def _measured_metrics(a: dict, b: int, n: int, n_outliers: int, opts: V04Options
         "chi2_box_reduced_excl_outliers": _rnum(a["_chi2_box_excl"][b], 3),
         "sigma_white_ppm": _rnum(a["sigma_white_ppm"][b], 2),
         "sigma_red_ppm": _rnum(a["sigma_red_ppm"][b], 2),
+        "sigma_sys_ppm": _rnum(a["sigma_sys_ppm"][b], 2),
+        "n_epochs_used": int(a["n_epochs_used"][b]),
+        "n_epochs_excluded": n - int(a["n_epochs_used"][b]),
         "verdict_rule": _rule(opts),
     }
 
 
-def _measured(a, b, opts, verdict, eps, depths, sigmas, n, warnings, seed_warnings) -> CheckResult:
+def _chi2_dominating(z2: np.ndarray, n_plot: int) -> int | None:
+    """Position of the epoch carrying at least half of the box chi-square, if there is one (and
+    it is among the ``n_plot`` plotted epochs)."""
+    total = float(np.sum(z2))
+    if z2.size < 2 or not total > 0:
+        return None
+    k = int(np.argmax(z2))
+    return k if z2[k] >= 0.5 * total and k < n_plot else None
+
+
+def _measured(a, b, opts, verdict, eps, depths, sigmas, n, warnings, seed_warnings, excluded, flags):
     """The result of a candidate with >= 2 measured transits."""
     t0, period = float(a["t0"][b]), float(a["period"][b])
     acc = a["_accepted"][b]
@@ -455,17 +532,23 @@ def _measured(a, b, opts, verdict, eps, depths, sigmas, n, warnings, seed_warnin
         chi2_threshold_pass=opts.chi2_threshold_pass,
         box_depths_ppm=[_fnum(x * 1e6) for x in a["_box"][b][acc][:n_plot]],
         box_errs_ppm=[_fnum(x * 1e6) for x in a["_sig_box"][b][acc][:n_plot]],
+        box_mean_ppm=_fnum(a["_box_mean"][b] * 1e6),
+        coverage=[_rnum(x, 3) for x in a["epoch_coverage"][b][acc][:n_plot]],
+        excluded=[bool(x) for x in ~a["_used"][b][acc][:n_plot]],
+        min_epoch_coverage=opts.min_epoch_coverage,
+        chi2_dominating_idx=_chi2_dominating(a["_z2_box"][b][acc], n_plot),
     )
     raw = dict(
         metrics,
         individual_depths=[round(float(d), 6) for d in depths[:10]],
         depths_ppm=[round(float(d) * 1e6, 1) for d in depths[:20]],
         outlier_epochs=outlier_epochs,
+        excluded_epochs=excluded,
         warnings=seed_warnings,
         plot_data=plot,
         _metrics_only=True,
     )
-    return CheckResult(ID, NAME, "ok", confidence, verdict, [], metrics, raw, warnings + seed_warnings)
+    return CheckResult(ID, NAME, "ok", confidence, verdict, flags, metrics, raw, warnings + seed_warnings)
 
 
 def _one(a: dict, b: int, opts: V04Options) -> CheckResult:
@@ -484,9 +567,26 @@ def _one(a: dict, b: int, opts: V04Options) -> CheckResult:
         )
     seed_warnings = ["low_n_transits"] if n < opts.min_transits_for_confidence else []
     t0, period = float(a["t0"][b]), float(a["period"][b])
+    excluded = [int(e) for e in a["epoch"][b][acc & ~a["_used"][b]]]
+    flags = [NEGATIVE_DEPTH] if a["_negative"][b] else []
     if n < 2:
-        return _too_few(opts, verdict, t0, period, eps, depths, sigmas, n, warnings, seed_warnings)
-    return _measured(a, b, opts, verdict, eps, depths, sigmas, n, warnings, seed_warnings)
+        n_used = int(a["n_epochs_used"][b])
+        return _too_few(
+            opts,
+            verdict,
+            t0,
+            period,
+            eps,
+            depths,
+            sigmas,
+            n,
+            warnings,
+            seed_warnings,
+            n_used,
+            excluded,
+            flags,
+        )
+    return _measured(a, b, opts, verdict, eps, depths, sigmas, n, warnings, seed_warnings, excluded, flags)
 
 
 def format(ctx: VetContext, opts: V04Options | None, a: dict) -> list[CheckResult]:

@@ -14,7 +14,10 @@ measures one epoch at a time in Python loops:
   Rousseeuw & Croux 1993), inflated by the binned-residual red-noise factor ``beta >= 1``
   (Pont, Zucker & Queloz 2006, MNRAS 373, 231) with bins of ``D/2`` when ``n_oot >= 20``;
 * a global-baseline fallback (all not-in-transit points of the light curve, >= 10 needed)
-  when the local window holds fewer than 5 points.
+  when the local window holds fewer than 5 points;
+* the epoch's transit coverage ``n_in / (D / cadence)`` (clipped to 1) with the cadence of its
+  own window (:func:`window_cadence`), which V01 and V04 use to leave partial transits out of
+  their own statistics (not out of the reference's).
 
 For V01's OE_box statistic (Kunimoto et al. 2025, LEO-Vetter, arXiv:2509.10619) and V04's box chi-square the
 kernel also returns per-epoch in-transit flux sums (box depths), the pieces of the pink-noise
@@ -81,11 +84,13 @@ __all__ = [
     "MIN_LOCAL_OOT",
     "MIN_GLOBAL_OOT",
     "MIN_OOT_RED_NOISE",
+    "CADENCE_STEP_TOLERANCE",
     "RED_NOISE_WARN_BELOW",
     "PINK_SIDE_BINS",
     "FOLD_BINS",
     "FOLD_HALF_RANGE_DURATIONS",
     "epoch_budget",
+    "window_cadence",
     "EpochTable",
     "VariantTable",
     "pink_noise_variances",
@@ -116,6 +121,8 @@ PINK_MIN_BIN_POINTS = 3
 #: phase-folded plot profile: bins over +-min(FOLD_HALF_RANGE_DURATIONS * D, 0.45 P)
 FOLD_BINS = 64
 FOLD_HALF_RANGE_DURATIONS = 3.0
+#: the local cadence is an iterated mean of the time steps within this factor of the estimate
+CADENCE_STEP_TOLERANCE = 1.5
 #: red-noise bins of a local window: span <= 12 D, bin D/2 -> at most 24 bins
 _LOCAL_RN_BINS = 32
 _I64_MAX = np.iinfo(np.int64).max
@@ -145,6 +152,32 @@ def _oot_finish(n, finish, i):
     rstd = jnp.where(n >= 2, mads[:, 0] * MAD_TO_SIGMA, 0.0)
     rstd_rn = jnp.where(n >= 2, mads[:, 1] * MAD_TO_SIGMA, 0.0)
     return rstd, rstd_rn
+
+
+def window_cadence(t, m):
+    """Typical time step of each row of time-ordered points ``t`` (R, W) where ``m`` (NaN when a
+    row has no positive step).
+
+    No sort: starting from the mean of all positive steps, three times the mean of the steps
+    within ``[1/CADENCE_STEP_TOLERANCE, CADENCE_STEP_TOLERANCE]`` of the previous estimate (no
+    lower bound the first time).  Data gaps (long steps) and near-duplicate time stamps (e.g. at
+    a stitching seam) drop out; on a regular cadence the result is that cadence.
+    """
+    dt = t[:, 1:] - t[:, :-1]
+    dv = m[:, 1:] & m[:, :-1] & (dt > 0)
+    dtz = jnp.where(dv, dt, 0.0)
+
+    def mean_of(sel):
+        n = jnp.sum(sel, axis=1)
+        return jnp.where(n > 0, jnp.sum(jnp.where(sel, dtz, 0.0), axis=1) / jnp.maximum(n, 1), jnp.nan)
+
+    c = mean_of(dv)
+    lo = jnp.zeros_like(c)
+    for _ in range(3):
+        c_new = mean_of(dv & (dt >= lo[:, None]) & (dt <= CADENCE_STEP_TOLERANCE * c[:, None]))
+        c = jnp.where(jnp.isfinite(c_new), c_new, c)
+        lo = c / CADENCE_STEP_TOLERANCE
+    return c
 
 
 # ----------------------------------------------------------------------------------------
@@ -180,6 +213,9 @@ def _row_kernel(t, f, err, m, ep, tc, slot, P, t0, D, hw_full, hw_cap, *, w_in: 
     sum_fw_in = jnp.sum(inv_e2 * jnp.where(sub_in, sub_f, 0.0), axis=1)
     sum_w_in = jnp.sum(inv_e2, axis=1)
     min_err_in = jnp.min(jnp.where(sub_in, sub_e, jnp.inf), axis=1)
+
+    # ---- local cadence: iterated mean of the consecutive time steps near the typical one ------
+    cadence = window_cadence(t, m)
 
     # ---- local out-of-transit sets (stacked variants) ----------------------------------------
     base_oot = m & ~in_any & col(slot)
@@ -247,6 +283,7 @@ def _row_kernel(t, f, err, m, ep, tc, slot, P, t0, D, hw_full, hw_cap, *, w_in: 
 
     out = dict(
         n_in=n_in,
+        cadence=cadence,
         med_in=med_in,
         overflow=overflow,
         sum_f_in=sum_f_in,
@@ -350,6 +387,8 @@ class EpochTable:
     slot: jax.Array  # (B, E) planned epoch
     center: jax.Array
     n_in: jax.Array
+    cadence: jax.Array  # (B, E) local cadence of the epoch's window (days), NaN if unknown
+    coverage: jax.Array  # (B, E) n_in / (D / cadence), clipped to 1; NaN without a cadence
     med_in: jax.Array
     sum_f_in: jax.Array
     sum_fw_in: jax.Array
@@ -452,7 +491,7 @@ _PINK = ("pink_sum_r", "pink_sum_r2", "pink_sum_m", "pink_sum_m2", "pink_sum_inv
 _HOST_FIELDS_INT = ("n_in", "full_n", "cap_n", "full_pink_nbins", "cap_pink_nbins")
 _HOST_FIELDS_BOOL = ("full_rnok", "cap_rnok")
 _ROW_FIELDS = (
-    "n_in", "med_in", "sum_f_in", "sum_fw_in", "sum_w_in", "min_err_in",
+    "n_in", "cadence", "med_in", "sum_f_in", "sum_fw_in", "sum_w_in", "min_err_in",
     "full_n", "full_b", "full_rstd", "full_beta", "full_rnok",
     "cap_n", "cap_b", "cap_rstd", "cap_beta", "cap_rnok",
     *(f"{v}_{k}" for v in ("full", "cap") for k in _PINK),
@@ -623,10 +662,18 @@ def measure_epochs(
         jnp.asarray(hb.hw_cap),
     )
     fold_hr = np.minimum(FOLD_HALF_RANGE_DURATIONS * hb.D, V01_MAX_PERIOD_FRACTION * hb.P)
+    with np.errstate(invalid="ignore"):
+        cov = np.minimum(1.0, tab["n_in"] * tab["cadence"] / hb.D[:, None])
+    cov = np.where(tab["slot"] & (tab["n_in"] == 0), 0.0, cov)
+    cov = np.where(tab["slot"], cov, np.nan)
     return EpochTable(
         guard=jnp.asarray(hb.guard),
         active=jnp.asarray(hb.active),
-        **{k: dev[k] for k in ("epoch", "slot", "center", "n_in", "med_in", "sum_f_in", "sum_fw_in")},
+        **{
+            k: dev[k]
+            for k in ("epoch", "slot", "center", "n_in", "cadence", "med_in", "sum_f_in", "sum_fw_in")
+        },
+        coverage=jnp.asarray(cov),
         **{k: dev[k] for k in ("sum_w_in", "min_err_in", "fold_sum", "fold_cnt")},
         fold_half_range=jnp.asarray(fold_hr),
         v01=v01,

@@ -30,17 +30,31 @@ def plot_odd_even_epochs(result: CheckResult, ax=None):
     """Per-epoch depths (ppm) with errors, coloured by parity, and the two parity levels.
 
     The solid lines are the reference's parity levels (medians of the per-epoch depths); the
-    dashed lines are the OE_box weighted-mean box depths, when available.
+    dashed lines are the OE_box weighted-mean box depths, when available.  Epochs whose
+    in-transit points cover less than ``min_epoch_coverage`` of the transit (partial transits,
+    left out of OE_box) are drawn hollow.
     """
     ax = _axes(ax)
     pd = _pd(result)
+    thr = pd.get("min_epoch_coverage")
     for name, color in (("odd", _ODD), ("even", _EVEN)):
         ep = np.asarray(pd[f"{name}_epochs"], float)
         if ep.size:
+            d = np.asarray(pd[f"{name}_depths_ppm"], float)
+            e = np.asarray(pd[f"{name}_errs_ppm"], float)
+            excl = np.asarray(pd.get(f"{name}_excluded", [False] * ep.size), bool)
             ax.errorbar(
-                ep, pd[f"{name}_depths_ppm"], yerr=pd[f"{name}_errs_ppm"], fmt="o", color=color,
-                capsize=2, label=f"{name} epochs",
+                ep[~excl], d[~excl], yerr=e[~excl], fmt="o", color=color, capsize=2, label=f"{name} epochs",
             )  # fmt: skip
+            if excl.any():
+                lab = (
+                    f"{name}: partial (coverage < {thr:g}), not in OE_box"
+                    if thr is not None
+                    else f"{name}: excluded"
+                )
+                ax.errorbar(
+                    ep[excl], d[excl], yerr=e[excl], fmt="o", color=color, mfc="white", capsize=2, label=lab
+                )
         level = pd.get(f"mean_{name}_ppm")
         if level and ep.size:
             ax.axhline(level, color=color, lw=1.2, label=f"{name} median {level:.0f} ppm")

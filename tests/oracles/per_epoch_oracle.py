@@ -61,6 +61,36 @@ def epochs_of(t, P, t0):
     return np.floor((t - t0 + P / 2) / P).astype(int)
 
 
+def coverage(t, tc, D, n_in):
+    """n_in / (D / cadence), clipped to 1; cadence of the points with |t - tc| <= 6 D (the
+    kernel's window): from the mean positive step, three times the mean of the steps within
+    [c/1.5, 1.5 c] of the previous estimate (no lower bound the first time)."""
+    w = t[(t >= tc - 6.0 * D) & (t <= tc + 6.0 * D)]
+    dt = np.diff(w)
+    dt = dt[dt > 0]
+    if dt.size == 0:
+        return np.nan
+    c, lo = float(np.mean(dt)), 0.0
+    for _ in range(3):
+        sel = (dt >= lo) & (dt <= 1.5 * c)
+        if sel.any():
+            c = float(np.mean(dt[sel]))
+        lo = c / 1.5
+    return min(1.0, n_in * c / D)
+
+
+def excess_variance(d, var_white, odd, significance=2.0):
+    """Pooled within-parity variance of per-epoch depths beyond the white expectation and
+    ``significance`` times its sampling error (jaxvet.core.noise.epoch_excess_variance)."""
+    d, var_white, odd = np.asarray(d, float), np.asarray(var_white, float), np.asarray(odd, bool)
+    groups = [g for g in (odd, ~odd) if g.any()]
+    dof = d.size - len(groups)
+    if dof < 1:
+        return np.nan
+    s2 = sum(float(np.sum((d[g] - d[g].mean()) ** 2)) for g in groups) / dof
+    return max(0.0, s2 - float(np.mean(var_white)) * (1.0 + significance * np.sqrt(2.0 / dof)))
+
+
 def per_epoch(t, f, P, t0, D, half_window):
     """Every epoch with >= 5 in-transit points, in ascending order (the reference's loop).
 
@@ -83,6 +113,7 @@ def per_epoch(t, f, P, t0, D, half_window):
             oot = ~itr
             used_global = True
         rec = dict(ep=int(ep), n_in=n_in, used_global=used_global, processed=False, ok=False, rn_warn=False)
+        rec["coverage"] = coverage(t, tc, D, n_in)
         recs.append(rec)
         if used_global and oot.sum() < 10:
             continue
@@ -125,12 +156,15 @@ def v01_confidence(n_odd, n_even, delta_sigma, has_warnings):
     return round(min(0.95, base), 3)
 
 
-def v01(t, f, err, P, t0, duration_hours, oe_thr=3.0, rel_thr=0.5, rel_min_sigma=2.0):
-    """Reference V01 plus jaxvet's OE_box.  Returns a dict (metrics rounded like the reference)."""
+def v01(t, f, err, P, t0, duration_hours, oe_thr=3.0, rel_thr=0.5, rel_min_sigma=2.0, min_cov=0.6):
+    """Reference V01 plus jaxvet's OE_box.  Returns a dict (metrics rounded like the reference).
+
+    Where the reference writes 0.0 for an unmeasured depth metric, jaxvet (and this oracle)
+    gives None."""
     D = duration_hours / 24.0
     zero_metrics = dict(
-        odd_depth=0.0, even_depth=0.0, depth_diff_sigma=0.0, depth_odd_ppm=0.0, depth_even_ppm=0.0,
-        depth_err_odd_ppm=0.0, depth_err_even_ppm=0.0, delta_ppm=0.0, delta_sigma=0.0, rel_diff=0.0,
+        odd_depth=None, even_depth=None, depth_diff_sigma=None, depth_odd_ppm=None, depth_even_ppm=None,
+        depth_err_odd_ppm=None, depth_err_even_ppm=None, delta_ppm=None, delta_sigma=None, rel_diff=None,
         method="per_epoch_median",
     )  # fmt: skip
     if D >= 0.5 * P:
@@ -138,7 +172,7 @@ def v01(t, f, err, P, t0, duration_hours, oe_thr=3.0, rel_thr=0.5, rel_min_sigma
         return dict(
             metrics=m,
             notes=["duration_too_long_relative_to_period", "insufficient_data_for_odd_even_check"],
-            flags=["INSUFFICIENT_DATA"],
+            flags=["INSUFFICIENT_DATA", "DURATION_TOO_LONG"],  # the second from the engine's guard
             confidence=0.2,
             verdict="insufficient",
             recs=[],
@@ -169,12 +203,16 @@ def v01(t, f, err, P, t0, duration_hours, oe_thr=3.0, rel_thr=0.5, rel_min_sigma
             warnings.append(f"Only {cnt} {label} in-transit points, need 20")
             insufficient = True
     counts = dict(n_odd_points=p_odd, n_even_points=p_even, n_odd_transits=n_odd, n_even_transits=n_even)
-    out.update(_oe_box(t, f, err, D, P, good, odd, even, p_odd, p_even))
+    out.update(_oe_box(t, f, err, D, P, good, min_cov))
+    neg_box = any(
+        round(out[f"box_{p}"] * 1e6, 2) < 0 for p in ("odd", "even") if np.isfinite(out[f"box_{p}"])
+    )
     notes_extra = ["single_parity_epochs"] if (n_odd == 0) != (n_even == 0) else []
     if insufficient:
         warnings.append("insufficient_data_for_odd_even_check")
         out.update(
-            metrics=dict(zero_metrics, **counts), notes=warnings + notes_extra, flags=["INSUFFICIENT_DATA"],
+            metrics=dict(zero_metrics, **counts), notes=warnings + notes_extra,
+            flags=["INSUFFICIENT_DATA"] + (["NEGATIVE_DEPTH"] if neg_box else []),
             confidence=0.2, verdict="insufficient",
         )  # fmt: skip
         return out
@@ -194,8 +232,10 @@ def v01(t, f, err, P, t0, duration_hours, oe_thr=3.0, rel_thr=0.5, rel_min_sigma
         method="per_epoch_median",
     )  # fmt: skip
     flags = ["INSUFFICIENT_DATA"] if "insufficient_data" in str(warnings).lower() else []
+    if neg_box or metrics["depth_odd_ppm"] < 0 or metrics["depth_even_ppm"] < 0:
+        flags.append("NEGATIVE_DEPTH")
     oe, oer = out["oe_box_sigma"], out["oe_box_rel_diff"]
-    if not (np.isfinite(oe) and np.isfinite(oer)):
+    if not (np.isfinite(oe) and np.isfinite(oer)) or min(out["n_used_odd"], out["n_used_even"]) < 2:
         verdict = "insufficient"
     elif oe >= oe_thr or (oer >= rel_thr and oe >= rel_min_sigma):
         verdict = "fail"
@@ -245,10 +285,17 @@ def box_depth(f, err, r, use_err):
     return np.sum(w * y), np.sum(w)
 
 
-def _oe_box(t, f, err, D, P, good, odd, even, p_odd, p_even):
-    """OE_box per the V01 module docstring (box depths, pink-noise errors, folded profile)."""
+def _oe_box(t, f, err, D, P, good, min_cov):
+    """OE_box per the V01 module docstring (box depths over the covered epochs, pink-noise errors
+    with the transit-timescale floor, folded profile)."""
     res = {}
     use_err = all(np.all(np.isfinite(err[r["in_idx"]]) & (err[r["in_idx"]] > 0)) for r in good)
+    used = [r for r in good if r["coverage"] >= min_cov]
+    odd = [r for r in used if r["ep"] % 2 == 1]
+    even = [r for r in used if r["ep"] % 2 == 0]
+    p_odd, p_even = sum(r["n_in"] for r in odd), sum(r["n_in"] for r in even)
+    res["n_used_odd"], res["n_used_even"] = len(odd), len(even)
+    res["used_epochs"] = [r["ep"] for r in used]
     for label, rs in (("odd", odd), ("even", even)):
         num = den = 0.0
         for r in rs:
@@ -256,9 +303,16 @@ def _oe_box(t, f, err, D, P, good, odd, even, p_odd, p_even):
             num += a
             den += b
         res[f"box_{label}"] = 1.0 - num / den if den > 0 else np.nan
-    var_w, var_r = pink(t, f, D, good)
+    var_w, var_r_bins = pink(t, f, D, used)
+    ep_box = [1.0 - np.divide(*box_depth(f, err, r, use_err)) for r in used]
+    var_ep = [var_w * (1.0 / r["n_in"] + 0.5 * np.pi / r["n_oot"]) for r in used]
+    var_r_ep = excess_variance(ep_box, var_ep, [r["ep"] % 2 == 1 for r in used])
+    var_r = var_r_bins if np.isnan(var_r_ep) else max(var_r_bins, var_r_ep)
+    var_r = np.nan if np.isnan(var_w) else var_r
     res["sigma_white"] = np.sqrt(var_w)
     res["sigma_red"] = np.sqrt(var_r)
+    res["sigma_red_bins"] = np.sqrt(var_r_bins)
+    res["sigma_red_epochs"] = np.sqrt(var_r_ep)
     for label, rs, npts in (("odd", odd, p_odd), ("even", even, p_even)):
         ntr = len(rs)
         res[f"box_err_{label}"] = np.sqrt(var_w / npts + var_r / ntr) if npts > 0 and ntr > 0 else np.nan
@@ -310,16 +364,18 @@ def _chi2_red(d, s):
     return float(np.sum(((d - d.mean()) / s) ** 2)) / (d.size - 1)
 
 
-def v04(t, f, err, P, t0, duration_hours, legacy=False, statistic="box_chi2"):
-    """Reference V04 plus the jaxvet seed additions, the box chi-square and the verdict."""
+def v04(t, f, err, P, t0, duration_hours, legacy=False, statistic="box_chi2", min_cov=0.6, sys_floor=0.02):
+    """Reference V04 plus the jaxvet seed additions, the box chi-square and the verdict (None
+    where the reference writes 0.0 for an unmeasured metric)."""
     D = duration_hours / 24.0
     if D >= 0.5 * P:
         return dict(
             metrics=dict(
-                n_transits_measured=0, depth_scatter_ppm=0.0, expected_scatter_ppm=0.0, chi2_reduced=0.0,
+                n_transits_measured=0, depth_scatter_ppm=None, expected_scatter_ppm=None, chi2_reduced=None,
                 note="Duration too long relative to period for depth stability check",
             ),  # fmt: skip
-            notes=["duration_too_long_relative_to_period"], flags=[], confidence=0.2, verdict="insufficient",
+            notes=["duration_too_long_relative_to_period"], flags=["DURATION_TOO_LONG"], confidence=0.2,
+            verdict="insufficient",
             recs=[],
         )  # fmt: skip
     recs = per_epoch(t, f, P, t0, D, 6.0 * D)
@@ -332,14 +388,16 @@ def v04(t, f, err, P, t0, duration_hours, legacy=False, statistic="box_chi2"):
         )
     acc = [r for r in recs if r["ok"] and r["depth"] > 0]
     n = len(acc)
+    ok_d = [r["depth"] for r in recs if r["ok"]]
+    flags = ["NEGATIVE_DEPTH"] if ok_d and sum(ok_d) < 0 else []
     if n < 2:
         return dict(
             metrics=dict(
-                n_transits_measured=n, depth_scatter_ppm=0.0, expected_scatter_ppm=0.0, chi2_reduced=0.0,
+                n_transits_measured=n, depth_scatter_ppm=None, expected_scatter_ppm=None, chi2_reduced=None,
                 note="Insufficient transits for depth stability check",
             ),  # fmt: skip
-            notes=warnings + ["low_n_transits"], flags=[], confidence=0.3, verdict="insufficient", recs=recs,
-            accepted=acc,
+            notes=warnings + ["low_n_transits"], flags=flags, confidence=0.3, verdict="insufficient",
+            recs=recs, accepted=acc,
         )  # fmt: skip
     d = np.array([r["depth"] for r in acc])
     s = np.array([r["sigma"] for r in acc])
@@ -370,18 +428,23 @@ def v04(t, f, err, P, t0, duration_hours, legacy=False, statistic="box_chi2"):
             warnings.append(f"Outlier epochs detected: {outliers}")
     keep = np.array([e not in outliers for e in eps])
     chi2_excl = _chi2_red(d[keep], s[keep]) if np.all(s > 0) else 0.0
-    # box depths with pink-noise errors (module docstring)
-    var_w, var_r = pink(t, f, D, [r for r in recs if r["ok"]])
+    # box depths with pink-noise errors and the systematic floor, over the covered epochs
+    used = np.array([r["coverage"] >= min_cov for r in acc])
+    var_w, var_r = pink(t, f, D, [r for r, u in zip(acc, used, strict=True) if u])
     use_err = all(np.all(np.isfinite(err[r["in_idx"]]) & (err[r["in_idx"]] > 0)) for r in recs if r["ok"])
     box = np.array([1.0 - np.divide(*box_depth(f, err, r, use_err)) for r in acc])
-    sig_box = np.array([np.sqrt(var_w * (1.0 / r["n_in"] + 0.5 * np.pi / r["n_oot"]) + var_r) for r in acc])
-    chi2_box = _chi2_weighted(box, sig_box)
-    chi2_box_excl = _chi2_weighted(box[keep], sig_box[keep])
+    var_sys = (sys_floor * float(np.median(box[used]))) ** 2 if used.any() else 0.0
+    sig_box = np.array(
+        [np.sqrt(var_w * (1.0 / r["n_in"] + 0.5 * np.pi / r["n_oot"]) + var_r + var_sys) for r in acc]
+    )
+    chi2_box = _chi2_weighted(box[used], sig_box[used])
+    chi2_box_excl = _chi2_weighted(box[used & keep], sig_box[used & keep])
     seed_notes = (["low_n_transits"] if n < 3 else []) + (["outlier_epochs_flagged"] if outliers else [])
     use_excl = bool(outliers) and keep.sum() >= 2
+    use_excl_box = bool(outliers) and (used & keep).sum() >= 2
     if statistic == "box_chi2":
-        stat = chi2_box_excl if use_excl else chi2_box
-        undefined = not np.isfinite(stat)
+        stat = chi2_box_excl if use_excl_box else chi2_box
+        undefined = not np.isfinite(stat) or used.sum() < 2
     else:
         stat = chi2_excl if use_excl else chi2_red
         undefined = not np.all(s > 0)
@@ -404,7 +467,7 @@ def v04(t, f, err, P, t0, duration_hours, legacy=False, statistic="box_chi2"):
         depth_mad_ppm=round(mad * 1e6, 2), method="per_epoch_local_baseline",
     )  # fmt: skip
     return dict(
-        metrics=metrics, notes=warnings + seed_notes, flags=[],
+        metrics=metrics, notes=warnings + seed_notes, flags=flags, used=used, var_sys=var_sys,
         confidence=v04_confidence(n, bool(outliers), bool(warnings)), verdict=verdict, recs=recs,
         accepted=acc,
         outliers=outliers, chi2_red=chi2_red, chi2_excl=chi2_excl, mean=mean, median=med, std=std,
