@@ -21,6 +21,8 @@ __all__ = [
     "register",
     "unregister",
     "CHECK_MODULES",
+    "HEADLINE_METRICS",
+    "headline_metrics",
 ]
 
 #: check id -> module (imported lazily, so importing jaxvet stays fast)
@@ -35,6 +37,30 @@ CHECK_MODULES = {
     "V21": "v21_sector_consistency",
     "V25": "v25_localization_consistency",
 }
+
+
+#: the metrics that carry each check's verdict (first) and its main measurement, as summaries
+#: (the CLI demo, the one-page sheets) show them; see docs/checks.md for each rule
+HEADLINE_METRICS = {
+    "V01": ("oe_box_sigma", "oe_box_rel_diff", "delta_sigma"),
+    "V02": ("secondary_local_depth_ppm", "secondary_local_depth_sigma"),
+    "V03": ("duration_ratio",),
+    "V04": ("chi2_box_reduced", "n_transits_measured", "chi2_reduced"),
+    "V05": ("tflat_ttotal_ratio", "depth_ppm", "grazing_indicator"),
+    "V08": ("centroid_shift_pixels", "significance_sigma"),
+    "V09": ("diff_offset_pixels", "diff_offset_sigma"),
+    "V21": ("chi2_p_value", "consistency_class", "n_sectors_used"),
+    "V25": ("consistency_class",),
+}
+
+
+def headline_metrics(check_id: str) -> tuple[str, ...]:
+    """:data:`HEADLINE_METRICS` of a check; for a registered one, its first three summary metrics."""
+    key = str(check_id).strip().upper()
+    if key in HEADLINE_METRICS:
+        return HEADLINE_METRICS[key]
+    spec = _REGISTERED.get(key)
+    return tuple(spec.summary_metrics[:3]) if spec is not None else ()
 
 
 #: checks added with :func:`register` (id -> spec)

@@ -19,9 +19,10 @@ reproduce the reference, with its rounding.
 
 Beyond the reference: the OE_box statistic of LEO-Vetter (Kunimoto et al. 2025,
 arXiv:2509.10619) with pink-noise uncertainties (Pont et al. 2006), over the *covered* epochs:
-measured epochs whose in-transit points cover at least ``min_epoch_coverage`` (0.6, the seeds'
-minimum transit coverage) of the transit at the local cadence (``EpochTable.coverage``; partial
-transits at gap edges hold mostly ingress or egress and are biased shallow):
+measured epochs whose in-transit points cover at least ``min_epoch_coverage`` (0.6, the minimum
+transit coverage V05 also requires; docs/checks.md) of the transit at the local cadence
+(``EpochTable.coverage``; partial transits at gap edges hold mostly ingress or egress and are
+biased shallow):
 
 * box depth of a parity: ``delta_box = 1 - weighted_mean(f_i / b_k)`` over every in-transit
   point ``i`` of the parity's covered epochs ``k`` (each point normalised by its own epoch's

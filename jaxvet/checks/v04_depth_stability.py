@@ -170,6 +170,47 @@ def _chi2(d, s, sel):
     return jnp.where(n > 1, chi2 / jnp.maximum(n - 1, 1), 0.0), mean
 
 
+def _box_statistics(tab, acc, outlier, thr) -> dict:
+    """V04's verdict statistic: per-epoch box depths with pink-noise errors (the model of
+    V01's OE_box) and a depth-proportional systematic floor, over the covered epochs."""
+    v = tab.v04
+    # the calibrated statistic: per-epoch box depths with pink-noise errors (same model as OE_box),
+    # over the epochs whose in-transit points cover >= min_epoch_coverage of the transit
+    used = acc & (tab.coverage >= thr["min_epoch_coverage"])
+    keep_box = used & ~outlier
+    box = epoch_box_depths(tab, v)
+    gate = lambda a: jnp.where(used, a, 0)  # noqa: E731
+    pink = ("pink_n", "pink_sum_r", "pink_sum_r2", "pink_nbins", "pink_sum_m", "pink_sum_m2", "pink_sum_invc")
+    var_w, var_r = pink_noise_variances(dataclasses.replace(v, **{k: gate(getattr(v, k)) for k in pink}))
+    n_oot = jnp.maximum(v.n_oot, 1).astype(jnp.float64)
+    # multiplicative systematics (dilution, detrending that eats part of a transit) scale with
+    # the depth and are invisible in the out-of-transit noise: a floor of a fraction of it
+    box_med = masked_median(box, used)
+    var_sys = (thr["depth_systematic_floor"] * jnp.where(jnp.isfinite(box_med), box_med, 0.0)) ** 2
+    sig_box = jnp.sqrt(
+        var_w[:, None] * (1.0 / jnp.maximum(tab.n_in, 1) + (0.5 * jnp.pi) / n_oot)
+        + var_r[:, None]
+        + var_sys[:, None]
+    )
+    chi2_box = _chi2_weighted(box, sig_box, used)
+    chi2_box_excl = _chi2_weighted(box, sig_box, keep_box)
+    n_used = jnp.sum(used, axis=1)
+    z_box = _chi2_terms(box, sig_box, used)
+    return dict(
+        used=used,
+        keep_box=keep_box,
+        box=box,
+        sig_box=sig_box,
+        chi2_box=chi2_box,
+        chi2_box_excl=chi2_box_excl,
+        n_used=n_used,
+        z2_box=z_box,
+        sigma_white=jnp.sqrt(var_w),
+        sigma_red=jnp.sqrt(var_r),
+        sigma_sys=jnp.sqrt(var_sys),
+    )
+
+
 def _aggregate(tab, thr, min_conf, legacy, use_box):
     """Per-candidate V04 statistics of an :class:`EpochTable` ((B,) or (B, E) arrays); ``thr``
     holds the traced thresholds (0-d arrays)."""
@@ -218,33 +259,11 @@ def _aggregate(tab, thr, min_conf, legacy, use_box):
     chi2_excl, _ = _chi2(d, s, keep)
     chi2_excl = jnp.where(all_pos, chi2_excl, 0.0)
     n_keep = jnp.sum(keep, axis=1)
-    # calibrated statistic: per-epoch box depths with pink-noise errors (same model as OE_box),
-    # over the epochs whose in-transit points cover >= min_epoch_coverage of the transit
-    used = acc & (tab.coverage >= thr["min_epoch_coverage"])
-    keep_box = used & ~outlier
-    box = epoch_box_depths(tab, v)
-    gate = lambda a: jnp.where(used, a, 0)  # noqa: E731
-    pink = ("pink_n", "pink_sum_r", "pink_sum_r2", "pink_nbins", "pink_sum_m", "pink_sum_m2", "pink_sum_invc")
-    var_w, var_r = pink_noise_variances(dataclasses.replace(v, **{k: gate(getattr(v, k)) for k in pink}))
-    n_oot = jnp.maximum(v.n_oot, 1).astype(jnp.float64)
-    # multiplicative systematics (dilution, detrending that eats part of a transit) scale with
-    # the depth and are invisible in the out-of-transit noise: a floor of a fraction of it
-    box_med = masked_median(box, used)
-    var_sys = (thr["depth_systematic_floor"] * jnp.where(jnp.isfinite(box_med), box_med, 0.0)) ** 2
-    sig_box = jnp.sqrt(
-        var_w[:, None] * (1.0 / jnp.maximum(tab.n_in, 1) + (0.5 * jnp.pi) / n_oot)
-        + var_r[:, None]
-        + var_sys[:, None]
-    )
-    chi2_box = _chi2_weighted(box, sig_box, used)
-    chi2_box_excl = _chi2_weighted(box, sig_box, keep_box)
-    n_used = jnp.sum(used, axis=1)
-    z_box = _chi2_terms(box, sig_box, used)
+    bx = _box_statistics(tab, acc, outlier, thr)
     use_excl = (n_out > 0) & (n_keep >= 2)
-    use_excl_box = (n_out > 0) & (jnp.sum(keep_box, axis=1) >= 2)
-    stat = jnp.where(
-        use_box, jnp.where(use_excl_box, chi2_box_excl, chi2_box), jnp.where(use_excl, chi2_excl, chi2_red)
-    )
+    use_excl_box = (n_out > 0) & (jnp.sum(bx["keep_box"], axis=1) >= 2)
+    box_stat = jnp.where(use_excl_box, bx["chi2_box_excl"], bx["chi2_box"])
+    stat = jnp.where(use_box, box_stat, jnp.where(use_excl, chi2_excl, chi2_red))
     stat_undefined = jnp.where(use_box & ~legacy, jnp.isnan(stat), ~all_pos)
     graded = jnp.where(
         stat < thr["chi2_threshold_pass"],
@@ -253,7 +272,7 @@ def _aggregate(tab, thr, min_conf, legacy, use_box):
     )
     by_rms = jnp.where(rms < thr["rms_scatter_threshold"], VERDICT_CODES["pass"], VERDICT_CODES["fail"])
     graded = jnp.where(legacy, by_rms, graded)
-    undefined = ~tab.active | (n < 2) | stat_undefined | (use_box & ~legacy & (n_used < 2))
+    undefined = ~tab.active | (n < 2) | stat_undefined | (use_box & ~legacy & (bx["n_used"] < 2))
     verdict = jnp.where(undefined, VERDICT_CODES["insufficient"], graded).astype(jnp.int32)
     return dict(
         accepted=acc,
@@ -278,18 +297,13 @@ def _aggregate(tab, thr, min_conf, legacy, use_box):
         all_pos=all_pos,
         chi2_red=chi2_red,
         chi2_excl=chi2_excl,
-        chi2_box=chi2_box,
-        chi2_box_excl=chi2_box_excl,
-        box=box,
-        sig_box=jnp.where(acc, sig_box, jnp.nan),
-        sigma_white=jnp.sqrt(var_w),
-        sigma_red=jnp.sqrt(var_r),
-        sigma_sys=jnp.sqrt(var_sys),
-        used=used,
-        n_used=n_used,
-        z2_box=z_box,
+        **{k: bx[k] for k in ("chi2_box", "chi2_box_excl", "box", "used", "n_used", "z2_box")},
+        **{k: bx[k] for k in ("sigma_white", "sigma_red", "sigma_sys")},
+        sig_box=jnp.where(acc, bx["sig_box"], jnp.nan),
         box_mean=jnp.where(
-            use_excl_box, _weighted_mean(box, sig_box, keep_box), _weighted_mean(box, sig_box, used)
+            use_excl_box,
+            _weighted_mean(bx["box"], bx["sig_box"], bx["keep_box"]),
+            _weighted_mean(bx["box"], bx["sig_box"], bx["used"]),
         ),
         n_out=n_out,
         n_processed=jnp.sum(v.processed, axis=1),

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from jaxvet.checks import available_checks, get_check
+from jaxvet.checks import available_checks, get_check, headline_metrics
 from jaxvet.cli.summary import format_summary
 from jaxvet.data import Candidate
 from jaxvet.errors import JaxvetInputError
@@ -67,14 +67,7 @@ def _run(label, lightcurves, candidates, lc_index, out_dir: Path, tpfs=(), seed=
         keys = []
         for cid, r in res.items():
             m = r.metrics
-            pick = {
-                "V01": ("delta_sigma", "rel_diff"),
-                "V02": ("secondary_local_depth_ppm", "secondary_local_depth_sigma"),
-                "V04": ("chi2_reduced",),
-                "V05": ("tflat_ttotal_ratio", "grazing_indicator"),
-                "V21": ("chi2_p_value", "consistency_class"),
-                "V08": ("centroid_shift_pixels", "significance_sigma"),
-            }.get(cid, ())
+            pick = headline_metrics(cid)
             vals = [
                 f"{k}={m[k]:.3g}" if isinstance(m.get(k), float) else f"{k}={m.get(k)}"
                 for k in pick

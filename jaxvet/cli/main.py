@@ -188,7 +188,7 @@ def _add_campaign(sub):
 
 
 def _add_pixel_campaign(sub):
-    from jaxvet.campaigns.pixel import add_pixel_campaign_arguments, run_pixel_campaign_command
+    from jaxvet.cli.pixel_campaign import add_pixel_campaign_arguments, run_pixel_campaign_command
 
     p = sub.add_parser("pixel-campaign", help="pixel-level injection-recovery campaign (V08/V09)")
     add_pixel_campaign_arguments(p)

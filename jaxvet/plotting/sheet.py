@@ -16,9 +16,10 @@ import html
 import re
 from pathlib import Path
 
+from jaxvet.checks import headline_metrics
 from jaxvet.results import CheckResult
 
-__all__ = ["plot_sheet", "write_report", "KEY_METRICS", "sheet_filename"]
+__all__ = ["plot_sheet", "write_report", "sheet_filename"]
 
 #: the panels of a sheet, in reading order: (check id, plotter module:function)
 PANELS = (
@@ -29,18 +30,6 @@ PANELS = (
     ("V21", "v21:plot_sector_consistency"),
     ("V09", "pixels:plot_difference_image"),
 )
-#: metrics shown in a sheet's table (other checks: their first three numeric metrics)
-KEY_METRICS = {
-    "V01": ("oe_box_sigma", "delta_sigma", "rel_diff"),
-    "V02": ("secondary_local_depth_ppm", "secondary_local_depth_sigma"),
-    "V03": ("duration_ratio",),
-    "V04": ("chi2_reduced", "n_transits_measured"),
-    "V05": ("tflat_ttotal_ratio", "depth_ppm", "shape_metric"),
-    "V08": ("centroid_shift_pixels", "significance_sigma"),
-    "V09": ("diff_offset_pixels", "diff_offset_sigma"),
-    "V21": ("chi2_p_value", "n_sectors_used"),
-    "V25": ("consistency_class",),
-}
 
 
 def sheet_filename(candidate_id: str) -> str:
@@ -56,7 +45,7 @@ def _fmt(v) -> str:
 
 
 def _key_metrics(r: CheckResult) -> str:
-    names = [k for k in KEY_METRICS.get(r.id, ()) if k in r.metrics]
+    names = [k for k in headline_metrics(r.id) if k in r.metrics]
     if not names:
         numeric = [k for k, v in r.metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
         names = numeric[:3]
@@ -79,10 +68,11 @@ def _panel(ax, cid: str, spec: str, r: CheckResult | None):
     ax.tick_params(labelsize=7)
     ax.xaxis.label.set_size(8)
     ax.yaxis.label.set_size(8)
-    legend = ax.get_legend()
-    if legend is not None:
-        for text in legend.get_texts():
-            text.set_fontsize(7)
+    if ax.get_legend() is not None:  # a panel's legend stays inside its own axes on a sheet
+        if ax.child_axes:  # an inset takes the room a legend would need
+            ax.get_legend().remove()
+        else:
+            ax.legend(fontsize=6, loc="best", framealpha=0.8)
 
 
 def _table(ax, results: dict[str, CheckResult]):

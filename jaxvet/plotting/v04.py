@@ -47,7 +47,7 @@ def plot_depth_stability(result: CheckResult, ax=None):
             parts.append(("chi2_box_reduced_excl_outliers", " (excl. outliers {})"))
         ax = finish_depth_axes(ax, result, "time [BTJD]", "depth stability", parts)
         ax.set_ylabel("box depth - weighted mean [ppm]")
-        ax.legend(fontsize=6, loc="upper center", ncol=3)
+        ax.legend(fontsize=6, loc="upper left", ncol=2, framealpha=0.8)
         return ax
     if t.size:
         d = np.asarray(pd["depths_ppm"], float)

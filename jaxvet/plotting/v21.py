@@ -42,5 +42,10 @@ def plot_sector_consistency(result: CheckResult, ax=None):
     if m:
         ax.set_title(f"V21 sector consistency: {m.get('consistency_class')}  "
                      f"p = {m.get('chi2_p_value', float('nan')):.3g}")
-    ax.legend(loc="best", fontsize=8)
+    hi = np.nanmax(depths + np.nan_to_num(errs))
+    lo = np.nanmin(depths - np.nan_to_num(errs))
+    if np.isfinite(hi) and np.isfinite(lo) and hi > lo:
+        pad = hi - lo
+        ax.set_ylim(lo - 0.1 * pad, hi + 0.6 * pad)  # headroom: the legend never hides a sector
+    ax.legend(loc="upper left", fontsize=8, framealpha=0.8)
     return ax
