@@ -69,6 +69,14 @@ PIXEL_SECTOR = 83
 V08_SEED = 42
 N_UNSEEDED_V08 = 3
 
+#: V03 on TOI-5807.01 (ephemeris and star only, so both subsets print the same)
+_V03_TOI5807 = {
+    "density_corrected": True, "duration_hours": 4.046, "duration_ratio": 0.632,
+    "expected_duration_hours": 6.3971, "expected_duration_solar": 4.4083,
+    "period_days": 14.2424, "stellar_density_solar": 0.3272,
+    "stellar_mass": 1.47, "stellar_radius": 1.65,
+}
+
 # Printed "Expected Output" values of the tutorial notebooks (docs/tutorials/
 # tutorial_toi-5807-incremental/*.ipynb at the 0.3.20 release). Used only as a
 # cross-check of this environment against the published tutorial.
@@ -90,12 +98,7 @@ TUTORIAL_EXPECTED: dict[str, Any] = {
             "secondary_depth_err_ppm": 8.43, "secondary_depth_ppm": 9.4,
             "secondary_depth_sigma": 1.12, "secondary_phase_coverage": 1.0,
         },
-        "V03": {
-            "density_corrected": True, "duration_hours": 4.046, "duration_ratio": 0.632,
-            "expected_duration_hours": 6.3971, "expected_duration_solar": 4.4083,
-            "period_days": 14.2424, "stellar_density_solar": 0.3272,
-            "stellar_mass": 1.47, "stellar_radius": 1.65,
-        },
+        "V03": _V03_TOI5807,
         "V04": {
             "chi2_reduced": 1.34, "d_mean_w_ppm": 248.12, "d_med_ppm": 248.73,
             "depth_mad_ppm": 44.39, "depth_scatter_ppm": 60.9, "dmm": 0.998,
@@ -134,12 +137,7 @@ TUTORIAL_EXPECTED: dict[str, Any] = {
             "secondary_depth_err_ppm": 11.39, "secondary_depth_ppm": 15.4,
             "secondary_depth_sigma": 1.35, "secondary_phase_coverage": 1.0,
         },
-        "V03": {
-            "density_corrected": True, "duration_hours": 4.046, "duration_ratio": 0.632,
-            "expected_duration_hours": 6.3971, "expected_duration_solar": 4.4083,
-            "period_days": 14.2424, "stellar_density_solar": 0.3272,
-            "stellar_mass": 1.47, "stellar_radius": 1.65,
-        },
+        "V03": _V03_TOI5807,
         "V04": {
             "chi2_reduced": 0.76, "d_mean_w_ppm": 252.33, "d_med_ppm": 248.73,
             "depth_mad_ppm": 37.23, "depth_scatter_ppm": 45.2, "dmm": 1.014,

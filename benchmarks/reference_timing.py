@@ -50,6 +50,7 @@ import tess_vetter.api as btv
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from candidates import DEFAULT_DATA_DIR, cpu_model, draw_candidates, load_stitched_numpy  # noqa: E402
+from reference_golden import stitch_sectors  # noqa: E402
 
 TIC_ID = 188646744
 STELLAR_KW = dict(radius=1.65, mass=1.47, teff=6816.0, logg=4.17)
@@ -137,20 +138,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ds = btv.load_local_dataset(args.data_dir)
     sectors = sorted(ds.lc_by_sector)
-    stitched = btv.stitch_lightcurves(
-        [
-            {
-                "time": np.asarray(ds.lc_by_sector[s].time, dtype=np.float64),
-                "flux": np.asarray(ds.lc_by_sector[s].flux, dtype=np.float64),
-                "flux_err": np.asarray(ds.lc_by_sector[s].flux_err, dtype=np.float64),
-                "sector": int(s),
-                "quality": np.zeros(len(ds.lc_by_sector[s].time), dtype=np.int32),
-            }
-            for s in sectors
-        ]
-    )
-    lc = btv.LightCurve(time=stitched.time, flux=stitched.flux, flux_err=stitched.flux_err,
-                        quality=stitched.quality)
+    lc, _ = stitch_sectors(ds, tuple(sectors))
     # the numpy-only loader used by the jaxvet benchmark must see the identical LC
     np_lc = load_stitched_numpy(args.data_dir, tuple(sectors))
     for key in ("time", "flux", "flux_err"):
