@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -100,29 +101,93 @@ def _random_epoch_units(rng, e=14):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_v01_v04_statistics_match_oracle(seed):
+def test_v04_statistics_match_oracle(seed):
     rng = np.random.default_rng(seed)
     u = _random_epoch_units(rng)
-    if seed == 2:
-        u["err_ok"][3] = False  # one epoch without usable errors: equal weights (when drawn)
     counts = _random_counts(rng, 30, u["ok"].size, u["ok"])
     counts[0] = u["ok"]  # the observed sample
-    got01 = {k: np.asarray(v) for k, v in v01_statistics(counts, u).items()}
     u04 = {"ok": u["ok"] & (u["depth"] > 0), "depth": u["depth"], "sigma": u["sigma"]}
     got04 = {k: np.asarray(v) for k, v in v04_statistics(counts, u04).items()}
     for r in range(counts.shape[0]):
-        want = oracle.v01(counts[r], u)
-        for k in got01:
-            if want is None:
-                assert np.isnan(got01[k][r]), k
-            else:
-                assert got01[k][r] == pytest.approx(want[k], rel=1e-10, abs=1e-12), (r, k)
         want = oracle.v04(counts[r], u04["ok"], u04["depth"], u04["sigma"])
         for k in got04:
             if want is None:
                 assert np.isnan(got04[k][r]), k
             else:
                 assert got04[k][r] == pytest.approx(want[k], rel=1e-10, abs=1e-12), (r, k)
+
+
+def _v01_table_and_units(lc, cand):
+    """TOI-5807's epoch table and the per-epoch units the numpy oracle reads from it."""
+    from jaxvet.core.epochs import measure_epochs
+    from jaxvet.data import CandidateBatch, LightCurveBatch
+
+    tab = measure_epochs(LightCurveBatch.from_lightcurves([lc]), CandidateBatch.from_candidates([cand]))
+    g = lambda a: np.asarray(a)[0]  # noqa: E731
+    v = tab.v01
+    u = {
+        "epoch": g(tab.epoch), "ok": g(v.ok), "depth": np.nan_to_num(g(v.depth)),
+        "sigma": np.nan_to_num(g(v.sigma)), "n_in": g(tab.n_in).astype(float),
+        "baseline": np.where(g(v.ok), g(v.baseline), 1.0), "sum_f_in": np.nan_to_num(g(tab.sum_f_in)),
+        "sum_fw_in": np.nan_to_num(g(tab.sum_fw_in)), "sum_w_in": np.nan_to_num(g(tab.sum_w_in)),
+    }  # fmt: skip
+    return tab, u
+
+
+@pytest.mark.realdata
+def test_v01_resamples_match_the_numpy_oracle_and_known_truth(toi5807_lc):
+    """Per-epoch-median statistics of random resamples equal the numpy oracle's; doubling every
+    epoch (known truth) leaves every depth unchanged and shrinks the median errors by sqrt(2)."""
+    from jaxvet.campaigns.bootstrap_study import _v01_arguments
+
+    tab, u = _v01_table_and_units(toi5807_lc, Candidate(**TOI))
+    rng = np.random.default_rng(3)
+    odd = np.mod(u["epoch"], 2) == 1
+    counts = np.zeros((25, u["ok"].size), np.int32)
+    for sel in (u["ok"] & odd, u["ok"] & ~odd):  # parity-stratified, as the study draws them
+        counts += _random_counts(rng, 25, sel.size, sel)
+    counts[0] = u["ok"]
+    counts[1] = 2 * u["ok"]
+    args = _v01_arguments(np.where(u["ok"], odd, -1), None, n_epochs=2 * u["ok"].size)
+    got = {k: np.asarray(v) for k, v in v01_statistics(jnp.asarray(counts), tab, **args).items()}
+    ref = ("delta_sigma", "rel_diff", "depth_odd_ppm", "depth_even_ppm", "depth_err_odd_ppm",
+           "depth_err_even_ppm", "delta_ppm")  # fmt: skip
+    for r in range(counts.shape[0]):
+        want = oracle.v01(counts[r], {**u, **_oracle_box_fillers(u)})
+        for k in ref:
+            assert got[k][r] == pytest.approx(want[k], rel=1e-10, abs=1e-12), (r, k)
+    for k in ("depth_odd_ppm", "depth_even_ppm", "delta_ppm", "oe_box_rel_diff"):
+        assert got[k][1] == pytest.approx(got[k][0], rel=1e-12), k
+    for k in ("depth_err_odd_ppm", "depth_err_even_ppm"):
+        assert got[k][1] == pytest.approx(got[k][0] / np.sqrt(2.0), rel=1e-12), k
+
+
+def _oracle_box_fillers(u):
+    """The oracle's OE_box inputs, which the per-epoch-median metrics compared here never read."""
+    z = np.zeros(u["ok"].size)
+    return {
+        "err_ok": z == 0, "pink_n": z + 30.0, "pink_sum_r": z, "pink_sum_r2": z + 1e-6,
+        "pink_sum_m": z, "pink_sum_m2": z + 1e-8, "pink_sum_invc": z + 1.0, "pink_nbins": z + 4.0,
+    }  # fmt: skip
+
+
+@pytest.mark.realdata
+def test_v01_observed_is_the_check_on_wasp18b_partial_epochs(shared_data):
+    """WASP-18 b has two partial transits that V01's coverage gate drops from OE_box: the study's
+    observed OE_box is V01's own (the gate and the red-noise floor included)."""
+    import jaxvet
+    from jaxvet.checks import get_check
+    from jaxvet.engine.context import VetContext
+
+    d = shared_data / "tic100100827"
+    lc = jaxvet.read_lightcurves([d / "wasp18b.fits", d / "wasp18b_flat_lightcurve.csv"], split_sectors=True)
+    cand = Candidate(0.9414526, 1375.169883, 2.1437)
+    a01 = get_check("V01").compute(VetContext.build([lc], [cand]))
+    assert int(np.asarray(a01["n_epochs_excluded"])[0]) >= 2  # the gate is active here
+    res = bootstrap_statistics(lc, cand, ["V01.oe_box_sigma", "V01.delta_sigma"], n_resamples=64, seed=0)
+    for k in ("oe_box_sigma", "delta_sigma"):
+        assert res[f"V01.{k}"]["observed"] == pytest.approx(float(np.asarray(a01[k])[0]), rel=1e-10), k
+    assert res["V01.oe_box_sigma"]["n_finite"] == 64
 
 
 def test_v21_statistics_match_oracle():

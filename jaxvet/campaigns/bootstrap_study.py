@@ -17,10 +17,13 @@ Design
    draws a unit uniformly from its stratum, with the key ``fold_in(key(seed), r)`` -- so sample
    ``r`` does not depend on ``n_resamples`` or on the batch size.  Counts over sectors become
    counts over epochs through the sector-membership matrix (``C_epoch = C_sector @ M``).
-3. Every statistic is rewritten as a function of the counts: sums are matrix products
-   ``C @ x``, and medians of the resampled multiset are weighted order statistics (one sort of
-   the units, then cumulative counts), so all resamples are evaluated in one vectorised call.
-   With all counts equal to 1 the same code gives the observed value (it reproduces the
+3. V01 is evaluated by its own aggregate (:func:`jaxvet.checks.v01_odd_even.odd_even_statistics`)
+   on the epoch table of each resample (:func:`resampled_table`: epoch ``j`` repeated
+   ``counts[r, j]`` times), so a resample gets exactly V01's medians, coverage gate and noise
+   model.  V04's and V21's statistics are written as functions of the counts: sums are matrix
+   products ``C @ x``, and medians of the resampled multiset are weighted order statistics (one
+   sort of the units, then cumulative counts).  All resamples of a block are evaluated in one
+   vectorised call; with all counts equal to 1 the same code gives the observed value (the
    checks' own metrics).
 
 Statistics (``"CHECK.name"``)
@@ -29,9 +32,10 @@ Statistics (``"CHECK.name"``)
   among even, so both parities keep their counts): ``delta_sigma``, ``rel_diff``,
   ``depth_odd_ppm``, ``depth_even_ppm``, ``depth_err_odd_ppm``, ``depth_err_even_ppm``,
   ``delta_ppm`` (the reference's per-epoch-median method) and ``oe_box_sigma``,
-  ``oe_box_rel_diff`` (the OE_box statistic with pink-noise errors of
-  :mod:`jaxvet.checks.v01_odd_even`).  A resample with fewer than 2 transits or 20 in-transit
-  points in a parity is *insufficient* (NaN).
+  ``oe_box_rel_diff`` (the OE_box statistic of :mod:`jaxvet.checks.v01_odd_even`, over the
+  epochs that pass its coverage gate, with its red-noise floor; default V01 options).  A
+  resample with fewer than 2 transits or 20 in-transit points in a parity, or fewer than 2
+  covered transits in a parity, is *insufficient* (NaN).
 * V04 (epochs with a positive depth): ``chi2_reduced``, ``mean_depth_ppm``,
   ``depth_scatter_ppm``, ``rms_scatter``, ``d_mean_w_ppm``, ``d_med_ppm``,
   ``expected_scatter_ppm``, ``s_max``, ``s_median``, ``dom_ratio``, ``dom_frac``, ``dmm``,
@@ -43,6 +47,7 @@ Statistics (``"CHECK.name"``)
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from functools import partial
@@ -52,7 +57,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxvet.core.stats import chi2_sf
-from jaxvet.data import Candidate, CandidateBatch, LightCurve, LightCurveBatch
+from jaxvet.data import Candidate, CandidateBatch, LightCurve, LightCurveBatch, bucket_size
 from jaxvet.errors import JaxvetInputError
 
 __all__ = [
@@ -98,9 +103,6 @@ _V21 = ("chi2_p_value", "chi2", "weighted_mean_ppm")
 STATISTICS = (
     tuple(f"V01.{s}" for s in _V01) + tuple(f"V04.{s}" for s in _V04) + tuple(f"V21.{s}" for s in _V21)
 )
-#: V01's low-N rules (reference defaults)
-MIN_TRANSITS_PER_PARITY = 2
-MIN_POINTS_PER_PARITY = 20
 #: elements of the (resamples x units) blocks evaluated per call
 _MAX_BLOCK = 1 << 22
 
@@ -173,82 +175,69 @@ def weighted_median(values, counts, select):
 # --------------------------------------------------------------------------------------------
 # statistics as functions of the counts
 # --------------------------------------------------------------------------------------------
-@jax.jit
-def v01_statistics(counts, u):
-    """V01 statistics for epoch counts ``(R, E)``; ``u`` holds the per-epoch arrays (E,)."""
-    c = counts.astype(jnp.float64)
-    ok = u["ok"]
-    odd = jnp.mod(u["epoch"], 2.0) == 1.0
-    out = {}
-    parts = {}
-    for p, sel in (("odd", ok & odd), ("even", ok & ~odd)):
-        cp = jnp.where(sel[None, :], c, 0.0)
-        n_tr = jnp.sum(cp, axis=1)
-        n_pts = cp @ jnp.where(sel, u["n_in"], 0.0)
-        med, _ = weighted_median(u["depth"], counts, sel)
-        smed, _ = weighted_median(u["sigma"], counts, sel)
-        sig = smed / jnp.sqrt(jnp.maximum(n_tr, 1.0))
-        # OE_box pieces: weighted-mean box depth of the parity (see v01_odd_even)
-        base = jnp.where(sel, u["baseline"], 1.0)
-        num_w = cp @ jnp.where(sel, base * u["sum_fw_in"], 0.0)
-        den_w = cp @ jnp.where(sel, base * base * u["sum_w_in"], 0.0)
-        num_u = cp @ jnp.where(sel, u["sum_f_in"] / base, 0.0)
-        den_u = cp @ jnp.where(sel, u["n_in"], 0.0)
-        parts[p] = dict(
-            n_tr=n_tr, n_pts=n_pts, med=med, sig=sig, num_w=num_w, den_w=den_w, num_u=num_u, den_u=den_u
-        )
-    used = ok[None, :] & (c > 0)
-    err_ok = jnp.all(~used | u["err_ok"][None, :], axis=1)
-    box = {}
-    for p, q in parts.items():
-        num = jnp.where(err_ok, q["num_w"], q["num_u"])
-        den = jnp.where(err_ok, q["den_w"], q["den_u"])
-        box[p] = jnp.where(den > 0, 1.0 - num / jnp.where(den > 0, den, 1.0), jnp.nan)
-    nr = c @ u["pink_n"]
-    mean_r = (c @ u["pink_sum_r"]) / jnp.maximum(nr, 1.0)
-    var_w = jnp.maximum((c @ u["pink_sum_r2"]) / jnp.maximum(nr, 1.0) - mean_r**2, 0.0)
-    var_w = jnp.where(nr >= 2, var_w, jnp.nan)
-    nbins = c @ u["pink_nbins"]
-    jj = jnp.maximum(nbins, 1.0)
-    mean_m = (c @ u["pink_sum_m"]) / jj
-    var_bins = jnp.maximum((c @ u["pink_sum_m2"]) / jj - mean_m**2, 0.0)
-    white_in_bins = var_w * (c @ u["pink_sum_invc"]) / jj
-    var_r = jnp.where(nbins >= 2, jnp.maximum(var_bins - white_in_bins, 0.0), 0.0)
-    var_r = jnp.where(jnp.isnan(var_w), jnp.nan, var_r)
-    box_err = {
-        p: jnp.where(
-            (q["n_pts"] > 0) & (q["n_tr"] > 0),
-            jnp.sqrt(var_w / jnp.maximum(q["n_pts"], 1.0) + var_r / jnp.maximum(q["n_tr"], 1.0)),
-            jnp.nan,
-        )
-        for p, q in parts.items()
-    }
-    o, e = parts["odd"], parts["even"]
-    insufficient = (
-        (o["n_tr"] < MIN_TRANSITS_PER_PARITY)
-        | (e["n_tr"] < MIN_TRANSITS_PER_PARITY)
-        | (o["n_pts"] < MIN_POINTS_PER_PARITY)
-        | (e["n_pts"] < MIN_POINTS_PER_PARITY)
-    )
-    delta = o["med"] - e["med"]
-    sd = jnp.sqrt(o["sig"] ** 2 + e["sig"] ** 2)
-    dbox = box["odd"] - box["even"]
-    sbox = jnp.sqrt(box_err["odd"] ** 2 + box_err["even"] ** 2)
-    oe = jnp.where(sbox > 0, jnp.abs(dbox) / jnp.where(sbox > 0, sbox, 1.0), 0.0)
-    oe = jnp.where(jnp.isnan(sbox) | jnp.isnan(dbox), jnp.nan, oe)
-    out = {
-        "delta_sigma": jnp.where(sd > 0, jnp.abs(delta) / jnp.where(sd > 0, sd, 1.0), 0.0),
-        "rel_diff": jnp.abs(delta) / jnp.maximum(jnp.maximum(jnp.abs(o["med"]), jnp.abs(e["med"])), 1e-10),
-        "depth_odd_ppm": o["med"] * 1e6,
-        "depth_even_ppm": e["med"] * 1e6,
-        "depth_err_odd_ppm": o["sig"] * 1e6,
-        "depth_err_even_ppm": e["sig"] * 1e6,
-        "delta_ppm": delta * 1e6,
-        "oe_box_sigma": oe,
-        "oe_box_rel_diff": jnp.abs(dbox)
-        / jnp.maximum(jnp.maximum(jnp.abs(box["odd"]), jnp.abs(box["even"])), 1e-10),
-    }
-    return {k: jnp.where(insufficient, jnp.nan, v) for k, v in out.items()}
+#: per-epoch fields of an EpochTable (and of its VariantTables): gathered per resample
+_TABLE_EPOCH = ("epoch", "center", "n_in", "cadence", "coverage", "med_in", "sum_f_in", "sum_fw_in",
+                "sum_w_in", "min_err_in")
+#: the boolean per-epoch fields that say an epoch is present: False on a resample's empty slots
+_PRESENT = ("slot",)
+_VARIANT_PRESENT = ("used_global", "processed", "ok", "rn_applied", "rn_warn", "local_ok")
+
+
+def resampled_table(tab, counts, *, width: int):
+    """The :class:`~jaxvet.core.epochs.EpochTable` of ``R`` resamples of a one-row table.
+
+    Row ``r`` holds epoch ``j`` ``counts[r, j]`` times (in epoch order), then empty slots up to
+    ``width`` (>= every row's total); per-candidate fields are repeated.  V01's own aggregate
+    (:func:`jaxvet.checks.v01_odd_even.odd_even_statistics`) on this table is V01 on the
+    resampled multiset of transits: the same medians, coverage gate and noise model.
+    """
+    r = counts.shape[0]
+    cum = jnp.cumsum(counts, axis=1)
+    pos = jnp.arange(width)
+    idx = jnp.clip(jax.vmap(lambda c: jnp.searchsorted(c, pos, side="right"))(cum), 0, counts.shape[1] - 1)
+    filled = pos[None, :] < cum[:, -1:]
+
+    def per_epoch(a):
+        return a[0][idx]
+
+    def per_row(a):
+        return jnp.broadcast_to(a[0], (r, *a.shape[1:]))
+
+    def variant(v):
+        kw = {f.name: per_epoch(getattr(v, f.name)) for f in dataclasses.fields(v) if f.name != "half_window"}
+        kw.update({k: kw[k] & filled for k in _VARIANT_PRESENT})
+        return dataclasses.replace(v, half_window=per_row(v.half_window), **kw)
+
+    kw = {k: per_epoch(getattr(tab, k)) for k in _TABLE_EPOCH}
+    kw["slot"] = per_epoch(tab.slot) & filled
+    kw.update({k: per_row(getattr(tab, k)) for k in ("guard", "active", "fold_sum", "fold_cnt",
+                                                     "fold_half_range")})
+    return dataclasses.replace(tab, v01=variant(tab.v01), v04=variant(tab.v04), **kw)
+
+
+#: bootstrap name -> V01 aggregate name (and the ppm scale)
+_V01_NAMES = {
+    "delta_sigma": ("delta_sigma_raw", 1.0),
+    "rel_diff": ("rel_diff_raw", 1.0),
+    "depth_odd_ppm": ("median_odd", 1e6),
+    "depth_even_ppm": ("median_even", 1e6),
+    "depth_err_odd_ppm": ("sigma_odd", 1e6),
+    "depth_err_even_ppm": ("sigma_even", 1e6),
+    "delta_ppm": ("delta", 1e6),
+    "oe_box_sigma": ("oe_box_sigma", 1.0),
+    "oe_box_rel_diff": ("oe_box_rel_diff", 1.0),
+}
+
+
+@partial(jax.jit, static_argnames=("width",))
+def v01_statistics(counts, tab, thr, min_tr, min_pts, *, width: int):
+    """V01 statistics ``(R,)`` of epoch counts ``(R, E)`` over a one-row epoch table: V01's own
+    aggregate on :func:`resampled_table`; NaN where a resample is insufficient."""
+    from jaxvet.checks.v01_odd_even import odd_even_statistics
+
+    h = odd_even_statistics(resampled_table(tab, counts, width=width), thr, min_tr, min_pts)
+    bad = h["insufficient"] | h["gated_low"]
+    return {k: jnp.where(bad, jnp.nan, h[name] * scale) for k, (name, scale) in _V01_NAMES.items()}
 
 
 @jax.jit
@@ -319,43 +308,38 @@ def v21_statistics(counts, u):
 # --------------------------------------------------------------------------------------------
 # per-unit measurements (once per candidate)
 # --------------------------------------------------------------------------------------------
+def _v01_arguments(stratum, membership, *, n_epochs: int) -> dict:
+    """V01's default thresholds (traced) and the static width of a resampled epoch table: the
+    table's epochs, or for sector units every sector drawn as the one with the most epochs."""
+    from jaxvet.checks.v01_odd_even import V01Options
+
+    opts = V01Options.from_mapping(None)
+    width = n_epochs
+    if membership is not None:
+        per_sector = np.asarray(membership).sum(axis=1)
+        width = max(width, int(per_sector.max(initial=0)) * int(np.sum(np.asarray(stratum) >= 0)))
+    return dict(
+        thr=opts.traced(),
+        min_tr=np.int64(opts.min_transits_per_parity),
+        min_pts=np.int64(opts.min_points_in_transit_per_parity),
+        width=bucket_size(width, 16),
+    )
+
+
 def _epoch_units(lcb: LightCurveBatch, cb: CandidateBatch) -> dict:
     from jaxvet.core.epochs import measure_epochs
 
     tab = measure_epochs(lcb, cb)
     g = lambda a: np.asarray(a)[0]  # noqa: E731
-    v01, v04 = tab.v01, tab.v04
-
-    def pink(name):  # the pink-noise pieces of the V01 window (on the variant or the table)
-        return g(getattr(v01, name) if hasattr(v01, name) else getattr(tab, name))
-
-    min_err = g(tab.min_err_in)
-    u01 = {
-        "epoch": g(tab.epoch),
-        "ok": g(v01.ok),
-        "depth": np.nan_to_num(g(v01.depth)),
-        "sigma": np.nan_to_num(g(v01.sigma)),
-        "baseline": np.where(g(v01.ok), g(v01.baseline), 1.0),
-        "n_in": g(tab.n_in).astype(np.float64),
-        "sum_f_in": np.nan_to_num(g(tab.sum_f_in)),
-        "sum_fw_in": np.nan_to_num(g(tab.sum_fw_in)),
-        "sum_w_in": np.nan_to_num(g(tab.sum_w_in)),
-        "err_ok": np.isfinite(min_err) & (min_err > 0),
-        "pink_n": pink("pink_n").astype(np.float64),
-        "pink_sum_r": pink("pink_sum_r"),
-        "pink_sum_r2": pink("pink_sum_r2"),
-        "pink_sum_m": pink("pink_sum_m"),
-        "pink_sum_m2": pink("pink_sum_m2"),
-        "pink_sum_invc": pink("pink_sum_invc"),
-        "pink_nbins": pink("pink_nbins").astype(np.float64),
-    }
+    v04 = tab.v04
+    u01 = {"epoch": g(tab.epoch), "ok": g(tab.v01.ok)}  # the strata; V01 reads the table itself
     ok04 = g(v04.ok) & (np.nan_to_num(g(v04.depth)) > 0)
     u04 = {
         "ok": ok04,
         "depth": np.where(ok04, g(v04.depth), 0.0),
         "sigma": np.where(ok04, g(v04.sigma), 1.0),
     }
-    return {"V01": u01, "V04": u04, "center": g(tab.center), "active": bool(g(tab.active))}
+    return {"V01": u01, "V04": u04, "table": tab, "center": g(tab.center), "active": bool(g(tab.active))}
 
 
 def _sector_units(lcb: LightCurveBatch, cb: CandidateBatch) -> dict:
@@ -524,10 +508,13 @@ def bootstrap_statistics(
     for cid, names in groups.items():
         stratum = strata[cid]
         n_units = int(stratum.size)
-        units_dev = {k: jnp.asarray(v) for k, v in (ep[cid] if cid in ("V01", "V04") else sec).items()}
-        fn = {"V01": v01_statistics, "V04": v04_statistics, "V21": v21_statistics}[cid]
-
         m_dev = jnp.asarray(membership) if membership is not None and cid in ("V01", "V04") else None
+        if cid == "V01":
+            units_dev = ep["table"]
+            fn = partial(v01_statistics, **_v01_arguments(stratum, membership, n_epochs=len(ep["V01"]["ok"])))
+        else:
+            units_dev = {k: jnp.asarray(v) for k, v in (ep[cid] if cid == "V04" else sec).items()}
+            fn = {"V04": v04_statistics, "V21": v21_statistics}[cid]
 
         def evaluate(counts_units, fn=fn, units_dev=units_dev, m_dev=m_dev):
             if m_dev is not None:  # sector counts -> epoch counts: C_epoch = C_sector @ M

@@ -129,7 +129,7 @@ def _resolve(ctx: VetContext, opts: V01Options | None) -> V01Options:
     return opts if opts is not None else V01Options.from_mapping(ctx.options.get(ID))
 
 
-def _aggregate(tab, thr, min_tr, min_pts):
+def odd_even_statistics(tab, thr, min_tr, min_pts):
     """Per-parity reference medians and OE_box statistics of an :class:`EpochTable` ((B,) each);
     ``thr`` holds the traced thresholds (0-d arrays)."""
     v = tab.v01
@@ -237,7 +237,7 @@ def _aggregate(tab, thr, min_tr, min_pts):
 @jax.jit
 def _v01_kernel(tab, thr, min_tr, min_pts):
     """The V01 compute tree of one epoch table (device arrays, leading axis = table rows)."""
-    h = _aggregate(tab, thr, min_tr, min_pts)
+    h = odd_even_statistics(tab, thr, min_tr, min_pts)
     guard = tab.guard
     ins = h["insufficient"] | guard
     zero_if = lambda x: jnp.where(ins, jnp.nan, x)  # noqa: E731  (nothing measured: NaN -> None)
