@@ -504,11 +504,6 @@ def format(ctx: VetContext, opts: V01Options | None, a: dict) -> list[CheckResul
 
 
 SPEC = CheckSpec(
-    id=ID,
-    name=NAME,
-    options=V01Options,
-    compute=compute,
-    format=format,
-    summary_metrics=SUMMARY_METRICS,
+    ID, NAME, compute, format, options=V01Options, summary_metrics=SUMMARY_METRICS,
     description="Odd vs even transit depths (per-epoch medians, reference) and OE_box (pink noise)",
 )

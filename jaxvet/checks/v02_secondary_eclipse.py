@@ -771,11 +771,6 @@ def format(ctx: VetContext, opts: V02Options | None, a: dict) -> list[CheckResul
 
 
 SPEC = CheckSpec(
-    id=ID,
-    name=NAME,
-    options=V02Options,
-    compute=compute,
-    format=format,
-    summary_metrics=SUMMARY,
+    ID, NAME, compute, format, options=V02Options, summary_metrics=SUMMARY,
     description="Secondary eclipse: local box at phase 0.5 vs its own baseline (reference statistic kept)",
 )

@@ -149,11 +149,7 @@ def format(ctx: VetContext, opts: V03Options | None, a: dict) -> list[CheckResul
 
 
 SPEC = CheckSpec(
-    id=ID,
-    name=NAME,
-    options=V03Options,
-    compute=compute,
-    format=format,
-    summary_metrics=("duration_ratio", "expected_duration_hours", "confidence"),
+    ID, NAME, compute, format,
+    options=V03Options, summary_metrics=("duration_ratio", "expected_duration_hours", "confidence"),
     description="Observed duration vs the stellar-density expectation 13 h (P/yr)^(1/3) rho^(-1/3)",
 )

@@ -610,11 +610,6 @@ def format(ctx: VetContext, opts: V04Options | None, a: dict) -> list[CheckResul
 
 
 SPEC = CheckSpec(
-    id=ID,
-    name=NAME,
-    options=V04Options,
-    compute=compute,
-    format=format,
-    summary_metrics=SUMMARY_METRICS,
+    ID, NAME, compute, format, options=V04Options, summary_metrics=SUMMARY_METRICS,
     description="Per-epoch depth consistency (chi-square vs measurement errors, MAD outliers)",
 )

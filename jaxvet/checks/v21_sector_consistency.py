@@ -290,11 +290,7 @@ def format(ctx: VetContext, opts: V21Options | None, a: dict) -> list[CheckResul
 
 
 SPEC = CheckSpec(
-    id=ID,
-    name=NAME,
-    options=V21Options,
-    compute=compute,
-    format=format,
-    summary_metrics=("chi2_p_value", "n_outlier_sectors", "n_sectors_used"),
+    ID, NAME, compute, format,
+    options=V21Options, summary_metrics=("chi2_p_value", "n_outlier_sectors", "n_sectors_used"),
     description="Per-sector depth consistency (chi-square across sectors)",
 )

@@ -494,13 +494,8 @@ def format(ctx: VetContext, opts: V25Options, a: dict) -> list[CheckResult]:
 
 
 SPEC = CheckSpec(
-    id=ID,
-    name=NAME,
-    options=V25Options,
-    compute=compute,
-    format=format,
-    summary_metrics=("chi2_p_value", "n_sectors_used"),
-    requires=("V08", "V09"),
-    needs_tpf=True,
+    ID, NAME, compute, format,
+    options=V25Options, summary_metrics=("chi2_p_value", "n_sectors_used"),
+    requires=("V08", "V09"), needs_tpf=True,
     description="Per-sector V08/V09 localization and a chi-square test that sectors agree",
 )
