@@ -56,6 +56,7 @@ def test_apply_masks_invalidates_cadences_and_keeps_the_data():
     np.testing.assert_array_equal(masked.flux, lc.flux)  # flux untouched: only validity changes
     assert (masked.quality[hit] & MASKED_QUALITY_BIT).all()
     assert masked.quality_bitmask & MASKED_QUALITY_BIT
+    assert lc.mask_transits([(3.0, 2001.0, 4.0)]).n_valid == masked.n_valid
 
 
 def test_mask_lightcurves_one_row_per_mask_set():
@@ -180,6 +181,10 @@ def test_synthetic_overlap_biases_odd_depth_and_mask_removes_the_bias():
     assert both.masking["n_rows"] == 2
     doc = json.loads(both.to_json(include_raw=False))
     assert doc["masking"]["mask_others"] is True and doc["candidates"][0]["masking"]["masks"] == ["B"]
+    pytest.importorskip("jsonschema")
+    from jaxvet.outputs import validate_report
+
+    validate_report(doc)
 
 
 def test_campaign_masks_the_base_light_curve():

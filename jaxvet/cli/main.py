@@ -7,6 +7,7 @@ The ``vet`` contract (other tools depend on it)::
                                        | --candidates TABLE.csv) [--time-system btjd|bkjd|bjd|mjd]
                [--tpf TPF_FILE ... [--ra DEG --dec DEG] [--allow-pickle]]
                [--checks V21,... | all] [--stellar-radius R --stellar-mass M]
+               [--mask P,T0,D ...] [--mask-others] [--mask-pad PAD]
                [--seed N] [--json PATH | -] [--plots DIR]
 
 Bad input (missing/unreadable files, a non-positive period, an unknown check id, an ``--ra``/``--dec``
@@ -23,6 +24,10 @@ With ``--json -`` only JSON goes to stdout; progress and the human-readable summ
 conversions are printed and recorded in the JSON (``"conversions"``), next to a ``"light_curve"``
 record (missions, sectors / quarters / campaigns).  Reader warnings are printed as
 ``jaxvet: warning: ...`` lines.  See docs/io.md.
+
+``--mask P,T0,D`` (repeatable; T0 in the time system of ``--t0``) masks another planet's
+transits, ``--mask-others`` (with ``--candidates``) vets each row with the other rows masked;
+the JSON records them under ``"masking"``.  See docs/masking.md.
 """
 
 from __future__ import annotations
