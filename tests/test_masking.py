@@ -187,6 +187,50 @@ def test_synthetic_overlap_biases_odd_depth_and_mask_removes_the_bias():
     validate_report(doc)
 
 
+def test_cli_mask_others_with_a_candidates_table(tmp_path, capsys):
+    """``--mask-others`` on the two-planet light curve: A is vetted with B masked (unbiased odd
+    depth, as through the Python API) and B with A masked."""
+    lc, a, b = _two_planets()
+    path = tmp_path / "lc.csv"
+    np.savetxt(
+        path,
+        np.c_[lc.time, lc.flux, lc.flux_err],
+        delimiter=",",
+        header="time,flux,flux_err",
+        comments="",
+        fmt="%.17g",
+    )
+    table = tmp_path / "planets.csv"
+    table.write_text(
+        "id,period_days,t0_btjd,duration_hours\n"
+        + "".join(f"{c.id},{c.period_days},{c.t0_btjd},{c.duration_hours}\n" for c in (a, b))
+    )
+    js = tmp_path / "out.json"
+    assert (
+        main(
+            [
+                "vet",
+                str(path),
+                "--candidates",
+                str(table),
+                "--mask-others",
+                "--checks",
+                "V01",
+                "--json",
+                str(js),
+            ]
+        )
+        == 0
+    )
+    assert "masked the other candidates" in capsys.readouterr().err
+    doc = json.loads(js.read_text())
+    ca, cb = doc["candidates"]
+    assert ca["masking"]["masks"] == ["B"] and cb["masking"]["masks"] == ["A"]
+    api = jaxvet.vet(lc, [a, b], "V01", mask_others=True)
+    assert ca["checks"]["V01"]["metrics"]["depth_odd_box_ppm"] == api[0]["V01"].metrics["depth_odd_box_ppm"]
+    assert ca["masking"]["n_masked_points"] == api.masking["candidates"][0]["n_masked_points"] > 0
+
+
 def test_campaign_masks_the_base_light_curve():
     lc, a, b = _two_planets()
     from jaxvet.campaigns.config import fingerprint

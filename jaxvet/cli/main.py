@@ -531,10 +531,11 @@ def cmd_vet(args) -> int:
     )
     if report.masking is not None and not args.quiet:
         n_pts = [r["n_masked_points"] for r in report.masking["candidates"]]
-        others = " and the other candidates" if args.mask_others else ""
+        what = [f"{len(masks)} --mask ephemeris(es)"] if masks else []
+        what += ["the other candidates"] if args.mask_others else []
         _say(
-            f"masked {len(masks)} --mask ephemeris(es){others}: {min(n_pts)}-{max(n_pts)} valid points "
-            f"per candidate ({report.masking['n_rows']} light-curve row(s))",
+            f"masked {' and '.join(what)}: {min(n_pts)}-{max(n_pts)} valid points per candidate "
+            f"({report.masking['n_rows']} light-curve row(s))",
             True,
         )
     extra = {
