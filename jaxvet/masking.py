@@ -287,7 +287,7 @@ def parse_mask_option(value: str, option: str = "--mask") -> tuple[float, float,
     option and the value (period and duration must be positive, t0 finite)."""
     parts = [p.strip() for p in str(value).split(",")]
     hint = (
-        f"{option} {value!r} must be PERIOD_DAYS,T0,DURATION_HOURS (three numbers, e.g. 8.7194,-1767.62,3.0)"
+        f"{option} {value!r} must be PERIOD_DAYS,T0,DURATION_HOURS (three numbers, e.g. 210.60697,357.543,10)"
     )
     if len(parts) != 3:
         raise JaxvetInputError(hint)
