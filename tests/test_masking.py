@@ -248,6 +248,7 @@ def test_campaign_masks_the_base_light_curve():
 # --------------------------------------------------------------------------------------------
 # real data
 # --------------------------------------------------------------------------------------------
+@pytest.mark.realdata
 def test_kepler90_c_with_g_masked(shared_data):
     """Kepler-90 c's epoch 11 falls on planet g's transit (10 h, ~3900 ppm): unmasked, c's odd box
     depth is 437 ppm against 113 ppm even, oe_box_sigma 2.34 and V01 fails; with g masked odd =
@@ -270,6 +271,7 @@ def test_kepler90_c_with_g_masked(shared_data):
     assert rep.masking["candidates"][0] == {"masks": ["g"], "n_masked_points": 31}
 
 
+@pytest.mark.realdata
 def test_toi421_b_with_c_masked_cli(shared_data, tmp_path, capsys):
     """TOI-421 b: c's transits inflate V01's red noise 435.6 -> 53.5 ppm once masked (box errors
     261/202 -> 65/51 ppm)."""
@@ -304,6 +306,8 @@ def test_toi421_b_with_c_masked_cli(shared_data, tmp_path, capsys):
     assert "masking" not in out["raw"]
 
 
+@pytest.mark.realdata
+@pytest.mark.slow
 def test_wasp47_e_v05_depth_with_b_and_d_masked(shared_data):
     """WASP-47 e (0.79 d, ~240 ppm): b (1.1 %) and d transits in its baseline and windows double
     V05's depth (457 +- 153 ppm); with b and d masked it is 244 +- 27 ppm (BLS: 245 ppm)."""
