@@ -202,6 +202,17 @@ class LightCurve:
     def by_sector(self) -> dict[int, LightCurve]:
         return {s: self.select(self.sector == s) for s in self.sectors}
 
+    def mask_transits(self, masks, pad: float = 0.5) -> LightCurve:
+        """This light curve with the transits of ``masks`` masked (invalid for every check).
+
+        ``masks``: :class:`~jaxvet.masking.TransitMask`, :class:`Candidate` or
+        ``(period_days, t0_btjd, duration_hours)`` (or a list); cadences within
+        ``0.5 * D * (1 + pad)`` of a transit centre are masked.  See :mod:`jaxvet.masking`.
+        """
+        from jaxvet.masking import apply_masks
+
+        return apply_masks(self, masks, pad=pad)[0]
+
     def __repr__(self) -> str:
         return (
             f"LightCurve(target={self.target!r}, n={len(self)}, n_valid={self.n_valid}, "

@@ -141,6 +141,21 @@ def add_campaign_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     g.add_argument("--stellar-radius", type=float, help="stellar radius [R_sun] given to the checks")
     g.add_argument("--stellar-mass", type=float, help="stellar mass [M_sun] given to the checks")
     g.add_argument("--sectors", help="only use these sectors of the light curve, e.g. 82,83")
+    m = parser.add_argument_group("masking known transits (see docs/masking.md)")
+    m.add_argument(
+        "--mask",
+        action="append",
+        default=[],
+        metavar="P,T0,D",
+        help="mask a known planet's transits out of the base light curve before injecting: period [d], "
+        "t0 (BKJD for Kepler/K2 data, else BTJD; >= 2,400,000 = BJD), duration [h] (repeatable)",
+    )
+    m.add_argument(
+        "--mask-pad",
+        type=float,
+        metavar="PAD",
+        help="masked window = (1 + PAD) transit durations (default 0.5)",
+    )
     parser.add_argument(
         "--option",
         action="append",
@@ -206,6 +221,12 @@ def run_campaign_command(args) -> int:
         wanted = parse_sector_list(args.sectors)
         lcs = [lc.select_sectors(wanted) for lc in lcs]
     inj = InjectionConfig.create(**_injection_from_args(args))
+    masks = None
+    if getattr(args, "mask", None):
+        from jaxvet.cli.ephemeris import data_missions
+        from jaxvet.cli.main import parse_masks
+
+        masks, _ = parse_masks(args.mask, None, data_missions(lcs[0]))
     print(
         f"jaxvet {__version__} campaign: {args.n_injections} injections ({', '.join(inj.kinds)}) into "
         f"{', '.join(lc.target or lc.source or '?' for lc in lcs)}; checks {args.checks}; "
@@ -230,6 +251,8 @@ def run_campaign_command(args) -> int:
         process_index=getattr(args, "process_index", None),
         process_count=getattr(args, "process_count", None),
         record_errors=getattr(args, "record_errors", False),
+        mask=masks,
+        mask_pad=getattr(args, "mask_pad", None),
     )
     summary = t.meta.get("summary") if hasattr(t, "meta") else None
     if summary:

@@ -282,6 +282,8 @@ def run_campaign(
     process_index: int | None = None,
     process_count: int | None = None,
     record_errors: bool = False,
+    mask=None,
+    mask_pad: float | None = None,
 ):
     """Run an injection-recovery campaign; returns an astropy Table (or the results path).
 
@@ -309,6 +311,11 @@ def run_campaign(
     record_errors : a check that raises stops the campaign (default); with True, its
         exception (type and message) is recorded in the chunk's ``error`` column, its rows get
         status ``error`` and the campaign goes on.
+    mask, mask_pad : known transits to mask out of every base light curve before injecting
+        (as for :func:`jaxvet.vet`; see docs/masking.md).  Masked cadences are invalid for the
+        injections too: an injected transit that falls into a masked window loses those points.
+        The masked light curves' fingerprints enter the configuration, so ``resume`` refuses
+        a different mask.
     """
     t_start = time.perf_counter()
     n_injections = int(n_injections)
@@ -322,6 +329,11 @@ def run_campaign(
     specs = resolve_specs(checks)
     opts = resolve_campaign_options(specs, dict(options or {}))
     lcs = load_lightcurves(lightcurves)
+    if mask is not None:
+        from jaxvet.masking import DEFAULT_MASK_PAD, apply_masks
+
+        pad = DEFAULT_MASK_PAD if mask_pad is None else mask_pad
+        lcs = [apply_masks(lc, mask, pad=pad)[0] for lc in lcs]
     devices = list(devices) if devices is not None else jax.local_devices()
     pidx, pcount, resume = _processes(process_index, process_count, out, overwrite, resume)
     out_dir = Path(out) if out is not None else None

@@ -7,6 +7,7 @@ The ``vet`` contract (other tools depend on it)::
                                        | --candidates TABLE.csv) [--time-system btjd|bkjd|bjd|mjd]
                [--tpf TPF_FILE ... [--ra DEG --dec DEG] [--allow-pickle]]
                [--checks V21,... | all] [--stellar-radius R --stellar-mass M]
+               [--mask P,T0,D ...] [--mask-others] [--mask-pad PAD]
                [--seed N] [--json PATH | -] [--plots DIR]
 
 Bad input (missing/unreadable files, a non-positive period, an unknown check id, an ``--ra``/``--dec``
@@ -23,6 +24,10 @@ With ``--json -`` only JSON goes to stdout; progress and the human-readable summ
 conversions are printed and recorded in the JSON (``"conversions"``), next to a ``"light_curve"``
 record (missions, sectors / quarters / campaigns).  Reader warnings are printed as
 ``jaxvet: warning: ...`` lines.  See docs/io.md.
+
+``--mask P,T0,D`` (repeatable; T0 in the time system of ``--t0``) masks another planet's
+transits, ``--mask-others`` (with ``--candidates``) vets each row with the other rows masked;
+the JSON records them under ``"masking"``.  See docs/masking.md.
 """
 
 from __future__ import annotations
@@ -72,6 +77,7 @@ def _add_vet(sub):
     g.add_argument(
         "--candidates", metavar="TABLE.csv", help="CSV: id,period_days,t0_btjd,duration_hours[,depth_ppm]"
     )
+    _add_mask_arguments(p, others=True)
     p.add_argument(
         "--tpf", action="append", default=[], metavar="TPF_FILE", help="target pixel file(s) for V08/V09/V25"
     )
@@ -111,6 +117,60 @@ def _add_vet(sub):
     p.add_argument("--chunk-size", type=int, default=1024, help="candidates per batch (default 1024)")
     _add_outputs(p)
     p.set_defaults(func=cmd_vet)
+
+
+def _add_mask_arguments(p, *, others: bool):
+    """``--mask P,T0,D`` (repeatable), ``--mask-pad`` and (``vet``) ``--mask-others``."""
+    g = p.add_argument_group("masking known transits (see docs/masking.md)")
+    g.add_argument(
+        "--mask",
+        action="append",
+        default=[],
+        metavar="P,T0,D",
+        help="mask the transits of another planet: period [d], t0 (same time system as --t0), duration "
+        "[h]; cadences within (1 + --mask-pad) durations centred on each transit are dropped by every "
+        "check (repeatable)",
+    )
+    if others:
+        g.add_argument(
+            "--mask-others",
+            action="store_true",
+            help="with --candidates: vet each row with every other row's transits masked (its own kept)",
+        )
+    g.add_argument(
+        "--mask-pad",
+        type=float,
+        default=None,
+        metavar="PAD",
+        help="masked window = (1 + PAD) transit durations (default 0.5: 1.5 durations)",
+    )
+
+
+def parse_masks(items: list[str], system: str | None, missions: list[str]) -> tuple[list, list[dict]]:
+    """``--mask`` values -> ``([(P, t0_btjd, D), ...], conversion records)``; t0 is read like
+    ``--t0`` (:func:`jaxvet.cli.ephemeris.resolve_t0`).  A malformed value raises
+    :class:`JaxvetInputError` naming ``--mask`` and the value."""
+    from jaxvet.cli.ephemeris import resolve_t0
+    from jaxvet.masking import parse_mask_option
+
+    masks, records = [], []
+    for k, item in enumerate(items):
+        p, t0, d = parse_mask_option(item, "--mask")
+        t0_btjd, record = resolve_t0(t0, system, missions)
+        masks.append((p, t0_btjd, d))
+        if record is not None:
+            records.append({"candidate": f"mask[{k}]", **record})
+    return masks, records
+
+
+def _mask_pad(value) -> float:
+    from jaxvet.masking import DEFAULT_MASK_PAD
+
+    if value is None:
+        return DEFAULT_MASK_PAD
+    if not (value == value and 0 <= value < float("inf")):
+        raise JaxvetInputError(f"--mask-pad must be a finite number >= 0, got {value!r}")
+    return float(value)
 
 
 def _add_outputs(p):
@@ -441,6 +501,11 @@ def cmd_vet(args) -> int:
     if args.sectors:
         lc = lc.select_sectors(parse_sector_list(args.sectors))
     candidates, conversions = _candidates(args, missions)
+    masks, mask_conversions = parse_masks(args.mask, args.time_system, missions)
+    mask_pad = _mask_pad(args.mask_pad)
+    if args.mask_others and not args.candidates:
+        raise JaxvetInputError("--mask-others needs --candidates TABLE.csv (it masks the other rows)")
+    conversions = conversions + mask_conversions
     _say_conversions(conversions)
     for msg in period_hints(lc, candidates):
         _say(f"jaxvet: {msg}", True)
@@ -460,7 +525,19 @@ def cmd_vet(args) -> int:
         options=options,
         chunk_size=args.chunk_size,
         progress=not args.quiet and len(candidates) >= PROGRESS_MIN_CANDIDATES,
+        mask=masks or None,
+        mask_others=args.mask_others,
+        mask_pad=mask_pad,
     )
+    if report.masking is not None and not args.quiet:
+        n_pts = [r["n_masked_points"] for r in report.masking["candidates"]]
+        what = [f"{len(masks)} --mask ephemeris(es)"] if masks else []
+        what += ["the other candidates"] if args.mask_others else []
+        _say(
+            f"masked {' and '.join(what)}: {min(n_pts)}-{max(n_pts)} valid points per candidate "
+            f"({report.masking['n_rows']} light-curve row(s))",
+            True,
+        )
     extra = {
         "conversions": file_conversions + conversions,
         "light_curve": _light_curve_record(lc, missions, files),

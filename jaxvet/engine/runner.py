@@ -199,6 +199,9 @@ def vet(
     progress: bool = False,
     estimate_depth: bool = True,
     threads: int | None = None,
+    mask: Any = None,
+    mask_others: bool = False,
+    mask_pad: float | None = None,
 ) -> VetReport:
     """Run ``checks`` on every candidate; candidates are batched ``chunk_size`` at a time.
 
@@ -213,6 +216,15 @@ def vet(
     dispatch at once (default: every check and the depth estimate together;
     ``$JAXVET_THREADS`` overrides; 1 = one after the other); results do not depend on it.
     A programmer error in a check propagates; degenerate candidates get statuses and flags.
+
+    Masking known transits (:mod:`jaxvet.masking`, docs/masking.md): ``mask`` is a list of
+    ephemerides (:class:`~jaxvet.masking.TransitMask`, :class:`Candidate` or
+    ``(period_days, t0_btjd, duration_hours)``) whose transits are removed from every light
+    curve; ``mask_others=True`` also masks, for each candidate, every *other* candidate on the
+    same light curve (its own transits are kept).  ``mask_pad`` (default 0.5) widens each masked
+    window to ``(1 + mask_pad)`` durations.  Masked cadences are invalid for every check; the
+    report's ``masking`` records the masks and, per candidate, which applied and how many
+    valid cadences they removed.  Masks do not apply to pixel stamps (``tpfs``).
     """
     if isinstance(lightcurves, LightCurve):
         lightcurves = [lightcurves]
@@ -236,6 +248,24 @@ def vet(
         raise JaxvetInputError(f"segment_size must be >= 1, got {segment_size}")
     segment_size = max(chunk_size, segment_size // chunk_size * chunk_size)
     n_threads = resolve_threads(threads, len(run_ids))  # checks + the depth estimate
+    masking = None
+    if mask is not None or mask_others:
+        from jaxvet.masking import DEFAULT_MASK_PAD, mask_lightcurves
+
+        masked = mask_lightcurves(
+            lightcurves,
+            candidates,
+            li,
+            mask,
+            mask_others=bool(mask_others),
+            pad=DEFAULT_MASK_PAD if mask_pad is None else mask_pad,
+        )
+        lightcurves, li = masked.lightcurves, masked.lc_index
+        masking = {
+            **masked.to_dict(),
+            "mask_others": bool(mask_others),
+            "candidates": [masked.candidate_record(i) for i in range(n)],
+        }
     lcb = LightCurveBatch.from_lightcurves(lightcurves)
     cache = RunCache()
     shapes = ShapeLadder()  # the chunks of a run share their static sizes (fewer programs)
@@ -266,4 +296,6 @@ def vet(
             bar.update(seg_hi - seg_lo)
     if bar is not None:
         bar.close()
-    return VetReport(candidates=candidates, checks=ids, results=results, depth_estimates_ppm=depths)
+    return VetReport(
+        candidates=candidates, checks=ids, results=results, depth_estimates_ppm=depths, masking=masking
+    )

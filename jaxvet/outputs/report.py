@@ -29,6 +29,9 @@ class VetReport:
     results: list[dict[str, CheckResult]]
     depth_estimates_ppm: list[float | None] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: masks of the run (:func:`jaxvet.vet` ``mask``/``mask_others``), or None: ``{"masks": [...],
+    #: "n_rows", "mask_others", "candidates": [{"masks": [ids], "n_masked_points"}, ...]}``
+    masking: dict[str, Any] | None = None
 
     def __len__(self) -> int:
         return len(self.candidates)
@@ -60,6 +63,8 @@ class VetReport:
                     "checks": {cid: r.to_dict(include_raw=include_raw) for cid, r in res.items()},
                 }
             )
+            if self.masking is not None:
+                out[-1]["masking"] = self.masking["candidates"][i]
         doc = {
             "jaxvet_version": __version__,
             "schema_version": SCHEMA_VERSION,
@@ -67,6 +72,8 @@ class VetReport:
             "notes": list(self.notes),
             "candidates": out,
         }
+        if self.masking is not None:
+            doc["masking"] = {k: v for k, v in self.masking.items() if k != "candidates"}
         return to_jsonable(doc)
 
     def to_json(self, include_raw: bool = True, indent: int | None = 1) -> str:
