@@ -2,7 +2,7 @@
 
 * every check id in :func:`jaxvet.checks.available_checks` has a ``## Vnn`` section in
   ``docs/checks.md``, and every image the docs link exists (and is small);
-* every fenced ```python block of README.md, benchmarks/README.md and docs/{io, campaigns,
+* every fenced ```python block of README.md, benchmarks/README.md and docs/{io, campaigns, masking,
   quickstart, outputs}.md runs on the real data (from a scratch directory holding it; what a
   block prints is checked against the comment under it), and the quickstart blocks whose first
   line is ``# doctest: simulated`` also run without it.
@@ -144,7 +144,7 @@ def _data_workdir(tmp_path, shared_data):
 
 
 @pytest.mark.realdata
-@pytest.mark.parametrize("page", ["io.md", "campaigns.md", "quickstart.md"])
+@pytest.mark.parametrize("page", ["io.md", "campaigns.md", "quickstart.md", "masking.md"])
 def test_every_python_block_of_the_page_runs(page, shared_data, tmp_path, monkeypatch, capsys):
     """Every ```python block of the page, in order and in one namespace, from a directory that
     holds the real data; a block printing something is checked against the ``# ...`` line the
