@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jaxvet.checks import get_check
-from jaxvet.checks.v05_transit_shape import SUMMARY, resolve_options, transit_shape
+from jaxvet.checks.v05_transit_shape import SUMMARY, V05Options, resolve_options, transit_shape
 from jaxvet.data import Candidate
 from jaxvet.engine.context import VetContext
 from jaxvet.errors import JaxvetInputError
@@ -25,6 +25,7 @@ matplotlib.use("Agg")
 
 SPEC = get_check("V05")
 COMMON = {"batch_size": 8, "pad_points": 4096}
+BOUNDS = V05Options().fit_bounds()  # the default fit window and box (units of D)
 
 # The seed's test matrix (§6.1): name, tF/tT, depth ppm, cadence min, transits, P, true T (h),
 # catalogue duration (h), white noise ppm per 2-min point.
@@ -181,8 +182,9 @@ def test_trapezoid_fit_matches_scipy_oracle_end_to_end(fit_run):
             cand.t0_btjd,
             cand.duration_hours,
             round(cad * 86400) / 86400,
+            window=BOUNDS.window,
         )
-        po, _ = O.fit_binned(xbar, ebar, s0, sy, np.array([0, 0.2, 0, -0.15]), np.array([1, 1.5, 1, 0.15]))
+        po, _ = O.fit_binned(xbar, ebar, s0, sy, BOUNDS.lower(), BOUNDS.upper())
         dh = cand.duration_hours
         got = np.array(
             [
