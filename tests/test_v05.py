@@ -390,7 +390,9 @@ def test_binned_bootstrap_agrees_with_point_bootstrap(matrix):
         return transit_shape(ctx)
 
     a, b = run("binned"), run("poisson")
-    np.testing.assert_allclose(a["tflat_ttotal_ratio"], b["tflat_ttotal_ratio"], rtol=1e-9)
+    # the same full-data fit: the two paths sum the bins in a different order, and the BFGS
+    # polish ends ~1e-8 apart (far inside the bootstrap widths of ~0.05)
+    np.testing.assert_allclose(a["tflat_ttotal_ratio"], b["tflat_ttotal_ratio"], rtol=1e-6)
     for key in ("tflat_ttotal_ratio_err", "t_total_hours_err", "depth_ppm_err", "tmid_offset_hours_err"):
         for sl in (slice(0, 8), slice(8, 16)):
             x, y = a[key][sl], b[key][sl]

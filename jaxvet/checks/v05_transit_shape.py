@@ -226,7 +226,7 @@ class V05Options(CheckOptions):
         if self.window is not None:
             v = self.window
             try:
-                object.__setattr__(self, "window", in_range(0.55, 10.0)(v))
+                object.__setattr__(self, "window", in_range(0.55, 5.0)(v))
             except ValueError as exc:
                 raise JaxvetInputError(f"V05 option window must be None or {exc}, got {v!r}") from None
             need = TAU_MAX + 0.5 + self.baseline_durations
