@@ -344,5 +344,7 @@ def test_pixel_medians_and_saturation_count_on_a_bled_stamp():
     assert int(pxk.saturated_pixel_count(prep.pixel_median, 2 * FULL_WELL_RATE)[0]) == 0
     # the reference's test (max / 150000 > 1) misses it
     assert prep.max_flux < 150000.0
-    bits = pxk.evidence_bits(jnp.asarray([1, 3, 3]), jnp.asarray([20, 5, 20]), jnp.asarray([0, 0, 2]), 2.0, 10.0)
+    bits = pxk.evidence_bits(
+        jnp.asarray([1, 3, 3]), jnp.asarray([20, 5, 20]), jnp.asarray([0, 0, 2]), 2.0, 10.0
+    )
     assert np.asarray(bits).tolist() == [pxk.TOO_FEW_TRANSITS, pxk.TOO_FEW_IN_TRANSIT, pxk.SATURATED]
