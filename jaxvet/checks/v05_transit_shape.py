@@ -15,8 +15,10 @@ Two methods (option ``method``, ``ctx.opts("V05")["method"]``):
 ``"trapezoid_fit"`` (default)
     A weighted least-squares fit of ``1 - depth * s(x - tau; T, F, e)``, the symmetric
     trapezoid averaged over each point's exposure (:mod:`jaxvet.core.models`), with *free* depth,
-    total duration T, flat ratio r = F/T and mid-time offset tau, to the points within
-    ``window`` (0.9) catalogue durations of the nominal mid-transit, normalised by the
+    total duration T, flat ratio r = F/T and mid-time offset tau, to the points within the fit
+    window of the nominal mid-transit (:meth:`V05Options.fit_bounds`: ``T <= max_duration_ratio``
+    (2) D and a half-width of ``0.15 + t_max/2 + baseline_durations`` = 1.65 D, so a fit at the
+    ceiling still has 0.5 D of baseline per side), normalised by the
     baseline median and weighted by ``1/flux_err^2`` (uniform weights from the baseline's
     robust scatter when any error is missing).  Fit: a (T, r, tau) grid with closed-form
     depth -> optax Adam -> BFGS polish (:mod:`jaxvet.core.fit`), on phase bins (``n_fit_bins``
@@ -55,6 +57,9 @@ Gates, warnings and verdict (jaxvet's rule; the reference is metrics-only)
   (docs/checks.md, V05).
 * fitted T differs from the catalogue duration by more than ``duration_tolerance`` (25%):
   warning ``duration_uncertain`` (trapezoid_fit only; the grid method fixes T = D).
+* T within 0.1% of its bound ``t_max``/``t_min``, or ``|tau|`` of ``tau_max``: warning
+  ``fit_at_bound``, flag ``FIT_AT_BOUND``, metric ``fit_at_bound`` naming the parameter
+  (trapezoid_fit only; r at 0/1 and depth 0 are physical limits, not flagged).
 * ``grazing_indicator`` (evaluated in this order): ``tF/tT > 0.3`` -> ``normal``;
   ``0.1 < tF/tT <= 0.3`` and depth < ``grazing_depth_ppm`` (50,000) -> ``grazing_planet_candidate``;
   otherwise (``tF/tT <= 0.1`` or a depth >= 5%) -> ``likely_eb``.
@@ -69,7 +74,8 @@ Gates, warnings and verdict (jaxvet's rule; the reference is metrics-only)
 Implementation.  The kernels live in :mod:`jaxvet.core.transit_shape` (the per-point stage, the
 fit stage and the programs that map them over a chunk); this module plans and dispatches them
 and formats the results.  Only points near transit are read: :func:`jaxvet.core.ephemeris.plan_windows`
-finds, per candidate and epoch, the index range of the points within ``max(0.6, window) D`` of
+finds, per candidate and epoch, the index range of the points within ``max(0.6, window) D`` (the
+fit window) of
 mid-transit, and they are gathered straight from the light curve, packed in time order into
 one padded row per candidate (a binary search of each slot's epoch; time order, so the layout
 does not depend on what shares the chunk).  Random keys derive from ``(seed, run-wide

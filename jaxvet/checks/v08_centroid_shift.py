@@ -46,7 +46,11 @@ Outputs: the reference's metrics (with the LC/TPF overlap block and warnings-as-
 ``shift_dx_pixels``/``shift_dy_pixels`` (in - out, column/row) and their bootstrap standard
 deviations (used by V25).  With several stamps (sectors) the first one is reported and every
 stamp's result is in ``raw["per_sector"]``.  Verdict: none (metrics only, as the reference),
-except ``insufficient`` when no shift could be measured.
+except ``insufficient`` when no shift could be measured or an evidence guard trips (traced
+options): a pixel whose median flux reaches ``saturation_flux`` (8e4 e-/s; ``SATURATED_TARGET``),
+fewer than ``min_transits`` (2) transits with in-transit cadences (``TOO_FEW_TRANSITS``) or fewer
+than ``min_in_transit_cadences`` (10) in-transit cadences (``TOO_FEW_IN_TRANSIT_CADENCES``).
+The reference's ``saturation_risk`` (``max / 150000 > 1``) is kept as it computes it.
 """
 
 from __future__ import annotations

@@ -45,7 +45,10 @@ Verdict (jaxvet policy; the reference is metrics-only): ``insufficient`` when th
 not detected (``diff_significance_sigma < min_significance``, 3), ``fail`` when the deficit
 centroid is more than ``offset_threshold_pixels`` (1 px) from the target at >= 3 sigma,
 ``warn`` when it is more than 1 px away without significance or the deficit peaks on the stamp
-edge, else ``pass``.
+edge, else ``pass``.  Evidence guards first (as V08's, traced options): a saturated pixel
+(median flux >= ``saturation_flux``, 8e4 e-/s), fewer than ``min_transits`` (2) usable transits
+or fewer than ``min_in_transit_cadences`` (10) in-transit cadences make it ``insufficient``
+(flags ``SATURATED_TARGET``, ``TOO_FEW_TRANSITS``, ``TOO_FEW_IN_TRANSIT_CADENCES``), metrics kept.
 
 Batched implementation: every (candidate, stamp) pair at once; the sector-wide
 out-of-transit medians use per-pixel sorted series and the "minus a few removed ranks"
