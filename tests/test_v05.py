@@ -458,6 +458,13 @@ def test_true_duration_above_the_old_ceiling_is_recovered_and_the_bound_is_flagg
     assert short.metrics["fit_at_bound"] == ["t_total_max"] and short.flags == ["FIT_AT_BOUND"]
     assert "fit_at_bound" in short.metrics["warnings"]
     assert any(n.startswith("fit_at_bound: T = t_max = 2 D = 2.000 h") for n in short.notes)
+    import matplotlib.pyplot as plt
+
+    from jaxvet.plotting.v05 import plot_transit_shape
+
+    ax = plot_transit_shape(short)
+    assert "fit at its bound: t_total_max" in ax.get_title()
+    plt.close(ax.figure)
 
 
 def test_window_options_keep_a_baseline():

@@ -267,6 +267,16 @@ def test_pi_men_saturated_single_transit_stamp_is_insufficient(shared_data):
     # metrics still reported, equal to the unguarded run's
     assert m["diff_offset_sigma"] == unguarded.metrics["diff_offset_sigma"]
     assert r.raw["reference_compatible"] == unguarded.raw["reference_compatible"]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from jaxvet.plotting.pixels import plot_difference_image
+
+    ax = plot_difference_image(r)
+    assert "insufficient: SATURATED_TARGET" in ax.get_title()
+    plt.close(ax.figure)
 
 
 @pytest.mark.realdata
