@@ -27,7 +27,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxvet.core.pixels import PixelBatch, PixelStats, pixel_stats
+from jaxvet.core.pixels import (
+    SATURATED,
+    TOO_FEW_IN_TRANSIT,
+    TOO_FEW_TRANSITS,
+    PixelBatch,
+    PixelStats,
+    pixel_medians,
+    pixel_stats,
+    saturated_pixel_count,
+)
 from jaxvet.data import BJD_OFFSET, PAD_TIME, CandidateBatch, LightCurve, LightCurveBatch, bucket_size
 from jaxvet.errors import JaxvetInputError
 from jaxvet.results import SKIPPED, VERDICT_NONE, CheckResult, skipped_result
@@ -52,6 +61,12 @@ __all__ = [
 
 #: TESS pixel scale (arcsec per pixel), as in the reference.
 TESS_PIXEL_SCALE_ARCSEC = 21.0
+#: jaxvet's pixel saturation guard (e-/s): a pixel whose *median* flux reaches this is treated as
+#: saturated.  A TESS pixel holds ~2e5 e- (full well) per 2-s exposure (Vanderspek et al. 2018,
+#: TESS Instrument Handbook), i.e. ~1.0e5 e-/s in calibrated flux; the saturated cores of the
+#: pi Men stamp (Tmag 5.1) sit on flat bleed columns at 1.01-1.05e5 e-/s.  0.8 of that level
+#: allows for the CCD-to-CCD spread of the full well.
+SATURATION_FLUX = 8.0e4
 
 #: the pixel kernels' per-pair element estimate counts one (bootstrap x cadence) intermediate of
 #: several: their chunks hold 4x the engine budget (2^24 elements on a CPU, the chunking the
@@ -180,7 +195,6 @@ class TPFStamp:
             f"TPFStamp(sector={self.sector}, shape={self.shape}, wcs={'yes' if self.has_wcs else 'no'}, "
             f"source={self.source!r})"
         )
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,8 +358,6 @@ def _window_lcb(packed) -> LightCurveBatch:
     return LightCurveBatch.from_lightcurves(lcs, n_points=packed["time"].shape[1])
 
 
-
-
 # ---------------------------------------------------------------------------------------------
 # prepared stamps (once per run), per-stamp candidate batches, keys
 # ---------------------------------------------------------------------------------------------
@@ -363,6 +375,7 @@ class StampPrep:
     n_dropped: int
     tail_estimate: int = 0  # largest one-sided 3-MAD centroid outlier count over the stamp
     max_flux: float = float("nan")  # nanmax of the valid cube (host copy, for the saturation test)
+    pixel_median: jax.Array | None = None  # (1, P) median flux per pixel (jaxvet's saturation guard)
 
 
 def _tail_estimate(stats: PixelStats) -> int:
@@ -419,6 +432,7 @@ def prepare_stamp(stamp: TPFStamp, quality_bitmask: int = 0) -> StampPrep:
         n_dropped=stamp.n_cadences - n_valid,
         tail_estimate=_tail_estimate(stats),
         max_flux=float(np.asarray(stats.max_flux)[0]) if n_valid else float("nan"),
+        pixel_median=pixel_medians(stats.vs, stats.n_fin, pb.pix_mask),
     )
 
 
@@ -515,6 +529,40 @@ def format_per_stamp(ctx, opts, a: dict, sector_result, ids: tuple[str, str], wh
     if prep is not None and extend is not None:
         a = extend(a, prep, opts)
     return per_stamp_results(ctx, prep, lambda i, s: sector_result(ctx, a, i, s, prep, opts), ids, what)
+
+
+def saturation_counts(prep: Prepared, level) -> jax.Array:
+    """Saturated pixels per stamp, (K,) int32: median flux >= ``level`` (traced, e-/s)."""
+    return jnp.concatenate([saturated_pixel_count(sp.pixel_median, level) for sp in prep.preps])
+
+
+def max_pixel_median(sp: StampPrep) -> float | None:
+    """The largest per-pixel median flux of a stamp (e-/s), None without a finite pixel."""
+    v = np.asarray(sp.pixel_median)
+    return float(np.nanmax(v)) if np.isfinite(v).any() else None
+
+
+def evidence_report(bits: int, n_transits: int, n_in: int, n_sat: int, opts) -> tuple[list[str], list[str]]:
+    """Flags and notes for the evidence guard bits of :func:`jaxvet.core.pixels.evidence_bits`.
+
+    ``opts`` carries ``min_transits``, ``min_in_transit_cadences`` and ``saturation_flux``.
+    """
+    flags, notes = [], []
+    if bits & SATURATED:
+        flags.append("SATURATED_TARGET")
+        notes.append(
+            f"{n_sat} pixel(s) with median flux >= saturation_flux ({opts.saturation_flux:g} e-/s): "
+            "saturated star (bleed columns); centroids and difference images are unreliable -> insufficient"
+        )
+    if bits & TOO_FEW_TRANSITS:
+        flags.append("TOO_FEW_TRANSITS")
+        notes.append(f"{n_transits} transit(s) with in-transit cadences < min_transits ({opts.min_transits})")
+    if bits & TOO_FEW_IN_TRANSIT:
+        flags.append("TOO_FEW_IN_TRANSIT_CADENCES")
+        notes.append(
+            f"{n_in} in-transit cadence(s) < min_in_transit_cadences ({opts.min_in_transit_cadences})"
+        )
+    return flags, notes
 
 
 def skipped_tree(n: int, names: Sequence[str], **extra) -> dict:

@@ -287,3 +287,64 @@ def test_synthetic_generator_is_seeded_and_truthful():
     assert abs(np.dot(d0, d90)) < 1e-6  # perpendicular in pixel space
     with pytest.raises(JaxvetInputError, match="eb_star"):
         simulate_tpf(1, n_cadences=10, period_days=1.0, t0_btjd=0.0, eb_star=2)
+
+
+# ---------------------------------------------------------------------------------------------
+# saturation guard (jaxvet's; the reference's saturation_risk is max / 150000 > 1)
+# ---------------------------------------------------------------------------------------------
+FULL_WELL_RATE = 1.0e5  # e-/s: ~2e5 e- full well per 2-s TESS exposure
+
+
+def bleed(flux: np.ndarray, level: float = FULL_WELL_RATE) -> np.ndarray:
+    """Saturate a (T, rows, cols) cube the way a CCD does: charge above ``level`` spills up and
+    down its column (half each way, conserved until it leaves the stamp), giving flat bleed
+    columns at ``level``."""
+    f = np.array(flux, dtype=float)
+    for _ in range(1000):
+        over = np.maximum(f - level, 0.0)
+        if not over.any():
+            break
+        f -= over
+        f[:, 1:, :] += 0.5 * over[:, :-1, :]
+        f[:, :-1, :] += 0.5 * over[:, 1:, :]
+    return f
+
+
+def saturated_stamp(saturate: bool = True, seed: int = 3):
+    """A bright on-target transit (5000 ppm, 2.5 d, 3 h; 4 transits in 1500 10-min cadences) on an
+    11x11 stamp.  ``saturate``: the target (1e6 e-/s, peak pixel ~1.8e5) bled at the full-well
+    rate (known truth: saturated star, transit on the target); else a 3e5 e-/s target whose peak
+    (~5.4e4 e-/s) stays below the full well."""
+    import dataclasses
+
+    base = simulate_tpf(
+        seed,
+        n_cadences=1500,
+        target_flux=1.0e6 if saturate else 3.0e5,
+        depth_ppm=5000.0,
+        jitter_px=0.002,
+        read_noise=30.0,
+        **po.SYN_EPHEMERIS,
+    )
+    if not saturate:
+        return base
+    return dataclasses.replace(base, flux=bleed(base.flux))
+
+
+def test_pixel_medians_and_saturation_count_on_a_bled_stamp():
+    st_ = saturated_stamp()
+    prep = px.prepare_stamp(st_)
+    med = np.asarray(prep.pixel_median)[0, : 11 * 11].reshape(11, 11)
+    assert np.allclose(med, np.nanmedian(st_.flux, axis=0))
+    # a flat bleed column at the full-well rate through the target's column
+    flat = med >= 0.999 * FULL_WELL_RATE
+    sat = med >= px.SATURATION_FLUX
+    assert flat.sum() >= 3 and np.all(sat[flat]) and sat.sum() < 10
+    assert int(pxk.saturated_pixel_count(prep.pixel_median, px.SATURATION_FLUX)[0]) == sat.sum()
+    assert int(pxk.saturated_pixel_count(prep.pixel_median, 2 * FULL_WELL_RATE)[0]) == 0
+    # the reference's test (max / 150000 > 1) misses it
+    assert prep.max_flux < 150000.0
+    bits = pxk.evidence_bits(
+        jnp.asarray([1, 3, 3]), jnp.asarray([20, 5, 20]), jnp.asarray([0, 0, 2]), 2.0, 10.0
+    )
+    assert np.asarray(bits).tolist() == [pxk.TOO_FEW_TRANSITS, pxk.TOO_FEW_IN_TRANSIT, pxk.SATURATED]

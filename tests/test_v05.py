@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jaxvet.checks import get_check
-from jaxvet.checks.v05_transit_shape import SUMMARY, resolve_options, transit_shape
+from jaxvet.checks.v05_transit_shape import SUMMARY, V05Options, resolve_options, transit_shape
 from jaxvet.data import Candidate
 from jaxvet.engine.context import VetContext
 from jaxvet.errors import JaxvetInputError
@@ -25,6 +25,7 @@ matplotlib.use("Agg")
 
 SPEC = get_check("V05")
 COMMON = {"batch_size": 8, "pad_points": 4096}
+BOUNDS = V05Options().fit_bounds()  # the default fit window and box (units of D)
 
 # The seed's test matrix (§6.1): name, tF/tT, depth ppm, cadence min, transits, P, true T (h),
 # catalogue duration (h), white noise ppm per 2-min point.
@@ -181,8 +182,9 @@ def test_trapezoid_fit_matches_scipy_oracle_end_to_end(fit_run):
             cand.t0_btjd,
             cand.duration_hours,
             round(cad * 86400) / 86400,
+            window=BOUNDS.window,
         )
-        po, _ = O.fit_binned(xbar, ebar, s0, sy, np.array([0, 0.2, 0, -0.15]), np.array([1, 1.5, 1, 0.15]))
+        po, _ = O.fit_binned(xbar, ebar, s0, sy, BOUNDS.lower(), BOUNDS.upper())
         dh = cand.duration_hours
         got = np.array(
             [
@@ -388,7 +390,9 @@ def test_binned_bootstrap_agrees_with_point_bootstrap(matrix):
         return transit_shape(ctx)
 
     a, b = run("binned"), run("poisson")
-    np.testing.assert_allclose(a["tflat_ttotal_ratio"], b["tflat_ttotal_ratio"], rtol=1e-9)
+    # the same full-data fit: the two paths sum the bins in a different order, and the BFGS
+    # polish ends ~1e-8 apart (far inside the bootstrap widths of ~0.05)
+    np.testing.assert_allclose(a["tflat_ttotal_ratio"], b["tflat_ttotal_ratio"], rtol=1e-6)
     for key in ("tflat_ttotal_ratio_err", "t_total_hours_err", "depth_ppm_err", "tmid_offset_hours_err"):
         for sl in (slice(0, 8), slice(8, 16)):
             x, y = a[key][sl], b[key][sl]
@@ -434,3 +438,82 @@ def test_changing_a_threshold_does_not_recompile(matrix):
 def test_misspelled_option_is_named():
     with pytest.raises(JaxvetInputError, match="grazing_ration"):
         SPEC.resolve_options({"grazing_ration": 0.3})
+
+
+# ------------------------------------------------------------------ duration ceiling
+def test_true_duration_above_the_old_ceiling_is_recovered_and_the_bound_is_flagged(matrix):
+    """Known truth: u_planet's transit lasts 2.5 h.  Given 1.5 h, the old box (T <= 1.5 D in a
+    +-0.9 D window) would have stopped at 2.25 h; the default box (T <= 2 D, window sized to keep
+    0.5 D of baseline) recovers 2.5 h, unflagged.  Given 1.0 h (truth 2.5 D) the fit stops at
+    t_max = 2 D and says so (FIT_AT_BOUND, fit_at_bound=["t_total_max"])."""
+    lcs, _, _, t0s = matrix
+    cands = [Candidate(3.5, t0s[0], d, id=f"d{d}") for d in (1.5, 1.0)]
+    ctx = VetContext.build(lcs, cands, lc_index=[0, 0], seed=1, options={"V05": COMMON})
+    ok, short = SPEC.run(ctx)
+    assert ok.metrics["t_total_hours"] == pytest.approx(2.5, abs=0.05)
+    assert ok.metrics["fit_at_bound"] == [] and "FIT_AT_BOUND" not in ok.flags
+    assert ok.metrics["fit_window_durations"] == pytest.approx(1.65)
+    assert ok.metrics["t_total_max_hours"] == pytest.approx(3.0)
+    assert short.metrics["t_total_hours"] == pytest.approx(2.0, abs=1e-3)
+    assert short.metrics["fit_at_bound"] == ["t_total_max"] and short.flags == ["FIT_AT_BOUND"]
+    assert "fit_at_bound" in short.metrics["warnings"]
+    assert any(n.startswith("fit_at_bound: T = t_max = 2 D = 2.000 h") for n in short.notes)
+    import matplotlib.pyplot as plt
+
+    from jaxvet.plotting.v05 import plot_transit_shape
+
+    ax = plot_transit_shape(short)
+    assert "fit at its bound: t_total_max" in ax.get_title()
+    plt.close(ax.figure)
+
+
+def test_window_options_keep_a_baseline():
+    b = V05Options().fit_bounds()
+    assert (b.window, b.t_hi) == pytest.approx((1.65, 2.0))
+    # the window half-width leaves baseline_durations of baseline beyond a fit at t_max
+    assert b.window - b.tau_max - b.t_hi / 2 == pytest.approx(0.5)
+    b = V05Options(window=1.2).fit_bounds()
+    assert (b.window, b.t_hi) == pytest.approx((1.2, 1.1))
+    b = V05Options(max_duration_ratio=3.0, baseline_durations=1.0).fit_bounds()
+    assert (b.window, b.t_hi) == pytest.approx((2.65, 3.0))
+    with pytest.raises(JaxvetInputError, match="window .*baseline_durations"):
+        V05Options(window=0.9)
+
+
+def _real_v05(path, cand, options=None):
+    import jaxvet
+
+    lc = jaxvet.read_lightcurve(path)
+    ctx = VetContext.build(lc, [cand], seed=0, options={"V05": options or {}})
+    return SPEC.run(ctx)[0]
+
+
+@pytest.mark.realdata
+def test_koi1003_fit_at_the_duration_ceiling_is_flagged(shared_data):
+    """KOI-1003 (Kepler Q2, 7 h in): the old box stopped silently at 10.500 h = 1.5 D; the spotted
+    EB's fit runs to the new ceiling, 14.000 h = 2 D, and is flagged there."""
+    p = shared_data / "tic122374527" / "Kepler_Q2.csv"
+    if not p.exists():
+        pytest.skip(f"{p} not found")
+    r = _real_v05(p, Candidate(8.36, -1994.734, 7.0, id="KOI-1003"))
+    m = r.metrics
+    assert m["t_total_hours"] == pytest.approx(14.0, abs=1e-3) and m["t_total_max_hours"] == 14.0
+    assert m["fit_at_bound"] == ["t_total_max"] and "FIT_AT_BOUND" in r.flags
+    assert "duration_uncertain" in m["warnings"] and "fit_at_bound" in m["warnings"]
+    # the reference-compatible medians do not depend on the fit window
+    assert (m["depth_bottom"], m["depth_edge"], m["shape_ratio"]) == (0.038391, 0.030776, 1.247)
+
+
+@pytest.mark.realdata
+def test_toi813_window_keeps_a_baseline_and_the_fit_is_inside_the_box(shared_data):
+    """TOI-813 (S5, one transit, 13.28 h in): the +-1.65 D window keeps > 11 h of baseline on
+    each side of the fitted transit; T = 18.9 h is inside the box (T <= 26.56 h), unflagged."""
+    p = shared_data / "tic55525572" / "tic55525572_lc.fits"
+    if not p.exists():
+        pytest.skip(f"{p} not found")
+    r = _real_v05(p, Candidate(83.899, 1454.6598, 13.28, depth_ppm=1195.0, id="TOI-813"))
+    m = r.metrics
+    assert m["fit_at_bound"] == [] and "FIT_AT_BOUND" not in r.flags
+    assert m["t_total_hours"] == pytest.approx(18.9, abs=0.3)
+    half = m["fit_window_durations"] * 13.28
+    assert half - (m["t_total_hours"] / 2 + abs(m["tmid_offset_hours"])) > 11.0

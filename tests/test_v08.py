@@ -230,3 +230,46 @@ def test_changing_the_outlier_threshold_does_not_recompile(eb_case):
     r = V08.run(po.syn_context([stamp], options={"V08": {"outlier_sigma": 2.5}}))[0]
     assert v08._shift_chunk._cache_size() == size
     assert r.metrics["centroid_shift_pixels"] is not None
+
+
+# ------------------------------------------------------------------ evidence guards
+def test_saturated_stamp_and_too_few_transits_are_insufficient():
+    """Known truth: a bright on-target transit bled at the full-well rate (SATURATED_TARGET), and
+    the unsaturated scene with more transits required than it has (TOO_FEW_TRANSITS); both keep
+    their metrics.  The thresholds are traced (no recompilation)."""
+    from jaxvet.checks import v08_centroid_shift as v08
+    from tests.test_pixels import saturated_stamp
+
+    cands = po.syn_candidates(with_others=False)
+    sat = V08.run(po.syn_context([saturated_stamp(True)], candidates=cands))[0]
+    m = sat.metrics
+    assert sat.verdict == "insufficient" and "SATURATED_TARGET" in sat.flags
+    assert m["saturated_target"] is True and m["n_saturated_pixels"] >= 3
+    assert m["saturation_risk"] is False and "SATURATION_RISK" not in sat.flags  # the reference's test
+    assert m["centroid_shift_pixels"] is not None and m["significance_sigma"] is not None
+    clean_stamp = saturated_stamp(False)
+    clean = V08.run(po.syn_context([clean_stamp], candidates=cands))[0]
+    assert clean.verdict is None and clean.metrics["saturated_target"] is False
+    assert clean.metrics["n_transits"] == 4 and clean.metrics["n_in_transit_cadences"] >= 10
+    size = v08._shift_chunk._cache_size()
+    few = V08.run(po.syn_context([clean_stamp], candidates=cands, options={"V08": {"min_transits": 5}}))[0]
+    assert v08._shift_chunk._cache_size() == size
+    assert few.verdict == "insufficient" and "TOO_FEW_TRANSITS" in few.flags
+    assert few.metrics["centroid_shift_pixels"] == clean.metrics["centroid_shift_pixels"]
+
+
+@pytest.mark.realdata
+def test_pi_men_saturated_single_transit_stamp_is_insufficient(shared_data):
+    """pi Men: the reference's fields as it computes them (significance 8.0, saturation_risk False
+    at max_flux_fraction 0.70), jaxvet's guard: insufficient, SATURATED_TARGET + too few data."""
+    p = shared_data / "tic261136679" / "tess-s0001-4-2_84.291190_-80.469170_6x6_astrocut.fits"
+    if not p.exists():
+        pytest.skip(f"{p} not found")
+    cand = Candidate(6.267488, 1325.505054, 3.03, id="pi Men c")
+    r = V08.run(po.syn_context([po.real_stamp(p)], candidates=[cand]))[0]
+    m = r.metrics
+    assert m["significance_sigma"] == 8.0 and m["saturation_risk"] is False
+    assert m["max_flux_fraction"] == pytest.approx(0.70119, abs=1e-5)
+    assert r.verdict == "insufficient"
+    assert {"SATURATED_TARGET", "TOO_FEW_TRANSITS", "TOO_FEW_IN_TRANSIT_CADENCES"} <= set(r.flags)
+    assert m["n_transits"] == 1 and m["n_in_transit_cadences"] == 6 and m["n_saturated_pixels"] == 8

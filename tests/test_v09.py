@@ -195,3 +195,107 @@ def test_misspelled_option_is_named():
     stamp = po.syn_stamp("flat", seed=8)
     with pytest.raises(JaxvetInputError, match="centroid_radiuss"):
         V09.run(po.syn_context([stamp], options={"V09": {"centroid_radiuss": 2.0}}))
+
+
+# ------------------------------------------------------------------ evidence guards
+def test_saturated_stamp_is_insufficient_with_metrics_kept():
+    """Known truth: the same bright on-target transit, unsaturated and bled at the full-well rate.
+    Unsaturated it passes; saturated (flat bleed column at 1e5 e-/s, which the reference's
+    max/150000 test misses) the verdict is insufficient with SATURATED_TARGET, metrics kept."""
+    from tests.test_pixels import saturated_stamp
+
+    cands = po.syn_candidates(with_others=False)
+    clean = V09.run(po.syn_context([saturated_stamp(False)], candidates=cands))[0]
+    assert clean.verdict == "pass" and "SATURATED_TARGET" not in clean.flags
+    assert clean.metrics["saturated_target"] is False and clean.metrics["n_saturated_pixels"] == 0
+    sat_stamp = saturated_stamp(True)
+    r = V09.run(po.syn_context([sat_stamp], candidates=cands))[0]
+    m = r.metrics
+    assert r.verdict == "insufficient" and "SATURATED_TARGET" in r.flags
+    assert m["saturated_target"] is True and m["n_saturated_pixels"] >= 3
+    assert m["max_pixel_median_flux"] == pytest.approx(1.0e5, rel=1e-3)
+    assert m["diff_offset_pixels"] is not None and m["diff_significance_sigma"] > 10
+    assert any("saturation_flux (80000 e-/s)" in n for n in r.notes)
+    # the threshold is traced: a level above the full well lifts the guard without recompiling
+    from jaxvet.checks import v09_difference_image as v09
+
+    size = v09._diff_chunk._cache_size()
+    r2 = V09.run(po.syn_context([sat_stamp], candidates=cands, options={"V09": {"saturation_flux": 2e5}}))[0]
+    assert v09._diff_chunk._cache_size() == size
+    assert "SATURATED_TARGET" not in r2.flags and r2.verdict != "insufficient"
+
+
+def test_too_few_transits_or_in_transit_cadences_is_insufficient():
+    stamp = po.syn_stamp("target", seed=1)
+    cands = po.syn_candidates(with_others=False)
+    base = V09.run(po.syn_context([stamp], candidates=cands))[0]
+    assert base.verdict == "pass" and base.metrics["n_epochs_used"] >= 2
+    n_in = base.metrics["n_in_transit_cadences"]
+    for opt, flag in (
+        ({"min_transits": base.metrics["n_epochs_used"] + 1}, "TOO_FEW_TRANSITS"),
+        ({"min_in_transit_cadences": n_in + 1}, "TOO_FEW_IN_TRANSIT_CADENCES"),
+    ):
+        r = V09.run(po.syn_context([stamp], candidates=cands, options={"V09": opt}))[0]
+        assert r.verdict == "insufficient" and flag in r.flags, opt
+        assert r.metrics["diff_offset_pixels"] == base.metrics["diff_offset_pixels"]
+    for bad in ({"min_transits": 0}, {"saturation_flux": -1.0}, {"min_in_transit_cadences": 1.5}):
+        with pytest.raises(JaxvetInputError, match="V09"):
+            V09.run(po.syn_context([stamp], candidates=cands, options={"V09": bad}))
+
+
+PI_MEN = Candidate(6.267488, 1325.505054, 3.03, depth_ppm=314.0, id="pi Men c")
+PI_MEN_STAMP = "tess-s0001-4-2_84.291190_-80.469170_6x6_astrocut.fits"
+NO_GUARD = {"saturation_flux": 1e12, "min_transits": 1, "min_in_transit_cadences": 1}
+
+
+@pytest.mark.realdata
+def test_pi_men_saturated_single_transit_stamp_is_insufficient(shared_data):
+    """pi Men (Tmag 5.1), one transit, 6 in-transit 30-min cadences, bleed columns at
+    1.01-1.05e5 e-/s: without the guards V09 says fail (offset 248 sigma); with them insufficient."""
+    p = shared_data / "tic261136679" / PI_MEN_STAMP
+    if not p.exists():
+        pytest.skip(f"{p} not found")
+    stamp = po.real_stamp(p)
+    unguarded = V09.run(po.syn_context([stamp], candidates=[PI_MEN], options={"V09": NO_GUARD}))[0]
+    assert unguarded.verdict == "fail" and unguarded.metrics["diff_offset_sigma"] > 200
+    r = V09.run(po.syn_context([stamp], candidates=[PI_MEN]))[0]
+    m = r.metrics
+    assert r.verdict == "insufficient"
+    assert {"SATURATED_TARGET", "TOO_FEW_TRANSITS", "TOO_FEW_IN_TRANSIT_CADENCES"} <= set(r.flags)
+    assert m["n_saturated_pixels"] == 8 and m["max_pixel_median_flux"] == pytest.approx(105128, rel=1e-4)
+    assert m["n_epochs_used"] == 1 and m["n_in_transit_cadences"] == 6
+    # metrics still reported, equal to the unguarded run's
+    assert m["diff_offset_sigma"] == unguarded.metrics["diff_offset_sigma"]
+    assert r.raw["reference_compatible"] == unguarded.raw["reference_compatible"]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from jaxvet.plotting.pixels import plot_difference_image
+
+    ax = plot_difference_image(r)
+    assert "insufficient: SATURATED_TARGET" in ax.get_title()
+    plt.close(ax.figure)
+
+
+@pytest.mark.realdata
+def test_pi_men_through_the_cli(shared_data, capsys):
+    import json
+
+    from jaxvet.cli.main import main
+
+    d = shared_data / "tic261136679"
+    if not (d / PI_MEN_STAMP).exists():
+        pytest.skip(f"{d} not found")
+    args = ["vet", str(d / "TESS.csv"), "--tpf", str(d / PI_MEN_STAMP), "--period", "6.267488"]
+    args += ["--t0", "1325.505054", "--duration-hours", "3.03", "--checks", "V08,V09", "--json", "-"]
+    args += ["--option", "V08.n_bootstrap=100", "--quiet"]
+    assert main(args) == 0
+    checks = json.loads(capsys.readouterr().out)["candidates"][0]["checks"]
+    for cid in ("V08", "V09"):
+        c = checks[cid]
+        assert c["verdict"] == "insufficient" and "SATURATED_TARGET" in c["flags"], cid
+        assert c["metrics"]["n_saturated_pixels"] == 8, cid
+    assert checks["V08"]["metrics"]["saturation_risk"] is False  # the reference's field, as it computes it
+    assert checks["V08"]["metrics"]["max_flux_fraction"] == pytest.approx(0.7012, abs=1e-4)

@@ -15,8 +15,10 @@ Two methods (option ``method``, ``ctx.opts("V05")["method"]``):
 ``"trapezoid_fit"`` (default)
     A weighted least-squares fit of ``1 - depth * s(x - tau; T, F, e)``, the symmetric
     trapezoid averaged over each point's exposure (:mod:`jaxvet.core.models`), with *free* depth,
-    total duration T, flat ratio r = F/T and mid-time offset tau, to the points within
-    ``window`` (0.9) catalogue durations of the nominal mid-transit, normalised by the
+    total duration T, flat ratio r = F/T and mid-time offset tau, to the points within the fit
+    window of the nominal mid-transit (:meth:`V05Options.fit_bounds`: ``T <= max_duration_ratio``
+    (2) D and a half-width of ``0.15 + t_max/2 + baseline_durations`` = 1.65 D, so a fit at the
+    ceiling still has 0.5 D of baseline per side), normalised by the
     baseline median and weighted by ``1/flux_err^2`` (uniform weights from the baseline's
     robust scatter when any error is missing).  Fit: a (T, r, tau) grid with closed-form
     depth -> optax Adam -> BFGS polish (:mod:`jaxvet.core.fit`), on phase bins (``n_fit_bins``
@@ -55,6 +57,9 @@ Gates, warnings and verdict (jaxvet's rule; the reference is metrics-only)
   (docs/checks.md, V05).
 * fitted T differs from the catalogue duration by more than ``duration_tolerance`` (25%):
   warning ``duration_uncertain`` (trapezoid_fit only; the grid method fixes T = D).
+* T within 0.1% of its bound ``t_max``/``t_min``, or ``|tau|`` of ``tau_max``: warning
+  ``fit_at_bound``, flag ``FIT_AT_BOUND``, metric ``fit_at_bound`` naming the parameter
+  (trapezoid_fit only; r at 0/1 and depth 0 are physical limits, not flagged).
 * ``grazing_indicator`` (evaluated in this order): ``tF/tT > 0.3`` -> ``normal``;
   ``0.1 < tF/tT <= 0.3`` and depth < ``grazing_depth_ppm`` (50,000) -> ``grazing_planet_candidate``;
   otherwise (``tF/tT <= 0.1`` or a depth >= 5%) -> ``likely_eb``.
@@ -69,7 +74,8 @@ Gates, warnings and verdict (jaxvet's rule; the reference is metrics-only)
 Implementation.  The kernels live in :mod:`jaxvet.core.transit_shape` (the per-point stage, the
 fit stage and the programs that map them over a chunk); this module plans and dispatches them
 and formats the results.  Only points near transit are read: :func:`jaxvet.core.ephemeris.plan_windows`
-finds, per candidate and epoch, the index range of the points within ``max(0.6, window) D`` of
+finds, per candidate and epoch, the index range of the points within ``max(0.6, window) D`` (the
+fit window) of
 mid-transit, and they are gathered straight from the light curve, packed in time order into
 one padded row per candidate (a binary search of each slot's epoch; time order, so the layout
 does not depend on what shares the chunk).  Random keys derive from ``(seed, run-wide
@@ -96,9 +102,9 @@ import numpy as np
 
 from jaxvet.core.ephemeris import plan_windows
 from jaxvet.core.fit import TrapezoidBounds, candidate_keys
+from jaxvet.core.transit_shape import BOUND_BITS, WARNING_BITS
 from jaxvet.core.transit_shape import FIT_BATCH as _FIT_BATCH
 from jaxvet.core.transit_shape import MIN_BASELINE as _MIN_BASELINE
-from jaxvet.core.transit_shape import WARNING_BITS
 from jaxvet.core.transit_shape import baseline_stats as _baseline_stats
 from jaxvet.core.transit_shape import kernel as _kernel
 from jaxvet.core.transit_shape import kernel_fit as _kernel_fit
@@ -112,6 +118,9 @@ from jaxvet.engine.context import CheckSpec, VetContext, to_host
 from jaxvet.engine.options import CheckOptions, at_least, in_range, one_of, option
 from jaxvet.errors import JaxvetInputError
 from jaxvet.results import CheckResult
+
+#: bound of the fitted mid-time offset (catalogue durations)
+TAU_MAX = TrapezoidBounds.tau_max
 
 __all__ = [
     "SPEC",
@@ -187,7 +196,9 @@ class V05Options(CheckOptions):
     eb_ratio: float = option(0.1, in_range(0.0, 1.0), traced=True)
     grazing_depth_ppm: float = option(50000.0, in_range(0.0, 1e6, closed=(False, True)), traced=True)
     duration_tolerance: float = option(0.25, in_range(0.0, 1e3, closed=(False, True)), traced=True)
-    window: float = option(0.9, in_range(0.55, 5.0))
+    window: float | None = option(None)
+    max_duration_ratio: float = option(2.0, in_range(1.0, 5.0))
+    baseline_durations: float = option(0.5, in_range(0.1, 5.0))
     n_fit_bins: int = option(128, at_least(8))
     exposure_minutes: float | None = option(None)
     batch_size: int = option(256, at_least(1))
@@ -218,10 +229,38 @@ class V05Options(CheckOptions):
             except ValueError as exc:
                 raise JaxvetInputError(f"V05 option exposure_minutes must be {exc}, got {v!r}") from None
         object.__setattr__(self, "plot_data", bool(self.plot_data))
+        if self.window is not None:
+            v = self.window
+            try:
+                object.__setattr__(self, "window", in_range(0.55, 5.0)(v))
+            except ValueError as exc:
+                raise JaxvetInputError(f"V05 option window must be None or {exc}, got {v!r}") from None
+            need = TAU_MAX + 0.5 + self.baseline_durations
+            if self.window < need:
+                raise JaxvetInputError(
+                    f"V05 option window ({self.window}) must be >= tau_max + 1/2 + baseline_durations "
+                    f"= {need:g} catalogue durations, so that a fit of T = D keeps a baseline "
+                    f"(or leave window unset: {self.fit_bounds().window:g})"
+                )
         if self.eb_ratio > self.grazing_ratio:
             raise JaxvetInputError(
                 f"V05 option eb_ratio ({self.eb_ratio}) must not exceed grazing_ratio ({self.grazing_ratio})"
             )
+
+    def fit_bounds(self) -> TrapezoidBounds:
+        """The trapezoid fit's box and window (units of the catalogue duration D).
+
+        The total duration T is bounded by ``t_max = max_duration_ratio`` (2 D) and the window
+        half-width is ``tau_max + t_max/2 + baseline_durations`` (0.15 + 1 + 0.5 = 1.65 D), so
+        even a fit at ``t_max`` keeps ``baseline_durations`` D of baseline on each side.  An
+        explicit ``window`` lowers ``t_max`` to ``2 (window - tau_max - baseline_durations)``
+        where that is smaller.
+        """
+        t_max = float(self.max_duration_ratio)
+        if self.window is None:
+            return TrapezoidBounds(window=TAU_MAX + t_max / 2.0 + self.baseline_durations, t_max=t_max)
+        t_max = min(t_max, 2.0 * (self.window - TAU_MAX - self.baseline_durations))
+        return TrapezoidBounds(window=float(self.window), t_max=t_max)
 
     def kernel_thresholds(self) -> dict[str, np.ndarray]:
         """The thresholds the kernels compare with (0-d float64 arrays, traced arguments)."""
@@ -298,7 +337,7 @@ def _static_config(o: V05Options, n_groups: int):
         "ci": o.bootstrap_ci,
         "n_bins": o.n_fit_bins,
         "n_groups": n_groups if o.method == "trapezoid_fit" else 1,
-        "bounds": TrapezoidBounds(window=o.window),
+        "bounds": o.fit_bounds(),
         "n_adam": o.n_adam,
         "n_bfgs": o.n_bfgs,
         "plot": o.plot_data,
@@ -322,7 +361,7 @@ def _plan(ctx: VetContext, o: V05Options):
     """
     n = ctx.n_candidates
     cb = ctx.cb
-    half = max(0.6, o.window) if o.method == "trapezoid_fit" else 0.6
+    half = max(0.6, o.fit_bounds().window) if o.method == "trapezoid_fit" else 0.6
     bc_max = min(o.batch_size, bucket_size(n, minimum=8))
     periods = np.asarray(cb.period)
     durs = np.asarray(cb.duration)
@@ -512,10 +551,23 @@ def _measured_notes(o, a, i, codes, snr, n_in, cov, dh) -> list[str]:
         notes.append(
             f"duration_uncertain: fitted T = {float(a['t_total_hours'][i]):.3f} h vs catalogue {dh:.3f} h"
         )
+    if "fit_at_bound" in codes:
+        b = o["_bounds"]
+        lim = {
+            "t_total_max": f"T = t_max = {b.t_hi:g} D = {b.t_hi * dh:.3f} h (max_duration_ratio)",
+            "t_total_min": f"T = t_min = {b.t_min:g} D = {b.t_min * dh:.3f} h",
+            "tmid_offset": f"|mid-time offset| = tau_max = {b.tau_max:g} D = {b.tau_max * dh:.3f} h",
+        }
+        names = _bound_names(int(a["fit_bound_bits"][i]))
+        notes.append("fit_at_bound: " + "; ".join(lim[n] for n in names) + " -- the fit is truncated there")
     return notes
 
 
-def _measured_metrics(o, a, i, n_in, n_base, cov, common) -> dict:
+def _bound_names(bits: int) -> list[str]:
+    return [name for name, bit in BOUND_BITS.items() if bits & bit]
+
+
+def _measured_metrics(o, a, i, n_in, n_base, cov, common, cand_dh: float) -> dict:
     """The rounded metrics of a measured candidate."""
     ratio = float(a["tflat_ttotal_ratio"][i])
     err = float(a["tflat_ttotal_ratio_err"][i])
@@ -544,6 +596,11 @@ def _measured_metrics(o, a, i, n_in, n_base, cov, common) -> dict:
         "tmid_offset_hours": _r(a["tmid_offset_hours"][i], 4),
         "tmid_offset_hours_err": _r(a["tmid_offset_hours_err"][i], 4),
         "snr": _r(float(a["snr"][i]), 2),
+        "fit_at_bound": _bound_names(int(a["fit_bound_bits"][i])),
+        "fit_window_durations": round(o["_bounds"].window, 4) if o["method"] == "trapezoid_fit" else None,
+        "t_total_max_hours": _r(o["_bounds"].t_hi * float(cand_dh), 4)
+        if o["method"] == "trapezoid_fit"
+        else None,
     }
 
 
@@ -578,7 +635,7 @@ def _measured_result(o, a, i, cand, method_name, n_in, n_base, cov, codes, commo
     """The result of a candidate whose shape was measured (``status`` ``ok``)."""
     dh = float(cand.duration_hours)
     notes = _measured_notes(o, a, i, codes, float(a["snr"][i]), n_in, cov, dh)
-    metrics = _measured_metrics(o, a, i, n_in, n_base, cov, common)
+    metrics = _measured_metrics(o, a, i, n_in, n_base, cov, common, dh)
     raw = {**metrics, "warnings": codes}
     if "plot_binned_phase" in a:
         raw["plot_data"] = _plot_data(a, i, method_name, float(cand.period_days))
@@ -588,6 +645,7 @@ def _measured_result(o, a, i, cand, method_name, n_in, n_base, cov, codes, commo
         status="ok",
         confidence=round(float(a["confidence"][i]), 3),
         verdict=["pass", "warn", "fail", "insufficient"][int(a["verdict"][i])],
+        flags=["FIT_AT_BOUND"] if metrics["fit_at_bound"] else [],
         metrics=metrics,
         raw=raw,
         notes=notes,
@@ -597,6 +655,7 @@ def _measured_result(o, a, i, cand, method_name, n_in, n_base, cov, codes, commo
 def format(ctx: VetContext, opts: V05Options, a: dict) -> list[CheckResult]:
     """One :class:`~jaxvet.results.CheckResult` per candidate from :func:`compute`'s (host) arrays."""
     o = opts.to_dict()
+    o["_bounds"] = opts.fit_bounds()
     method_name = "trapezoid_grid_search" if o["method"] == "grid" else "trapezoid_fit"
     out = []
     for i, cand in enumerate(ctx.candidates):

@@ -46,7 +46,11 @@ Outputs: the reference's metrics (with the LC/TPF overlap block and warnings-as-
 ``shift_dx_pixels``/``shift_dy_pixels`` (in - out, column/row) and their bootstrap standard
 deviations (used by V25).  With several stamps (sectors) the first one is reported and every
 stamp's result is in ``raw["per_sector"]``.  Verdict: none (metrics only, as the reference),
-except ``insufficient`` when no shift could be measured.
+except ``insufficient`` when no shift could be measured or an evidence guard trips (traced
+options): a pixel whose median flux reaches ``saturation_flux`` (8e4 e-/s; ``SATURATED_TARGET``),
+fewer than ``min_transits`` (2) transits with in-transit cadences (``TOO_FEW_TRANSITS``) or fewer
+than ``min_in_transit_cadences`` (10) in-transit cadences (``TOO_FEW_IN_TRANSIT_CADENCES``).
+The reference's ``saturation_risk`` (``max / 150000 > 1``) is kept as it computes it.
 """
 
 from __future__ import annotations
@@ -75,7 +79,8 @@ from jaxvet.stamps import PAIR_BUDGET_SCALE
 ID = "V08"
 NAME = "centroid_shift"
 CHECK_TAG = 8
-SATURATION_THRESHOLD = 150000.0
+SATURATION_THRESHOLD = 150000.0  # the reference's saturation_risk level (max_flux_fraction = max / this)
+SATURATION_FLUX = sx.SATURATION_FLUX  # jaxvet's guard: a pixel whose median flux reaches this (e-/s)
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,9 @@ class V08Options(CheckOptions):
     quality_bitmask: int = option(0, at_least(0))
     plot_data: bool = option(True, boolean)
     plot_max: int = option(32, at_least(0))
+    min_transits: int = option(2, at_least(1), traced=True)
+    min_in_transit_cadences: int = option(10, at_least(1), traced=True)
+    saturation_flux: float = option(SATURATION_FLUX, positive, traced=True)
 
 
 #: the defaults as a plain mapping
@@ -369,6 +377,7 @@ def _pair_kernel(st, pb, a, sigma, *, n_boot, k_extra, n_bits, n_in_pad, n_ex_pa
     cval = st.cval[k, idx]
     # in-transit set, compacted to n_in_pad slots
     insel = inm & cval
+    n_transits = jnp.sum(jnp.any(insel.reshape(a["win_mask"].shape), axis=1), dtype=jnp.int32)
     order, im = px.compact(insel, n_in_pad)
     ii = idx[order]
     ci = jnp.where(im[None, :], st.cc[k, jnp.arange(2)[:, None], ii[None, :]], 0.0)  # (2, n_in_pad)
@@ -428,6 +437,7 @@ def _pair_kernel(st, pb, a, sigma, *, n_boot, k_extra, n_bits, n_in_pad, n_ex_pa
         out_se_y=rout["se"][1],
         n_outliers_rejected=rin["n_rej"] + rout["n_rej"],
         n_in_transit_cadences=n_in_full,
+        n_transits=n_transits,
         n_out_of_transit_cadences=n_out_full,
         n_in_window=jnp.sum(inm, dtype=jnp.int32),
         n_excl_window=jnp.sum(exm, dtype=jnp.int32),
@@ -581,8 +591,22 @@ def compute(ctx: VetContext, opts: V08Options) -> dict:
     first = {name: per[name][:, 0] for name in SUMMARY if name in per}
     out.update(first)
     out["centroid_shift_arcsec"] = first["centroid_shift_pixels"] * sx.TESS_PIXEL_SCALE_ARCSEC
+    # jaxvet's evidence guard (traced thresholds): saturation, too few transits or cadences
+    t = opts.traced()
+    n_sat = jnp.broadcast_to(
+        sx.saturation_counts(prep, t["saturation_flux"])[None, :], per["n_transits"].shape
+    )
+    ev = px.evidence_bits(
+        per["n_transits"],
+        per["n_in_transit_cadences"],
+        n_sat,
+        t["min_transits"],
+        t["min_in_transit_cadences"],
+    )
+    ps_verdict = jnp.where(jnp.isfinite(per["centroid_shift_pixels"]) & (ev == 0), VERDICT_NONE, INSUFFICIENT)
+    out.update(ps_evidence=ev, ps_n_saturated_pixels=n_sat, ps_verdict=ps_verdict)
     out["status"] = jnp.full(b, OK)
-    out["verdict"] = jnp.where(jnp.isfinite(first["centroid_shift_pixels"]), VERDICT_NONE, INSUFFICIENT)
+    out["verdict"] = ps_verdict[:, 0]
     out["n_stamps"] = jnp.full(b, len(prep.preps))
     return out
 
@@ -621,7 +645,10 @@ def _shift_metrics(g, n_used: int) -> dict:
     """The shift block of the metrics (None where no shift could be measured)."""
     shift = _f(g("centroid_shift_pixels")) if n_used >= 3 else None
     names = (
-        "significance_sigma", "shift_uncertainty_pixels", "shift_ci_lower_pixels", "shift_ci_upper_pixels"
+        "significance_sigma",
+        "shift_uncertainty_pixels",
+        "shift_ci_lower_pixels",
+        "shift_ci_upper_pixels",
     )
     return {
         "centroid_shift_pixels": shift,
@@ -633,7 +660,10 @@ def _shift_metrics(g, n_used: int) -> dict:
 def _centroid_metrics(g) -> dict:
     """In/out-of-transit centroids and the shift vector with its bootstrap deviations."""
     names = (
-        "shift_dx_pixels", "shift_dy_pixels", "shift_dx_uncertainty_pixels", "shift_dy_uncertainty_pixels"
+        "shift_dx_pixels",
+        "shift_dy_pixels",
+        "shift_dx_uncertainty_pixels",
+        "shift_dy_uncertainty_pixels",
     )
     return {
         "in_transit_centroid_x": _f(g("in_x")),
@@ -680,6 +710,10 @@ def sector_result(
     warns = _warnings(n_in, n_out, sat, sp.n_dropped, sp.n_cadences_total, n_used)
     overlap, oflags, onotes = sx.candidate_overlap(ctx, i, stamp)
     shift = _shift_metrics(g, n_used)
+    n_tr = int(g("n_transits")) if n_used >= 3 else 0
+    n_sat = int(g("n_saturated_pixels"))
+    bits = int(g("evidence")) if n_used >= 3 else 0
+    eflags, enotes = sx.evidence_report(bits, n_tr, n_in, n_sat, opts)
     metrics = {
         **overlap,
         **shift,
@@ -690,6 +724,11 @@ def sector_result(
         "n_bootstrap": int(opts.n_bootstrap),
         "saturation_risk": sat,
         "max_flux_fraction": float(frac) if n_used else 0.0,
+        "saturated_target": bool(bits & px.SATURATED),
+        "n_saturated_pixels": n_sat,
+        "max_pixel_median_flux": sx.max_pixel_median(sp),
+        "saturation_flux": float(opts.saturation_flux),
+        "n_transits": n_tr,
         "n_outliers_rejected": int(g("n_outliers_rejected")) if n_used >= 3 else 0,
         **_centroid_metrics(g),
         "sector": stamp.sector,
@@ -709,7 +748,7 @@ def sector_result(
         "sector": stamp.sector,
         "source": stamp.source,
     }
-    notes = list(onotes) + list(stamp.notes)
+    notes = list(onotes) + list(stamp.notes) + enotes
     if opts.plot_data and "ps_reference_image" in a:
         raw["plot_data"] = _plot_data(a, g, i, s, stamp, metrics)
         if not bool(g("has_image")):
@@ -719,8 +758,8 @@ def sector_result(
         name=NAME,
         status="ok",
         confidence=float(min(1.0, n_in / 10.0) * min(1.0, n_out / 50.0)),
-        verdict=None if shift["centroid_shift_pixels"] is not None else "insufficient",
-        flags=warns + (["SATURATION_RISK"] if sat else []) + oflags,
+        verdict=None if shift["centroid_shift_pixels"] is not None and not bits else "insufficient",
+        flags=warns + (["SATURATION_RISK"] if sat else []) + eflags + oflags,
         metrics=metrics,
         raw=raw,
         notes=notes,

@@ -45,7 +45,10 @@ Verdict (jaxvet policy; the reference is metrics-only): ``insufficient`` when th
 not detected (``diff_significance_sigma < min_significance``, 3), ``fail`` when the deficit
 centroid is more than ``offset_threshold_pixels`` (1 px) from the target at >= 3 sigma,
 ``warn`` when it is more than 1 px away without significance or the deficit peaks on the stamp
-edge, else ``pass``.
+edge, else ``pass``.  Evidence guards first (as V08's, traced options): a saturated pixel
+(median flux >= ``saturation_flux``, 8e4 e-/s), fewer than ``min_transits`` (2) usable transits
+or fewer than ``min_in_transit_cadences`` (10) in-transit cadences make it ``insufficient``
+(flags ``SATURATED_TARGET``, ``TOO_FEW_TRANSITS``, ``TOO_FEW_IN_TRANSIT_CADENCES``), metrics kept.
 
 Batched implementation: every (candidate, stamp) pair at once; the sector-wide
 out-of-transit medians use per-pixel sorted series and the "minus a few removed ranks"
@@ -111,6 +114,9 @@ class V09Options(CheckOptions):
     target_ra_deg: float | None = option(None, _optional(finite))
     target_dec_deg: float | None = option(None, _optional(finite))
     quality_bitmask: int = option(0, at_least(0))
+    min_transits: int = option(2, at_least(1), traced=True)
+    min_in_transit_cadences: int = option(10, at_least(1), traced=True)
+    saturation_flux: float = option(sx.SATURATION_FLUX, positive, traced=True)
 
     def validate(self) -> None:
         trc = self.target_rc
@@ -388,8 +394,12 @@ def _window_plan(ctx: VetContext, sp: sx.StampPrep, cb, valid, side: float) -> d
     plan = 1.5 * D * (1.0 + _WIN_EPS) + _WIN_EPS
     lad = ctx.shapes  # sizes only grow within a run: repeated calls reuse the compiled kernel
     win = epoch_windows(
-        sp.lcb, wcb, jnp.asarray(hw), plan_half_width=jnp.asarray(plan),
-        min_epochs=lad.get("V09.epochs", 2), min_width=lad.get("V09.width", 16),
+        sp.lcb,
+        wcb,
+        jnp.asarray(hw),
+        plan_half_width=jnp.asarray(plan),
+        min_epochs=lad.get("V09.epochs", 2),
+        min_width=lad.get("V09.width", 16),
     )
     lad.at_least("V09.epochs", win.index.shape[1])
     lad.at_least("V09.width", win.index.shape[2])
@@ -556,7 +566,14 @@ def assemble(per: dict, prep: sx.Prepared, opts: V09Options) -> dict:
     per = dict(per)
     per["status"] = jnp.where(ok, OK, SKIPPED)
     v = _verdict(per["significance"], per["offset_sigma"], per["offset_pixels"], per["peak_edge"], opts)
-    per["verdict"] = jnp.where(ok, v, INSUFFICIENT)
+    # jaxvet's evidence guard (traced thresholds): saturation, too few transits or cadences
+    t = opts.traced()
+    n_sat = jnp.broadcast_to(sx.saturation_counts(prep, t["saturation_flux"])[None, :], per["n_epochs"].shape)
+    ev = px.evidence_bits(
+        per["n_epochs"], per["n_in_g"], n_sat, t["min_transits"], t["min_in_transit_cadences"]
+    )
+    per["evidence"], per["n_saturated_pixels"] = ev, n_sat
+    per["verdict"] = jnp.where(ok & (ev == 0), v, INSUFFICIENT)
     out = {f"ps_{name}": v for name, v in per.items()}
     f = {name: v[:, 0] for name, v in per.items()}
     out.update(
@@ -734,6 +751,16 @@ def sector_result(
         return _skipped_sector(g, sp)
     ref, warns, confidence = _reference_block(g, sp, overlap)
     metrics = {**ref, **_localization_metrics(g, ref, opts, stamp.sector)}
+    bits, n_sat = int(g("evidence")), int(g("n_saturated_pixels"))
+    eflags, enotes = sx.evidence_report(
+        bits, metrics["n_epochs_used"], metrics["n_in_transit_cadences"], n_sat, opts
+    )
+    metrics.update(
+        saturated_target=bool(bits & px.SATURATED),
+        n_saturated_pixels=n_sat,
+        max_pixel_median_flux=sx.max_pixel_median(sp),
+        saturation_flux=float(opts.saturation_flux),
+    )
     raw = {
         "status": "ok",
         "max_depth_pixel": [ref["max_depth_pixel_row"], ref["max_depth_pixel_col"]],
@@ -753,10 +780,10 @@ def sector_result(
         status="ok",
         confidence=confidence,
         verdict=("pass", "warn", "fail", "insufficient")[vcode] if vcode >= 0 else None,
-        flags=list(warns) + oflags,
+        flags=list(warns) + eflags + oflags,
         metrics=metrics,
         raw=raw,
-        notes=list(onotes) + list(stamp.notes),
+        notes=list(onotes) + list(stamp.notes) + enotes,
     )
 
 

@@ -20,7 +20,8 @@ applied across sectors):
   C_s^-1 v_s`` and ``chi2 = sum (v_s - mu)^T C_s^-1 (v_s - mu)`` with ``2 (n - 1)`` degrees of
   freedom; the two are summed and ``p = chi2_sf``.  A sector enters the centroid test when its
   shift and bootstrap errors are finite, and the difference-image test when V09 ran and detected
-  the deficit (``diff_significance_sigma >= min_significance``).
+  the deficit (``diff_significance_sigma >= min_significance``); a stamp with saturated pixels
+  (V08/V09's ``SATURATED_TARGET`` guard) enters neither.
 * Disagreeing sectors: each sector is compared with the GLS mean of the others (leave-one-out,
   ``(v_s - mu_-s)^T (C_s + Cov(mu_-s))^-1 (v_s - mu_-s)``, 2 dof per test; its p-value is in
   ``raw["per_sector"]``); the sector with the largest such chi2 is set aside while the rest are
@@ -47,6 +48,7 @@ import numpy as np
 from jaxvet import stamps as px
 from jaxvet.checks import v08_centroid_shift as v08
 from jaxvet.checks import v09_difference_image as v09
+from jaxvet.core.pixels import SATURATED
 from jaxvet.core.stats import chi2_sf
 from jaxvet.engine.context import CheckSpec, VetContext
 from jaxvet.engine.options import CheckOptions, non_negative, option
@@ -241,7 +243,10 @@ def compute(ctx: VetContext, opts: V25Options) -> dict:
     c_dx, c_dy = a8["ps_shift_dx_pixels"], a8["ps_shift_dy_pixels"]
     c_sx, c_sy = a8["ps_shift_dx_uncertainty_pixels"], a8["ps_shift_dy_uncertainty_pixels"]
     v_c, cov_c = vec_cov(c_dx, c_dy, c_sx, c_sy, o25["centroid_floor_pixels"])
-    use_c = np.isfinite(c_dx) & np.isfinite(c_dy) & np.isfinite(c_sx) & np.isfinite(c_sy)
+    # a saturated stamp (V08/V09's SATURATED_TARGET guard) measures neither localization
+    sat8 = (np.asarray(a8["ps_evidence"]) & SATURATED) != 0
+    sat9 = (np.asarray(a9["ps_evidence"]) & SATURATED) != 0
+    use_c = np.isfinite(c_dx) & np.isfinite(c_dy) & np.isfinite(c_sx) & np.isfinite(c_sy) & ~sat8
     d_c, d_r = a9["ps_offset_col"], a9["ps_offset_row"]
     e_c, e_r = a9["ps_centroid_col_err"], a9["ps_centroid_row_err"]
     v_d, cov_d = vec_cov(d_c, d_r, e_c, e_r, o25["diffimg_floor_pixels"])
@@ -252,6 +257,7 @@ def compute(ctx: VetContext, opts: V25Options) -> dict:
         & np.isfinite(e_c)
         & np.isfinite(e_r)
         & (np.nan_to_num(a9["ps_significance"], nan=-np.inf) >= o25["min_significance"])
+        & ~sat9
     )
     tc = {
         k_: np.asarray(v)

@@ -81,8 +81,6 @@ class PixelBatch:
         return int(self.flux.shape[2])
 
 
-
-
 @jax.tree_util.register_dataclass
 @dataclass(frozen=True)
 class PixelStats:
@@ -168,8 +166,6 @@ def pixel_stats(pb: PixelBatch) -> PixelStats:
 
     out = jax.vmap(one)(pb.flux, pb.mask, pb.row, pb.col, pb.pix_mask)
     return PixelStats(**out)
-
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -343,3 +339,40 @@ def jackknife_centroid(w, d0, pos, rr, cc):
     vc = (nf - 1.0) / nf * jnp.sum(jnp.where(contrib, (ccl - mc) ** 2, 0.0))
     good = n >= 3
     return jnp.where(good, jnp.sqrt(vr), jnp.nan), jnp.where(good, jnp.sqrt(vc), jnp.nan)
+
+
+# ---------------------------------------------------------------------------------------------
+# evidence guards of the pixel verdicts (saturation, number of transits and cadences)
+# ---------------------------------------------------------------------------------------------
+#: bits of :func:`evidence_bits`
+TOO_FEW_TRANSITS, TOO_FEW_IN_TRANSIT, SATURATED = 1, 2, 4
+
+
+@jax.jit
+def pixel_medians(vs: jax.Array, n_fin: jax.Array, pix_mask: jax.Array) -> jax.Array:
+    """Median flux of every pixel over its valid finite cadences, (K, P); NaN for padding pixels
+    and pixels without a finite value.  ``vs`` (K, P, T) are the sorted series of
+    :class:`PixelStats` (+inf padding), ``n_fin`` (K, P) their lengths."""
+    top = vs.shape[-1] - 1
+    i1 = jnp.clip((n_fin - 1) // 2, 0, top)[..., None]
+    i2 = jnp.clip(n_fin // 2, 0, top)[..., None]
+    med = 0.5 * (jnp.take_along_axis(vs, i1, axis=-1) + jnp.take_along_axis(vs, i2, axis=-1))[..., 0]
+    return jnp.where(pix_mask & (n_fin > 0), med, jnp.nan)
+
+
+def saturated_pixel_count(medians: jax.Array, level) -> jax.Array:
+    """Pixels whose median flux is at or above ``level`` (traced, e-/s), per stamp: (K,) int32."""
+    return jnp.sum(jnp.nan_to_num(medians, nan=-jnp.inf) >= level, axis=-1, dtype=jnp.int32)
+
+
+def evidence_bits(n_transits, n_in, n_saturated, min_transits, min_in):
+    """Why a pixel verdict cannot be trusted, as bits (0 = enough evidence).
+
+    :data:`TOO_FEW_TRANSITS` when fewer than ``min_transits`` transits contribute in-transit
+    cadences, :data:`TOO_FEW_IN_TRANSIT` when fewer than ``min_in`` in-transit cadences are used,
+    :data:`SATURATED` when the stamp holds a saturated pixel.  Thresholds are traced.
+    """
+    few_t = jnp.where(n_transits < min_transits, TOO_FEW_TRANSITS, 0)
+    few_c = jnp.where(n_in < min_in, TOO_FEW_IN_TRANSIT, 0)
+    sat = jnp.where(n_saturated > 0, SATURATED, 0)
+    return (few_t | few_c | sat).astype(jnp.int32)

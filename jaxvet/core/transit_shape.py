@@ -73,6 +73,8 @@ __all__ = [
     "FIT_BATCH",
     "N_MODEL",
     "WARNING_BITS",
+    "BOUND_BITS",
+    "bound_bits",
     "baseline_stats",
     "fit_stage",
     "kernel",
@@ -86,7 +88,31 @@ __all__ = [
 ]
 
 #: warning codes -> bit in the ``warnings`` array
-WARNING_BITS = {"insufficient_sampling": 1, "low_snr": 2, "duration_uncertain": 4, "low_sampling": 8}
+WARNING_BITS = {
+    "insufficient_sampling": 1,
+    "low_snr": 2,
+    "duration_uncertain": 4,
+    "low_sampling": 8,
+    "fit_at_bound": 16,
+}
+#: bits of ``fit_bound_bits``: the fitted parameter that sits on its box bound (trapezoid_fit)
+BOUND_BITS = {"t_total_max": 1, "t_total_min": 2, "tmid_offset": 4}
+#: a parameter within this fraction of its bound counts as "at the bound"
+BOUND_RTOL = 1e-3
+
+
+def bound_bits(tt, tau, bounds):
+    """:data:`BOUND_BITS` of a fit: T (catalogue durations) at ``t_max`` or ``t_min``, the
+    mid-time offset at ``+-tau_max``.  The flat ratio r in [0, 1] and depth >= 0 are physical
+    limits (a V or a box, no transit), not truncations, and are not flagged."""
+    hi, lo, tm = bounds.t_hi, bounds.t_min, bounds.tau_max
+    return (
+        jnp.where(tt >= hi * (1.0 - BOUND_RTOL), BOUND_BITS["t_total_max"], 0)
+        | jnp.where(tt <= lo * (1.0 + BOUND_RTOL), BOUND_BITS["t_total_min"], 0)
+        | jnp.where(jnp.abs(tau) >= tm * (1.0 - BOUND_RTOL), BOUND_BITS["tmid_offset"], 0)
+    ).astype(jnp.int32)
+
+
 #: maximum number of bins of the reference's plot profile
 N_PLOT_BINS = 50
 #: points of the model curves (and of the bootstrap band)
@@ -409,6 +435,7 @@ def _grid_branch(p, pts, st, key):
         tmid_err_h=jnp.nan,
         sigma_depth=sig_d,
         n_fit=n_in,
+        bound_bits=jnp.asarray(0, jnp.int32),
     )
     model_ph = jnp.linspace(-h * 1.2, h * 1.2, N_MODEL)
     view = {
@@ -514,6 +541,7 @@ def _trapezoid_branch(p, pts, st, key):
         tmid_err_h=errs[3] * dh,
         sigma_depth=sig_d,
         n_fit=p["n_win"],
+        bound_bits=bound_bits(tt, tau, bounds),
     )
     view = {
         "model_ph": model_u * t_ph,
@@ -543,11 +571,13 @@ def _gates(p, out, duration_bad, st):
     low_snr = (status == 0) & ~(snr >= st["min_snr"])
     low_sampling = (status == 0) & ((n_in < 30) | (coverage < 0.8))
     duration_bad = (status == 0) & duration_bad
+    at_bound = jnp.where(status == 0, out["bound_bits"], 0).astype(jnp.int32)
     warn = (
         jnp.where(status == 1, WARNING_BITS["insufficient_sampling"], 0)
         | jnp.where(low_snr, WARNING_BITS["low_snr"], 0)
         | jnp.where(duration_bad, WARNING_BITS["duration_uncertain"], 0)
         | jnp.where(low_sampling, WARNING_BITS["low_sampling"], 0)
+        | jnp.where(at_bound != 0, WARNING_BITS["fit_at_bound"], 0)
     ).astype(jnp.int32)
     depth_ppm = depth * 1e6
     grazing = jnp.where(
@@ -576,6 +606,7 @@ def _gates(p, out, duration_bad, st):
         "verdict": verdict,
         "confidence": conf,
         "warnings": warn,
+        "fit_bound_bits": at_bound,
         "grazing_code": jnp.where(measured, grazing, -1).astype(jnp.int32),
         "n_in_transit": jnp.where(cand_ok, n_in, 0).astype(jnp.int32),
         "n_baseline": jnp.where(cand_ok, p["n_base"], 0).astype(jnp.int32),

@@ -26,6 +26,15 @@ def _message(ax, text):
     return ax
 
 
+GUARD_FLAGS = ("SATURATED_TARGET", "TOO_FEW_TRANSITS", "TOO_FEW_IN_TRANSIT_CADENCES")
+
+
+def _guard_line(result: CheckResult) -> str:
+    """A title line naming the evidence guards that made the verdict insufficient ('' if none)."""
+    hit = [f for f in GUARD_FLAGS if f in (result.flags or [])]
+    return ("\ninsufficient: " + ", ".join(hit)) if hit else ""
+
+
 def _draw_centroid(pd: dict, ax, show_colorbar: bool, arrow_scale: float | None):
     img = _img(pd.get("reference_image"))
     im = ax.imshow(img, origin="lower", cmap="viridis", interpolation="nearest")
@@ -74,7 +83,8 @@ def plot_centroid_shift(
         title += f': {sh:.4f} px ({sh * 21.0:.2f}")'
         if sig is not None:
             title += f", {sig:.1f}$\\sigma$"
-    ax.set_title(title, fontsize=10)
+    title += _guard_line(result)
+    ax.set_title(title, fontsize=10, color="C3" if _guard_line(result) else "k")
     ax.legend(loc="upper right", fontsize=7, framealpha=0.6)
     return ax
 
@@ -116,7 +126,8 @@ def plot_difference_image(result: CheckResult, ax=None, show_colorbar: bool = Tr
     title = f"V09 difference image ({pd.get('difference_baseline', 'local')} baseline)"
     if off is not None:
         title += f"\noffset {off:.2f} px" + (f" ({sig:.1f}$\\sigma$)" if sig is not None else "")
-    ax.set_title(title, fontsize=10)
+    title += _guard_line(result)
+    ax.set_title(title, fontsize=10, color="C3" if _guard_line(result) else "k")
     ax.legend(loc="upper right", fontsize=7, framealpha=0.6)
     return ax
 

@@ -67,7 +67,10 @@ def plot_transit_shape(result: CheckResult, ax=None):
             title += f" ({m['grazing_indicator']})"
     elif m.get("status"):
         title += f" ({m['status']})"
-    ax.set_title(title, fontsize=10)
+    bound = m.get("fit_at_bound") or []
+    if bound:
+        title += "\nfit at its bound: " + ", ".join(bound)
+    ax.set_title(title, fontsize=10, color="C3" if bound else "k")
     ax.set_xlabel(unit)
     ax.set_ylabel("relative flux - 1 [ppm]")
     ax.axhline(0.0, color="0.7", lw=0.6, zorder=0)
