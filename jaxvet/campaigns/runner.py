@@ -259,6 +259,31 @@ def _others_pending(cfg, results_dir, pidx, pcount) -> bool:
     return bool(missing)
 
 
+def _check_counts(n_injections, seed, chunk_size) -> int:
+    """Validate the campaign's counts (naming the argument); ``n_injections`` as an int."""
+    n_injections = int(n_injections)
+    if n_injections < 1:
+        raise JaxvetInputError(f"n_injections must be >= 1, got {n_injections}")
+    if not (0 <= int(seed) < 2**32):
+        raise JaxvetInputError(f"seed must be in [0, 2**32), got {seed}")
+    if chunk_size is not None and int(chunk_size) < 1:
+        raise JaxvetInputError(f"chunk_size must be >= 1, got {chunk_size}")
+    return n_injections
+
+
+def _timing(t: dict, t_start: float, devices, cfg) -> dict:
+    """The ``timing`` record of a campaign's summary."""
+    keys = ("loop_s", "n_computed", "injections_per_s", "seconds_by_stage", "chunk_seconds",
+            "chunk_cpu_seconds")
+    return {
+        "wall_s": time.perf_counter() - t_start,
+        **{k: t[k] for k in keys},
+        "n_devices": len(devices),
+        "backend": jax.default_backend(),
+        "chunk_size": cfg.chunk_size,
+    }
+
+
 def run_campaign(
     lightcurves=None,
     *,
@@ -318,13 +343,7 @@ def run_campaign(
         a different mask.
     """
     t_start = time.perf_counter()
-    n_injections = int(n_injections)
-    if n_injections < 1:
-        raise JaxvetInputError(f"n_injections must be >= 1, got {n_injections}")
-    if not (0 <= int(seed) < 2**32):
-        raise JaxvetInputError(f"seed must be in [0, 2**32), got {seed}")
-    if chunk_size is not None and int(chunk_size) < 1:
-        raise JaxvetInputError(f"chunk_size must be >= 1, got {chunk_size}")
+    n_injections = _check_counts(n_injections, seed, chunk_size)
     inj = _injection(injection, kinds)
     specs = resolve_specs(checks)
     opts = resolve_campaign_options(specs, dict(options or {}))
@@ -361,20 +380,7 @@ def run_campaign(
         table = read_results(out_dir)
     else:
         table = pa.concat_tables([out_["memory_parts"][c] for c in sorted(out_["memory_parts"])])
-    t = out_["timing"]
-    timing = {
-        "wall_s": time.perf_counter() - t_start,
-        "loop_s": t["loop_s"],
-        "n_computed": t["n_computed"],
-        "injections_per_s": t["injections_per_s"],
-        "seconds_by_stage": t["seconds_by_stage"],
-        "chunk_seconds": t["chunk_seconds"],
-        "chunk_cpu_seconds": t["chunk_cpu_seconds"],
-        "n_devices": len(devices),
-        "backend": jax.default_backend(),
-        "chunk_size": cfg.chunk_size,
-    }
-    summary = summarize(table, cfg, timing)
+    summary = summarize(table, cfg, _timing(out_["timing"], t_start, devices, cfg))
     if out_dir is not None:
         write_json(out_dir / "summary.json", summary)
         if plots:

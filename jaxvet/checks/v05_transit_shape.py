@@ -681,11 +681,6 @@ def format(ctx: VetContext, opts: V05Options, a: dict) -> list[CheckResult]:
 
 
 SPEC = CheckSpec(
-    id=ID,
-    name=NAME,
-    compute=compute,
-    format=format,
-    options=V05Options,
-    summary_metrics=SUMMARY,
+    ID, NAME, compute, format, options=V05Options, summary_metrics=SUMMARY,
     description="Transit shape: trapezoid fit tF/tT with bootstrap errors, grazing indicator (U vs V).",
 )

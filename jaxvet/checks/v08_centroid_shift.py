@@ -772,12 +772,6 @@ def format(ctx: VetContext, opts: V08Options, a: dict) -> list[CheckResult]:
 
 
 SPEC = CheckSpec(
-    id=ID,
-    name=NAME,
-    options=V08Options,
-    compute=compute,
-    format=format,
-    summary_metrics=SUMMARY,
-    needs_tpf=True,
+    ID, NAME, compute, format, options=V08Options, summary_metrics=SUMMARY, needs_tpf=True,
     description="In- vs out-of-transit flux-weighted centroid shift (seeded bootstrap significance)",
 )

@@ -795,12 +795,6 @@ def format(ctx: VetContext, opts: V09Options, a: dict) -> list[CheckResult]:
 
 
 SPEC = CheckSpec(
-    id=ID,
-    name=NAME,
-    options=V09Options,
-    compute=compute,
-    format=format,
-    summary_metrics=SUMMARY,
-    needs_tpf=True,
+    ID, NAME, compute, format, options=V09Options, summary_metrics=SUMMARY, needs_tpf=True,
     description="Difference image: reference depth map + local-baseline flux-deficit localization",
 )

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from jaxvet.checks import available_checks, get_check, headline_metrics
+from jaxvet.checks import available_checks, get_check
 from jaxvet.cli.summary import format_summary
 from jaxvet.data import Candidate
 from jaxvet.errors import JaxvetInputError
@@ -62,20 +62,7 @@ def _run(label, lightcurves, candidates, lc_index, out_dir: Path, tpfs=(), seed=
     print(
         f"\n== {label}: {len(candidates)} candidate(s), checks {', '.join(checks)} ({dt:.1f} s incl. compile)"
     )
-    print(format_summary(report))
-    for c, res in zip(report.candidates, report.results, strict=True):
-        keys = []
-        for cid, r in res.items():
-            m = r.metrics
-            pick = headline_metrics(cid)
-            vals = [
-                f"{k}={m[k]:.3g}" if isinstance(m.get(k), float) else f"{k}={m.get(k)}"
-                for k in pick
-                if k in m
-            ]
-            if vals:
-                keys.append(f"{cid}: " + ", ".join(vals))
-        print(f"  {c.id}: " + "; ".join(keys))
+    print(format_summary(report, details=True))
     out_dir.mkdir(parents=True, exist_ok=True)
     slug = label.lower().replace(" ", "_")
     (out_dir / f"{slug}.json").write_text(report.to_json())

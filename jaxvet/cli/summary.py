@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
-__all__ = ["format_summary"]
+from jaxvet.checks import headline_metrics
+
+__all__ = ["format_summary", "headline_line", "DETAIL_MAX_CANDIDATES"]
+
+#: up to this many candidates, the summary adds one line of headline metrics per candidate
+DETAIL_MAX_CANDIDATES = 20
 
 
-def format_summary(report) -> str:
-    """A readable table: one line per candidate, verdict (or status) per check."""
+def _fmt(v) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+def headline_line(cand_id: str, results: dict) -> str:
+    """``"  <id>: V01: oe_box_sigma=0.828, ...; V02: ..."``: each check's headline metrics
+    (:func:`jaxvet.checks.headline_metrics`, the verdict statistic first)."""
+    parts = []
+    for cid, r in results.items():
+        vals = [f"{k}={_fmt(r.metrics[k])}" for k in headline_metrics(cid) if k in (r.metrics or {})]
+        if vals:
+            parts.append(f"{cid}: " + ", ".join(vals))
+    return f"  {cand_id}: " + "; ".join(parts)
+
+
+def format_summary(report, *, details: bool | None = None) -> str:
+    """A readable table: one line per candidate (period, duration, depth, then the verdict or
+    status of each check); with ``details`` (default: up to :data:`DETAIL_MAX_CANDIDATES`
+    candidates) one line of headline metrics per candidate below it."""
     lines = []
-    head = f"{'candidate':<14} {'P [d]':>9} {'D [h]':>6} " + " ".join(f"{c:>13}" for c in report.checks)
+    head = f"{'candidate':<14} {'P [d]':>9} {'D [h]':>6} {'depth [ppm]':>11} " + " ".join(
+        f"{c:>13}" for c in report.checks
+    )
     lines.append(head)
     lines.append("-" * len(head))
     for i, (c, res) in enumerate(zip(report.candidates, report.results, strict=True)):
@@ -16,7 +40,15 @@ def format_summary(report) -> str:
         for cid in report.checks:
             r = res.get(cid)
             cells.append(f"{(r.verdict or r.status) if r else '-':>13}")
+        depth = report.depth_ppm(i)
+        dcell = f"{depth:>11.1f}" if depth is not None else f"{'-':>11}"
         lines.append(
-            f"{(c.id or str(i))[:14]:<14} {c.period_days:>9.4f} {c.duration_hours:>6.2f} " + " ".join(cells)
+            f"{(c.id or str(i))[:14]:<14} {c.period_days:>9.4f} {c.duration_hours:>6.2f} {dcell} "
+            + " ".join(cells)
         )
+    if details is None:
+        details = len(report.candidates) <= DETAIL_MAX_CANDIDATES
+    if details:
+        for i, (c, res) in enumerate(zip(report.candidates, report.results, strict=True)):
+            lines.append(headline_line(c.id or str(i), res))
     return "\n".join(lines)
