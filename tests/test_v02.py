@@ -564,6 +564,13 @@ def test_plot(campaign):
     assert ylo < min(pd["flux"]) < 0.99 and yhi > max(pd["flux"])
     labels = [p.get_label() for p in ax.patches]
     assert "local baseline" in labels and "secondary box" in labels
+    # the primary is shaded over the candidate's own transit, +-D/(2P), not a fixed +-0.05
+    c = campaign[3].candidates[0]
+    half = c.duration_hours / 48.0 / c.period_days
+    assert pd["primary_transit_phase"] == pytest.approx([-half, half])
+    assert pd["primary_window"] == [-0.05, 0.05]  # the reference's field, unchanged
+    prim = [p for p in ax.patches if p.get_label() == "primary transit"][0]
+    assert np.allclose([prim.get_x(), prim.get_x() + prim.get_width()], [0.0, half])
     box = [p for p in ax.patches if p.get_label() == "secondary box"][0]
     assert np.allclose([box.get_x(), box.get_x() + box.get_width()], pd["local"]["box"])
     (inset,) = ax.child_axes  # zoom on the local window with its profile and depth

@@ -601,6 +601,8 @@ def _plot_data(a: dict, i: int, depth_ppm: float | None) -> dict:
         "n_per_bin": count,
         "secondary_window": [float(SEC_LO), float(SEC_HI)],
         "primary_window": [-0.05, 0.05],
+        # jaxvet: the candidate's own transit, +-D/(2P) in phase (the reference's window is fixed)
+        "primary_transit_phase": [-float(a["half_duration_phase"][i]), float(a["half_duration_phase"][i])],
         "secondary_depth_ppm": float(depth_ppm) if depth_ppm else None,
     }
 
@@ -675,6 +677,7 @@ def _without_depth(a, i, details, confidence, verdict, notes, flags, local_plot)
 def format(ctx: VetContext, opts: V02Options | None, a: dict) -> list[CheckResult]:
     """Host formatting into the reference's result contract, one result per candidate."""
     results = []
+    a = dict(a, half_duration_phase=[c.duration_hours / 48.0 / c.period_days for c in ctx.candidates])
     for i in range(ctx.n_candidates):
         if int(a["status"][i]) == STATUS_CODES["error"]:
             c = ctx.candidates[i]

@@ -33,7 +33,7 @@ def plot_secondary_eclipse(result: CheckResult, ax=None):
         ax.set_xlabel("orbital phase")
         return ax
     ax.axvspan(lo, hi, color="C1", alpha=0.15, label="secondary window")
-    pw = pd.get("primary_window", [-0.05, 0.05])
+    pw = pd.get("primary_transit_phase") or pd.get("primary_window", [-0.05, 0.05])
     ax.axvspan(0.0, pw[1], color="0.6", alpha=0.2, label="primary transit")
     ax.axvspan(1.0 + pw[0], 1.0, color="0.6", alpha=0.2)
     ax.errorbar(
