@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -12,6 +13,30 @@ matplotlib.use("Agg")
 os.environ.setdefault("JAXVET_NO_CACHE", "1")  # tests never write a persistent XLA cache
 
 REPO = Path(__file__).resolve().parents[1]
+
+#: every compiled XLA:CPU program holds memory mappings; a process may hold at most
+#: vm.max_map_count (65530 by default) and the whole suite compiles enough programs to reach it
+#: (XLA then segfaults inside a compilation).  Past this many mappings the compiled programs are
+#: dropped between test modules, so later modules compile their own again.
+MAX_MAPPINGS = int(os.environ.get("JAXVET_TEST_MAX_MAPPINGS", "30000"))
+
+
+def _n_mappings() -> int:
+    try:
+        with open("/proc/self/maps", encoding="ascii", errors="replace") as fh:
+            return sum(1 for _ in fh)
+    except OSError:  # not Linux: nothing to bound
+        return 0
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _bounded_compiled_programs():
+    yield
+    if _n_mappings() > MAX_MAPPINGS:
+        import jax
+
+        jax.clear_caches()
+        gc.collect()
 TOI5807 = dict(period_days=14.2423724, t0_btjd=3540.26317, duration_hours=4.046)
 
 
