@@ -164,9 +164,10 @@ def test_synthetic_overlap_biases_odd_depth_and_mask_removes_the_bias():
     masked_rep = jaxvet.vet([lc, lc], [a, b], "V01", lc_index=[0, 1], mask=[b])
     m = masked_rep[0]["V01"].metrics
     truth = 1000.0 * (1 + 0.7) / 2  # mean depth of the trapezoid (tflat/ttotal 0.7) over its box
-    # without the mask B's deep transit sits in A's odd box: odd depth biased far above the truth
-    assert raw["depth_odd_box_ppm"] - truth > 5 * raw["depth_err_odd_box_ppm"]
-    assert raw["oe_box_sigma"] > 3.0
+    # without the mask B's deep transit sits in A's odd box: the odd depth is biased by more than
+    # the depth itself, and the epoch-scatter red-noise floor inflates its error several-fold
+    assert raw["depth_odd_box_ppm"] - truth > truth
+    assert raw["depth_err_odd_box_ppm"] > 3 * m["depth_err_odd_box_ppm"]
     # with B masked both depths are the injected one within 3 sigma, odd = even
     for side in ("odd", "even"):
         assert abs(m[f"depth_{side}_box_ppm"] - truth) < 3 * m[f"depth_err_{side}_box_ppm"]
@@ -251,8 +252,8 @@ def test_campaign_masks_the_base_light_curve():
 @pytest.mark.realdata
 def test_kepler90_c_with_g_masked(shared_data):
     """Kepler-90 c's epoch 11 falls on planet g's transit (10 h, ~3900 ppm): unmasked, c's odd box
-    depth is 437 ppm against 113 ppm even, oe_box_sigma 2.34 and V01 fails; with g masked odd =
-    96 ppm, oe_box_sigma 0.32, V01 passes; V21 warns, then passes (docs/masking.md)."""
+    depth is 437 ppm against 113 ppm even (with inflated errors); with g masked odd = 96 ppm,
+    oe_box_sigma 0.32, V01 passes; V21 warns, then passes (docs/masking.md)."""
     files = sorted(str(p) for p in (shared_data / "kic11442793").glob("*.fits"))
     if len(files) != 3:
         pytest.skip("Kepler-90 quarters not found")
@@ -262,8 +263,10 @@ def test_kepler90_c_with_g_masked(shared_data):
     raw = jaxvet.vet([lc, lc], [c, g], "V01,V21", lc_index=[0, 1])  # the shapes of the masked run
     rep = jaxvet.vet(lc, [c, g], "V01,V21", mask_others=True)
     r1, m1 = raw[0]["V01"].metrics, rep[0]["V01"].metrics
-    assert r1["depth_odd_box_ppm"] > 3 * r1["depth_even_box_ppm"] and r1["oe_box_sigma"] > 2.0
-    assert raw[0]["V01"].verdict == "fail"
+    # unmasked, g's transit makes c's odd depth ~4x its even one; V01's epoch-scatter red-noise
+    # floor then inflates the box errors (oe_box_sigma 0.91), so the bias shows in the depths
+    assert r1["depth_odd_box_ppm"] > 3 * r1["depth_even_box_ppm"]
+    assert r1["depth_err_odd_box_ppm"] > 2 * m1["depth_err_odd_box_ppm"]
     assert abs(m1["depth_odd_box_ppm"] - m1["depth_even_box_ppm"]) < 40.0 and m1["oe_box_sigma"] < 1.0
     assert rep[0]["V01"].verdict == "pass"
     # V21: the epoch on g makes c's quarter-4 depth inconsistent (p = 1.4e-9); masked p = 0.19
