@@ -306,3 +306,32 @@ def parse_mask_option(value: str, option: str = "--mask") -> tuple[float, float,
             f"{option} {value!r}: the duration must be a finite positive number, got {parts[2]}"
         )
     return p, t0, d
+
+
+def add_mask_arguments(parser, *, others: bool, before: str = "") -> None:
+    """The command-line options ``--mask P,T0,D`` (repeatable), ``--mask-pad`` and, with
+    ``others``, ``--mask-others`` (``jaxvet vet``); ``before`` says when the mask applies."""
+    g = parser.add_argument_group("masking known transits (see docs/masking.md)")
+    g.add_argument(
+        "--mask",
+        action="append",
+        default=[],
+        metavar="P,T0,D",
+        help=f"mask the transits of another planet{' ' + before if before else ''}: period [d], t0 "
+        "(same time system as --t0: BKJD for Kepler/K2 data, else BTJD; >= 2,400,000 = BJD), "
+        "duration [h]; cadences within (1 + --mask-pad) durations centred on each transit are "
+        "dropped by every check (repeatable)",
+    )
+    if others:
+        g.add_argument(
+            "--mask-others",
+            action="store_true",
+            help="with --candidates: vet each row with every other row's transits masked (its own kept)",
+        )
+    g.add_argument(
+        "--mask-pad",
+        type=float,
+        default=None,
+        metavar="PAD",
+        help="masked window = (1 + PAD) transit durations (default 0.5: 1.5 durations)",
+    )

@@ -141,21 +141,9 @@ def add_campaign_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     g.add_argument("--stellar-radius", type=float, help="stellar radius [R_sun] given to the checks")
     g.add_argument("--stellar-mass", type=float, help="stellar mass [M_sun] given to the checks")
     g.add_argument("--sectors", help="only use these sectors of the light curve, e.g. 82,83")
-    m = parser.add_argument_group("masking known transits (see docs/masking.md)")
-    m.add_argument(
-        "--mask",
-        action="append",
-        default=[],
-        metavar="P,T0,D",
-        help="mask a known planet's transits out of the base light curve before injecting: period [d], "
-        "t0 (BKJD for Kepler/K2 data, else BTJD; >= 2,400,000 = BJD), duration [h] (repeatable)",
-    )
-    m.add_argument(
-        "--mask-pad",
-        type=float,
-        metavar="PAD",
-        help="masked window = (1 + PAD) transit durations (default 0.5)",
-    )
+    from jaxvet.masking import add_mask_arguments
+
+    add_mask_arguments(parser, others=False, before="out of the base light curve before injecting")
     parser.add_argument(
         "--option",
         action="append",

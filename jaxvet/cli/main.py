@@ -44,6 +44,7 @@ from jaxvet._config import enable_compilation_cache
 from jaxvet._version import __version__
 from jaxvet.cli.summary import format_summary
 from jaxvet.errors import JaxvetInputError
+from jaxvet.masking import add_mask_arguments
 
 __all__ = ["main", "build_parser", "format_summary", "parse_options"]
 
@@ -77,7 +78,7 @@ def _add_vet(sub):
     g.add_argument(
         "--candidates", metavar="TABLE.csv", help="CSV: id,period_days,t0_btjd,duration_hours[,depth_ppm]"
     )
-    _add_mask_arguments(p, others=True)
+    add_mask_arguments(p, others=True)
     p.add_argument(
         "--tpf", action="append", default=[], metavar="TPF_FILE", help="target pixel file(s) for V08/V09/V25"
     )
@@ -117,33 +118,6 @@ def _add_vet(sub):
     p.add_argument("--chunk-size", type=int, default=1024, help="candidates per batch (default 1024)")
     _add_outputs(p)
     p.set_defaults(func=cmd_vet)
-
-
-def _add_mask_arguments(p, *, others: bool):
-    """``--mask P,T0,D`` (repeatable), ``--mask-pad`` and (``vet``) ``--mask-others``."""
-    g = p.add_argument_group("masking known transits (see docs/masking.md)")
-    g.add_argument(
-        "--mask",
-        action="append",
-        default=[],
-        metavar="P,T0,D",
-        help="mask the transits of another planet: period [d], t0 (same time system as --t0), duration "
-        "[h]; cadences within (1 + --mask-pad) durations centred on each transit are dropped by every "
-        "check (repeatable)",
-    )
-    if others:
-        g.add_argument(
-            "--mask-others",
-            action="store_true",
-            help="with --candidates: vet each row with every other row's transits masked (its own kept)",
-        )
-    g.add_argument(
-        "--mask-pad",
-        type=float,
-        default=None,
-        metavar="PAD",
-        help="masked window = (1 + PAD) transit durations (default 0.5: 1.5 durations)",
-    )
 
 
 def parse_masks(items: list[str], system: str | None, missions: list[str]) -> tuple[list, list[dict]]:
