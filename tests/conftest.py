@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import gc
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import matplotlib
 import pytest
 
 matplotlib.use("Agg")
-os.environ.setdefault("JAXVET_NO_CACHE", "1")  # tests never write a persistent XLA cache
+#: one persistent XLA cache per test run, shared by the xdist workers and by the CLI runs inside
+#: the tests (the user's own cache is never touched): a program compiled once is loaded, not
+#: recompiled, by the other worker, by CLI tests and after the compiled programs are dropped
+#: (see MAX_MAPPINGS).  Removed when the run ends.
+_RUN_ID = os.environ.setdefault("JAXVET_TEST_RUN_ID", str(os.getpid()))  # workers inherit it
+TEST_XLA_CACHE = Path(tempfile.gettempdir()) / f"jaxvet-tests-xla-{_RUN_ID}"
+os.environ["JAXVET_CACHE_DIR"] = str(TEST_XLA_CACHE)
+os.environ["JAXVET_NO_CACHE"] = "0"
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -27,6 +36,17 @@ def _n_mappings() -> int:
             return sum(1 for _ in fh)
     except OSError:  # not Linux: nothing to bound
         return 0
+
+
+def pytest_configure(config):
+    from jaxvet import enable_compilation_cache
+
+    enable_compilation_cache(TEST_XLA_CACHE)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not hasattr(session.config, "workerinput"):  # the controller, after every worker ended
+        shutil.rmtree(TEST_XLA_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -10,8 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jaxvet.core import models
-from jaxvet.synthetic.lightcurves import inject_transits, simulate_lightcurve, trapezoid_profile
+from jaxvet.core.models import trapezoid_profile
+from jaxvet.synthetic.lightcurves import inject_transits, simulate_lightcurve
 from tests.oracles import v05_oracle as O
+from tests.oracles.injection_oracle import trapezoid_instant
 
 _shape_jit = jax.jit(models.trapezoid_shape)
 _grad_jit = jax.jit(models.trapezoid_shape_grad)
@@ -156,9 +158,11 @@ def test_trapezoid_bounded_symmetric(t_total, frac, e, x):
     assert np.all(np.isfinite(g))
 
 
-def test_synthetic_profile_consistent():
-    """The lead's numpy profile and ours agree at zero exposure (two implementations)."""
+def test_trapezoid_profile_matches_numpy_oracle():
+    """The one trapezoid profile (used by the synthetic generators and the injections) against
+    a plain-numpy piecewise-linear trapezoid at zero exposure, box and V included."""
     x = np.linspace(-0.1, 0.1, 777)
-    np.testing.assert_allclose(
-        np.asarray(models.trapezoid_shape(x, 0.15, 0.3 * 0.15)), trapezoid_profile(x, 0.15, 0.3), atol=1e-14
-    )
+    for ratio in (0.0, 0.3, 1.0):
+        np.testing.assert_allclose(
+            np.asarray(trapezoid_profile(x, 0.15, ratio)), trapezoid_instant(x, 0.15, ratio), atol=1e-14
+        )

@@ -60,7 +60,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxvet.core.ephemeris import phase_distance_in_transit
-from jaxvet.core.models import ld_transit_flux, tflat_ttotal_from_geometry, trapezoid_shape
+from jaxvet.core.models import ld_transit_flux, tflat_ttotal_from_geometry, trapezoid_profile
 from jaxvet.core.stats import robust_std
 from jaxvet.data import CandidateBatch, LightCurve, LightCurveBatch
 from jaxvet.errors import JaxvetInputError
@@ -420,14 +420,6 @@ def tflat_ratio_from_impact(depth, impact):
     return tflat_ttotal_from_geometry(jnp.sqrt(jnp.clip(depth, 0.0, 1.0)), impact)
 
 
-@jax.jit
-def trapezoid_profile(dt, duration, tflat_ratio, exposure=0.0):
-    """Unit-depth symmetric trapezoid at offsets ``dt`` (days), averaged exactly over ``exposure``.
-
-    Total duration ``duration`` (days), flat part ``tflat_ratio * duration``
-    (:func:`jaxvet.core.models.trapezoid_shape`).
-    """
-    return trapezoid_shape(dt, duration, jnp.clip(tflat_ratio, 0.0, 1.0) * duration, exposure)
 
 
 @partial(jax.jit, static_argnames=("supersample",))

@@ -82,7 +82,13 @@ import numpy as np
 from jaxvet.core import secondary as sec_kernel
 from jaxvet.core.noise import beta_from_bins
 from jaxvet.core.numerics import exact_div, linspace_edge
-from jaxvet.core.order_stats import MAD_TO_SIGMA, RankIndex, bisect_steps, rank_index_abs_deviation
+from jaxvet.core.order_stats import (
+    MAD_TO_SIGMA,
+    RankIndex,
+    bisect_steps,
+    rank_index_abs_deviation,
+    sort_by_value,
+)
 from jaxvet.core.secondary import local_box_depths
 from jaxvet.data import bucket_size
 from jaxvet.engine.chunks import element_budget, rows_per_chunk
@@ -144,12 +150,10 @@ SUMMARY = (
 # ----------------------------------------------------------------------------------------------
 # device kernels
 # ----------------------------------------------------------------------------------------------
-@jax.jit
 def presort_flux(time, flux, mask):
-    """Each row's valid flux sorted ascending (+inf padding last) and the times in that order."""
-    order = jnp.argsort(jnp.where(mask, flux, jnp.inf), axis=-1, stable=True)
-    sorted_flux = jnp.take_along_axis(jnp.where(mask, flux, jnp.inf), order, axis=-1)
-    return sorted_flux, jnp.take_along_axis(time, order, axis=-1)
+    """Each row's valid flux sorted ascending (+inf padding last) and the times in that order
+    (:func:`jaxvet.core.order_stats.sort_by_value`, exact stable order)."""
+    return sort_by_value(flux, mask, time, exact=True)
 
 
 @jax.jit

@@ -102,6 +102,7 @@ import numpy as np
 
 from jaxvet.core.ephemeris import plan_windows
 from jaxvet.core.fit import TrapezoidBounds, candidate_keys
+from jaxvet.core.order_stats import sort_by_value
 from jaxvet.core.transit_shape import BOUND_BITS, WARNING_BITS
 from jaxvet.core.transit_shape import FIT_BATCH as _FIT_BATCH
 from jaxvet.core.transit_shape import MIN_BASELINE as _MIN_BASELINE
@@ -110,7 +111,6 @@ from jaxvet.core.transit_shape import kernel as _kernel
 from jaxvet.core.transit_shape import kernel_fit as _kernel_fit
 from jaxvet.core.transit_shape import kernel_points as _kernel_points
 from jaxvet.core.transit_shape import packed_points as _packed_points
-from jaxvet.core.transit_shape import presort as _presort
 from jaxvet.core.transit_shape import split_stages as _split
 from jaxvet.data import bucket_size
 from jaxvet.engine.chunks import assemble, element_budget
@@ -446,7 +446,9 @@ def compute(ctx: VetContext, opts: V05Options) -> dict:
     if n == 0:
         return {}
     exp_tab, grp_tab, n_groups = _exposure_tables(ctx, opts.exposure_minutes)
-    stime, sflux = _presort(ctx.lcb.time, ctx.lcb.flux, ctx.lcb.mask)
+    sflux, stime = ctx.cached(
+        "flux_order", lambda: sort_by_value(ctx.lcb.flux, ctx.lcb.mask, ctx.lcb.time), per_chunk=False
+    )
     keys = jax.random.key_data(candidate_keys(ctx.seed, ctx.key_ids(n)))
     tables = (exp_tab, grp_tab, stime, sflux, keys)
     st_items = _static_config(opts, n_groups)

@@ -51,6 +51,7 @@ __all__ = [
     "smoothed_step",
     "trapezoid_shape",
     "trapezoid_shape_grad",
+    "trapezoid_profile",
     "trapezoid_flux",
     "trapezoid_lightcurve",
     "reference_trapezoid_shape",
@@ -162,6 +163,14 @@ def trapezoid_shape(dt, t_total, t_flat, exposure=0.0):
     box = smoothed_step(x + a, exposure) - smoothed_step(x - a, exposure)
     outside = jnp.abs(x) >= a + 0.5 * jnp.asarray(exposure, dtype=jnp.float64)
     return jnp.where(outside, 0.0, jnp.clip(jnp.where(ramp, num / dsafe, box), 0.0, 1.0))
+
+
+def trapezoid_profile(dt, duration, tflat_ratio, exposure=0.0):
+    """Unit-depth symmetric trapezoid of total duration ``duration`` (days) and flat-to-total
+    ratio ``tflat_ratio`` (clipped to [0, 1]; 1 is a box, 0 a pure V) at offsets ``dt`` (days),
+    averaged over ``exposure`` days: :func:`trapezoid_shape` with ``F = tflat_ratio * T``."""
+    ratio = jnp.clip(jnp.asarray(tflat_ratio, dtype=jnp.float64), 0.0, 1.0)
+    return trapezoid_shape(dt, duration, ratio * duration, exposure)
 
 
 def trapezoid_flux(dt, depth, t_total, t_flat, t_mid=0.0, exposure=0.0):

@@ -24,6 +24,7 @@ the same thing); padding *values* never leak, an empty selection gives NaN (and 
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -36,6 +37,7 @@ __all__ = [
     "from_order_key",
     "masked_count",
     "masked_sorted",
+    "sort_by_value",
     "masked_order_statistic",
     "sorted_median",
     "masked_median",
@@ -94,6 +96,32 @@ def masked_sorted(x, mask=None, *, where=None):
     if x.dtype in (jnp.float64, jnp.float32):
         return from_order_key(jnp.sort(order_key(x), axis=-1), x.dtype)
     return jnp.sort(x, axis=-1)
+
+
+#: low bits of :func:`sort_by_value`'s packed key that hold the point's index (2^20 points)
+_INDEX_BITS = 20
+
+
+@partial(jax.jit, static_argnames=("exact",))
+def sort_by_value(value, mask, other, *, exact: bool = False):
+    """Rows of ``value`` in ascending order (invalid entries last, as +inf) and ``other``
+    (e.g. the times) in that order: ``(sorted_value, other_by_value)``, shapes ``(..., N)``.
+
+    ``exact=True`` is a stable argsort of the float values.  ``exact=False`` sorts one int64
+    key per point that packs the value's order key (its top 44 bits) above the point's index
+    (low 20 bits) -- XLA's CPU sort of one int64 array is ~10x faster than a float64 argsort
+    or a two-operand sort.  That order is the stable value order except among values equal to
+    ~32 significant bits (relative 2e-10), which stay in index order: exact for TESS products
+    (float32 fluxes differ by >= 6e-8 relative).  Rows over 2^20 points always sort exactly.
+    """
+    key = jnp.where(mask, value, jnp.inf)
+    n = value.shape[-1]
+    if exact or n > (1 << _INDEX_BITS):
+        order = jnp.argsort(key, axis=-1, stable=True)
+    else:
+        packed = (order_key(key) >> _INDEX_BITS << _INDEX_BITS) | jnp.arange(n, dtype=jnp.int64)
+        order = (jnp.sort(packed, axis=-1) & ((1 << _INDEX_BITS) - 1)).astype(jnp.int32)
+    return jnp.take_along_axis(key, order, -1), jnp.take_along_axis(other, order, -1)
 
 
 def masked_order_statistic(sorted_x, n, k):

@@ -31,11 +31,11 @@ amplify, so the width never depends on the run.  Bootstrap resamples run in bloc
 ``boot_block``.
 
 The baseline median needs the large set ``1.5h < |phase| < 0.25``: each light curve's flux is
-sorted once (:func:`presort`), and for a candidate the baseline members are counted along the
-sorted order (a prefix sum of the membership mask), so the median's order statistics are found
-by a binary search -- no per-candidate sort (:func:`baseline_stats`).  Divisions that must
-match numpy bit for bit use :func:`jaxvet.core.numerics.exact_div` (XLA turns ``x / scalar`` into
-``x * (1/scalar)``).
+sorted once (:func:`jaxvet.core.order_stats.sort_by_value`), and for a candidate the baseline
+members are counted along the sorted order (a prefix sum of the membership mask), so the
+median's order statistics are found by a binary search -- no per-candidate sort
+(:func:`baseline_stats`).  Divisions that must match numpy bit for bit use
+:func:`jaxvet.core.numerics.exact_div` (XLA turns ``x / scalar`` into ``x * (1/scalar)``).
 
 The static configuration ``st`` (a dict; ``st_items`` its sorted items) holds ``method``,
 ``n_boot``, ``boot_block``, ``kind`` (bootstrap), ``ci``, ``n_bins``, ``n_groups``, ``bounds``
@@ -66,7 +66,7 @@ from jaxvet.core.fit import (
 )
 from jaxvet.core.models import reference_trapezoid_shape, trapezoid_shape
 from jaxvet.core.numerics import exact_div, numpy_linspace
-from jaxvet.core.stats import MAD_TO_SIGMA, masked_median, order_key
+from jaxvet.core.stats import MAD_TO_SIGMA, masked_median
 from jaxvet.results import VERDICT_CODES
 
 __all__ = [
@@ -83,7 +83,6 @@ __all__ = [
     "packed_points",
     "phase",
     "points_stage",
-    "presort",
     "split_stages",
 ]
 
@@ -128,31 +127,6 @@ def phase(t, t0, period):
 
 # -- baseline and window gathering -----------------------------------------------------------
 
-#: low bits of the packed sort key that hold the point's index (rows up to 2^20 points)
-_INDEX_BITS = 20
-
-
-@jax.jit
-def presort(time, flux, mask):
-    """Each row's (time, flux) in ascending flux order (masked points last, as +inf).
-
-    One sort of int64 keys that pack the flux's order-preserving key (its top 44 bits) above
-    the point's index (low 20 bits) -- XLA's CPU sort of one int64 array is ~10x faster than a
-    float64 argsort or a two-operand sort -- then a gather of time and flux.  The order is the
-    stable flux order except among fluxes equal to ~32 significant bits (relative 2e-10), which
-    stay in time order: exact for TESS products (float32 fluxes differ by >= 6e-8 relative),
-    and a median can move by at most that tie width otherwise.
-    """
-    n = flux.shape[-1]
-    if n > (1 << _INDEX_BITS):  # very long rows: the exact (slower) stable argsort
-        key = jnp.where(mask, flux, jnp.inf)
-        order = jnp.argsort(key, axis=-1, stable=True)
-        return jnp.take_along_axis(time, order, -1), jnp.take_along_axis(key, order, -1)
-    key = order_key(jnp.where(mask, flux, jnp.inf))
-    packed = (key >> _INDEX_BITS << _INDEX_BITS) | jnp.arange(n, dtype=jnp.int64)
-    order = (jnp.sort(packed, axis=-1) & ((1 << _INDEX_BITS) - 1)).astype(jnp.int32)
-    sflux = jnp.take_along_axis(jnp.where(mask, flux, jnp.inf), order, -1)
-    return jnp.take_along_axis(time, order, -1), sflux
 
 
 def _baseline_one(stime, sflux, n_valid, t0, period, h):
@@ -179,7 +153,8 @@ def _baseline_one(stime, sflux, n_valid, t0, period, h):
 @partial(jax.jit, static_argnames=("batch",))
 def baseline_stats(stime, sflux, n_valid, lc_index, t0, period, h, *, batch: int):
     """Per candidate (B,): baseline median, robust sigma and count over ``1.5h < |phase| < 0.25``
-    of its light curve's :func:`presort` row ``lc_index`` (``h = D/(2P)``), ``batch`` at a time."""
+    of its light curve's flux-sorted row ``lc_index``
+    (:func:`~jaxvet.core.order_stats.sort_by_value`; ``h = D/(2P)``), ``batch`` at a time."""
 
     def one(args):
         li, a, p, hh = args

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from jaxvet.core.models import trapezoid_profile
 from jaxvet.data import LightCurve
 from jaxvet.errors import JaxvetInputError
 
@@ -24,19 +25,6 @@ __all__ = ["simulate_lightcurve", "inject_transits", "trapezoid_profile", "SECTO
 
 #: TESS sector length (two spacecraft orbits), days
 SECTOR_DAYS = 27.4
-
-
-def trapezoid_profile(dt, duration_days, tflat_ratio):
-    """Unit-depth symmetric trapezoid at offsets ``dt`` (days) from mid-transit.
-
-    1 on ``|dt| < F/2``, linear to 0 at ``|dt| = T/2``, 0 outside; ``F = tflat_ratio * T``.
-    ``tflat_ratio = 1`` is a box, ``0`` a pure V.
-    """
-    dt = np.abs(np.asarray(dt, dtype=np.float64))
-    half_t = duration_days / 2.0
-    half_f = np.clip(tflat_ratio, 0.0, 1.0) * half_t
-    ramp = np.where(half_t > half_f, (half_t - dt) / np.maximum(half_t - half_f, 1e-300), 1.0)
-    return np.where(dt <= half_f, 1.0, np.clip(ramp, 0.0, 1.0) * (dt < half_t))
 
 
 def _red_noise(rng, n, dt_days, sigma, timescale_days):
@@ -162,7 +150,7 @@ def inject_transits(
     fac = np.where(fin_ep, fac, 1.0)
     odd = np.mod(epoch, 2) == 1
     depth = depth_ppm * 1e-6 * fac * np.where(odd, odd_even_ratio, 1.0)
-    model = 1.0 - depth * trapezoid_profile(dt, dur, tflat_ratio)
+    model = 1.0 - depth * np.asarray(trapezoid_profile(dt, dur, tflat_ratio))
     if secondary_depth_ppm:
         ph2 = np.mod((ts - t0_btjd) / period_days - 0.5 + 0.5, 1.0) - 0.5
         model -= secondary_depth_ppm * 1e-6 * (np.abs(ph2 * period_days) < dur / 2.0)

@@ -4,7 +4,7 @@
 "TESS-like" core + halo double Gaussian; the integral of a Gaussian over a pixel is a difference
 of error functions), adds a background, pointing jitter/drift, shot + read noise, and injects
 
-* a transit on the target (symmetric trapezoid, :func:`jaxvet.synthetic.trapezoid_profile`), or
+* a transit on the target (symmetric trapezoid, :func:`jaxvet.core.models.trapezoid_profile`), or
 * an eclipsing binary on a neighbour (the same shape on the neighbour's flux, typically deep).
 
 Stars are placed by sky offsets from the target (arcsec, east/north); ``rotation_deg`` turns the
@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from jaxvet.core.models import trapezoid_profile
 from jaxvet.errors import JaxvetInputError
 from jaxvet.stamps import TESS_PIXEL_SCALE_ARCSEC, TPFStamp
-from jaxvet.synthetic.lightcurves import trapezoid_profile
 
 __all__ = ["Star", "simulate_tpf", "pixel_integrated_gaussian"]
 
@@ -169,10 +169,10 @@ def simulate_tpf(
     lcs = np.ones((len(stars), n))
     if depth_ppm and period_days is not None:
         dt = (time - t0_btjd + 0.5 * period_days) % period_days - 0.5 * period_days
-        lcs[0] -= depth_ppm * 1e-6 * trapezoid_profile(dt, duration_hours / 24.0, tflat_ratio)
+        lcs[0] -= depth_ppm * 1e-6 * np.asarray(trapezoid_profile(dt, duration_hours / 24.0, tflat_ratio))
     if eb_star is not None:
         dt = (time - t0_btjd + 0.5 * period_days) % period_days - 0.5 * period_days
-        lcs[1 + eb_star] -= eb_depth * trapezoid_profile(dt, duration_hours / 24.0, tflat_ratio)
+        lcs[1 + eb_star] -= eb_depth * np.asarray(trapezoid_profile(dt, duration_hours / 24.0, tflat_ratio))
     model = _render(stars, pos, lcs, dr, dc, (n_rows, n_cols), prf, prf_sigma, float(background))
     exp_s = cadence_min * 60.0
     sigma = np.sqrt(np.maximum(model, 0.0) * exp_s + read_noise**2) / exp_s
