@@ -183,9 +183,12 @@ def _check_against_oracle(arrays, i, res, lc, cand):
         assert res.metrics["secondary_local_depth_sigma"] is None
         assert res.notes[-1].startswith("Local secondary not measured")
     dp = None if cand.depth_ppm is None else cand.depth_ppm * 1e-6
-    assert res.verdict == local_verdict(lo, lp, dp)
+    # the oracle has the 0.5 box rule only; the eccentric scan can only turn a verdict into fail
+    eccentric = "ECCENTRIC_SECONDARY" in res.flags
+    assert res.verdict == ("fail" if eccentric else local_verdict(lo, lp, dp))
     negative = lo["measured"] and lo["depth"] < 0
-    assert res.status == "ok" and res.flags == (["NEGATIVE_SECONDARY_DEPTH"] if negative else [])
+    scan_flag = ["ECCENTRIC_SECONDARY"] if "ECCENTRIC_SECONDARY" in res.flags else []
+    assert res.status == "ok" and res.flags == scan_flag + (["NEGATIVE_SECONDARY_DEPTH"] if negative else [])
     return o
 
 
@@ -681,3 +684,34 @@ def test_wasp18b_injected_occultation_cli(wasp18_sectors, tmp_path):
     v02 = json.loads(out.read_text())["candidates"][0]["checks"]["V02"]
     assert v02["verdict"] == "warn", v02["verdict"]
     assert abs(v02["metrics"]["secondary_local_depth_ppm"] - 396.7) < 3 * 12.7
+
+
+def test_synthetic_eb_secondaries_and_eccentric_scan():
+    """P 8 d, D 6 h, a 10 kppm primary, 300 ppm white noise (TESS 30 min): no secondary passes;
+    a 3 kppm secondary (30 % of the primary) at phase 0.5 fails on the local box; the same
+    secondary at phase 0.35 (an eccentric orbit; the 0.5 box sees nothing) fails by the phase
+    scan with ``ECCENTRIC_SECONDARY``, its scan phase within D/P of 0.35."""
+    P, t0, D = 8.0, 2001.0, 6.0
+    lc = inject_transits(
+        simulate_lightcurve(5, sectors=(1,), cadence_min=30.0, white_ppm=300.0), P, t0, D, 1e4
+    )
+    lcs = [
+        lc,
+        inject_transits(lc, P, t0 + 0.5 * P, D, 3000.0),
+        inject_transits(lc, P, t0 + 0.35 * P, D, 3000.0),
+    ]
+    cand = Candidate(P, t0, D, id="eb")
+    ctx = VetContext.build(lcs, [cand] * 3, lc_index=[0, 1, 2])
+    arrays = {k: np.asarray(v) for k, v in V02.SPEC.compute(ctx).items()}
+    clean, circ, ecc = V02.SPEC.finish(ctx, arrays)
+    assert clean.verdict == "pass" and "ECCENTRIC_SECONDARY" not in clean.flags
+    assert clean.metrics["secondary_scan_sigma"] < clean.metrics["secondary_scan_threshold_sigma"]
+    assert circ.verdict == "fail" and abs(circ.metrics["secondary_local_depth_ppm"] - 3000) < 600
+    m = ecc.metrics
+    assert abs(m["secondary_local_depth_sigma"]) < 3  # nothing at phase 0.5
+    assert ecc.verdict == "fail" and "ECCENTRIC_SECONDARY" in ecc.flags
+    assert abs(m["secondary_scan_phase"] - 0.35) < D / 24 / P
+    assert m["secondary_scan_sigma"] > m["secondary_scan_threshold_sigma"] > 3
+    assert 1500 < m["secondary_scan_depth_ppm"] < 3600
+    for i in range(3):
+        _check_against_oracle(arrays, i, (clean, circ, ecc)[i], lcs[i], cand)
