@@ -22,14 +22,12 @@ phase offsets of eccentric binaries (Santerne et al. 2013, A&A 557, A139):
 * confidence: 0.85 / 0.7 / 0.55 / 0.4 by coverage and events, +0.1 (cap 0.9) if sigma >= 5
   or +0.05 (cap 0.85) if sigma >= 3, x0.9 if any warning, clamped to [0.2, 0.95], 3 dp.
 
-The reference's window is 0.3 in phase wide with no nearby baseline: a short secondary is
-diluted by its median and a slow stellar wave (the trough of a spot modulation) reads as an
-eclipse.  jaxvet therefore also measures the secondary *locally*
-(:mod:`jaxvet.core.secondary`): a box of the candidate's duration at phase 0.5 against a
-baseline ring of ``2 D`` on either side, each event normalised by its own baseline median,
-pooled over the events (fields ``secondary_local_*``, None where not measured).  The
-reference's fields are kept unchanged beside it.  ``primary_depth_used_ppm`` is the
-candidate's ``depth_ppm``, or else the same local box measured at phase 0.
+The reference's 0.3-wide window dilutes a short secondary and reads a slow stellar wave as an
+eclipse, so jaxvet also measures it *locally* (:mod:`jaxvet.core.secondary`): a box of the
+candidate's duration at phase 0.5 against a ring of ``2 D`` on either side, each event
+normalised by its own baseline median, pooled over the events (``secondary_local_*``, None
+where not measured; the reference's fields kept beside it).  ``primary_depth_used_ppm`` is
+the candidate's ``depth_ppm``, or else the same local box measured at phase 0.
 
 Verdict (jaxvet's own rule, on the local measurement; the reference is metrics-only):
 
@@ -42,30 +40,28 @@ Verdict (jaxvet's own rule, on the local measurement; the reference is metrics-o
   Jupiters) cannot be told from a faint eclipsing companion without a model, so it is flagged
   rather than failed;
 * ``pass`` -- otherwise (including a significant *brightening* at phase 0.5, which is reported
-  as measured with the flag ``NEGATIVE_SECONDARY_DEPTH``).
+  as measured with the flag ``NEGATIVE_SECONDARY_DEPTH``);
+* the eccentric scan (:func:`~jaxvet.core.secondary.scan_best`): the same box at 32 phases over
+  [0.2, 0.8] (those within 1.5 D of the primary skipped), ``secondary_scan_*`` = the trial of
+  largest sigma; ``fail`` with ``ECCENTRIC_SECONDARY`` when it is a dip more than D/P from 0.5,
+  not occultation-like, with sigma >= ``-ndtri(ndtr(-sigma_threshold)/n_eff)``,
+  ``n_eff = clip(0.6 P/D, 1, 32)`` independent trials (3.93 for 32 trials at 3 sigma).
 
-Where the reference window holds too few points the reference writes 0.0 for the depth,
-error, sigma, coverage and events; jaxvet writes None.
+Where the reference window holds too few points it writes 0.0 for the depth, error, sigma,
+coverage and events; jaxvet writes None.
 
-Implementation.  The reference's two windows cover 60% of the phase, so its statistic reads
-the whole light curve for every candidate: one masked pass over the ``(B, N)`` phase array, in
-sub-batches of candidates (``B_sub * max(N, bins) <= 2**24`` elements per array on
-accelerators, ``2**18`` on CPU where small cache-resident blocks run several times faster).
-Nothing is sorted per candidate: each light curve's flux is sorted once (:func:`presort_flux`)
-and the pass runs in that flux order.  (The local measurement gathers only the windows around
-phase 0.5 and 0.)  A count tree over the secondary/baseline masks (fan-out 16, built by reshape
-sums) gives any order statistic of either set in O(16 log16 N), hence the medians; the baseline
-MAD is the k-th smallest element of two sorted sequences (distances below and above the
-median), found by bisection over the same tree.  Events and coverage come from one scatter over
-(orbit, coverage bin) cells; the red-noise bins (exact ``np.linspace`` edges, half-open) from a
-segment sum whose static capacity is bucketed on the host from the light curve's span and the
-smallest period of the batch (:func:`static_capacities`).  Integer-valued intermediates are cast
-to float64 before any division (JAX would promote int32/int to float32).
+Implementation.  The reference's windows cover 60% of the phase, so its statistic is one masked
+pass over the ``(B, N)`` phase array, in sub-batches (``B_sub * max(N, bins) <= 2**24`` elements
+on accelerators, ``2**18`` on CPU), in flux order (each light curve sorted once,
+:func:`presort_flux`): a count tree over the secondary/baseline masks (fan-out 16) gives the
+medians, and the baseline MAD by bisection over the same tree.  Events and coverage come from
+one scatter over (orbit, coverage bin) cells; the red-noise bins (exact ``np.linspace`` edges)
+from a segment sum whose static capacity is bucketed on the host
+(:func:`static_capacities`).  Integer intermediates are cast to float64 before any division.
 
-``plot_data`` differs from the reference on purpose: instead of every (N//200)-th point of the
-phase-sorted light curve, it holds the light curve binned in 200 equal phase bins over [0, 1)
-(empty bins dropped): bin-centre ``phase``, mean ``flux`` / baseline median, and
-``flux_err`` = (baseline robust std / baseline median)/sqrt(points in bin).
+``plot_data`` (unlike the reference's every (N//200)-th point) is the light curve in 200 phase
+bins (empty dropped): centre ``phase``, mean ``flux`` / baseline median, ``flux_err`` = (baseline
+robust std / baseline median)/sqrt(points in bin).
 """
 
 from __future__ import annotations
@@ -483,8 +479,9 @@ def secondary_eclipse(
     # the local measurements (and the verdict) for the rows that were sized; the others get a
     # harmless ephemeris so that their epochs are never planned
     cb_safe = cb if not too_fine.any() else _harmless(cb, too_fine)
-    sec, pri = local_box_depths(lcb, cb_safe, (SECONDARY_CENTER, 0.0), min_epochs=max_epochs)
-    out.update(_local_outputs(sec, pri, cb.depth, jnp.asarray(too_fine), thr))
+    phases = (SECONDARY_CENTER, 0.0, *sec_kernel.SCAN_PHASES)
+    sec, pri, *scan = local_box_depths(lcb, cb_safe, phases, min_epochs=max_epochs)
+    out.update(_local_outputs(sec, pri, scan, cb_safe, cb.depth, jnp.asarray(too_fine), thr))
     return out
 
 
@@ -501,7 +498,7 @@ def _harmless(cb, rows):
 
 
 @jax.jit
-def _local_outputs(sec, pri, cand_depth, error_rows, thr):
+def _local_outputs(sec, pri, scan, cb, cand_depth, error_rows, thr):
     """The locally measured fields and jaxvet's verdict from them (see the module docstring)."""
     known = jnp.isfinite(cand_depth) & (cand_depth > 0)
     pri_ok = pri["measured"] & (pri["depth"] > 0)
@@ -519,6 +516,11 @@ def _local_outputs(sec, pri, cand_depth, error_rows, thr):
             VERDICT_CODES["pass"],
         ),
     )
+    sb = sec_kernel.scan_best(scan, cb.period, cb.duration)
+    eccentric, scan_thr = sec_kernel.eccentric_secondary(
+        sb, primary, **thr, duration_phase=cb.duration / cb.period
+    )
+    verdict = jnp.where(eccentric, VERDICT_CODES["fail"], verdict)
     verdict = jnp.where(error_rows, VERDICT_NONE, verdict).astype(jnp.int32)
     status = jnp.where(error_rows, STATUS_CODES["error"], 0).astype(jnp.int32)
     return {
@@ -544,6 +546,13 @@ def _local_outputs(sec, pri, cand_depth, error_rows, thr):
         "primary_local_depth_ppm": pri["depth"] * 1e6,
         "primary_local_depth_sigma": pri["sigma"],
         "primary_depth_used_ppm": primary * 1e6,
+        "secondary_scan_phase": sb["phase"],
+        "secondary_scan_depth_ppm": sb["depth"] * 1e6,
+        "secondary_scan_depth_err_ppm": sb["err"] * 1e6,
+        "secondary_scan_sigma": sb["sigma"],
+        "secondary_scan_n_trials": sb["n_trials"],
+        "secondary_scan_threshold_sigma": scan_thr,
+        "secondary_scan_eccentric": eccentric,
     }
 
 
@@ -617,6 +626,9 @@ def _num(x, nd: int):
     return round(x, nd) if np.isfinite(x) else None
 
 
+_SCAN_FIELDS = (("phase", 4), ("depth_ppm", 1), ("depth_err_ppm", 2), ("sigma", 2), ("threshold_sigma", 2))
+
+
 def _local_metrics(a: dict, i: int) -> dict:
     """jaxvet's locally measured secondary (the verdict's depth), None where not measured."""
     ok = bool(a["secondary_local_measured"][i])
@@ -634,11 +646,15 @@ def _local_metrics(a: dict, i: int) -> dict:
         "secondary_local_n_baseline_points": int(a["secondary_local_n_baseline_points"][i]),
         "secondary_local_red_noise_inflation": val("secondary_local_red_noise_inflation", 2),
         "primary_depth_used_ppm": _num(a["primary_depth_used_ppm"][i], 1),
+        **{f"secondary_scan_{k}": _num(a[f"secondary_scan_{k}"][i], nd) for k, nd in _SCAN_FIELDS},
+        "secondary_scan_n_trials": int(a["secondary_scan_n_trials"][i]),
     }
 
 
 def _local_notes_flags(a: dict, i: int, local: dict) -> tuple[list[str], list[str]]:
     notes, flags = [], []
+    if bool(a["secondary_scan_eccentric"][i]):
+        flags.append("ECCENTRIC_SECONDARY")
     if not bool(a["secondary_local_measured"][i]):
         notes.append(
             f"Local secondary not measured: {local['secondary_local_n_points']} box points, "
@@ -778,6 +794,11 @@ def format(ctx: VetContext, opts: V02Options | None, a: dict) -> list[CheckResul
 
 
 SPEC = CheckSpec(
-    ID, NAME, compute, format, options=V02Options, summary_metrics=SUMMARY,
+    ID,
+    NAME,
+    compute,
+    format,
+    options=V02Options,
+    summary_metrics=SUMMARY,
     description="Secondary eclipse: local box at phase 0.5 vs its own baseline (reference statistic kept)",
 )

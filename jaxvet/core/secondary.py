@@ -57,6 +57,11 @@ __all__ = [
     "PROFILE_BINS",
     "local_half_width",
     "local_box_depths",
+    "SCAN_PHASES",
+    "SCAN_PRIMARY_EXCLUSION",
+    "scan_best",
+    "look_elsewhere_sigma",
+    "eccentric_secondary",
 ]
 
 #: baseline ring width on each side of the box, in transit durations
@@ -73,6 +78,13 @@ MIN_BASE_POINTS = 20
 DEFAULT_INFLATION = 1.5
 #: bins of the local profile over [-hw, hw]
 PROFILE_BINS = 50
+
+#: trial phases of the eccentric-secondary scan: a fixed number over [0.2, 0.8] (one shape)
+SCAN_PHASES = tuple(float(x) for x in np.linspace(0.2, 0.8, 32))
+#: trial phases closer to the primary than this many durations are skipped
+SCAN_PRIMARY_EXCLUSION = 1.5
+#: phase span of the scan (independent trials: span / (D/P), at most the number of phases)
+SCAN_SPAN = 0.6
 
 #: packed-row widths are MIN_WIDTH * LADDER**k (few compiled shapes)
 MIN_WIDTH = 256
@@ -93,9 +105,10 @@ def _sorted(x, mask):
     return jnp.sort(jnp.where(mask, x, jnp.inf), axis=1), jnp.sum(mask, axis=1, dtype=jnp.int32)
 
 
-def _local_kernel(cb, pw, n_slots: int):
-    """Per-candidate local box depth; ``cb.t0`` is already shifted to the box centres and
-    ``n_slots`` is the epoch axis of the plan (``pw.slot < n_slots``)."""
+def _local_kernel(cb, pw, n_slots: int, excl):
+    """Per-candidate local box depth; ``cb.t0`` is already shifted to the box centres,
+    ``n_slots`` is the epoch axis of the plan (``pw.slot < n_slots``) and ``excl`` (B,) the
+    phase, from the box centre, of the conjunction kept out of the baseline."""
     col = lambda a: a[:, None]  # noqa: E731
     P, D = col(cb.period), col(cb.duration)
     hw = local_half_width(P, D)
@@ -103,9 +116,9 @@ def _local_kernel(cb, pw, n_slots: int):
     t, f = pw.time, pw.flux
     dt = t - (col(cb.t0) + pw.epoch * P)
     box = m & (jnp.abs(dt) < 0.5 * D)
-    # the opposite conjunction, half an orbit from the box centres (the primary transit when
-    # the box is at phase 0.5, the secondary when it is the primary)
-    ph = jnp.mod((t - col(cb.t0)) / P + 0.5, 1.0)
+    # the conjunction kept out of the baseline: the primary transit for a box at any phase
+    # but 0, the secondary (half an orbit away) for the primary box
+    ph = jnp.mod((t - col(cb.t0)) / P + col(excl), 1.0)
     prim = jnp.minimum(ph, 1.0 - ph) < 0.5 * D / P
     base = m & ~box & (jnp.abs(dt) <= hw) & ~prim
 
@@ -182,9 +195,9 @@ def _local_kernel(cb, pw, n_slots: int):
 
 
 @partial(jax.jit, static_argnames=("width",))
-def _apply(lcb, cb, epoch, start, count, *, width: int):
+def _apply(lcb, cb, epoch, start, count, excl, *, width: int):
     """Gather the packed windows of a chunk and measure them (one program per shape)."""
-    return _local_kernel(cb, gather_packed(lcb, cb, epoch, start, count, width=width), epoch.shape[1])
+    return _local_kernel(cb, gather_packed(lcb, cb, epoch, start, count, width=width), epoch.shape[1], excl)
 
 
 def local_box_depths(
@@ -203,6 +216,7 @@ def local_box_depths(
     """
     b = cb.size
     parts = [dataclasses.replace(cb, t0=cb.t0 + ph * cb.period) for ph in phases]
+    excl_all = np.repeat([_excluded_phase(ph) for ph in phases], b)
     stacked = jax.tree.map(lambda *a: jnp.concatenate(a, axis=0), *parts)
     n = stacked.size
     plan = plan_windows(
@@ -226,9 +240,15 @@ def local_box_depths(
         chunk = stacked.take(idx)
         chunk = dataclasses.replace(chunk, valid=chunk.valid & jnp.asarray(real))
         cnt = np.where(real[:, None], count[idx], 0)
-        outs.append(_apply(lcb, chunk, epoch[idx], start[idx], cnt, width=width))
+        outs.append(_apply(lcb, chunk, epoch[idx], start[idx], cnt, excl_all[idx], width=width))
     out = outs[0] if len(outs) == 1 else jax.tree.map(lambda *a: jnp.concatenate(a, axis=0), *outs)
     return [jax.tree.map(lambda a, k=k: a[k * b : (k + 1) * b], out) for k in range(len(phases))]
+
+
+def _excluded_phase(phase: float) -> float:
+    """Phase from a box at ``phase`` to the conjunction kept out of its baseline: the primary
+    (``phase`` itself), or the secondary (0.5) for the primary box."""
+    return 0.5 if float(phase) % 1.0 == 0.0 else float(phase)
 
 
 def _ladder(n: int) -> int:
@@ -237,3 +257,47 @@ def _ladder(n: int) -> int:
     while size < n:
         size *= LADDER
     return size
+
+
+def scan_best(scan: list[dict], period, duration) -> dict:
+    """The most significant trial of a phase scan (``scan[k]``: :func:`local_box_depths` at
+    ``SCAN_PHASES[k]``): trials within ``SCAN_PRIMARY_EXCLUSION`` durations of the primary or
+    not measured are skipped.  Returns ``(B,)`` arrays ``phase``, ``depth``, ``err``, ``sigma``
+    (signed; NaN with no usable trial), ``n_trials`` (usable) and ``n_eff`` (independent trials,
+    ``clip(SCAN_SPAN P/D, 1, len(SCAN_PHASES))``)."""
+    ph = jnp.asarray(SCAN_PHASES)[:, None]
+    sig = jnp.stack([s["sigma"] for s in scan])
+    dp = duration / period
+    ok = (jnp.minimum(ph, 1.0 - ph) >= SCAN_PRIMARY_EXCLUSION * dp) & jnp.isfinite(sig)
+    k = jnp.argmax(jnp.where(ok, sig, -jnp.inf), axis=0)
+    found = jnp.any(ok, axis=0)
+
+    def pick(a):
+        return jnp.where(found, jnp.take_along_axis(a, k[None], axis=0)[0], jnp.nan)
+
+    return {
+        "phase": pick(jnp.broadcast_to(ph, sig.shape)),
+        "depth": pick(jnp.stack([s["depth"] for s in scan])),
+        "err": pick(jnp.stack([s["err"] for s in scan])),
+        "sigma": pick(sig),
+        "n_trials": jnp.sum(ok, axis=0, dtype=jnp.int32),
+        "n_eff": jnp.clip(SCAN_SPAN / dp, 1.0, float(len(SCAN_PHASES))),
+    }
+
+
+def look_elsewhere_sigma(sigma, n_eff):
+    """The one-sided Gaussian threshold whose false-alarm probability over ``n_eff`` independent
+    trials equals that of ``sigma`` for one: ``-ndtri(ndtr(-sigma) / n_eff)`` (3 sigma over 32
+    trials: 3.93 sigma)."""
+    return -jax.scipy.special.ndtri(jax.scipy.special.ndtr(-sigma) / n_eff)
+
+
+def eccentric_secondary(sb, primary, *, sigma_threshold, occultation_fraction, duration_phase):
+    """V02's scan rule: a dip (``sb`` from :func:`scan_best`) with ``sigma`` at or above the
+    look-elsewhere threshold for ``sigma_threshold`` (:func:`look_elsewhere_sigma`), more than
+    ``duration_phase`` (D/P) from phase 0.5, and not shallower than ``occultation_fraction``
+    times the ``primary`` depth (NaN: unknown).  Returns (flag, threshold)."""
+    thr = look_elsewhere_sigma(sigma_threshold, sb["n_eff"])
+    occultation_like = jnp.isfinite(primary) & (sb["depth"] < occultation_fraction * primary)
+    away = jnp.abs(sb["phase"] - 0.5) > duration_phase
+    return (sb["depth"] > 0) & (sb["sigma"] >= thr) & away & ~occultation_like, thr
