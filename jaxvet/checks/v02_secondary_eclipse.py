@@ -75,16 +75,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxvet.core import order_stats
 from jaxvet.core import secondary as sec_kernel
 from jaxvet.core.noise import beta_from_bins
 from jaxvet.core.numerics import exact_div, linspace_edge
-from jaxvet.core.order_stats import (
-    MAD_TO_SIGMA,
-    RankIndex,
-    bisect_steps,
-    rank_index_abs_deviation,
-    sort_by_value,
-)
+from jaxvet.core.order_stats import MAD_TO_SIGMA, RankIndex, bisect_steps, rank_index_abs_deviation
 from jaxvet.core.secondary import local_box_depths
 from jaxvet.data import bucket_size
 from jaxvet.engine.chunks import element_budget, rows_per_chunk
@@ -149,7 +144,7 @@ SUMMARY = (
 def presort_flux(time, flux, mask):
     """Each row's valid flux sorted ascending (+inf padding last) and the times in that order
     (:func:`jaxvet.core.order_stats.sort_by_value`, exact stable order)."""
-    return sort_by_value(flux, mask, time, exact=True)
+    return order_stats.sort_by_value(flux, mask, time, exact=True)
 
 
 @jax.jit
