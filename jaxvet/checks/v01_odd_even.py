@@ -43,18 +43,29 @@ biased shallow):
   denominator is 0) and ``oe_box_rel_diff = |delta_odd - delta_even|/max(|delta_odd|,
   |delta_even|, 1e-10)``.
 
+Robust OE_box (the verdict's): the covered epochs whose box depth lies more than
+``outlier_sigma`` (4) x 1.4826 MAD from their own parity's median box depth
+(:func:`jaxvet.core.epochs.parity_mad_outliers`; V04's MAD rule within each parity, >= 3
+epochs) are dropped when each parity keeps ``min_transits_per_parity`` epochs, and OE_box is
+recomputed without them, noise included (``oe_box_sigma_robust``, ``oe_box_rel_diff_robust``,
+``depth_{odd,even}_box_robust_ppm``, ``sigma_red_robust_ppm``; ``n_epochs_dropped``,
+``raw["dropped_epochs"]``, flag ``OUTLIER_EPOCHS_DROPPED``).  One damaged transit otherwise
+inflates the epoch-scatter red noise and hides a real odd/even difference on the others.
+
 Verdict: **insufficient** for the guard or the reference's low-N rules (this
 includes a single parity, for which the note ``single_parity_epochs`` is added), or when a
 parity keeps fewer than ``min_transits_per_parity`` covered epochs; otherwise
-**fail** if ``oe_box_sigma >= 3``, or if ``oe_box_rel_diff >= 0.5`` *and* ``oe_box_sigma >= 2``
--- all computed from the *box depths* above, not from the reference's median depths -- else
-**pass**.  The significance gate on the relative-difference rule is jaxvet's: without it a
+**fail** if ``oe_box_sigma_robust >= 3``, or if ``oe_box_rel_diff_robust >= 0.5`` *and*
+``oe_box_sigma_robust >= 2`` -- all computed from the *box depths* above, not from the
+reference's median depths -- else **pass**.  The significance gate on the relative-difference
+rule is jaxvet's: without it a
 candidate with no transit (both depths ~0 +- noise, so the relative difference is ~1) fails,
 which on 1,000 random ephemerides on TOI-5807 was 78% of them, and low-SNR planets fail by
 noise alone; with it the rule keeps its purpose (a large, at least 2-sigma difference is
 EB-like).  Options: ``oe_sigma_threshold`` (3), ``rel_diff_threshold`` (0.5),
 ``rel_diff_min_sigma`` (2; 0 gives the literal LEO-Vetter rule), ``min_epoch_coverage`` (0.6),
-all traced.  Flag ``NEGATIVE_DEPTH`` marks a negative parity depth (median or box).
+``outlier_sigma`` (4), all traced.  Flag ``NEGATIVE_DEPTH`` marks a negative parity depth
+(median or box).
 """
 
 from __future__ import annotations
@@ -112,7 +123,7 @@ SUMMARY_METRICS = (
 
 @dataclass(frozen=True)
 class V01Options(CheckOptions):
-    """V01 options; the three verdict thresholds are traced (changing them does not recompile)."""
+    """V01 options; the thresholds are traced (changing them does not recompile)."""
 
     check_id: ClassVar[str] = ID
     method: str = option(METHOD, one_of(METHOD))
