@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from jaxvet.checks import v01_odd_even
-from jaxvet.data import Candidate
+from jaxvet.data import Candidate, LightCurve
 from jaxvet.engine.context import VetContext
 from jaxvet.errors import JaxvetInputError
 from jaxvet.plotting.v01 import plot_odd_even, plot_odd_even_epochs, plot_odd_even_folded
@@ -341,6 +341,7 @@ def test_threshold_change_does_not_recompile():
     before = v01_odd_even._v01_kernel._cache_size()
     for thr in (1.0, 2.5, 7.0):
         opts = {"oe_sigma_threshold": thr, "rel_diff_threshold": thr / 4, "rel_diff_min_sigma": thr / 2}
+        opts["outlier_sigma"] = thr + 1.0
         SPEC.run(dataclasses.replace(ctx, options={"V01": opts}))
     assert v01_odd_even._v01_kernel._cache_size() == before
 
@@ -484,3 +485,71 @@ def test_wasp18b_passes(wasp18_results):
     s2 = wasp18_results["s2"]
     assert s2.verdict == "pass" and s2.raw["excluded_epochs"] == [-7]
     assert 100 < s2.metrics["sigma_red_ppm"] < 200 and s2.metrics["oe_box_sigma"] < 2
+
+
+def test_wasp18b_damaged_epochs_dropped_from_the_verdict(wasp18_results):
+    """Sector 3's flattening-damaged transits (epochs 25, 26, 32, box depths 2-5 kppm against
+    ~8.8 kppm) are the parity MAD outliers: without them OE_box is 0.68 (0.97 with them) and the
+    epoch-scatter red noise falls from 1,262 to 213 ppm; the reference fields are unchanged."""
+    r = wasp18_results["s2s3"]
+    m = r.metrics
+    assert r.raw["dropped_epochs"] == [25, 26, 32] and m["n_epochs_dropped"] == 3
+    assert "OUTLIER_EPOCHS_DROPPED" in r.flags and r.verdict == "pass"
+    assert m["oe_box_sigma_robust"] < 1 and m["oe_box_sigma"] < 2
+    assert 100 < m["sigma_red_robust_ppm"] < 300 < 1000 < m["sigma_red_ppm"]
+    assert (m["delta_sigma"], m["n_odd_transits"], m["n_even_transits"]) == (0.22, 25, 24)
+    pd = r.raw["plot_data"]
+    assert sum(pd["odd_dropped"]) + sum(pd["even_dropped"]) == 3
+    s2 = wasp18_results["s2"]  # sector 2 alone: no damaged epoch, nothing dropped
+    assert s2.raw["dropped_epochs"] == [] and s2.metrics["oe_box_sigma_robust"] == s2.metrics["oe_box_sigma"]
+    assert "OUTLIER_EPOCHS_DROPPED" not in s2.flags
+
+
+ROBUST = dict(P=3.0, t0=2001.0, depth=5000.0, white=1000.0)  # 9 odd / 9 even transits
+
+
+def damaged_lc(ratio, bad_frac, seed=1, bad_epoch=3):
+    """A transit (5,000 ppm even depth, odd/even ``ratio``) whose epoch ``bad_epoch`` keeps only
+    ``bad_frac`` of its depth (a transit damaged by detrending)."""
+    g = ROBUST
+    lc0 = simulate_lightcurve(seed, sectors=(1, 2), white_ppm=g["white"])
+    lc = inject_transits(
+        lc0, g["P"], g["t0"], D_H, g["depth"], tflat_ratio=0.7, odd_even_ratio=ratio, supersample=1, seed=seed
+    )
+    k = np.round((lc.time - g["t0"]) / g["P"])
+    f = np.where(k == bad_epoch, lc0.flux + bad_frac * (lc.flux - lc0.flux), lc.flux)
+    return LightCurve(lc.time, f, lc.flux_err, sector=lc.sector)
+
+
+@functools.lru_cache(maxsize=1)
+def robust_results():
+    cases = {"planet": (1.0, 0.3), "eb20": (0.8, 0.3), "eb10": (0.9, 0.3), "eb10_clean": (0.9, 1.0)}
+    lcs = [damaged_lc(*v) for v in cases.values()]
+    cands = [Candidate(ROBUST["P"], ROBUST["t0"], D_H, id=n) for n in cases]
+    ctx = VetContext.build(lcs, cands, lc_index=list(range(len(lcs))))
+    return dict(zip(cases, SPEC.run(ctx), strict=True)), lcs, cands
+
+
+def test_one_damaged_epoch_is_dropped_known_truth():
+    """Known truth: one transit at 30% depth.  A planet passes with that epoch dropped (OE_box
+    0.90 without, 1.14 with it).  An EB with a 20% odd/even difference on every epoch still
+    fails (17.6 sigma without the epoch); a 10% EB fails only thanks to the drop (9.2 sigma
+    without the epoch, 2.5 -- a pass -- with it: the damaged epoch inflates the epoch-scatter
+    red noise to 640 ppm), as it does with no damaged epoch (9.7, nothing dropped)."""
+    res, lcs, cands = robust_results()
+    for name, r in res.items():
+        dropped = [] if name == "eb10_clean" else [3]
+        assert r.raw["dropped_epochs"] == dropped, name
+        assert ("OUTLIER_EPOCHS_DROPPED" in r.flags) == bool(dropped), name
+        assert r.metrics["n_odd_transits"] == r.metrics["n_even_transits"] == 9
+    assert res["planet"].verdict == "pass" and res["planet"].metrics["oe_box_sigma_robust"] < 2
+    assert res["eb20"].verdict == "fail" and res["eb20"].metrics["oe_box_sigma_robust"] > 10
+    eb = res["eb10"].metrics
+    assert res["eb10"].verdict == "fail" and eb["oe_box_sigma"] < 3 < 5 < eb["oe_box_sigma_robust"]
+    assert res["eb10_clean"].verdict == "fail"
+    # the oracle agrees: dropped epochs, robust statistic, verdict and flags
+    for (name, r), lc, c in zip(res.items(), lcs, cands, strict=True):
+        want = _oracle(lc, c)
+        _assert_like_oracle(r, want)
+        assert r.raw["dropped_epochs"] == want["dropped_epochs"], name
+        assert r.metrics["oe_box_sigma_robust"] == pytest.approx(want["oe_box_sigma_robust"], abs=1e-3)

@@ -43,18 +43,29 @@ biased shallow):
   denominator is 0) and ``oe_box_rel_diff = |delta_odd - delta_even|/max(|delta_odd|,
   |delta_even|, 1e-10)``.
 
+Robust OE_box (the verdict's): the covered epochs whose box depth lies more than
+``outlier_sigma`` (4) x 1.4826 MAD from their own parity's median box depth
+(:func:`jaxvet.core.epochs.parity_mad_outliers`; V04's MAD rule within each parity, >= 3
+epochs) are dropped when each parity keeps ``min_transits_per_parity`` epochs, and OE_box is
+recomputed without them, noise included (``oe_box_sigma_robust``, ``oe_box_rel_diff_robust``,
+``depth_{odd,even}_box_robust_ppm``, ``sigma_red_robust_ppm``; ``n_epochs_dropped``,
+``raw["dropped_epochs"]``, flag ``OUTLIER_EPOCHS_DROPPED``).  One damaged transit otherwise
+inflates the epoch-scatter red noise and hides a real odd/even difference on the others.
+
 Verdict: **insufficient** for the guard or the reference's low-N rules (this
 includes a single parity, for which the note ``single_parity_epochs`` is added), or when a
 parity keeps fewer than ``min_transits_per_parity`` covered epochs; otherwise
-**fail** if ``oe_box_sigma >= 3``, or if ``oe_box_rel_diff >= 0.5`` *and* ``oe_box_sigma >= 2``
--- all computed from the *box depths* above, not from the reference's median depths -- else
-**pass**.  The significance gate on the relative-difference rule is jaxvet's: without it a
+**fail** if ``oe_box_sigma_robust >= 3``, or if ``oe_box_rel_diff_robust >= 0.5`` *and*
+``oe_box_sigma_robust >= 2`` -- all computed from the *box depths* above, not from the
+reference's median depths -- else **pass**.  The significance gate on the relative-difference
+rule is jaxvet's: without it a
 candidate with no transit (both depths ~0 +- noise, so the relative difference is ~1) fails,
 which on 1,000 random ephemerides on TOI-5807 was 78% of them, and low-SNR planets fail by
 noise alone; with it the rule keeps its purpose (a large, at least 2-sigma difference is
 EB-like).  Options: ``oe_sigma_threshold`` (3), ``rel_diff_threshold`` (0.5),
 ``rel_diff_min_sigma`` (2; 0 gives the literal LEO-Vetter rule), ``min_epoch_coverage`` (0.6),
-all traced.  Flag ``NEGATIVE_DEPTH`` marks a negative parity depth (median or box).
+``outlier_sigma`` (4), all traced.  Flag ``NEGATIVE_DEPTH`` marks a negative parity depth
+(median or box).
 """
 
 from __future__ import annotations
@@ -73,6 +84,7 @@ from jaxvet.core.epochs import (
     box_weights_ok,
     epoch_box_depths,
     epoch_table_for_context,
+    parity_mad_outliers,
     pink_noise_variances,
 )
 from jaxvet.core.noise import epoch_excess_variance
@@ -87,6 +99,8 @@ ID = "V01"
 NAME = "odd_even_depth"
 #: flag of a result whose measured depth is negative (the flux rises in transit)
 NEGATIVE_DEPTH = "NEGATIVE_DEPTH"
+#: flag of a result whose verdict statistic left out MAD-outlier epochs (``dropped_epochs``)
+OUTLIER_EPOCHS_DROPPED = "OUTLIER_EPOCHS_DROPPED"
 METHOD = "per_epoch_median"
 SUMMARY_METRICS = (
     "delta_sigma",
@@ -109,7 +123,7 @@ SUMMARY_METRICS = (
 
 @dataclass(frozen=True)
 class V01Options(CheckOptions):
-    """V01 options; the three verdict thresholds are traced (changing them does not recompile)."""
+    """V01 options; the thresholds are traced (changing them does not recompile)."""
 
     check_id: ClassVar[str] = ID
     method: str = option(METHOD, one_of(METHOD))
@@ -119,6 +133,7 @@ class V01Options(CheckOptions):
     rel_diff_threshold: float = option(0.5, positive, traced=True)
     rel_diff_min_sigma: float = option(2.0, non_negative, traced=True)
     min_epoch_coverage: float = option(0.6, in_range(0.0, 1.0), traced=True)
+    outlier_sigma: float = option(4.0, positive, traced=True)
 
 
 #: the default options as a plain mapping
@@ -129,6 +144,63 @@ def _resolve(ctx: VetContext, opts: V01Options | None) -> V01Options:
     return opts if opts is not None else V01Options.from_mapping(ctx.options.get(ID))
 
 
+def _oe_box(tab, v, use_ep, odd):
+    """OE_box over the epochs ``use_ep`` (B, E): parity box depths, their pink-noise errors and
+    the statistic (see the module docstring)."""
+    n_in = tab.n_in.astype(jnp.float64)
+    ok = v.ok
+    use = {"odd": use_ep & odd, "even": use_ep & ~odd}
+    res = {}
+    base = jnp.where(ok, v.baseline, 1.0)
+    err_ok = box_weights_ok(tab, v)
+    box = {}
+    for p, s in use.items():
+        num_w = jnp.sum(jnp.where(s, base * tab.sum_fw_in, 0.0), axis=1)
+        den_w = jnp.sum(jnp.where(s, base * base * tab.sum_w_in, 0.0), axis=1)
+        num_u = jnp.sum(jnp.where(s, tab.sum_f_in / base, 0.0), axis=1)
+        den_u = jnp.sum(jnp.where(s, n_in, 0.0), axis=1)
+        num = jnp.where(err_ok, num_w, num_u)
+        den = jnp.where(err_ok, den_w, den_u)
+        box[p] = jnp.where(den > 0, 1.0 - num / jnp.where(den > 0, den, 1.0), jnp.nan)
+        res[f"n_{p}_transits_used"] = jnp.sum(s, axis=1)
+        res[f"n_{p}_points_used"] = jnp.sum(jnp.where(s, tab.n_in, 0), axis=1)
+    # white noise and out-of-transit red noise from the used epochs' local windows ...
+    gate = lambda a: jnp.where(use_ep, a, 0)  # noqa: E731
+    vg = dataclasses.replace(
+        v, **{k: gate(getattr(v, k)) for k in ("pink_n", "pink_sum_r", "pink_sum_r2", "pink_nbins")}
+    )
+    vg = dataclasses.replace(
+        vg, **{k: gate(getattr(v, k)) for k in ("pink_sum_m", "pink_sum_m2", "pink_sum_invc")}
+    )
+    var_w, var_r_bins = pink_noise_variances(vg)
+    # ... and the transit-timescale red noise from the per-epoch box depths' scatter about their
+    # parity's mean beyond the white expectation (a floor: flattening whitens the out-of-transit
+    # data, so the binned estimate collapses while the in-transit baselines keep their errors)
+    ep_box = epoch_box_depths(tab, v)
+    n_oot = jnp.maximum(v.n_oot, 1).astype(jnp.float64)
+    var_ep_white = var_w[:, None] * (1.0 / jnp.maximum(n_in, 1.0) + (0.5 * jnp.pi) / n_oot)
+    var_r_ep = epoch_excess_variance(ep_box, var_ep_white, use_ep, odd.astype(jnp.int32))
+    var_r = jnp.where(jnp.isnan(var_r_ep), var_r_bins, jnp.maximum(var_r_bins, var_r_ep))
+    var_r = jnp.where(jnp.isnan(var_w), jnp.nan, var_r)
+    for p in use:
+        npts = res[f"n_{p}_points_used"].astype(jnp.float64)
+        ntr = res[f"n_{p}_transits_used"].astype(jnp.float64)
+        res[f"box_{p}"] = box[p]
+        res[f"box_err_{p}"] = jnp.where(
+            (npts > 0) & (ntr > 0),
+            jnp.sqrt(var_w / jnp.maximum(npts, 1.0) + var_r / jnp.maximum(ntr, 1.0)),
+            jnp.nan,
+        )
+    dbox = box["odd"] - box["even"]
+    sbox = jnp.sqrt(res["box_err_odd"] ** 2 + res["box_err_even"] ** 2)
+    oe = jnp.where(sbox > 0, jnp.abs(dbox) / jnp.where(sbox > 0, sbox, 1.0), 0.0)
+    oe = jnp.where(jnp.isnan(sbox) | jnp.isnan(dbox), jnp.nan, oe)
+    oe_rel = jnp.abs(dbox) / jnp.maximum(jnp.maximum(jnp.abs(box["odd"]), jnp.abs(box["even"])), 1e-10)
+    res.update(oe=oe, oe_rel=oe_rel, var_w=var_w, var_r=var_r, var_r_bins=var_r_bins, var_r_ep=var_r_ep)
+    res["ep_box"] = ep_box
+    return res
+
+
 def odd_even_statistics(tab, thr, min_tr, min_pts):
     """Per-parity reference medians and OE_box statistics of an :class:`EpochTable` ((B,) each);
     ``thr`` holds the traced thresholds (0-d arrays)."""
@@ -136,7 +208,6 @@ def odd_even_statistics(tab, thr, min_tr, min_pts):
     ok = v.ok
     odd = jnp.mod(tab.epoch, 2.0) == 1.0
     sel = {"odd": ok & odd, "even": ok & ~odd}
-    n_in = tab.n_in.astype(jnp.float64)
     out = {}
     for p, s in sel.items():
         n = jnp.sum(s, axis=1)
@@ -164,52 +235,24 @@ def odd_even_statistics(tab, thr, min_tr, min_pts):
     # min_epoch_coverage of the transit at the local cadence (partial transits at gap edges
     # sample only ingress or egress and bias the box depth shallow)
     use_ep = ok & (tab.coverage >= thr["min_epoch_coverage"])
-    use = {"odd": use_ep & odd, "even": use_ep & ~odd}
-    base = jnp.where(ok, v.baseline, 1.0)
-    err_ok = box_weights_ok(tab, v)
-    box = {}
-    for p, s in use.items():
-        num_w = jnp.sum(jnp.where(s, base * tab.sum_fw_in, 0.0), axis=1)
-        den_w = jnp.sum(jnp.where(s, base * base * tab.sum_w_in, 0.0), axis=1)
-        num_u = jnp.sum(jnp.where(s, tab.sum_f_in / base, 0.0), axis=1)
-        den_u = jnp.sum(jnp.where(s, n_in, 0.0), axis=1)
-        num = jnp.where(err_ok, num_w, num_u)
-        den = jnp.where(err_ok, den_w, den_u)
-        box[p] = jnp.where(den > 0, 1.0 - num / jnp.where(den > 0, den, 1.0), jnp.nan)
-        out[f"n_{p}_transits_used"] = jnp.sum(s, axis=1)
-        out[f"n_{p}_points_used"] = jnp.sum(jnp.where(s, tab.n_in, 0), axis=1)
-    # white noise and out-of-transit red noise from the used epochs' local windows ...
-    gate = lambda a: jnp.where(use_ep, a, 0)  # noqa: E731
-    vg = dataclasses.replace(
-        v, **{k: gate(getattr(v, k)) for k in ("pink_n", "pink_sum_r", "pink_sum_r2", "pink_nbins")}
-    )
-    vg = dataclasses.replace(
-        vg, **{k: gate(getattr(v, k)) for k in ("pink_sum_m", "pink_sum_m2", "pink_sum_invc")}
-    )
-    var_w, var_r_bins = pink_noise_variances(vg)
-    # ... and the transit-timescale red noise from the per-epoch box depths' scatter about their
-    # parity's mean beyond the white expectation (a floor: flattening whitens the out-of-transit
-    # data, so the binned estimate collapses while the in-transit baselines keep their errors)
-    ep_box = epoch_box_depths(tab, v)
-    n_oot = jnp.maximum(v.n_oot, 1).astype(jnp.float64)
-    var_ep_white = var_w[:, None] * (1.0 / jnp.maximum(n_in, 1.0) + (0.5 * jnp.pi) / n_oot)
-    var_r_ep = epoch_excess_variance(ep_box, var_ep_white, use_ep, odd.astype(jnp.int32))
-    var_r = jnp.where(jnp.isnan(var_r_ep), var_r_bins, jnp.maximum(var_r_bins, var_r_ep))
-    var_r = jnp.where(jnp.isnan(var_w), jnp.nan, var_r)
-    for p in use:
-        npts = out[f"n_{p}_points_used"].astype(jnp.float64)
-        ntr = out[f"n_{p}_transits_used"].astype(jnp.float64)
-        out[f"box_{p}"] = box[p]
-        out[f"box_err_{p}"] = jnp.where(
-            (npts > 0) & (ntr > 0),
-            jnp.sqrt(var_w / jnp.maximum(npts, 1.0) + var_r / jnp.maximum(ntr, 1.0)),
-            jnp.nan,
-        )
-    dbox = box["odd"] - box["even"]
-    sbox = jnp.sqrt(out["box_err_odd"] ** 2 + out["box_err_even"] ** 2)
-    oe = jnp.where(sbox > 0, jnp.abs(dbox) / jnp.where(sbox > 0, sbox, 1.0), 0.0)
-    oe = jnp.where(jnp.isnan(sbox) | jnp.isnan(dbox), jnp.nan, oe)
-    oe_rel = jnp.abs(dbox) / jnp.maximum(jnp.maximum(jnp.abs(box["odd"]), jnp.abs(box["even"])), 1e-10)
+    r = _oe_box(tab, v, use_ep, odd)
+    for p in ("odd", "even"):
+        for k in (f"n_{p}_transits_used", f"n_{p}_points_used", f"box_{p}", f"box_err_{p}"):
+            out[k] = r[k]
+    oe, oe_rel, var_w, var_r = r["oe"], r["oe_rel"], r["var_w"], r["var_r"]
+    var_r_bins, var_r_ep, ep_box = r["var_r_bins"], r["var_r_ep"], r["ep_box"]
+    # ---- the verdict's statistic: OE_box without the epochs whose box depth is a MAD outlier
+    # of its parity (V04's rule, 4 robust sigma), if each parity keeps min_tr epochs
+    outlier = parity_mad_outliers(ep_box, use_ep, odd, thr["outlier_sigma"])
+    keep = use_ep & ~outlier
+    enough = (jnp.sum(keep & odd, axis=1) >= min_tr) & (jnp.sum(keep & ~odd, axis=1) >= min_tr)
+    dropped = outlier & enough[:, None]
+    rr = _oe_box(tab, v, use_ep & ~dropped, odd)
+    out["dropped"] = dropped
+    out["oe_box_sigma_robust"] = rr["oe"]
+    out["oe_box_rel_diff_robust"] = rr["oe_rel"]
+    out["box_odd_robust"], out["box_even_robust"] = rr["box_odd"], rr["box_even"]
+    out["sigma_red_robust"] = jnp.sqrt(rr["var_r"])
     out["oe_box_sigma"] = oe
     out["oe_box_rel_diff"] = oe_rel
     out["sigma_white"] = jnp.sqrt(var_w)
@@ -221,9 +264,10 @@ def odd_even_statistics(tab, thr, min_tr, min_pts):
     gated_low = (out["n_odd_transits_used"] < min_tr) | (out["n_even_transits_used"] < min_tr)
     out["gated_low"] = gated_low
 
-    undefined = ~tab.active | insufficient | gated_low | jnp.isnan(oe) | jnp.isnan(oe_rel)
-    fail = (oe >= thr["oe_sigma_threshold"]) | (
-        (oe_rel >= thr["rel_diff_threshold"]) & (oe >= thr["rel_diff_min_sigma"])
+    oe_v, rel_v = rr["oe"], rr["oe_rel"]
+    undefined = ~tab.active | insufficient | gated_low | jnp.isnan(oe_v) | jnp.isnan(rel_v)
+    fail = (oe_v >= thr["oe_sigma_threshold"]) | (
+        (rel_v >= thr["rel_diff_threshold"]) & (oe_v >= thr["rel_diff_min_sigma"])
     )
     out["verdict"] = jnp.where(
         undefined,
@@ -271,6 +315,13 @@ def _v01_kernel(tab, thr, min_tr, min_pts):
         "sigma_red_epochs_ppm": h["sigma_red_epochs"] * 1e6,
         "n_epochs_used": jnp.where(guard, 0, h["n_odd_transits_used"] + h["n_even_transits_used"]),
         "n_epochs_excluded": jnp.sum(v.ok & ~h["epoch_used"], axis=1),
+        "oe_box_sigma_robust": h["oe_box_sigma_robust"],
+        "oe_box_rel_diff_robust": h["oe_box_rel_diff_robust"],
+        "depth_odd_box_robust_ppm": h["box_odd_robust"] * 1e6,
+        "depth_even_box_robust_ppm": h["box_even_robust"] * 1e6,
+        "sigma_red_robust_ppm": h["sigma_red_robust"] * 1e6,
+        "n_epochs_dropped": jnp.where(guard, 0, jnp.sum(h["dropped"], axis=1)),
+        "epoch_dropped": h["dropped"],
         # per-epoch arrays (B, E) for formatting and plots
         "epoch": tab.epoch,
         "epoch_ok": v.ok,
@@ -379,9 +430,10 @@ def _guarded(verdict: str, extras: dict) -> CheckResult:
     notes = ["duration_too_long_relative_to_period", "insufficient_data_for_odd_even_check"]
     metrics = _unmeasured(0, 0, 0, 0)
     metrics.update({k: None for k in extras})
-    metrics.update(n_epochs_used=0, n_epochs_excluded=0)
+    metrics.update(n_epochs_used=0, n_epochs_excluded=0, n_epochs_dropped=0)
     raw = dict(metrics, epoch_depths_odd_ppm=[], epoch_depths_even_ppm=[], plot_data=_empty_plot())
     raw["excluded_epochs"] = []
+    raw["dropped_epochs"] = []
     raw["_metrics_only"] = True
     return CheckResult(ID, NAME, "ok", 0.2, verdict, ["INSUFFICIENT_DATA"], metrics, raw, notes)
 
@@ -406,6 +458,12 @@ def format(ctx: VetContext, opts: V01Options | None, a: dict) -> list[CheckResul
             "sigma_red_epochs_ppm": _r(a["sigma_red_epochs_ppm"][b], 2),
             "n_epochs_used": int(a["n_epochs_used"][b]),
             "n_epochs_excluded": int(a["n_epochs_excluded"][b]),
+            "oe_box_sigma_robust": _r(a["oe_box_sigma_robust"][b], 3),
+            "oe_box_rel_diff_robust": _r(a["oe_box_rel_diff_robust"][b], 4),
+            "depth_odd_box_robust_ppm": _r(a["depth_odd_box_robust_ppm"][b], 2),
+            "depth_even_box_robust_ppm": _r(a["depth_even_box_robust_ppm"][b], 2),
+            "sigma_red_robust_ppm": _r(a["sigma_red_robust_ppm"][b], 2),
+            "n_epochs_dropped": int(a["n_epochs_dropped"][b]),
         }
         verdict = ["pass", "warn", "fail", "insufficient"][int(a["verdict"][b])]
         if a["guard"][b]:
@@ -427,6 +485,7 @@ def format(ctx: VetContext, opts: V01Options | None, a: dict) -> list[CheckResul
         for name, sel in (("odd", ok & odd), ("even", ok & ~odd)):
             par[name] = (ep[sel].astype(int), a["epoch_depth"][b][sel], a["epoch_sigma"][b][sel])
             cov[name] = (a["epoch_coverage"][b][sel], ~a["epoch_used"][b][sel], a["epoch_box"][b][sel])
+            cov[name] += (a["epoch_dropped"][b][sel],)
         n_odd, n_even = int(a["n_odd_transits"][b]), int(a["n_even_transits"][b])
         p_odd, p_even = int(a["n_odd_points"][b]), int(a["n_even_points"][b])
         plot = {
@@ -442,6 +501,7 @@ def format(ctx: VetContext, opts: V01Options | None, a: dict) -> list[CheckResul
             plot[f"{name}_coverage"] = [_r(c, 3) for c in cov[name][0][:50]]
             plot[f"{name}_excluded"] = [bool(x) for x in cov[name][1][:50]]
             plot[f"{name}_box_depths_ppm"] = [_f(d * 1e6) for d in cov[name][2][:50]]
+            plot[f"{name}_dropped"] = [bool(x) for x in cov[name][3][:50]]
         plot["min_epoch_coverage"] = opts.min_epoch_coverage
         if a["insufficient"][b]:
             if n_odd < mt:
@@ -489,6 +549,9 @@ def format(ctx: VetContext, opts: V01Options | None, a: dict) -> list[CheckResul
         depths += [extras["depth_odd_box_ppm"], extras["depth_even_box_ppm"]]
         if any(d is not None and d < 0 for d in depths):
             flags.append(NEGATIVE_DEPTH)  # a brightening, not a transit
+        dropped = [int(e) for e in ep[a["epoch_dropped"][b]]]
+        if dropped:
+            flags.append(OUTLIER_EPOCHS_DROPPED)  # the verdict is on OE_box without them
         notes = list(warnings)
         if (n_odd == 0) != (n_even == 0):
             notes.append("single_parity_epochs")
@@ -498,12 +561,18 @@ def format(ctx: VetContext, opts: V01Options | None, a: dict) -> list[CheckResul
         plot["box_depth_even_ppm"] = extras["depth_even_box_ppm"]
         raw = dict(metrics, **lists, plot_data=plot)
         raw["excluded_epochs"] = [int(e) for e in ep[ok & ~a["epoch_used"][b]]]
+        raw["dropped_epochs"] = dropped
         raw["_metrics_only"] = True
         results.append(CheckResult(ID, NAME, "ok", confidence, verdict, flags, metrics, raw, notes))
     return results
 
 
 SPEC = CheckSpec(
-    ID, NAME, compute, format, options=V01Options, summary_metrics=SUMMARY_METRICS,
+    ID,
+    NAME,
+    compute,
+    format,
+    options=V01Options,
+    summary_metrics=SUMMARY_METRICS,
     description="Odd vs even transit depths (per-epoch medians, reference) and OE_box (pink noise)",
 )

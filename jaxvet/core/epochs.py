@@ -68,6 +68,7 @@ from jaxvet.core.order_stats import (
     bisect_steps,
     from_order_key,
     mad_select_spec,
+    masked_median,
     order_key,
     searchsorted_spec,
     sorted_median,
@@ -96,6 +97,7 @@ __all__ = [
     "pink_noise_variances",
     "box_weights_ok",
     "epoch_box_depths",
+    "parity_mad_outliers",
     "measure_epochs",
     "epoch_table_for_context",
 ]
@@ -471,6 +473,21 @@ def epoch_box_depths(tab: EpochTable, v: VariantTable):
     wtd = 1.0 - tab.sum_fw_in / (base * sw)
     d = jnp.where(box_weights_ok(tab, v)[:, None], wtd, uni)
     return jnp.where(v.ok, d, jnp.nan)
+
+
+def parity_mad_outliers(d, sel, odd, k, *, min_n: int = 3):
+    """(B, E) epochs whose depth ``d`` lies more than ``k`` robust standard deviations
+    (``1.4826 MAD``) from the median of its own parity's selected epochs (V04's MAD rule, applied
+    within each parity so that a real odd/even difference is not an outlier).  A parity needs
+    ``min_n`` selected epochs and a positive MAD; ``k`` may be traced."""
+    out = jnp.zeros(d.shape, bool)
+    for s in (sel & odd, sel & ~odd):
+        med = masked_median(d, s)
+        dev = jnp.abs(d - med[:, None])
+        scale = MAD_TO_SIGMA * masked_median(dev, s)
+        enough = (jnp.sum(s, axis=1) >= min_n) & (scale > 0)
+        out = out | (s & enough[:, None] & (dev > (k * scale)[:, None]))
+    return out
 
 
 # ----------------------------------------------------------------------------------------

@@ -32,7 +32,8 @@ def plot_odd_even_epochs(result: CheckResult, ax=None):
     The solid lines are the reference's parity levels (medians of the per-epoch depths); the
     dashed lines are the OE_box weighted-mean box depths, when available.  Epochs whose
     in-transit points cover less than ``min_epoch_coverage`` of the transit (partial transits,
-    left out of OE_box) are drawn hollow.
+    left out of OE_box) are drawn hollow; epochs dropped from the verdict's OE_box as MAD
+    outliers of their parity (``dropped_epochs``) are crossed out.
     """
     ax = _axes(ax)
     pd = _pd(result)
@@ -55,13 +56,21 @@ def plot_odd_even_epochs(result: CheckResult, ax=None):
                 ax.errorbar(
                     ep[excl], d[excl], yerr=e[excl], fmt="o", color=color, mfc="white", capsize=2, label=lab
                 )
+            drop = np.asarray(pd.get(f"{name}_dropped", [False] * ep.size), bool)
+            if drop.any():
+                lab = f"{name}: outlier, dropped from the verdict"
+                ax.plot(ep[drop], d[drop], "x", color="k", ms=9, mew=1.5, label=lab)
         level = pd.get(f"mean_{name}_ppm")
         if level and ep.size:
             ax.axhline(level, color=color, lw=1.2, label=f"{name} median {level:.0f} ppm")
         box = pd.get(f"box_depth_{name}_ppm")
         if box is not None and np.isfinite(box):
             ax.axhline(box, color=color, lw=1.0, ls="--", label=f"{name} box {box:.0f} ppm")
-    parts = (("delta_sigma", ": delta_sigma={}"), ("oe_box_sigma", ", OE_box={}"))
+    parts = (
+        ("delta_sigma", ": delta_sigma={}"),
+        ("oe_box_sigma", ", OE_box={}"),
+        ("oe_box_sigma_robust", ", robust={}"),
+    )
     return finish_depth_axes(ax, result, "epoch", "odd/even", parts)
 
 

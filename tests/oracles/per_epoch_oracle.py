@@ -156,7 +156,24 @@ def v01_confidence(n_odd, n_even, delta_sigma, has_warnings):
     return round(min(0.95, base), 3)
 
 
-def v01(t, f, err, P, t0, duration_hours, oe_thr=3.0, rel_thr=0.5, rel_min_sigma=2.0, min_cov=0.6):
+def parity_outliers(ep_box, eps, k=4.0, min_n=3):
+    """Epochs whose box depth is more than k x 1.4826 MAD from their parity's median."""
+    out = []
+    for par in (1, 0):
+        d = np.array([x for x, e in zip(ep_box, eps, strict=True) if e % 2 == par])
+        if d.size < min_n:
+            continue
+        med = np.median(d)
+        scale = 1.4826 * np.median(np.abs(d - med))
+        if scale <= 0:
+            continue
+        out += [e for x, e in zip(ep_box, eps, strict=True) if e % 2 == par and abs(x - med) > k * scale]
+    return sorted(out)
+
+
+def v01(
+    t, f, err, P, t0, duration_hours, oe_thr=3.0, rel_thr=0.5, rel_min_sigma=2.0, min_cov=0.6, outlier_k=4.0
+):
     """Reference V01 plus jaxvet's OE_box.  Returns a dict (metrics rounded like the reference).
 
     Where the reference writes 0.0 for an unmeasured depth metric, jaxvet (and this oracle)
@@ -204,6 +221,16 @@ def v01(t, f, err, P, t0, duration_hours, oe_thr=3.0, rel_thr=0.5, rel_min_sigma
             insufficient = True
     counts = dict(n_odd_points=p_odd, n_even_points=p_even, n_odd_transits=n_odd, n_even_transits=n_even)
     out.update(_oe_box(t, f, err, D, P, good, min_cov))
+    # the verdict's OE_box: without per-parity MAD outliers, if each parity keeps 2 epochs
+    drop = parity_outliers(out["ep_box"], out["used_epochs"], outlier_k)
+    kept = [e for e in out["used_epochs"] if e not in drop]
+    if min(sum(e % 2 == 1 for e in kept), sum(e % 2 == 0 for e in kept)) < 2:
+        drop = []
+    rob = _oe_box(t, f, err, D, P, good, min_cov, drop=drop)
+    out["dropped_epochs"] = drop
+    out["oe_box_sigma_robust"], out["oe_box_rel_diff_robust"] = rob["oe_box_sigma"], rob["oe_box_rel_diff"]
+    out["box_odd_robust"], out["box_even_robust"] = rob["box_odd"], rob["box_even"]
+    drop_flag = ["OUTLIER_EPOCHS_DROPPED"] if drop else []
     neg_box = any(
         round(out[f"box_{p}"] * 1e6, 2) < 0 for p in ("odd", "even") if np.isfinite(out[f"box_{p}"])
     )
@@ -212,7 +239,7 @@ def v01(t, f, err, P, t0, duration_hours, oe_thr=3.0, rel_thr=0.5, rel_min_sigma
         warnings.append("insufficient_data_for_odd_even_check")
         out.update(
             metrics=dict(zero_metrics, **counts), notes=warnings + notes_extra,
-            flags=["INSUFFICIENT_DATA"] + (["NEGATIVE_DEPTH"] if neg_box else []),
+            flags=["INSUFFICIENT_DATA"] + (["NEGATIVE_DEPTH"] if neg_box else []) + drop_flag,
             confidence=0.2, verdict="insufficient",
         )  # fmt: skip
         return out
@@ -234,7 +261,8 @@ def v01(t, f, err, P, t0, duration_hours, oe_thr=3.0, rel_thr=0.5, rel_min_sigma
     flags = ["INSUFFICIENT_DATA"] if "insufficient_data" in str(warnings).lower() else []
     if neg_box or metrics["depth_odd_ppm"] < 0 or metrics["depth_even_ppm"] < 0:
         flags.append("NEGATIVE_DEPTH")
-    oe, oer = out["oe_box_sigma"], out["oe_box_rel_diff"]
+    flags += drop_flag
+    oe, oer = out["oe_box_sigma_robust"], out["oe_box_rel_diff_robust"]
     if not (np.isfinite(oe) and np.isfinite(oer)) or min(out["n_used_odd"], out["n_used_even"]) < 2:
         verdict = "insufficient"
     elif oe >= oe_thr or (oer >= rel_thr and oe >= rel_min_sigma):
@@ -285,12 +313,12 @@ def box_depth(f, err, r, use_err):
     return np.sum(w * y), np.sum(w)
 
 
-def _oe_box(t, f, err, D, P, good, min_cov):
-    """OE_box per the V01 module docstring (box depths over the covered epochs, pink-noise errors
-    with the transit-timescale floor, folded profile)."""
+def _oe_box(t, f, err, D, P, good, min_cov, drop=()):
+    """OE_box per the V01 module docstring (box depths over the covered epochs not in ``drop``,
+    pink-noise errors with the transit-timescale floor, folded profile)."""
     res = {}
     use_err = all(np.all(np.isfinite(err[r["in_idx"]]) & (err[r["in_idx"]] > 0)) for r in good)
-    used = [r for r in good if r["coverage"] >= min_cov]
+    used = [r for r in good if r["coverage"] >= min_cov and r["ep"] not in drop]
     odd = [r for r in used if r["ep"] % 2 == 1]
     even = [r for r in used if r["ep"] % 2 == 0]
     p_odd, p_even = sum(r["n_in"] for r in odd), sum(r["n_in"] for r in even)
@@ -307,6 +335,7 @@ def _oe_box(t, f, err, D, P, good, min_cov):
     ep_box = [1.0 - np.divide(*box_depth(f, err, r, use_err)) for r in used]
     var_ep = [var_w * (1.0 / r["n_in"] + 0.5 * np.pi / r["n_oot"]) for r in used]
     var_r_ep = excess_variance(ep_box, var_ep, [r["ep"] % 2 == 1 for r in used])
+    res["ep_box"] = ep_box
     var_r = var_r_bins if np.isnan(var_r_ep) else max(var_r_bins, var_r_ep)
     var_r = np.nan if np.isnan(var_w) else var_r
     res["sigma_white"] = np.sqrt(var_w)
