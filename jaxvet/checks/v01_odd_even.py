@@ -438,6 +438,30 @@ def _guarded(verdict: str, extras: dict) -> CheckResult:
     return CheckResult(ID, NAME, "ok", 0.2, verdict, ["INSUFFICIENT_DATA"], metrics, raw, notes)
 
 
+def _extras(a: dict, b: int) -> dict:
+    """jaxvet's own (non-reference) V01 metrics of candidate ``b``."""
+    return {
+        "oe_box_sigma": _r(a["oe_box_sigma"][b], 3),
+        "oe_box_rel_diff": _r(a["oe_box_rel_diff"][b], 4),
+        "depth_odd_box_ppm": _r(a["depth_odd_box_ppm"][b], 2),
+        "depth_even_box_ppm": _r(a["depth_even_box_ppm"][b], 2),
+        "depth_err_odd_box_ppm": _r(a["depth_err_odd_box_ppm"][b], 2),
+        "depth_err_even_box_ppm": _r(a["depth_err_even_box_ppm"][b], 2),
+        "sigma_white_ppm": _r(a["sigma_white_ppm"][b], 2),
+        "sigma_red_ppm": _r(a["sigma_red_ppm"][b], 2),
+        "sigma_red_bins_ppm": _r(a["sigma_red_bins_ppm"][b], 2),
+        "sigma_red_epochs_ppm": _r(a["sigma_red_epochs_ppm"][b], 2),
+        "n_epochs_used": int(a["n_epochs_used"][b]),
+        "n_epochs_excluded": int(a["n_epochs_excluded"][b]),
+        "oe_box_sigma_robust": _r(a["oe_box_sigma_robust"][b], 3),
+        "oe_box_rel_diff_robust": _r(a["oe_box_rel_diff_robust"][b], 4),
+        "depth_odd_box_robust_ppm": _r(a["depth_odd_box_robust_ppm"][b], 2),
+        "depth_even_box_robust_ppm": _r(a["depth_even_box_robust_ppm"][b], 2),
+        "sigma_red_robust_ppm": _r(a["sigma_red_robust_ppm"][b], 2),
+        "n_epochs_dropped": int(a["n_epochs_dropped"][b]),
+    }
+
+
 def format(ctx: VetContext, opts: V01Options | None, a: dict) -> list[CheckResult]:
     """Host formatting into the reference's result contract, one result per candidate."""
     opts = _resolve(ctx, opts)
@@ -445,26 +469,7 @@ def format(ctx: VetContext, opts: V01Options | None, a: dict) -> list[CheckResul
     mp = opts.min_points_in_transit_per_parity
     results = []
     for b, cand in enumerate(ctx.candidates):
-        extras = {
-            "oe_box_sigma": _r(a["oe_box_sigma"][b], 3),
-            "oe_box_rel_diff": _r(a["oe_box_rel_diff"][b], 4),
-            "depth_odd_box_ppm": _r(a["depth_odd_box_ppm"][b], 2),
-            "depth_even_box_ppm": _r(a["depth_even_box_ppm"][b], 2),
-            "depth_err_odd_box_ppm": _r(a["depth_err_odd_box_ppm"][b], 2),
-            "depth_err_even_box_ppm": _r(a["depth_err_even_box_ppm"][b], 2),
-            "sigma_white_ppm": _r(a["sigma_white_ppm"][b], 2),
-            "sigma_red_ppm": _r(a["sigma_red_ppm"][b], 2),
-            "sigma_red_bins_ppm": _r(a["sigma_red_bins_ppm"][b], 2),
-            "sigma_red_epochs_ppm": _r(a["sigma_red_epochs_ppm"][b], 2),
-            "n_epochs_used": int(a["n_epochs_used"][b]),
-            "n_epochs_excluded": int(a["n_epochs_excluded"][b]),
-            "oe_box_sigma_robust": _r(a["oe_box_sigma_robust"][b], 3),
-            "oe_box_rel_diff_robust": _r(a["oe_box_rel_diff_robust"][b], 4),
-            "depth_odd_box_robust_ppm": _r(a["depth_odd_box_robust_ppm"][b], 2),
-            "depth_even_box_robust_ppm": _r(a["depth_even_box_robust_ppm"][b], 2),
-            "sigma_red_robust_ppm": _r(a["sigma_red_robust_ppm"][b], 2),
-            "n_epochs_dropped": int(a["n_epochs_dropped"][b]),
-        }
+        extras = _extras(a, b)
         verdict = ["pass", "warn", "fail", "insufficient"][int(a["verdict"][b])]
         if a["guard"][b]:
             results.append(_guarded(verdict, extras))
