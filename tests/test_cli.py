@@ -109,6 +109,15 @@ def test_missing_file_and_bad_row(sim_csvs, capsys, tmp_path):
     assert "badrow" in err and "period" in err
 
 
+def test_python_dash_m_jaxvet_is_the_command_line():
+    """``python -m jaxvet`` is the same command line as ``jaxvet`` (its version and commands)."""
+    import jaxvet
+
+    proc = subprocess.run([sys.executable, "-m", "jaxvet", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert jaxvet.__version__ in proc.stdout + proc.stderr
+
+
 def test_console_script_no_traceback(tmp_path):
     """The installed entry point: an unreadable file gives one error line and exit status 2."""
     bad = tmp_path / "garbage.fits"
