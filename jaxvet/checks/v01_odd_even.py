@@ -438,28 +438,25 @@ def _guarded(verdict: str, extras: dict) -> CheckResult:
     return CheckResult(ID, NAME, "ok", 0.2, verdict, ["INSUFFICIENT_DATA"], metrics, raw, notes)
 
 
+#: jaxvet's own (non-reference) V01 metrics in output order: name -> rounding digits
+#: (None: an integer count)
+_EXTRA_DIGITS = {
+    "oe_box_sigma": 3,
+    "oe_box_rel_diff": 4,
+    **dict.fromkeys(("depth_odd_box_ppm", "depth_even_box_ppm", "depth_err_odd_box_ppm"), 2),
+    **dict.fromkeys(("depth_err_even_box_ppm", "sigma_white_ppm", "sigma_red_ppm"), 2),
+    **dict.fromkeys(("sigma_red_bins_ppm", "sigma_red_epochs_ppm"), 2),
+    **dict.fromkeys(("n_epochs_used", "n_epochs_excluded")),
+    "oe_box_sigma_robust": 3,
+    "oe_box_rel_diff_robust": 4,
+    **dict.fromkeys(("depth_odd_box_robust_ppm", "depth_even_box_robust_ppm", "sigma_red_robust_ppm"), 2),
+    "n_epochs_dropped": None,
+}
+
+
 def _extras(a: dict, b: int) -> dict:
-    """jaxvet's own (non-reference) V01 metrics of candidate ``b``."""
-    return {
-        "oe_box_sigma": _r(a["oe_box_sigma"][b], 3),
-        "oe_box_rel_diff": _r(a["oe_box_rel_diff"][b], 4),
-        "depth_odd_box_ppm": _r(a["depth_odd_box_ppm"][b], 2),
-        "depth_even_box_ppm": _r(a["depth_even_box_ppm"][b], 2),
-        "depth_err_odd_box_ppm": _r(a["depth_err_odd_box_ppm"][b], 2),
-        "depth_err_even_box_ppm": _r(a["depth_err_even_box_ppm"][b], 2),
-        "sigma_white_ppm": _r(a["sigma_white_ppm"][b], 2),
-        "sigma_red_ppm": _r(a["sigma_red_ppm"][b], 2),
-        "sigma_red_bins_ppm": _r(a["sigma_red_bins_ppm"][b], 2),
-        "sigma_red_epochs_ppm": _r(a["sigma_red_epochs_ppm"][b], 2),
-        "n_epochs_used": int(a["n_epochs_used"][b]),
-        "n_epochs_excluded": int(a["n_epochs_excluded"][b]),
-        "oe_box_sigma_robust": _r(a["oe_box_sigma_robust"][b], 3),
-        "oe_box_rel_diff_robust": _r(a["oe_box_rel_diff_robust"][b], 4),
-        "depth_odd_box_robust_ppm": _r(a["depth_odd_box_robust_ppm"][b], 2),
-        "depth_even_box_robust_ppm": _r(a["depth_even_box_robust_ppm"][b], 2),
-        "sigma_red_robust_ppm": _r(a["sigma_red_robust_ppm"][b], 2),
-        "n_epochs_dropped": int(a["n_epochs_dropped"][b]),
-    }
+    """jaxvet's own (non-reference) V01 metrics of candidate ``b`` (:data:`_EXTRA_DIGITS`)."""
+    return {k: int(a[k][b]) if nd is None else _r(a[k][b], nd) for k, nd in _EXTRA_DIGITS.items()}
 
 
 def format(ctx: VetContext, opts: V01Options | None, a: dict) -> list[CheckResult]:
