@@ -95,7 +95,7 @@ def test_transits_on_data_counts_epochs_with_a_cadence():
 
 @pytest.mark.realdata
 def test_toi5807_anti_phase_has_no_signal(toi5807_lc):
-    good = Candidate(id="TOI-5807.01", **{k: TOI5807[k] for k in ("period_days", "t0_btjd", "duration_hours")})
+    good = Candidate(id="TOI-5807.01", **TOI5807)
     anti = Candidate(TOI5807["period_days"], TOI5807["t0_btjd"] + 0.5 * TOI5807["period_days"],
                      TOI5807["duration_hours"], id="anti")
     rep = jaxvet.vet(toi5807_lc, [good, anti], ["V03"])
