@@ -191,6 +191,29 @@ def _copy_to_host(trees: Any) -> Any:
     return jax.device_get(trees)
 
 
+def _masked_rows(lightcurves, candidates, li, mask, mask_others, mask_pad):
+    """The run's light-curve rows with known transits masked (:mod:`jaxvet.masking`), the
+    candidates' row indices and the report's ``masking`` record (None when nothing is masked)."""
+    if mask is None and not mask_others:
+        return lightcurves, li, None
+    from jaxvet.masking import DEFAULT_MASK_PAD, mask_lightcurves
+
+    masked = mask_lightcurves(
+        lightcurves,
+        candidates,
+        li,
+        mask,
+        mask_others=bool(mask_others),
+        pad=DEFAULT_MASK_PAD if mask_pad is None else mask_pad,
+    )
+    masking = {
+        **masked.to_dict(),
+        "mask_others": bool(mask_others),
+        "candidates": [masked.candidate_record(i) for i in range(len(candidates))],
+    }
+    return masked.lightcurves, masked.lc_index, masking
+
+
 def vet(
     lightcurves: LightCurve | Sequence[LightCurve],
     candidates: Candidate | Sequence[Candidate],
@@ -262,24 +285,7 @@ def vet(
         raise JaxvetInputError(f"segment_size must be >= 1, got {segment_size}")
     segment_size = max(chunk_size, segment_size // chunk_size * chunk_size)
     n_threads = resolve_threads(threads, len(run_ids))  # checks + the depth estimate
-    masking = None
-    if mask is not None or mask_others:
-        from jaxvet.masking import DEFAULT_MASK_PAD, mask_lightcurves
-
-        masked = mask_lightcurves(
-            lightcurves,
-            candidates,
-            li,
-            mask,
-            mask_others=bool(mask_others),
-            pad=DEFAULT_MASK_PAD if mask_pad is None else mask_pad,
-        )
-        lightcurves, li = masked.lightcurves, masked.lc_index
-        masking = {
-            **masked.to_dict(),
-            "mask_others": bool(mask_others),
-            "candidates": [masked.candidate_record(i) for i in range(n)],
-        }
+    lightcurves, li, masking = _masked_rows(lightcurves, candidates, li, mask, mask_others, mask_pad)
     lcb = LightCurveBatch.from_lightcurves(lightcurves)
     cache = RunCache()
     shapes = ShapeLadder()  # the chunks of a run share their static sizes (fewer programs)
@@ -296,9 +302,8 @@ def vet(
         chunks = _chunks(lightcurves, lcb, candidates, li, seg_lo, seg_hi, chunk_size, pad, seed=seed,
                          tpfs=tpfs, options=dict(options or {}), sector_measurements=sector_measurements,
                          cache=cache, shapes=shapes)
-        need_depth = bool(estimate_depth)
         whole = cache.get(("whole_lightcurve_batch",), lambda: whole_lightcurve_batch(lightcurves, lcb)) \
-            if need_depth else None
+            if estimate_depth else None
         host, est = _run_segment(chunks, run_ids, opts, whole, n_threads)
         for k, ch in enumerate(chunks):
             m = len(ch.ctx.candidates)
@@ -307,7 +312,6 @@ def vet(
                 for j, r in enumerate(spec.finish(ch.ctx, host[cid][k], opts[cid])[:m]):
                     results[ch.lo + j][cid] = r
             if est is not None:
-                m = len(ch.ctx.candidates)
                 measured[ch.lo : ch.lo + m] = est[k][:m]
                 for j, c in enumerate(ch.ctx.candidates):
                     if c.depth_ppm is None:
