@@ -94,14 +94,20 @@ def flux_ranks(lcb):
 
 def _half_bins(ph, y, sel, lo, hi, n_bins: int):
     """Reference bins over [lo, hi] (numpy ``linspace`` edges; first bin closed, others (a, b]):
-    per-row (B, n_bins) sums and counts of ``y`` over the points ``sel``."""
+    per-row (B, n_bins) sums and counts of ``y`` over the points ``sel``.
+
+    The bin of a point is ``#{edges < phi} - 1`` (0 for ``phi`` on the first edge), counted
+    against the exact edges; the per-bin sums are masked reductions (no scatter)."""
     step = (hi - lo) / n_bins
     i = jnp.arange(n_bins + 1, dtype=jnp.float64)[None, :]
     edges = jnp.where(i == n_bins, hi[:, None], i * step[:, None] + lo[:, None])
-    pos = jax.vmap(lambda e, p: jnp.searchsorted(e, p, side="left"))(edges, ph)
-    k = jnp.where(sel, jnp.clip(pos - 1, 0, n_bins - 1), n_bins)
-    seg = jax.vmap(lambda a, s: jax.ops.segment_sum(a, s, num_segments=n_bins + 1)[:n_bins])
-    return seg(jnp.where(sel, y, 0.0), k), seg(sel.astype(jnp.float64), k)
+    below = jnp.zeros(ph.shape, jnp.int32)
+    for j in range(1, n_bins):  # interior edges (static, n_bins - 1 compares per point)
+        below = below + (ph > edges[:, j : j + 1]).astype(jnp.int32)
+    k = jnp.where(sel, below, n_bins)
+    hit = k[..., None] == jnp.arange(n_bins)[None, None, :]
+    sums = jnp.sum(jnp.where(hit, y[..., None], 0.0), axis=1)
+    return sums, jnp.sum(hit, axis=1).astype(jnp.float64)
 
 
 def _side_stats(sums, counts):
