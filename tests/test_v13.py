@@ -36,7 +36,7 @@ def random_batch(seed: int = 13):
     branch: gaps, a 30-point and an 8-point light curve, 30-min sparse data, points only in
     transit, repeated time stamps (no positive step), a duration of half the period."""
     rng = np.random.default_rng(seed)
-    a = simulate_lightcurve(seed, sectors=(1, 2), white_ppm=800.0)
+    a = simulate_lightcurve(seed, sectors=(1,), white_ppm=800.0)
     keep = np.ones(len(a), bool)
     for lo in rng.uniform(a.time[0], a.time[-1], 8):
         keep &= ~((a.time > lo) & (a.time < lo + rng.uniform(0.05, 0.8)))
@@ -51,7 +51,7 @@ def random_batch(seed: int = 13):
     f = LightCurve(np.full(12, 2000.5), np.ones(12))
     lcs = [a, b, c, d, e, f]
     cands, lci = [], []
-    for _ in range(12):
+    for _ in range(9):
         P = float(rng.uniform(0.7, 9.0))
         cands.append(Candidate(P, 2000.0 + float(rng.uniform(0, P)), float(rng.uniform(1.0, 8.0))))
         lci.append(0)
@@ -157,7 +157,8 @@ def test_reference_golden(toi5807_dir):
     for i, (r, g) in enumerate(zip(results, rows, strict=True)):
         ref = g["V13"]
         assert r.metrics == ref["metrics"] and list(r.metrics) == list(ref["metrics"]), i
-        assert (r.notes, r.flags, r.confidence, r.status) == (ref["notes"], ref["flags"], ref["confidence"], "ok")
+        assert (r.notes, r.flags, r.status) == (ref["notes"], ref["flags"], "ok")
+        assert r.confidence == ref["confidence"]
         assert r.raw["worst_epochs"] == ref["raw"]["worst_epochs"]
         assert r.raw["plot_data"] == ref["raw"]["plot_data"]
         unr = g["unrounded"]["V13"]
@@ -180,7 +181,8 @@ def test_traced_options_do_not_recompile_and_apply():
     base = SPEC.run(ctx)[0]
     before = V13.data_gaps_kernel._cache_size()
     capped = SPEC.run(dataclasses.replace(ctx, options={"V13": {"max_expected_points": 100}}))[0]
-    floor = SPEC.run(dataclasses.replace(ctx, options={"V13": {"min_expected_points": 400, "max_expected_points": 500}}))[0]
+    wide = {"V13": {"min_expected_points": 400, "max_expected_points": 500}}
+    floor = SPEC.run(dataclasses.replace(ctx, options=wide))[0]
     assert V13.data_gaps_kernel._cache_size() == before
     assert base.raw["worst_epochs"][0]["n_expected"] == 361
     assert all(w["n_expected"] == 100 and w["missing_frac"] == 0.0 for w in capped.raw["worst_epochs"])

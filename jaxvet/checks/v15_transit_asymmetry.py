@@ -45,7 +45,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxvet.core.ephemeris import epoch_index, in_transit_mask, phase_fold
+from jaxvet.core.ephemeris import epoch_index
+from jaxvet.core.numerics import exact_div, linspace_edge
 from jaxvet.core.order_stats import masked_median, median_excluding_segments, sort_by_value
 from jaxvet.core.windows import map_packed
 from jaxvet.engine.context import CheckSpec, VetContext
@@ -98,9 +99,9 @@ def _half_bins(ph, y, sel, lo, hi, n_bins: int):
 
     The bin of a point is ``#{edges < phi} - 1`` (0 for ``phi`` on the first edge), counted
     against the exact edges; the per-bin sums are masked reductions (no scatter)."""
-    step = (hi - lo) / n_bins
+    step = exact_div(hi - lo, jnp.float64(n_bins))
     i = jnp.arange(n_bins + 1, dtype=jnp.float64)[None, :]
-    edges = jnp.where(i == n_bins, hi[:, None], i * step[:, None] + lo[:, None])
+    edges = linspace_edge(lo[:, None], step[:, None], i, n_bins, hi[:, None])
     below = jnp.zeros(ph.shape, jnp.int32)
     for j in range(1, n_bins):  # interior edges (static, n_bins - 1 compares per point)
         below = below + (ph > edges[:, j : j + 1]).astype(jnp.int32)
@@ -135,6 +136,13 @@ def _plot_points(ph, y, win):
     return take(ph), take(y + 1.0), jnp.minimum(n, PLOT_POINTS)
 
 
+def phase_fold_exact(t, t0, period):
+    """The reference ``phase_fold`` (``((t - t0)/P) mod 1``, above 0.5 shifted by -1) with an
+    IEEE division, so phases (and bin and window membership on exact ties) equal numpy's."""
+    ph = jnp.mod(exact_div(t - t0, period), 1.0)
+    return jnp.where(ph > 0.5, ph - 1.0, ph)
+
+
 def _kernel(n_bins: int, window_mult: float, lcb, cb, win, thr, sflux, rank):
     """V15 on packed window rows (B, M); see the module docstring."""
     n_pts = lcb.time.shape[1]
@@ -143,15 +151,17 @@ def _kernel(n_bins: int, window_mult: float, lcb, cb, win, thr, sflux, rank):
     P, t0, D = col(cb.period), col(cb.t0), col(cb.duration)
     t, f = win.time, win.flux
     own = win.mask & (epoch_index(t, t0, P) == win.epoch)
-    ph = phase_fold(t, t0, P)
+    ph = phase_fold_exact(t, t0, P)
+    aph = jnp.abs(ph)
     hw = jnp.clip(window_mult * cb.duration / cb.period, 0.0, 0.5)
-    inwin = own & (jnp.abs(ph) <= col(hw))
+    inwin = own & (aph <= col(hw))
     n_win = jnp.sum(inwin, axis=1, dtype=jnp.int32)
-    oot = inwin & ~in_transit_mask(t, t0, P, D, 1.0)
+    d_over_p = D / P  # (B, 1) elementwise: an IEEE division
+    oot = inwin & ~(aph < d_over_p * 1.0 / 2.0)
     n_loc = jnp.sum(oot, axis=1, dtype=jnp.int32)
     med_loc = masked_median(f, oot)
     # global out-of-transit set: the whole light curve minus the buffer-3 points (all gathered)
-    ex = own & in_transit_mask(t, t0, P, D, GLOBAL_BUFFER)
+    ex = own & (aph < d_over_p * GLOBAL_BUFFER / 2.0)
     n_total = lcb.n_valid[li]
     big = jnp.int32(2**30)
     r = jnp.sort(jnp.where(ex, rank.reshape(-1)[col(li * n_pts) + win.index], big), axis=1)
@@ -206,7 +216,7 @@ def _kernel(n_bins: int, window_mult: float, lcb, cb, win, thr, sflux, rank):
     }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _kernel_for(n_bins: int, window_mult: float):
     """One hashable kernel per static configuration (compiled once per chunk shape)."""
     return functools.partial(_kernel, n_bins, window_mult)
@@ -224,7 +234,7 @@ def compute(ctx: VetContext, opts: V15Options | None = None) -> dict:
     thr = {k: jnp.asarray(v) for k, v in opts.traced().items()}
     hw_days = jnp.minimum(opts.window_mult * cb.duration, 0.5 * cb.period) + _GATHER_MARGIN
     fn = _kernel_for(int(opts.n_bins_half), float(opts.window_mult))
-    out = map_packed(fn, lcb, cb, hw_days, args=(thr, sflux, rank))
+    out = map_packed(fn, lcb, cb, hw_days, args=(thr, sflux, rank), min_points=1024, ladder=4)
     return {k: v[: ctx.n_candidates] for k, v in out.items()}
 
 

@@ -25,7 +25,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-from jaxvet.core.ephemeris import epoch_index
+from jaxvet.core.numerics import exact_div
 from jaxvet.core.order_stats import bisect, bisect_steps, masked_median
 from jaxvet.data import CandidateBatch, LightCurveBatch
 
@@ -53,8 +53,9 @@ def epochs_with_data(lcb: LightCurveBatch, cb: CandidateBatch, epoch, epoch_vali
     lo = jnp.zeros(epoch.shape, jnp.int32)
     hi = jnp.broadcast_to(length, epoch.shape).astype(jnp.int32)
 
-    def ep_at(i):
-        return epoch_index(flat[jnp.clip(base + i, 0, flat.shape[0] - 1)], t0, P)
+    def ep_at(i):  # floor((t - t0 + P/2)/P) with an IEEE division (numpy's epoch numbers)
+        t = flat[jnp.clip(base + i, 0, flat.shape[0] - 1)]
+        return jnp.floor(exact_div(t - t0 + P / 2.0, P))
 
     first = bisect([(lo, hi, lambda mid: ep_at(mid) < epoch)], bisect_steps(n))[0]
     return epoch_valid & (first < length) & (ep_at(first) == epoch)

@@ -127,7 +127,8 @@ def v15(t, f, P, t0, dur_h, window_mult=2.0, n_bins=12, min_half=20):
     if lv.size < 3 or rv.size < 3:
         notes.append("insufficient_bins")
         return {
-            "metrics": {"asymmetry_sigma": None, **head, "n_left_bins": int(lv.size), "n_right_bins": int(rv.size)},
+            "metrics": {"asymmetry_sigma": None, **head, "n_left_bins": int(lv.size),
+                        "n_right_bins": int(rv.size)},
             "notes": notes,
             "confidence": 0.3,
         }
