@@ -144,3 +144,29 @@ def test_static_options_match_oracle():
 def test_bad_options_raise_naming_them(opts, name):
     with pytest.raises(JaxvetInputError, match=name):
         SPEC.resolve_options(opts)
+
+
+def test_cli_checks_v13_v15(tmp_path, capsys):
+    """``jaxvet vet --checks V13,V15`` (registry ids): the JSON results equal ``vet()``'s on the
+    same (per-sector normalised) light curve."""
+    import json
+
+    from jaxvet.cli.main import main
+    from jaxvet.data import stitch
+    from jaxvet.engine.runner import vet
+
+    lc, c = _transit_lc(0.0, seed=7)
+    p = tmp_path / "sector1_pdcsap.csv"
+    with p.open("w") as fh:
+        fh.write("# tic_id: 1\n# sector: 1\n#\ntime_btjd,flux,flux_err,quality\n")
+        for t, f, e in zip(lc.time, lc.flux, lc.flux_err, strict=True):
+            fh.write(f"{float(t)!r},{float(f)!r},{float(e)!r},0\n")
+    argv = ["vet", str(p), "--period", "3", "--t0", "2001", "--duration-hours", "3",
+            "--checks", "V13,V15", "--json", "-", "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    doc = json.loads(capsys.readouterr().out)["candidates"][0]["checks"]
+    assert set(doc) == {"V13", "V15"}
+    py = vet(stitch([lc]), [c], ["V13", "V15"])
+    for cid in ("V13", "V15"):
+        assert doc[cid]["metrics"] == py.results[0][cid].metrics, cid
+        assert doc[cid]["notes"] == py.results[0][cid].notes and doc[cid]["status"] == "ok"

@@ -125,8 +125,9 @@ def _plot_points(ph, y, win):
     """The reference's plot subsample: window points at ``int(linspace(0, n-1, 600))``."""
     n = jnp.sum(win, axis=1, dtype=jnp.int32)
     j = jnp.arange(PLOT_POINTS, dtype=jnp.float64)[None, :]
-    nf = n[:, None].astype(jnp.float64)
-    lin = jnp.where(j == PLOT_POINTS - 1, nf - 1.0, j * ((nf - 1.0) / (PLOT_POINTS - 1)))
+    last = n[:, None].astype(jnp.float64) - 1.0
+    step = exact_div(last, jnp.float64(PLOT_POINTS - 1))
+    lin = linspace_edge(0.0, step, j, PLOT_POINTS - 1, last)
     pos = jnp.where(n[:, None] > PLOT_POINTS, jnp.floor(lin), j).astype(jnp.int32)
     cum = jnp.cumsum(win, axis=1, dtype=jnp.int32)
     at = jax.vmap(lambda c, p: jnp.searchsorted(c, p, side="left"))(cum, pos + 1)
