@@ -170,3 +170,30 @@ def test_cli_checks_v13_v15(tmp_path, capsys):
     for cid in ("V13", "V15"):
         assert doc[cid]["metrics"] == py.results[0][cid].metrics, cid
         assert doc[cid]["notes"] == py.results[0][cid].notes and doc[cid]["status"] == "ok"
+
+
+@pytest.mark.realdata
+def test_plots_toi5807(toi5807_dir, tmp_path):
+    """V13's missing fractions per epoch and V15's binned halves, through ``plot_check``."""
+    import matplotlib.pyplot as plt
+
+    from jaxvet.checks import v13_data_gaps as V13
+    from jaxvet.plotting import plot_check, save_check_plots
+
+    if not GOLDEN.exists():
+        pytest.skip("tests/data/reference_v13_v15.json not generated")
+    ctx, _ = golden_context(str(toi5807_dir))
+    r13 = V13.SPEC.finish(ctx, to_host(V13.SPEC.dispatch(ctx)))[0]
+    r15 = SPEC.finish(ctx, to_host(SPEC.dispatch(ctx)))[0]
+    ax = plot_check(r13)
+    heights = sorted(p.get_height() for p in ax.patches)
+    assert len(heights) == 10 and heights[-1] == 1.0 and heights[-3] < 0.01  # 2 epochs outside coverage
+    plt.close(ax.figure)
+    ax = plot_check(r15)
+    left = [ln for ln in ax.lines if ln.get_label() == "left bins"][0]
+    assert len(left.get_xdata()) == 12 and "1.678" in ax.get_title()
+    np.testing.assert_allclose(np.nanmean(left.get_ydata() - 1.0), r15.raw["plot_data"]["left_bin_mean"] - 1.0,
+                               rtol=1e-9)  # fmt: skip
+    plt.close(ax.figure)
+    paths = save_check_plots({"V13": r13, "V15": r15}, tmp_path)
+    assert [p.name for p in paths] == ["V13.png", "V15.png"]

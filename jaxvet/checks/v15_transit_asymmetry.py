@@ -269,6 +269,14 @@ def _warnings(a: dict, b: int) -> list[str]:
     return w
 
 
+def _bins(a: dict, b: int) -> dict:
+    """jaxvet's extra raw fields: the bin means of each half (None for an empty bin)."""
+    return {
+        f"{side}_bin_means": [None if not np.isfinite(v) else float(v) for v in a[f"{side}_bin_means"][b]]
+        for side in ("left", "right")
+    }
+
+
 def format(ctx: VetContext, opts: V15Options | None, a: dict) -> list[CheckResult]:
     """Host formatting into the reference's result contract, one result per candidate."""
     opts = _resolve(ctx, opts)
@@ -319,7 +327,8 @@ def format(ctx: VetContext, opts: V15Options | None, a: dict) -> list[CheckResul
         results.append(
             CheckResult(
                 id=ID, name=NAME, status="ok", confidence=reference_confidence(warnings), verdict=None,
-                metrics=metrics, raw={**metrics, "plot_data": plot_data, "_metrics_only": True},
+                metrics=metrics,
+                raw={**metrics, "plot_data": plot_data, "_metrics_only": True, **_bins(a, b)},
                 notes=warnings,
             )  # fmt: skip
         )
