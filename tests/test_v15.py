@@ -192,8 +192,8 @@ def test_plots_toi5807(toi5807_dir, tmp_path):
     ax = plot_check(r15)
     left = [ln for ln in ax.lines if ln.get_label() == "left bins"][0]
     assert len(left.get_xdata()) == 12 and "1.678" in ax.get_title()
-    np.testing.assert_allclose(np.nanmean(left.get_ydata() - 1.0), r15.raw["plot_data"]["left_bin_mean"] - 1.0,
-                               rtol=1e-9)  # fmt: skip
+    want = r15.raw["plot_data"]["left_bin_mean"] - 1.0
+    np.testing.assert_allclose(np.nanmean(left.get_ydata() - 1.0), want, rtol=1e-9)
     plt.close(ax.figure)
     paths = save_check_plots({"V13": r13, "V15": r15}, tmp_path)
     assert [p.name for p in paths] == ["V13.png", "V15.png"]
