@@ -93,22 +93,33 @@ def flux_ranks(lcb):
     return sflux, rank
 
 
-def _half_bins(ph, y, sel, lo, hi, n_bins: int):
-    """Reference bins over [lo, hi] (numpy ``linspace`` edges; first bin closed, others (a, b]):
-    per-row (B, n_bins) sums and counts of ``y`` over the points ``sel``.
+def _bin_index(ph, lo, hi, n_bins: int):
+    """Bin of each phase among the reference's ``np.linspace(lo, hi, n_bins + 1)`` edges (first
+    bin closed, others ``(a, b]``; (B, M), clipped to ``[0, n_bins - 1]``).
 
-    The bin of a point is ``#{edges < phi} - 1`` (0 for ``phi`` on the first edge), counted
-    against the exact edges; the per-bin sums are masked reductions (no scatter)."""
+    An arithmetic estimate, then one correction against the exact edges on either side (the
+    estimate is off by at most one, for a phase within rounding of an edge)."""
     step = exact_div(hi - lo, jnp.float64(n_bins))
     i = jnp.arange(n_bins + 1, dtype=jnp.float64)[None, :]
-    edges = linspace_edge(lo[:, None], step[:, None], i, n_bins, hi[:, None])
-    below = jnp.zeros(ph.shape, jnp.int32)
-    for j in range(1, n_bins):  # interior edges (static, n_bins - 1 compares per point)
-        below = below + (ph > edges[:, j : j + 1]).astype(jnp.int32)
-    k = jnp.where(sel, below, n_bins)
-    hit = k[..., None] == jnp.arange(n_bins)[None, None, :]
-    sums = jnp.sum(jnp.where(hit, y[..., None], 0.0), axis=1)
-    return sums, jnp.sum(hit, axis=1).astype(jnp.float64)
+    edges = linspace_edge(lo[:, None], step[:, None], i, n_bins, hi[:, None])  # (B, n_bins + 1)
+    safe = jnp.where(step > 0, step, 1.0)[:, None]
+    k = jnp.clip(jnp.floor((ph - lo[:, None]) / safe), 0, n_bins - 1).astype(jnp.int32)
+    at = lambda j: jnp.take_along_axis(edges, jnp.clip(j, 0, n_bins), axis=1)  # noqa: E731
+    k = jnp.where((k > 0) & (ph <= at(k)), k - 1, k)
+    k = jnp.where((k < n_bins - 1) & (ph > at(k + 1)), k + 1, k)
+    return k
+
+
+def _binned_sums(ph, y, left, right, hw, n_bins: int):
+    """Per-row sums and counts of ``y`` in the ``n_bins`` bins of each half: (B, 2 n_bins) each,
+    left bins first (one segment sum per row)."""
+    zero = jnp.zeros_like(hw)
+    kl = _bin_index(ph, -hw, zero, n_bins)
+    kr = _bin_index(ph, zero, hw, n_bins) + n_bins
+    key = jnp.where(left, kl, jnp.where(right, kr, 2 * n_bins))
+    seg = jax.vmap(lambda a, s: jax.ops.segment_sum(a, s, num_segments=2 * n_bins + 1)[: 2 * n_bins])
+    sel = left | right
+    return seg(jnp.where(sel, y, 0.0), key), seg(sel.astype(jnp.float64), key)
 
 
 def _side_stats(sums, counts):
@@ -179,11 +190,9 @@ def _kernel(n_bins: int, window_mult: float, lcb, cb, win, thr, sflux, rank):
     baseline = jnp.where(use_glob, med_glob, jnp.where(n_loc > 0, med_loc, 1.0))
     y = f - col(baseline)
     left, right = inwin & (ph < 0), inwin & (ph > 0)
-    zero = jnp.zeros_like(hw)
-    ls, lc = _half_bins(ph, y, left, -hw, zero, n_bins)
-    rs, rc = _half_bins(ph, y, right, zero, hw, n_bins)
-    lmeans, nlb, mu_l, se_l = _side_stats(ls, lc)
-    rmeans, nrb, mu_r, se_r = _side_stats(rs, rc)
+    sums, counts = _binned_sums(ph, y, left, right, hw, n_bins)
+    lmeans, nlb, mu_l, se_l = _side_stats(sums[:, :n_bins], counts[:, :n_bins])
+    rmeans, nrb, mu_r, se_r = _side_stats(sums[:, n_bins:], counts[:, n_bins:])
     sigma = jnp.abs(mu_l - mu_r) / (jnp.sqrt(se_l**2 + se_r**2) + _EPS)
     n_left = jnp.sum(left, axis=1, dtype=jnp.int32)
     n_right = jnp.sum(right, axis=1, dtype=jnp.int32)
