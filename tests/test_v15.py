@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jaxvet.checks import get_check
 from jaxvet.checks import v15_transit_asymmetry as V15
@@ -197,3 +199,36 @@ def test_plots_toi5807(toi5807_dir, tmp_path):
     plt.close(ax.figure)
     paths = save_check_plots({"V13": r13, "V15": r15}, tmp_path)
     assert [p.name for p in paths] == ["V13.png", "V15.png"]
+
+
+_SMALL = dict(n_points=64, n_sectors=4, n_segments=16)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    steps=st.lists(st.sampled_from([0.0, 1e-4, 2 / 1440, 10 / 1440, 0.05, 0.3, 2.0]), max_size=63),
+    period=st.floats(0.3, 6.0),
+    t0_off=st.floats(-3.0, 9.0),
+    dur_h=st.floats(0.5, 30.0),
+    seed=st.integers(0, 2**16),
+)
+def test_small_and_odd_light_curves_match_oracles(steps, period, t0_off, dur_h, seed):
+    """Few points (the insufficient branches of both checks), repeated time stamps, gaps,
+    windows holding no point, durations past P/2: V13 and V15 against their oracles (fixed
+    padded shapes, so the examples share compiled programs)."""
+    from jaxvet.checks import v13_data_gaps as V13
+    from jaxvet.data import CandidateBatch, LightCurve, LightCurveBatch
+
+    t = 2000.0 + np.concatenate([[0.0], np.cumsum(steps)])
+    f = 1 + 1e-3 * np.random.default_rng(seed).standard_normal(t.size)
+    lc = LightCurve(t, f, np.full(t.size, 1e-3))
+    c = Candidate(period, 2000.0 + t0_off, dur_h)
+    ctx = VetContext(lightcurves=[lc], lcb=LightCurveBatch.from_lightcurves([lc], **_SMALL), candidates=[c],
+                     cb=CandidateBatch.from_candidates([c], pad_to=2))  # fmt: skip
+    guard = c.duration_days >= 0.5 * period
+    (r13,) = V13.SPEC.run(ctx)
+    want = orc.v13(t, period, c.t0_btjd, dur_h)
+    assert r13.metrics == want["metrics"] and r13.confidence == want["confidence"]
+    assert r13.notes == want["notes"] + (["duration_too_long_relative_to_period"] if guard else [])
+    (r15,) = SPEC.run(ctx)
+    _assert_like(r15, orc.v15(t, f, period, c.t0_btjd, dur_h), guard=guard)
