@@ -157,7 +157,8 @@ def test_cli_checks_v13_v15(tmp_path, capsys):
     from jaxvet.data import stitch
     from jaxvet.engine.runner import vet
 
-    lc, c = _transit_lc(0.0, seed=7)
+    lc = simulate_lightcurve(7, sectors=(1,), cadence_min=30.0, white_ppm=300.0)
+    c = Candidate(3.0, 2001.0, 3.0)
     p = tmp_path / "sector1_pdcsap.csv"
     with p.open("w") as fh:
         fh.write("# tic_id: 1\n# sector: 1\n#\ntime_btjd,flux,flux_err,quality\n")
