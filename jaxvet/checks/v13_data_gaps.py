@@ -137,9 +137,10 @@ def _resolve(ctx: VetContext, opts: V13Options | None) -> V13Options:
     return opts if opts is not None else V13Options.from_mapping(ctx.options.get(ID))
 
 
-def _local_cadence(ctx: VetContext, plan, listed: np.ndarray) -> jax.Array:
-    """(B, E) local cadence of the listed windows with >= 3 points (NaN elsewhere), chunked."""
-    need = listed & (plan.count >= MIN_LOCAL_POINTS)
+def _local_cadence(ctx: VetContext, plan) -> jax.Array:
+    """(B, E) local cadence of the planned windows with >= 3 points (NaN elsewhere), chunked;
+    from the host plan alone (no wait for the device)."""
+    need = plan.valid & (plan.count >= MIN_LOCAL_POINTS)
     shape = plan.count.shape
     out = jnp.full(shape[0] * shape[1], jnp.nan)
     rows = np.flatnonzero(need.reshape(-1))
@@ -173,17 +174,16 @@ def compute(ctx: VetContext, opts: V13Options | None = None) -> dict:
     n = ctx.n_candidates
     hw = opts.window_mult * cb.duration
     plan = plan_windows(lcb, cb, hw, plan_half_width=0.5 * cb.period * (1.0 + _PLAN_MARGIN))
-    has = epochs_with_data(lcb, cb, jnp.asarray(plan.epoch), jnp.asarray(plan.valid))
-    listed = np.asarray(has)
-    local_dt = _local_cadence(ctx, plan, listed)
+    listed = epochs_with_data(lcb, cb, jnp.asarray(plan.epoch), jnp.asarray(plan.valid))
+    local_dt = _local_cadence(ctx, plan)
     g_dt = ctx.cached("V13:global_cadence", lambda: global_cadence(lcb), per_chunk=False)
     thr = {k: jnp.asarray(v) for k, v in opts.traced().items()}
-    count = jnp.asarray(np.where(listed, plan.count, 0), jnp.int32)
-    out = data_gaps_kernel(count, jnp.asarray(listed), local_dt, g_dt[cb.lc_index], hw, thr)
+    count = jnp.where(listed, jnp.asarray(plan.count, jnp.int32), 0)
+    out = data_gaps_kernel(count, listed, local_dt, g_dt[cb.lc_index], hw, thr)
     epoch = jnp.asarray(plan.epoch)
     out.update(
         epoch=epoch,
-        listed=jnp.asarray(listed),
+        listed=listed,
         n_observed=count,
         t_center=cb.t0[:, None] + epoch * cb.period[:, None],
         n_points=lcb.n_valid[cb.lc_index],
