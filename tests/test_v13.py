@@ -36,7 +36,7 @@ def random_batch(seed: int = 13):
     branch: gaps, a 30-point and an 8-point light curve, 30-min sparse data, points only in
     transit, repeated time stamps (no positive step), a duration of half the period."""
     rng = np.random.default_rng(seed)
-    a = simulate_lightcurve(seed, sectors=(1,), white_ppm=800.0)
+    a = simulate_lightcurve(seed, sectors=(1,), white_ppm=800.0, cadence_min=10.0)
     keep = np.ones(len(a), bool)
     for lo in rng.uniform(a.time[0], a.time[-1], 8):
         keep &= ~((a.time > lo) & (a.time < lo + rng.uniform(0.05, 0.8)))
