@@ -34,6 +34,8 @@ CHECK_MODULES = {
     "V05": "v05_transit_shape",
     "V08": "v08_centroid_shift",
     "V09": "v09_difference_image",
+    "V13": "v13_data_gaps",
+    "V15": "v15_transit_asymmetry",
     "V21": "v21_sector_consistency",
     "V25": "v25_localization_consistency",
 }
@@ -49,6 +51,8 @@ HEADLINE_METRICS = {
     "V05": ("tflat_ttotal_ratio", "depth_ppm", "grazing_indicator"),
     "V08": ("centroid_shift_pixels", "significance_sigma"),
     "V09": ("diff_offset_pixels", "diff_offset_sigma"),
+    "V13": ("missing_frac_max_in_coverage", "missing_frac_max", "n_epochs_missing_ge_0p25"),
+    "V15": ("asymmetry_sigma", "mu_left", "mu_right"),
     "V21": ("chi2_p_value", "consistency_class", "n_sectors_used"),
     "V25": ("consistency_class",),
 }
