@@ -32,6 +32,13 @@ class VetReport:
     #: masks of the run (:func:`jaxvet.vet` ``mask``/``mask_others``), or None: ``{"masks": [...],
     #: "n_rows", "mask_others", "candidates": [{"masks": [ids], "n_masked_points"}, ...]}``
     masking: dict[str, Any] | None = None
+    #: detrending of the run (:func:`jaxvet.vet` ``detrend``), or None: the options
+    #: (``method``, ``window_days``, ``window_rule``, ...), ``n_rows`` and ``candidates`` (per
+    #: candidate: ``row``, ``window_days``, ``n_trend_points``, ``n_transit_points``, ...)
+    detrending: dict[str, Any] | None = None
+    #: per candidate: the out-of-transit variability measurement and its ``flag``
+    #: (:func:`jaxvet.detrending.assess_variability`), or None when not assessed
+    variability: list[dict[str, Any]] | None = None
 
     def __len__(self) -> int:
         return len(self.candidates)
@@ -65,6 +72,10 @@ class VetReport:
             )
             if self.masking is not None:
                 out[-1]["masking"] = self.masking["candidates"][i]
+            if self.detrending is not None:
+                out[-1]["detrending"] = self.detrending["candidates"][i]
+            if self.variability is not None:
+                out[-1]["variability"] = self.variability[i]
         doc = {
             "jaxvet_version": __version__,
             "schema_version": SCHEMA_VERSION,
@@ -74,6 +85,8 @@ class VetReport:
         }
         if self.masking is not None:
             doc["masking"] = {k: v for k, v in self.masking.items() if k != "candidates"}
+        if self.detrending is not None:
+            doc["detrending"] = {k: v for k, v in self.detrending.items() if k != "candidates"}
         return to_jsonable(doc)
 
     def to_json(self, include_raw: bool = True, indent: int | None = 1) -> str:
