@@ -28,11 +28,11 @@ time scale is the part of the robust scatter of the bin means beyond white noise
 ``s_bin = 1.4826 MAD(bin means)``, ``sigma_w`` the robust point-to-point scatter
 (``1.4826 MAD(diff)/sqrt(2)``), ``c`` the bin counts, and a two-sigma allowance for the sampling
 error of the variance (Vaughan et al. 2003, MNRAS 345, 1271).  The ratio ``sigma_var / depth``
-(the candidate's ``depth_ppm`` when given, else the median in-transit depth of the central half
-of the transit on the same light curve) above ``threshold`` (default 0.3) raises the flag
-``OOT_VARIABILITY`` on the candidate's V02 and V04 results, with a note suggesting
-``--detrend``; the report records the measurement per candidate.  With detrending on it is
-measured on the detrended light curve.
+(the candidate's ``depth_ppm`` when given, else the median depth of the central half of the
+transits against the out-of-transit bins on either side, on the same light curve) above
+``threshold`` (default 0.4) raises the flag ``OOT_VARIABILITY`` on the candidate's V02 and V04
+results, with a note suggesting ``--detrend``; the report records the measurement per
+candidate.  With detrending on it is measured on the detrended light curve.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ __all__ = [
 #: flag set on V02 and V04 results when the out-of-transit variability is large
 VARIABILITY_FLAG = "OOT_VARIABILITY"
 #: flag when sigma_var > this x the depth
-DEFAULT_VARIABILITY_THRESHOLD = 0.3
+DEFAULT_VARIABILITY_THRESHOLD = 0.4
 #: checks that read the out-of-transit level and get the flag
 FLAGGED_CHECKS = ("V02", "V04")
 
@@ -243,11 +243,12 @@ def assess_variability(
 ) -> list[dict]:
     """Per candidate: the out-of-transit variability on the transit time scale (module docstring).
 
-    ``depths_ppm[i]``: the candidate's depth (ppm) or None (then the median in-transit depth is
-    measured).  Returns one record per candidate: ``sigma_var_ppm``, ``sigma_white_ppm``,
-    ``n_bins``, ``depth_ppm`` (used), ``depth_source`` (``given``/``measured``), ``ratio``,
-    ``threshold``, ``flag`` and ``detrended``.  Candidates are processed in chunks of rows
-    under the engine's element budget, all dispatched before one host copy.
+    ``depths_ppm[i]``: the candidate's depth (ppm) or None (then the depth is measured against
+    the neighbouring out-of-transit bins, :mod:`jaxvet.core.variability`).  Returns one record
+    per candidate: ``sigma_var_ppm``, ``sigma_white_ppm``, ``n_bins``, ``depth_ppm`` (used),
+    ``depth_source`` (``given``/``measured``), ``ratio``, ``threshold``, ``flag`` and
+    ``detrended``.  Candidates are processed in chunks of rows under the engine's element
+    budget, all dispatched before one host copy.
     """
     n = len(candidates)
     given = np.array([np.nan if d is None else float(d) * 1e-6 for d in depths_ppm])

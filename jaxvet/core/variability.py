@@ -14,8 +14,11 @@ is the variance of duration-long means that white noise does not explain (Pont, 
 Queloz 2006, MNRAS 373, 231, the "red" part of binned residuals), less a two-sigma allowance
 for the sampling error of a variance of ``n_bins`` values (Vaughan et al. 2003, MNRAS 345,
 1271).  ``ratio = sigma_var / depth`` with ``depth`` given (fractional, NaN = unknown) or else
-measured as ``-median(x)`` of the points within ``D/4`` of a transit centre; ``flag`` is
-``ratio > threshold`` (a positive depth only).  All rows in one program; ``threshold`` traced.
+measured locally: ``-median(x_i - b_i)`` over the points within ``D/4`` of a transit centre, with
+``b_i`` the mean of the two out-of-transit bins just before and after the point's transit (so a
+stellar wave does not bias it).  Without a positive depth the ratio is +inf when
+``sigma_var > 0`` (any variability is large against no depth) and NaN otherwise; ``flag`` is
+``ratio > threshold``.  All rows in one program; ``threshold`` traced.
 """
 
 from __future__ import annotations
@@ -62,10 +65,22 @@ def _one(t, f, m, period, t0, duration, half_width, depth, threshold, gap):
     nb = jnp.maximum(n_bins, 1).astype(f.dtype)
     white = sigma_w**2 * inv_c * (1.0 + 2.0 * jnp.sqrt(2.0 / nb))
     sigma_var = jnp.where(n_bins >= 3, jnp.sqrt(jnp.maximum(s_bin**2 - white, 0.0)), jnp.nan)
-    core = m & (dist < 0.25 * duration)
-    measured = -masked_median(x, where=core)
+    # measured depth: the central half of each transit against the mean of the two bins next to it
+    big = jnp.iinfo(jnp.int32).max
+    rank32 = rank.astype(jnp.int32)
+    before = jax.lax.cummax(jnp.where(oot, rank32, -1))
+    after = jax.lax.cummin(jnp.where(oot, rank32, big), reverse=True)
+    has_b, has_a = before >= 0, after < jnp.sum(new)
+    every = sm / jnp.maximum(cnt, 1.0)  # every bin's mean, kept or not
+    m_b = jnp.where(has_b, every[jnp.clip(before, 0, n - 1)], 0.0)
+    m_a = jnp.where(has_a, every[jnp.clip(after, 0, n - 1)], 0.0)
+    nside = has_b.astype(f.dtype) + has_a.astype(f.dtype)
+    base = (m_b + m_a) / jnp.maximum(nside, 1.0)
+    core = m & (dist < 0.25 * duration) & (nside > 0)
+    measured = -masked_median(x - base, where=core)
     d = jnp.where(jnp.isfinite(depth), depth, measured)
-    ratio = jnp.where(d > 0, sigma_var / jnp.where(d > 0, d, 1.0), jnp.nan)
+    # no positive depth to compare with: any variability is large against it
+    ratio = jnp.where(d > 0, sigma_var / jnp.where(d > 0, d, 1.0), jnp.where(sigma_var > 0, jnp.inf, jnp.nan))
     return {
         "sigma_var": sigma_var,
         "sigma_white": sigma_w,

@@ -234,7 +234,7 @@ def vet(
     :class:`~jaxvet.detrending.DetrendOptions` (``method``, ``window_days``, ...): each candidate
     is vetted on its light curve divided by a sliding trend computed with its own transits
     masked (after ``mask``); the report's ``detrending`` records it.  ``variability_threshold``
-    (default 0.3; None: not assessed): V02 and V04 results get the flag ``OOT_VARIABILITY``
+    (default 0.4; None: not assessed): V02 and V04 results get the flag ``OOT_VARIABILITY``
     when the out-of-transit variability on the transit time scale exceeds that multiple of the
     depth (measured on the detrended light curve when detrending); the report's ``variability``
     holds the measurement per candidate.
