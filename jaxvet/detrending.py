@@ -66,6 +66,8 @@ __all__ = [
     "DEFAULT_VARIABILITY_THRESHOLD",
     "add_detrend_arguments",
     "detrend_from_args",
+    "detrend_step",
+    "flag_results",
 ]
 
 #: flag set on V02 and V04 results when the out-of-transit variability is large
@@ -323,6 +325,54 @@ def validate_threshold(value) -> float | None:
     if isinstance(value, bool) or not (math.isfinite(v) and v > 0):
         raise JaxvetInputError(f"variability_threshold must be a positive number or None, got {value!r}")
     return v
+
+
+# ------------------------------------------------------------------------------------------
+# the step of jaxvet.vet
+# ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Step:
+    detrended: DetrendedRun | None
+    threshold: float | None
+
+    def report(self, lcb: LightCurveBatch, candidates, lc_index, results: list[dict]) -> dict:
+        """The report's ``detrending`` and ``variability`` (flags added to ``results``)."""
+        variability = None
+        if self.threshold is not None:
+            variability = assess_variability(
+                lcb, candidates, lc_index, [c.depth_ppm for c in candidates],
+                threshold=self.threshold, detrended=self.detrended is not None,
+            )
+            flag_results(results, variability)
+        return {
+            "detrending": None if self.detrended is None else self.detrended.record(),
+            "variability": variability,
+        }
+
+
+def detrend_step(lightcurves, candidates, lc_index, detrend=None,
+                 variability_threshold=DEFAULT_VARIABILITY_THRESHOLD):
+    """:func:`jaxvet.vet`'s detrending and variability step: ``(lightcurves, lc_index, step)``.
+
+    ``detrend`` is None (the light curves as given), ``"biweight"``/``"median"``, a mapping of
+    :class:`DetrendOptions` fields (``method``, ``window_days``, ...) or a
+    :class:`DetrendOptions`; each candidate is then vetted on its light curve divided by a
+    sliding trend computed with its own transits masked (after ``mask``), and the report's
+    ``detrending`` records it.  ``variability_threshold`` (default
+    :data:`DEFAULT_VARIABILITY_THRESHOLD`; None: not assessed): V02 and V04 results get the flag
+    ``OOT_VARIABILITY`` when the out-of-transit variability on the transit time scale exceeds
+    that multiple of the depth (on the detrended light curve when detrending); the report's
+    ``variability`` holds the measurement per candidate.  Both are validated here, before
+    anything compiles; a bad value raises :class:`JaxvetInputError` naming it.
+    ``step.report(lcb, candidates, lc_index, results)`` runs the assessment at the end of the run.
+    """
+    opts = as_detrend_options(detrend)
+    threshold = validate_threshold(variability_threshold)
+    run = None
+    if opts is not None:
+        run = detrend_lightcurves(lightcurves, candidates, lc_index, opts)
+        lightcurves, lc_index = run.lightcurves, run.lc_index
+    return lightcurves, lc_index, _Step(run, threshold)
 
 
 # ------------------------------------------------------------------------------------------

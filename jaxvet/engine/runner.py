@@ -203,8 +203,7 @@ def vet(
     mask: Any = None,
     mask_others: bool = False,
     mask_pad: float | None = None,
-    detrend: Any = None,
-    variability_threshold: float | None = dt.DEFAULT_VARIABILITY_THRESHOLD,
+    detrend: Any = None, variability_threshold: float | None = dt.DEFAULT_VARIABILITY_THRESHOLD,
 ) -> VetReport:
     """Run ``checks`` on every candidate; candidates are batched ``chunk_size`` at a time.
 
@@ -228,16 +227,7 @@ def vet(
     window to ``(1 + mask_pad)`` durations.  Masked cadences are invalid for every check; the
     report's ``masking`` records the masks and, per candidate, which applied and how many
     valid cadences they removed.  Masks do not apply to pixel stamps (``tpfs``).
-
-    Detrending (:mod:`jaxvet.detrending`, docs/detrending.md): ``detrend`` is None (the light
-    curve as given), ``"biweight"``/``"median"``, or a mapping /
-    :class:`~jaxvet.detrending.DetrendOptions` (``method``, ``window_days``, ...): each candidate
-    is vetted on its light curve divided by a sliding trend computed with its own transits
-    masked (after ``mask``); the report's ``detrending`` records it.  ``variability_threshold``
-    (default 0.4; None: not assessed): V02 and V04 results get the flag ``OOT_VARIABILITY``
-    when the out-of-transit variability on the transit time scale exceeds that multiple of the
-    depth (measured on the detrended light curve when detrending); the report's ``variability``
-    holds the measurement per candidate.
+    ``detrend`` and ``variability_threshold``: :func:`jaxvet.detrending.detrend_step`.
     """
     if isinstance(lightcurves, LightCurve):
         lightcurves = [lightcurves]
@@ -261,8 +251,6 @@ def vet(
         raise JaxvetInputError(f"segment_size must be >= 1, got {segment_size}")
     segment_size = max(chunk_size, segment_size // chunk_size * chunk_size)
     n_threads = resolve_threads(threads, len(run_ids))  # checks + the depth estimate
-    detrend_opts = dt.as_detrend_options(detrend)
-    variability_threshold = dt.validate_threshold(variability_threshold)
     masking = None
     if mask is not None or mask_others:
         from jaxvet.masking import DEFAULT_MASK_PAD, mask_lightcurves
@@ -281,10 +269,7 @@ def vet(
             "mask_others": bool(mask_others),
             "candidates": [masked.candidate_record(i) for i in range(n)],
         }
-    detrended = None
-    if detrend_opts is not None:
-        detrended = dt.detrend_lightcurves(lightcurves, candidates, li, detrend_opts)
-        lightcurves, li = detrended.lightcurves, detrended.lc_index
+    lightcurves, li, step = dt.detrend_step(lightcurves, candidates, li, detrend, variability_threshold)
     lcb = LightCurveBatch.from_lightcurves(lightcurves)
     cache = RunCache()
     shapes = ShapeLadder()  # the chunks of a run share their static sizes (fewer programs)
@@ -315,12 +300,7 @@ def vet(
             bar.update(seg_hi - seg_lo)
     if bar is not None:
         bar.close()
-    variability = None
-    if variability_threshold is not None:
-        variability = dt.assess_variability(lcb, candidates, li, [c.depth_ppm for c in candidates],
-                                            threshold=variability_threshold, detrended=detrended is not None)
-        dt.flag_results(results, variability)
     return VetReport(
         candidates=candidates, checks=ids, results=results, depth_estimates_ppm=depths, masking=masking,
-        detrending=None if detrended is None else detrended.record(), variability=variability,
+        **step.report(lcb, candidates, li, results),
     )
