@@ -300,10 +300,13 @@ def flag_results(results: list[dict], records: list[dict]) -> None:
             continue
         where = "after detrending" if rec["detrended"] else "in the light curve as given"
         hint = "" if rec["detrended"] else "; consider detrending (--detrend biweight, docs/detrending.md)"
+        scale = (
+            "and the candidate has no positive depth" if rec["ratio"] is None
+            else f"= {rec['ratio']:g} x the depth (> {rec['threshold']:g})"
+        )
         note = (
             f"Out-of-transit variability on the transit time scale is {rec['sigma_var_ppm']:g} ppm "
-            f"= {rec['ratio']:g} x the depth {where} (> {rec['threshold']:g}): the out-of-transit "
-            f"level may follow the star, not the candidate{hint}"
+            f"{scale} {where}: the out-of-transit level may follow the star, not the candidate{hint}"
         )
         for cid in FLAGGED_CHECKS:
             r = res.get(cid)

@@ -18,7 +18,8 @@ measured locally: ``-median(x_i - b_i)`` over the points within ``D/4`` of a tra
 ``b_i`` the mean of the two out-of-transit bins just before and after the point's transit (so a
 stellar wave does not bias it).  Without a positive depth the ratio is +inf when
 ``sigma_var > 0`` (any variability is large against no depth) and NaN otherwise; ``flag`` is
-``ratio > threshold``.  All rows in one program; ``threshold`` traced.
+``ratio > threshold``; a candidate with ``D >= P/2`` (the engine's guard) gets a NaN ratio and
+no flag.  All rows in one program; ``threshold`` traced.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxvet.core.detrend import segment_bounds
-from jaxvet.core.ephemeris import phase_centered
+from jaxvet.core.ephemeris import duration_too_long, phase_centered
 from jaxvet.core.order_stats import masked_count, masked_median, robust_std
 
 __all__ = ["oot_variability", "SEGMENT_GAP_DAYS"]
@@ -81,6 +82,7 @@ def _one(t, f, m, period, t0, duration, half_width, depth, threshold, gap):
     d = jnp.where(jnp.isfinite(depth), depth, measured)
     # no positive depth to compare with: any variability is large against it
     ratio = jnp.where(d > 0, sigma_var / jnp.where(d > 0, d, 1.0), jnp.where(sigma_var > 0, jnp.inf, jnp.nan))
+    ratio = jnp.where(duration_too_long(period, duration), jnp.nan, ratio)  # the engine's guard
     return {
         "sigma_var": sigma_var,
         "sigma_white": sigma_w,
