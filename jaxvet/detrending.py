@@ -22,7 +22,7 @@ Variability (:func:`assess_variability`): without detrending, checks read the li
 given, so on a spotted star V02 measures rotation and V04 the star's wander.  For every
 candidate the out-of-transit flux (``|t - t_c| >= 0.5 D (1 + pad)``), normalised by its median,
 is binned at the transit duration (bins restart at every gap > 0.25 d; bins with fewer than
-half the median count or fewer than 3 points are dropped) and the variability on the transit
+half a full bin or fewer than 3 points are dropped) and the variability on the transit
 time scale is the part of the robust scatter of the bin means beyond white noise:
 ``sigma_var^2 = max(0, s_bin^2 - sigma_w^2 <1/c> (1 + 2 sqrt(2/n_bins)))`` with
 ``s_bin = 1.4826 MAD(bin means)``, ``sigma_w`` the robust point-to-point scatter
@@ -49,7 +49,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxvet.core import detrend as kernels
-from jaxvet.core.variability import oot_variability
+from jaxvet.core.variability import lightcurve_scales, max_bins, oot_variability
 from jaxvet.data import Candidate, LightCurve, LightCurveBatch, bucket_size
 from jaxvet.engine.chunks import element_budget, map_rows, rows_per_chunk
 from jaxvet.engine.options import CheckOptions, _Check, at_least, non_negative, one_of, option, positive
@@ -224,13 +224,16 @@ def detrend_lightcurves(
 # ------------------------------------------------------------------------------------------
 # the variability flag
 # ------------------------------------------------------------------------------------------
-@partial(jax.jit, static_argnames=())
-def _variability_rows(lcb: LightCurveBatch, cand, threshold):
+@partial(jax.jit, static_argnames=("nb_max",))
+def _variability_rows(lcb: LightCurveBatch, scales, cand, threshold, *, nb_max: int):
     lc = cand["lc_index"]
     return oot_variability(
-        lcb.time[lc], lcb.flux[lc], lcb.mask[lc], cand["period"], cand["t0"], cand["duration"],
-        cand["half_width"], cand["depth"], threshold,
+        lcb.time[lc], lcb.flux[lc], lcb.mask[lc], tuple(s[lc] for s in scales), cand["period"], cand["t0"],
+        cand["duration"], cand["half_width"], cand["depth"], threshold, nb_max=nb_max,
     )
+
+
+_scales = jax.jit(lambda lcb: lightcurve_scales(lcb.time, lcb.flux, lcb.mask))
 
 
 def assess_variability(
@@ -262,10 +265,13 @@ def assess_variability(
         "half_width": np.array([0.5 * c.duration_days * (1.0 + pad) for c in candidates]),
         "depth": given,
     }
+    li = cand["lc_index"]
+    nb_max = max_bins(np.asarray(lcb.seg_lo)[li], np.asarray(lcb.seg_hi)[li], cand["duration"])
     chunk = rows_per_chunk(lcb.n_points, scale=0.125, cap=bucket_size(n, 1))
     thr = jnp.asarray(threshold, jnp.float64)
-    out = map_rows(lambda sub: _variability_rows(lcb, sub, thr), {k: jnp.asarray(v) for k, v in cand.items()},
-                   n, chunk)
+    scales = _scales(lcb)
+    out = map_rows(lambda sub: _variability_rows(lcb, scales, sub, thr, nb_max=nb_max),
+                   {k: jnp.asarray(v) for k, v in cand.items()}, n, chunk)
     host = jax.device_get(out)
     records = []
     for i in range(n):
