@@ -282,6 +282,9 @@ def test_spotted_star_flagged_raw_and_depth_recovered_detrended():
     err = np.hypot(truth["depth_err_mean_ppm"], got["depth_err_mean_ppm"])
     assert abs(got["depth_mean_ppm"] - truth["depth_mean_ppm"]) < 2 * err
     assert got["depth_err_mean_ppm"] < 0.2 * bad["depth_err_mean_ppm"]
+    t = det.to_table()
+    assert t["detrend_window_days"][0] == 0.375 and not t["variability_flag"][0]
+    assert raw.to_table()["variability_flag"][0] and "detrend_window_days" not in raw.to_table().colnames
     doc = det.to_dict()
     validate_report(doc)
     assert doc["detrending"]["method"] == "biweight" and doc["detrending"]["n_rows"] == 1
