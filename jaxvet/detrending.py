@@ -10,8 +10,8 @@ around them but do not enter anybody's trend, so the transit is not partly remov
 with the same light curve, ephemeris and window share one row.  ``flux_err`` is divided by the
 same trend.  Points whose window holds no usable point get no trend and become invalid.
 
-The default window is ``max(3 D, 0.25 d)``: Hippke et al. (2019, section 3.3) recommend a window
-of about three transit durations -- long enough that the masked transit (1.5 D) leaves points
+The default window is ``max(3 D, 0.25 d)``: Hippke et al. (2019) recommend a window of about
+three transit durations -- long enough that the masked transit (1.5 D) leaves points
 on both sides in every window, short enough to follow stellar variability on a time scale of a
 few durations; 0.25 d keeps short transits from getting a window of a few cadences.  Segments
 are split at gaps longer than half the window (wotan's default ``break_tolerance``), so no trend
