@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxvet import detrending as dt
 from jaxvet.checks import get_check, resolve_checks
 from jaxvet.core.depth import sector_transit_depths
 from jaxvet.data import Candidate, CandidateBatch, LightCurve, LightCurveBatch, bucket_size
@@ -232,6 +233,7 @@ def vet(
     mask: Any = None,
     mask_others: bool = False,
     mask_pad: float | None = None,
+    detrend: Any = None, variability_threshold: float | None = dt.DEFAULT_VARIABILITY_THRESHOLD,
 ) -> VetReport:
     """Run ``checks`` on every candidate; candidates are batched ``chunk_size`` at a time.
 
@@ -262,6 +264,7 @@ def vet(
     window to ``(1 + mask_pad)`` durations.  Masked cadences are invalid for every check; the
     report's ``masking`` records the masks and, per candidate, which applied and how many
     valid cadences they removed.  Masks do not apply to pixel stamps (``tpfs``).
+    ``detrend`` and ``variability_threshold``: :func:`jaxvet.detrending.detrend_step`.
     """
     if isinstance(lightcurves, LightCurve):
         lightcurves = [lightcurves]
@@ -286,6 +289,7 @@ def vet(
     segment_size = max(chunk_size, segment_size // chunk_size * chunk_size)
     n_threads = resolve_threads(threads, len(run_ids))  # checks + the depth estimate
     lightcurves, li, masking = _masked_rows(lightcurves, candidates, li, mask, mask_others, mask_pad)
+    lightcurves, li, step = dt.detrend_step(lightcurves, candidates, li, detrend, variability_threshold)
     lcb = LightCurveBatch.from_lightcurves(lightcurves)
     cache = RunCache()
     shapes = ShapeLadder()  # the chunks of a run share their static sizes (fewer programs)
@@ -324,4 +328,5 @@ def vet(
     return VetReport(
         candidates=candidates, checks=ids, results=results, depth_estimates_ppm=depths, masking=masking,
         signal=signal,
+        **step.report(lcb, candidates, li, results),
     )
