@@ -34,6 +34,7 @@ CHECK_MODULES = {
     "V05": "v05_transit_shape",
     "V08": "v08_centroid_shift",
     "V09": "v09_difference_image",
+    "V19": "v19_alias_diagnostics",
     "V21": "v21_sector_consistency",
     "V25": "v25_localization_consistency",
 }
@@ -49,6 +50,7 @@ HEADLINE_METRICS = {
     "V05": ("tflat_ttotal_ratio", "depth_ppm", "grazing_indicator"),
     "V08": ("centroid_shift_pixels", "significance_sigma"),
     "V09": ("diff_offset_pixels", "diff_offset_sigma"),
+    "V19": ("best_other_over_base_score_ratio", "best_other_harmonic", "secondary_significance_sigma"),
     "V21": ("chi2_p_value", "consistency_class", "n_sectors_used"),
     "V25": ("consistency_class",),
 }

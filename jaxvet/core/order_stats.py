@@ -48,6 +48,7 @@ __all__ = [
     "median_excluding",
     "median_excluding_segments",
     "median_of_kth",
+    "sorted_subset_median",
     "take_rows",
     "bisect",
     "bisect_steps",
@@ -191,6 +192,21 @@ def _count_removed_at_or_below(excluded_rank, excluded_mask):
 def median_of_kth(kth, n):
     """numpy's median from a k-th order statistic function ``kth(k)`` of ``n`` values."""
     return jnp.where(n > 0, 0.5 * (kth((n - 1) // 2) + kth(n // 2)), jnp.nan)
+
+
+def sorted_subset_median(sorted_x, sel):
+    """numpy median of the entries ``sel`` (bool, same shape) of one ascending row (N,): the
+    k-th selected value is the first position where the running count of ``sel`` reaches k+1,
+    so a subset's median costs a prefix sum, not a sort.  Returns ``(median, n_selected)``
+    (NaN when nothing is selected)."""
+    c = jnp.cumsum(sel.astype(jnp.int32))
+    n = c[-1]
+
+    def kth(k):
+        pos = jnp.searchsorted(c, k + 1, side="left")
+        return sorted_x[jnp.clip(pos, 0, sorted_x.shape[-1] - 1)]
+
+    return median_of_kth(kth, n), n
 
 
 def median_excluding(sorted_vals, n_total, excluded_rank, excluded_mask=None, offset=0, *, where=None):
