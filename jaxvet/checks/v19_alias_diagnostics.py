@@ -46,7 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxvet.core.ephemeris import phase_mod
-from jaxvet.core.order_stats import MAD_TO_SIGMA, masked_median, sort_by_value, sorted_subset_median
+from jaxvet.core.order_stats import MAD_TO_SIGMA, masked_median, sort_rows_by_flux, sorted_subset_median
 from jaxvet.core.stats import masked_std
 from jaxvet.data import bucket_size
 from jaxvet.engine.chunks import map_rows, rows_per_chunk
@@ -249,14 +249,6 @@ def phase_bins(n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return edges, centres, ~((centres < 0.05) | (centres > 0.95))
 
 
-@jax.jit
-def presort_rows(flux, mask, time, err):
-    """The light-curve rows in ascending flux order (exact, stable): ``(flux, time, err)``."""
-    sf, tf = sort_by_value(flux, mask, time, exact=True)
-    _, ef = sort_by_value(flux, mask, err, exact=True)
-    return sf, tf, ef
-
-
 def alias_diagnostics(lcb, lc_index, period, t0, duration_hours, opts: V19Options | None = None,
                       *, presorted=None, robust: bool | None = None) -> dict:
     """Batched V19 for B candidates (host arrays ``lc_index``, ``period`` (d), ``t0`` (BTJD),
@@ -267,7 +259,7 @@ def alias_diagnostics(lcb, lc_index, period, t0, duration_hours, opts: V19Option
     period = np.asarray(period, np.float64)
     b = period.shape[0]
     if presorted is None:
-        presorted = presort_rows(lcb.flux, lcb.mask, lcb.time, lcb.flux_err)
+        presorted = sort_rows_by_flux(lcb.flux, lcb.mask, lcb.time, lcb.flux_err)
     if robust is None:
         robust = bool(np.any(np.asarray(lcb.mask) & ~(np.asarray(lcb.flux_err) > 0)))
     per_h, hdur_h = harmonic_grid(period, duration_hours)
@@ -306,7 +298,7 @@ def compute(ctx: VetContext, opts: V19Options | None = None) -> dict:
     lcb = ctx.lcb
     presorted = ctx.cached(
         "flux_order_time_err",
-        lambda: presort_rows(lcb.flux, lcb.mask, lcb.time, lcb.flux_err),
+        lambda: sort_rows_by_flux(lcb.flux, lcb.mask, lcb.time, lcb.flux_err),
         per_chunk=False,
     )
     robust = ctx.cached(

@@ -38,6 +38,7 @@ __all__ = [
     "masked_count",
     "masked_sorted",
     "sort_by_value",
+    "sort_rows_by_flux",
     "masked_order_statistic",
     "sorted_median",
     "masked_median",
@@ -49,6 +50,7 @@ __all__ = [
     "median_excluding_segments",
     "median_of_kth",
     "sorted_subset_median",
+    "sorted_bin_medians",
     "take_rows",
     "bisect",
     "bisect_steps",
@@ -123,6 +125,17 @@ def sort_by_value(value, mask, other, *, exact: bool = False):
         packed = (order_key(key) >> _INDEX_BITS << _INDEX_BITS) | jnp.arange(n, dtype=jnp.int64)
         order = (jnp.sort(packed, axis=-1) & ((1 << _INDEX_BITS) - 1)).astype(jnp.int32)
     return jnp.take_along_axis(key, order, -1), jnp.take_along_axis(other, order, -1)
+
+
+@jax.jit
+def sort_rows_by_flux(flux, mask, time, err):
+    """Light-curve rows (L, N) in ascending flux order (exact, stable; invalid points last, as
+    +inf): ``(flux, time, err)``.  Every statistic that does not depend on the point order can
+    run on these rows, and a subset's median is then a prefix count
+    (:func:`sorted_subset_median`)."""
+    sf, tf = sort_by_value(flux, mask, time, exact=True)
+    _, ef = sort_by_value(flux, mask, err, exact=True)
+    return sf, tf, ef
 
 
 def masked_order_statistic(sorted_x, n, k):
@@ -207,6 +220,25 @@ def sorted_subset_median(sorted_x, sel):
         return sorted_x[jnp.clip(pos, 0, sorted_x.shape[-1] - 1)]
 
     return median_of_kth(kth, n), n
+
+
+def sorted_bin_medians(sorted_x, bins, n_bins: int):
+    """numpy medians of the values of one ascending row (N,) grouped by ``bins`` (N,) int in
+    ``[0, n_bins]`` (``n_bins`` = left out): one stable integer sort of the bin numbers keeps
+    each bin's values ascending.  Returns ``(median, count)``, (n_bins,) each (NaN, 0 for an
+    empty bin)."""
+    n = sorted_x.shape[-1]
+    b = jnp.clip(bins, 0, n_bins).astype(jnp.int64)
+    if n <= (1 << _INDEX_BITS):
+        order = (jnp.sort((b << _INDEX_BITS) | jnp.arange(n, dtype=jnp.int64)) & ((1 << _INDEX_BITS) - 1))
+    else:
+        order = jnp.argsort(b, stable=True)
+    v = sorted_x[order]
+    count = jnp.zeros(n_bins + 1, jnp.int32).at[b].add(1)[:n_bins]
+    start = jnp.cumsum(count) - count
+    lo = v[jnp.clip(start + (count - 1) // 2, 0, n - 1)]
+    hi = v[jnp.clip(start + count // 2, 0, n - 1)]
+    return jnp.where(count > 0, 0.5 * (lo + hi), jnp.nan), count
 
 
 def median_excluding(sorted_vals, n_total, excluded_rank, excluded_mask=None, offset=0, *, where=None):
