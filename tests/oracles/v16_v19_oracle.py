@@ -98,3 +98,82 @@ def load_reference_v16_v19():
 
     p = Path(__file__).resolve().parents[1] / "data" / "reference_v16_v19.json"
     return json.loads(p.read_text()) if p.exists() else None
+
+
+MODELS = ("transit_only", "transit_sinusoid", "eb_like")
+KNOWN = [13.7, 27.4, 1.0, 0.5, 6.85, 41.1]
+
+
+def _loglik(r, e):
+    var = e**2
+    var = np.where(np.isfinite(var) & (var > 0), var, 1e-20)
+    return -0.5 * (np.sum(r**2 / var) + np.sum(np.log(2 * np.pi * var)))
+
+
+def v16_oracle(t, f, e, period, t0, dur_h, n_harm=2, bic_threshold=10.0, alias_tol=0.01, sector_risk=0.0):
+    """V16 metrics, fitted parameters, label notes and flags of one candidate (valid points)."""
+    n = t.size
+    w = 1.0 / (e**2 + 1e-20)
+    x = (t - t0) / period
+    orbit = np.floor(x + 0.5)
+    ph = x - orbit
+    half = dur_h / 24.0 / 2.0
+    tmpl = (np.abs(ph * period) < half).astype(float)
+    y = 1.0 - f
+    den = np.sum(w * tmpl**2)
+    depth = 0.0 if den < 1e-20 else float(np.sum(w * tmpl * y) / den)
+    cols = [tmpl]
+    for k in range(1, n_harm + 1):
+        cols += [np.cos(2 * np.pi * k / period * t), np.sin(2 * np.pi * k / period * t)]
+    xs = np.stack(cols, 1)
+    sw = np.sqrt(w)
+    bs = np.linalg.lstsq(xs * sw[:, None], y * sw, rcond=None)[0]
+    odd = (orbit.astype(int) % 2) == 1
+    ps = ph - 0.5
+    ps = ps - np.round(ps)
+    xe = np.stack([tmpl * odd, tmpl * ~odd, (np.abs(ps * period) < half).astype(float)], 1)
+    be = np.linalg.lstsq(xe * sw[:, None], y * sw, rcond=None)[0]
+    ks = [1, 1 + 2 * n_harm, 3]
+    offsets = [depth * tmpl, xs @ bs, xe @ be]
+    bic, aic = {}, {}
+    for m, k, off in zip(MODELS, ks, offsets, strict=True):
+        ll = _loglik(f - (1.0 - off), e)
+        aic[m], bic[m] = -2 * ll + 2 * k, -2 * ll + k * np.log(n)
+    order = sorted(MODELS, key=lambda m: bic[m])
+    winner, margin = order[0], bic[order[1]] - bic[order[0]]
+    amp1 = math.hypot(bs[1], bs[2])
+    avg = (be[0] + be[1]) / 2
+    diff_frac = abs(be[0] - be[1]) / (avg + 1e-20)
+    notes = []
+    if margin < bic_threshold:
+        label, risk = "AMBIGUOUS", 0.5
+        notes.append(f"Model competition inconclusive (delta_BIC={margin:.1f} < {bic_threshold})")
+    elif winner == "transit_only":
+        label, risk = "TRANSIT", 0.0
+    elif winner == "transit_sinusoid":
+        label, risk = "SINUSOID", 0.8
+        if amp1 * 1e6 / max(abs(bs[0] * 1e6), 1e-6) < 0.25:
+            notes.append("Transit + weak variability regime: sinusoid term improves fit but is "
+                         "sub-dominant to transit depth.")
+        notes.append("Sinusoidal variability model preferred - signal may be stellar rotation or pulsation")
+    else:
+        label, risk = "EB_LIKE", 0.9
+        if diff_frac > 0.1:
+            notes.append(f"Significant odd/even depth difference ({diff_frac:.1%}) - likely eclipsing binary")
+        if be[2] > 0.0001:
+            notes.append("Secondary eclipse detected - likely eclipsing binary")
+    frac = min(abs(period - p) / p for p in KNOWN)
+    alias = 1.0 - frac / alias_tol if frac <= alias_tol else max(0.0, 1.0 - frac) * 0.5
+    metrics = {
+        "winner": winner, "winner_margin_bic": margin, "model_competition_label": label,
+        "artifact_risk": risk,
+        **{f"bic_{m}": bic[m] for m in MODELS}, **{f"aic_{m}": aic[m] for m in MODELS},
+        "artifact_prior_combined_risk": 0.5 * alias + 0.3 * sector_risk,
+        "artifact_prior_period_alias_risk": alias,
+        "artifact_prior_sector_quality_risk": sector_risk,
+        "artifact_prior_scattered_light_risk": 0.0,
+    }
+    params = {"depth": depth, "beta_sin": bs, "beta_eb": be, "amplitude_k1": amp1,
+              "odd_even_diff_frac": diff_frac}
+    flags = [] if winner == "transit_only" else ["MODEL_PREFERS_NON_TRANSIT"]
+    return metrics, params, notes, flags
