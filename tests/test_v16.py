@@ -208,3 +208,12 @@ def test_threshold_change_does_not_recompile():
     assert again["model_competition_label"] == "AMBIGUOUS"
     assert again["artifact_prior_period_alias_risk"] != first["artifact_prior_period_alias_risk"]
     assert math.isclose(again["bic_transit_only"], first["bic_transit_only"], rel_tol=0, abs_tol=0)
+
+
+def test_compute_tree_holds_the_summary_metrics():
+    """A campaign stores ``summary_metrics`` from the device tree: each is a (B,) leaf."""
+    lc = _lc(9, 1, cadence=30.0)
+    ctx = VetContext.build(lc, [Candidate(3.0, 2000.5, 2.0), Candidate(5.0, 2001.0, 3.0)])
+    tree = SPEC.compute(ctx, None)
+    for m in SPEC.summary_metrics:
+        assert np.shape(tree[m]) == (2,), m

@@ -194,3 +194,12 @@ def test_systematic_period_table():
     names = dict(V19.SYSTEMATIC_PERIODS)
     assert len(V19.SYSTEMATIC_PERIODS) == 15 and names["tess_orbital_half"] == 6.85
     assert "tess_orbital_2x" not in names  # 27.4 is the sector duration already
+
+
+def test_compute_tree_holds_the_summary_metrics():
+    """A campaign stores ``summary_metrics`` from the device tree: each is a (B,) leaf."""
+    lc = _lc(9, 1, cadence=30.0)
+    ctx = VetContext.build(lc, [Candidate(3.0, 2000.5, 2.0), Candidate(5.0, 2001.0, 3.0)])
+    tree = SPEC.compute(ctx, None)
+    for m in SPEC.summary_metrics:
+        assert np.shape(tree[m]) == (2,), m

@@ -208,7 +208,11 @@ def _competition(fit, period, thr, *, n_harm: int):
     a_c, a_s = fit["beta_sin"][:, 1::2], fit["beta_sin"][:, 2::2]
     eb = fit["beta_eb"]
     avg = (eb[:, 0] + eb[:, 1]) / 2.0
+    w = PRIOR_WEIGHTS
+    per_model = {f"{c}_{m}": v[:, j] for c, v in (("bic", bic), ("aic", aic)) for j, m in enumerate(MODELS)}
     return {
+        **per_model,
+        "artifact_prior_combined_risk": w[0] * alias + w[1] * thr["sector_quality_risk"] + w[2] * 0.0,
         "log_likelihood": log_lik,
         "aic": aic,
         "bic": bic,
@@ -222,6 +226,11 @@ def _competition(fit, period, thr, *, n_harm: int):
         "depth_avg": avg,
         "odd_even_diff_frac": jnp.abs(eb[:, 0] - eb[:, 1]) / (avg + 1e-20),
     }
+
+
+def sector_quality_risk(flags) -> float:
+    """The reference's sector-quality risk of the flagged issues (the largest; 0 for none)."""
+    return max([QUALITY_RISKS[q] for q in flags], default=0.0)
 
 
 def plot_edges(n_bins: int) -> np.ndarray:
@@ -250,7 +259,8 @@ def model_competition(lcb, lc_index, period, t0, duration_hours, opts: V16Option
     sf, tf, ef = presorted
     out = map_rows(partial(_kernel, n_harm=n_harm), cands, b, chunk,
                    args=(sf, tf, ef, lcb.n_valid, jnp.asarray(plot_edges(opts.n_plot_bins))))
-    out.update(_competition(out, jnp.asarray(period), opts.traced(), n_harm=n_harm))
+    thr = {**opts.traced(), "sector_quality_risk": np.asarray(sector_quality_risk(opts.quality_flags))}
+    out.update(_competition(out, jnp.asarray(period), thr, n_harm=n_harm))
     out["status"] = jnp.full((b,), OK, jnp.int32)
     out["verdict"] = jnp.full((b,), VERDICT_NONE, jnp.int32)
     return out
@@ -319,7 +329,7 @@ def format(ctx: VetContext, opts: V16Options | None, a: dict) -> list[CheckResul
     """Host formatting into the reference's V16 result, one per candidate."""
     opts = _resolve(ctx, opts)
     n_harm, thr = int(opts.n_harmonics), float(opts.bic_threshold)
-    sector_risk = max([QUALITY_RISKS[q] for q in opts.quality_flags], default=0.0)
+    sector_risk = sector_quality_risk(opts.quality_flags)
     ks = (1, 1 + 2 * n_harm, 3)
     results = []
     for i in range(len(ctx.candidates)):
@@ -332,9 +342,8 @@ def format(ctx: VetContext, opts: V16Options | None, a: dict) -> list[CheckResul
         }
         label, margin = int(a["label"][i]), float(a["winner_margin_bic"][i])
         alias = float(a["period_alias_risk"][i])
-        w = PRIOR_WEIGHTS
         prior = {"period_alias_risk": alias, "sector_quality_risk": sector_risk,
-                 "scattered_light_risk": 0.0, "combined_risk": w[0] * alias + w[1] * sector_risk + w[2] * 0.0}
+                 "scattered_light_risk": 0.0, "combined_risk": float(a["artifact_prior_combined_risk"][i])}
         winner = MODELS[int(a["winner"][i])]
         metrics = {
             "winner": winner,

@@ -281,6 +281,8 @@ def alias_diagnostics(lcb, lc_index, period, t0, duration_hours, opts: V19Option
     )
     out.update(_summary(out["harmonic_score"], out["harmonic_depth_ppm"], out["bin_event"],
                         out["bin_sigma"], jnp.asarray(period), thr))
+    out["base_score_P"] = out["harmonic_score"][:, 0]
+    out["base_depth_ppm_P"] = out["harmonic_depth_ppm"][:, 0]
     out["harmonic_period"] = jnp.asarray(per_h)
     out["harmonic_duration_hours"] = jnp.asarray(hdur_h)
     out["status"] = jnp.full((b,), OK, jnp.int32)
