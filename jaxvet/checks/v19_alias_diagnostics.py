@@ -123,31 +123,33 @@ def _windows(ph, windows):
 
 
 def _box_scores(ph, half, f, e, valid, *, robust: bool):
-    """Box depth (ppm) and score of each harmonic row: ``ph`` (H, N), ``half`` (H,)."""
+    """Box depth (ppm) and score of each harmonic row: ``ph`` (H, N), ``half`` (H,), ``f``,
+    ``e``, ``valid`` (N,).  The masked sums of all rows are one matrix product (H in-transit and
+    H out-of-transit masks against ``[1, w, f w, f]``), which XLA's CPU back end runs ~2x faster
+    than the separate masked reductions."""
+    h = ph.shape[0]
     inn = valid & ((ph < half[:, None]) | (ph > 1.0 - half[:, None]))
     out = valid & _windows(ph, OOT_WINDOWS)
-    n_in, n_out = jnp.sum(inn, -1), jnp.sum(out, -1)
     w = 1.0 / (e * e + WEIGHT_FLOOR)
-    sw_in = jnp.sum(jnp.where(inn, w, 0.0), -1)
-    sw_out = jnp.sum(jnp.where(out, w, 0.0), -1)
+    masks = jnp.concatenate([inn, out], 0).astype(jnp.float64)
+    sums = masks @ jnp.stack([jnp.ones_like(f), w, f * w, f], -1)
+    n_in, n_out = sums[:h, 0], sums[h:, 0]
+    sw_in, sw_out = sums[:h, 1], sums[h:, 1]
     ok = (n_in >= MIN_IN) & (n_out >= MIN_OUT)
-    mean_in = jnp.sum(jnp.where(inn, f * w, 0.0), -1) / jnp.where(sw_in > 0, sw_in, 1.0)
-    mean_out = jnp.sum(jnp.where(out, f * w, 0.0), -1) / jnp.where(sw_out > 0, sw_out, 1.0)
+    mean_in = sums[:h, 2] / jnp.where(sw_in > 0, sw_in, 1.0)
+    mean_out = sums[h:, 2] / jnp.where(sw_out > 0, sw_out, 1.0)
     var = 1.0 / jnp.where(sw_in > 0, sw_in, 1.0) + 1.0 / jnp.where(sw_out > 0, sw_out, 1.0)
     err = jnp.sqrt(jnp.maximum(var, 0.0))
     if robust:
         usable = ~jnp.any((inn | out) & ~(e > 0), -1) & (sw_in > 0) & (sw_out > 0)
-        ni, no = jnp.maximum(n_in, 1), jnp.maximum(n_out, 1)
-        u_in = jnp.sum(jnp.where(inn, f, 0.0), -1) / ni
-        u_out = jnp.sum(jnp.where(out, f, 0.0), -1) / no
+        ni, no = jnp.maximum(n_in, 1.0), jnp.maximum(n_out, 1.0)
         med = masked_median(f, out)
         mad = masked_median(jnp.abs(f - med[:, None]), out)
         sig = jnp.where(mad > 0, MAD_TO_SIGMA * mad, masked_std(f, out, ddof=1))
         sig = jnp.maximum(sig, WEIGHT_FLOOR)
-        u_err = sig * jnp.sqrt(1.0 / ni + 1.0 / no)
-        mean_in = jnp.where(usable, mean_in, u_in)
-        mean_out = jnp.where(usable, mean_out, u_out)
-        err = jnp.where(usable, err, u_err)
+        mean_in = jnp.where(usable, mean_in, sums[:h, 3] / ni)
+        mean_out = jnp.where(usable, mean_out, sums[h:, 3] / no)
+        err = jnp.where(usable, err, sig * jnp.sqrt(1.0 / ni + 1.0 / no))
     depth = mean_out - mean_in
     score = jnp.where(err > 0, depth / jnp.where(err > 0, err, 1.0), 0.0)
     return jnp.where(ok, depth * 1e6, 0.0), jnp.where(ok, score, 0.0)
@@ -190,10 +192,11 @@ def _one(sf, tf, ef, n_valid, period, t0, dur_h, per_h, hdur_h, thr, edges, keep
     """Every V19 quantity of one candidate from its light curve in flux order."""
     valid = jnp.arange(sf.shape[0]) < n_valid
     f = jnp.where(valid, sf, 1.0)
-    ph_h = phase_mod(tf[None, :], t0, per_h[:, None])  # (5, N)
+    # materialised once (XLA would otherwise recompute the fold inside every reduction)
+    ph_h = jax.lax.optimization_barrier(phase_mod(tf[None, :], t0, per_h[:, None]))  # (5, N)
     half_h = (hdur_h / 24.0 / per_h) / 2.0
-    depth_ppm, score = _box_scores(ph_h, half_h, f[None, :], ef[None, :], valid[None, :], robust=robust)
-    ph = phase_mod(tf, t0, period)
+    depth_ppm, score = _box_scores(ph_h, half_h, f, ef, valid, robust=robust)
+    ph = ph_h[0]  # P itself: the same fold
     sec = _secondary_sigma(ph, (dur_h / 24.0 / period) / 2.0, f, valid)
     n_bin, depth_bin, sig_bin, event = _phase_events(ph, f, valid, edges, keep, thr["event_sigma_threshold"])
     return {

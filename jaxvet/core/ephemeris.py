@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from jaxvet.core.numerics import exact_div, floor_mod
 from jaxvet.core.order_stats import batched_searchsorted
 from jaxvet.core.windows import (
     EpochWindows,
@@ -72,9 +73,11 @@ def phase_unit(t, t0, period):
 
 
 def phase_mod(t, t0, period):
-    """``((t - t0) mod P) / P`` (reference V19's fold; numpy's floor modulo, so the remainder has
-    the sign of P).  Range [0, 1]: the division can round a remainder just below P up to 1."""
-    return jnp.mod(t - t0, period) / period
+    """``((t - t0) mod P) / P`` (reference V19's fold), bit for bit with numpy: numpy's floor
+    modulo (:func:`jaxvet.core.numerics.floor_mod`) and an IEEE division.  Range [0, 1]: the
+    division can round a remainder just below P up to 1."""
+    x = t - t0
+    return exact_div(floor_mod(x, period), period)
 
 
 def phase_nearest(t, t0, period):
