@@ -217,3 +217,16 @@ def test_compute_tree_holds_the_summary_metrics():
     tree = SPEC.compute(ctx, None)
     for m in SPEC.summary_metrics:
         assert np.shape(tree[m]) == (2,), m
+
+
+def test_plot():
+    import matplotlib.pyplot as plt
+
+    from jaxvet.plotting import plot_check
+
+    lc = inject_transits(_lc(10, 1, cadence=30.0), 2.9, 2000.6, 2.5, 3000.0)
+    r = SPEC.run(VetContext.build(lc, [Candidate(2.9, 2000.6, 2.5)]))[0]
+    fig, ax = plt.subplots()
+    assert plot_check(r, ax=ax) is ax and SPEC.id in ax.get_title()
+    assert len(r.raw["plot_data"]["phase"]) > 0
+    plt.close(fig)
