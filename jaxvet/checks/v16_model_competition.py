@@ -113,7 +113,7 @@ def _fits(t, f, e, valid, period, t0, dur_h, n_harm):
     ps = ph - 0.5
     ps = ps - jnp.round(ps)
     sec = (valid & (jnp.abs(ps * period) < half)).astype(jnp.float64)
-    odd = jnp.mod(orbit, 2.0) == 1.0
+    odd = (orbit - 2.0 * jnp.floor(orbit / 2.0)) == 1.0  # Python's parity, exact for integral floats
     w = jnp.where(valid, 1.0 / (e * e + WEIGHT_FLOOR), 0.0)
     e2 = e * e
     var = jnp.where(valid & jnp.isfinite(e2) & (e2 > 0), e2, WEIGHT_FLOOR)
