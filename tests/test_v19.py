@@ -216,3 +216,27 @@ def test_plot():
     assert plot_check(r, ax=ax) is ax and SPEC.id in ax.get_title()
     assert len(r.raw["plot_data"]["harmonic_scores"]) > 0
     plt.close(fig)
+
+
+def test_vet_chunking_does_not_change_results():
+    """Through ``jaxvet.vet``: chunks of 2 candidates (several programs dispatched, joined on the
+    device) give the same V16 and V19 results as one chunk, to the last bits XLA may change
+    between vector widths (docs/architecture.md: 1e-16 to 8e-10; here 1e-12 relative, or 1e-8
+    absolute for scores and ppm depths: a depth is a difference of two means of ~1)."""
+    from jaxvet import vet
+
+    lc = inject_transits(_lc(11, 1, cadence=30.0), 2.9, 2000.6, 2.5, 3000.0)
+    rng = np.random.default_rng(12)
+    cands = [Candidate(float(rng.uniform(1, 9)), float(2000 + rng.uniform(0, 3)), float(rng.uniform(1, 5)))
+             for _ in range(5)]
+    one = vet(lc, cands, ["V16", "V19"], chunk_size=8)
+    many = vet(lc, cands, ["V16", "V19"], chunk_size=2)
+    for a, b in zip(one.results, many.results, strict=True):
+        for cid in ("V16", "V19"):
+            assert list(a[cid].metrics) == list(b[cid].metrics) and a[cid].notes == b[cid].notes
+            for k, v in a[cid].metrics.items():
+                w = b[cid].metrics[k]
+                if isinstance(v, float) and not math.isinf(v):
+                    assert w == pytest.approx(v, rel=1e-12, abs=1e-8), (cid, k)  # depths: cancellation
+                else:
+                    assert w == v, (cid, k)
