@@ -224,13 +224,14 @@ def sorted_subset_median(sorted_x, sel):
 
 def sorted_bin_medians(sorted_x, bins, n_bins: int):
     """numpy medians of the values of one ascending row (N,) grouped by ``bins`` (N,) int in
-    ``[0, n_bins]`` (``n_bins`` = left out): one stable integer sort of the bin numbers keeps
-    each bin's values ascending.  Returns ``(median, count)``, (n_bins,) each (NaN, 0 for an
-    empty bin)."""
+    ``[0, n_bins]`` (``n_bins`` = left out): one integer sort of ``bin << bits | position``
+    (int32 while both fit) keeps each bin's values ascending.  Returns ``(median, count)``,
+    (n_bins,) each (NaN, 0 for an empty bin)."""
     n = sorted_x.shape[-1]
-    b = jnp.clip(bins, 0, n_bins).astype(jnp.int64)
-    if n <= (1 << _INDEX_BITS):
-        order = (jnp.sort((b << _INDEX_BITS) | jnp.arange(n, dtype=jnp.int64)) & ((1 << _INDEX_BITS) - 1))
+    idx_bits = max(1, (n - 1).bit_length())
+    b = jnp.clip(bins, 0, n_bins).astype(jnp.int32)
+    if idx_bits + (n_bins + 1).bit_length() <= 31:  # bin and position packed in one int32
+        order = jnp.sort((b << idx_bits) | jnp.arange(n, dtype=jnp.int32)) & ((1 << idx_bits) - 1)
     else:
         order = jnp.argsort(b, stable=True)
     v = sorted_x[order]
