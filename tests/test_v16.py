@@ -230,3 +230,26 @@ def test_plot():
     assert plot_check(r, ax=ax) is ax and SPEC.id in ax.get_title()
     assert len(r.raw["plot_data"]["phase"]) > 0
     plt.close(fig)
+
+
+def test_cli_checks_v16_v19(tmp_path):
+    """``jaxvet vet ... --checks V16,V19 --option ...`` runs both and writes their results."""
+    import json
+
+    from jaxvet.cli.main import main
+
+    lc = inject_transits(_lc(12, 1, cadence=30.0), 3.1, 2001.0, 2.5, 2500.0)
+    p = tmp_path / "sector1_pdcsap.csv"
+    cols = zip(lc.time.tolist(), lc.flux.tolist(), lc.flux_err.tolist(), strict=True)
+    rows = "".join(f"{t!r},{f!r},{e!r},0\n" for t, f, e in cols)
+    p.write_text("# sector: 1\n#\ntime_btjd,flux,flux_err,quality\n" + rows)
+    out = tmp_path / "o.json"
+    argv = ["vet", str(p), "--period", "3.1", "--t0", "2001.0", "--duration-hours", "2.5",
+            "--checks", "V16,V19", "--option", "V19.event_sigma_threshold=2.5",
+            "--option", "V16.quality_flags=momentum_dump", "--json", str(out), "--quiet"]
+    assert main(argv) == 0
+    checks = json.loads(out.read_text())["candidates"][0]["checks"]
+    assert set(checks) == {"V16", "V19"} and all(c["status"] == "ok" for c in checks.values())
+    assert checks["V16"]["metrics"]["model_competition_label"] == "TRANSIT"
+    assert checks["V16"]["metrics"]["artifact_prior_sector_quality_risk"] == 0.2
+    assert checks["V19"]["metrics"]["best_other_over_base_score_ratio"] < 1.0
