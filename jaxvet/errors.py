@@ -8,7 +8,7 @@ half the period) never raises: it becomes a per-candidate ``status`` and ``flags
 
 from __future__ import annotations
 
-__all__ = ["JaxvetInputError", "DataFileError", "UnknownCheckError"]
+__all__ = ["JaxvetInputError", "DataFileError", "UnknownCheckError", "JaxvetWarning", "NoTransitWarning"]
 
 
 class JaxvetInputError(ValueError):
@@ -21,3 +21,11 @@ class DataFileError(JaxvetInputError):
 
 class UnknownCheckError(JaxvetInputError):
     """A check id that jaxvet does not implement."""
+
+
+class JaxvetWarning(UserWarning):
+    """Something about the input that the results depend on (shown once per call)."""
+
+
+class NoTransitWarning(JaxvetWarning):
+    """A candidate none of whose transits falls on the data (check t0 and its time system)."""

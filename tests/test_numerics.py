@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -56,3 +60,17 @@ def test_v05_coverage_on_sparse_kepler_long_cadence(shared_data):
     res = jaxvet.vet(lc, [cand], checks="V05")[0]["V05"]
     assert res.metrics["transit_coverage"] == 0.65
     assert res.verdict != "insufficient"
+
+
+@pytest.mark.skipif(os.environ.get("JAXVET_TEST_DEFAULT_XLA") == "1", reason="already at the default level")
+def test_bit_exact_helpers_at_the_default_optimisation_level():
+    """The suite compiles at -O0 (tests/conftest.py); the FMA contraction these helpers guard
+    against happens at the default level, so their tests run there too."""
+    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "PYTEST_XDIST_WORKER")}
+    env["JAXVET_TEST_DEFAULT_XLA"] = "1"
+    cmd = [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", __file__,
+           "-k", "bit_identical or two_roundings or exact_div or traced_count"]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=root)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert "4 passed" in out.stdout, out.stdout[-2000:]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from jaxvet.data import ABSOLUTE_JD_MIN, BJD_OFFSET, Candidate, LightCurve
+from jaxvet.engine.signal import transits_on_data
 from jaxvet.io._common import BKJD_OFFSET, read_info, sector_label
 
 __all__ = [
@@ -33,8 +34,6 @@ TIME_SYSTEMS = {
 #: a t0 in [MJD_RANGE) is read as a modified Julian date (BJD - 2400000.5): no BTJD or BKJD of
 #: a mission is that large, and no MJD of a space photometry mission is outside it
 MJD_RANGE = (40000.0, 100000.0)
-#: At most this many epochs per candidate are looked at by :func:`transits_on_data`.
-_MAX_EPOCHS = 20000
 
 
 def data_missions(lc: LightCurve) -> list[str]:
@@ -91,30 +90,6 @@ def table_conversion(path: str, system: str | None) -> dict | None:
         "time_system": name,
         "reason": "--time-system",
     }
-
-
-def transits_on_data(time: np.ndarray, period, t0, duration_days) -> np.ndarray:
-    """Number of epochs ``t0 + n P`` with a cadence within half a duration, per candidate.
-
-    time : (N,) sorted BTJD of the valid cadences.  period, t0, duration_days : (B,).
-    Returns (B,) int; candidates with more than ``_MAX_EPOCHS`` epochs over the data count
-    only their first ``_MAX_EPOCHS``.
-    """
-    period = np.asarray(period, float)
-    t0 = np.asarray(t0, float)
-    half = 0.5 * np.asarray(duration_days, float)
-    if time.size == 0:
-        return np.zeros(period.shape, int)
-    n_lo = np.ceil((time[0] - half - t0) / period)
-    n_hi = np.floor((time[-1] + half - t0) / period)
-    count = np.clip(n_hi - n_lo + 1, 0, _MAX_EPOCHS).astype(int)
-    owner = np.repeat(np.arange(period.size), count)
-    first = np.repeat(np.cumsum(count) - count, count)
-    epoch = n_lo[owner] + (np.arange(owner.size) - first)
-    mid = t0[owner] + epoch * period[owner]
-    i = np.clip(np.searchsorted(time, mid), 1, time.size - 1)
-    nearest = np.minimum(np.abs(time[i] - mid), np.abs(time[i - 1] - mid))
-    return np.bincount(owner, weights=nearest <= half[owner], minlength=period.size).astype(int)
 
 
 def period_hints(lc: LightCurve, candidates: list[Candidate], *, limit: int = 5) -> list[str]:

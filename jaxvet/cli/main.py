@@ -43,7 +43,7 @@ from pathlib import Path
 from jaxvet._config import enable_compilation_cache
 from jaxvet._version import __version__
 from jaxvet.cli.summary import format_summary
-from jaxvet.errors import JaxvetInputError
+from jaxvet.errors import JaxvetInputError, NoTransitWarning
 from jaxvet.masking import add_mask_arguments
 
 __all__ = ["main", "build_parser", "format_summary", "parse_options"]
@@ -449,6 +449,23 @@ def _write_outputs(args, report, extra: dict, json_stdout: bool) -> None:
         _say(f"wrote {args.json}", True)
 
 
+def _vet(vet, lc, candidates, checks, tpfs, args, options, masks, mask_pad):
+    """:func:`jaxvet.vet` with the command line's arguments."""
+    return vet(
+        lc,
+        candidates,
+        checks,
+        tpfs=tpfs,
+        seed=args.seed,
+        options=options,
+        chunk_size=args.chunk_size,
+        progress=not args.quiet and len(candidates) >= PROGRESS_MIN_CANDIDATES,
+        mask=masks or None,
+        mask_others=args.mask_others,
+        mask_pad=mask_pad,
+    )
+
+
 def cmd_vet(args) -> int:
     from jaxvet.checks import resolve_checks
     from jaxvet.cli.ephemeris import data_missions, period_hints, units_label
@@ -490,19 +507,9 @@ def cmd_vet(args) -> int:
             f"{units_label(missions)} {lc.sectors}, {len(tpfs)} pixel stamp(s)",
             True,
         )
-    report = vet(
-        lc,
-        candidates,
-        checks,
-        tpfs=tpfs,
-        seed=args.seed,
-        options=options,
-        chunk_size=args.chunk_size,
-        progress=not args.quiet and len(candidates) >= PROGRESS_MIN_CANDIDATES,
-        mask=masks or None,
-        mask_others=args.mask_others,
-        mask_pad=mask_pad,
-    )
+    with warnings.catch_warnings():  # period_hints above already said it in CLI words
+        warnings.simplefilter("ignore", NoTransitWarning)
+        report = _vet(vet, lc, candidates, checks, tpfs, args, options, masks, mask_pad)
     if report.masking is not None and not args.quiet:
         n_pts = [r["n_masked_points"] for r in report.masking["candidates"]]
         what = [f"{len(masks)} --mask ephemeris(es)"] if masks else []

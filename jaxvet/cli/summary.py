@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from jaxvet.checks import headline_metrics
 
-__all__ = ["format_summary", "headline_line", "DETAIL_MAX_CANDIDATES"]
+__all__ = ["format_summary", "headline_line", "signal_line", "DETAIL_MAX_CANDIDATES"]
 
 #: up to this many candidates, the summary adds one line of headline metrics per candidate
 DETAIL_MAX_CANDIDATES = 20
@@ -23,6 +23,20 @@ def headline_line(cand_id: str, results: dict) -> str:
         if vals:
             parts.append(f"{cid}: " + ", ".join(vals))
     return f"  {cand_id}: " + "; ".join(parts)
+
+
+def signal_line(report, i: int) -> str:
+    """``"  <id>: NO_SIGNAL (depth -23 +- 18 ppm, SNR -1.3, 8 transits on the data)"`` for a
+    candidate with run-level flags, else ``""``."""
+    flags = report.flags(i) if hasattr(report, "flags") else []
+    if not flags:
+        return ""
+    s = report.signal[i]
+    what = (f"depth {s['depth_ppm']:.0f} +- {s['depth_err_ppm']:.0f} ppm, SNR {s['snr']:.2g}"
+            if s["depth_ppm"] is not None else "no in-transit points")
+    c = report.candidates[i]
+    n_tr = s["n_transits_on_data"]
+    return f"  {c.id or str(i)}: {', '.join(flags)} ({what}, {n_tr} transit(s) on the data)"
 
 
 def format_summary(report, *, details: bool | None = None) -> str:
@@ -46,6 +60,10 @@ def format_summary(report, *, details: bool | None = None) -> str:
             f"{(c.id or str(i))[:14]:<14} {c.period_days:>9.4f} {c.duration_hours:>6.2f} {dcell} "
             + " ".join(cells)
         )
+    for i in range(len(report.candidates)):
+        line = signal_line(report, i)
+        if line:
+            lines.append(line)
     if details is None:
         details = len(report.candidates) <= DETAIL_MAX_CANDIDATES
     if details:

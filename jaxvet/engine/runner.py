@@ -15,12 +15,14 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxvet.checks import get_check, resolve_checks
@@ -28,7 +30,8 @@ from jaxvet.core.depth import sector_transit_depths
 from jaxvet.data import Candidate, CandidateBatch, LightCurve, LightCurveBatch, bucket_size
 from jaxvet.engine.chunks import ShapeLadder
 from jaxvet.engine.context import RunCache, VetContext, to_host
-from jaxvet.errors import JaxvetInputError
+from jaxvet.engine.signal import count_transits, no_transit_messages, signal_records
+from jaxvet.errors import JaxvetInputError, NoTransitWarning
 from jaxvet.outputs.report import VetReport
 from jaxvet.results import CheckResult
 
@@ -159,8 +162,12 @@ def _run_segment(chunks: list[_Chunk], run_ids: list[str], opts: dict[str, Any],
             trees.append(spec.dispatch(ctx, opts[cid]))
         return trees
 
-    def depth():
-        return [sector_transit_depths(whole, ch.ctx.cb).depth for ch in chunks]
+    def depth():  # (B, 3): depth, error, in-transit points of the whole-light-curve estimate
+        out = []
+        for ch in chunks:
+            sd = sector_transit_depths(whole, ch.ctx.cb)
+            out.append(jnp.stack([sd.depth[:, 0], sd.err[:, 0], sd.n_in[:, 0].astype(sd.depth.dtype)], -1))
+        return out
 
     if n_threads > 1:
         with ThreadPoolExecutor(min(n_threads, len(run_ids) + 1), thread_name_prefix="jaxvet-check") as pool:
@@ -182,6 +189,29 @@ def _run_segment(chunks: list[_Chunk], run_ids: list[str], opts: dict[str, Any],
 def _copy_to_host(trees: Any) -> Any:
     """The one device-to-host copy of a check's trees for a run segment."""
     return jax.device_get(trees)
+
+
+def _masked_rows(lightcurves, candidates, li, mask, mask_others, mask_pad):
+    """The run's light-curve rows with known transits masked (:mod:`jaxvet.masking`), the
+    candidates' row indices and the report's ``masking`` record (None when nothing is masked)."""
+    if mask is None and not mask_others:
+        return lightcurves, li, None
+    from jaxvet.masking import DEFAULT_MASK_PAD, mask_lightcurves
+
+    masked = mask_lightcurves(
+        lightcurves,
+        candidates,
+        li,
+        mask,
+        mask_others=bool(mask_others),
+        pad=DEFAULT_MASK_PAD if mask_pad is None else mask_pad,
+    )
+    masking = {
+        **masked.to_dict(),
+        "mask_others": bool(mask_others),
+        "candidates": [masked.candidate_record(i) for i in range(len(candidates))],
+    }
+    return masked.lightcurves, masked.lc_index, masking
 
 
 def vet(
@@ -217,6 +247,13 @@ def vet(
     ``$JAXVET_THREADS`` overrides; 1 = one after the other); results do not depend on it.
     A programmer error in a check propagates; degenerate candidates get statuses and flags.
 
+    Signal (:mod:`jaxvet.engine.signal`): with ``estimate_depth`` (default) every candidate's
+    depth is measured on its whole light curve (the reference estimator; it fills ``depth_ppm``
+    for candidates given without one) and recorded in ``report.signal[i]`` with its SNR and
+    the number of transits on the data; flags ``NO_SIGNAL`` (depth <= 0 or SNR < 3) and
+    ``NO_TRANSIT_ON_DATA``.  A candidate with no transit on the data also raises a
+    :class:`~jaxvet.errors.NoTransitWarning`.
+
     Masking known transits (:mod:`jaxvet.masking`, docs/masking.md): ``mask`` is a list of
     ephemerides (:class:`~jaxvet.masking.TransitMask`, :class:`Candidate` or
     ``(period_days, t0_btjd, duration_hours)``) whose transits are removed from every light
@@ -248,28 +285,15 @@ def vet(
         raise JaxvetInputError(f"segment_size must be >= 1, got {segment_size}")
     segment_size = max(chunk_size, segment_size // chunk_size * chunk_size)
     n_threads = resolve_threads(threads, len(run_ids))  # checks + the depth estimate
-    masking = None
-    if mask is not None or mask_others:
-        from jaxvet.masking import DEFAULT_MASK_PAD, mask_lightcurves
-
-        masked = mask_lightcurves(
-            lightcurves,
-            candidates,
-            li,
-            mask,
-            mask_others=bool(mask_others),
-            pad=DEFAULT_MASK_PAD if mask_pad is None else mask_pad,
-        )
-        lightcurves, li = masked.lightcurves, masked.lc_index
-        masking = {
-            **masked.to_dict(),
-            "mask_others": bool(mask_others),
-            "candidates": [masked.candidate_record(i) for i in range(n)],
-        }
+    lightcurves, li, masking = _masked_rows(lightcurves, candidates, li, mask, mask_others, mask_pad)
     lcb = LightCurveBatch.from_lightcurves(lightcurves)
     cache = RunCache()
     shapes = ShapeLadder()  # the chunks of a run share their static sizes (fewer programs)
     depths: list[float | None] = [None] * n
+    measured = np.full((n, 3), np.nan)  # whole-light-curve depth, error, in-transit points
+    n_transits = count_transits(lightcurves, candidates, li)
+    for msg in no_transit_messages(lightcurves, candidates, li, n_transits):
+        warnings.warn(msg, NoTransitWarning, stacklevel=2)
     results: list[dict[str, CheckResult]] = [dict() for _ in range(n)]
     bar = _progress(progress, n, "vetting")
     pad = bucket_size(min(chunk_size, n), 8)
@@ -278,9 +302,8 @@ def vet(
         chunks = _chunks(lightcurves, lcb, candidates, li, seg_lo, seg_hi, chunk_size, pad, seed=seed,
                          tpfs=tpfs, options=dict(options or {}), sector_measurements=sector_measurements,
                          cache=cache, shapes=shapes)
-        need_depth = estimate_depth and any(c.depth_ppm is None for c in candidates[seg_lo:seg_hi])
         whole = cache.get(("whole_lightcurve_batch",), lambda: whole_lightcurve_batch(lightcurves, lcb)) \
-            if need_depth else None
+            if estimate_depth else None
         host, est = _run_segment(chunks, run_ids, opts, whole, n_threads)
         for k, ch in enumerate(chunks):
             m = len(ch.ctx.candidates)
@@ -289,6 +312,7 @@ def vet(
                 for j, r in enumerate(spec.finish(ch.ctx, host[cid][k], opts[cid])[:m]):
                     results[ch.lo + j][cid] = r
             if est is not None:
+                measured[ch.lo : ch.lo + m] = est[k][:m]
                 for j, c in enumerate(ch.ctx.candidates):
                     if c.depth_ppm is None:
                         depths[ch.lo + j] = float(est[k][j, 0] * 1e6)
@@ -296,6 +320,8 @@ def vet(
             bar.update(seg_hi - seg_lo)
     if bar is not None:
         bar.close()
+    signal = signal_records(*measured.T, n_transits) if estimate_depth else None
     return VetReport(
-        candidates=candidates, checks=ids, results=results, depth_estimates_ppm=depths, masking=masking
+        candidates=candidates, checks=ids, results=results, depth_estimates_ppm=depths, masking=masking,
+        signal=signal,
     )

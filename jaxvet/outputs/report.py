@@ -32,6 +32,10 @@ class VetReport:
     #: masks of the run (:func:`jaxvet.vet` ``mask``/``mask_others``), or None: ``{"masks": [...],
     #: "n_rows", "mask_others", "candidates": [{"masks": [ids], "n_masked_points"}, ...]}``
     masking: dict[str, Any] | None = None
+    #: per candidate, the whole-light-curve signal record (:mod:`jaxvet.engine.signal`): depth,
+    #: its error and SNR, transits on the data and the candidate-level ``flags`` (``NO_SIGNAL``,
+    #: ``NO_TRANSIT_ON_DATA``); None when the run did not measure it (``estimate_depth=False``)
+    signal: list[dict[str, Any]] | None = None
 
     def __len__(self) -> int:
         return len(self.candidates)
@@ -50,6 +54,11 @@ class VetReport:
             return c.depth_ppm
         return self.depth_estimates_ppm[i] if i < len(self.depth_estimates_ppm) else None
 
+    def flags(self, i: int) -> list[str]:
+        """Candidate ``i``'s run-level flags (``NO_SIGNAL``, ``NO_TRANSIT_ON_DATA``; empty when
+        the signal was not measured)."""
+        return list(self.signal[i]["flags"]) if self.signal is not None else []
+
     def to_dict(self, include_raw: bool = True) -> dict[str, Any]:
         out = []
         for i, (c, res) in enumerate(zip(self.candidates, self.results, strict=True)):
@@ -63,6 +72,9 @@ class VetReport:
                     "checks": {cid: r.to_dict(include_raw=include_raw) for cid, r in res.items()},
                 }
             )
+            if self.signal is not None:
+                out[-1]["signal"] = {k: v for k, v in self.signal[i].items() if k != "flags"}
+                out[-1]["flags"] = self.flags(i)
             if self.masking is not None:
                 out[-1]["masking"] = self.masking["candidates"][i]
         doc = {

@@ -1,6 +1,8 @@
 """A vetting report as a table: one row per candidate, columns per check.
 
-Columns: ``id``, ``period_days``, ``t0_btjd``, ``duration_hours``, ``depth_ppm``, then for every
+Columns: ``id``, ``period_days``, ``t0_btjd``, ``duration_hours``, ``depth_ppm``, the run's signal
+record where it was measured (``signal_depth_ppm``, ``signal_snr``, ``n_transits_on_data`` and the
+candidate ``flags`` such as ``NO_SIGNAL``, :mod:`jaxvet.engine.signal`), then for every
 check ``<ID>_status``, ``<ID>_verdict``, ``<ID>_flags`` (the flags joined with ``;``) and
 ``<ID>_<metric>`` for each scalar metric the check reports (e.g. ``V21_chi2_p_value``,
 ``V01_delta_sigma``).  A metric a candidate lacks (a skipped check, an insufficient result) is
@@ -89,6 +91,11 @@ def report_table(report):
         "duration_hours": [c.duration_hours for c in report.candidates],
         "depth_ppm": [report.depth_ppm(i) for i in range(n)],
     }
+    if getattr(report, "signal", None) is not None:  # the run's own depth measurement and flags
+        cols["signal_depth_ppm"] = [s["depth_ppm"] for s in report.signal]
+        cols["signal_snr"] = [s["snr"] for s in report.signal]
+        cols["n_transits_on_data"] = [s["n_transits_on_data"] for s in report.signal]
+        cols["flags"] = [";".join(s["flags"]) for s in report.signal]
     for cid in report.checks:
         rs = [res.get(cid) for res in report.results]
         cols[f"{cid}_status"] = [r.status if r else "" for r in rs]
