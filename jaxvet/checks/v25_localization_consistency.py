@@ -495,7 +495,7 @@ def format(ctx: VetContext, opts: V25Options, a: dict) -> list[CheckResult]:
     o8, o9 = _pixel_options(ctx)
     prep = px.prepared(ctx.tpfs, int(o8.quality_bitmask), ctx=ctx)
     a8 = {n[3:]: v for n, v in a.items() if n.startswith("c8_")}
-    a9 = v09.with_reference_metrics({n[3:]: v for n, v in a.items() if n.startswith("c9_")}, prep, o9)
+    a9 = v09.with_reference_metrics(ctx, {n[3:]: v for n, v in a.items() if n.startswith("c9_")}, prep, o9)
     return [_candidate_result(ctx, a, a8, a9, i, prep, o8, o9, opts) for i in range(b)]
 
 
