@@ -72,9 +72,11 @@ from jaxvet.campaigns.parts import part_ok, part_path, remove_temp_files, to_ast
 from jaxvet.campaigns.runner import resolve_campaign_options
 from jaxvet.campaigns.summary import verdict_counts
 from jaxvet.checks import get_check
-from jaxvet.data import Candidate, CandidateBatch, LightCurve, bucket_size
+from jaxvet.checks._pixel_pairs import GROUP_STAMPS_KEY, PAIR_BLOCK_KEY
+from jaxvet.data import Candidate, CandidateBatch, LightCurve, LightCurveBatch, bucket_size
+from jaxvet.engine import runner
 from jaxvet.engine.chunks import ShapeLadder
-from jaxvet.engine.context import CheckSpec, VetContext, to_host
+from jaxvet.engine.context import CheckSpec, VetContext
 from jaxvet.errors import JaxvetInputError
 from jaxvet.pixels import TESS_PIXEL_SCALE_ARCSEC, TPFStamp, stamp_target_pixel
 from jaxvet.results import to_jsonable
@@ -122,6 +124,9 @@ DEFAULT_CHECKS = ("V08", "V09")
 DEFAULT_OPTIONS = {"V08": {"plot_data": False}}
 OFFSET_THRESHOLD_PX = 1.0
 V08_FLOOR_PX = 0.05
+#: (candidate, stamp) pairs per pixel-kernel call: fixed, so every row is computed by the same
+#: program whatever the chunk size (rows are bit-identical across chunk sizes)
+PAIR_BLOCK = 8
 
 _KEY_METRICS = {
     "V08": (
@@ -399,69 +404,101 @@ def _num(v) -> float:
     return v
 
 
-def _vet_one(truth: dict, stamp: TPFStamp, specs, seed: int, options: dict, checked: dict,
-             seconds: dict, shapes: ShapeLadder) -> dict:
-    """Vet one injected stamp with ``specs`` (``checked``: their validated options); its row.
-    ``shapes`` is the campaign's one :class:`~jaxvet.engine.chunks.ShapeLadder`, so every
-    injection reuses the programs compiled for the earlier ones."""
-    lc = stamp_lightcurve(stamp)
-    cand = Candidate(
-        period_days=truth["period_days"],
-        t0_btjd=truth["t0_btjd"],
-        duration_hours=truth["duration_hours"],
-        id=f"inj{truth['injection_id']}",
-    )
-    # as jaxvet.engine.runner.vet builds it for one candidate (`jaxvet vet LC --tpf STAMP`)
-    from jaxvet.data import LightCurveBatch
-
-    ctx = VetContext(
-        lightcurves=[lc],
-        lcb=LightCurveBatch.from_lightcurves([lc]),
-        candidates=[cand],
-        cb=CandidateBatch.from_candidates([cand], lc_index=[0], pad_to=bucket_size(1, 8)),
-        seed=int(seed),
-        tpfs=[stamp],
-        options=options,
-        candidate_ids=np.array([truth["injection_id"]], np.int64),
-        shapes=shapes,
-    )
-    row: dict[str, Any] = {}
-    target_rc = stamp_target_pixel(stamp)
-    for spec in specs:
-        t = time.perf_counter()
-        o = checked.get(spec.id)
-        res = spec.finish(ctx, to_host(spec.dispatch(ctx, o)), o)[0]
-        seconds[spec.id] = seconds.get(spec.id, 0.0) + time.perf_counter() - t
-        m = res.metrics or {}
-        row[f"{spec.id}_status"] = str(res.status)
-        row[f"{spec.id}_verdict"] = str(res.verdict) if res.verdict else "none"
-        names = list(_KEY_METRICS.get(spec.id, ())) + [
-            n for n in spec.summary_metrics if n not in _KEY_METRICS.get(spec.id, ())
-        ]
-        for name in names:
-            row[f"{spec.id}_{name}"] = _num(m.get(name))
-        if spec.id == "V08":
-            delta, derr = _stamp_depth(stamp, cand)
-            so = _v08_source_offset(m, delta, derr, target_rc)
-            row.update(so)
-            row["V08_off_target"] = bool(
-                so["V08_source_offset_pixels"] > OFFSET_THRESHOLD_PX and so["V08_source_offset_sigma"] >= 3.0
-            )
-        elif spec.id == "V09":
-            row["V09_off_target"] = row["V09_verdict"] in ("warn", "fail")
+def _check_columns(spec, res, stamp: TPFStamp, cand: Candidate, target_rc) -> dict:
+    """One injection's columns for one check's result."""
+    m = res.metrics or {}
+    row: dict[str, Any] = {
+        f"{spec.id}_status": str(res.status),
+        f"{spec.id}_verdict": str(res.verdict) if res.verdict else "none",
+    }
+    names = list(_KEY_METRICS.get(spec.id, ())) + [
+        n for n in spec.summary_metrics if n not in _KEY_METRICS.get(spec.id, ())
+    ]
+    for name in names:
+        row[f"{spec.id}_{name}"] = _num(m.get(name))
+    if spec.id == "V08":
+        delta, derr = _stamp_depth(stamp, cand)
+        so = _v08_source_offset(m, delta, derr, target_rc)
+        row.update(so)
+        row["V08_off_target"] = bool(
+            so["V08_source_offset_pixels"] > OFFSET_THRESHOLD_PX and so["V08_source_offset_sigma"] >= 3.0
+        )
+    elif spec.id == "V09":
+        row["V09_off_target"] = row[f"{spec.id}_verdict"] in ("warn", "fail")
     return row
 
 
+def _vet_batch(truths: list[dict], stamps: list[TPFStamp], specs, seed: int, options: dict, checked: dict,
+               seconds: dict, shapes: ShapeLadder) -> list[dict]:
+    """Vet a chunk of injected stamps with ``specs`` in one engine segment; one row per injection.
+
+    One :class:`~jaxvet.engine.context.VetContext` holds the chunk: injection ``j``'s aperture-sum
+    light curve and candidate, every stamp in ``tpfs`` and ``tpf_index[j] = j`` (each candidate is
+    vetted on its own stamp only), bootstrap keys from ``(seed, injection_id)``.  The pixel checks
+    pack the chunk's same-shape stamps into one batch and run every injection in one batched call
+    per check (in fixed blocks of :data:`PAIR_BLOCK` pairs, so a row's numbers never depend on the
+    chunk size); every check is dispatched before the host waits, then each check's results come
+    back in one device-to-host copy.  ``shapes`` is the campaign's one
+    :class:`~jaxvet.engine.chunks.ShapeLadder`, so every chunk reuses the compiled programs.
+    """
+    t = time.perf_counter()
+    lcs = [stamp_lightcurve(st) for st in stamps]
+    cands = [
+        Candidate(
+            period_days=tr["period_days"],
+            t0_btjd=tr["t0_btjd"],
+            duration_hours=tr["duration_hours"],
+            id=f"inj{tr['injection_id']}",
+        )
+        for tr in truths
+    ]
+    n = len(cands)
+    ctx = VetContext(
+        lightcurves=lcs,
+        lcb=LightCurveBatch.from_lightcurves(lcs),
+        candidates=cands,
+        cb=CandidateBatch.from_candidates(cands, lc_index=np.arange(n), pad_to=bucket_size(n, 8)),
+        seed=int(seed),
+        tpfs=list(stamps),
+        options=options,
+        candidate_ids=np.array([tr["injection_id"] for tr in truths], np.int64),
+        tpf_index=np.arange(n)[:, None],
+        shapes=shapes,
+    )
+    run_ids = runner._with_requirements([s_.id for s_ in specs])
+    run_opts = {**runner.resolve_options(run_ids, options), **checked}
+    host, _ = runner._run_segment([runner._Chunk(0, ctx)], run_ids, run_opts, None,
+                                  runner.resolve_threads(None, len(run_ids)))
+    seconds["vet"] = seconds.get("vet", 0.0) + time.perf_counter() - t
+    t = time.perf_counter()
+    results = {spec.id: spec.finish(ctx, host[spec.id][0], checked.get(spec.id)) for spec in specs}
+    rows = []
+    for j, (stamp, cand) in enumerate(zip(stamps, cands, strict=True)):
+        target_rc = stamp_target_pixel(stamp)
+        row: dict[str, Any] = {}
+        for spec in specs:
+            row.update(_check_columns(spec, results[spec.id][j], stamp, cand, target_rc))
+        rows.append(row)
+    seconds["format"] = seconds.get("format", 0.0) + time.perf_counter() - t
+    return rows
+
+
 def prime_shapes(specs, seed: int, kinds: Sequence[str], rng_par: dict, stamp_cfg: dict,
-                 options: dict, checked: dict) -> ShapeLadder:
+                 options: dict, checked: dict, chunk: int = 1) -> ShapeLadder:
     """A :class:`~jaxvet.engine.chunks.ShapeLadder` holding the campaign's largest shapes.
 
     One probe injection of each kind at the shortest period and the longest duration of the
     ranges, its first transit at the stamp's first cadence (the most epochs and the widest
     windows any injection can have) is vetted and discarded, so V08 and V09 are compiled once
-    for the whole campaign rather than again whenever an injection needs a larger bucket.
+    for the whole campaign rather than again whenever an injection needs a larger bucket.  The
+    ladder also fixes the pixel kernels' block of pairs (:data:`PAIR_BLOCK`) and pads every
+    chunk's packed stamps to ``chunk`` (a power of two) of them, so a short last chunk runs the
+    same programs.
     """
     shapes = ShapeLadder()
+    shapes.at_least(PAIR_BLOCK_KEY, PAIR_BLOCK)
+    shapes.at_least(GROUP_STAMPS_KEY, bucket_size(chunk, 1))  # a chunk's stamps: one packed shape
+    truths = []
     for j, kind in enumerate(kinds):
         truth = draw_injection(j, int(seed), kinds, rng_par, stamp_cfg)
         truth.update(
@@ -470,7 +507,9 @@ def prime_shapes(specs, seed: int, kinds: Sequence[str], rng_par: dict, stamp_cf
             duration_hours=rng_par["duration_hours"][1],
             t0_btjd=float(stamp_cfg["t_start"]),
         )
-        _vet_one(truth, simulate_injection(truth, stamp_cfg), specs, int(seed), options, checked, {}, shapes)
+        truths.append(truth)
+    stamps = [simulate_injection(tr, stamp_cfg) for tr in truths]
+    _vet_batch(truths, stamps, specs, int(seed), options, checked, {}, shapes)
     return shapes
 
 
@@ -581,10 +620,10 @@ def _summary_dict(cols, kinds_t, check_ids, edges, *, config: dict, timing: dict
 
 
 def _vet_chunk(ids, seed, kinds_t, rng_par, stamp_cfg, specs, opts, checked, seconds, shapes):
-    """Simulate and vet injections ``ids``: their rows as one pyarrow Table (one result part)."""
+    """Simulate and vet injections ``ids`` (one batch): their rows as one pyarrow Table (one part)."""
     import pyarrow as pa
 
-    rows = []
+    truths, stamps, rows = [], [], []
     for i in ids:
         truth = draw_injection(int(i), seed, kinds_t, rng_par, stamp_cfg)
         t = time.perf_counter()
@@ -594,8 +633,12 @@ def _vet_chunk(ids, seed, kinds_t, rng_par, stamp_cfg, specs, opts, checked, sec
         row = {k_: v for k_, v in truth.items() if not k_.startswith("_")}
         row["target_row"], row["target_col"] = (float(x) for x in tr["star_rc"][0])
         row["neighbour_row"], row["neighbour_col"] = (float(x) for x in tr["star_rc"][1])
-        row.update(_vet_one(truth, stamp, specs, seed, opts, checked, seconds, shapes))
+        truths.append(truth)
+        stamps.append(stamp)
         rows.append(row)
+    for row, vetted in zip(rows, _vet_batch(truths, stamps, specs, seed, opts, checked, seconds, shapes),
+                           strict=True):
+        row.update(vetted)
     cols = _columns(rows, specs, len(rows))
     return pa.table({name: pa.array(v) for name, v in cols.items()})
 
@@ -698,7 +741,8 @@ def run_pixel_campaign(
             else:
                 if shapes is None:  # prime only when something is left to vet
                     t_prime = time.perf_counter()
-                    shapes = prime_shapes(specs, int(seed), kinds_t, rng_par, stamp_cfg, opts, checked)
+                    shapes = prime_shapes(specs, int(seed), kinds_t, rng_par, stamp_cfg, opts, checked,
+                                          min(k, n_inj))
                     seconds["prime"] = time.perf_counter() - t_prime
                 t_chunk = time.perf_counter()
                 part = _vet_chunk(ids, int(seed), kinds_t, rng_par, stamp_cfg, specs, opts, checked,

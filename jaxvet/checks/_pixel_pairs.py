@@ -37,11 +37,14 @@ __all__ = [
     "per_slot",
     "pair_chunk",
     "PAIR_BLOCK_KEY",
+    "GROUP_STAMPS_KEY",
 ]
 
 #: ShapeLadder name of a fixed pair-kernel block (rows per call); a pixel campaign sets it so a
 #: row's program never depends on how many injections share its chunk
 PAIR_BLOCK_KEY = "pixel.pair_block"
+#: ShapeLadder name of the smallest padded stamp count of a group (see :func:`stamp_groups`)
+GROUP_STAMPS_KEY = "pixel.group_stamps"
 
 
 @dataclass
@@ -60,8 +63,10 @@ def _concat(trees):
     return jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=0), *trees)
 
 
-def _group(prep: sx.Prepared, members: list[int]) -> StampGroup:
+def _group(prep: sx.Prepared, members: list[int], size: int) -> StampGroup:
+    """The members' arrays concatenated, padded to ``size`` rows with copies of the last one."""
     sps = [prep.preps[m] for m in members]
+    sps = sps + [sps[-1]] * (max(size, len(sps)) - len(sps))
     if len(sps) == 1:
         pb, stats, lcb = sps[0].pb, sps[0].stats, sps[0].lcb
     else:
@@ -78,13 +83,22 @@ def _group(prep: sx.Prepared, members: list[int]) -> StampGroup:
 
 
 def stamp_groups(ctx, prep: sx.Prepared, quality_bitmask: int) -> list[StampGroup]:
-    """The run's stamps grouped by (rows, cols, padded cadences), once per run (run cache)."""
+    """The run's stamps grouped by (rows, cols, padded cadences), once per run (run cache).
+
+    A group of several stamps is padded to a power of two of them, at least
+    :data:`GROUP_STAMPS_KEY` of the run's shape ladder (a campaign primes it with its chunk size),
+    so its kernels compile once for every chunk.
+    """
 
     def make():
         by_shape: dict[tuple, list[int]] = {}
         for i, sp in enumerate(prep.preps):
             by_shape.setdefault((*sp.stamp.stamp_shape, sp.pb.n_cadences), []).append(i)
-        return [_group(prep, m) for m in by_shape.values()]
+        out = []
+        for m in by_shape.values():
+            size = 1 if len(m) == 1 else bucket_size(len(m), 1)
+            out.append(_group(prep, m, max(size, ctx.shapes.get(GROUP_STAMPS_KEY, 1))))
+        return out
 
     return ctx.cached(("pixel_groups", int(quality_bitmask)), make, per_chunk=False)
 
