@@ -57,6 +57,7 @@ __all__ = [
     "lc_tpf_overlap",
     "stamp_target_pixel",
     "sky_jacobian",
+    "sky_jacobian_grid",
 ]
 
 #: TESS pixel scale (arcsec per pixel), as in the reference.
@@ -224,6 +225,32 @@ def stamp_target_pixel(stamp: TPFStamp, ra_deg=None, dec_deg=None) -> tuple[floa
     return (y, x)
 
 
+def _jacobians(stamp: TPFStamp, rows: np.ndarray, cols: np.ndarray) -> np.ndarray | None:
+    """(N, 2, 2) central-difference Jacobians of the stamp's WCS at pixel positions (rows, cols)."""
+    r0, c0 = np.asarray(rows, float), np.asarray(cols, float)
+    h = np.full_like(c0, 0.5)
+    xs = np.stack([c0, c0 + h, c0 - h, c0, c0], axis=1).reshape(-1)
+    ys = np.stack([r0, r0, r0, r0 + h, r0 - h], axis=1).reshape(-1)
+    try:
+        ra, dec = stamp.wcs.pixel_to_world_values(xs, ys)
+    except _wcs_errors():
+        return None
+    ra = np.asarray(ra, float).reshape(-1, 5)
+    dec = np.asarray(dec, float).reshape(-1, 5)
+    cosd = np.cos(np.deg2rad(dec[:, 0]))
+
+    def d_ra(a, b):
+        return ((a - b + 180.0) % 360.0 - 180.0) * cosd * 3600.0
+
+    return np.stack(
+        [
+            np.stack([d_ra(ra[:, 1], ra[:, 2]), d_ra(ra[:, 3], ra[:, 4])], axis=-1),
+            np.stack([(dec[:, 1] - dec[:, 2]) * 3600.0, (dec[:, 3] - dec[:, 4]) * 3600.0], axis=-1),
+        ],
+        axis=-2,
+    )
+
+
 def sky_jacobian(stamp: TPFStamp, at_rc: tuple[float, float] | None = None) -> np.ndarray | None:
     """2x2 matrix mapping (d_col, d_row) pixel offsets to (east, north) offsets in arcsec.
 
@@ -234,24 +261,19 @@ def sky_jacobian(stamp: TPFStamp, at_rc: tuple[float, float] | None = None) -> n
         return None
     nr, nc = stamp.stamp_shape
     r0, c0 = at_rc if at_rc is not None else ((nr - 1) / 2.0, (nc - 1) / 2.0)
-    try:
-        pts = np.array([[c0, r0], [c0 + 0.5, r0], [c0 - 0.5, r0], [c0, r0 + 0.5], [c0, r0 - 0.5]])
-        ra, dec = stamp.wcs.pixel_to_world_values(pts[:, 0], pts[:, 1])
-    except _wcs_errors():
+    j = _jacobians(stamp, np.array([r0]), np.array([c0]))
+    return j[0] if j is not None and np.all(np.isfinite(j)) else None
+
+
+def sky_jacobian_grid(stamp: TPFStamp) -> np.ndarray | None:
+    """:func:`sky_jacobian` at every pixel centre: (rows, cols, 2, 2), one vectorised WCS call;
+    None without a WCS or where the WCS cannot map a pixel."""
+    if not stamp.has_wcs:
         return None
-    ra, dec = np.asarray(ra, float), np.asarray(dec, float)
-    cosd = np.cos(np.deg2rad(dec[0]))
-
-    def d_ra(a, b):
-        return ((a - b + 180.0) % 360.0 - 180.0) * cosd * 3600.0
-
-    j = np.array(
-        [
-            [d_ra(ra[1], ra[2]), d_ra(ra[3], ra[4])],
-            [(dec[1] - dec[2]) * 3600.0, (dec[3] - dec[4]) * 3600.0],
-        ]
-    )
-    return j if np.all(np.isfinite(j)) else None
+    nr, nc = stamp.stamp_shape
+    rr, cc = np.meshgrid(np.arange(nr, dtype=float), np.arange(nc, dtype=float), indexing="ij")
+    j = _jacobians(stamp, rr.reshape(-1), cc.reshape(-1))
+    return j.reshape(nr, nc, 2, 2) if j is not None and np.all(np.isfinite(j)) else None
 
 
 def lc_tpf_overlap(lc: LightCurve | None, tpf_time: np.ndarray) -> tuple[dict, list[str], list[str]]:

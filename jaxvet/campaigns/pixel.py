@@ -725,6 +725,7 @@ def run_pixel_campaign(
         bar = tqdm(total=n_inj, desc="pixel campaign", unit="inj", file=sys.stderr, dynamic_ncols=True)
     seconds: dict[str, float] = {"simulate": 0.0}
     chunk_seconds: list[float] = []
+    chunk_cpu_seconds: list[float] = []  # process CPU time (all threads): load-independent cost
     parts: list = []
     n_resumed = 0
     shapes = None
@@ -744,13 +745,14 @@ def run_pixel_campaign(
                     shapes = prime_shapes(specs, int(seed), kinds_t, rng_par, stamp_cfg, opts, checked,
                                           min(k, n_inj))
                     seconds["prime"] = time.perf_counter() - t_prime
-                t_chunk = time.perf_counter()
+                t_chunk, cpu_chunk = time.perf_counter(), time.process_time()
                 part = _vet_chunk(ids, int(seed), kinds_t, rng_par, stamp_cfg, specs, opts, checked,
                                   seconds, shapes)
                 if path is not None:
                     write_part(path, part)
                 parts.append(part)
                 chunk_seconds.append(time.perf_counter() - t_chunk)
+                chunk_cpu_seconds.append(time.process_time() - cpu_chunk)
             if bar is not None:
                 bar.update(ids.size)
     finally:
@@ -767,6 +769,7 @@ def run_pixel_campaign(
         "wall_s": time.perf_counter() - t_start, "loop_s": loop_s, "n_resumed": n_resumed,
         "injections_per_s": n_vetted / loop_s if loop_s > 0 and n_vetted else None,
         "seconds_by_stage": seconds, "chunk_seconds": chunk_seconds,
+        "chunk_cpu_seconds": chunk_cpu_seconds,
     })
     if out_dir is not None:
         write_part(out_dir / "results.parquet", table)

@@ -6,13 +6,16 @@ A run's stamps (``ctx.tpfs``) are prepared once (:func:`jaxvet.stamps.prepared`)
 stamp of the run in order (S = K; what ``jaxvet.vet(lc, cands, tpfs=...)`` does), or the rows of
 ``ctx.tpf_index`` (a pixel campaign gives each injection its own stamp: S = 1).
 
-Stamps of one shape (rows, cols and bucketed cadence count) form a :class:`StampGroup`: their
-prepared device arrays are concatenated into one K_g-row :class:`~jaxvet.core.pixels.PixelBatch`
-and :class:`~jaxvet.core.pixels.PixelStats` (each stamp's statistics are computed on its own, so a
-stamp's numbers do not depend on the stamps it is packed with).  Every (candidate, slot) pair whose
+When candidates have their own stamps, stamps of one shape (rows, cols and bucketed cadence
+count) form a :class:`StampGroup`: their prepared device arrays are concatenated into one
+K_g-row :class:`~jaxvet.core.pixels.PixelBatch` and :class:`~jaxvet.core.pixels.PixelStats`
+(each stamp's statistics are computed on its own, so a stamp's numbers do not depend on the
+stamps it is packed with).  Every (candidate, slot) pair whose
 stamp is in the group is one row of the group's batched kernel call (:class:`PairBatch`), which
 reads its stamp by index (``a["k"]``); :func:`to_slots` reassembles the groups' rows on the device
-into (B, S, ...) arrays.  A run with one stamp is one group of one stamp, as before.
+into (B, S, ...) arrays.  When every candidate is vetted on every stamp, each stamp is its own
+group (the candidates fill the batch), so a run with one stamp computes exactly what it did when
+the checks took one shared stamp at a time.
 """
 
 from __future__ import annotations
@@ -83,14 +86,19 @@ def _group(prep: sx.Prepared, members: list[int], size: int) -> StampGroup:
 
 
 def stamp_groups(ctx, prep: sx.Prepared, quality_bitmask: int) -> list[StampGroup]:
-    """The run's stamps grouped by (rows, cols, padded cadences), once per run (run cache).
+    """The run's stamps in packed groups, once per run (run cache).
 
-    A group of several stamps is padded to a power of two of them, at least
-    :data:`GROUP_STAMPS_KEY` of the run's shape ladder (a campaign primes it with its chunk size),
-    so its kernels compile once for every chunk.
+    With ``ctx.tpf_index`` (candidates on their own stamps, e.g. a pixel campaign's chunk), stamps
+    of one (rows, cols, padded cadences) shape form one group, padded to a power of two of them
+    and at least :data:`GROUP_STAMPS_KEY` of the run's shape ladder (a campaign primes it with its
+    chunk size), so its kernels compile once for every chunk.  Without it every candidate is
+    vetted on every stamp, the candidates already fill the batch, and each stamp is its own
+    group (one compiled program whatever the number of stamps).
     """
 
     def make():
+        if getattr(ctx, "tpf_index", None) is None:
+            return [_group(prep, [i], 1) for i in range(len(prep.preps))]
         by_shape: dict[tuple, list[int]] = {}
         for i, sp in enumerate(prep.preps):
             by_shape.setdefault((*sp.stamp.stamp_shape, sp.pb.n_cadences), []).append(i)
