@@ -12,7 +12,11 @@ applied across sectors):
   centroid from the target ``(d_col, d_row)`` with its error.  Both are expressed in arcsec in a
   common frame: on the sky (east, north) through each stamp's WCS Jacobian when every stamp has
   a WCS (sectors have different detector orientations), else in the pixel frame (x 21"/px,
-  flag ``V25_PIXEL_FRAME``: only meaningful when the stamps share an orientation).
+  flag ``V25_PIXEL_FRAME``: only meaningful when the stamps share an orientation).  The
+  Jacobian is taken at the candidate's V09 target position on that stamp (the stamp centre
+  without one): the WCS gives it at every pixel centre once per run (the one host step) and
+  the device interpolates bilinearly, so the whole statistic runs on the device from V08's and
+  V09's device trees and V25 never waits for them.
 * A systematic floor is added in quadrature (``centroid_floor_pixels`` 0.02 px,
   ``diffimg_floor_pixels`` 0.1 px): real stamps show pointing systematics at that level (the
   TOI-5807 sector-83 centroid "shift" of 0.017 px is ~3 bootstrap sigma).
