@@ -441,16 +441,18 @@ class Prepared:
         return np.array([p.n_dropped for p in self.preps], np.int64)
 
 
-def prepare_stamp(stamp: TPFStamp, quality_bitmask: int = 0) -> StampPrep:
-    """Device arrays and per-stamp statistics for one stamp (host planning numbers included).
-
-    Not cached: a run shares its stamps through :func:`prepared` (the run's cache).
-    """
+def _dispatch_stamp(stamp: TPFStamp, quality_bitmask: int):
+    """Pack one stamp and dispatch its statistics (nothing waited for)."""
     if not isinstance(stamp, TPFStamp):
         raise JaxvetInputError(f"expected a jaxvet.stamps.TPFStamp, got {type(stamp).__name__}")
     packed = _pack_stamps([stamp], quality_bitmask)
     pb = PixelBatch(**{k: jnp.asarray(v) for k, v in packed.items()})
     stats = pixel_stats(pb)
+    return stamp, packed, pb, stats, pixel_medians(stats.vs, stats.n_fin, pb.pix_mask)
+
+
+def _finish_stamp(stamp, packed, pb, stats, pixel_median) -> StampPrep:
+    """The host planning numbers of a dispatched stamp (waits for its statistics)."""
     n_valid = int(packed["n_valid"][0])
     return StampPrep(
         stamp=stamp,
@@ -461,9 +463,17 @@ def prepare_stamp(stamp: TPFStamp, quality_bitmask: int = 0) -> StampPrep:
         n_dropped=stamp.n_cadences - n_valid,
         tail_estimate=_tail_estimate(stats),
         max_flux=float(np.asarray(stats.max_flux)[0]) if n_valid else float("nan"),
-        pixel_median=pixel_medians(stats.vs, stats.n_fin, pb.pix_mask),
+        pixel_median=pixel_median,
         window_time=packed["time"][0, :n_valid],
     )
+
+
+def prepare_stamp(stamp: TPFStamp, quality_bitmask: int = 0) -> StampPrep:
+    """Device arrays and per-stamp statistics for one stamp (host planning numbers included).
+
+    Not cached: a run shares its stamps through :func:`prepared` (the run's cache).
+    """
+    return _finish_stamp(*_dispatch_stamp(stamp, quality_bitmask))
 
 
 def prepared(stamps: Sequence[TPFStamp], quality_bitmask: int = 0, *, ctx=None) -> Prepared:
@@ -480,7 +490,9 @@ def prepared(stamps: Sequence[TPFStamp], quality_bitmask: int = 0, *, ctx=None) 
             raise JaxvetInputError(f"tpfs[{i}] must be a jaxvet.stamps.TPFStamp, got {type(s).__name__}")
 
     def make() -> Prepared:
-        return Prepared(preps=[prepare_stamp(s, quality_bitmask) for s in stamps], tags=stamp_tags(stamps))
+        # every stamp's statistics dispatched before the host waits for the first one
+        pending = [_dispatch_stamp(s, quality_bitmask) for s in stamps]
+        return Prepared(preps=[_finish_stamp(*p) for p in pending], tags=stamp_tags(stamps))
 
     if ctx is None:
         return make()

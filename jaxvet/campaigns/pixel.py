@@ -25,14 +25,19 @@ arguments, ``(lo, hi)`` or a fixed number): see :data:`DEFAULT_RANGES`; ``period
 
 Vetting
 -------
-The pixel checks pair *every* stamp of a :class:`~jaxvet.engine.context.VetContext` with *every*
-candidate and report the first stamp, so each injection gets its own context (one stamp, one
-candidate, built as :func:`jaxvet.engine.runner.vet` builds it; bootstrap keys from ``(seed,
-injection_id)`` through ``candidate_ids``).  Its light curve is the aperture sum of the stamp
-(:func:`stamp_lightcurve`).  ``chunk_size`` only groups injections for progress reporting.
-The contexts share one :class:`~jaxvet.engine.chunks.ShapeLadder`, primed at the largest shapes
-of the ranges (:func:`prime_shapes`), so V08 and V09 compile once per campaign; an in-transit
-set padded beyond V08's ``JOINT_MAX`` takes its normal-rank bootstrap path.
+A chunk of ``chunk_size`` injections is vetted in one engine segment
+(:func:`jaxvet.engine.runner.run_contexts`, as :func:`jaxvet.vet` runs a segment): one
+:class:`~jaxvet.engine.context.VetContext` holds every injection's aperture-sum light curve
+(:func:`stamp_lightcurve`) and candidate, the chunk's stamps in ``tpfs`` and ``tpf_index[j] = j``
+(each candidate on its own stamp).  V08 and V09 pack the chunk's same-shape stamps into one
+padded batch and run every injection in one batched call per check, in fixed blocks of
+:data:`PAIR_BLOCK` pairs; every check is dispatched before the host waits, then each check's
+results come back in one device-to-host copy.  Bootstrap keys come from ``fold_in`` of
+``(seed, injection_id)`` (``candidate_ids``) and the stamp's sector, so a row is bit-identical
+whatever the chunk size (tested for chunks of 1, 3, 4, 5 and 8).  Chunks share one
+:class:`~jaxvet.engine.chunks.ShapeLadder`, primed at the largest shapes of the ranges
+(:func:`prime_shapes`), so V08 and V09 compile once per campaign; an in-transit set padded beyond
+V08's ``JOINT_MAX`` takes its normal-rank bootstrap path.
 
 Off-target flags (columns ``V08_off_target``, ``V09_off_target``, ``flagged_off_target``):
 
@@ -465,10 +470,7 @@ def _vet_batch(truths: list[dict], stamps: list[TPFStamp], specs, seed: int, opt
         tpf_index=np.arange(n)[:, None],
         shapes=shapes,
     )
-    run_ids = runner._with_requirements([s_.id for s_ in specs])
-    run_opts = {**runner.resolve_options(run_ids, options), **checked}
-    host, _ = runner._run_segment([runner._Chunk(0, ctx)], run_ids, run_opts, None,
-                                  runner.resolve_threads(None, len(run_ids)))
+    host = runner.run_contexts([ctx], [s_.id for s_ in specs], checked)
     seconds["vet"] = seconds.get("vet", 0.0) + time.perf_counter() - t
     t = time.perf_counter()
     results = {spec.id: spec.finish(ctx, host[spec.id][0], checked.get(spec.id)) for spec in specs}
