@@ -494,12 +494,12 @@ def prime_shapes(specs, seed: int, kinds: Sequence[str], rng_par: dict, stamp_cf
     windows any injection can have) is vetted and discarded, so V08 and V09 are compiled once
     for the whole campaign rather than again whenever an injection needs a larger bucket.  The
     ladder also fixes the pixel kernels' block of pairs (:data:`PAIR_BLOCK`) and pads every
-    chunk's packed stamps to ``chunk`` (a power of two) of them, so a short last chunk runs the
-    same programs.
+    chunk's packed stamps to ``chunk`` (a power of two, at least :data:`PAIR_BLOCK`) of them, so a
+    short last chunk or a small campaign runs the same programs.
     """
     shapes = ShapeLadder()
     shapes.at_least(PAIR_BLOCK_KEY, PAIR_BLOCK)
-    shapes.at_least(GROUP_STAMPS_KEY, bucket_size(chunk, 1))  # a chunk's stamps: one packed shape
+    shapes.at_least(GROUP_STAMPS_KEY, bucket_size(chunk, PAIR_BLOCK))  # one packed shape per chunk
     truths = []
     for j, kind in enumerate(kinds):
         truth = draw_injection(j, int(seed), kinds, rng_par, stamp_cfg)
