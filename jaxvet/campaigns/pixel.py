@@ -489,9 +489,9 @@ def prime_shapes(specs, seed: int, kinds: Sequence[str], rng_par: dict, stamp_cf
                  options: dict, checked: dict, chunk: int = 1) -> ShapeLadder:
     """A :class:`~jaxvet.engine.chunks.ShapeLadder` holding the campaign's largest shapes.
 
-    One probe injection of each kind at the shortest period and the longest duration of the
-    ranges, its first transit at the stamp's first cadence (the most epochs and the widest
-    windows any injection can have) is vetted and discarded, so V08 and V09 are compiled once
+    A chunk of probe injections (the kinds in turn) at the shortest period and the longest
+    duration of the ranges, the first transit at the stamp's first cadence (the most epochs and
+    the widest windows any injection can have) is vetted and discarded, so V08 and V09 are compiled once
     for the whole campaign rather than again whenever an injection needs a larger bucket.  The
     ladder also fixes the pixel kernels' block of pairs (:data:`PAIR_BLOCK`) and pads every
     chunk's packed stamps to ``chunk`` (a power of two, at least :data:`PAIR_BLOCK`) of them, so a
@@ -501,10 +501,10 @@ def prime_shapes(specs, seed: int, kinds: Sequence[str], rng_par: dict, stamp_cf
     shapes.at_least(PAIR_BLOCK_KEY, PAIR_BLOCK)
     shapes.at_least(GROUP_STAMPS_KEY, bucket_size(chunk, PAIR_BLOCK))  # one packed shape per chunk
     truths = []
-    for j, kind in enumerate(kinds):
+    for j in range(max(int(chunk), len(kinds))):  # a full chunk: every shape of a chunk compiles here
         truth = draw_injection(j, int(seed), kinds, rng_par, stamp_cfg)
         truth.update(
-            kind=kind,
+            kind=kinds[j % len(kinds)],
             period_days=rng_par["period_days"][0],
             duration_hours=rng_par["duration_hours"][1],
             t0_btjd=float(stamp_cfg["t_start"]),
