@@ -185,10 +185,11 @@ def _jacobian_tables(ctx: VetContext, prep: px.Prepared) -> tuple[str, jax.Array
     return ctx.cached(("V25:jacobians",), make, per_chunk=False)
 
 
-def _jacobian_at(tab, shape, row, col):
-    """Bilinear interpolation of one stamp's Jacobian table (R, C, 2, 2) at (row, col), clipped
-    to the stamp; the stamp centre where the position is not finite."""
-    nr, nc = shape[0], shape[1]
+def _jacobian_at(tabs, shapes, k, row, col):
+    """Bilinear interpolation of stamp ``k``'s Jacobian table (``tabs`` (K, R, C, 2, 2)) at
+    (row, col), clipped to the stamp; the stamp centre where the position is not finite.  Reads
+    four table entries (no per-candidate copy of a table)."""
+    nr, nc = shapes[k, 0], shapes[k, 1]
     ok = jnp.isfinite(row) & jnp.isfinite(col)
     r = jnp.clip(jnp.where(ok, row, (nr - 1) / 2.0), 0.0, nr - 1.0)
     c = jnp.clip(jnp.where(ok, col, (nc - 1) / 2.0), 0.0, nc - 1.0)
@@ -197,10 +198,10 @@ def _jacobian_at(tab, shape, row, col):
     r1, c1 = jnp.minimum(r0 + 1, nr - 1), jnp.minimum(c0 + 1, nc - 1)
     fr, fc = r - r0, c - c0
     return (
-        (1 - fr) * (1 - fc) * tab[r0, c0]
-        + (1 - fr) * fc * tab[r0, c1]
-        + fr * (1 - fc) * tab[r1, c0]
-        + fr * fc * tab[r1, c1]
+        (1 - fr) * (1 - fc) * tabs[k, r0, c0]
+        + (1 - fr) * fc * tabs[k, r0, c1]
+        + fr * (1 - fc) * tabs[k, r1, c0]
+        + fr * fc * tabs[k, r1, c1]
     )
 
 
@@ -314,8 +315,8 @@ def compute(ctx: VetContext, opts: V25Options) -> dict:
     t9 = _required(ctx, v09.SPEC, o9)
     frame, tabs, shapes = _jacobian_tables(ctx, prep)
     idx = jnp.asarray(px.slot_stamps(ctx))  # (B, S)
-    at = jax.vmap(jax.vmap(_jacobian_at))
-    J = at(tabs[idx], shapes[idx], jnp.asarray(t9["ps_target_row"]), jnp.asarray(t9["ps_target_col"]))
+    at = jax.vmap(jax.vmap(_jacobian_at, in_axes=(None, None, 0, 0, 0)), in_axes=(None, None, 0, 0, 0))
+    J = at(tabs, shapes, idx, jnp.asarray(t9["ps_target_row"]), jnp.asarray(t9["ps_target_col"]))
     a8 = {n: jnp.asarray(t8[n]) for n in _A8}
     a9 = {n: jnp.asarray(t9[n]) for n in _A9}
     out = {f"c8_{n}": v for n, v in t8.items()}
