@@ -36,7 +36,7 @@ from jaxvet.errors import JaxvetInputError, NoTransitWarning
 from jaxvet.outputs.report import VetReport
 from jaxvet.results import CheckResult
 
-__all__ = ["vet", "VetReport", "estimate_depths_ppm", "resolve_options", "resolve_threads"]
+__all__ = ["vet", "VetReport", "estimate_depths_ppm", "resolve_options", "resolve_threads", "run_contexts"]
 
 
 def whole_lightcurve_batch(lightcurves: Sequence[LightCurve], like: LightCurveBatch) -> LightCurveBatch:
@@ -185,6 +185,24 @@ def _run_segment(chunks: list[_Chunk], run_ids: list[str], opts: dict[str, Any],
     # one device -> host copy per check for the whole segment
     host = {cid: [to_host(t) for t in _copy_to_host(trees[cid])] for cid in run_ids}
     return host, (np.asarray(_copy_to_host(depths)) if depths is not None else None)
+
+
+def run_contexts(contexts: Sequence[VetContext], ids: Sequence[str], opts: Mapping[str, Any],
+                 threads: int | None = None) -> dict[str, list]:
+    """Checks ``ids`` (with the checks they require) on prepared contexts as one run segment.
+
+    Every context of every check is dispatched before the host waits; each check's trees come
+    back in one device-to-host copy.  ``opts`` maps check ids to validated options (those
+    missing are resolved from the contexts' options).  Returns ``{check_id: [host tree per
+    context]}`` for the formatting step (``spec.finish``).  A campaign whose contexts carry their
+    own stamps (``tpf_index``) runs its chunks through this, as :func:`vet` runs its segments.
+    """
+    run_ids = _with_requirements(list(ids))
+    first = contexts[0].options if contexts else {}
+    resolved = {**resolve_options(run_ids, first), **{k: v for k, v in opts.items() if k in run_ids}}
+    chunks = [_Chunk(i, ctx) for i, ctx in enumerate(contexts)]
+    host, _ = _run_segment(chunks, run_ids, resolved, None, resolve_threads(threads, len(run_ids)))
+    return host
 
 
 def _copy_to_host(trees: Any) -> Any:
