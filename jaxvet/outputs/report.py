@@ -62,9 +62,13 @@ class VetReport:
         return self.depth_estimates_ppm[i] if i < len(self.depth_estimates_ppm) else None
 
     def flags(self, i: int) -> list[str]:
-        """Candidate ``i``'s run-level flags (``NO_SIGNAL``, ``NO_TRANSIT_ON_DATA``; empty when
-        the signal was not measured)."""
-        return list(self.signal[i]["flags"]) if self.signal is not None else []
+        """Candidate ``i``'s run-level flags: ``NO_SIGNAL`` and ``NO_TRANSIT_ON_DATA`` from the
+        signal record, ``OOT_VARIABILITY`` from the variability assessment (empty where neither
+        was measured)."""
+        out = list(self.signal[i]["flags"]) if self.signal is not None else []
+        if self.variability is not None and self.variability[i] and self.variability[i].get("flag"):
+            out.append("OOT_VARIABILITY")
+        return out
 
     def to_dict(self, include_raw: bool = True) -> dict[str, Any]:
         out = []

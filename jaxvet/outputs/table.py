@@ -97,7 +97,8 @@ def report_table(report):
         cols["signal_depth_ppm"] = [s["depth_ppm"] for s in report.signal]
         cols["signal_snr"] = [s["snr"] for s in report.signal]
         cols["n_transits_on_data"] = [s["n_transits_on_data"] for s in report.signal]
-        cols["flags"] = [";".join(s["flags"]) for s in report.signal]
+    if getattr(report, "signal", None) is not None or getattr(report, "variability", None) is not None:
+        cols["flags"] = [";".join(report.flags(i)) for i in range(n)]
     for cid in report.checks:
         rs = [res.get(cid) for res in report.results]
         cols[f"{cid}_status"] = [r.status if r else "" for r in rs]
