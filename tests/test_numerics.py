@@ -64,8 +64,8 @@ def test_v05_coverage_on_sparse_kepler_long_cadence(shared_data):
 
 @pytest.mark.skipif(os.environ.get("JAXVET_TEST_DEFAULT_XLA") == "1", reason="already at the default level")
 def test_bit_exact_helpers_at_the_default_optimisation_level():
-    """The suite compiles at -O0 (tests/conftest.py); the FMA contraction these helpers guard
-    against happens at the default level, so their tests run there too."""
+    """The suite compiles at a lower LLVM level (tests/conftest.py); the helpers guard against
+    the default level's FMA contraction, so their tests run there too."""
     env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "PYTEST_XDIST_WORKER")}
     env["JAXVET_TEST_DEFAULT_XLA"] = "1"
     cmd = [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", __file__,
