@@ -68,7 +68,7 @@ def circular_distance(a, b):
     return jnp.minimum(d, 1.0 - d)
 
 
-def mes_series(t, flux, w, valid, phase, period, t0, qtran, *, n_bins: int = 200):
+def mes_series(t, flux, w, valid, phase, period, t0, qtran, *, n_bins: int = 200, bin_chunk: int = 25):
     """Per-point MES, depth and depth-error series of the binned ModShift statistic.
 
     ``t``/``flux``/``w``/``valid``/``phase``: ``(N,)`` with valid points time-sorted and packed
@@ -92,23 +92,32 @@ def mes_series(t, flux, w, valid, phase, period, t0, qtran, *, n_bins: int = 200
     half = 0.5 * qtran
     u = exact_div(t - t0, period)
 
-    def window(pp_, valid_):
-        return valid_[None, :] & (circular_distance(pp_[None, :], centers[:, None]) < half)
+    def window(pp_, valid_, c):
+        return valid_[None, :] & (circular_distance(pp_[None, :], c[:, None]) < half)
 
-    inw = window(pp, valid)  # (n_bins, N)
-    sw = jnp.sum(jnp.where(inw, w[None, :], 0.0), axis=1)
-    swf = jnp.sum(jnp.where(inw, (w * flux)[None, :], 0.0), axis=1)
-    cnt = jnp.sum(inw, axis=1)
-    has = cnt >= 1
-    bin_dep = jnp.where(has, zpt - swf / sw, jnp.nan)
-    bin_err = jnp.where(has, 1.0 / jnp.sqrt(sw), jnp.nan)
     u_prev = jnp.concatenate([jnp.full((1,), jnp.nan), u[:-1]])
     pp_prev = jnp.concatenate([jnp.zeros((1,)), pp[:-1]])
     v_prev = jnp.concatenate([jnp.zeros((1,), bool), valid[:-1]])
-    c = centers[:, None]
-    same = jnp.round(u_prev[None, :] - c) == jnp.round(u[None, :] - c)
-    starts = inw & ~(window(pp_prev, v_prev) & same)
-    bin_nep = jnp.sum(starts, axis=1)
+    wf = w * flux
+
+    def bin_sums(c):  # (chunk,) centres -> per-bin sums; (chunk, N) masks reduced at once
+        inw = window(pp, valid, c)
+        same = jnp.round(u_prev[None, :] - c[:, None]) == jnp.round(u[None, :] - c[:, None])
+        starts = inw & ~(window(pp_prev, v_prev, c) & same)
+        return (
+            jnp.sum(jnp.where(inw, w[None, :], 0.0), axis=1),
+            jnp.sum(jnp.where(inw, wf[None, :], 0.0), axis=1),
+            jnp.sum(inw, axis=1),
+            jnp.sum(starts, axis=1),
+        )
+
+    n_chunk = -(-n_bins // bin_chunk)
+    cpad = jnp.full(n_chunk * bin_chunk, jnp.nan).at[:n_bins].set(centers)
+    sums = jax.lax.map(bin_sums, cpad.reshape(n_chunk, bin_chunk))
+    sw, swf, cnt, bin_nep = (x.reshape(-1)[:n_bins] for x in sums)
+    has = cnt >= 1
+    bin_dep = jnp.where(has, zpt - swf / sw, jnp.nan)
+    bin_err = jnp.where(has, 1.0 / jnp.sqrt(sw), jnp.nan)
 
     idx = jnp.clip(jnp.floor(pp * n_bins).astype(jnp.int32), 0, n_bins - 1)
     dep = bin_dep[idx]
@@ -210,7 +219,7 @@ def _epoch_ids(t, valid, period, t0, n_epochs: int):
     return seg, present
 
 
-def epoch_metrics(t, flux, w, valid, phase, period, t0, qtran, sig_pri, frac, *, n_epochs: int):
+def epoch_metrics(t, flux, err, w, valid, phase, period, t0, qtran, sig_pri, frac, *, n_epochs: int):
     """``n_transits``, median CHASES and CHI of the reference (one candidate, ``(N,)`` inputs).
 
     Epochs are ``round((t - t0)/P)`` (``n_epochs`` static slots from the first valid epoch);
@@ -227,7 +236,7 @@ def epoch_metrics(t, flux, w, valid, phase, period, t0, qtran, sig_pri, frac, *,
     aph = jnp.abs(phase)
     out = valid & (aph > qtran)
     zpt = weighted_mean(flux, w, out)
-    ses = exact_div(zpt - flux, jnp.sqrt(1.0 / w))
+    ses = (zpt - flux) / err
     inn = valid & (aph < qtran)
 
     def ssum(x, sel):
