@@ -65,13 +65,18 @@ def _shrink(d: dict[str, Any]) -> dict[str, Any]:
     return d
 
 
-def _run(lc: Any, period: float, t0: float, dur_h: float, depth_ppm: float, omitted: list[str],
-         tag: str) -> dict[str, Any]:
+def _run(
+    lc: Any, period: float, t0: float, dur_h: float, depth_ppm: float, omitted: list[str], tag: str
+) -> dict[str, Any]:
     eph = btv.Ephemeris(period_days=period, t0_btjd=t0, duration_hours=dur_h)
     cand = btv.Candidate(ephemeris=eph, depth_ppm=depth_ppm)
     session = btv.VettingSession.from_api(
-        lc=lc, candidate=cand, stellar=btv.StellarParams(**STELLAR_KW), network=False,
-        preset="extended", tic_id=TIC_ID,
+        lc=lc,
+        candidate=cand,
+        stellar=btv.StellarParams(**STELLAR_KW),
+        network=False,
+        preset="extended",
+        tic_id=TIC_ID,
     )
     return {cid: _shrink(result_to_dict(session.run(cid), omitted, f"{tag}.{cid}")) for cid in CHECKS}
 
@@ -95,8 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(N_RANDOM):
         p, t0, d = float(cs.period_days[i]), float(cs.t0_btjd[i]), float(cs.duration_hours[i])
         sub = names[i % len(names)]
-        row = {"subset": sub, "period_days": p, "t0_btjd": t0, "duration_hours": d,
-               "depth_ppm": RANDOM_DEPTH_PPM}
+        row = {
+            "subset": sub,
+            "period_days": p,
+            "t0_btjd": t0,
+            "duration_hours": d,
+            "depth_ppm": RANDOM_DEPTH_PPM,
+        }
         row.update(_run(lcs[sub], p, t0, d, RANDOM_DEPTH_PPM, omitted, f"random[{i}]"))
         random_rows.append(row)
     import exovetter
@@ -117,9 +127,15 @@ def main(argv: list[str] | None = None) -> int:
             ],
             "omitted_non_json_values": omitted,
         },
-        "inputs": {"ephemeris": {"period_days": PERIOD_DAYS, "t0_btjd": T0_BTJD,
-                                 "duration_hours": DURATION_HOURS, "depth_ppm": TOI_DEPTH_PPM},
-                   "subsets": {k: list(v) for k, v in SUBSETS.items()}},
+        "inputs": {
+            "ephemeris": {
+                "period_days": PERIOD_DAYS,
+                "t0_btjd": T0_BTJD,
+                "duration_hours": DURATION_HOURS,
+                "depth_ppm": TOI_DEPTH_PPM,
+            },
+            "subsets": {k: list(v) for k, v in SUBSETS.items()},
+        },
         "toi5807": toi,
         "random": random_rows,
     }

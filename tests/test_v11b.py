@@ -26,7 +26,7 @@ RTOL = 1e-9
 GOLDEN = REPO / "tests" / "data" / "reference_v11.json"
 #: golden rows checked here (TOI-5807 on both subsets + the first random ephemerides; all 22
 #: agree to 8e-11, measured with benchmarks/reference_golden_v11.py's output)
-N_GOLDEN_ROWS = 8
+N_GOLDEN_ROWS = 6
 _FLOATS = ("sig_pri", "sig_sec", "sig_ter", "sig_pos", "fred", "fa1", "fa2", "ms1", "ms2", "ms3",
            "ms4", "ms5", "ms6", "med_chases", "chi")  # fmt: skip
 
@@ -72,7 +72,9 @@ def random_batch(seed: int = 11):
     cands, lci = [], []
     for _ in range(6):
         P = float(rng.uniform(0.7, 6.0))
-        cands.append(Candidate(P, 2000.0 + float(rng.uniform(0, P)), float(rng.uniform(0.5, 6.0)), depth_ppm=500.0))
+        cands.append(
+            Candidate(P, 2000.0 + float(rng.uniform(0, P)), float(rng.uniform(0.5, 6.0)), depth_ppm=500.0)
+        )
         lci.append(0)
     extra = [
         (Candidate(9.0, 2003.0, 0.5, depth_ppm=100.0), 0),  # qtran 0.0023: bins without points
@@ -118,7 +120,7 @@ def _inject(lc, P, t0, dh, depth, sec_depth=0.0):
 def test_eclipsing_binary_against_planet():
     """Known truth: an EB with a 2000 ppm secondary at phase 0.5 has a secondary MES near its
     primary's and MS4 > 0 (secondary significant); a planet's secondary is noise-like."""
-    base = simulate_lightcurve(5, sectors=(1,), white_ppm=400.0, cadence_min=10.0)
+    base = simulate_lightcurve(5, sectors=(1,), white_ppm=250.0, cadence_min=30.0)
     P, t0, dh = 2.5, 2000.7, 3.0
     eb = _inject(base, P, t0, dh, 4000e-6, 2000e-6)
     pl = _inject(base, P, t0, dh, 1500e-6)
@@ -222,7 +224,9 @@ def test_cli_checks_v11b(tmp_path, capsys):
     from jaxvet.cli.main import main
     from jaxvet.engine.runner import vet
 
-    lc = _inject(simulate_lightcurve(7, sectors=(1,), cadence_min=30.0, white_ppm=300.0), 3.0, 2001.0, 3.0, 1e-3)
+    lc = _inject(
+        simulate_lightcurve(7, sectors=(1,), cadence_min=30.0, white_ppm=300.0), 3.0, 2001.0, 3.0, 1e-3
+    )
     p = tmp_path / "sector1_pdcsap.csv"
     with p.open("w") as fh:
         fh.write("# tic_id: 1\n# sector: 1\n#\ntime_btjd,flux,flux_err,quality\n")
@@ -236,4 +240,6 @@ def test_cli_checks_v11b(tmp_path, capsys):
     c = Candidate(3.0, 2001.0, 3.0, depth_ppm=1000.0)
     py = vet(stitch([lc]), [c], ["V11b"], options={"v11b": {"n_tce": 500}})
     assert doc["V11b"]["metrics"] == pytest.approx(py.results[0]["V11b"].metrics, rel=1e-12)
-    assert py.results[0]["V11b"].metrics["fa1"] == pytest.approx(orc.v11b(lc.time, lc.flux, lc.flux_err, 3.0, 2001.0, 3.0, n_tce=500)["fa1"], rel=RTOL)
+    assert py.results[0]["V11b"].metrics["fa1"] == pytest.approx(
+        orc.v11b(lc.time, lc.flux, lc.flux_err, 3.0, 2001.0, 3.0, n_tce=500)["fa1"], rel=RTOL
+    )

@@ -120,14 +120,22 @@ def _one(t, f, e, m, period, t0, duration, n_tce, frac, *, n_bins, n_epochs):
 
 
 @functools.partial(jax.jit, static_argnames=("n_bins", "n_epochs"))
-def modshift_kernel(time, flux, flux_err, mask, period, t0, duration, thr, *, n_bins, n_epochs):
-    """V11b for a batch: ``(B, N)`` light-curve rows, ``(B,)`` ephemerides (days), ``thr`` the
-    traced options.  Returns a dict of ``(B,)`` arrays."""
-    def fn(row):
+def modshift_kernel(time, flux, flux_err, mask, period, t0, duration, real, thr, *, n_bins, n_epochs):
+    """V11b for a batch: ``(B, N)`` light-curve rows, ``(B,)`` ephemerides (days) and ``real``
+    (False: a padding row, not computed), ``thr`` the traced options.  Returns a dict of ``(B,)`` arrays."""
+
+    def one(row):
         return _one(*row, thr["n_tce"], thr["chases_frac"], n_bins=n_bins, n_epochs=n_epochs)
 
-    # one candidate at a time: its (bins, N) window masks stay within a chunk of memory
-    out = jax.lax.map(fn, (time, flux, flux_err, mask, period, t0, duration))
+    def fn(x):
+        real, row = x
+        shapes = jax.eval_shape(one, row)
+        return jax.lax.cond(
+            real, one, lambda r: jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes), row
+        )
+
+    # one candidate at a time (its (bins, N) window masks stay small); padding rows skipped
+    out = jax.lax.map(fn, (real, (time, flux, flux_err, mask, period, t0, duration)))
     b = time.shape[0]
     out["status"] = jnp.full((b,), OK, jnp.int32)
     out["verdict"] = jnp.full((b,), VERDICT_NONE, jnp.int32)
@@ -147,21 +155,26 @@ def _n_epochs(ctx: VetContext) -> int:
     periods = np.asarray(ctx.cb.period)[: ctx.n_candidates]
     li = ctx.candidates_lc_index
     need = max((span[int(i)] / float(p) for i, p in zip(li, periods, strict=True)), default=0.0)
-    return ctx.shapes.at_least("V11b:epochs", bucket_size(int(need) + 3, 16))
+    return ctx.shapes.at_least("V11b:epochs", bucket_size(int(need) + 3, 64))
 
 
 def compute(ctx: VetContext, opts: V11bOptions | None = None) -> dict:
     """Device arrays of the V11b quantities per candidate (leading axis: the chunk's candidates)."""
     opts = _resolve(ctx, opts)
     cb, lcb = ctx.cb, ctx.lcb
-    li = cb.lc_index
+    n = ctx.n_candidates
+    # candidate rows padded to a power of two (repeats of the last one): fewer compiled shapes
+    rows = jnp.minimum(jnp.arange(bucket_size(n, 16)), n - 1)
+    li = cb.lc_index[rows]
     thr = {k: jnp.asarray(v) for k, v in opts.traced().items()}
     out = modshift_kernel(
-        lcb.time[li], lcb.flux[li], lcb.flux_err[li], lcb.mask[li], cb.period, cb.t0, cb.duration,
-        thr, n_bins=int(opts.n_bins), n_epochs=_n_epochs(ctx),
+        lcb.time[li], lcb.flux[li], lcb.flux_err[li], lcb.mask[li], cb.period[rows], cb.t0[rows],
+        cb.duration[rows], jnp.arange(rows.shape[0]) < n, thr,
+        n_bins=int(opts.n_bins), n_epochs=_n_epochs(ctx),
     )  # fmt: skip
-    out["has_depth"] = jnp.isfinite(cb.depth)
-    return {k: v[: ctx.n_candidates] for k, v in out.items()}
+    out = {k: v[:n] for k, v in out.items()}
+    out["has_depth"] = jnp.isfinite(cb.depth[:n])
+    return out
 
 
 def _f(x) -> float:
