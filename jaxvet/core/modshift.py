@@ -77,7 +77,7 @@ def mes_series(t, flux, w, valid, phase, period, t0, qtran, *, n_bins: int = 200
 
     The distinct epochs of a bin are counted as runs: in a time-sorted light curve the points of
     one epoch inside a bin's window are consecutive, so an epoch starts wherever the previous
-    point is outside the window or belongs to another epoch ``round((t - t0)/P - c_b)``.
+    point is outside the window or more than half a period earlier.
     """
     in_tran = valid & (jnp.abs(phase) < qtran)
     out_tran = valid & ~(jnp.abs(phase) < qtran)
@@ -95,15 +95,16 @@ def mes_series(t, flux, w, valid, phase, period, t0, qtran, *, n_bins: int = 200
     def window(pp_, valid_, c):
         return valid_[None, :] & (circular_distance(pp_[None, :], c[:, None]) < half)
 
-    u_prev = jnp.concatenate([jnp.full((1,), jnp.nan), u[:-1]])
+    # two in-window points of one bin lie within qtran < 0.5 of each other (same epoch) or at
+    # least 1 - qtran > 0.5 apart (different epochs): "same epoch" does not depend on the bin
+    same = jnp.concatenate([jnp.zeros((1,), bool), (u[1:] - u[:-1]) < 0.5])
     pp_prev = jnp.concatenate([jnp.zeros((1,)), pp[:-1]])
     v_prev = jnp.concatenate([jnp.zeros((1,), bool), valid[:-1]])
     wf = w * flux
 
     def bin_sums(c):  # (chunk,) centres -> per-bin sums; (chunk, N) masks reduced at once
         inw = window(pp, valid, c)
-        same = jnp.round(u_prev[None, :] - c[:, None]) == jnp.round(u[None, :] - c[:, None])
-        starts = inw & ~(window(pp_prev, v_prev, c) & same)
+        starts = inw & ~(window(pp_prev, v_prev, c) & same[None, :])
         return (
             jnp.sum(jnp.where(inw, w[None, :], 0.0), axis=1),
             jnp.sum(jnp.where(inw, wf[None, :], 0.0), axis=1),
