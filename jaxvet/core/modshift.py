@@ -98,13 +98,12 @@ def mes_series(t, flux, w, valid, phase, period, t0, qtran, *, n_bins: int = 200
     # two in-window points of one bin lie within qtran < 0.5 of each other (same epoch) or at
     # least 1 - qtran > 0.5 apart (different epochs): "same epoch" does not depend on the bin
     same = jnp.concatenate([jnp.zeros((1,), bool), (u[1:] - u[:-1]) < 0.5])
-    pp_prev = jnp.concatenate([jnp.zeros((1,)), pp[:-1]])
-    v_prev = jnp.concatenate([jnp.zeros((1,), bool), valid[:-1]])
     wf = w * flux
 
     def bin_sums(c):  # (chunk,) centres -> per-bin sums; (chunk, N) masks reduced at once
         inw = window(pp, valid, c)
-        starts = inw & ~(window(pp_prev, v_prev, c) & same[None, :])
+        prev_in = jnp.concatenate([jnp.zeros((c.shape[0], 1), bool), inw[:, :-1]], axis=1)
+        starts = inw & ~(prev_in & same[None, :])
         return (
             jnp.sum(jnp.where(inw, w[None, :], 0.0), axis=1),
             jnp.sum(jnp.where(inw, wf[None, :], 0.0), axis=1),
