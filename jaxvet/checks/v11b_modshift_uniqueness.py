@@ -24,9 +24,10 @@ Nothing is rounded (the reference's contract); confidence 0.9; no verdict (the r
 reports metrics only).  Options: ``n_tce`` (20000) and ``chases_frac`` (0.5), both traced;
 ``n_bins`` (200) static.
 
-How it runs: one jitted kernel over the candidates (``jax.vmap``) on their light-curve rows;
-the 200 bins are an array axis (``(B, 200, N)`` masks reduced on the fly) and the epochs a
-static segment axis sized on the host from the light-curve span.
+How it runs: one jitted kernel over the candidates (rows padded to a power of two, padding
+rows skipped), one candidate at a time (``lax.map``) on its light-curve row; the 200 bins are an
+array axis (``(25, N)`` window masks at a time) and the epochs a static segment axis sized on
+the host from the light-curve span.
 """
 
 from __future__ import annotations
