@@ -154,8 +154,8 @@ def _n_epochs(ctx: VetContext) -> int:
         t = lc.time[lc.valid]
         span.append(float(t[-1] - t[0]) if t.size else 0.0)
     periods = np.asarray(ctx.cb.period)[: ctx.n_candidates]
-    li = ctx.candidates_lc_index
-    need = max((span[int(i)] / float(p) for i, p in zip(li, periods, strict=True)), default=0.0)
+    ratio = np.asarray(span)[ctx.candidates_lc_index] / periods
+    need = float(ratio.max()) if ratio.size else 0.0
     return ctx.shapes.at_least("V11b:epochs", bucket_size(int(need) + 3, 64))
 
 
