@@ -178,6 +178,8 @@ def _injection_from_args(args) -> dict:
 
 def _parse_options(items: Sequence[str]) -> dict[str, dict[str, Any]]:
     """``["V05.n_bootstrap=20", ...]`` -> ``{"V05": {"n_bootstrap": 20}}`` (JSON values, else strings)."""
+    from jaxvet.checks import canonical_id
+
     out: dict[str, dict[str, Any]] = {}
     for item in items:
         key, sep, raw = str(item).partition("=")
@@ -188,7 +190,7 @@ def _parse_options(items: Sequence[str]) -> dict[str, dict[str, Any]]:
             value = json.loads(raw)
         except json.JSONDecodeError:
             value = raw
-        out.setdefault(cid.strip().upper(), {})[name.strip()] = value
+        out.setdefault(canonical_id(cid), {})[name.strip()] = value
     return out
 
 

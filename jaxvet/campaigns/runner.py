@@ -69,6 +69,7 @@ def resolve_campaign_options(specs: Sequence[CheckSpec], options: Mapping[str, M
             get_check(key)  # unknown ids raise naming the id
         if not isinstance(value, Mapping):
             raise JaxvetInputError(f"options[{key!r}] must be a mapping of option names, got {value!r}")
+    options = {(k if k in ids else get_check(k).id): v for k, v in options.items()}
     return {s.id: s.resolve_options(options.get(s.id)) for s in specs}
 
 

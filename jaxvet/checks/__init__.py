@@ -23,6 +23,7 @@ __all__ = [
     "CHECK_MODULES",
     "HEADLINE_METRICS",
     "headline_metrics",
+    "canonical_id",
 ]
 
 #: check id -> module (imported lazily, so importing jaxvet stays fast)
@@ -34,6 +35,7 @@ CHECK_MODULES = {
     "V05": "v05_transit_shape",
     "V08": "v08_centroid_shift",
     "V09": "v09_difference_image",
+    "V11b": "v11b_modshift_uniqueness",
     "V13": "v13_data_gaps",
     "V15": "v15_transit_asymmetry",
     "V16": "v16_model_competition",
@@ -53,6 +55,7 @@ HEADLINE_METRICS = {
     "V05": ("tflat_ttotal_ratio", "depth_ppm", "grazing_indicator"),
     "V08": ("centroid_shift_pixels", "significance_sigma"),
     "V09": ("diff_offset_pixels", "diff_offset_sigma"),
+    "V11b": ("ms4", "ms1", "sig_sec"),
     "V13": ("missing_frac_max_in_coverage", "missing_frac_max", "n_epochs_missing_ge_0p25"),
     "V15": ("asymmetry_sigma", "mu_left", "mu_right"),
     "V16": ("model_competition_label", "winner_margin_bic", "artifact_risk"),
@@ -62,9 +65,25 @@ HEADLINE_METRICS = {
 }
 
 
+def canonical_id(check_id: str) -> str:
+    """A check id as the registry spells it: upper case, except a built-in's or registered
+    check's trailing lower-case letter (``"v11b"`` -> ``"V11b"``); unknown ids upper-cased."""
+    key = str(check_id).strip().upper()
+    for known in (*CHECK_MODULES, *_REGISTERED):
+        if known.upper() == key:
+            return known
+    return key
+
+
+def _valid_id(check_id: str) -> bool:
+    s = str(check_id)
+    core = s[:-1] if s[-1:].islower() else s
+    return bool(core) and core[0].isalpha() and core.isalnum() and core == core.upper() and core.isascii()
+
+
 def headline_metrics(check_id: str) -> tuple[str, ...]:
     """:data:`HEADLINE_METRICS` of a check; for a registered one, its first three summary metrics."""
-    key = str(check_id).strip().upper()
+    key = canonical_id(check_id)
     if key in HEADLINE_METRICS:
         return HEADLINE_METRICS[key]
     spec = _REGISTERED.get(key)
@@ -78,10 +97,13 @@ _REGISTERED: dict[str, CheckSpec] = {}
 def register(spec: CheckSpec, *, replace: bool = False) -> CheckSpec:
     """Make ``spec`` available under ``spec.id`` (upper case); a clash with an existing id is an
     error unless ``replace``."""
-    key = spec.id.strip().upper()
-    if key != spec.id:
-        raise UnknownCheckError(f"check ids are upper case without spaces, got {spec.id!r}")
-    if not replace and (key in _REGISTERED or key in CHECK_MODULES):
+    key = spec.id.strip()
+    if key != spec.id or not _valid_id(key):
+        raise UnknownCheckError(
+            f"check ids are upper case letters and digits (one trailing lower-case letter allowed), "
+            f"got {spec.id!r}"
+        )
+    if not replace and canonical_id(key) in (*_REGISTERED, *CHECK_MODULES):
         raise UnknownCheckError(f"check id {key!r} is already defined")
     _REGISTERED[key] = spec
     return spec
@@ -89,7 +111,7 @@ def register(spec: CheckSpec, *, replace: bool = False) -> CheckSpec:
 
 def unregister(check_id: str) -> None:
     """Remove a check added with :func:`register` (built-in checks stay)."""
-    _REGISTERED.pop(str(check_id).strip().upper(), None)
+    _REGISTERED.pop(canonical_id(check_id), None)
 
 
 def available_checks() -> list[str]:
@@ -99,7 +121,7 @@ def available_checks() -> list[str]:
 
 
 def get_check(check_id: str) -> CheckSpec:
-    key = str(check_id).strip().upper()
+    key = canonical_id(check_id)
     if key in _REGISTERED:
         return _REGISTERED[key]
     if key not in CHECK_MODULES or key not in available_checks():

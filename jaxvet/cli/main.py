@@ -189,6 +189,8 @@ def _add_outputs(p):
 def parse_options(items: list[str]) -> dict[str, dict]:
     """``["V05.n_bootstrap=200", ...]`` -> ``{"V05": {"n_bootstrap": 200}}`` (values as JSON literals,
     else text); a malformed item raises :class:`JaxvetInputError` naming it."""
+    from jaxvet.checks import canonical_id
+
     out: dict[str, dict] = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -201,7 +203,7 @@ def parse_options(items: list[str]) -> dict[str, dict]:
             parsed = json.loads(value)
         except ValueError:
             parsed = value
-        out.setdefault(cid.strip().upper(), {})[name.strip()] = parsed
+        out.setdefault(canonical_id(cid), {})[name.strip()] = parsed
     return out
 
 

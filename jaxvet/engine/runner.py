@@ -116,6 +116,7 @@ def resolve_options(ids: Sequence[str], options: Mapping[str, Mapping[str, Any]]
             raise JaxvetInputError(
                 f"options[{key!r}] must be a mapping of option names, got {options[key]!r}"
             )
+    options = {get_check(k).id: v for k, v in options.items()}  # "v11b" -> "V11b"
     return {cid: get_check(cid).resolve_options(options.get(cid)) for cid in ids}
 
 
