@@ -567,7 +567,7 @@ def cmd_checks(args) -> int:
 
     for cid in available_checks():
         spec = get_check(cid)
-        print(f"{cid}  {spec.name:<28} {'(needs --tpf) ' if spec.needs_tpf else ''}{spec.description}")
+        print(f"{cid:<5} {spec.name:<28} {'(needs --tpf) ' if spec.needs_tpf else ''}{spec.description}")
     return 0
 
 
