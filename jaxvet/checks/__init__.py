@@ -36,6 +36,7 @@ CHECK_MODULES = {
     "V09": "v09_difference_image",
     "V13": "v13_data_gaps",
     "V15": "v15_transit_asymmetry",
+    "V17": "v17_ephemeris_reliability",
     "V21": "v21_sector_consistency",
     "V25": "v25_localization_consistency",
 }
@@ -53,6 +54,7 @@ HEADLINE_METRICS = {
     "V09": ("diff_offset_pixels", "diff_offset_sigma"),
     "V13": ("missing_frac_max_in_coverage", "missing_frac_max", "n_epochs_missing_ge_0p25"),
     "V15": ("asymmetry_sigma", "mu_left", "mu_right"),
+    "V17": ("uniqueness_regime", "period_peak_to_next_ratio", "phase_shift_null_z"),
     "V21": ("chi2_p_value", "consistency_class", "n_sectors_used"),
     "V25": ("consistency_class",),
 }
