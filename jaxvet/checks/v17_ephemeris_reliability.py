@@ -276,6 +276,16 @@ def _chunk(b: int, n: int, k: int) -> int:
     return int(min(c, 1 << (max(k, 1) - 1).bit_length()))
 
 
+def static_config(opts: V17Options, b: int, n: int) -> tuple:
+    """The kernel's static settings for ``b`` candidates on rows of ``n`` points (hashable)."""
+    k = 1 + int(opts.n_phase_shifts) + opts.n_periods + 2 + int(opts.t0_scan_n)
+    return (
+        ("n_periods", opts.n_periods), ("t0_scan_n", int(opts.t0_scan_n)),
+        ("half_span_minutes", opts.t0_scan_half_span_minutes), ("top_k", opts.top_k),
+        ("ablation_top_ns", opts.ablation_top_ns), ("chunk", _chunk(b, n, k)),
+    )  # fmt: skip
+
+
 def compute(ctx: VetContext, opts: V17Options | None = None) -> dict:
     """Device arrays of the V17 quantities per candidate (leading axis: the chunk's candidates)."""
     opts = _resolve(ctx, opts)
@@ -283,15 +293,9 @@ def compute(ctx: VetContext, opts: V17Options | None = None) -> dict:
     dh = np.ones(cb.size)
     dh[: ctx.n_candidates] = [c.duration_hours for c in ctx.candidates]
     phases = shift_phases(opts)
-    k = 1 + phases.size + opts.n_periods + 2 + opts.t0_scan_n
-    cfg = (
-        ("n_periods", opts.n_periods), ("t0_scan_n", int(opts.t0_scan_n)),
-        ("half_span_minutes", opts.t0_scan_half_span_minutes), ("top_k", opts.top_k),
-        ("ablation_top_ns", opts.ablation_top_ns),
-        ("chunk", _chunk(cb.size, int(lcb.time.shape[1]), k)),
-    )  # fmt: skip
     thr = {kk: jnp.asarray(v) for kk, v in opts.traced().items()}
-    out = _kernel_for(cfg)(lcb, cb, jnp.asarray(dh), thr, jnp.asarray(phases))
+    fn = _kernel_for(static_config(opts, cb.size, int(lcb.time.shape[1])))
+    out = fn(lcb, cb, jnp.asarray(dh), thr, jnp.asarray(phases))
     return {kk: v[: ctx.n_candidates] for kk, v in out.items()}
 
 
@@ -348,7 +352,8 @@ def _raw(a: dict, b: int, opts: V17Options, top: dict) -> dict:
         for j in range(len(opts.ablation_top_ns))
     ]  # fmt: skip
     t0_best, t0_in = g("t0_score_best"), g("t0_score_at_input")
-    keys = ("in_transit_contribution_abs", "max_point_fraction_abs", "top_5_fraction_abs", "effective_n_points")
+    keys = ("in_transit_contribution_abs", "max_point_fraction_abs", "top_5_fraction_abs",
+            "effective_n_points")  # fmt: skip
     conc = {k: g(k) for k in keys}
     conc["n_in_transit"] = int(a["n_in_transit"][b])
     pv = g("null_p")
@@ -369,7 +374,8 @@ def _raw(a: dict, b: int, opts: V17Options, top: dict) -> dict:
         "harmonics": harm, "concentration": conc, "top_contribution_fractions": top, "ablation": abl,
         "max_ablation_score_drop_fraction": g("max_ablation_score_drop_fraction"),
         "t0_sensitivity": {"backend": "jax", "t0_best_btjd": g("t0_best"), "score_at_input": t0_in,
-                           "score_best": t0_best, "delta_score": t0_best - t0_in, "curvature": g("t0_curvature"),
+                           "score_best": t0_best, "delta_score": t0_best - t0_in,
+                           "curvature": g("t0_curvature"),
                            "fwhm_minutes": g("t0_fwhm_minutes"), "n_grid": int(opts.t0_scan_n),
                            "half_span_minutes": g("t0_half_span_minutes")},
         "schedulability_summary": _schedulability(1.0 - pv, g("peak_to_next"),
@@ -427,6 +433,8 @@ def format(ctx: VetContext, opts: V17Options | None, a: dict) -> list[CheckResul
 SPEC = CheckSpec(
     ID, NAME, compute, format,
     options=V17Options,
-    summary_metrics=("uniqueness_regime", "period_peak_to_next_ratio", "phase_shift_null_z"),
+    summary_metrics=(
+        "peak_to_next", "null_z", "score", "max_ablation_score_drop_fraction", "effective_n_points",
+    ),
     description="Smooth-template score vs phase shifts, neighbouring periods, ablations and a t0 scan",
 )  # fmt: skip
