@@ -37,6 +37,7 @@ CHECK_MODULES = {
     "V13": "v13_data_gaps",
     "V15": "v15_transit_asymmetry",
     "V17": "v17_ephemeris_reliability",
+    "V18": "v18_ephemeris_sensitivity",
     "V21": "v21_sector_consistency",
     "V25": "v25_localization_consistency",
 }
@@ -55,6 +56,7 @@ HEADLINE_METRICS = {
     "V13": ("missing_frac_max_in_coverage", "missing_frac_max", "n_epochs_missing_ge_0p25"),
     "V15": ("asymmetry_sigma", "mu_left", "mu_right"),
     "V17": ("uniqueness_regime", "period_peak_to_next_ratio", "phase_shift_null_z"),
+    "V18": ("metric_variance", "n_variants_ok", "best_variant_id"),
     "V21": ("chi2_p_value", "consistency_class", "n_sectors_used"),
     "V25": ("consistency_class",),
 }
