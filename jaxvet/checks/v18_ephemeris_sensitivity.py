@@ -178,7 +178,8 @@ def _kernel(cfg, lcb, cb, thr):
 
     def one(v):
         t, f, e, nv = tv[li, v], fv[li, v], ev[li, v], n[li, v]
-        tmpl = smooth_template(t, t0[:, None], P[:, None], D[:, None], thr["sharpness"], thr["ingress_egress_fraction"])
+        sh, ing = thr["sharpness"], thr["ingress_egress_fraction"]
+        tmpl = smooth_template(t, t0[:, None], P[:, None], D[:, None], sh, ing)
         y, wt = template_weights(f, e)
         return template_fit(tmpl, y, wt, where=idx[None, :] < nv[:, None])
 
@@ -252,7 +253,8 @@ def _row(a: dict, b: int, v: int, var: tuple, vid: str) -> dict:
     return {
         "variant_id": vid, "status": "ok" if ok else "failed", "backend": "jax", "runtime_seconds": 0.0,
         "n_points_used": n if ok else 0, "downsample_factor": d, "outlier_policy": ol, "detrender": dt,
-        "score": s if ok else None, "depth_hat_ppm": dep if ok else None, "depth_err_ppm": err if ok else None,
+        "score": s if ok else None, "depth_hat_ppm": dep if ok else None,
+        "depth_err_ppm": err if ok else None,
         "warnings": warnings, "failure_reason": reason,
         "variant_config": {"variant_id": vid, "downsample_factor": d, "outlier_policy": ol, "detrender": dt,
                            "detrender_bin_hours": None, "detrender_buffer_factor": None,
@@ -279,7 +281,8 @@ def format(ctx: VetContext, opts: V18Options | None, a: dict) -> list[CheckResul
             "best_variant_id": ids[int(a["best"][b])] if enough else None,
             "worst_variant_id": ids[int(a["worst"][b])] if enough else None,
         }  # fmt: skip
-        notes = [] if enough else [f"Insufficient ok variants ({n_ok}) to compute stability metrics (need >= 3)"]
+        short = f"Insufficient ok variants ({n_ok}) to compute stability metrics (need >= {MIN_OK})"
+        notes = [] if enough else [short]
         stable = bool(a["stable"][b])
         raw = {
             "stable": stable, **metrics, "stability_threshold": float(opts.stability_threshold),
@@ -301,5 +304,5 @@ SPEC = CheckSpec(
     ID, NAME, compute, format,
     options=V18Options,
     summary_metrics=("metric_variance", "score_spread", "depth_spread", "n_variants_ok"),
-    description="Smooth-template score over 12 thinning / clipping / detrending variants of the light curve",
+    description="Smooth-template score over 12 thinning / clipping / detrending variants",
 )  # fmt: skip

@@ -70,3 +70,42 @@ def v17(t, f, e, P, t0, d_h, n_shift=200, n_per=21, frac=0.002, ablate=(1, 3, 5)
         "_top5": c[order[:5]].sum() / tot if tot > 0 else math.nan,
         "_t0_best": scan_t[int(np.argmax(scan))], "_t0_score_best": scan.max(),
     }  # fmt: skip
+
+
+def v18(t, f, e, P, t0, d_h, levels=(1, 2, 5), seed=0):
+    """The V18 metrics and per-variant (score, depth_ppm, n) rows (None when failed)."""
+    rows, ids = [], []
+    for d in levels:
+        off = 0 if d <= 1 else int(np.random.default_rng(seed).integers(0, d))
+        for ol in ("none", "sigma_clip_4"):
+            for dt in ("none", "running_median_0.5d"):
+                tt, ff, ee = t[off::d], f[off::d], e[off::d]
+                if ol != "none":
+                    med = np.median(ff)
+                    mad = np.median(np.abs(ff - med))
+                    sig = 1.4826 * mad if mad > 0 else np.std(ff)
+                    k = np.abs(ff - med) <= 4.0 * sig
+                    if np.sum(~k) < len(ff) - 10:
+                        tt, ff, ee = tt[k], ff[k], ee[k]
+                if dt != "none" and len(tt) >= 3:
+                    w = max(3, int(0.5 / np.median(np.diff(tt))))
+                    w += w % 2 == 0
+                    h = w // 2
+                    tr = np.array([np.median(ff[max(0, i - h): i + h + 1]) for i in range(len(ff))])
+                    mt = np.median(tr)
+                    ff = ff / tr * mt if mt > 0 else ff - tr + 1.0
+                ids.append(f"ds{d}|ol_{ol}|dt_{dt}")
+                if len(tt) < 50:
+                    rows.append(None)
+                    continue
+                s, dep, _ = score(tt, ff, ee, P, t0, d_h)
+                rows.append((s, dep * 1e6, len(tt)))
+    ok = [(i, r) for i, r in zip(ids, rows, strict=True) if r is not None]
+    out = {"n_variants_total": len(rows), "n_variants_ok": len(ok), "rows": rows, "ids": ids}
+    if len(ok) >= 3:
+        sa = np.abs([r[0] for _, r in ok])
+        da = np.abs([r[1] for _, r in ok])
+        spread = lambda x: (np.percentile(x, 75) - np.percentile(x, 25)) / max(np.median(x), 1e-12)  # noqa: E731
+        out.update(score_spread=spread(sa), depth_spread=spread(da), best_abs=sa.max(), worst_abs=sa.min())
+        out["metric_variance"] = max(out["score_spread"], out["depth_spread"])
+    return out
