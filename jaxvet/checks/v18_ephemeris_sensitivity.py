@@ -25,8 +25,8 @@ none of its default variants uses celerite2; jaxvet always runs it (no optional 
 
 How it runs: the variants depend on the light curve only, so each light-curve row gets a
 (V, N) stack of compacted variant points (masks for the thinning and the clip, one running
-median per detrended variant); each candidate is then scored against its row's V variants at
-once.  No Python loop over candidates or variants in the kernels.
+median per detrended variant), built once per run (``ctx.cached``); each candidate is then
+scored against its row's V variants at once.  No Python loop over candidates or variants in the kernels.
 """
 
 from __future__ import annotations
@@ -169,9 +169,14 @@ def _variant_rows(cfg, lcb):
     return [jnp.stack(z, axis=1) for z in zip(*outs, strict=True)]
 
 
-def _kernel(cfg, lcb, cb, thr):
-    """V18 for a chunk of candidates; see the module docstring."""
-    tv, fv, ev, n, removed, w = _variant_rows(cfg, lcb)
+@functools.cache
+def _variants_for(cfg_items: tuple):
+    return jax.jit(lambda lcb: _variant_rows(dict(cfg_items), lcb))
+
+
+def _kernel(rows, cb, thr):
+    """V18 for a chunk of candidates against their rows' variant stacks ``rows``."""
+    tv, fv, ev, n, removed, w = rows
     li = cb.lc_index
     P, t0, D = cb.period, cb.t0, cb.duration
     idx = jnp.arange(tv.shape[2])
@@ -209,9 +214,7 @@ def _kernel(cfg, lcb, cb, thr):
     }  # fmt: skip
 
 
-@functools.cache
-def _kernel_for(cfg_items: tuple):
-    return jax.jit(functools.partial(_kernel, dict(cfg_items)))
+_kernel_jit = jax.jit(_kernel)
 
 
 def _resolve(ctx: VetContext, opts: V18Options | None) -> V18Options:
@@ -229,7 +232,10 @@ def compute(ctx: VetContext, opts: V18Options | None = None) -> dict:
     host = ctx.cached("V18:times", lambda: (np.asarray(lcb.time), np.asarray(lcb.n_valid)), per_chunk=False)
     width = _window_bound(*host, opts)
     thr = {k: jnp.asarray(v) for k, v in opts.traced().items()}
-    out = _kernel_for(static_config(opts, width))(lcb, ctx.cb, thr)
+    cfg = static_config(opts, width)
+    # the variants depend on the light curves only: built once per run, shared by every chunk
+    rows = ctx.cached(f"V18:variants:{cfg}", lambda: _variants_for(cfg)(lcb), per_chunk=False)
+    out = _kernel_jit(rows, ctx.cb, thr)
     return {k: v[: ctx.n_candidates] for k, v in out.items()}
 
 
