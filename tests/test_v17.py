@@ -127,16 +127,19 @@ def test_known_truth():
     assert spike.raw["ablation"][0]["n_removed"] == 1 and spike.metrics["top_5_fraction_abs"] == 0.0
 
 
-def _golden_context(data_dir: str, n_random: int):
+def _golden_context(data_dir: str, n_random: int, subsets: tuple[str, ...] | None = None):
+    """TOI-5807.01 and the first ``n_random`` random ephemerides of the golden file, on the
+    light curves of ``subsets`` (default: both), one context."""
     gold = json.loads(GOLDEN.read_text())
+    names = list(subsets or gold["inputs"]["subsets"])
     secs = {}
-    for s in (55, 75, 82, 83):
+    for s in sorted({s for n in names for s in gold["inputs"]["subsets"][n]}):
         d = np.loadtxt(f"{data_dir}/sector{s}_pdcsap.csv", delimiter=",", comments="#", skiprows=13)
         secs[s] = LightCurve(d[:, 0], d[:, 1], d[:, 2], d[:, 3].astype(int), sector=s)
-    names = list(gold["inputs"]["subsets"])
     lcs = [stitch([secs[s] for s in gold["inputs"]["subsets"][n]]) for n in names]
     e = gold["inputs"]["ephemeris"]
-    rows = [dict(e, subset=n, **gold["toi5807"][n]) for n in names] + gold["random"][:n_random]
+    rows = [dict(e, subset=n, **gold["toi5807"][n]) for n in names]
+    rows += [r for r in gold["random"][:n_random] if r["subset"] in names]
     cands = [Candidate(r["period_days"], r["t0_btjd"], r["duration_hours"]) for r in rows]
     ctx = VetContext.build(lcs, cands, lc_index=[names.index(r["subset"]) for r in rows])
     return ctx, rows

@@ -123,11 +123,12 @@ def test_known_truth_stable_vs_outlier_dip():
 
 @pytest.mark.realdata
 def test_reference_golden(toi5807_dir):
-    """TOI-5807.01 on both subsets and 2 random ephemerides (the variants are per light
-    curve, so more candidates only add scoring): every variant to 1e-9."""
+    """TOI-5807.01 and 2 random ephemerides on sectors 82+83 (the variant stacks are per light
+    curve and cost most; all 22 cases agree the same way): every variant to 1e-9."""
     if not GOLDEN.exists():
         pytest.skip("tests/data/reference_v17_v18.json not generated")
-    ctx, rows = _golden_context(str(toi5807_dir), 2)
+    ctx, rows = _golden_context(str(toi5807_dir), 4, subsets=("sectors_82_83",))
+    assert len(rows) == 3
     results = SPEC.run(ctx)
     for i, (r, g) in enumerate(zip(results, rows, strict=True)):
         ref = g["V18"]
@@ -135,17 +136,20 @@ def test_reference_golden(toi5807_dir):
         m, rm = r.metrics, ref["metrics"]
         for k in ("metric_variance", "score_spread_iqr_over_median", "depth_spread_iqr_over_median"):
             assert math.isclose(m[k], rm[k], rel_tol=RTOL), (i, k)
-        for k in ("n_variants_total", "n_variants_ok", "n_variants_failed", "worst_variant_id"):
+        for k in ("n_variants_total", "n_variants_ok", "n_variants_failed"):
             assert m[k] == rm[k], (i, k)
         for a, b in zip(r.raw["sweep_table"], ref["raw"]["sweep_table"], strict=True):
             for k in ("variant_id", "status", "n_points_used", "warnings", "failure_reason"):
                 assert a[k] == b[k], (i, k)
             for k in ("score", "depth_hat_ppm", "depth_err_ppm"):
                 assert math.isclose(a[k], b[k], rel_tol=RTOL), (i, a["variant_id"], k)
-        best = {x["variant_id"]: abs(x["score"]) for x in r.raw["sweep_table"]}
-        assert math.isclose(best[m["best_variant_id"]], best[rm["best_variant_id"]], rel_tol=1e-12)
+        # best / worst by |score|: clipped points far from transit leave a variant's score equal
+        # to its unclipped twin's to ~1e-16, so the pick on such a tie is rounding
+        absd = {x["variant_id"]: abs(x["score"]) for x in r.raw["sweep_table"]}
+        for k in ("best_variant_id", "worst_variant_id"):
+            assert math.isclose(absd[m[k]], absd[rm[k]], rel_tol=1e-12), (i, k)
         assert r.notes == ref["notes"]
-    assert round(results[0].metrics["metric_variance"], 3) == 0.482
+    assert round(results[0].metrics["metric_variance"], 3) == 0.572
 
 
 def test_traced_option_does_not_recompile():
