@@ -159,11 +159,11 @@ def test_traced_option_does_not_recompile():
     width = V18._window_bound(np.asarray(ctx.lcb.time), np.asarray(ctx.lcb.n_valid), opts)
     fn = V18._kernel_jit
     before = fn._cache_size()
-    assert V18._variants_for(V18.static_config(opts, width))._cache_size() == 1
+    assert V18._variants_for(V18.static_config(opts, width, 3))._cache_size() == 1
     loose = {"V18": {"stability_threshold": 1e6, "sharpness": 10.0}}
     other = SPEC.run(dataclasses.replace(ctx, options=loose))[0]
     assert fn._cache_size() == before
-    assert V18._variants_for(V18.static_config(opts, width))._cache_size() == 1
+    assert V18._variants_for(V18.static_config(opts, width, 3))._cache_size() == 1
     assert not base.raw["stable"] and other.raw["stable"]
     assert other.raw["sweep_table"][0]["score"] != base.raw["sweep_table"][0]["score"]
 

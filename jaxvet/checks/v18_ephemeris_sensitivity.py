@@ -44,6 +44,7 @@ from jaxvet.core.numerics import exact_div
 from jaxvet.core.order_stats import masked_median, masked_percentile
 from jaxvet.core.running_median import running_median
 from jaxvet.core.template_score import smooth_template, template_fit, template_weights
+from jaxvet.engine.chunks import element_budget
 from jaxvet.engine.context import CheckSpec, VetContext
 from jaxvet.engine.options import CheckOptions, _Check, _is_int, at_least, option, positive
 from jaxvet.errors import JaxvetInputError
@@ -159,7 +160,8 @@ def _variant_rows(cfg, lcb):
             cad = masked_median(diffs, i[:, :-1] < (n - 1)[:, None])
             w = jnp.maximum(3, jnp.floor(exact_div(jnp.float64(_WINDOW_DAYS), cad))).astype(jnp.int32)
             w = jnp.where(w % 2 == 0, w + 1, w)
-            trend = running_median(fv, n, jnp.minimum(w, cfg["width"]), width=cfg["width"])
+            ww = jnp.minimum(w, cfg["width"])
+            trend = running_median(fv, n, ww, width=cfg["width"], block=cfg["block"])
             valid = i < n[:, None]
             mt = masked_median(trend, valid)
             det = jnp.where((mt > 0)[:, None], fv / trend * mt[:, None], fv - trend + 1.0)
@@ -221,8 +223,13 @@ def _resolve(ctx: VetContext, opts: V18Options | None) -> V18Options:
     return opts if opts is not None else V18Options.from_mapping(ctx.options.get(ID))
 
 
-def static_config(opts: V18Options, width: int) -> tuple:
-    return (("variants", tuple(variants(opts))), ("seed", int(opts.random_seed)), ("width", int(width)))
+def static_config(opts: V18Options, width: int, n_rows: int = 1) -> tuple:
+    """Static kernel settings; the running median's block keeps (rows, block, width) within the
+    engine's element budget."""
+    block = max(16, min(1024, element_budget() // max(1, 4 * n_rows * width)))
+    block = 1 << (block.bit_length() - 1)
+    return (("variants", tuple(variants(opts))), ("seed", int(opts.random_seed)), ("width", int(width)),
+            ("block", block))  # fmt: skip
 
 
 def compute(ctx: VetContext, opts: V18Options | None = None) -> dict:
@@ -232,7 +239,7 @@ def compute(ctx: VetContext, opts: V18Options | None = None) -> dict:
     host = ctx.cached("V18:times", lambda: (np.asarray(lcb.time), np.asarray(lcb.n_valid)), per_chunk=False)
     width = _window_bound(*host, opts)
     thr = {k: jnp.asarray(v) for k, v in opts.traced().items()}
-    cfg = static_config(opts, width)
+    cfg = static_config(opts, width, int(lcb.time.shape[0]))
     # the variants depend on the light curves only: built once per run, shared by every chunk
     rows = ctx.cached(f"V18:variants:{cfg}", lambda: _variants_for(cfg)(lcb), per_chunk=False)
     out = _kernel_jit(rows, ctx.cb, thr)
