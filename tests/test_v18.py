@@ -211,3 +211,25 @@ def test_registry_and_cli(tmp_path, capsys):
     t, f, e = _host(stitch([lc]))
     want = orc.v18(t, f, e, 3.0, 2001.0, 3.0)
     assert math.isclose(doc["V18"]["metrics"]["metric_variance"], want["metric_variance"], rel_tol=1e-9)
+
+
+def test_plots(tmp_path):
+    """V17's null scores and V18's variant bars, through ``plot_check``."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from jaxvet.plotting import plot_check, save_check_plots
+
+    ctx = random_batch()[3]
+    r17, r18 = get_check("V17").run(ctx)[0], SPEC.run(ctx)[0]
+    ax = plot_check(r17)
+    assert len(ax.lines[0].get_xdata()) == 200 and r17.metrics["uniqueness_regime"] in ax.get_title()
+    plt.close(ax.figure)
+    ax = plot_check(r18)
+    assert len(ax.patches) == 12
+    np.testing.assert_allclose(ax.patches[0].get_height(), abs(r18.raw["sweep_table"][0]["score"]))
+    plt.close(ax.figure)
+    paths = save_check_plots({"V17": r17, "V18": r18}, tmp_path)
+    assert [p.name for p in paths] == ["V17.png", "V18.png"]

@@ -25,6 +25,8 @@ PLOTTERS = {
     "V09": "pixels:plot_difference_image",
     "V13": "v13:plot_data_gaps",
     "V15": "v15:plot_transit_asymmetry",
+    "V17": "ephemeris:plot_ephemeris_reliability",
+    "V18": "ephemeris:plot_ephemeris_sensitivity",
     "V21": "v21:plot_sector_consistency",
     "V25": "pixels:plot_localization_consistency",
 }
