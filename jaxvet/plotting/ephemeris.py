@@ -36,6 +36,7 @@ def plot_ephemeris_reliability(result: CheckResult, ax=None):
     ins.tick_params(labelsize=6)
     ins.set_xlabel("period [d]", fontsize=6)
     ax.legend(loc="lower left", fontsize=7)
+    ax.figure.tight_layout()
     return ax
 
 
