@@ -252,7 +252,6 @@ def test_static_options_match_oracle():
 
 def test_registry_and_cli(tmp_path, capsys):
     from jaxvet.cli.main import main
-    from jaxvet.engine.runner import vet
 
     assert get_check("V17") is SPEC and "V17" in resolve_checks("all")
     out = to_host(SPEC.dispatch(_known_ctx()))
@@ -268,9 +267,10 @@ def test_registry_and_cli(tmp_path, capsys):
             "--checks", "V17", "--json", "-", "--quiet"]  # fmt: skip
     assert main(argv) == 0
     doc = json.loads(capsys.readouterr().out)["candidates"][0]["checks"]
-    py = vet(stitch([lc]), [Candidate(3.0, 2001.0, 3.0)], ["V17"])
     assert set(doc) == {"V17"} and doc["V17"]["status"] == "ok"
-    got, want = doc["V17"]["metrics"], py.results[0]["V17"].metrics
-    assert list(got) == list(want)
+    t, f, e = _host(stitch([lc]))  # the CLI normalises each sector by its median, as stitch
+    want = orc.v17(t, f, e, 3.0, 2001.0, 3.0)
+    got = doc["V17"]["metrics"]
     for k, v in want.items():
-        _close(got[k] if got[k] is not None else math.nan, v, key=k)
+        if not k.startswith("_"):
+            _close(got[k] if got[k] is not None else math.nan, v, key=k)
