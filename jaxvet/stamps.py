@@ -16,7 +16,6 @@ V09 and V25 share the device arrays.  Host geometry helpers place the target on 
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 from collections.abc import Callable, Sequence
@@ -37,7 +36,7 @@ from jaxvet.core.pixels import (
     pixel_stats,
     saturated_pixel_count,
 )
-from jaxvet.data import BJD_OFFSET, PAD_TIME, CandidateBatch, LightCurve, LightCurveBatch, bucket_size
+from jaxvet.data import BJD_OFFSET, PAD_TIME, LightCurve, LightCurveBatch, bucket_size
 from jaxvet.errors import JaxvetInputError
 from jaxvet.results import SKIPPED, VERDICT_NONE, CheckResult, skipped_result
 
@@ -49,14 +48,16 @@ __all__ = [
     "prepare_stamp",
     "prepared",
     "stamp_tags",
-    "stamp_candidates",
     "pair_keys",
-    "stack_stamps",
+    "window_batch",
+    "slot_stamps",
+    "slot_tags",
     "per_stamp_results",
     "format_per_stamp",
     "lc_tpf_overlap",
     "stamp_target_pixel",
     "sky_jacobian",
+    "sky_jacobian_grid",
 ]
 
 #: TESS pixel scale (arcsec per pixel), as in the reference.
@@ -224,6 +225,32 @@ def stamp_target_pixel(stamp: TPFStamp, ra_deg=None, dec_deg=None) -> tuple[floa
     return (y, x)
 
 
+def _jacobians(stamp: TPFStamp, rows: np.ndarray, cols: np.ndarray) -> np.ndarray | None:
+    """(N, 2, 2) central-difference Jacobians of the stamp's WCS at pixel positions (rows, cols)."""
+    r0, c0 = np.asarray(rows, float), np.asarray(cols, float)
+    h = np.full_like(c0, 0.5)
+    xs = np.stack([c0, c0 + h, c0 - h, c0, c0], axis=1).reshape(-1)
+    ys = np.stack([r0, r0, r0, r0 + h, r0 - h], axis=1).reshape(-1)
+    try:
+        ra, dec = stamp.wcs.pixel_to_world_values(xs, ys)
+    except _wcs_errors():
+        return None
+    ra = np.asarray(ra, float).reshape(-1, 5)
+    dec = np.asarray(dec, float).reshape(-1, 5)
+    cosd = np.cos(np.deg2rad(dec[:, 0]))
+
+    def d_ra(a, b):
+        return ((a - b + 180.0) % 360.0 - 180.0) * cosd * 3600.0
+
+    return np.stack(
+        [
+            np.stack([d_ra(ra[:, 1], ra[:, 2]), d_ra(ra[:, 3], ra[:, 4])], axis=-1),
+            np.stack([(dec[:, 1] - dec[:, 2]) * 3600.0, (dec[:, 3] - dec[:, 4]) * 3600.0], axis=-1),
+        ],
+        axis=-2,
+    )
+
+
 def sky_jacobian(stamp: TPFStamp, at_rc: tuple[float, float] | None = None) -> np.ndarray | None:
     """2x2 matrix mapping (d_col, d_row) pixel offsets to (east, north) offsets in arcsec.
 
@@ -234,24 +261,19 @@ def sky_jacobian(stamp: TPFStamp, at_rc: tuple[float, float] | None = None) -> n
         return None
     nr, nc = stamp.stamp_shape
     r0, c0 = at_rc if at_rc is not None else ((nr - 1) / 2.0, (nc - 1) / 2.0)
-    try:
-        pts = np.array([[c0, r0], [c0 + 0.5, r0], [c0 - 0.5, r0], [c0, r0 + 0.5], [c0, r0 - 0.5]])
-        ra, dec = stamp.wcs.pixel_to_world_values(pts[:, 0], pts[:, 1])
-    except _wcs_errors():
+    j = _jacobians(stamp, np.array([r0]), np.array([c0]))
+    return j[0] if j is not None and np.all(np.isfinite(j)) else None
+
+
+def sky_jacobian_grid(stamp: TPFStamp) -> np.ndarray | None:
+    """:func:`sky_jacobian` at every pixel centre: (rows, cols, 2, 2), one vectorised WCS call;
+    None without a WCS or where the WCS cannot map a pixel."""
+    if not stamp.has_wcs:
         return None
-    ra, dec = np.asarray(ra, float), np.asarray(dec, float)
-    cosd = np.cos(np.deg2rad(dec[0]))
-
-    def d_ra(a, b):
-        return ((a - b + 180.0) % 360.0 - 180.0) * cosd * 3600.0
-
-    j = np.array(
-        [
-            [d_ra(ra[1], ra[2]), d_ra(ra[3], ra[4])],
-            [(dec[1] - dec[2]) * 3600.0, (dec[3] - dec[4]) * 3600.0],
-        ]
-    )
-    return j if np.all(np.isfinite(j)) else None
+    nr, nc = stamp.stamp_shape
+    rr, cc = np.meshgrid(np.arange(nr, dtype=float), np.arange(nc, dtype=float), indexing="ij")
+    j = _jacobians(stamp, rr.reshape(-1), cc.reshape(-1))
+    return j.reshape(nr, nc, 2, 2) if j is not None and np.all(np.isfinite(j)) else None
 
 
 def lc_tpf_overlap(lc: LightCurve | None, tpf_time: np.ndarray) -> tuple[dict, list[str], list[str]]:
@@ -347,15 +369,21 @@ def _pack_stamps(stamps: Sequence[TPFStamp], quality_bitmask: int = 0):
     )
 
 
-def _window_lcb(packed) -> LightCurveBatch:
-    """A LightCurveBatch whose rows are the stamps' valid cadence times (for epoch windows)."""
+def window_batch(times: Sequence[np.ndarray], n_points: int) -> LightCurveBatch:
+    """A LightCurveBatch whose rows are stamps' valid cadence times (for epoch windows)."""
     lcs = []
-    for i in range(packed["time"].shape[0]):
-        n = int(packed["n_valid"][i])
-        t = packed["time"][i, :n] if n else np.array([0.0])
+    for t in times:
+        n = len(t)
+        t = t if n else np.array([0.0])
         f = np.ones(len(t)) if n else np.array([np.nan])
         lcs.append(LightCurve(time=t, flux=f, flux_err=np.zeros(len(t))))
-    return LightCurveBatch.from_lightcurves(lcs, n_points=packed["time"].shape[1])
+    return LightCurveBatch.from_lightcurves(lcs, n_points=n_points)
+
+
+def _window_lcb(packed) -> LightCurveBatch:
+    """:func:`window_batch` of packed stamps."""
+    nv = packed["n_valid"]
+    return window_batch([packed["time"][i, : int(nv[i])] for i in range(len(nv))], packed["time"].shape[1])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,6 +404,7 @@ class StampPrep:
     tail_estimate: int = 0  # largest one-sided 3-MAD centroid outlier count over the stamp
     max_flux: float = float("nan")  # nanmax of the valid cube (host copy, for the saturation test)
     pixel_median: jax.Array | None = None  # (1, P) median flux per pixel (jaxvet's saturation guard)
+    window_time: np.ndarray | None = None  # (n_valid,) host copy of the packed valid cadence times
 
 
 def _tail_estimate(stats: PixelStats) -> int:
@@ -412,16 +441,18 @@ class Prepared:
         return np.array([p.n_dropped for p in self.preps], np.int64)
 
 
-def prepare_stamp(stamp: TPFStamp, quality_bitmask: int = 0) -> StampPrep:
-    """Device arrays and per-stamp statistics for one stamp (host planning numbers included).
-
-    Not cached: a run shares its stamps through :func:`prepared` (the run's cache).
-    """
+def _dispatch_stamp(stamp: TPFStamp, quality_bitmask: int):
+    """Pack one stamp and dispatch its statistics (nothing waited for)."""
     if not isinstance(stamp, TPFStamp):
         raise JaxvetInputError(f"expected a jaxvet.stamps.TPFStamp, got {type(stamp).__name__}")
     packed = _pack_stamps([stamp], quality_bitmask)
     pb = PixelBatch(**{k: jnp.asarray(v) for k, v in packed.items()})
     stats = pixel_stats(pb)
+    return stamp, packed, pb, stats, pixel_medians(stats.vs, stats.n_fin, pb.pix_mask)
+
+
+def _finish_stamp(stamp, packed, pb, stats, pixel_median) -> StampPrep:
+    """The host planning numbers of a dispatched stamp (waits for its statistics)."""
     n_valid = int(packed["n_valid"][0])
     return StampPrep(
         stamp=stamp,
@@ -432,8 +463,17 @@ def prepare_stamp(stamp: TPFStamp, quality_bitmask: int = 0) -> StampPrep:
         n_dropped=stamp.n_cadences - n_valid,
         tail_estimate=_tail_estimate(stats),
         max_flux=float(np.asarray(stats.max_flux)[0]) if n_valid else float("nan"),
-        pixel_median=pixel_medians(stats.vs, stats.n_fin, pb.pix_mask),
+        pixel_median=pixel_median,
+        window_time=packed["time"][0, :n_valid],
     )
+
+
+def prepare_stamp(stamp: TPFStamp, quality_bitmask: int = 0) -> StampPrep:
+    """Device arrays and per-stamp statistics for one stamp (host planning numbers included).
+
+    Not cached: a run shares its stamps through :func:`prepared` (the run's cache).
+    """
+    return _finish_stamp(*_dispatch_stamp(stamp, quality_bitmask))
 
 
 def prepared(stamps: Sequence[TPFStamp], quality_bitmask: int = 0, *, ctx=None) -> Prepared:
@@ -450,7 +490,9 @@ def prepared(stamps: Sequence[TPFStamp], quality_bitmask: int = 0, *, ctx=None) 
             raise JaxvetInputError(f"tpfs[{i}] must be a jaxvet.stamps.TPFStamp, got {type(s).__name__}")
 
     def make() -> Prepared:
-        return Prepared(preps=[prepare_stamp(s, quality_bitmask) for s in stamps], tags=stamp_tags(stamps))
+        # every stamp's statistics dispatched before the host waits for the first one
+        pending = [_dispatch_stamp(s, quality_bitmask) for s in stamps]
+        return Prepared(preps=[_finish_stamp(*p) for p in pending], tags=stamp_tags(stamps))
 
     if ctx is None:
         return make()
@@ -464,23 +506,45 @@ def stamp_tags(stamps: Sequence[TPFStamp]) -> np.ndarray:
     )
 
 
-def stamp_candidates(cb: CandidateBatch, n: int) -> CandidateBatch:
-    """The first ``n`` candidates of ``cb`` against a one-row stamp batch, padded to a bucket."""
-    sub = cb.take(jnp.arange(n))
-    sub = dataclasses.replace(sub, lc_index=jnp.zeros(n, jnp.int32))
-    return sub.pad(bucket_size(n, 4))
-
-
-def pair_keys(seed: int, check_tag: int, cand: np.ndarray, tag: int):
-    """``fold_in(fold_in(fold_in(PRNGKey(seed), check_tag), candidate), stamp_tag)`` per candidate."""
+def pair_keys(seed: int, check_tag: int, cand: np.ndarray, tag):
+    """``fold_in(fold_in(fold_in(PRNGKey(seed), check_tag), candidate), stamp_tag)`` per row;
+    ``tag`` is one stamp tag or one per row."""
     base = jax.random.fold_in(jax.random.PRNGKey(int(seed)), int(check_tag))
     cand = jnp.asarray(cand, jnp.uint32)
-    return jax.vmap(lambda c: jax.random.fold_in(jax.random.fold_in(base, c), jnp.uint32(tag)))(cand)
+    tag = jnp.broadcast_to(jnp.asarray(tag, jnp.uint32), cand.shape)
+    return jax.vmap(lambda c, t: jax.random.fold_in(jax.random.fold_in(base, c), t))(cand, tag)
 
 
-def stack_stamps(per_stamp: list[dict]) -> dict:
-    """Per-stamp result dicts of (B, ...) device arrays -> (B, K, ...) (on the device)."""
-    return {k: jnp.stack([r[k] for r in per_stamp], axis=1) for k in per_stamp[0]}
+def slot_stamps(ctx) -> np.ndarray:
+    """(B, S) stamp index (into ``ctx.tpfs``) of every candidate's slots, host integers.
+
+    ``ctx.tpf_index`` None: every candidate on every stamp, in order.  Otherwise it must hold one
+    row of S >= 1 stamp indices per candidate (a 1-D array: one stamp each).
+    """
+    b, k = ctx.n_candidates, len(ctx.tpfs)
+    idx = getattr(ctx, "tpf_index", None)
+    if idx is None:
+        return np.broadcast_to(np.arange(k, dtype=np.int64), (b, k))
+    idx = np.asarray(idx)
+    if idx.ndim == 1:
+        idx = idx[:, None]
+    if idx.ndim != 2 or idx.shape[0] != b or idx.shape[1] < 1 or idx.dtype.kind not in "iu":
+        raise JaxvetInputError(
+            f"tpf_index must hold one row of stamp indices per candidate ({b}), got shape "
+            f"{idx.shape} dtype {idx.dtype}"
+        )
+    bad = (idx < 0) | (idx >= k)
+    if bad.any():
+        raise JaxvetInputError(f"tpf_index {int(idx[bad][0])} out of range for {k} TPF stamp(s)")
+    return idx.astype(np.int64)
+
+
+def slot_tags(prep: Prepared, idx: np.ndarray) -> np.ndarray:
+    """PRNG tag per slot: the stamp's sector, or ``100000 + slot`` when it is unknown (with every
+    stamp in every slot this is :func:`stamp_tags`)."""
+    sectors = np.array([-1 if s.sector is None else s.sector for s in prep.stamps], np.int64)
+    sec = sectors[idx]
+    return np.where(sec >= 0, sec, 100000 + np.arange(idx.shape[1])[None, :])
 
 
 def per_stamp_results(
@@ -492,10 +556,11 @@ def per_stamp_results(
 ) -> list[CheckResult]:
     """One :class:`CheckResult` per candidate for a per-stamp pixel check (V08, V09).
 
-    ``sector_result(i, s)`` formats candidate ``i`` on stamp ``s``; the first stamp's result is
-    reported and, with several stamps, every stamp's result goes into ``raw["per_sector"]``.
-    Without stamps every candidate is ``skipped`` (``NO_TPF``); ``what`` names the analysis in
-    that note.  ``ids`` is the check's ``(id, name)``.
+    ``sector_result(i, s)`` formats candidate ``i`` on its stamp slot ``s`` (with every stamp in
+    every slot, the run's stamp ``s``); the first slot's result is reported and, with several
+    slots, every slot's result goes into ``raw["per_sector"]``.  Without stamps every candidate is
+    ``skipped`` (``NO_TPF``); ``what`` names the analysis in that note.  ``ids`` is the check's
+    ``(id, name)``.
     """
     check_id, name = ids
     b = ctx.n_candidates
@@ -504,9 +569,10 @@ def per_stamp_results(
             skipped_result(check_id, name, "NO_TPF", notes=[f"TPF data not provided; cannot perform {what}"])
             for _ in range(b)
         ]
+    n_slots = slot_stamps(ctx).shape[1]
     out: list[CheckResult] = []
     for i in range(b):
-        per = [sector_result(i, s) for s in range(len(prep.preps))]
+        per = [sector_result(i, s) for s in range(n_slots)]
         main = per[0]
         if len(per) > 1:
             main.raw = dict(main.raw or {})
@@ -523,11 +589,11 @@ def per_stamp_results(
 
 def format_per_stamp(ctx, opts, a: dict, sector_result, ids: tuple[str, str], what: str, *, extend=None):
     """``format`` of a per-stamp pixel check: :func:`per_stamp_results` over the run's prepared
-    stamps, ``sector_result(ctx, a, i, s, prep, opts)`` per candidate and stamp; ``extend(a, prep,
-    opts)`` may add host-side arrays to ``a`` first."""
+    stamps, ``sector_result(ctx, a, i, s, prep, opts)`` per candidate and slot; ``extend(ctx, a,
+    prep, opts)`` may add host-side arrays to ``a`` first."""
     prep = prepared(ctx.tpfs, int(opts.quality_bitmask), ctx=ctx) if ctx.tpfs else None
     if prep is not None and extend is not None:
-        a = extend(a, prep, opts)
+        a = extend(ctx, a, prep, opts)
     return per_stamp_results(ctx, prep, lambda i, s: sector_result(ctx, a, i, s, prep, opts), ids, what)
 
 

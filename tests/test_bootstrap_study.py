@@ -156,8 +156,11 @@ def test_v01_resamples_match_the_numpy_oracle_and_known_truth(toi5807_lc):
         want = oracle.v01(counts[r], {**u, **_oracle_box_fillers(u)})
         for k in ref:
             assert got[k][r] == pytest.approx(want[k], rel=1e-10, abs=1e-12), (r, k)
-    for k in ("depth_odd_ppm", "depth_even_ppm", "delta_ppm", "oe_box_rel_diff"):
+    for k in ("depth_odd_ppm", "depth_even_ppm", "delta_ppm"):
         assert got[k][1] == pytest.approx(got[k][0], rel=1e-12), k
+    # the box statistic goes through the red-noise variance (a difference of sums), so its
+    # rounding follows the compiler's summation order: 8e-12 apart at -O0, the oracle's 1e-10 here
+    assert got["oe_box_rel_diff"][1] == pytest.approx(got["oe_box_rel_diff"][0], rel=1e-10)
     for k in ("depth_err_odd_ppm", "depth_err_even_ppm"):
         assert got[k][1] == pytest.approx(got[k][0] / np.sqrt(2.0), rel=1e-12), k
 

@@ -275,3 +275,24 @@ def test_register_rejects_clashes(fake_checks):
         register(fake_checks[0])
     with pytest.raises(UnknownCheckError, match="already defined"):
         register(CheckSpec(id="V01", name="x", compute=_producer_compute, format=_format("V01")))
+
+
+def test_v25_computes_on_the_device_without_a_host_copy():
+    """V25 reads V08's and V09's device trees: once they are dispatched, dispatching V25 (its sky
+    Jacobians from the WCS included, a host input taken once per run) copies nothing from the
+    device, so V25 never makes the host wait inside a run segment."""
+    import dataclasses
+
+    from jaxvet.checks import get_check
+    from jaxvet.engine.context import to_host
+    from tests.oracles import pixel_oracle as po
+
+    stamps = [po.syn_stamp("target", seed=1, sector=1), po.syn_stamp("eb", seed=2, sector=3, rotation_deg=45)]
+    ctx = po.syn_context(stamps, candidates=po.syn_candidates(with_others=False))
+    ctx = dataclasses.replace(ctx, products={c: get_check(c).dispatch(ctx) for c in ("V08", "V09")})
+    v25 = get_check("V25")
+    with jax.transfer_guard_device_to_host("disallow_explicit"):  # device_get included
+        tree = v25.dispatch(ctx)
+    r = v25.finish(ctx, to_host(tree))[0]
+    assert r.metrics["consistency_class"] == "INCONSISTENT" and r.metrics["frame"] == "sky"
+    assert r.raw["inconsistent_sectors"] == [1, 3]

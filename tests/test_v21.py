@@ -132,7 +132,8 @@ def test_vet_json_contract_and_plot(tmp_path):
     rep = vet(lc, [Candidate(2.5, 2000.7, 2.0, id="c1")], "V21")
     d = json.loads(rep.to_json())
     c = d["candidates"][0]
-    assert set(c) == {"id", "period_days", "t0_btjd", "duration_hours", "depth_ppm", "checks"}
+    assert set(c) == {"id", "period_days", "t0_btjd", "duration_hours", "depth_ppm", "checks",
+                      "signal", "flags", "variability"}
     assert set(c["checks"]["V21"]) >= {
         "id",
         "name",

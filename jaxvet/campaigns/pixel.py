@@ -25,14 +25,19 @@ arguments, ``(lo, hi)`` or a fixed number): see :data:`DEFAULT_RANGES`; ``period
 
 Vetting
 -------
-The pixel checks pair *every* stamp of a :class:`~jaxvet.engine.context.VetContext` with *every*
-candidate and report the first stamp, so each injection gets its own context (one stamp, one
-candidate, built as :func:`jaxvet.engine.runner.vet` builds it; bootstrap keys from ``(seed,
-injection_id)`` through ``candidate_ids``).  Its light curve is the aperture sum of the stamp
-(:func:`stamp_lightcurve`).  ``chunk_size`` only groups injections for progress reporting.
-The contexts share one :class:`~jaxvet.engine.chunks.ShapeLadder`, primed at the largest shapes
-of the ranges (:func:`prime_shapes`), so V08 and V09 compile once per campaign; an in-transit
-set padded beyond V08's ``JOINT_MAX`` takes its normal-rank bootstrap path.
+A chunk of ``chunk_size`` injections is vetted in one engine segment
+(:func:`jaxvet.engine.runner.run_contexts`, as :func:`jaxvet.vet` runs a segment): one
+:class:`~jaxvet.engine.context.VetContext` holds every injection's aperture-sum light curve
+(:func:`stamp_lightcurve`) and candidate, the chunk's stamps in ``tpfs`` and ``tpf_index[j] = j``
+(each candidate on its own stamp).  V08 and V09 pack the chunk's same-shape stamps into one
+padded batch and run every injection in one batched call per check, in fixed blocks of
+:data:`PAIR_BLOCK` pairs; every check is dispatched before the host waits, then each check's
+results come back in one device-to-host copy.  Bootstrap keys come from ``fold_in`` of
+``(seed, injection_id)`` (``candidate_ids``) and the stamp's sector, so a row is bit-identical
+whatever the chunk size (tested for chunks of 1, 3, 4, 5 and 8).  Chunks share one
+:class:`~jaxvet.engine.chunks.ShapeLadder`, primed at the largest shapes of the ranges
+(:func:`prime_shapes`), so V08 and V09 compile once per campaign; an in-transit set padded beyond
+V08's ``JOINT_MAX`` takes its normal-rank bootstrap path.
 
 Off-target flags (columns ``V08_off_target``, ``V09_off_target``, ``flagged_off_target``):
 
@@ -72,9 +77,11 @@ from jaxvet.campaigns.parts import part_ok, part_path, remove_temp_files, to_ast
 from jaxvet.campaigns.runner import resolve_campaign_options
 from jaxvet.campaigns.summary import verdict_counts
 from jaxvet.checks import get_check
-from jaxvet.data import Candidate, CandidateBatch, LightCurve, bucket_size
+from jaxvet.checks._pixel_pairs import GROUP_STAMPS_KEY, PAIR_BLOCK_KEY
+from jaxvet.data import Candidate, CandidateBatch, LightCurve, LightCurveBatch, bucket_size
+from jaxvet.engine import runner
 from jaxvet.engine.chunks import ShapeLadder
-from jaxvet.engine.context import CheckSpec, VetContext, to_host
+from jaxvet.engine.context import CheckSpec, VetContext
 from jaxvet.errors import JaxvetInputError
 from jaxvet.pixels import TESS_PIXEL_SCALE_ARCSEC, TPFStamp, stamp_target_pixel
 from jaxvet.results import to_jsonable
@@ -122,6 +129,9 @@ DEFAULT_CHECKS = ("V08", "V09")
 DEFAULT_OPTIONS = {"V08": {"plot_data": False}}
 OFFSET_THRESHOLD_PX = 1.0
 V08_FLOOR_PX = 0.05
+#: (candidate, stamp) pairs per pixel-kernel call: fixed, so every row is computed by the same
+#: program whatever the chunk size (rows are bit-identical across chunk sizes)
+PAIR_BLOCK = 8
 
 _KEY_METRICS = {
     "V08": (
@@ -399,78 +409,109 @@ def _num(v) -> float:
     return v
 
 
-def _vet_one(truth: dict, stamp: TPFStamp, specs, seed: int, options: dict, checked: dict,
-             seconds: dict, shapes: ShapeLadder) -> dict:
-    """Vet one injected stamp with ``specs`` (``checked``: their validated options); its row.
-    ``shapes`` is the campaign's one :class:`~jaxvet.engine.chunks.ShapeLadder`, so every
-    injection reuses the programs compiled for the earlier ones."""
-    lc = stamp_lightcurve(stamp)
-    cand = Candidate(
-        period_days=truth["period_days"],
-        t0_btjd=truth["t0_btjd"],
-        duration_hours=truth["duration_hours"],
-        id=f"inj{truth['injection_id']}",
-    )
-    # as jaxvet.engine.runner.vet builds it for one candidate (`jaxvet vet LC --tpf STAMP`)
-    from jaxvet.data import LightCurveBatch
-
-    ctx = VetContext(
-        lightcurves=[lc],
-        lcb=LightCurveBatch.from_lightcurves([lc]),
-        candidates=[cand],
-        cb=CandidateBatch.from_candidates([cand], lc_index=[0], pad_to=bucket_size(1, 8)),
-        seed=int(seed),
-        tpfs=[stamp],
-        options=options,
-        candidate_ids=np.array([truth["injection_id"]], np.int64),
-        shapes=shapes,
-    )
-    row: dict[str, Any] = {}
-    target_rc = stamp_target_pixel(stamp)
-    for spec in specs:
-        t = time.perf_counter()
-        o = checked.get(spec.id)
-        res = spec.finish(ctx, to_host(spec.dispatch(ctx, o)), o)[0]
-        seconds[spec.id] = seconds.get(spec.id, 0.0) + time.perf_counter() - t
-        m = res.metrics or {}
-        row[f"{spec.id}_status"] = str(res.status)
-        row[f"{spec.id}_verdict"] = str(res.verdict) if res.verdict else "none"
-        names = list(_KEY_METRICS.get(spec.id, ())) + [
-            n for n in spec.summary_metrics if n not in _KEY_METRICS.get(spec.id, ())
-        ]
-        for name in names:
-            row[f"{spec.id}_{name}"] = _num(m.get(name))
-        if spec.id == "V08":
-            delta, derr = _stamp_depth(stamp, cand)
-            so = _v08_source_offset(m, delta, derr, target_rc)
-            row.update(so)
-            row["V08_off_target"] = bool(
-                so["V08_source_offset_pixels"] > OFFSET_THRESHOLD_PX and so["V08_source_offset_sigma"] >= 3.0
-            )
-        elif spec.id == "V09":
-            row["V09_off_target"] = row["V09_verdict"] in ("warn", "fail")
+def _check_columns(spec, res, stamp: TPFStamp, cand: Candidate, target_rc) -> dict:
+    """One injection's columns for one check's result."""
+    m = res.metrics or {}
+    row: dict[str, Any] = {
+        f"{spec.id}_status": str(res.status),
+        f"{spec.id}_verdict": str(res.verdict) if res.verdict else "none",
+    }
+    names = list(_KEY_METRICS.get(spec.id, ())) + [
+        n for n in spec.summary_metrics if n not in _KEY_METRICS.get(spec.id, ())
+    ]
+    for name in names:
+        row[f"{spec.id}_{name}"] = _num(m.get(name))
+    if spec.id == "V08":
+        delta, derr = _stamp_depth(stamp, cand)
+        so = _v08_source_offset(m, delta, derr, target_rc)
+        row.update(so)
+        row["V08_off_target"] = bool(
+            so["V08_source_offset_pixels"] > OFFSET_THRESHOLD_PX and so["V08_source_offset_sigma"] >= 3.0
+        )
+    elif spec.id == "V09":
+        row["V09_off_target"] = row[f"{spec.id}_verdict"] in ("warn", "fail")
     return row
 
 
+def _vet_batch(truths: list[dict], stamps: list[TPFStamp], specs, seed: int, options: dict, checked: dict,
+               seconds: dict, shapes: ShapeLadder) -> list[dict]:
+    """Vet a chunk of injected stamps with ``specs`` in one engine segment; one row per injection.
+
+    One :class:`~jaxvet.engine.context.VetContext` holds the chunk: injection ``j``'s aperture-sum
+    light curve and candidate, every stamp in ``tpfs`` and ``tpf_index[j] = j`` (each candidate is
+    vetted on its own stamp only), bootstrap keys from ``(seed, injection_id)``.  The pixel checks
+    pack the chunk's same-shape stamps into one batch and run every injection in one batched call
+    per check (in fixed blocks of :data:`PAIR_BLOCK` pairs, so a row's numbers never depend on the
+    chunk size); every check is dispatched before the host waits, then each check's results come
+    back in one device-to-host copy.  ``shapes`` is the campaign's one
+    :class:`~jaxvet.engine.chunks.ShapeLadder`, so every chunk reuses the compiled programs.
+    """
+    t = time.perf_counter()
+    lcs = [stamp_lightcurve(st) for st in stamps]
+    cands = [
+        Candidate(
+            period_days=tr["period_days"],
+            t0_btjd=tr["t0_btjd"],
+            duration_hours=tr["duration_hours"],
+            id=f"inj{tr['injection_id']}",
+        )
+        for tr in truths
+    ]
+    n = len(cands)
+    ctx = VetContext(
+        lightcurves=lcs,
+        lcb=LightCurveBatch.from_lightcurves(lcs),
+        candidates=cands,
+        cb=CandidateBatch.from_candidates(cands, lc_index=np.arange(n), pad_to=bucket_size(n, 8)),
+        seed=int(seed),
+        tpfs=list(stamps),
+        options=options,
+        candidate_ids=np.array([tr["injection_id"] for tr in truths], np.int64),
+        tpf_index=np.arange(n)[:, None],
+        shapes=shapes,
+    )
+    host = runner.run_contexts([ctx], [s_.id for s_ in specs], checked)
+    seconds["vet"] = seconds.get("vet", 0.0) + time.perf_counter() - t
+    t = time.perf_counter()
+    results = {spec.id: spec.finish(ctx, host[spec.id][0], checked.get(spec.id)) for spec in specs}
+    rows = []
+    for j, (stamp, cand) in enumerate(zip(stamps, cands, strict=True)):
+        target_rc = stamp_target_pixel(stamp)
+        row: dict[str, Any] = {}
+        for spec in specs:
+            row.update(_check_columns(spec, results[spec.id][j], stamp, cand, target_rc))
+        rows.append(row)
+    seconds["format"] = seconds.get("format", 0.0) + time.perf_counter() - t
+    return rows
+
+
 def prime_shapes(specs, seed: int, kinds: Sequence[str], rng_par: dict, stamp_cfg: dict,
-                 options: dict, checked: dict) -> ShapeLadder:
+                 options: dict, checked: dict, chunk: int = 1) -> ShapeLadder:
     """A :class:`~jaxvet.engine.chunks.ShapeLadder` holding the campaign's largest shapes.
 
-    One probe injection of each kind at the shortest period and the longest duration of the
-    ranges, its first transit at the stamp's first cadence (the most epochs and the widest
-    windows any injection can have) is vetted and discarded, so V08 and V09 are compiled once
-    for the whole campaign rather than again whenever an injection needs a larger bucket.
+    A chunk of probe injections (the kinds in turn) at the shortest period and the longest
+    duration of the ranges, the first transit at the stamp's first cadence (the most epochs and
+    the widest windows any injection can have) is vetted and discarded, so V08 and V09 are compiled once
+    for the whole campaign rather than again whenever an injection needs a larger bucket.  The
+    ladder also fixes the pixel kernels' block of pairs (:data:`PAIR_BLOCK`) and pads every
+    chunk's packed stamps to ``chunk`` (a power of two, at least :data:`PAIR_BLOCK`) of them, so a
+    short last chunk or a small campaign runs the same programs.
     """
     shapes = ShapeLadder()
-    for j, kind in enumerate(kinds):
+    shapes.at_least(PAIR_BLOCK_KEY, PAIR_BLOCK)
+    shapes.at_least(GROUP_STAMPS_KEY, bucket_size(chunk, PAIR_BLOCK))  # one packed shape per chunk
+    truths = []
+    for j in range(max(int(chunk), len(kinds))):  # a full chunk: every shape of a chunk compiles here
         truth = draw_injection(j, int(seed), kinds, rng_par, stamp_cfg)
         truth.update(
-            kind=kind,
+            kind=kinds[j % len(kinds)],
             period_days=rng_par["period_days"][0],
             duration_hours=rng_par["duration_hours"][1],
             t0_btjd=float(stamp_cfg["t_start"]),
         )
-        _vet_one(truth, simulate_injection(truth, stamp_cfg), specs, int(seed), options, checked, {}, shapes)
+        truths.append(truth)
+    stamps = [simulate_injection(tr, stamp_cfg) for tr in truths]
+    _vet_batch(truths, stamps, specs, int(seed), options, checked, {}, shapes)
     return shapes
 
 
@@ -581,10 +622,10 @@ def _summary_dict(cols, kinds_t, check_ids, edges, *, config: dict, timing: dict
 
 
 def _vet_chunk(ids, seed, kinds_t, rng_par, stamp_cfg, specs, opts, checked, seconds, shapes):
-    """Simulate and vet injections ``ids``: their rows as one pyarrow Table (one result part)."""
+    """Simulate and vet injections ``ids`` (one batch): their rows as one pyarrow Table (one part)."""
     import pyarrow as pa
 
-    rows = []
+    truths, stamps, rows = [], [], []
     for i in ids:
         truth = draw_injection(int(i), seed, kinds_t, rng_par, stamp_cfg)
         t = time.perf_counter()
@@ -594,8 +635,12 @@ def _vet_chunk(ids, seed, kinds_t, rng_par, stamp_cfg, specs, opts, checked, sec
         row = {k_: v for k_, v in truth.items() if not k_.startswith("_")}
         row["target_row"], row["target_col"] = (float(x) for x in tr["star_rc"][0])
         row["neighbour_row"], row["neighbour_col"] = (float(x) for x in tr["star_rc"][1])
-        row.update(_vet_one(truth, stamp, specs, seed, opts, checked, seconds, shapes))
+        truths.append(truth)
+        stamps.append(stamp)
         rows.append(row)
+    for row, vetted in zip(rows, _vet_batch(truths, stamps, specs, seed, opts, checked, seconds, shapes),
+                           strict=True):
+        row.update(vetted)
     cols = _columns(rows, specs, len(rows))
     return pa.table({name: pa.array(v) for name, v in cols.items()})
 
@@ -682,6 +727,7 @@ def run_pixel_campaign(
         bar = tqdm(total=n_inj, desc="pixel campaign", unit="inj", file=sys.stderr, dynamic_ncols=True)
     seconds: dict[str, float] = {"simulate": 0.0}
     chunk_seconds: list[float] = []
+    chunk_cpu_seconds: list[float] = []  # process CPU time (all threads): load-independent cost
     parts: list = []
     n_resumed = 0
     shapes = None
@@ -698,15 +744,17 @@ def run_pixel_campaign(
             else:
                 if shapes is None:  # prime only when something is left to vet
                     t_prime = time.perf_counter()
-                    shapes = prime_shapes(specs, int(seed), kinds_t, rng_par, stamp_cfg, opts, checked)
+                    shapes = prime_shapes(specs, int(seed), kinds_t, rng_par, stamp_cfg, opts, checked,
+                                          min(k, n_inj))
                     seconds["prime"] = time.perf_counter() - t_prime
-                t_chunk = time.perf_counter()
+                t_chunk, cpu_chunk = time.perf_counter(), time.process_time()
                 part = _vet_chunk(ids, int(seed), kinds_t, rng_par, stamp_cfg, specs, opts, checked,
                                   seconds, shapes)
                 if path is not None:
                     write_part(path, part)
                 parts.append(part)
                 chunk_seconds.append(time.perf_counter() - t_chunk)
+                chunk_cpu_seconds.append(time.process_time() - cpu_chunk)
             if bar is not None:
                 bar.update(ids.size)
     finally:
@@ -723,6 +771,7 @@ def run_pixel_campaign(
         "wall_s": time.perf_counter() - t_start, "loop_s": loop_s, "n_resumed": n_resumed,
         "injections_per_s": n_vetted / loop_s if loop_s > 0 and n_vetted else None,
         "seconds_by_stage": seconds, "chunk_seconds": chunk_seconds,
+        "chunk_cpu_seconds": chunk_cpu_seconds,
     })
     if out_dir is not None:
         write_part(out_dir / "results.parquet", table)

@@ -36,8 +36,10 @@ CHECK_MODULES = {
     "V09": "v09_difference_image",
     "V13": "v13_data_gaps",
     "V15": "v15_transit_asymmetry",
+    "V16": "v16_model_competition",
     "V17": "v17_ephemeris_reliability",
     "V18": "v18_ephemeris_sensitivity",
+    "V19": "v19_alias_diagnostics",
     "V21": "v21_sector_consistency",
     "V25": "v25_localization_consistency",
 }
@@ -55,8 +57,10 @@ HEADLINE_METRICS = {
     "V09": ("diff_offset_pixels", "diff_offset_sigma"),
     "V13": ("missing_frac_max_in_coverage", "missing_frac_max", "n_epochs_missing_ge_0p25"),
     "V15": ("asymmetry_sigma", "mu_left", "mu_right"),
+    "V16": ("model_competition_label", "winner_margin_bic", "artifact_risk"),
     "V17": ("uniqueness_regime", "period_peak_to_next_ratio", "phase_shift_null_z"),
     "V18": ("metric_variance", "n_variants_ok", "best_variant_id"),
+    "V19": ("best_other_over_base_score_ratio", "best_other_harmonic", "secondary_significance_sigma"),
     "V21": ("chi2_p_value", "consistency_class", "n_sectors_used"),
     "V25": ("consistency_class",),
 }

@@ -66,9 +66,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxvet import stamps as sx
+from jaxvet.checks import _pixel_pairs as pp
+from jaxvet.core import centroids as cx
 from jaxvet.core import pixels as px
 from jaxvet.core.ephemeris import epoch_windows, phase_fold
-from jaxvet.core.stats import MAD_TO_SIGMA, masked_median, masked_percentile, masked_std
+from jaxvet.core.stats import masked_percentile, masked_std
 from jaxvet.data import bucket_size
 from jaxvet.engine.chunks import map_rows, rows_per_chunk
 from jaxvet.engine.context import CheckSpec, VetContext
@@ -109,158 +111,13 @@ class V08Options(CheckOptions):
 #: the defaults as a plain mapping
 DEFAULTS = V08Options().to_dict()
 
-__all__ = ["SPEC", "V08Options", "centroid_shift_stamps", "centroid_shift_stamp", "DEFAULTS"]
+__all__ = ["SPEC", "V08Options", "centroid_shift_stamps", "centroid_shift_pairs", "DEFAULTS"]
 
 _WIN_EPS = 1e-9
 
 
-# ---------------------------------------------------------------------------------------------
-# in-transit (small) set: direct masked statistics
-# ---------------------------------------------------------------------------------------------
-def _centroid_summary(c, scaled_mad, n, nk) -> dict:
-    """Median centroid ``c`` and its standard error ``1.4826 MAD sqrt(pi/2) / sqrt(n_kept)`` (the
-    efficiency of the median for normal errors), NaN with fewer than 3 cadences or 3 kept."""
-    sq = jnp.sqrt(jnp.maximum(nk, 1).astype(jnp.float64))
-    se = scaled_mad / sq * math.sqrt(math.pi / 2)
-    good = (n >= 3) & (nk >= 3)
-    return dict(
-        c=jnp.where(good, c, jnp.nan),
-        se=jnp.where(good, se, jnp.nan),
-        n=n,
-        nk=jnp.where(n >= 3, nk, n),
-        n_rej=jnp.where(n >= 3, n - nk, 0),
-    )
-
-
-def _robust_small(c2, m, sigma):
-    """Reference robust centroid of a small set: ``c2`` (2, S) x/y values, ``m`` (S,) mask."""
-    n = jnp.sum(m, dtype=jnp.int32)
-    mm = jnp.broadcast_to(m, c2.shape)
-    med = masked_median(c2, mm)
-    mad = 1.4826 * masked_median(jnp.abs(c2 - med[:, None]), mm)
-    mad = jnp.where(mad <= 0, masked_std(c2, mm), mad)
-    ok = jnp.abs(c2 - med[:, None]) <= sigma * mad[:, None]
-    keep = m & ok[0] & ok[1]
-    keep = jnp.where(n >= 5, keep, m)
-    nk = jnp.sum(keep, dtype=jnp.int32)
-    kk = jnp.broadcast_to(keep, c2.shape)
-    c = masked_median(c2, kk)
-    mad = masked_median(jnp.abs(c2 - c[:, None]), kk)
-    return dict(**_centroid_summary(c, MAD_TO_SIGMA * mad, n, nk), keep=keep & ((n >= 3) & (nk >= 3)))
-
-
-# ---------------------------------------------------------------------------------------------
-# out-of-transit (large) set: sorted-once order statistics with removed ranks, x/y as lanes
-# ---------------------------------------------------------------------------------------------
-_AX4 = np.array([0, 0, 1, 1], np.int32)  # lane -> axis for (x q1, x q2, y q1, y q2)
-
-
-def _robust_large(st, k, excl_rank, excl_m, excl_c, n, sigma, *, k_extra, n_bits):
-    """Reference robust estimate over "stamp centroid set minus removed ranks" (exact).
-
-    ``excl_rank`` (2, M) ranks of the removed cadences in the sorted x / y centroids,
-    ``excl_m`` (M,), ``excl_c`` (2, M) their centroids; ``n`` the size of the remaining set.
-    """
-    tcap = st.csort.shape[2] - 1
-    ax4 = jnp.asarray(_AX4)
-    kind4 = jnp.asarray([0, 1, 0, 1], jnp.int32)
-    em2 = jnp.broadcast_to(excl_m, excl_rank.shape)
-    g, _ = px.exclusion_g(excl_rank, em2)  # (2, M)
-
-    def val(gg, axis, r):
-        pos = px.kth_remaining(gg[axis], r)
-        return st.csort[k, axis, jnp.clip(pos, 0, tcap)]
-
-    z4 = jnp.zeros(4, jnp.int32)
-    n4 = jnp.full(4, n, jnp.int32)
-    q1, q2 = (n - 1) // 2, n // 2
-    q4 = jnp.stack([q1, q2, q1, q2])
-    v = val(g, ax4, q4)
-    m = 0.5 * (v[0::2] + v[1::2])  # (2,) medians
-    d = px.kth_distance(lambda r: val(g, ax4, r), z4, n4, m[ax4], q4, n_bits)
-    mad = 1.4826 * (0.5 * (d[0::2] + d[1::2]))
-    # std fallback (population std of the set) from stamp sums minus the removed entries
-    nf = jnp.maximum(n, 1).astype(jnp.float64)
-    dd = jnp.where(em2, excl_c - st.cref[k][:, None], 0.0)
-    a1 = st.cs1[k] - jnp.sum(dd, axis=1)
-    a2 = st.cs2[k] - jnp.sum(dd * dd, axis=1)
-    std = jnp.sqrt(jnp.maximum(a2 / nf - (a1 / nf) ** 2, 0.0))
-    mad = jnp.where(mad <= 0, std, mad)
-    th = sigma * mad
-    do_rej = n >= 5
-
-    # clipping ranges [a, b) per axis: a = first r not a low outlier, b = first high outlier
-    def pred(r):
-        x = val(g, ax4, r)
-        low = (m[ax4] - x) > th[ax4]
-        notr = ~((x - m[ax4]) > th[ax4])
-        return jnp.where(kind4 == 0, low, notr)
-
-    bnd = px.lower_bound(pred, z4, n4, n_bits)
-    a = jnp.where(do_rej, bnd[0::2], 0)  # (2,) [a_x, a_y]
-    b = jnp.where(do_rej, bnd[1::2], n)
-    # points clipped on the *other* axis but kept on this one, enumerated from the sorted tails
-    tax = jnp.asarray([0, 1], jnp.int32)
-    oax = 1 - tax
-    i = jnp.arange(k_extra, dtype=jnp.int32)
-    a_o, b_o = a[oax], b[oax]
-    r = jnp.concatenate([jnp.broadcast_to(i, (2, k_extra)), b_o[:, None] + i], axis=1)  # (2, 2K)
-    rv = jnp.concatenate([i[None, :] < a_o[:, None], (b_o[:, None] + i) < n], axis=1) & do_rej
-    pos = jax.vmap(px.kth_remaining_many)(g[oax], r)
-    cad = st.cperm[k, oax[:, None], jnp.clip(pos, 0, tcap)]
-    cv = st.cc[k, tax[:, None], cad]
-    kept = ~((m[:, None] - cv) > th[:, None]) & ~((cv - m[:, None]) > th[:, None])
-    exm = rv & kept
-    overflow = do_rej & jnp.any((a_o > k_extra) | ((n - b_o) > k_extra))
-    g2, _ = px.exclusion_g(
-        jnp.concatenate([excl_rank, st.crank[k, tax[:, None], cad]], axis=1),
-        jnp.concatenate([em2, exm], axis=1),
-    )
-    nk2 = b - a - jnp.sum(exm, axis=1, dtype=jnp.int32)
-    nk = nk2[0]
-    p1, p2 = (nk - 1) // 2, nk // 2
-    p4 = jnp.stack([p1, p2, p1, p2])
-    u = val(g2, ax4, a[ax4] + p4)
-    c = 0.5 * (u[0::2] + u[1::2])
-    dk = px.kth_distance(lambda rr: val(g2, ax4, rr), a[ax4], jnp.full(4, nk), c[ax4], p4, n_bits)
-    return dict(
-        **_centroid_summary(c, MAD_TO_SIGMA * (0.5 * (dk[0::2] + dk[1::2])), n, nk),
-        overflow=overflow,
-        consistent=(nk2[0] == nk2[1]),
-        g2=g2,
-        a=a,
-        m=m,
-        th=th,
-        do_rej=do_rej,
-    )
-
-
-def _normal_bm(u1, u2):
-    """Box-Muller standard normals from two uniform arrays in [0, 1)."""
-    return jnp.sqrt(-2.0 * jnp.log1p(-u1)) * jnp.cos(2.0 * math.pi * u2)
-
-
 #: in-transit sets up to this size are resampled exactly (joint multinomial counts)
 JOINT_MAX = 256
-
-
-def _median_ranks(z, e, n):
-    """Ranks (0-based, in the sorted sample) of the two middle order statistics of a resample.
-
-    The k-th order statistic of a size-n resample of n sorted values sits at rank
-    ``ceil(n U_(k)) - 1`` with ``U_(k) ~ Beta(k, n - k + 1)``; for the median this is
-    ``n U ~ N(n k/(n + 1), n/4)`` (normal limit of the binomial), and the next order statistic
-    is ``n (1 - U) Beta(1, n - k) ~ Exp(1)`` ranks further (used for even n).
-    ``z``: standard normals, ``e``: unit exponentials.
-    """
-    nf = jnp.maximum(n, 1).astype(jnp.float64)
-    k1 = ((n - 1) // 2 + 1).astype(jnp.float64)
-    t1 = nf * k1 / (nf + 1.0) + z * jnp.sqrt(nf) / 2.0
-    t2 = jnp.where(n % 2 == 0, t1 + e, t1)
-    top = jnp.maximum(n - 1, 0)
-    j1 = jnp.clip(jnp.ceil(t1).astype(jnp.int32) - 1, 0, top)
-    j2 = jnp.clip(jnp.ceil(t2).astype(jnp.int32) - 1, 0, top)
-    return j1, j2
 
 
 def _boot(key, ci, keep_in, rin, rout, st, k, n_boot, exact_in):
@@ -268,7 +125,7 @@ def _boot(key, ci, keep_in, rin, rout, st, k, n_boot, exact_in):
 
     In-transit set: when it fits ``JOINT_MAX`` slots, exact joint (x, y) resampling from
     multinomial counts, as the reference.  Otherwise (and always for the out-of-transit set) the
-    resample medians' ranks are drawn from their normal approximation (:func:`_median_ranks`),
+    resample medians' ranks are drawn from their normal approximation (:func:`cx.median_ranks`),
     the x and y ranks correlated by the set's quadrant correlation
     ``mean(sign(x - med_x) sign(y - med_y))`` -- the asymptotic correlation of the two sample
     medians -- so the cost is O(n_boot) per candidate instead of O(n_boot n).
@@ -281,7 +138,7 @@ def _boot(key, ci, keep_in, rin, rout, st, k, n_boot, exact_in):
     ur = jax.random.uniform(k_ranks, (10, n_boot), jnp.float64)  # 0-4: in (approximate), 5-9: out
 
     def correlated(u4, rho):
-        g1, g2 = _normal_bm(u4[0], u4[1]), _normal_bm(u4[2], u4[3])
+        g1, g2 = cx.normal_bm(u4[0], u4[1]), cx.normal_bm(u4[2], u4[3])
         rho = jnp.clip(jnp.nan_to_num(rho), -1.0, 1.0)
         return g1, rho * g1 + jnp.sqrt(1.0 - rho**2) * g2
 
@@ -310,8 +167,8 @@ def _boot(key, ci, keep_in, rin, rout, st, k, n_boot, exact_in):
         rho_in = jnp.sum(jnp.where(mk, s[0] * s[1], 0.0)) / jnp.maximum(ni, 1)
         zx, zy = correlated(ur[:4], rho_in)
         ex = -jnp.log1p(-ur[4])
-        jx = _median_ranks(zx, ex, ni)
-        jy = _median_ranks(zy, ex, ni)
+        jx = cx.median_ranks(zx, ex, ni)
+        jy = cx.median_ranks(zy, ex, ni)
         bin_ = jnp.stack([0.5 * (vs[0, jx[0]] + vs[0, jx[1]]), 0.5 * (vs[1, jy[0]] + vs[1, jy[1]])])
     # out-of-transit set: normal-approximation ranks, quadrant-correlated
     n = rout["nk"]
@@ -320,7 +177,7 @@ def _boot(key, ci, keep_in, rin, rout, st, k, n_boot, exact_in):
     tcap = st.csort.shape[2] - 1
 
     def out_med(axis, g, a0, z):
-        j1, j2 = _median_ranks(z, e, n)
+        j1, j2 = cx.median_ranks(z, e, n)
         pa = px.kth_remaining_many(g, a0 + j1)
         pb_ = px.kth_remaining_many(g, a0 + j2)
         return 0.5 * (st.csort[k, axis, jnp.clip(pa, 0, tcap)] + st.csort[k, axis, jnp.clip(pb_, 0, tcap)])
@@ -335,7 +192,7 @@ def _boot(key, ci, keep_in, rin, rout, st, k, n_boot, exact_in):
 def _reference_image_kernel(st, pb, a, *, n_ex_pad):
     """The reference's plot image: per-pixel median of the frames outside the buffer-1.5 transit
     mask (``not |phase| < 0.75 D/P``), or of all frames when none is outside."""
-    k = 0
+    k = a["k"]
     P, t0, D = a["period"], a["t0"], a["duration"]
     t = a["win_time"]
     ph = phase_fold(t, t0, P)
@@ -360,7 +217,7 @@ def _reference_image_kernel(st, pb, a, *, n_ex_pad):
 def _pair_kernel(st, pb, a, sigma, *, n_boot, k_extra, n_bits, n_in_pad, n_ex_pad, exact_in):
     """V08 for one (candidate, stamp) pair: ``a`` holds the candidate's ephemeris and epoch
     windows, ``sigma`` the traced outlier threshold; every output is a scalar."""
-    k = 0  # one stamp per call (see centroid_shift_stamp)
+    k = a["k"]  # the pair's stamp (row of the packed group)
     P, t0, D = a["period"], a["t0"], a["duration"]
     t = a["win_time"]
     ph = phase_fold(t, t0, P)
@@ -381,7 +238,7 @@ def _pair_kernel(st, pb, a, sigma, *, n_boot, k_extra, n_bits, n_in_pad, n_ex_pa
     order, im = px.compact(insel, n_in_pad)
     ii = idx[order]
     ci = jnp.where(im[None, :], st.cc[k, jnp.arange(2)[:, None], ii[None, :]], 0.0)  # (2, n_in_pad)
-    rin = _robust_small(ci, im, sigma)
+    rin = cx.robust_small(ci, im, sigma)
     # removed cadences (|dt| <= D), compacted to n_ex_pad slots
     o_ex, xm = px.compact(exm, n_ex_pad)
     xi_ = idx[o_ex]
@@ -391,7 +248,7 @@ def _pair_kernel(st, pb, a, sigma, *, n_boot, k_extra, n_bits, n_in_pad, n_ex_pa
     rr = jnp.where(rem[None, :], st.crank[k, ax2, xi_[None, :]], 0)
     ec = st.cc[k, ax2, xi_[None, :]]
     n_out_set = jnp.where(a["ok"], st.n_c[k] - jnp.sum(rem, dtype=jnp.int32), 0)
-    rout = _robust_large(st, k, rr, rem, ec, n_out_set, sigma, k_extra=k_extra, n_bits=n_bits)
+    rout = cx.robust_large(st, k, rr, rem, ec, n_out_set, sigma, k_extra=k_extra, n_bits=n_bits)
     # quadrant correlation of the kept out-of-transit set (for the bootstrap's x/y coupling)
     xx, yy = st.cc[k, 0], st.cc[k, 1]
     removed = jnp.zeros(xx.shape, bool).at[xi_].max(rem)
@@ -476,8 +333,9 @@ def _image_chunk(a, st, pb, *, n_ex_pad):
     return jax.vmap(lambda aa: _reference_image_kernel(st, pb, aa, n_ex_pad=n_ex_pad))(a)
 
 
-def _window_plan(ctx: VetContext, sp: sx.StampPrep, cb, valid) -> dict:
-    """Epoch windows of the candidates on one stamp and the bucketed widths of their sets.
+def _window_plan(ctx: VetContext, lcb, cb, valid) -> dict:
+    """Epoch windows of the pairs ``cb`` on their stamps (rows of ``lcb``) and the bucketed widths
+    of their sets.
 
     The widths come from one host look at the windows (with a margin on the boundaries): the
     planning step of a call, done before any kernel is dispatched.
@@ -487,9 +345,7 @@ def _window_plan(ctx: VetContext, sp: sx.StampPrep, cb, valid) -> dict:
     wcb = dataclasses.replace(cb, valid=jnp.asarray(valid))
     hw = jnp.asarray(D * (1.0 + _WIN_EPS) + _WIN_EPS)
     lad = ctx.shapes
-    win = epoch_windows(
-        sp.lcb, wcb, hw, min_epochs=lad.get("V08.epochs", 2), min_width=lad.get("V08.width", 16)
-    )
+    win = epoch_windows(lcb, wcb, hw, min_epochs=lad.get("V08.epochs", 2), min_width=lad.get("V08.width", 16))
     lad.at_least("V08.epochs", win.index.shape[1])
     lad.at_least("V08.width", win.index.shape[2])
     wt, wm = np.asarray(win.time), np.asarray(win.mask)
@@ -507,24 +363,25 @@ def _window_plan(ctx: VetContext, sp: sx.StampPrep, cb, valid) -> dict:
     )
 
 
-def centroid_shift_stamp(ctx: VetContext, sp: sx.StampPrep, tag: int, opts: V08Options) -> dict:
-    """The V08 kernel for every candidate of ``ctx`` on one stamp: device arrays (B, ...)."""
+def centroid_shift_pairs(ctx: VetContext, pairs: pp.PairBatch, opts: V08Options) -> dict:
+    """The V08 kernel for the (candidate, stamp) pairs of one stamp group: device arrays
+    (pairs padded, ...)."""
     n_boot = int(opts.n_bootstrap)
-    b = ctx.n_candidates
-    cb = sx.stamp_candidates(ctx.cb, b)
+    grp, cb = pairs.group, pairs.cb
     nb = cb.size
     guard = ~(np.asarray(cb.duration) < np.asarray(cb.period) / 2.0)  # no out-of-transit cadence
     valid = np.asarray(cb.valid) & ~guard
-    plan = _window_plan(ctx, sp, cb, valid)
+    plan = _window_plan(ctx, grp.lcb, cb, valid)
     win, n_in_pad, n_ex_pad = plan["win"], plan["n_in_pad"], plan["n_ex_pad"]
-    tmax = sp.pb.n_cadences
+    tmax = grp.pb.n_cadences
     exact_in = n_in_pad <= JOINT_MAX
     arrays = dict(
         period=cb.period,
         t0=cb.t0,
         duration=cb.duration,
         ok=jnp.asarray(valid),
-        key=sx.pair_keys(ctx.seed, CHECK_TAG, ctx.key_ids(nb), tag),
+        k=cb.lc_index,
+        key=sx.pair_keys(ctx.seed, CHECK_TAG, pairs.key_ids, pairs.tags),
         epoch=win.epoch,
         win_time=win.time,
         win_mask=win.mask,
@@ -535,7 +392,7 @@ def centroid_shift_stamp(ctx: VetContext, sp: sx.StampPrep, tag: int, opts: V08O
         n_boot=n_boot,
         # capacity for the points clipped on one axis only: from the stamp-wide outlier count
         k_extra=ctx.shapes.at_least(
-            "V08.k_extra", min(tmax, bucket_size(int(1.5 * sp.tail_estimate) + 16, 1024))
+            "V08.k_extra", min(tmax, bucket_size(int(1.5 * grp.tail_estimate) + 16, 1024))
         ),
         k_full=tmax,
         n_bits=max(1, int(math.ceil(math.log2(tmax + 1))) + 1),
@@ -544,27 +401,29 @@ def centroid_shift_stamp(ctx: VetContext, sp: sx.StampPrep, tag: int, opts: V08O
         exact_in=exact_in,
     )
     sigma = opts.traced()["outlier_sigma"]
-    chunk = min(rows_per_chunk(per_pair, cap=64, scale=PAIR_BUDGET_SCALE), nb)
-    res = map_rows(partial(_shift_chunk, **static), arrays, nb, chunk, args=(sp.stats, sp.pb, sigma))
+    chunk = pp.pair_chunk(ctx, per_pair, nb, scale=PAIR_BUDGET_SCALE)
+    res = map_rows(partial(_shift_chunk, **static), arrays, nb, chunk, args=(grp.stats, grp.pb, sigma))
     if opts.plot_data:  # plot images for the first plot_max candidates only (a per-pixel median each)
-        n_plot = min(b, int(opts.plot_max))
-        img = jnp.full((nb, sp.pb.n_pixels), jnp.nan)
+        n_plot = int(np.sum(pairs.cand < int(opts.plot_max)))  # pairs are in candidate order
+        img = jnp.full((nb, grp.pb.n_pixels), jnp.nan)
         if n_plot:
-            chunk_i = min(rows_per_chunk(n_ex_pad * sp.pb.n_pixels, cap=8), nb)
+            chunk_i = min(rows_per_chunk(n_ex_pad * grp.pb.n_pixels, cap=8), nb)
             fimg = partial(_image_chunk, n_ex_pad=n_ex_pad)
-            sub = map_rows(fimg, arrays, n_plot, chunk_i, args=(sp.stats, sp.pb))
+            sub = map_rows(fimg, arrays, n_plot, chunk_i, args=(grp.stats, grp.pb))
             img = img.at[:n_plot].set(sub["reference_image"])
         res["reference_image"] = img
         res["has_image"] = jnp.arange(nb) < n_plot
     res["guard"] = jnp.asarray(guard)
-    return {k_: v[:b] for k_, v in res.items()}
+    return res
 
 
 def centroid_shift_stamps(ctx: VetContext, prep: sx.Prepared, opts: V08Options) -> dict:
-    """V08 for every candidate and stamp: device arrays (B, K, ...)."""
-    return sx.stack_stamps(
-        [centroid_shift_stamp(ctx, sp, int(tag), opts) for sp, tag in zip(prep.preps, prep.tags, strict=True)]
-    )
+    """V08 for every candidate and stamp slot: device arrays (B, S, ...) (S = every stamp of the
+    run unless ``ctx.tpf_index`` assigns stamps; same-shape stamps are vetted in one batch)."""
+    groups = pp.stamp_groups(ctx, prep, int(opts.quality_bitmask))
+    idx, batches = pp.pair_batches(ctx, prep, groups)
+    parts = [centroid_shift_pairs(ctx, pb_, opts) for pb_ in batches]
+    return pp.to_slots(parts, batches, *idx.shape)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -581,7 +440,7 @@ SUMMARY = (
 
 
 def compute(ctx: VetContext, opts: V08Options) -> dict:
-    """Device tree: ``ps_<name>`` (B, K) per-stamp kernel outputs, the first stamp's summary."""
+    """Device tree: ``ps_<name>`` (B, S) per-slot kernel outputs, the first slot's summary."""
     b = ctx.n_candidates
     if not ctx.tpfs:
         return sx.skipped_tree(b, SUMMARY, n_stamps=np.zeros(b, int))
@@ -593,9 +452,7 @@ def compute(ctx: VetContext, opts: V08Options) -> dict:
     out["centroid_shift_arcsec"] = first["centroid_shift_pixels"] * sx.TESS_PIXEL_SCALE_ARCSEC
     # jaxvet's evidence guard (traced thresholds): saturation, too few transits or cadences
     t = opts.traced()
-    n_sat = jnp.broadcast_to(
-        sx.saturation_counts(prep, t["saturation_flux"])[None, :], per["n_transits"].shape
-    )
+    n_sat = pp.per_slot(sx.saturation_counts(prep, t["saturation_flux"]), sx.slot_stamps(ctx))
     ev = px.evidence_bits(
         per["n_transits"],
         per["n_in_transit_cadences"],
@@ -607,7 +464,7 @@ def compute(ctx: VetContext, opts: V08Options) -> dict:
     out.update(ps_evidence=ev, ps_n_saturated_pixels=n_sat, ps_verdict=ps_verdict)
     out["status"] = jnp.full(b, OK)
     out["verdict"] = ps_verdict[:, 0]
-    out["n_stamps"] = jnp.full(b, len(prep.preps))
+    out["n_stamps"] = jnp.full(b, per["n_transits"].shape[1])
     return out
 
 
@@ -698,9 +555,10 @@ def _plot_data(a: dict, g, i: int, s: int, stamp, metrics: dict) -> dict:
 def sector_result(
     ctx: VetContext, a: dict, i: int, s: int, prep: sx.Prepared, opts: V08Options
 ) -> CheckResult:
-    """Format candidate ``i`` on stamp ``s`` (host arrays ``a``) as a reference-style V08 result."""
+    """Format candidate ``i`` on its stamp slot ``s`` (host arrays ``a``) as a reference-style V08
+    result."""
     g = lambda name: a[f"ps_{name}"][i, s]  # noqa: E731
-    sp = prep.preps[s]
+    sp = prep.preps[int(sx.slot_stamps(ctx)[i, s])]
     stamp = sp.stamp
     n_used = sp.n_cadences_total - sp.n_dropped
     frac = sp.max_flux / SATURATION_THRESHOLD if n_used else 0.0

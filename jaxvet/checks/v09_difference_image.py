@@ -70,11 +70,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxvet import stamps as sx
+from jaxvet.checks import _pixel_pairs as pp
 from jaxvet.core import pixels as px
 from jaxvet.core.ephemeris import epoch_windows, phase_fold
 from jaxvet.core.stats import masked_mean, masked_median
 from jaxvet.data import bucket_size
-from jaxvet.engine.chunks import map_rows, rows_per_chunk
+from jaxvet.engine.chunks import map_rows
 from jaxvet.engine.context import CheckSpec, VetContext
 from jaxvet.engine.options import CheckOptions, at_least, finite, one_of, option, positive
 from jaxvet.errors import JaxvetInputError
@@ -136,38 +137,16 @@ _WIN_EPS = 1e-9
 #: the defaults as a plain mapping
 DEFAULTS = V09Options().to_dict()
 
-__all__ = ["SPEC", "V09Options", "difference_image_stamps", "difference_image_stamp", "assemble", "DEFAULTS"]
+__all__ = ["SPEC", "V09Options", "difference_image_stamps", "difference_image_pairs", "assemble", "DEFAULTS"]
 
 
 # ---------------------------------------------------------------------------------------------
 # kernel
 # ---------------------------------------------------------------------------------------------
-def _summed_sets(sets, vi, vo, mi, mo, usable, stat, c):
-    """Local-baseline deficit of the summed flux of pixel sets ``sets`` (S, P) per epoch,
-    inverse-variance combined: returns (diff, sigma, oot) (S,) and the summed series'
-    point-to-point noise (S,).  ``vi``/``vo`` (E, W, P) in-transit and baseline frames with
-    masks ``mi``/``mo`` (E, W); ``stat`` the median or mean, ``c`` its noise factor."""
-    ci = jnp.sum(mi, axis=1, dtype=jnp.int32)
-    co = jnp.sum(mo, axis=1, dtype=jnp.int32)
-    fi = jnp.einsum("ewp,sp->sew", jnp.where(jnp.isfinite(vi), vi, 0.0), sets.astype(vi.dtype))
-    fo = jnp.einsum("ewp,sp->sew", jnp.where(jnp.isfinite(vo), vo, 0.0), sets.astype(vo.dtype))
-    dd = fo[:, :, 1:] - fo[:, :, :-1]
-    dmask = jnp.broadcast_to((mo[:, 1:] & mo[:, :-1]), dd.shape).reshape(2, -1)
-    ddf = dd.reshape(2, -1)
-    med = masked_median(ddf, dmask)
-    s_sum = 1.4826 * masked_median(jnp.abs(ddf - med[:, None]), dmask) / math.sqrt(2.0)  # (2,)
-    ie = stat(fi, jnp.broadcast_to(mi, fi.shape))  # (2, E)
-    oe = stat(fo, jnp.broadcast_to(mo, fo.shape))
-    se = c * s_sum[:, None] * jnp.sqrt(1.0 / jnp.maximum(ci, 1) + 1.0 / jnp.maximum(co, 1))[None, :]
-    bad = jnp.broadcast_to(~usable, oe.shape)
-    d_l, sg_l, o_l, _, _ = px.inverse_variance_combine(oe - ie, se, oe, bad, axis=1)
-    return d_l, sg_l, o_l, s_sum
-
-
 def _pair_kernel(st, pb, a, radius, *, n_in_pad, n_ex_pad, w_in, w_out, min_cad):
     """V09 for one (candidate, stamp) pair: ``a`` holds the candidate's ephemeris and windows,
     ``radius`` the traced centroid radius (pixels); images are (P,), the rest scalars."""
-    k = 0  # one stamp per call (see difference_image_stamp)
+    k = a["k"]  # the pair's stamp (row of the packed group)
     P, t0, D = a["period"], a["t0"], a["duration"]
     t = a["win_time"]  # (E, W)
     ph = phase_fold(t, t0, P)
@@ -238,20 +217,22 @@ def _pair_kernel(st, pb, a, radius, *, n_in_pad, n_ex_pad, w_in, w_out, min_cad)
     )
     real = pb.pix_mask[k]
     rr, cc = pb.row[k], pb.col[k]
-    loc = _localize(diff, sigma, oot, real, rr, cc, pb.aperture[k], a["target_rc"], radius, pb, k)
+    loc = px.localize_deficit(
+        diff, sigma, oot, real, rr, cc, pb.aperture[k], a["target_rc"], radius, pb.n_rows[k], pb.n_cols[k]
+    )
     # centroid errors (local baseline): the larger of linear propagation and the epoch jackknife
     jr, jc = px.jackknife_centroid(w_e, d0_e, loc.pop("pos_set"), rr, cc)
     use_jk = local & jnp.isfinite(jr) & jnp.isfinite(jc)
     er = jnp.where(use_jk, jnp.fmax(loc["centroid_row_err"], jr), loc["centroid_row_err"])
     ec = jnp.where(use_jk, jnp.fmax(loc["centroid_col_err"], jc), loc["centroid_col_err"])
-    loc.update(_offset_stats(loc["offset_row"], loc["offset_col"], er, ec))
+    loc.update(px.offset_stats(loc["offset_row"], loc["offset_col"], er, ec))
     loc["centroid_row_err"], loc["centroid_col_err"] = er, ec
     loc["jackknife_used"] = use_jk
     # deficit significance and aperture depth from the *summed* flux of the pixel sets: the
     # point-to-point noise of a summed series keeps the (anti-)correlation of pointing jitter
     # between neighbouring pixels, which per-pixel errors would overstate
     sets = jnp.stack([loc.pop("near_set"), loc.pop("ap_set")])  # (2, P)
-    d_l, sg_l, o_l, s_sum = _summed_sets(sets, vi, vo, mi, mo, usable, stat, c)
+    d_l, sg_l, o_l, s_sum = px.summed_set_deficit(sets, vi, vo, mi, mo, usable, stat, c)
     fin2 = sets & jnp.isfinite(in_img) & jnp.isfinite(out_img)
     d_s = jnp.where(local, d_l, jnp.sum(jnp.where(fin2, out_img - in_img, 0.0), axis=1))
     o_s = jnp.where(local, o_l, jnp.sum(jnp.where(fin2, out_img, 0.0), axis=1))
@@ -278,92 +259,6 @@ def _pair_kernel(st, pb, a, radius, *, n_in_pad, n_ex_pad, w_in, w_out, min_cad)
     )
 
 
-def _offset_stats(dr, dc, srow, scol):
-    """Offset length, its standard error along the offset direction, and the significance."""
-    dist = jnp.sqrt(dr**2 + dc**2)
-    dsafe = jnp.where(dist > 0, dist, 1.0)
-    sd = jnp.where(
-        dist > 0,
-        jnp.sqrt((dr / dsafe) ** 2 * srow**2 + (dc / dsafe) ** 2 * scol**2),
-        jnp.sqrt(srow**2 + scol**2),
-    )
-    osig = jnp.where(sd > 0, dist / jnp.where(sd > 0, sd, 1.0), jnp.nan)
-    return dict(offset_pixels=dist, offset_err=sd, offset_sigma=osig)
-
-
-def _localize(diff, sigma, oot, real, rr, cc, aperture, target_rc, radius, pb, k):
-    nan = jnp.nan
-    fd = real & jnp.isfinite(diff)
-    pk = jnp.argmax(jnp.where(fd, diff, -jnp.inf))
-    has = jnp.any(fd)
-    pr, pc = rr[pk], cc[pk]
-    near = real & ((rr - pr) ** 2 + (cc - pc) ** 2 <= radius**2)
-    pos = near & fd & (diff > 0)
-    w = jnp.where(pos, diff, 0.0)
-    W = jnp.sum(w)
-    okw = has & (W > 0)
-    Ws = jnp.where(okw, W, 1.0)
-    crow = jnp.sum(rr * w) / Ws
-    ccol = jnp.sum(cc * w) / Ws
-    s2 = jnp.where(pos, sigma, 0.0) ** 2
-    srow = jnp.sqrt(jnp.sum(((rr - crow) / Ws) ** 2 * s2))
-    scol = jnp.sqrt(jnp.sum(((cc - ccol) / Ws) ** 2 * s2))
-    peak_snr = diff[pk] / sigma[pk]
-    # target reference: the same disk centroid on the background-subtracted out-of-transit image,
-    # centred on its brightest pixel next to the WCS position (when known) or in the aperture
-    # (else within 2.5 px of the stamp centre) -- the same estimator as the deficit centroid, so
-    # its pixel-grid bias cancels for an on-target signal
-    nr, nc = pb.n_rows[k], pb.n_cols[k]
-    use_wcs = jnp.all(jnp.isfinite(target_rc))
-    trw = jnp.round(jnp.where(use_wcs, target_rc[0], 0.0))
-    tcw = jnp.round(jnp.where(use_wcs, target_rc[1], 0.0))
-    near_wcs = real & (jnp.abs(rr - trw) <= 1) & (jnp.abs(cc - tcw) <= 1)
-    has_ap = jnp.any(aperture & real)
-    disk = real & ((rr - (nr - 1) / 2.0) ** 2 + (cc - (nc - 1) / 2.0) ** 2 <= 2.5**2)
-    region = jnp.where(use_wcs, near_wcs, jnp.where(has_ap, aperture & real, disk))
-    fo = real & jnp.isfinite(oot)
-    b = jnp.argmax(jnp.where(region & fo, oot, -jnp.inf))
-    bkg = masked_median(oot, fo)
-    box = fo & ((rr - rr[b]) ** 2 + (cc - cc[b]) ** 2 <= radius**2)
-    wt = jnp.where(box, jnp.maximum(oot - bkg, 0.0), 0.0)
-    swt = jnp.sum(wt)
-    tr_o = jnp.where(swt > 0, jnp.sum(rr * wt) / jnp.where(swt > 0, swt, 1.0), rr[b])
-    tc_o = jnp.where(swt > 0, jnp.sum(cc * wt) / jnp.where(swt > 0, swt, 1.0), cc[b])
-    has_oot = jnp.any(region & fo)
-    tr = jnp.where(has_oot, tr_o, nan)
-    tc = jnp.where(has_oot, tc_o, nan)
-    dr = jnp.where(okw, crow - tr, nan)
-    dc = jnp.where(okw, ccol - tc, nan)
-    ostats = _offset_stats(dr, dc, jnp.where(okw, srow, nan), jnp.where(okw, scol, nan))
-    # pixel sets for the summed-flux statistics: the centroid disk, and the aperture
-    apset = jnp.where(has_ap, aperture & real, real & ((rr - tr) ** 2 + (cc - tc) ** 2 <= 2.0**2))
-    edge = jnp.minimum(jnp.minimum(pr, pc), jnp.minimum(nr - 1 - pr, nc - 1 - pc))
-    return dict(
-        peak_index=jnp.where(has, pk, -1),
-        peak_row=jnp.where(has, pr, nan),
-        peak_col=jnp.where(has, pc, nan),
-        peak_flux=jnp.where(has, diff[pk], nan),
-        peak_snr=jnp.where(has, peak_snr, nan),
-        peak_edge=jnp.where(has, edge, nan),
-        centroid_row=jnp.where(okw, crow, nan),
-        centroid_col=jnp.where(okw, ccol, nan),
-        centroid_row_err=jnp.where(okw, srow, nan),
-        centroid_col_err=jnp.where(okw, scol, nan),
-        target_row=tr,
-        target_col=tc,
-        target_from_wcs=use_wcs,
-        target_wcs_row=jnp.where(use_wcs, target_rc[0], nan),
-        target_wcs_col=jnp.where(use_wcs, target_rc[1], nan),
-        offset_row=dr,
-        offset_col=dc,
-        **ostats,
-        peak_distance=jnp.where(has, jnp.sqrt((pr - tr) ** 2 + (pc - tc) ** 2), nan),
-        near_set=near & has,
-        pos_set=pos & okw,
-        ap_set=apset,
-    )
-
-
 @partial(jax.jit, static_argnames=("n_in_pad", "n_ex_pad", "w_in", "w_out", "min_cad"))
 def _diff_chunk(a, st, pb, radius, **static):
     """:func:`_pair_kernel` over a chunk of candidates (rows of ``a``)."""
@@ -379,7 +274,7 @@ def _bucket_max(counts) -> int:
     return bucket_size(int(np.max(counts, initial=1)), 16)
 
 
-def _window_plan(ctx: VetContext, sp: sx.StampPrep, cb, valid, side: float) -> dict:
+def _window_plan(ctx: VetContext, lcb, cb, valid, side: float) -> dict:
     """Epoch windows (in-transit frames and the local baseline bands) and bucketed set widths.
 
     The widths come from one host look at the windows (with a margin on the boundaries): the
@@ -394,7 +289,7 @@ def _window_plan(ctx: VetContext, sp: sx.StampPrep, cb, valid, side: float) -> d
     plan = 1.5 * D * (1.0 + _WIN_EPS) + _WIN_EPS
     lad = ctx.shapes  # sizes only grow within a run: repeated calls reuse the compiled kernel
     win = epoch_windows(
-        sp.lcb,
+        lcb,
         wcb,
         jnp.asarray(hw),
         plan_half_width=jnp.asarray(plan),
@@ -421,49 +316,64 @@ def _window_plan(ctx: VetContext, sp: sx.StampPrep, cb, valid, side: float) -> d
     )
 
 
-def difference_image_stamp(ctx: VetContext, sp: sx.StampPrep, opts: V09Options) -> dict:
-    """The V09 kernel for every candidate of ``ctx`` on one stamp: device arrays (B, ...)."""
-    b = ctx.n_candidates
-    cb = sx.stamp_candidates(ctx.cb, b)
+def _target_pixels(ctx: VetContext, prep: sx.Prepared, opts: V09Options) -> np.ndarray:
+    """(K, 2) target (row, col) of every stamp from its WCS (NaN without one): a host WCS step,
+    once per run (the run's cache)."""
+
+    def make():
+        pos = [sx.stamp_target_pixel(s, opts.target_ra_deg, opts.target_dec_deg) for s in prep.stamps]
+        return np.array([p if p is not None else (np.nan, np.nan) for p in pos], float).reshape(-1, 2)
+
+    key = ("V09:target_rc", opts.target_ra_deg, opts.target_dec_deg, int(opts.quality_bitmask))
+    return ctx.cached(key, make, per_chunk=False)
+
+
+def difference_image_pairs(ctx: VetContext, pairs: pp.PairBatch, trc: np.ndarray, opts: V09Options) -> dict:
+    """The V09 kernel for the (candidate, stamp) pairs of one stamp group: device arrays (pairs
+    padded, ...); ``trc`` (K, 2) the stamps' WCS target pixels."""
+    grp, cb = pairs.group, pairs.cb
     nb = cb.size
     guard = ~(3.0 * np.asarray(cb.duration) < np.asarray(cb.period))  # no out-of-transit set
     valid = np.asarray(cb.valid) & ~guard
-    plan = _window_plan(ctx, sp, cb, valid, float(opts.local_window_durations))
+    plan = _window_plan(ctx, grp.lcb, cb, valid, float(opts.local_window_durations))
     win = plan["win"]
-    pos = sx.stamp_target_pixel(sp.stamp, opts.target_ra_deg, opts.target_dec_deg)
-    trc = np.array(pos if pos is not None else (np.nan, np.nan), float)
     arrays = dict(
         period=cb.period,
         t0=cb.t0,
         duration=cb.duration,
         ok=jnp.asarray(valid),
+        k=cb.lc_index,
         hw_local=jnp.asarray(plan["hw_local"]),
         epoch=win.epoch,
         win_time=win.time,
         win_mask=win.mask,
         win_index=win.index,
-        target_rc=jnp.asarray(np.broadcast_to(trc, (nb, 2))),
+        target_rc=jnp.asarray(pairs.pad(trc[pairs.stamp], fill=np.nan)),
         local=jnp.full(nb, opts.baseline == "local"),
         median=jnp.full(nb, opts.statistic == "median"),
     )
     static = {k: int(plan[k]) for k in ("n_in_pad", "n_ex_pad", "w_in", "w_out")}
-    npix = sp.pb.n_pixels
+    npix = grp.pb.n_pixels
     e = win.index.shape[1]
     per_pair = max(
         e * (static["w_in"] + static["w_out"]) * npix, (static["n_in_pad"] + static["n_ex_pad"]) * npix, 1
     )
-    chunk = min(rows_per_chunk(per_pair, cap=64, scale=PAIR_BUDGET_SCALE), nb)
+    chunk = pp.pair_chunk(ctx, per_pair, nb, scale=PAIR_BUDGET_SCALE)
     fn = partial(_diff_chunk, min_cad=int(opts.min_cadences), **static)
-    res = map_rows(fn, arrays, nb, chunk, args=(sp.stats, sp.pb, opts.traced()["centroid_radius"]))
-    res = {k_: v[:b] for k_, v in res.items()}
-    res["guard"] = jnp.asarray(guard[:b])
-    res["ref_max_depth"] = _max_depth_ppm(res["in_image"], res["out_image"], sp.stamp.stamp_shape)
+    res = map_rows(fn, arrays, nb, chunk, args=(grp.stats, grp.pb, opts.traced()["centroid_radius"]))
+    res["guard"] = jnp.asarray(guard)
+    res["ref_max_depth"] = _max_depth_ppm(res["in_image"], res["out_image"], grp.stamp_shape)
     return res
 
 
 def difference_image_stamps(ctx: VetContext, prep: sx.Prepared, opts: V09Options) -> dict:
-    """V09 for every candidate and stamp: device arrays (B, K, ...)."""
-    return sx.stack_stamps([difference_image_stamp(ctx, sp, opts) for sp in prep.preps])
+    """V09 for every candidate and stamp slot: device arrays (B, S, ...) (S = every stamp of the
+    run unless ``ctx.tpf_index`` assigns stamps; same-shape stamps are vetted in one batch)."""
+    groups = pp.stamp_groups(ctx, prep, int(opts.quality_bitmask))
+    idx, batches = pp.pair_batches(ctx, prep, groups)
+    trc = _target_pixels(ctx, prep, opts)
+    parts = [difference_image_pairs(ctx, pb_, trc, opts) for pb_ in batches]
+    return pp.to_slots(parts, batches, *idx.shape)
 
 
 def _depth_map_ppm(xp, in_image, out_image, nr: int, nc: int):
@@ -551,24 +461,28 @@ def _verdict(sig, osig, off, edge, opts: V09Options):
 
 
 def compute(ctx: VetContext, opts: V09Options) -> dict:
-    """Device tree: ``ps_<name>`` (B, K) per-stamp kernel outputs, the first stamp's summary."""
+    """Device tree: ``ps_<name>`` (B, S) per-slot kernel outputs, the first slot's summary."""
     b = ctx.n_candidates
     if not ctx.tpfs:
         return sx.skipped_tree(b, SUMMARY)
     prep = sx.prepared(ctx.tpfs, int(opts.quality_bitmask), ctx=ctx)
-    return assemble(difference_image_stamps(ctx, prep, opts), prep, opts)
+    return assemble(difference_image_stamps(ctx, prep, opts), prep, opts, sx.slot_stamps(ctx))
 
 
-def assemble(per: dict, prep: sx.Prepared, opts: V09Options) -> dict:
-    """(B, K, ...) kernel outputs -> the check's tree: status/verdict per stamp, first stamp's summary."""
-    n_used = jnp.asarray(prep.n_cadences_total - prep.n_dropped)  # (K,)
-    ok = (n_used[None, :] >= 3) & (per["n_in_g"] > 0) & (per["n_out_g"] > 0) & ~per["guard"]
+def assemble(per: dict, prep: sx.Prepared, opts: V09Options, idx: np.ndarray | None = None) -> dict:
+    """(B, S, ...) kernel outputs -> the check's tree: status/verdict per slot, first slot's summary.
+
+    ``idx`` (B, S): each slot's stamp (default: stamp ``s`` in slot ``s``)."""
+    if idx is None:
+        idx = np.broadcast_to(np.arange(len(prep.preps)), per["n_in_g"].shape)
+    n_used = pp.per_slot(prep.n_cadences_total - prep.n_dropped, idx)  # (B, S)
+    ok = (jnp.asarray(n_used) >= 3) & (per["n_in_g"] > 0) & (per["n_out_g"] > 0) & ~per["guard"]
     per = dict(per)
     per["status"] = jnp.where(ok, OK, SKIPPED)
     v = _verdict(per["significance"], per["offset_sigma"], per["offset_pixels"], per["peak_edge"], opts)
     # jaxvet's evidence guard (traced thresholds): saturation, too few transits or cadences
     t = opts.traced()
-    n_sat = jnp.broadcast_to(sx.saturation_counts(prep, t["saturation_flux"])[None, :], per["n_epochs"].shape)
+    n_sat = pp.per_slot(sx.saturation_counts(prep, t["saturation_flux"]), idx)
     ev = px.evidence_bits(
         per["n_epochs"], per["n_in_g"], n_sat, t["min_transits"], t["min_in_transit_cadences"]
     )
@@ -589,15 +503,22 @@ def assemble(per: dict, prep: sx.Prepared, opts: V09Options) -> dict:
     return out
 
 
-def with_reference_metrics(a: dict, prep: sx.Prepared, opts: V09Options) -> dict:
-    """The host tree ``a`` plus the reference depth-map metrics per stamp (``ps_ref_*``, (B, K))."""
-    per = [
-        _reference_metrics(a["ps_in_image"][:, s], a["ps_out_image"][:, s], sp.stamp.stamp_shape, opts)
-        for s, sp in enumerate(prep.preps)
-    ]
-    out = dict(a)
-    for name in per[0]:
-        out[f"ps_{name}"] = np.stack([p[name] for p in per], axis=1)
+def with_reference_metrics(ctx: VetContext, a: dict, prep: sx.Prepared, opts: V09Options) -> dict:
+    """The host tree ``a`` plus the reference depth-map metrics per slot (``ps_ref_*``, (B, S)),
+    computed for the candidates of each slot that share a stamp shape at once."""
+    idx = sx.slot_stamps(ctx)
+    shapes = np.array([sp.stamp.stamp_shape for sp in prep.preps]).reshape(-1, 2)
+    out, cols = dict(a), {}
+    for s in range(idx.shape[1]):
+        for shape in np.unique(shapes[idx[:, s]], axis=0):
+            rows = np.flatnonzero(np.all(shapes[idx[:, s]] == shape, axis=1))
+            m = _reference_metrics(a["ps_in_image"][rows, s], a["ps_out_image"][rows, s], tuple(shape), opts)
+            for name, v in m.items():
+                if name not in cols:
+                    cols[name] = np.zeros(idx.shape + v.shape[1:], v.dtype)
+                cols[name][rows, s] = v
+    for name, v in cols.items():
+        out[f"ps_{name}"] = v
     return out
 
 
@@ -741,10 +662,10 @@ def _plot_data(g, stamp, metrics: dict, opts: V09Options) -> dict:
 def sector_result(
     ctx: VetContext, a: dict, i: int, s: int, prep: sx.Prepared, opts: V09Options
 ) -> CheckResult:
-    """Format candidate ``i`` on stamp ``s`` (host arrays ``a``, with the reference metrics of
-    :func:`with_reference_metrics`) as a V09 result."""
+    """Format candidate ``i`` on its stamp slot ``s`` (host arrays ``a``, with the reference metrics
+    of :func:`with_reference_metrics`) as a V09 result."""
     g = lambda name: a[f"ps_{name}"][i, s]  # noqa: E731
-    sp = prep.preps[s]
+    sp = prep.preps[int(sx.slot_stamps(ctx)[i, s])]
     stamp = sp.stamp
     overlap, oflags, onotes = sx.candidate_overlap(ctx, i, stamp)
     if int(g("status")) != OK:

@@ -12,7 +12,11 @@ applied across sectors):
   centroid from the target ``(d_col, d_row)`` with its error.  Both are expressed in arcsec in a
   common frame: on the sky (east, north) through each stamp's WCS Jacobian when every stamp has
   a WCS (sectors have different detector orientations), else in the pixel frame (x 21"/px,
-  flag ``V25_PIXEL_FRAME``: only meaningful when the stamps share an orientation).
+  flag ``V25_PIXEL_FRAME``: only meaningful when the stamps share an orientation).  The
+  Jacobian is taken at the candidate's V09 target position on that stamp (the stamp centre
+  without one): the WCS gives it at every pixel centre once per run (the one host step) and
+  the device interpolates bilinearly, so the whole statistic runs on the device from V08's and
+  V09's device trees and V25 never waits for them.
 * A systematic floor is added in quadrature (``centroid_floor_pixels`` 0.02 px,
   ``diffimg_floor_pixels`` 0.1 px): real stamps show pointing systematics at that level (the
   TOI-5807 sector-83 centroid "shift" of 0.017 px is ~3 bootstrap sigma).
@@ -78,14 +82,6 @@ DEFAULTS = V25Options().to_dict()
 __all__ = ["SPEC", "CLASSES", "V25Options", "gls_consistency"]
 
 
-def _nanmean0(a):
-    """``np.nanmean(a, axis=0)`` without the 'Mean of empty slice' warning (NaN when empty)."""
-    ok = ~np.isnan(a)
-    n = ok.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, np.where(ok, a, 0.0).sum(axis=0) / n, np.nan)
-
-
 def _inv2(c):
     a, b, cc, d = c[..., 0, 0], c[..., 0, 1], c[..., 1, 0], c[..., 1, 1]
     det = a * d - b * cc
@@ -133,157 +129,127 @@ def gls_consistency(v, cov, use):
 
 
 def _combined(v_c, cov_c, use_c, v_d, cov_d, use_d):
-    tc = gls_consistency(jnp.asarray(v_c), jnp.asarray(cov_c), jnp.asarray(use_c))
-    td = gls_consistency(jnp.asarray(v_d), jnp.asarray(cov_d), jnp.asarray(use_d))
-    chi2 = np.nan_to_num(np.asarray(tc["chi2"])) + np.nan_to_num(np.asarray(td["chi2"]))
-    dof = np.asarray(tc["dof"]) + np.asarray(td["dof"])
-    p = np.where(dof > 0, np.asarray(chi2_sf(jnp.asarray(chi2), jnp.asarray(dof))), 1.0)
-    loo = np.nan_to_num(np.asarray(tc["loo_chi2"]), nan=0.0) + np.nan_to_num(
-        np.asarray(td["loo_chi2"]), nan=0.0
-    )
+    """p-value of both tests together and the summed leave-one-out chi2 per sector (device)."""
+    tc = gls_consistency(v_c, cov_c, use_c)
+    td = gls_consistency(v_d, cov_d, use_d)
+    chi2 = jnp.nan_to_num(tc["chi2"]) + jnp.nan_to_num(td["chi2"])
+    dof = tc["dof"] + td["dof"]
+    p = jnp.where(dof > 0, chi2_sf(chi2, dof), 1.0)
+    loo = jnp.nan_to_num(tc["loo_chi2"], nan=0.0) + jnp.nan_to_num(td["loo_chi2"], nan=0.0)
     return p, loo
 
 
 def _disagreeing(v_c, cov_c, use_c, v_d, cov_d, use_d, thr):
     """Sectors that disagree: drop the worst (largest leave-one-out chi2) while the remaining
     sectors are inconsistent and >= 3 remain; if the last two still disagree, both are listed
-    (two sectors alone cannot say which one is off).  Vectorised over candidates; at most K rounds.
+    (two sectors alone cannot say which one is off).  Vectorised over candidates; K rounds on the
+    device (a candidate whose sectors agree stops changing after its last drop).
     """
     b, k = use_c.shape
-    dropped = np.zeros((b, k), bool)
-    for _ in range(k):
+
+    def round_(_, dropped):
         uc, ud = use_c & ~dropped, use_d & ~dropped
         p, loo = _combined(v_c, cov_c, uc, v_d, cov_d, ud)
-        left = (uc | ud).sum(axis=1)
-        act = (p < thr) & (left >= 3)
-        if not act.any():
-            break
-        worst = np.argmax(np.where(uc | ud, loo, -np.inf), axis=1)
-        dropped[np.arange(b)[act], worst[act]] = True
+        act = (p < thr) & ((uc | ud).sum(axis=1) >= 3)
+        worst = jnp.argmax(jnp.where(uc | ud, loo, -jnp.inf), axis=1)
+        return dropped | (act[:, None] & (jnp.arange(k)[None, :] == worst[:, None]))
+
+    dropped = jax.lax.fori_loop(0, k, round_, jnp.zeros((b, k), bool))
     uc, ud = use_c & ~dropped, use_d & ~dropped
     p, _ = _combined(v_c, cov_c, uc, v_d, cov_d, ud)
     pair_left = ((uc | ud).sum(axis=1) == 2) & (p < thr)
     return dropped | (pair_left[:, None] & (uc | ud))
 
 
-def _frames(prep: px.Prepared, target_rc: np.ndarray) -> tuple[str, np.ndarray]:
-    """Per-stamp 2x2 maps (d_col, d_row) px -> arcsec: sky (east, north) when all have a WCS."""
-    jac = []
-    for s, stamp in enumerate(prep.stamps):
-        at = tuple(target_rc[s]) if np.all(np.isfinite(target_rc[s])) else None
-        jac.append(px.sky_jacobian(stamp, at))
-    if all(j is not None for j in jac):
-        return "sky", np.stack(jac)
-    return "pixel", np.broadcast_to(np.eye(2) * px.TESS_PIXEL_SCALE_ARCSEC, (len(prep.stamps), 2, 2)).copy()
+def _jacobian_tables(ctx: VetContext, prep: px.Prepared) -> tuple[str, jax.Array, jax.Array]:
+    """The common frame and, per stamp, its (d_col, d_row) px -> arcsec map at every pixel centre.
 
-
-def _p_value(t: dict) -> np.ndarray:
-    """chi-square p-value of one test's (chi2, dof), NaN where it has no degrees of freedom."""
-    p = np.asarray(chi2_sf(jnp.asarray(np.nan_to_num(t["chi2"])), jnp.asarray(t["dof"])))
-    return np.where(t["dof"] > 0, p, np.nan)
-
-
-def _pixel_options(ctx: VetContext) -> tuple[v08.V08Options, v09.V09Options]:
-    """The run's validated V08 and V09 options (the same stamps must be prepared for both)."""
-    o8 = v08.SPEC.resolve_options(ctx.options.get("V08"))
-    o9 = v09.SPEC.resolve_options(ctx.options.get("V09"))
-    if int(o8.quality_bitmask) != int(o9.quality_bitmask):
-        raise JaxvetInputError("V25 needs the same quality_bitmask option for V08 and V09")
-    return o8, o9
-
-
-def _required(ctx: VetContext, spec: CheckSpec, opts):
-    """``spec``'s compute tree for this chunk: the engine's product, else computed once per chunk
-    (a direct ``V25.run(ctx)``), as a host copy."""
-    if spec.id in ctx.products:
-        tree = ctx.products[spec.id]
-    else:
-        tree = ctx.cached(f"V25:{spec.id}", lambda: spec.dispatch(ctx, opts))
-    return {k: np.asarray(v) for k, v in jax.device_get(tree).items()}
-
-
-def compute(ctx: VetContext, opts: V25Options) -> dict:
-    """The consistency statistic from V08's and V09's per-stamp results (``requires``).
-
-    The statistic is a small host computation over the K sectors of each candidate: it waits
-    for V08's and V09's device results (dispatched before it).
+    ``"sky"`` (east, north) when every stamp has a WCS: the Jacobians come from the WCS on the
+    host (:func:`jaxvet.stamps.sky_jacobian_grid`) -- the one step that needs astropy -- once per
+    run (the run's cache), and are interpolated on the device at each candidate's measured target
+    (:func:`_jacobian_at`), so V25 never waits for V09's results.  Else ``"pixel"`` (21"/px).
+    Returns ``(frame, tables (K, R, C, 2, 2), shapes (K, 2))``, R x C the largest stamp.
     """
-    b = ctx.n_candidates
-    if not ctx.tpfs:
-        return {
-            "status": np.full(b, SKIPPED),
-            "verdict": np.full(b, VERDICT_NONE),
-            "chi2_p_value": np.full(b, np.nan),
-            "n_sectors_used": np.zeros(b),
-        }
-    o25 = opts.to_dict()
-    o8, o9 = _pixel_options(ctx)
-    prep = px.prepared(ctx.tpfs, int(o8.quality_bitmask), ctx=ctx)
-    k = len(prep.stamps)
-    a8 = {n: v for n, v in _required(ctx, v08.SPEC, o8).items() if n.startswith("ps_")}
-    a9 = _required(ctx, v09.SPEC, o9)
-    # common frame
-    # NaN-ignoring means, NaN for an all-NaN column, without the global warnings filter (checks
-    # run in threads: warnings.catch_warnings is not thread-safe)
-    trc = np.stack([_nanmean0(a9["ps_target_row"]), _nanmean0(a9["ps_target_col"])], 1)
-    frame, jac = _frames(prep, trc)
-    J = jac[None, :, :, :]  # (1, K, 2, 2) acting on (d_col, d_row)
-    sc = px.TESS_PIXEL_SCALE_ARCSEC
 
-    def vec_cov(dc, dr, sc_, sr_, floor_px):
-        v = np.einsum("bkij,bkj->bki", np.broadcast_to(J, (b, k, 2, 2)), np.stack([dc, dr], -1))
-        cpx = np.zeros((b, k, 2, 2))
-        cpx[..., 0, 0], cpx[..., 1, 1] = sc_**2, sr_**2
-        cov = np.einsum(
-            "bkij,bkjl,bkml->bkim", np.broadcast_to(J, (b, k, 2, 2)), cpx, np.broadcast_to(J, (b, k, 2, 2))
-        )
-        cov = cov + np.eye(2) * (floor_px * sc) ** 2
-        return v, cov
+    def make():
+        grids = [px.sky_jacobian_grid(st) for st in prep.stamps]
+        shapes = np.array([st.stamp_shape for st in prep.stamps], np.int64).reshape(-1, 2)
+        frame = "sky" if all(g is not None for g in grids) else "pixel"
+        r, c = shapes.max(axis=0)
+        tab = np.zeros((len(grids), r, c, 2, 2))
+        for i, g in enumerate(grids):
+            nr, nc = shapes[i]
+            tab[i, :nr, :nc] = g if frame == "sky" else np.eye(2) * px.TESS_PIXEL_SCALE_ARCSEC
+        return frame, jnp.asarray(tab), jnp.asarray(shapes)
 
+    return ctx.cached(("V25:jacobians",), make, per_chunk=False)
+
+
+def _jacobian_at(tabs, shapes, k, row, col):
+    """Bilinear interpolation of stamp ``k``'s Jacobian table (``tabs`` (K, R, C, 2, 2)) at
+    (row, col), clipped to the stamp; the stamp centre where the position is not finite.  Reads
+    four table entries (no per-candidate copy of a table)."""
+    nr, nc = shapes[k, 0], shapes[k, 1]
+    ok = jnp.isfinite(row) & jnp.isfinite(col)
+    r = jnp.clip(jnp.where(ok, row, (nr - 1) / 2.0), 0.0, nr - 1.0)
+    c = jnp.clip(jnp.where(ok, col, (nc - 1) / 2.0), 0.0, nc - 1.0)
+    r0 = jnp.clip(jnp.floor(r).astype(jnp.int32), 0, jnp.maximum(nr - 2, 0))
+    c0 = jnp.clip(jnp.floor(c).astype(jnp.int32), 0, jnp.maximum(nc - 2, 0))
+    r1, c1 = jnp.minimum(r0 + 1, nr - 1), jnp.minimum(c0 + 1, nc - 1)
+    fr, fc = r - r0, c - c0
+    return (
+        (1 - fr) * (1 - fc) * tabs[k, r0, c0]
+        + (1 - fr) * fc * tabs[k, r0, c1]
+        + fr * (1 - fc) * tabs[k, r1, c0]
+        + fr * fc * tabs[k, r1, c1]
+    )
+
+
+def _vec_cov(J, dc, dr, sc_, sr_, floor_px):
+    """Vectors (B, S, 2) and covariances (B, S, 2, 2) in arcsec of pixel offsets (d_col, d_row)
+    with per-axis errors, through the Jacobians ``J`` (B, S, 2, 2), plus a floor (pixels)."""
+    v = jnp.einsum("bkij,bkj->bki", J, jnp.stack([dc, dr], -1))
+    cpx = jnp.zeros(dc.shape + (2, 2)).at[..., 0, 0].set(sc_**2).at[..., 1, 1].set(sr_**2)
+    cov = jnp.einsum("bkij,bkjl,bkml->bkim", J, cpx, J)
+    return v, cov + jnp.eye(2) * (floor_px * px.TESS_PIXEL_SCALE_ARCSEC) ** 2
+
+
+def _p_value(t: dict):
+    """chi-square p-value of one test's (chi2, dof), NaN where it has no degrees of freedom."""
+    return jnp.where(t["dof"] > 0, chi2_sf(jnp.nan_to_num(t["chi2"]), t["dof"]), jnp.nan)
+
+
+@jax.jit
+def consistency(a8: dict, a9: dict, J, o: dict) -> dict:
+    """The V25 statistic from V08's and V09's per-slot device arrays (B, S) and the Jacobians
+    ``J`` (B, S, 2, 2); ``o`` the traced options.  Pure device computation."""
     c_dx, c_dy = a8["ps_shift_dx_pixels"], a8["ps_shift_dy_pixels"]
     c_sx, c_sy = a8["ps_shift_dx_uncertainty_pixels"], a8["ps_shift_dy_uncertainty_pixels"]
-    v_c, cov_c = vec_cov(c_dx, c_dy, c_sx, c_sy, o25["centroid_floor_pixels"])
+    v_c, cov_c = _vec_cov(J, c_dx, c_dy, c_sx, c_sy, o["centroid_floor_pixels"])
     # a saturated stamp (V08/V09's SATURATED_TARGET guard) measures neither localization
-    sat8 = (np.asarray(a8["ps_evidence"]) & SATURATED) != 0
-    sat9 = (np.asarray(a9["ps_evidence"]) & SATURATED) != 0
-    use_c = np.isfinite(c_dx) & np.isfinite(c_dy) & np.isfinite(c_sx) & np.isfinite(c_sy) & ~sat8
+    sat8 = (a8["ps_evidence"] & SATURATED) != 0
+    sat9 = (a9["ps_evidence"] & SATURATED) != 0
+    fin = jnp.isfinite
+    use_c = fin(c_dx) & fin(c_dy) & fin(c_sx) & fin(c_sy) & ~sat8
     d_c, d_r = a9["ps_offset_col"], a9["ps_offset_row"]
     e_c, e_r = a9["ps_centroid_col_err"], a9["ps_centroid_row_err"]
-    v_d, cov_d = vec_cov(d_c, d_r, e_c, e_r, o25["diffimg_floor_pixels"])
-    use_d = (
-        (a9["ps_status"] == OK)
-        & np.isfinite(d_c)
-        & np.isfinite(d_r)
-        & np.isfinite(e_c)
-        & np.isfinite(e_r)
-        & (np.nan_to_num(a9["ps_significance"], nan=-np.inf) >= o25["min_significance"])
-        & ~sat9
-    )
-    tc = {
-        k_: np.asarray(v)
-        for k_, v in gls_consistency(jnp.asarray(v_c), jnp.asarray(cov_c), jnp.asarray(use_c)).items()
-    }
-    td = {
-        k_: np.asarray(v)
-        for k_, v in gls_consistency(jnp.asarray(v_d), jnp.asarray(cov_d), jnp.asarray(use_d)).items()
-    }
-    chi2 = np.nan_to_num(tc["chi2"]) + np.nan_to_num(td["chi2"])
+    v_d, cov_d = _vec_cov(J, d_c, d_r, e_c, e_r, o["diffimg_floor_pixels"])
+    detected = jnp.nan_to_num(a9["ps_significance"], nan=-jnp.inf) >= o["min_significance"]
+    use_d = (a9["ps_status"] == OK) & fin(d_c) & fin(d_r) & fin(e_c) & fin(e_r) & detected & ~sat9
+    tc, td = gls_consistency(v_c, cov_c, use_c), gls_consistency(v_d, cov_d, use_d)
+    chi2 = jnp.nan_to_num(tc["chi2"]) + jnp.nan_to_num(td["chi2"])
     dof = tc["dof"] + td["dof"]
     resolvable = dof > 0
-    p = np.where(resolvable, np.asarray(chi2_sf(jnp.asarray(chi2), jnp.asarray(dof))), 1.0)
-    thr = o25["chi2_threshold"]
-    cls = np.where(~resolvable, 2, np.where(p < thr, 1, 0))
-    loo = np.nan_to_num(tc["loo_chi2"]) + np.nan_to_num(td["loo_chi2"])
-    loo_dof = 2 * (np.isfinite(tc["loo_chi2"]).astype(int) + np.isfinite(td["loo_chi2"]).astype(int))
-    p_s = np.where(loo_dof > 0, np.asarray(chi2_sf(jnp.asarray(loo), jnp.asarray(loo_dof))), np.nan)
-    disagree = _disagreeing(v_c, cov_c, use_c, v_d, cov_d, use_d, thr)
-    out = {f"c8_{n}": v for n, v in a8.items()}
-    out.update({f"c9_{n}": v for n, v in a9.items() if n.startswith("ps_")})
-    out.update(
-        status=np.full(b, OK),
-        verdict=np.select([cls == 2, cls == 1], [INSUFFICIENT, WARN], PASS),
+    p = jnp.where(resolvable, chi2_sf(chi2, dof), 1.0)
+    thr = o["chi2_threshold"]
+    cls = jnp.where(~resolvable, 2, jnp.where(p < thr, 1, 0))
+    loo = jnp.nan_to_num(tc["loo_chi2"]) + jnp.nan_to_num(td["loo_chi2"])
+    loo_dof = 2 * (fin(tc["loo_chi2"]).astype(jnp.int32) + fin(td["loo_chi2"]).astype(jnp.int32))
+    return dict(
+        status=jnp.full(chi2.shape, OK),
+        verdict=jnp.where(cls == 2, INSUFFICIENT, jnp.where(cls == 1, WARN, PASS)),
         class_code=cls,
-        chi2=np.where(resolvable, chi2, np.nan),
+        chi2=jnp.where(resolvable, chi2, jnp.nan),
         dof=dof,
         chi2_p_value=p,
         centroid_chi2=tc["chi2"],
@@ -295,8 +261,8 @@ def compute(ctx: VetContext, opts: V25Options) -> dict:
         n_sectors_used=(use_c | use_d).sum(axis=1),
         n_centroid=use_c.sum(axis=1),
         n_diffimg=use_d.sum(axis=1),
-        loo_p=p_s,
-        disagree=disagree,
+        loo_p=jnp.where(loo_dof > 0, chi2_sf(loo, loo_dof), jnp.nan),
+        disagree=_disagreeing(v_c, cov_c, use_c, v_d, cov_d, use_d, thr),
         use_c=use_c,
         use_d=use_d,
         v_c=v_c,
@@ -306,6 +272,56 @@ def compute(ctx: VetContext, opts: V25Options) -> dict:
         mean_c=tc["mean"],
         mean_d=td["mean"],
     )
+
+
+def _pixel_options(ctx: VetContext) -> tuple[v08.V08Options, v09.V09Options]:
+    """The run's validated V08 and V09 options (the same stamps must be prepared for both)."""
+    o8 = v08.SPEC.resolve_options(ctx.options.get("V08"))
+    o9 = v09.SPEC.resolve_options(ctx.options.get("V09"))
+    if int(o8.quality_bitmask) != int(o9.quality_bitmask):
+        raise JaxvetInputError("V25 needs the same quality_bitmask option for V08 and V09")
+    return o8, o9
+
+
+def _required(ctx: VetContext, spec: CheckSpec, opts) -> dict:
+    """``spec``'s compute tree for this chunk, on the device: the engine's product, else
+    dispatched once per chunk (a direct ``V25.run(ctx)``)."""
+    if spec.id in ctx.products:
+        return ctx.products[spec.id]
+    return ctx.cached(f"V25:{spec.id}", lambda: spec.dispatch(ctx, opts))
+
+
+_A8 = ("ps_shift_dx_pixels", "ps_shift_dy_pixels", "ps_shift_dx_uncertainty_pixels",
+       "ps_shift_dy_uncertainty_pixels", "ps_evidence")
+_A9 = ("ps_offset_col", "ps_offset_row", "ps_centroid_col_err", "ps_centroid_row_err", "ps_evidence",
+       "ps_significance", "ps_status", "ps_target_row", "ps_target_col")
+
+
+def compute(ctx: VetContext, opts: V25Options) -> dict:
+    """The consistency statistic from V08's and V09's per-slot results (``requires``), on the
+    device: it reads their device trees and never waits for them.  The sky Jacobians come from
+    each stamp's WCS once per run (:func:`_jacobian_tables`)."""
+    b = ctx.n_candidates
+    if not ctx.tpfs:
+        return {
+            "status": np.full(b, SKIPPED),
+            "verdict": np.full(b, VERDICT_NONE),
+            "chi2_p_value": np.full(b, np.nan),
+            "n_sectors_used": np.zeros(b),
+        }
+    o8, o9 = _pixel_options(ctx)
+    prep = px.prepared(ctx.tpfs, int(o8.quality_bitmask), ctx=ctx)
+    t8 = {n: v for n, v in _required(ctx, v08.SPEC, o8).items() if n.startswith("ps_")}
+    t9 = _required(ctx, v09.SPEC, o9)
+    frame, tabs, shapes = _jacobian_tables(ctx, prep)
+    idx = jnp.asarray(px.slot_stamps(ctx))  # (B, S)
+    at = jax.vmap(jax.vmap(_jacobian_at, in_axes=(None, None, 0, 0, 0)), in_axes=(None, None, 0, 0, 0))
+    J = at(tabs, shapes, idx, jnp.asarray(t9["ps_target_row"]), jnp.asarray(t9["ps_target_col"]))
+    a8 = {n: jnp.asarray(t8[n]) for n in _A8}
+    a9 = {n: jnp.asarray(t9[n]) for n in _A9}
+    out = {f"c8_{n}": v for n, v in t8.items()}
+    out.update({f"c9_{n}": v for n, v in t9.items() if n.startswith("ps_")})
+    out.update(consistency(a8, a9, J, opts.traced()))
     out["frame"] = frame
     return out
 
@@ -444,9 +460,10 @@ def _flags_notes(cls: str, frame: str, k: int) -> tuple[list[str], list[str]]:
 def _candidate_result(ctx, a, a8, a9, i, prep, o8, o9, opts: V25Options) -> CheckResult:
     """Candidate ``i``'s V25 result: per-sector V08/V09 summaries and the consistency test."""
     frame = str(a["frame"])
-    k = len(prep.preps)
+    slots = px.slot_stamps(ctx)[i]
+    k = len(slots)
     summary, sectors_pd, per_sector = {}, [], []
-    for s, stamp in enumerate(prep.stamps):
+    for s, stamp in enumerate(prep.stamps[j] for j in slots):
         r8 = v08.sector_result(ctx, a8, i, s, prep, o8)
         r9 = v09.sector_result(ctx, a9, i, s, prep, o9)
         label = str(stamp.sector) if stamp.sector is not None else f"stamp{s}"
@@ -495,7 +512,7 @@ def format(ctx: VetContext, opts: V25Options, a: dict) -> list[CheckResult]:
     o8, o9 = _pixel_options(ctx)
     prep = px.prepared(ctx.tpfs, int(o8.quality_bitmask), ctx=ctx)
     a8 = {n[3:]: v for n, v in a.items() if n.startswith("c8_")}
-    a9 = v09.with_reference_metrics({n[3:]: v for n, v in a.items() if n.startswith("c9_")}, prep, o9)
+    a9 = v09.with_reference_metrics(ctx, {n[3:]: v for n, v in a.items() if n.startswith("c9_")}, prep, o9)
     return [_candidate_result(ctx, a, a8, a9, i, prep, o8, o9, opts) for i in range(b)]
 
 

@@ -8,6 +8,7 @@ The ``vet`` contract (other tools depend on it)::
                [--tpf TPF_FILE ... [--ra DEG --dec DEG] [--allow-pickle]]
                [--checks V21,... | all] [--stellar-radius R --stellar-mass M]
                [--mask P,T0,D ...] [--mask-others] [--mask-pad PAD]
+               [--detrend biweight|median [--detrend-window DAYS]] [--variability-threshold X]
                [--seed N] [--json PATH | -] [--plots DIR]
 
 Bad input (missing/unreadable files, a non-positive period, an unknown check id, an ``--ra``/``--dec``
@@ -28,6 +29,12 @@ record (missions, sectors / quarters / campaigns).  Reader warnings are printed 
 ``--mask P,T0,D`` (repeatable; T0 in the time system of ``--t0``) masks another planet's
 transits, ``--mask-others`` (with ``--candidates``) vets each row with the other rows masked;
 the JSON records them under ``"masking"``.  See docs/masking.md.
+
+``--detrend biweight|median`` vets each candidate on its light curve divided by a sliding trend
+computed with its transits masked (``--detrend-window`` days, default max(3 x duration, 0.25 d));
+the JSON records it under ``"detrending"``.  Every candidate's out-of-transit variability is
+recorded under ``"variability"``, and V02/V04 get the flag ``OOT_VARIABILITY`` above
+``--variability-threshold`` x the depth.  See docs/detrending.md.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from pathlib import Path
 from jaxvet._config import enable_compilation_cache
 from jaxvet._version import __version__
 from jaxvet.cli.summary import format_summary
+from jaxvet.detrending import add_detrend_arguments, detrend_from_args
 from jaxvet.errors import JaxvetInputError, NoTransitWarning
 from jaxvet.masking import add_mask_arguments
 
@@ -79,6 +87,7 @@ def _add_vet(sub):
         "--candidates", metavar="TABLE.csv", help="CSV: id,period_days,t0_btjd,duration_hours[,depth_ppm]"
     )
     add_mask_arguments(p, others=True)
+    add_detrend_arguments(p)
     p.add_argument(
         "--tpf", action="append", default=[], metavar="TPF_FILE", help="target pixel file(s) for V08/V09/V25"
     )
@@ -449,7 +458,7 @@ def _write_outputs(args, report, extra: dict, json_stdout: bool) -> None:
         _say(f"wrote {args.json}", True)
 
 
-def _vet(vet, lc, candidates, checks, tpfs, args, options, masks, mask_pad):
+def _vet(vet, lc, candidates, checks, tpfs, args, options, masks, mask_pad, detrend):
     """:func:`jaxvet.vet` with the command line's arguments."""
     return vet(
         lc,
@@ -463,6 +472,8 @@ def _vet(vet, lc, candidates, checks, tpfs, args, options, masks, mask_pad):
         mask=masks or None,
         mask_others=args.mask_others,
         mask_pad=mask_pad,
+        detrend=detrend,
+        variability_threshold=args.variability_threshold,
     )
 
 
@@ -483,6 +494,7 @@ def cmd_vet(args) -> int:
             f"--table {args.table!r}: unknown extension; use one of {', '.join(sorted(TABLE_FORMATS))}"
         )
     ra_deg, dec_deg = _target_position(args.ra, args.dec)
+    detrend = detrend_from_args(args)
     lc = _quietly(
         read_lightcurves, args.lc_files, split_sectors=True, flux_err_placeholder=args.flux_err_placeholder
     )
@@ -509,7 +521,8 @@ def cmd_vet(args) -> int:
         )
     with warnings.catch_warnings():  # period_hints above already said it in CLI words
         warnings.simplefilter("ignore", NoTransitWarning)
-        report = _vet(vet, lc, candidates, checks, tpfs, args, options, masks, mask_pad)
+        report = _vet(vet, lc, candidates, checks, tpfs, args, options, masks, mask_pad, detrend)
+    _say_detrending(report, args.quiet)
     if report.masking is not None and not args.quiet:
         n_pts = [r["n_masked_points"] for r in report.masking["candidates"]]
         what = [f"{len(masks)} --mask ephemeris(es)"] if masks else []
@@ -527,6 +540,18 @@ def cmd_vet(args) -> int:
     if not args.quiet:
         _say(f"done in {time.perf_counter() - t_start:.1f} s", True)
     return 0
+
+
+def _say_detrending(report, quiet: bool) -> None:
+    if report.detrending is not None and not quiet:
+        d = report.detrending
+        _say(f"detrended ({d['method']}, window {d['window_rule']}): {d['n_rows']} light-curve row(s)", True)
+    flagged = [report.candidate_id(i) for i, v in enumerate(report.variability or []) if v["flag"]]
+    if flagged and not quiet:
+        shown = ", ".join(flagged[:5]) + (", ..." if len(flagged) > 5 else "")
+        hint = "" if report.detrending is not None else " (consider --detrend biweight)"
+        _say(f"note: large out-of-transit variability (OOT_VARIABILITY) for {len(flagged)} candidate(s): "
+             f"{shown}{hint}", True)
 
 
 def cmd_demo(args) -> int:

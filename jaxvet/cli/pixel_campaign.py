@@ -47,7 +47,7 @@ def add_pixel_campaign_arguments(parser):
     parser.add_argument("--seed", type=int, default=0, help="campaign seed (default 0)")
     parser.add_argument(
         "--chunk-size", type=int, default=16,
-        help="injections per result part: the unit of resuming (default 16)",
+        help="injections per batched call and result part (the unit of resuming; default 16)",
     )
     parser.add_argument("--n-cadences", type=int, help="cadences per stamp (default 2000, 10-min)")
     parser.add_argument(

@@ -31,10 +31,12 @@ def signal_line(report, i: int) -> str:
     flags = report.flags(i) if hasattr(report, "flags") else []
     if not flags:
         return ""
-    s = report.signal[i]
+    c = report.candidates[i]
+    s = report.signal[i] if report.signal is not None else None
+    if s is None:
+        return f"  {c.id or str(i)}: {', '.join(flags)}"
     what = (f"depth {s['depth_ppm']:.0f} +- {s['depth_err_ppm']:.0f} ppm, SNR {s['snr']:.2g}"
             if s["depth_ppm"] is not None else "no in-transit points")
-    c = report.candidates[i]
     n_tr = s["n_transits_on_data"]
     return f"  {c.id or str(i)}: {', '.join(flags)} ({what}, {n_tr} transit(s) on the data)"
 

@@ -10,6 +10,8 @@ function                  formula                               range
 :func:`phase_centered`    ``((t-t0)/P + 0.5) mod 1 - 0.5``       [-0.5, 0.5)
 :func:`phase_unit`        ``((t-t0)/P) mod 1``                   [0, 1)
 :func:`epoch_index`       ``floor((t - t0 + P/2)/P)``            integers
+:func:`phase_mod`         ``((t - t0) mod P)/P`` (V19)           [0, 1]
+:func:`phase_nearest`     ``x - floor(x + 0.5)``, x=(t-t0)/P    [-0.5, 0.5)
 ========================  ====================================  ==============
 
 Per-epoch windows (the epoch plan and the gathers) live in :mod:`jaxvet.core.windows` and are
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from jaxvet.core.numerics import exact_div, floor_mod
 from jaxvet.core.order_stats import batched_searchsorted
 from jaxvet.core.windows import (
     EpochWindows,
@@ -36,6 +39,8 @@ __all__ = [
     "gather_packed",
     "phase_centered",
     "phase_unit",
+    "phase_mod",
+    "phase_nearest",
     "epoch_index",
     "in_transit_mask",
     "out_of_transit_mask",
@@ -65,6 +70,23 @@ def phase_centered(t, t0, period):
 def phase_unit(t, t0, period):
     """((t - t0)/P) mod 1 in [0, 1)."""
     return jnp.mod((t - t0) / period, 1.0)
+
+
+def phase_mod(t, t0, period):
+    """``((t - t0) mod P) / P`` (reference V19's fold), bit for bit with numpy: numpy's floor
+    modulo (:func:`jaxvet.core.numerics.floor_mod`) and an IEEE division.  Range [0, 1]: the
+    division can round a remainder just below P up to 1."""
+    x = t - t0
+    return exact_div(floor_mod(x, period), period)
+
+
+def phase_nearest(t, t0, period):
+    """``(x - floor(x + 0.5), floor(x + 0.5))`` with ``x = (t - t0)/P``: the phase about the
+    nearest transit and that transit's number (reference V16's box templates, V17's smooth
+    template).  Not bit-identical to :func:`phase_centered`, which folds with a modulo."""
+    x = (t - t0) / period
+    n = jnp.floor(x + 0.5)
+    return x - n, n
 
 
 def epoch_index(t, t0, period):

@@ -9,13 +9,15 @@ XLA's CPU and GPU back ends rewrite arithmetic in ways numpy does not:
   the neighbouring bin -- :func:`rounded_mul` rounds the product on its own.
 
 :func:`numpy_linspace` builds ``np.linspace`` edges with both rules, for traced end points.
+:func:`floor_mod` is numpy's ``x % p`` (floor modulo) without XLA's element-wise ``fmod``, which
+costs ~60 ns per float64 on a CPU (30x more than the rest of a phase fold).
 """
 
 from __future__ import annotations
 
 import jax.numpy as jnp
 
-__all__ = ["exact_div", "rounded_mul", "numpy_linspace", "linspace_edge"]
+__all__ = ["exact_div", "rounded_mul", "numpy_linspace", "linspace_edge", "floor_mod"]
 
 
 def exact_div(a, b):
@@ -55,3 +57,39 @@ def numpy_linspace(start, stop, num_div, n_slots: int):
     step = exact_div(stop - start, num_div)
     e = linspace_edge(start, step, i, num_div, stop)
     return jnp.where(i <= num_div, e, jnp.inf)
+
+
+#: Veltkamp's splitting constant for float64, 2^27 + 1
+_SPLIT = 134217729.0
+
+
+def _split(a):
+    """``a = hi + lo`` exactly, each with at most 26 significant bits (Veltkamp split)."""
+    c = rounded_mul(_SPLIT, a)
+    hi = c - (c - a)
+    return hi, a - hi
+
+
+def floor_mod(x, p):
+    """numpy's ``x % p`` for ``p > 0``, bit for bit: the exact floor remainder in [0, p), except
+    that ``-p < x < 0`` gives ``round(x + p)`` (which can be ``p`` itself), as numpy's
+    ``fmod(x, p) + p`` does.
+
+    ``q = floor(x/p)`` (IEEE division) and ``r = x - q p`` computed exactly with Dekker's product
+    ``q p = h + l`` (Dekker 1971, Numer. Math. 18, 224; products rounded on their own, no FMA):
+    when ``|x| >= p`` the true remainder is a multiple of p's unit in the last place below 2p, so
+    it is representable and ``(x - h) - l`` is exact.  A correctly rounded division never falls
+    below an integer the true quotient reaches, so ``q`` is never too small; when it is one too
+    large, ``r`` is in [-p, 0) and ``r + p`` (exact) is the remainder.  Agrees with numpy on 3e7
+    random and adversarial values (near-multiples of p, ``+-0``, ``+-1e-300``; measured) and in
+    tests/test_core_alias_kernels.py; subnormal ``x`` (which XLA's CPU back end flushes to zero)
+    are the exception.
+    """
+    x = jnp.asarray(x)
+    q = jnp.floor(exact_div(x, p))
+    h = rounded_mul(q, p)
+    qh, ql = _split(q)
+    ph, pl = _split(p + 0.0 * x)
+    err = ((rounded_mul(qh, ph) - h) + rounded_mul(qh, pl) + rounded_mul(ql, ph)) + rounded_mul(ql, pl)
+    r = (x - h) - err
+    return jnp.where(r < 0, r + p, r)

@@ -38,6 +38,7 @@ __all__ = [
     "masked_count",
     "masked_sorted",
     "sort_by_value",
+    "sort_rows_by_flux",
     "masked_order_statistic",
     "sorted_median",
     "masked_median",
@@ -48,6 +49,8 @@ __all__ = [
     "median_excluding",
     "median_excluding_segments",
     "median_of_kth",
+    "sorted_subset_median",
+    "sorted_bin_medians",
     "take_rows",
     "bisect",
     "bisect_steps",
@@ -124,6 +127,17 @@ def sort_by_value(value, mask, other, *, exact: bool = False):
     return jnp.take_along_axis(key, order, -1), jnp.take_along_axis(other, order, -1)
 
 
+@jax.jit
+def sort_rows_by_flux(flux, mask, time, err):
+    """Light-curve rows (L, N) in ascending flux order (exact, stable; invalid points last, as
+    +inf): ``(flux, time, err)``.  Every statistic that does not depend on the point order can
+    run on these rows, and a subset's median is then a prefix count
+    (:func:`sorted_subset_median`)."""
+    sf, tf = sort_by_value(flux, mask, time, exact=True)
+    _, ef = sort_by_value(flux, mask, err, exact=True)
+    return sf, tf, ef
+
+
 def masked_order_statistic(sorted_x, n, k):
     """``k``-th smallest (0-based) of the first ``n`` entries of pre-sorted rows (NaN if n == 0)."""
     k = jnp.clip(k, 0, sorted_x.shape[-1] - 1)
@@ -191,6 +205,41 @@ def _count_removed_at_or_below(excluded_rank, excluded_mask):
 def median_of_kth(kth, n):
     """numpy's median from a k-th order statistic function ``kth(k)`` of ``n`` values."""
     return jnp.where(n > 0, 0.5 * (kth((n - 1) // 2) + kth(n // 2)), jnp.nan)
+
+
+def sorted_subset_median(sorted_x, sel):
+    """numpy median of the entries ``sel`` (bool, same shape) of one ascending row (N,): the
+    k-th selected value is the first position where the running count of ``sel`` reaches k+1,
+    so a subset's median costs a prefix sum, not a sort.  Returns ``(median, n_selected)``
+    (NaN when nothing is selected)."""
+    c = jnp.cumsum(sel.astype(jnp.int32))
+    n = c[-1]
+
+    def kth(k):
+        pos = jnp.searchsorted(c, k + 1, side="left")
+        return sorted_x[jnp.clip(pos, 0, sorted_x.shape[-1] - 1)]
+
+    return median_of_kth(kth, n), n
+
+
+def sorted_bin_medians(sorted_x, bins, n_bins: int):
+    """numpy medians of the values of one ascending row (N,) grouped by ``bins`` (N,) int in
+    ``[0, n_bins]`` (``n_bins`` = left out): one integer sort of ``bin << bits | position``
+    (int32 while both fit) keeps each bin's values ascending.  Returns ``(median, count)``,
+    (n_bins,) each (NaN, 0 for an empty bin)."""
+    n = sorted_x.shape[-1]
+    idx_bits = max(1, (n - 1).bit_length())
+    b = jnp.clip(bins, 0, n_bins).astype(jnp.int32)
+    if idx_bits + (n_bins + 1).bit_length() <= 31:  # bin and position packed in one int32
+        order = jnp.sort((b << idx_bits) | jnp.arange(n, dtype=jnp.int32)) & ((1 << idx_bits) - 1)
+    else:
+        order = jnp.argsort(b, stable=True)
+    v = sorted_x[order]
+    count = jnp.zeros(n_bins + 1, jnp.int32).at[b].add(1)[:n_bins]
+    start = jnp.cumsum(count) - count
+    lo = v[jnp.clip(start + (count - 1) // 2, 0, n - 1)]
+    hi = v[jnp.clip(start + count // 2, 0, n - 1)]
+    return jnp.where(count > 0, 0.5 * (lo + hi), jnp.nan), count
 
 
 def median_excluding(sorted_vals, n_total, excluded_rank, excluded_mask=None, offset=0, *, where=None):

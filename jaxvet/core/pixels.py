@@ -42,6 +42,9 @@ __all__ = [
     "lower_bound",
     "inverse_variance_combine",
     "jackknife_centroid",
+    "summed_set_deficit",
+    "offset_stats",
+    "localize_deficit",
 ]
 
 _BIG = np.int32(2**30)
@@ -339,6 +342,123 @@ def jackknife_centroid(w, d0, pos, rr, cc):
     vc = (nf - 1.0) / nf * jnp.sum(jnp.where(contrib, (ccl - mc) ** 2, 0.0))
     good = n >= 3
     return jnp.where(good, jnp.sqrt(vr), jnp.nan), jnp.where(good, jnp.sqrt(vc), jnp.nan)
+
+
+def summed_set_deficit(sets, vi, vo, mi, mo, usable, stat, c):
+    """Local-baseline deficit of the summed flux of pixel sets ``sets`` (S, P) per epoch,
+    inverse-variance combined: returns (diff, sigma, oot) (S,) and the summed series'
+    point-to-point noise (S,).  ``vi``/``vo`` (E, W, P) in-transit and baseline frames with
+    masks ``mi``/``mo`` (E, W); ``stat`` the median or mean, ``c`` its noise factor."""
+    ci = jnp.sum(mi, axis=1, dtype=jnp.int32)
+    co = jnp.sum(mo, axis=1, dtype=jnp.int32)
+    fi = jnp.einsum("ewp,sp->sew", jnp.where(jnp.isfinite(vi), vi, 0.0), sets.astype(vi.dtype))
+    fo = jnp.einsum("ewp,sp->sew", jnp.where(jnp.isfinite(vo), vo, 0.0), sets.astype(vo.dtype))
+    dd = fo[:, :, 1:] - fo[:, :, :-1]
+    dmask = jnp.broadcast_to((mo[:, 1:] & mo[:, :-1]), dd.shape).reshape(2, -1)
+    ddf = dd.reshape(2, -1)
+    med = masked_median(ddf, dmask)
+    s_sum = 1.4826 * masked_median(jnp.abs(ddf - med[:, None]), dmask) / math.sqrt(2.0)  # (2,)
+    ie = stat(fi, jnp.broadcast_to(mi, fi.shape))  # (2, E)
+    oe = stat(fo, jnp.broadcast_to(mo, fo.shape))
+    se = c * s_sum[:, None] * jnp.sqrt(1.0 / jnp.maximum(ci, 1) + 1.0 / jnp.maximum(co, 1))[None, :]
+    bad = jnp.broadcast_to(~usable, oe.shape)
+    d_l, sg_l, o_l, _, _ = inverse_variance_combine(oe - ie, se, oe, bad, axis=1)
+    return d_l, sg_l, o_l, s_sum
+
+
+def offset_stats(dr, dc, srow, scol):
+    """Offset length, its standard error along the offset direction, and the significance."""
+    dist = jnp.sqrt(dr**2 + dc**2)
+    dsafe = jnp.where(dist > 0, dist, 1.0)
+    sd = jnp.where(
+        dist > 0,
+        jnp.sqrt((dr / dsafe) ** 2 * srow**2 + (dc / dsafe) ** 2 * scol**2),
+        jnp.sqrt(srow**2 + scol**2),
+    )
+    osig = jnp.where(sd > 0, dist / jnp.where(sd > 0, sd, 1.0), jnp.nan)
+    return dict(offset_pixels=dist, offset_err=sd, offset_sigma=osig)
+
+
+def localize_deficit(diff, sigma, oot, real, rr, cc, aperture, target_rc, radius, nr, nc):
+    """Locate a difference image's flux deficit and the target on one stamp (Bryson et al. 2013).
+
+    ``diff``/``sigma``/``oot`` (P,) the difference image, its per-pixel error and the
+    out-of-transit image; ``real`` marks real pixels, ``rr``/``cc`` their (row, col), ``aperture``
+    the pipeline aperture, ``target_rc`` (2,) the target's WCS pixel (NaN when unknown), ``radius``
+    the centroid disk radius (pixels, traced), ``nr``/``nc`` the stamp shape.  Returns the peak,
+    the deficit centroid with propagated errors, the target position (the same disk centroid on
+    the background-subtracted out-of-transit image), their offset and the pixel sets of the
+    summed-flux statistics.
+    """
+    nan = jnp.nan
+    fd = real & jnp.isfinite(diff)
+    pk = jnp.argmax(jnp.where(fd, diff, -jnp.inf))
+    has = jnp.any(fd)
+    pr, pc = rr[pk], cc[pk]
+    near = real & ((rr - pr) ** 2 + (cc - pc) ** 2 <= radius**2)
+    pos = near & fd & (diff > 0)
+    w = jnp.where(pos, diff, 0.0)
+    W = jnp.sum(w)
+    okw = has & (W > 0)
+    Ws = jnp.where(okw, W, 1.0)
+    crow = jnp.sum(rr * w) / Ws
+    ccol = jnp.sum(cc * w) / Ws
+    s2 = jnp.where(pos, sigma, 0.0) ** 2
+    srow = jnp.sqrt(jnp.sum(((rr - crow) / Ws) ** 2 * s2))
+    scol = jnp.sqrt(jnp.sum(((cc - ccol) / Ws) ** 2 * s2))
+    peak_snr = diff[pk] / sigma[pk]
+    # target reference: the same disk centroid on the background-subtracted out-of-transit image,
+    # centred on its brightest pixel next to the WCS position (when known) or in the aperture
+    # (else within 2.5 px of the stamp centre) -- the same estimator as the deficit centroid, so
+    # its pixel-grid bias cancels for an on-target signal
+    use_wcs = jnp.all(jnp.isfinite(target_rc))
+    trw = jnp.round(jnp.where(use_wcs, target_rc[0], 0.0))
+    tcw = jnp.round(jnp.where(use_wcs, target_rc[1], 0.0))
+    near_wcs = real & (jnp.abs(rr - trw) <= 1) & (jnp.abs(cc - tcw) <= 1)
+    has_ap = jnp.any(aperture & real)
+    disk = real & ((rr - (nr - 1) / 2.0) ** 2 + (cc - (nc - 1) / 2.0) ** 2 <= 2.5**2)
+    region = jnp.where(use_wcs, near_wcs, jnp.where(has_ap, aperture & real, disk))
+    fo = real & jnp.isfinite(oot)
+    b = jnp.argmax(jnp.where(region & fo, oot, -jnp.inf))
+    bkg = masked_median(oot, fo)
+    box = fo & ((rr - rr[b]) ** 2 + (cc - cc[b]) ** 2 <= radius**2)
+    wt = jnp.where(box, jnp.maximum(oot - bkg, 0.0), 0.0)
+    swt = jnp.sum(wt)
+    tr_o = jnp.where(swt > 0, jnp.sum(rr * wt) / jnp.where(swt > 0, swt, 1.0), rr[b])
+    tc_o = jnp.where(swt > 0, jnp.sum(cc * wt) / jnp.where(swt > 0, swt, 1.0), cc[b])
+    has_oot = jnp.any(region & fo)
+    tr = jnp.where(has_oot, tr_o, nan)
+    tc = jnp.where(has_oot, tc_o, nan)
+    dr = jnp.where(okw, crow - tr, nan)
+    dc = jnp.where(okw, ccol - tc, nan)
+    ostats = offset_stats(dr, dc, jnp.where(okw, srow, nan), jnp.where(okw, scol, nan))
+    # pixel sets for the summed-flux statistics: the centroid disk, and the aperture
+    apset = jnp.where(has_ap, aperture & real, real & ((rr - tr) ** 2 + (cc - tc) ** 2 <= 2.0**2))
+    edge = jnp.minimum(jnp.minimum(pr, pc), jnp.minimum(nr - 1 - pr, nc - 1 - pc))
+    return dict(
+        peak_index=jnp.where(has, pk, -1),
+        peak_row=jnp.where(has, pr, nan),
+        peak_col=jnp.where(has, pc, nan),
+        peak_flux=jnp.where(has, diff[pk], nan),
+        peak_snr=jnp.where(has, peak_snr, nan),
+        peak_edge=jnp.where(has, edge, nan),
+        centroid_row=jnp.where(okw, crow, nan),
+        centroid_col=jnp.where(okw, ccol, nan),
+        centroid_row_err=jnp.where(okw, srow, nan),
+        centroid_col_err=jnp.where(okw, scol, nan),
+        target_row=tr,
+        target_col=tc,
+        target_from_wcs=use_wcs,
+        target_wcs_row=jnp.where(use_wcs, target_rc[0], nan),
+        target_wcs_col=jnp.where(use_wcs, target_rc[1], nan),
+        offset_row=dr,
+        offset_col=dc,
+        **ostats,
+        peak_distance=jnp.where(has, jnp.sqrt((pr - tr) ** 2 + (pc - tc) ** 2), nan),
+        near_set=near & has,
+        pos_set=pos & okw,
+        ap_set=apset,
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -104,6 +104,9 @@ class VetContext:
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     sector_measurements: Mapping[int, list[dict]] | None = None
     candidate_ids: Sequence[int] | None = None
+    #: which of ``tpfs`` each candidate is vetted on: (B, S) stamp indices (or (B,): one each);
+    #: None pairs every candidate with every stamp (a pixel campaign gives each its own)
+    tpf_index: Any = None
     #: per-run products (shared by the chunks and checks of one run)
     cache: RunCache = field(default_factory=RunCache)
     #: this chunk's key in ``cache`` (the engine numbers the chunks of a run)

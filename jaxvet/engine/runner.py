@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxvet import detrending as dt
 from jaxvet.checks import get_check, resolve_checks
 from jaxvet.core.depth import sector_transit_depths
 from jaxvet.data import Candidate, CandidateBatch, LightCurve, LightCurveBatch, bucket_size
@@ -35,7 +36,7 @@ from jaxvet.errors import JaxvetInputError, NoTransitWarning
 from jaxvet.outputs.report import VetReport
 from jaxvet.results import CheckResult
 
-__all__ = ["vet", "VetReport", "estimate_depths_ppm", "resolve_options", "resolve_threads"]
+__all__ = ["vet", "VetReport", "estimate_depths_ppm", "resolve_options", "resolve_threads", "run_contexts"]
 
 
 def whole_lightcurve_batch(lightcurves: Sequence[LightCurve], like: LightCurveBatch) -> LightCurveBatch:
@@ -186,6 +187,24 @@ def _run_segment(chunks: list[_Chunk], run_ids: list[str], opts: dict[str, Any],
     return host, (np.asarray(_copy_to_host(depths)) if depths is not None else None)
 
 
+def run_contexts(contexts: Sequence[VetContext], ids: Sequence[str], opts: Mapping[str, Any],
+                 threads: int | None = None) -> dict[str, list]:
+    """Checks ``ids`` (with the checks they require) on prepared contexts as one run segment.
+
+    Every context of every check is dispatched before the host waits; each check's trees come
+    back in one device-to-host copy.  ``opts`` maps check ids to validated options (those
+    missing are resolved from the contexts' options).  Returns ``{check_id: [host tree per
+    context]}`` for the formatting step (``spec.finish``).  A campaign whose contexts carry their
+    own stamps (``tpf_index``) runs its chunks through this, as :func:`vet` runs its segments.
+    """
+    run_ids = _with_requirements(list(ids))
+    first = contexts[0].options if contexts else {}
+    resolved = {**resolve_options(run_ids, first), **{k: v for k, v in opts.items() if k in run_ids}}
+    chunks = [_Chunk(i, ctx) for i, ctx in enumerate(contexts)]
+    host, _ = _run_segment(chunks, run_ids, resolved, None, resolve_threads(threads, len(run_ids)))
+    return host
+
+
 def _copy_to_host(trees: Any) -> Any:
     """The one device-to-host copy of a check's trees for a run segment."""
     return jax.device_get(trees)
@@ -232,6 +251,7 @@ def vet(
     mask: Any = None,
     mask_others: bool = False,
     mask_pad: float | None = None,
+    detrend: Any = None, variability_threshold: float | None = dt.DEFAULT_VARIABILITY_THRESHOLD,
 ) -> VetReport:
     """Run ``checks`` on every candidate; candidates are batched ``chunk_size`` at a time.
 
@@ -262,6 +282,7 @@ def vet(
     window to ``(1 + mask_pad)`` durations.  Masked cadences are invalid for every check; the
     report's ``masking`` records the masks and, per candidate, which applied and how many
     valid cadences they removed.  Masks do not apply to pixel stamps (``tpfs``).
+    ``detrend`` and ``variability_threshold``: :func:`jaxvet.detrending.detrend_step`.
     """
     if isinstance(lightcurves, LightCurve):
         lightcurves = [lightcurves]
@@ -286,6 +307,7 @@ def vet(
     segment_size = max(chunk_size, segment_size // chunk_size * chunk_size)
     n_threads = resolve_threads(threads, len(run_ids))  # checks + the depth estimate
     lightcurves, li, masking = _masked_rows(lightcurves, candidates, li, mask, mask_others, mask_pad)
+    lightcurves, li, step = dt.detrend_step(lightcurves, candidates, li, detrend, variability_threshold)
     lcb = LightCurveBatch.from_lightcurves(lightcurves)
     cache = RunCache()
     shapes = ShapeLadder()  # the chunks of a run share their static sizes (fewer programs)
@@ -324,4 +346,5 @@ def vet(
     return VetReport(
         candidates=candidates, checks=ids, results=results, depth_estimates_ppm=depths, masking=masking,
         signal=signal,
+        **step.report(lcb, candidates, li, results),
     )

@@ -36,6 +36,13 @@ class VetReport:
     #: its error and SNR, transits on the data and the candidate-level ``flags`` (``NO_SIGNAL``,
     #: ``NO_TRANSIT_ON_DATA``); None when the run did not measure it (``estimate_depth=False``)
     signal: list[dict[str, Any]] | None = None
+    #: detrending of the run (:func:`jaxvet.vet` ``detrend``), or None: the options
+    #: (``method``, ``window_days``, ``window_rule``, ...), ``n_rows`` and ``candidates`` (per
+    #: candidate: ``row``, ``window_days``, ``n_trend_points``, ``n_transit_points``, ...)
+    detrending: dict[str, Any] | None = None
+    #: per candidate: the out-of-transit variability measurement and its ``flag``
+    #: (:func:`jaxvet.detrending.assess_variability`), or None when not assessed
+    variability: list[dict[str, Any]] | None = None
 
     def __len__(self) -> int:
         return len(self.candidates)
@@ -55,9 +62,13 @@ class VetReport:
         return self.depth_estimates_ppm[i] if i < len(self.depth_estimates_ppm) else None
 
     def flags(self, i: int) -> list[str]:
-        """Candidate ``i``'s run-level flags (``NO_SIGNAL``, ``NO_TRANSIT_ON_DATA``; empty when
-        the signal was not measured)."""
-        return list(self.signal[i]["flags"]) if self.signal is not None else []
+        """Candidate ``i``'s run-level flags: ``NO_SIGNAL`` and ``NO_TRANSIT_ON_DATA`` from the
+        signal record, ``OOT_VARIABILITY`` from the variability assessment (empty where neither
+        was measured)."""
+        out = list(self.signal[i]["flags"]) if self.signal is not None else []
+        if self.variability is not None and self.variability[i] and self.variability[i].get("flag"):
+            out.append("OOT_VARIABILITY")
+        return out
 
     def to_dict(self, include_raw: bool = True) -> dict[str, Any]:
         out = []
@@ -77,6 +88,10 @@ class VetReport:
                 out[-1]["flags"] = self.flags(i)
             if self.masking is not None:
                 out[-1]["masking"] = self.masking["candidates"][i]
+            if self.detrending is not None:
+                out[-1]["detrending"] = self.detrending["candidates"][i]
+            if self.variability is not None:
+                out[-1]["variability"] = self.variability[i]
         doc = {
             "jaxvet_version": __version__,
             "schema_version": SCHEMA_VERSION,
@@ -86,6 +101,8 @@ class VetReport:
         }
         if self.masking is not None:
             doc["masking"] = {k: v for k, v in self.masking.items() if k != "candidates"}
+        if self.detrending is not None:
+            doc["detrending"] = {k: v for k, v in self.detrending.items() if k != "candidates"}
         return to_jsonable(doc)
 
     def to_json(self, include_raw: bool = True, indent: int | None = 1) -> str:

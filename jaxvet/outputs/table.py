@@ -7,7 +7,9 @@ check ``<ID>_status``, ``<ID>_verdict``, ``<ID>_flags`` (the flags joined with `
 ``<ID>_<metric>`` for each scalar metric the check reports (e.g. ``V21_chi2_p_value``,
 ``V01_delta_sigma``).  A metric a candidate lacks (a skipped check, an insufficient result) is
 NaN in a numeric column (an integer metric with a missing value becomes a float column), masked
-in a boolean column and empty in a text column.
+in a boolean column and empty in a text column.  After the checks: ``variability_sigma_var_ppm``,
+``variability_ratio`` and ``variability_flag`` (docs/detrending.md) and, when the run detrended,
+``detrend_window_days``.
 Units follow the metric's name (``_days``, ``_hours``, ``_btjd``: time; ``_pixels``/``_px``:
 pixels; ``_arcsec``, ``_deg``); ``_ppm`` columns are parts per million (described, no unit).
 """
@@ -95,7 +97,8 @@ def report_table(report):
         cols["signal_depth_ppm"] = [s["depth_ppm"] for s in report.signal]
         cols["signal_snr"] = [s["snr"] for s in report.signal]
         cols["n_transits_on_data"] = [s["n_transits_on_data"] for s in report.signal]
-        cols["flags"] = [";".join(s["flags"]) for s in report.signal]
+    if getattr(report, "signal", None) is not None or getattr(report, "variability", None) is not None:
+        cols["flags"] = [";".join(report.flags(i)) for i in range(n)]
     for cid in report.checks:
         rs = [res.get(cid) for res in report.results]
         cols[f"{cid}_status"] = [r.status if r else "" for r in rs]
@@ -104,6 +107,10 @@ def report_table(report):
         for m in _metric_names(report, cid):
             vals = [r.metrics.get(m) if r else None for r in rs]
             cols[f"{cid}_{m}"] = [v if _is_scalar(v) else None for v in vals]
+    for key in ("sigma_var_ppm", "ratio", "flag") if report.variability is not None else ():
+        cols[f"variability_{key}"] = [v[key] for v in report.variability]
+    if report.detrending is not None:
+        cols["detrend_window_days"] = [d["window_days"] for d in report.detrending["candidates"]]
     t = Table()
     for name, vals in cols.items():
         col = _column(vals)
