@@ -233,3 +233,17 @@ def test_plots(tmp_path):
     plt.close(ax.figure)
     paths = save_check_plots({"V17": r17, "V18": r18}, tmp_path)
     assert [p.name for p in paths] == ["V17.png", "V18.png"]
+
+
+def test_report_json_follows_schema_and_table():
+    """V17 and V18 through ``vet()``: the JSON (NaN metrics included) follows the published
+    schema and the result table has their columns."""
+    pytest.importorskip("jsonschema")
+    from jaxvet.engine.runner import vet
+    from jaxvet.outputs import validate_report
+
+    lcs, cands, lci, _ = random_batch()
+    rep = vet(lcs[1:], [cands[4], cands[5]], ["V17", "V18"], lc_index=[0, 1])
+    validate_report(json.loads(rep.to_json()))
+    cols = rep.to_table().colnames
+    assert any(c.startswith("V17") for c in cols) and any(c.startswith("V18") for c in cols)
