@@ -26,6 +26,8 @@ PLOTTERS = {
     "V13": "v13:plot_data_gaps",
     "V15": "v15:plot_transit_asymmetry",
     "V16": "v16_v19:plot_model_competition",
+    "V17": "ephemeris:plot_ephemeris_reliability",
+    "V18": "ephemeris:plot_ephemeris_sensitivity",
     "V19": "v16_v19:plot_alias_diagnostics",
     "V21": "v21:plot_sector_consistency",
     "V25": "pixels:plot_localization_consistency",
