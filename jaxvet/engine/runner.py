@@ -315,7 +315,8 @@ def vet(
     depths: list[float | None] = [None] * n
     measured = np.full((n, 3), np.nan)  # whole-light-curve depth, error, in-transit points
     n_transits = count_transits(lightcurves, candidates, li)
-    for msg in no_transit_messages(lightcurves, candidates, li, n_transits):
+    hint = "t0 and its time system" + ("" if masking is None else ", and whether a mask covers its transits")
+    for msg in no_transit_messages(lightcurves, candidates, li, n_transits, t0_hint=hint):
         warnings.warn(msg, NoTransitWarning, stacklevel=2)
     results: list[dict[str, CheckResult]] = [dict() for _ in range(n)]
     bar = _progress(progress, n, "vetting")
