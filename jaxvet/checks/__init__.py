@@ -50,7 +50,7 @@ CHECK_MODULES = {
 #: the metrics that carry each check's verdict (first) and its main measurement, as summaries
 #: (the CLI demo, the one-page sheets) show them; see docs/checks.md for each rule
 HEADLINE_METRICS = {
-    "V01": ("oe_box_sigma", "oe_box_rel_diff", "delta_sigma"),
+    "V01": ("oe_box_sigma_robust", "oe_box_rel_diff_robust", "delta_sigma"),
     "V02": ("secondary_local_depth_ppm", "secondary_local_depth_sigma"),
     "V03": ("duration_ratio",),
     "V04": ("chi2_box_reduced", "n_transits_measured", "chi2_reduced"),

@@ -15,7 +15,7 @@ def _fmt(v) -> str:
 
 
 def headline_line(cand_id: str, results: dict) -> str:
-    """``"  <id>: V01: oe_box_sigma=0.828, ...; V02: ..."``: each check's headline metrics
+    """``"  <id>: V01: oe_box_sigma_robust=0.828, ...; V02: ..."``: each check's headline metrics
     (:func:`jaxvet.checks.headline_metrics`, the verdict statistic first)."""
     parts = []
     for cid, r in results.items():
