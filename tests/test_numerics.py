@@ -68,6 +68,9 @@ def test_bit_exact_helpers_at_the_default_optimisation_level():
     the default level's FMA contraction, so their tests run there too."""
     env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "PYTEST_XDIST_WORKER")}
     env["JAXVET_TEST_DEFAULT_XLA"] = "1"
+    # its own compilation cache: the inner session removes its cache when it ends, and must not
+    # remove the one this run's workers share
+    env["JAXVET_TEST_RUN_ID"] = f"{os.getpid()}-default-xla"
     cmd = [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", __file__,
            "-k", "bit_identical or two_roundings or exact_div or traced_count"]
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
