@@ -91,6 +91,8 @@ ID = "V11"
 NAME = "ModShift"
 FOLDED_FACTOR = 1.1
 PLOT_BINS = 200
+#: smallest static bin count (powers of two above): one compiled program for most candidates
+MIN_SLOTS = 1024
 _SIG = ("sigma_pri", "sigma_sec", "sigma_ter", "sigma_pos")
 _EVENTS = ("pri", "sec", "ter", "pos")
 _SIGNAL_NAMES = ("primary", "secondary", "tertiary", "positive")
@@ -147,10 +149,8 @@ def _envelope(o, period):
     return jnp.where(jnp.isfinite(lo), lo, jnp.nan), jnp.where(jnp.isfinite(hi), hi, jnp.nan)
 
 
-def _one(row, time, flux, mask, med, dt_med, thr, *, n_slots, n_back):
-    li, period, epoch, dur_h, depth, n_bins = row
-    t, f, valid = time[li], flux[li], mask[li]
-    m = med[li]
+def _one(row, t, f, valid, m, dt_med, thr, *, n_slots, n_back):
+    period, epoch, dur_h, depth, n_bins = row
     fz = jnp.where(jnp.abs(m) <= 1e-8, (f + 1.0) - 1.0, exact_div(f, m) - 1.0)
     o = mc.modshift_convolution(
         t, fz, valid, period, epoch, dur_h, depth, n_bins, n_slots=n_slots, n_back=n_back
@@ -166,18 +166,17 @@ def _one(row, time, flux, mask, med, dt_med, thr, *, n_slots, n_back):
     out = {k: v for k, v in o.items() if k not in ("bin_phase", "conv")}
     out.update(z, verdict=verdict, off_transit=off_transit, env_lo=lo, env_hi=hi, folded=folded)
     n_tr = jnp.floor(exact_div(baseline, period)).astype(jnp.int32)
-    out.update(n_points=n, baseline=baseline, n_transits=n_tr, dt_median=dt_med[li], false_alarm_threshold=fa)
+    out.update(n_points=n, baseline=baseline, n_transits=n_tr, dt_median=dt_med, false_alarm_threshold=fa)
     return out
 
 
 @functools.partial(jax.jit, static_argnames=("n_slots", "n_back"))
 def modshift_kernel(rows, time, flux, mask, med, dt_med, thr, *, n_slots, n_back):
-    """V11 for a chunk of candidates: ``rows`` = (lc index, P, exovetter epoch, D_h, box depth,
-    n_bins) arrays ``(C,)``, the light-curve batch arrays ``(L, N)`` and per-row medians."""
+    """V11 for a chunk of C candidates: ``rows`` = (P, exovetter epoch, D_h, box depth, n_bins)
+    arrays ``(C,)``, each candidate's light-curve row ``(C, N)`` and its medians ``(C,)``."""
     fn = functools.partial(_one, n_slots=n_slots, n_back=n_back)
-    axes = (0, None, None, None, None, None, None)
-    out = jax.vmap(fn, in_axes=axes)(rows, time, flux, mask, med, dt_med, thr)
-    skip = out["folded"] | ~jnp.isfinite(rows[4])
+    out = jax.vmap(fn, in_axes=(0, 0, 0, 0, 0, 0, None))(rows, time, flux, mask, med, dt_med, thr)
+    skip = out["folded"] | ~jnp.isfinite(rows[3])
     out["status"] = jnp.where(skip, SKIPPED, jnp.where(out["error"] > 0, ERROR, OK)).astype(jnp.int32)
     out["verdict"] = jnp.where(out["status"] == OK, out["verdict"], VERDICT_NONE).astype(jnp.int32)
     for k in _EVENTS:
@@ -207,15 +206,23 @@ def compute(ctx: VetContext, opts: V11Options | None = None) -> dict:
     lcb, n = ctx.lcb, ctx.n_candidates
     med, dt_med = ctx.cached("V11:medians", lambda: lc_medians(lcb.flux, lcb.time, lcb.mask), per_chunk=False)
     p, epoch, dh, depth, n_bins = _host_rows(ctx)
-    n_slots = ctx.shapes.at_least("V11:bins", bucket_size(max(int(n_bins.max()), 1), 64))
-    n_back = ctx.shapes.at_least("V11:back", max(1, int(np.ceil(np.max(dh / 24.0 / p)))))
+    n_slots = ctx.shapes.at_least("V11:bins", bucket_size(max(int(n_bins.max()), 1), MIN_SLOTS))
+    # boxes behind each point's own: ceil(D/P) (1 unless D > P), bucketed (one program up to 2P);
+    # candidates without a bin (D > 10 P) are errors and need none
+    back = np.ceil(np.where(n_bins >= 1, dh / 24.0 / p, 1.0))
+    n_back = ctx.shapes.at_least("V11:back", bucket_size(int(back.max()), 2))
     li = np.asarray(ctx.candidates_lc_index, np.int32)[:n]
-    rows = (li, p, epoch, dh, depth, n_bins)
-    rows = tuple(jnp.asarray(a) for a in rows)
+    rows = tuple(jnp.asarray(a) for a in (li, p, epoch, dh, depth, n_bins))
     thr = {k: jnp.asarray(v) for k, v in opts.traced().items()}
-    chunk = min(rows_per_chunk(max(lcb.n_points, n_slots * mc.MODEL_SLOTS), scale=0.125), bucket_size(n, 1))
-    fn = functools.partial(modshift_kernel, n_slots=n_slots, n_back=n_back)
-    out = map_rows(fn, rows, n, chunk, args=(lcb.time, lcb.flux, lcb.mask, med, dt_med, thr))
+    kernel = functools.partial(modshift_kernel, n_slots=n_slots, n_back=n_back)
+
+    def chunk_fn(sub, thr):  # the candidates' light-curve rows gathered per chunk (no L in the kernel)
+        j = sub[0]
+        return kernel(sub[1:], lcb.time[j], lcb.flux[j], lcb.mask[j], med[j], dt_med[j], thr)
+
+    # 16 rows per chunk (one compiled shape for small runs), fewer for long light curves
+    chunk = min(rows_per_chunk(max(lcb.n_points, n_slots * mc.MODEL_SLOTS), scale=0.125), 16)
+    out = map_rows(chunk_fn, rows, n, chunk, args=(thr,))
     out["n_bins"] = jnp.asarray(n_bins)
     return out
 

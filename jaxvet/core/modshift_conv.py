@@ -115,7 +115,8 @@ def fold_bins(phase, valid, period, n_bins, values, *, n_slots: int):
     ``n_bins`` (traced, ``<= n_slots``) bins, the empty bins dropped.
 
     Returns ``(edge, counts, sums, n_kept)``: ``(n_slots,)`` arrays of the kept bins packed
-    first in phase order (left edge in days, count, one sum per value), padding after."""
+    first in phase order (left edge in days, count as a float, one sum per value), padding
+    after (edge ``inf``, zeros)."""
     nb = jnp.maximum(n_bins, 1).astype(jnp.float64)
     i = jnp.arange(n_slots + 1, dtype=jnp.float64)
     edges = rounded_mul(exact_div(i, nb + 0.0 * i), period)
@@ -125,16 +126,18 @@ def fold_bins(phase, valid, period, n_bins, values, *, n_slots: int):
     k = jnp.where((k < top) & (phase >= edges[jnp.minimum(k + 1, n_slots)]), k + 1, k)
     inside = valid & (phase >= 0.0) & (phase <= period)
     seg = jnp.where(inside, k, n_slots)
-    cnt = jax.ops.segment_sum(inside.astype(jnp.int32), seg, num_segments=n_slots + 1)[:n_slots]
-    sums = [jax.ops.segment_sum(jnp.where(inside, v, 0.0), seg, num_segments=n_slots + 1)[:n_slots]
-            for v in values]  # fmt: skip
-    keep = cnt > 0
+    cols = jnp.stack([jnp.where(inside, v, 0.0) for v in (jnp.ones_like(phase), *values)], axis=1)
+    acc = jax.ops.segment_sum(cols, seg, num_segments=n_slots + 1)[:n_slots]  # (n_slots, 1 + V)
+    keep = acc[:, 0] > 0
     dest = jnp.where(keep, jnp.cumsum(keep) - 1, n_slots)
-
-    def pack(x, fill):
-        return jnp.full((n_slots,), fill, x.dtype).at[dest].set(x, mode="drop")
-
-    return pack(edges[:n_slots], jnp.inf), pack(cnt, 0), [pack(s, 0.0) for s in sums], jnp.sum(keep)
+    packed = (
+        jnp.zeros((n_slots, acc.shape[1] + 1))
+        .at[dest]
+        .set(jnp.concatenate([edges[:n_slots, None], acc], axis=1), mode="drop")
+    )
+    kept = jnp.arange(n_slots) < jnp.sum(keep)
+    edge = jnp.where(kept, packed[:, 0], jnp.inf)
+    return edge, packed[:, 1], [packed[:, 2 + j] for j in range(len(values))], jnp.sum(keep)
 
 
 def circular_conv(flux, model, kept, n_kept):

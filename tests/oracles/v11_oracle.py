@@ -52,14 +52,20 @@ def v11(t, f, P, t0, dh, depth_ppm):
     if len(t) >= 2 and t.min() >= 0 and t.max() <= 1.1 * P:
         return {"status": "skipped"}
     if len(t) == 0:
-        return {"status": "error", "message": "zero-size array to reduction operation minimum which has no identity"}
+        return {
+            "status": "error",
+            "message": "zero-size array to reduction operation minimum which has no identity",
+        }
     med = np.median(f)
     fz = (f + 1 if np.isclose(med, 0) else f / med) - 1
     epoch = (t0 + 2457000.0) - 2457000.0
     dur_days = dh * (1 / 24.0)
     nb = int(10 * P * 24 / dh)
     if nb < 1:
-        return {"status": "error", "message": "zero-size array to reduction operation maximum which has no identity"}
+        return {
+            "status": "error",
+            "message": "zero-size array to reduction operation maximum which has no identity",
+        }
     phase = _phases(t, P, epoch)
     bph, bflux, cnt = _fold(phase, fz, P, nb)
     _, msum, _ = _fold(phase, _box(t, P, epoch, dur_days, (depth_ppm / 1e6) * 1e6 * 1e-6), P, nb)
