@@ -41,9 +41,10 @@ outside the primary's and secondary's ``2 D`` ranges): ``z_x = |sigma_x|/u``.
   strongest dip; flag ``PRIMARY_NOT_AT_TRANSIT``);
 * ``pass`` -- otherwise.
 
-``z_pri``, ``z_sec``, ``z_ter``, ``z_pos`` and ``secondary_excess_z = z_sec - max(z_ter, z_pos)``
-are jaxvet's extra raw fields; ``plot_data`` adds the significance series as a 200-bin
-min/max envelope over phase.
+``z_pri``, ``z_sec``, ``z_ter``, ``z_pos``, ``secondary_excess_z = z_sec - max(z_ter, z_pos)``
+and ``primary_at_transit`` are jaxvet's extra raw fields; ``plot_data`` adds the significance
+series as a 200-bin min/max envelope over phase, the event phases (fractions of P) and ``u``
+(``significance_scatter``).
 
 How it runs: one jitted kernel per chunk of candidates (``jax.vmap`` over the candidates, each
 on its gathered light-curve row), bins an array axis of a static size bucketed on the host from
@@ -135,7 +136,11 @@ def _verdict(o, period, dur_days, fa, thr):
     verdict = jnp.where(stands_out & (ratio >= thr["occultation_ratio"]), FAIL,
                         jnp.where(stands_out | off_transit, WARN, PASS))  # fmt: skip
     verdict = jnp.where(n >= 3, verdict, INSUFFICIENT)
-    return verdict, off_transit, {f"z_{k}": v for k, v in z.items()} | {"secondary_excess_z": excess}
+    return (
+        verdict,
+        off_transit,
+        {f"z_{k}": v for k, v in z.items()} | {"secondary_excess_z": excess, "z_unit": u},
+    )
 
 
 def _envelope(o, period):
@@ -300,6 +305,7 @@ def _plot_data(a: dict, b: int, rm: dict, amps: dict, period: float) -> dict:
         "event_phase": {k: float(rm[f"phase_{k}"]) / period for k in _EVENTS},
         "event_sigma": {k: float(rm[f"sigma_{k}"]) for k in _EVENTS},
         "false_alarm_threshold": float(rm["false_alarm_threshold"]),
+        "significance_scatter": float(a["z_unit"][b]),
     }
 
 

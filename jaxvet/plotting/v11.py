@@ -11,7 +11,8 @@ _EVENTS = (("pri", "primary", "C3"), ("sec", "secondary", "C1"), ("ter", "tertia
 def plot_modshift(result: CheckResult, ax=None):
     """The convolution of the folded light curve with the box model in units of the point scatter
     (``plot_data``: min/max per phase bin), the primary, secondary, tertiary and positive events
-    and the false-alarm threshold around zero.  Returns the axes."""
+    and the false-alarm threshold in units of the series' scatter ``u`` around zero.  Returns the
+    axes."""
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -30,9 +31,9 @@ def plot_modshift(result: CheckResult, ax=None):
         if p is None or s is None or s != s:
             continue
         ax.plot([p], [s], "v" if s < 0 else "^", color=colour, ms=7, label=f"{label} {s:.4g}")
-    fa = pd.get("false_alarm_threshold")
-    if fa is not None:
-        ax.axhspan(-fa, fa, color="C4", alpha=0.2, lw=0, label=f"+-FA {fa:.3g}")
+    fa, u = pd.get("false_alarm_threshold"), pd.get("significance_scatter")
+    if fa is not None and u is not None and u == u:
+        ax.axhspan(-fa * u, fa * u, color="C4", alpha=0.2, lw=0, label=f"+-FA x scatter ({fa:.3g} x {u:.3g})")
     ax.axhline(0.0, color="k", lw=0.5)
     ax.set_xlim(0.0, 1.0)
     ax.set_xlabel("phase")
