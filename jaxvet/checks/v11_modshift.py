@@ -118,7 +118,7 @@ def lc_medians(flux, time, mask):
 
 def _verdict(o, period, dur_days, fa, thr):
     """jaxvet's verdict and the z-scores it uses (see the module docstring)."""
-    ph, sig, kept = o["bin_phase"], o["conv"] / o["sigma"], jnp.isfinite(o["bin_phase"])
+    ph, sig, kept = o["bin_phase"], exact_div(o["conv"], o["sigma"]), jnp.isfinite(o["bin_phase"])
     p_max = jnp.max(jnp.where(kept, ph, -jnp.inf))
     gap = 2.0 * dur_days
     near = mc.mark_phase_range(ph, kept, o["phase_pri"], gap, p_max)
@@ -146,7 +146,7 @@ def _verdict(o, period, dur_days, fa, thr):
 def _envelope(o, period):
     """The significance series as PLOT_BINS min/max bins over phase [0, 1)."""
     kept = jnp.isfinite(o["bin_phase"])
-    sig = o["conv"] / o["sigma"]
+    sig = exact_div(o["conv"], o["sigma"])
     b = jnp.clip(jnp.floor(exact_div(o["bin_phase"], period) * PLOT_BINS), 0, PLOT_BINS - 1)
     seg = jnp.where(kept, b, PLOT_BINS).astype(jnp.int32)
     lo = jax.ops.segment_min(jnp.where(kept, sig, jnp.inf), seg, num_segments=PLOT_BINS + 1)[:PLOT_BINS]
@@ -164,8 +164,8 @@ def _one(row, t, f, valid, m, dt_med, thr, *, n_slots, n_back):
     t_min, t_max = t[0], t[jnp.maximum(n - 1, 0)]
     baseline = jnp.where(n >= 2, t_max - t_min, 0.0)
     folded = (n >= 2) & (t_min >= 0) & (t_max <= period * FOLDED_FACTOR)
-    dur_days = dur_h / 24.0
-    fa = false_alarm_thresholds(dur_days / period, 1.0)[1]  # sqrt(2) erfcinv(D/P)
+    dur_days = exact_div(dur_h, 24.0)
+    fa = false_alarm_thresholds(exact_div(dur_days, period), 1.0)[1]  # sqrt(2) erfcinv(D/P)
     verdict, off_transit, z = _verdict(o, period, dur_days, fa, thr)
     lo, hi = _envelope(o, period)
     out = {k: v for k, v in o.items() if k not in ("bin_phase", "conv")}

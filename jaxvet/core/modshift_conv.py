@@ -211,12 +211,12 @@ def modshift_convolution(t, fz, valid, period, epoch, dur_h, depth, n_bins, *, n
     x = jnp.where(kept, edge, 0.0)
     pair = kept[1:]
     integral = -jnp.sum(jnp.where(pair, (x[1:] - x[:-1]) * (bmodel[1:] + bmodel[:-1]) / 2.0, 0.0))
-    bmodel = jnp.where(kept, bmodel / integral, 0.0)
+    bmodel = jnp.where(kept, exact_div(bmodel, integral), 0.0)
     model_ok = jnp.all(jnp.where(kept, jnp.isfinite(bmodel), True))
     conv, n_model = circular_conv(bflux, jnp.where(model_ok, bmodel, 0.0), kept, n_kept)
-    tw = dur_h / 24.0
+    tw = exact_div(dur_h, 24.0)  # true divisions, as exovetter's (not x * (1/24))
     i0, i1, i2, i3 = key_events(x, conv, kept, n_kept, tw)
-    g = (2.0 * dur_h) / 24.0
+    g = exact_div(2.0 * dur_h, 24.0)
     pri, sec = i0.astype(jnp.float64), i1.astype(jnp.float64)
     near = ((pri - g < phase) & (phase < pri + g)) | ((sec - g < phase) & (phase < sec + g))
     rest = valid & ~near
@@ -226,7 +226,7 @@ def modshift_convolution(t, fz, valid, period, epoch, dur_h, depth, n_bins, *, n
     error = jnp.where(~model_ok, ERR_MODEL, error)
     error = jnp.where(n_bins < 1, ERR_NO_BINS, error)
     error = jnp.where(n == 0, ERR_EMPTY, error)
-    sig = conv / sigma
+    sig = exact_div(conv, sigma)
     fred = _pop_std(conv, kept) / _pop_std(bflux, kept)
     return {
         "error": error.astype(jnp.int32),
