@@ -20,6 +20,7 @@ from jaxvet.errors import JaxvetInputError
 from jaxvet.synthetic.lightcurves import simulate_lightcurve
 from tests.conftest import REPO
 from tests.oracles import v11_oracle as orc
+from tests.test_v11b import golden_context as golden_v11b
 
 SPEC = V11.SPEC
 RTOL = 1e-9
@@ -187,21 +188,9 @@ def test_eccentric_binary_against_planet():
 # ------------------------------------------------------------------------------------------
 # the reference's own outputs
 # ------------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=1)
 def golden_context(data_dir: str):
-    gold = json.loads(GOLDEN.read_text())
-    secs = {}
-    for s in (55, 75, 82, 83):
-        d = np.loadtxt(f"{data_dir}/sector{s}_pdcsap.csv", delimiter=",", comments="#", skiprows=13)
-        secs[s] = LightCurve(d[:, 0], d[:, 1], d[:, 2], d[:, 3].astype(int), sector=s)
-    names = list(gold["inputs"]["subsets"])
-    lcs = [stitch([secs[s] for s in gold["inputs"]["subsets"][n]]) for n in names]
-    e = gold["inputs"]["ephemeris"]
-    rows = [dict(e, subset=n, **gold["toi5807"][n]) for n in names] + gold["random"]
-    cands = [Candidate(r["period_days"], r["t0_btjd"], r["duration_hours"], depth_ppm=r["depth_ppm"])
-             for r in rows]  # fmt: skip
-    ctx = VetContext.build(lcs, cands, lc_index=[names.index(r["subset"]) for r in rows])
-    return ctx, rows
+    """All 22 golden cases (V11b's loader of the same reference file)."""
+    return golden_v11b(data_dir, None)
 
 
 def _json(x):
