@@ -96,7 +96,8 @@ def box_model(t, valid, t_min, t_max, period, epoch, dur_days, depth, *, n_back:
     D]`` (``e = epoch - D/2``, ``i`` over the epochs of the light curve) holding the point.
 
     Each point checks the boxes ``k - n_back .. k + 1`` with ``k = floor((t - e)/P)`` (static
-    ``n_back >= ceil(D/P) + 1`` covers overlapping boxes), ascending like exovetter's loop."""
+    ``n_back >= ceil(D/P)`` covers overlapping boxes; the outer two absorb rounding), in
+    ascending order like exovetter's loop."""
     e = epoch - rounded_mul(dur_days, 0.5)
     e0 = jnp.floor(exact_div(t_min - e, period))
     e1 = jnp.floor(exact_div(t_max - e, period))
