@@ -142,8 +142,10 @@ def test_eclipsing_binary_against_planet():
 # ------------------------------------------------------------------------------------------
 # the reference's own outputs
 # ------------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=1)
-def golden_context(data_dir: str):
+@functools.lru_cache(maxsize=2)
+def golden_context(data_dir: str, n_rows: int | None = N_GOLDEN_ROWS):
+    """The golden cases (TOI-5807.01 on both subsets, then the random ephemerides; the first
+    ``n_rows``, all with None) as one context, and their reference rows (V11 reuses it)."""
     gold = json.loads(GOLDEN.read_text())
     secs = {}
     for s in (55, 75, 82, 83):
@@ -152,7 +154,7 @@ def golden_context(data_dir: str):
     names = list(gold["inputs"]["subsets"])
     lcs = [stitch([secs[s] for s in gold["inputs"]["subsets"][n]]) for n in names]
     e = gold["inputs"]["ephemeris"]
-    rows = ([dict(e, subset=n, **gold["toi5807"][n]) for n in names] + gold["random"])[:N_GOLDEN_ROWS]
+    rows = ([dict(e, subset=n, **gold["toi5807"][n]) for n in names] + gold["random"])[:n_rows]
     cands = [Candidate(r["period_days"], r["t0_btjd"], r["duration_hours"], depth_ppm=r["depth_ppm"])
              for r in rows]  # fmt: skip
     ctx = VetContext.build(lcs, cands, lc_index=[names.index(r["subset"]) for r in rows])
