@@ -341,7 +341,7 @@ def test_threshold_change_does_not_recompile():
     before = v01_odd_even._v01_kernel._cache_size()
     for thr in (1.0, 2.5, 7.0):
         opts = {"oe_sigma_threshold": thr, "rel_diff_threshold": thr / 4, "rel_diff_min_sigma": thr / 2}
-        opts["outlier_sigma"] = thr + 1.0
+        opts.update(outlier_sigma=thr + 1.0, rel_diff_floor=thr / 10)
         SPEC.run(dataclasses.replace(ctx, options={"V01": opts}))
     assert v01_odd_even._v01_kernel._cache_size() == before
 
@@ -463,10 +463,10 @@ def wasp18_results(shared_data):
     d = shared_data / "tic100100827"
     both = read_lightcurves([d / "wasp18b.fits", d / "wasp18b_flat_lightcurve.csv"])
     s2 = read_lightcurves([d / "wasp18b.fits"])
-    ctx = VetContext.build(
-        [both, s2], [Candidate(**WASP18, id="s2s3"), Candidate(**WASP18, id="s2")], lc_index=[0, 1]
-    )
-    return dict(zip(("s2s3", "s2"), SPEC.run(ctx), strict=True))
+    s3 = read_lightcurves([d / "wasp18b_flat_lightcurve.csv"])
+    names = ("s2s3", "s2", "s3")
+    ctx = VetContext.build([both, s2, s3], [Candidate(**WASP18, id=n) for n in names], lc_index=[0, 1, 2])
+    return dict(zip(names, SPEC.run(ctx), strict=True))
 
 
 def test_wasp18b_passes(wasp18_results):
@@ -503,6 +503,23 @@ def test_wasp18b_damaged_epochs_dropped_from_the_verdict(wasp18_results):
     s2 = wasp18_results["s2"]  # sector 2 alone: no damaged epoch, nothing dropped
     assert s2.raw["dropped_epochs"] == [] and s2.metrics["oe_box_sigma_robust"] == s2.metrics["oe_box_sigma"]
     assert "OUTLIER_EPOCHS_DROPPED" not in s2.flags
+
+
+def test_wasp18b_sector3_alone_passes(wasp18_results):
+    """Sector 3 alone (reported as a fail: OE_box 23.6, box depths 8,263 vs 7,523 ppm): the
+    partial epoch 33 is excluded, the flattening-damaged epochs 25, 26 (odd/even) and 32 (even)
+    pull the plain box depths apart (8,320 vs 7,523 ppm, 9.6%) but also inflate
+    ``sigma_red_epochs`` (1,792 ppm), so OE_box is 0.99; without them the box depths agree
+    (8,638 vs 8,572 ppm, 0.8%) and the robust OE_box is 0.89.  The reference's median depths
+    (9,432 vs 9,490 ppm, ``delta_sigma`` 1.84) equal tess-vetter 0.3.20's on the same arrays."""
+    r = wasp18_results["s3"]
+    m = r.metrics
+    assert r.verdict == "pass" and r.raw["excluded_epochs"] == [33]
+    assert r.raw["dropped_epochs"] == [25, 26, 32]
+    assert (m["depth_odd_ppm"], m["depth_even_ppm"], m["delta_sigma"]) == (9432.4, 9489.5, 1.84)
+    assert 0.09 < m["oe_box_rel_diff"] < 0.1 and m["oe_box_sigma"] < 2
+    assert m["oe_box_rel_diff_robust"] < 0.01 and m["oe_box_sigma_robust"] < 1
+    assert "BELOW_RELATIVE_FLOOR" not in r.flags  # no floor needed: the statistic is right
 
 
 ROBUST = dict(P=3.0, t0=2001.0, depth=5000.0, white=1000.0)  # 9 odd / 9 even transits
@@ -553,3 +570,51 @@ def test_one_damaged_epoch_is_dropped_known_truth():
         _assert_like_oracle(r, want)
         assert r.raw["dropped_epochs"] == want["dropped_epochs"], name
         assert r.metrics["oe_box_sigma_robust"] == pytest.approx(want["oe_box_sigma_robust"], abs=1e-3)
+
+
+# ------------------------------------------------------------------------------------------
+# the relative floor: a significant but percent-level odd/even difference is not an EB
+# ------------------------------------------------------------------------------------------
+FLOOR = dict(P=3.0, t0=2001.0, depth=5000.0, white=200.0)  # 9 odd / 9 even transits, SNR ~ 600
+
+
+@functools.lru_cache(maxsize=1)
+def floor_case():
+    """Odd transits 3% shallower or deeper (percent-level systematics at high SNR), 6% and 10%
+    shallower (eclipsing binaries), each with an OE_box of 10-45 sigma (the shapes of
+    :func:`robust_results`, so the kernel compiles once)."""
+    g = FLOOR
+    ratios = {"sys3": 0.97, "sys3_deep": 1.03, "eb6": 0.94, "eb10": 0.9}
+    lcs = []
+    for seed, ratio in enumerate(ratios.values(), start=1):
+        lc0 = simulate_lightcurve(seed, sectors=(1, 2), white_ppm=g["white"])
+        lcs.append(inject_transits(lc0, g["P"], g["t0"], D_H, g["depth"], tflat_ratio=0.7,
+                                   odd_even_ratio=ratio, supersample=1, seed=seed))  # fmt: skip
+    cands = [Candidate(g["P"], g["t0"], D_H, id=n) for n in ratios]
+    return VetContext.build(lcs, cands, lc_index=list(range(len(lcs)))), lcs, cands
+
+
+def test_relative_floor_passes_percent_level_difference_and_fails_an_eb():
+    """Known truth: a 3% odd/even difference at more than 10 sigma passes (flag
+    BELOW_RELATIVE_FLOOR), 6% and 10% ones (EBs) fail; the floor is traced (no recompilation)
+    and 0 turns it off."""
+    ctx, lcs, cands = floor_case()
+    res = SPEC.run(ctx)
+    floor = v01_odd_even.BELOW_RELATIVE_FLOOR
+    for r in res:
+        m = r.metrics
+        assert m["oe_box_sigma_robust"] > 10, r
+        if r.verdict == "pass":
+            assert 0.02 < m["oe_box_rel_diff_robust"] < 0.04 and r.flags == [floor]
+        else:
+            assert m["oe_box_rel_diff_robust"] > 0.05 and r.flags == []
+    assert [r.verdict for r in res] == ["pass", "pass", "fail", "fail"]
+    for r, lc, c in zip(res, lcs, cands, strict=True):
+        _assert_like_oracle(r, _oracle(lc, c))
+    before = v01_odd_even._v01_kernel._cache_size()
+    off = SPEC.run(dataclasses.replace(ctx, options={"V01": {"rel_diff_floor": 0.0}}))
+    high = SPEC.run(dataclasses.replace(ctx, options={"V01": {"rel_diff_floor": 0.2}}))
+    assert v01_odd_even._v01_kernel._cache_size() == before
+    assert all(r.verdict == "fail" and not r.flags for r in off)
+    assert all(r.verdict == "pass" and r.flags == [floor] for r in high)
+    assert [r.metrics for r in off] == [r.metrics for r in res]  # only the verdict and the flag change

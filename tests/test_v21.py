@@ -1,5 +1,7 @@
 """V21 sector consistency: oracle, seed 000 real data, synthetic truth, user rows, edge cases."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -55,6 +57,8 @@ def test_toi5807_reproduces_seed_000(toi5807_lc, reference_golden):
     assert m["n_outlier_sectors"] == 2 and m["n_sectors_used"] == 4
     assert r.raw["outlier_sectors"] == [55, 75]
     assert r.verdict == "warn"
+    # 17.5% rms scatter of the sector depths: far above the 5% relative floor, still a warning
+    assert m["depth_rel_scatter"] == pytest.approx(0.175, abs=1e-3)
     for sector, g in reference_golden["per_sector_depth"].items():
         mine = next(x for x in r.raw["measurements"] if x["sector"] == int(sector))
         assert mine["depth_ppm"] == pytest.approx(g["depth_ppm"], rel=1e-9)
@@ -83,14 +87,40 @@ def test_synthetic_truth_consistent_vs_inconsistent():
     f = diluted.flux.copy()
     s3 = diluted.sector == 3
     f[s3] = 1 + (f[s3] - base.flux[s3]) * 0.5 + (base.flux[s3] - 1)
-    import dataclasses
-
     diluted = dataclasses.replace(diluted, flux=f)
     c = Candidate(3.0, base.time[0] + 1.0, 3.0)
     r_same, r_dil = (V21.run(VetContext.build(x, [c]))[0] for x in (same, diluted))
     assert r_same.metrics["consistency_class"] == "EXPECTED_SCATTER"
     assert r_dil.metrics["consistency_class"] == "INCONSISTENT"
     assert 3 in r_dil.raw["outlier_sectors"]
+    # a halved depth in one of four sectors is far above the relative floor: still a warning
+    assert r_dil.verdict == "warn" and r_dil.flags == [] and r_dil.metrics["depth_rel_scatter"] > 0.15
+    assert r_same.verdict == "pass" and r_same.flags == []
+
+
+@pytest.mark.realdata
+def test_wasp18b_sector_offset_is_below_the_relative_floor(shared_data):
+    """WASP-18 b S2 + S3 (flattened files): 9,889 +- 66 vs 9,240 +- 89 ppm, chi2 34.3 for 1 dof,
+    p 4.65e-9 (tess-vetter 0.3.20 gives the same on these arrays) -> INCONSISTENT; but the sectors
+    scatter by 3.2% of the depth (S3's flattening-damaged transits and a ~4% sector offset), under
+    the 5% floor: a pass with flag BELOW_RELATIVE_FLOOR.  The floor is traced; 0 restores the
+    warning."""
+    from jaxvet.checks import v21_sector_consistency as v21
+    from jaxvet.io import read_lightcurves
+
+    d = shared_data / "tic100100827"
+    lc = read_lightcurves([d / "wasp18b.fits", d / "wasp18b_flat_lightcurve.csv"])
+    ctx = VetContext.build(lc, [Candidate(0.9414526, 1375.169883, 2.1437)])
+    r = V21.run(ctx)[0]
+    m = r.metrics
+    assert m["consistency_class"] == "INCONSISTENT" and m["chi2_p_value"] == pytest.approx(4.649e-9, rel=1e-3)
+    assert [round(x["depth_ppm"]) for x in r.raw["measurements"]] == [9240, 9889]
+    assert m["depth_rel_scatter"] == pytest.approx(0.0321, abs=1e-4)
+    assert r.verdict == "pass" and r.flags == [v21.BELOW_RELATIVE_FLOOR]
+    before = v21._v21_kernel._cache_size()
+    off = V21.run(dataclasses.replace(ctx, options={"V21": {"rel_scatter_floor": 0.0}}))[0]
+    assert v21._v21_kernel._cache_size() == before
+    assert off.verdict == "warn" and off.flags == [] and off.metrics == m
 
 
 def test_user_supplied_rows_and_skips():

@@ -55,17 +55,22 @@ inflates the epoch-scatter red noise and hides a real odd/even difference on the
 Verdict: **insufficient** for the guard or the reference's low-N rules (this
 includes a single parity, for which the note ``single_parity_epochs`` is added), or when a
 parity keeps fewer than ``min_transits_per_parity`` covered epochs; otherwise
-**fail** if ``oe_box_sigma_robust >= 3``, or if ``oe_box_rel_diff_robust >= 0.5`` *and*
-``oe_box_sigma_robust >= 2`` -- all computed from the *box depths* above, not from the
-reference's median depths -- else **pass**.  The significance gate on the relative-difference
-rule is jaxvet's: without it a
+**fail** if the difference is significant -- ``oe_box_sigma_robust >= 3``, or
+``oe_box_rel_diff_robust >= 0.5`` *and* ``oe_box_sigma_robust >= 2`` -- *and* at least a
+relative floor of the depth, ``oe_box_rel_diff_robust >= rel_diff_floor`` (0.05), all computed
+from the *box depths* above, not from the reference's median depths; else **pass** (flag
+``BELOW_RELATIVE_FLOOR`` when only the floor made it one).  The significance gate on the
+relative-difference rule is jaxvet's: without it a
 candidate with no transit (both depths ~0 +- noise, so the relative difference is ~1) fails,
 which on 1,000 random ephemerides on TOI-5807 was 78% of them, and low-SNR planets fail by
 noise alone; with it the rule keeps its purpose (a large, at least 2-sigma difference is
-EB-like).  Options: ``oe_sigma_threshold`` (3), ``rel_diff_threshold`` (0.5),
-``rel_diff_min_sigma`` (2; 0 gives the literal LEO-Vetter rule), ``min_epoch_coverage`` (0.6),
-``outlier_sigma`` (4), all traced.  Flag ``NEGATIVE_DEPTH`` marks a negative parity depth
-(median or box).
+EB-like).  The relative floor is jaxvet's too: at an SNR of hundreds a sigma-only rule flags
+percent-level systematics (detrending that eats part of some transits), which are not an
+eclipsing binary's odd/even difference (docs/checks.md, WASP-18 b).  Options:
+``oe_sigma_threshold`` (3), ``rel_diff_threshold`` (0.5), ``rel_diff_min_sigma`` (2; 0 gives the
+literal LEO-Vetter rule), ``rel_diff_floor`` (0.05; 0 turns the floor off),
+``min_epoch_coverage`` (0.6), ``outlier_sigma`` (4), all traced.  Flag ``NEGATIVE_DEPTH`` marks
+a negative parity depth (median or box).
 """
 
 from __future__ import annotations
@@ -101,6 +106,8 @@ NAME = "odd_even_depth"
 NEGATIVE_DEPTH = "NEGATIVE_DEPTH"
 #: flag of a result whose verdict statistic left out MAD-outlier epochs (``dropped_epochs``)
 OUTLIER_EPOCHS_DROPPED = "OUTLIER_EPOCHS_DROPPED"
+#: flag of a pass whose odd/even difference is significant but below ``rel_diff_floor``
+BELOW_RELATIVE_FLOOR = "BELOW_RELATIVE_FLOOR"
 METHOD = "per_epoch_median"
 SUMMARY_METRICS = (
     "delta_sigma",
@@ -134,6 +141,7 @@ class V01Options(CheckOptions):
     rel_diff_min_sigma: float = option(2.0, non_negative, traced=True)
     min_epoch_coverage: float = option(0.6, in_range(0.0, 1.0), traced=True)
     outlier_sigma: float = option(4.0, positive, traced=True)
+    rel_diff_floor: float = option(0.05, in_range(0.0, 1.0), traced=True)
 
 
 #: the default options as a plain mapping
@@ -266,9 +274,12 @@ def odd_even_statistics(tab, thr, min_tr, min_pts):
 
     oe_v, rel_v = rr["oe"], rr["oe_rel"]
     undefined = ~tab.active | insufficient | gated_low | jnp.isnan(oe_v) | jnp.isnan(rel_v)
-    fail = (oe_v >= thr["oe_sigma_threshold"]) | (
+    significant = (oe_v >= thr["oe_sigma_threshold"]) | (
         (rel_v >= thr["rel_diff_threshold"]) & (oe_v >= thr["rel_diff_min_sigma"])
     )
+    # a significant difference fails only if it is also a non-negligible fraction of the depth
+    fail = significant & (rel_v >= thr["rel_diff_floor"])
+    out["below_floor"] = ~undefined & significant & ~fail
     out["verdict"] = jnp.where(
         undefined,
         VERDICT_CODES["insufficient"],
@@ -321,6 +332,7 @@ def _v01_kernel(tab, thr, min_tr, min_pts):
         "depth_even_box_robust_ppm": h["box_even_robust"] * 1e6,
         "sigma_red_robust_ppm": h["sigma_red_robust"] * 1e6,
         "n_epochs_dropped": jnp.where(guard, 0, jnp.sum(h["dropped"], axis=1)),
+        "below_floor": h["below_floor"] & ~guard,
         "epoch_dropped": h["dropped"],
         # per-epoch arrays (B, E) for formatting and plots
         "epoch": tab.epoch,
@@ -554,6 +566,8 @@ def format(ctx: VetContext, opts: V01Options | None, a: dict) -> list[CheckResul
         dropped = [int(e) for e in ep[a["epoch_dropped"][b]]]
         if dropped:
             flags.append(OUTLIER_EPOCHS_DROPPED)  # the verdict is on OE_box without them
+        if a["below_floor"][b]:
+            flags.append(BELOW_RELATIVE_FLOOR)  # significant, but under rel_diff_floor of the depth
         notes = list(warnings)
         if (n_odd == 0) != (n_even == 0):
             notes.append("single_parity_epochs")

@@ -18,7 +18,13 @@ jaxvet differences (documented): a sector with *no in-transit points* gets
 ``quality_weight = 0`` (it is excluded, as the reference's ``serialize_v21_sector_measurements``
 does) instead of the tutorial's ``(0, 1)`` non-detection; and a ``verdict``: ``pass`` for
 EXPECTED_SCATTER, ``warn`` for INCONSISTENT (an inconsistent sector set is a major warning, to be treated as
-high-priority caution), ``insufficient`` for UNRESOLVABLE or fewer than 2 sectors.
+high-priority caution), ``insufficient`` for UNRESOLVABLE or fewer than 2 sectors.  The warning
+needs a relative floor too: ``depth_rel_scatter`` -- the weighted rms of the positive sector
+depths about ``mu``, divided by ``mu`` (``sqrt(chi2) * err_mu / mu``, ``err_mu = 1/sqrt(sum w)``)
+-- must be at least ``rel_scatter_floor`` (0.05, traced; 0 turns the floor off), else the
+verdict is ``pass`` with flag ``BELOW_RELATIVE_FLOOR``: at an SNR of hundreds the chi-square
+flags percent-level differences between sectors' detrending or crowding corrections
+(docs/checks.md, WASP-18 b).  ``consistency_class`` stays the reference's.
 """
 
 from __future__ import annotations
@@ -42,18 +48,24 @@ CLASSES = ("EXPECTED_SCATTER", "INCONSISTENT", "UNRESOLVABLE")
 CHI2_THRESHOLD = 0.01
 MIN_SECTORS = 2
 OUTLIER_SIGMA = 3.0
+#: default relative floor of the per-sector depth scatter below which INCONSISTENT is not a warning
+REL_SCATTER_FLOOR = 0.05
+#: flag of a pass whose sectors are INCONSISTENT but scatter by less than ``rel_scatter_floor``
+BELOW_RELATIVE_FLOOR = "BELOW_RELATIVE_FLOOR"
 
 __all__ = ["SPEC", "V21Options", "sector_consistency", "CLASSES"]
 
 
 @dataclass(frozen=True)
 class V21Options(CheckOptions):
-    """V21 options (both traced): the chi-square p-value below which sectors are INCONSISTENT
-    and the outlier threshold in standard errors."""
+    """V21 options (all traced): the chi-square p-value below which sectors are INCONSISTENT,
+    the outlier threshold in standard errors and the relative depth scatter below which an
+    INCONSISTENT set is not a warning."""
 
     check_id: ClassVar[str] = ID
     chi2_threshold: float = option(CHI2_THRESHOLD, in_range(0.0, 1.0, closed=(False, False)), traced=True)
     outlier_sigma: float = option(OUTLIER_SIGMA, positive, traced=True)
+    rel_scatter_floor: float = option(REL_SCATTER_FLOOR, in_range(0.0, 1.0), traced=True)
 
 
 @jax.jit
@@ -142,10 +154,15 @@ def _v21_kernel(sector, depth, err, n_in, qw, present, thr):
     out = sector_consistency(depth, err, qw, present, thr["chi2_threshold"], thr["outlier_sigma"])
     n_rows = jnp.sum(present, axis=1)
     cls = out["class_code"]
+    # the weighted rms of the positive sector depths about their mean, relative to it:
+    # sum(w (d - mu)^2) / sum(w) = chi2 * err_mu^2
+    mu = out["weighted_mean_ppm"]
+    rel = jnp.sqrt(out["chi2"]) * out["weighted_mean_err_ppm"] / jnp.where(mu > 0, mu, jnp.nan)
+    below = (cls == 1) & ~(rel >= thr["rel_scatter_floor"])
     verdict = jnp.where(
         (n_rows < MIN_SECTORS) | (cls == 2),
         VERDICT_CODES["insufficient"],
-        jnp.where(cls == 1, VERDICT_CODES["warn"], VERDICT_CODES["pass"]),
+        jnp.where((cls == 1) & ~below, VERDICT_CODES["warn"], VERDICT_CODES["pass"]),
     )
     out.update(
         status=jnp.where(n_rows >= MIN_SECTORS, STATUS_CODES["ok"], STATUS_CODES["skipped"]),
@@ -157,6 +174,8 @@ def _v21_kernel(sector, depth, err, n_in, qw, present, thr):
         n_in=n_in,
         present=present,
         n_sectors_present=n_rows,
+        depth_rel_scatter=rel,
+        below_floor=below & (n_rows >= MIN_SECTORS),
     )
     return out
 
@@ -202,6 +221,11 @@ def compute(ctx: VetContext, opts: V21Options | None = None) -> dict:
     return out
 
 
+def _r4(x) -> float | None:
+    x = float(x)
+    return round(x, 4) if np.isfinite(x) else None
+
+
 def format(ctx: VetContext, opts: V21Options | None, a: dict) -> list[CheckResult]:
     """Host formatting into the reference's result contract, one result per candidate."""
     results = []
@@ -245,6 +269,7 @@ def format(ctx: VetContext, opts: V21Options | None, a: dict) -> list[CheckResul
             "weighted_mean_depth_ppm": float(a["weighted_mean_ppm"][i]),
             "weighted_mean_depth_err_ppm": float(a["weighted_mean_err_ppm"][i]),
             "measurement_source": "user" if a["source"][i] else "measured",
+            "depth_rel_scatter": _r4(a["depth_rel_scatter"][i]),
         }
         measurements = [
             {
@@ -281,6 +306,7 @@ def format(ctx: VetContext, opts: V21Options | None, a: dict) -> list[CheckResul
                 status="ok",
                 confidence=None,
                 verdict=verdict,
+                flags=[BELOW_RELATIVE_FLOOR] if a["below_floor"][i] else [],
                 metrics=metrics,
                 raw=raw,
                 notes=notes,

@@ -172,8 +172,9 @@ def parity_outliers(ep_box, eps, k=4.0, min_n=3):
 
 
 def v01(
-    t, f, err, P, t0, duration_hours, oe_thr=3.0, rel_thr=0.5, rel_min_sigma=2.0, min_cov=0.6, outlier_k=4.0
-):
+    t, f, err, P, t0, duration_hours, oe_thr=3.0, rel_thr=0.5, rel_min_sigma=2.0, min_cov=0.6, outlier_k=4.0,
+    rel_floor=0.05,
+):  # fmt: skip
     """Reference V01 plus jaxvet's OE_box.  Returns a dict (metrics rounded like the reference).
 
     Where the reference writes 0.0 for an unmeasured depth metric, jaxvet (and this oracle)
@@ -265,10 +266,12 @@ def v01(
     oe, oer = out["oe_box_sigma_robust"], out["oe_box_rel_diff_robust"]
     if not (np.isfinite(oe) and np.isfinite(oer)) or min(out["n_used_odd"], out["n_used_even"]) < 2:
         verdict = "insufficient"
-    elif oe >= oe_thr or (oer >= rel_thr and oe >= rel_min_sigma):
+    elif (oe >= oe_thr or (oer >= rel_thr and oe >= rel_min_sigma)) and oer >= rel_floor:
         verdict = "fail"
     else:
         verdict = "pass"
+        if oe >= oe_thr or (oer >= rel_thr and oe >= rel_min_sigma):
+            flags.append("BELOW_RELATIVE_FLOOR")
     out.update(
         metrics=metrics, notes=warnings + notes_extra, flags=flags,
         confidence=v01_confidence(n_odd, n_even, ds, len(warnings) > 0), verdict=verdict,
