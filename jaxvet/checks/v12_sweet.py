@@ -151,10 +151,9 @@ def _plot(t, f, m, n, t0, period):
             "n_plot": jnp.minimum(n, PLOT_POINTS)}  # fmt: skip
 
 
-def _one(t, f, m, period, t0, dur, thr):
+def _one(t, f, m, period, t0, epoch, dur, thr):
     """V12 for one candidate on its light-curve row (N,)."""
     n = masked_count(m)
-    epoch = (t0 + BTJD_OFFSET) - BTJD_OFFSET
     fm = f - masked_mean(f, m)
     intr = _transit_cadences(t, m, epoch, period, dur)
     oot = m & ~intr
@@ -191,7 +190,8 @@ def _one(t, f, m, period, t0, dur, thr):
 @jax.jit
 def _kernel(c, time, flux, mask, thr):
     li = c["lc_index"]
-    return jax.vmap(partial(_one, thr=thr))(time[li], flux[li], mask[li], c["period"], c["t0"], c["dur"])
+    args = (time[li], flux[li], mask[li], c["period"], c["t0"], c["epoch"], c["dur"])
+    return jax.vmap(partial(_one, thr=thr))(*args)
 
 
 def sweet(lcb, lc_index, period, t0, duration_hours, opts: V12Options | None = None) -> dict:
@@ -201,10 +201,13 @@ def sweet(lcb, lc_index, period, t0, duration_hours, opts: V12Options | None = N
     opts = opts or V12Options()
     period = np.asarray(period, np.float64)
     b = period.shape[0]
+    t0 = np.asarray(t0, np.float64)
     cands = {
         "lc_index": np.asarray(lc_index, np.int32),
         "period": period,
-        "t0": np.asarray(t0, np.float64),
+        "t0": t0,
+        # on the host: XLA folds (x + c) - c into x
+        "epoch": (t0 + BTJD_OFFSET) - BTJD_OFFSET,
         "dur": np.asarray(duration_hours, np.float64) * (1 / 24),  # astropy's hour -> day
     }
     chunk = rows_per_chunk(16 * lcb.n_points, cap=bucket_size(b, 1))
@@ -256,7 +259,7 @@ def _plot_data(a: dict, i: int, snr: dict) -> dict:
     }
 
 
-def _one_result(a: dict, i: int, period: float) -> CheckResult:
+def _one_result(a: dict, i: int, period: float, threshold: float) -> CheckResult:
     summary = _inputs_summary(a, i, period)
     n_oot = int(a["n_oot_points"][i])
     if n_oot <= FIT_ORDER:
@@ -276,6 +279,7 @@ def _one_result(a: dict, i: int, period: float) -> CheckResult:
         "scatter": float(a["scatter"][i]),
         "n_oot_points": n_oot,
         "fit_periods_days": [float(x) for x in a["fit_period"][i]],
+        "threshold_sigma": threshold,
     }
     return CheckResult(
         id=ID, name=NAME, status="ok", confidence=min(1.0, n / FULL_CONFIDENCE_POINTS) if n > 0 else 0.5,
@@ -285,7 +289,8 @@ def _one_result(a: dict, i: int, period: float) -> CheckResult:
 
 def format(ctx: VetContext, opts: V12Options | None, a: dict) -> list[CheckResult]:
     """Host formatting into the reference's result contract, one result per candidate."""
-    return [_one_result(a, i, float(c.period_days)) for i, c in enumerate(ctx.candidates)]
+    thr = float(_resolve(ctx, opts).threshold_sigma)
+    return [_one_result(a, i, float(c.period_days), thr) for i, c in enumerate(ctx.candidates)]
 
 
 SPEC = CheckSpec(

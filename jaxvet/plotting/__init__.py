@@ -23,6 +23,7 @@ PLOTTERS = {
     "V05": "v05:plot_transit_shape",
     "V08": "pixels:plot_centroid_shift",
     "V09": "pixels:plot_difference_image",
+    "V12": "v12:plot_sweet",
     "V13": "v13:plot_data_gaps",
     "V15": "v15:plot_transit_asymmetry",
     "V16": "v16_v19:plot_model_competition",
