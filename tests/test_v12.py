@@ -23,9 +23,9 @@ from tests.oracles import v12_oracle as orc
 SPEC = get_check("V12")
 GOLDEN = REPO / "tests" / "data" / "reference_v12.json"
 #: amplitudes, uncertainties and SNRs: the same arithmetic as numpy except the order of the sums
-#: (measured 2e-14 relative on TOI-5807); plot fits come from normal equations here and from an
-#: SVD in numpy (measured < 1e-13 absolute on fluxes ~1)
-RTOL, PLOT_ATOL = 1e-9, 1e-10
+#: (measured 3e-14 relative on TOI-5807); plot fits come from normal equations here and from an
+#: SVD in numpy (measured 8e-15 absolute on fluxes ~1)
+RTOL, PLOT_ATOL = 1e-9, 1e-12
 GUARD_FLAG, GUARD_NOTE = "DURATION_TOO_LONG", "duration_too_long_relative_to_period"
 
 
@@ -227,7 +227,7 @@ def test_plot():
     r = SPEC.run(VetContext.build(list(_pair()), cands, lc_index=[0, 1]))[0]
     fig, ax = plt.subplots()
     assert plot_check(r, ax=ax) is ax and "V12" in ax.get_title()
-    assert len(ax.get_lines()) == 4
+    assert len(ax.get_lines()) == 5
     plt.close(fig)
 
 
