@@ -205,6 +205,7 @@ def test_zero_scatter_and_long_duration():
     r = res[0]
     assert r.status == "ok" and r.raw["scatter"] == 0.0 and r.verdict == "insufficient"
     assert all(np.isnan(r.metrics[k]) for k in V12.SNR_KEYS) and r.metrics["sweet_msg"] == V12.OK_LINE
+    assert np.isnan(r.raw["raw_metrics"]["amp"]).all()  # exovetter's (3, 3) NaNs
     _compare(res[1], lc, cands[1])
     assert res[1].verdict == "insufficient"
 

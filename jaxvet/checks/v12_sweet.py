@@ -131,7 +131,7 @@ def _fits(t, y, oot, epoch, periods, scatter):
     n = masked_count(oot).astype(jnp.float64)
     var = masked_sum((y - model) ** 2, oot[None, :]) / (n - FIT_ORDER)
     amp = jnp.where(ok, jnp.hypot(beta[:, 0], beta[:, 1]), jnp.nan)
-    unc = jnp.sqrt(2 * var / n)
+    unc = jnp.where(ok, jnp.sqrt(2 * var / n), jnp.nan)  # exovetter: all NaN with zero scatter
     return amp, unc, amp / unc, fit_period
 
 
