@@ -50,7 +50,7 @@ import numpy as np
 
 from jaxvet.core.linear import weighted_lstsq
 from jaxvet.core.noise import point_to_point_scatter, previous_valid
-from jaxvet.core.numerics import exact_div, floor_mod, numpy_linspace, rounded_mul
+from jaxvet.core.numerics import exact_div, floor_mod, numpy_linspace, rounded_mul, sincos
 from jaxvet.core.order_stats import masked_count, masked_median
 from jaxvet.core.stats import masked_mean, masked_sum
 from jaxvet.data import bucket_size
@@ -122,11 +122,12 @@ def _fits(t, y, oot, epoch, periods, scatter):
     ph = fmod(t[None, :] - epoch + periods[:, None], periods[:, None])  # (3, N)
     fit_period = jnp.max(jnp.where(oot, ph, -jnp.inf), axis=1)
     arg = (2 * jnp.pi / fit_period)[:, None] * ph
-    sin, cos = jnp.sin(arg), jnp.cos(arg)
+    sin, cos = sincos(arg)
     ok = jnp.isfinite(scatter) & (scatter > 0)
     s = jnp.where(ok, scatter, 1.0)
-    wy = jnp.broadcast_to(exact_div(y, s), ph.shape)
-    beta = weighted_lstsq(exact_div(jnp.stack([sin, cos], -1), s), wy, jnp.ones_like(ph), oot[None, :])
+    # WqedLSF divides the columns and y by s: the same least squares as weights 1/s^2
+    w = jnp.broadcast_to(1.0 / (s * s), ph.shape)
+    beta = weighted_lstsq(jnp.stack([sin, cos], -1), jnp.broadcast_to(y, ph.shape), w, oot[None, :])
     model = beta[:, :1] * sin + beta[:, 1:] * cos
     n = masked_count(oot).astype(jnp.float64)
     var = masked_sum((y - model) ** 2, oot[None, :]) / (n - FIT_ORDER)
@@ -135,15 +136,16 @@ def _fits(t, y, oot, epoch, periods, scatter):
     return amp, unc, amp / unc, fit_period
 
 
-def _plot(t, f, m, n, t0, period):
-    """The reference's plot data: 600 valid points, folded, over the median, and three fits."""
+def _plot(t, f, m, n, med, t0, period):
+    """The reference's plot data: 600 valid points, folded, over the median ``med``, and three
+    fits."""
     j = jnp.arange(PLOT_POINTS)
     lin = numpy_linspace(0.0, (n - 1).astype(jnp.float64), PLOT_POINTS - 1, PLOT_POINTS - 1)
     pos = jnp.where(n > PLOT_POINTS, jnp.floor(lin).astype(jnp.int32), j)
     at = jnp.clip(jnp.searchsorted(jnp.cumsum(m, dtype=jnp.int32), pos + 1, side="left"), 0, t.shape[0] - 1)
     keep = j < jnp.minimum(n, PLOT_POINTS)
     ph = jnp.where(keep, jnp.mod(exact_div(t[at] - t0, period), 1.0), 0.0)
-    fl = jnp.where(keep, exact_div(f[at], masked_median(f, m)), 0.0)
+    fl = jnp.where(keep, exact_div(f[at], med), 0.0)
     w = 2.0 * jnp.pi * jnp.asarray(PLOT_CYCLES)[:, None] * ph[None, :]  # (3, 600)
     x = jnp.stack([jnp.sin(w), jnp.cos(w), jnp.ones_like(w)], -1)
     beta = weighted_lstsq(x, jnp.broadcast_to(fl, w.shape), jnp.ones_like(w), keep[None, :])
@@ -151,9 +153,23 @@ def _plot(t, f, m, n, t0, period):
             "n_plot": jnp.minimum(n, PLOT_POINTS)}  # fmt: skip
 
 
-def _one(t, f, m, period, t0, epoch, dur, thr):
-    """V12 for one candidate on its light-curve row (N,)."""
-    n = masked_count(m)
+@jax.jit
+def lightcurve_summary(lcb):
+    """Per light-curve row (L,): valid count, time span, median time step between consecutive
+    valid points and median flux (the reference's inputs summary and plot normalisation)."""
+    m, t = lcb.mask, lcb.time
+    prev = previous_valid(m)
+    dt = t - jnp.take_along_axis(t, jnp.maximum(prev, 0), axis=1)
+    return {
+        "n_points": masked_count(m),
+        "baseline": jnp.max(jnp.where(m, t, -jnp.inf), axis=1) - jnp.min(jnp.where(m, t, jnp.inf), axis=1),
+        "cadence_median": masked_median(dt, m & (prev >= 0)),
+        "flux_median": masked_median(lcb.flux, m),
+    }
+
+
+def _one(t, f, m, n, med, period, t0, epoch, dur, thr):
+    """V12 for one candidate on its light-curve row (N,); ``n`` valid points, median flux ``med``."""
     fm = f - masked_mean(f, m)
     intr = _transit_cadences(t, m, epoch, period, dur)
     oot = m & ~intr
@@ -162,8 +178,6 @@ def _one(t, f, m, period, t0, epoch, dur, thr):
     periods = period * jnp.asarray(TRIAL_FACTORS)
     amp, unc, snr, fit_period = _fits(t, y, oot, epoch, periods, scatter)
     n_oot = masked_count(oot)
-    prev = previous_valid(m)
-    dt = t - t[jnp.maximum(prev, 0)]
     high = snr > thr["threshold_sigma"]
     fitted = n_oot > FIT_ORDER
     verdict = jnp.where(jnp.any(high[:2]), VERDICT_CODES["warn"], VERDICT_CODES["pass"])
@@ -172,10 +186,7 @@ def _one(t, f, m, period, t0, epoch, dur, thr):
         "status": jnp.where(fitted, OK, ERROR).astype(jnp.int32),
         "verdict": jnp.where(fitted, verdict, VERDICT_NONE).astype(jnp.int32),
         **{k: jnp.where(fitted, snr[j], jnp.nan) for j, k in enumerate(SNR_KEYS)},
-        "n_points": n,
         "n_oot_points": n_oot,
-        "baseline": jnp.max(jnp.where(m, t, -jnp.inf)) - jnp.min(jnp.where(m, t, jnp.inf)),
-        "cadence_median": masked_median(dt, m & (prev >= 0)),
         "scatter": scatter,
         "amp": amp,
         "amp_unc": unc,
@@ -183,21 +194,24 @@ def _one(t, f, m, period, t0, epoch, dur, thr):
         "above_threshold": high,
         "fit_period": fit_period,
     }
-    out.update(_plot(t, f, m, n, t0, period))
+    out.update(_plot(t, f, m, n, med, t0, period))
     return out
 
 
 @jax.jit
-def _kernel(c, time, flux, mask, thr):
+def _kernel(c, time, flux, mask, summary, thr):
     li = c["lc_index"]
-    args = (time[li], flux[li], mask[li], c["period"], c["t0"], c["epoch"], c["dur"])
-    return jax.vmap(partial(_one, thr=thr))(*args)
+    args = (time[li], flux[li], mask[li], summary["n_points"][li], summary["flux_median"][li])
+    out = jax.vmap(partial(_one, thr=thr))(*args, c["period"], c["t0"], c["epoch"], c["dur"])
+    out.update({k: summary[k][li] for k in ("n_points", "baseline", "cadence_median")})
+    return out
 
 
-def sweet(lcb, lc_index, period, t0, duration_hours, opts: V12Options | None = None) -> dict:
+def sweet(lcb, lc_index, period, t0, duration_hours, opts: V12Options | None = None, *, summary=None) -> dict:
     """Batched V12 for B candidates (host arrays ``lc_index``, ``period`` (d), ``t0`` (BTJD),
     ``duration_hours``) against the rows of ``lcb``: a dict of device arrays, leading axis B
-    (per-trial-period entries (B, 3), plot entries (B, 600) and (B, 3, 600))."""
+    (per-trial-period entries (B, 3), plot entries (B, 600) and (B, 3, 600)).  ``summary``:
+    :func:`lightcurve_summary` of ``lcb`` when already computed."""
     opts = opts or V12Options()
     period = np.asarray(period, np.float64)
     b = period.shape[0]
@@ -212,7 +226,8 @@ def sweet(lcb, lc_index, period, t0, duration_hours, opts: V12Options | None = N
     }
     chunk = rows_per_chunk(16 * lcb.n_points, cap=bucket_size(b, 1))
     thr = {k: jnp.asarray(v) for k, v in opts.traced().items()}
-    return map_rows(_kernel, cands, b, chunk, args=(lcb.time, lcb.flux, lcb.mask, thr))
+    summary = lightcurve_summary(lcb) if summary is None else summary
+    return map_rows(_kernel, cands, b, chunk, args=(lcb.time, lcb.flux, lcb.mask, summary, thr))
 
 
 def _resolve(ctx: VetContext, opts: V12Options | None) -> V12Options:
@@ -222,9 +237,10 @@ def _resolve(ctx: VetContext, opts: V12Options | None) -> V12Options:
 def compute(ctx: VetContext, opts: V12Options | None = None) -> dict:
     """Device arrays of the V12 quantities for the chunk's candidates."""
     cands = ctx.candidates
+    summary = ctx.cached("V12:lightcurve_summary", lambda: lightcurve_summary(ctx.lcb), per_chunk=False)
     return sweet(
         ctx.lcb, ctx.candidates_lc_index, [c.period_days for c in cands], [c.t0_btjd for c in cands],
-        [c.duration_hours for c in cands], _resolve(ctx, opts),
+        [c.duration_hours for c in cands], _resolve(ctx, opts), summary=summary,
     )  # fmt: skip
 
 
