@@ -15,7 +15,7 @@ and its three trial periods at once:
 * the per-point scatter ``s``: :func:`jaxvet.core.noise.point_to_point_scatter` (differences of
   consecutive out-of-transit points, 5-sigma clipped, ``1.4826 MAD / sqrt(2)``);
 * for ``per`` in ``(P/2, P, 2P)`` (an array axis): ``phase = fmod(t - epoch + per, per)`` and a
-  least-squares fit of ``a sin(w phase) + b cos(w phase)`` (weights ``1/s``, no constant) with
+  least-squares fit of ``a sin(w phase) + b cos(w phase)`` (weights ``1/s^2``, no constant) with
   ``w = 2 pi / max(phase)`` (exovetter's WqedLSF fits with the largest phase, not ``per``);
   ``amp = hypot(a, b)``, ``amp_unc = sqrt(2 var / N)`` with ``var`` the residual sum of squares
   over ``N - 2`` and ``snr = amp / amp_unc``;
