@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import jaxvet
-from jaxvet.core.numerics import exact_div, numpy_linspace, rounded_mul
+from jaxvet.core.numerics import exact_div, numpy_linspace, rounded_mul, sincos
 
 RNG = np.random.default_rng(20261202)
 
@@ -48,6 +48,16 @@ def test_exact_div_by_broadcast_scalar():
 
 
 @pytest.mark.realdata
+def test_sincos_within_an_ulp_of_numpy():
+    rng = np.random.default_rng(3)
+    edges = np.concatenate([np.arange(-8, 9) * np.pi / 4, [0.0, 1e-300, -1e-12]])
+    x = np.concatenate([rng.uniform(-7, 7, 20000), rng.uniform(-1e5, 1e5, 20000), edges])
+    s, c = jax.jit(sincos)(jnp.asarray(x))
+    np.testing.assert_allclose(np.asarray(s), np.sin(x), rtol=0, atol=3e-16)
+    np.testing.assert_allclose(np.asarray(c), np.cos(x), rtol=0, atol=3e-16)
+    assert np.isnan(np.asarray(sincos(jnp.asarray([np.nan, np.inf])))).all()
+
+
 def test_v05_coverage_on_sparse_kepler_long_cadence(shared_data):
     """Kepler-90 (three long-cadence quarters): the reference's transit_coverage is 0.65, just
     above V05's 0.6 cut; an edge one FMA away from numpy's moves a cadence into another bin."""

