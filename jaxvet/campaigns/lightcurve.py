@@ -109,7 +109,8 @@ def add_campaign_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     )
     parser.add_argument("--n-injections", type=int, default=1000, help="number of injections (default 1000)")
     parser.add_argument(
-        "--kinds", default="planet,eb", help="comma-separated kinds: planet, eb (default both)"
+        "--kinds", default="planet,eb",
+        help="comma-separated kinds: planet, eb, inverted, scrambled (default planet,eb; see docs/campaigns.md)"
     )
     parser.add_argument("--kind-weights", help="relative frequency of each kind, e.g. 1,1")
     parser.add_argument(
