@@ -31,9 +31,10 @@ _SCALE = 0.25
 
 
 def period_grid(baseline, min_period, max_period, min_duration, *, frequency_factor=1.0, max_periods=None):
-    """Trial periods [d], uniform in frequency with astropy ``autoperiod``'s spacing
-    ``df = frequency_factor * min_duration / baseline**2``; with ``max_periods`` the grid is
-    coarsened to at most that many periods (same end points).  Ascending in frequency."""
+    """Trial periods [d] from ``max_period`` down to ``min_period``, uniform in frequency with
+    (about) astropy ``autoperiod``'s spacing ``df = frequency_factor * min_duration / baseline**2``
+    (rounded so that both ends are on the grid); with ``max_periods`` the grid is coarsened to
+    at most that many periods."""
     if not (0 < min_period <= max_period):
         raise JaxvetInputError(f"period range must satisfy 0 < min <= max, got {min_period}, {max_period}")
     if not (baseline > 0 and min_duration > 0 and frequency_factor > 0):
@@ -44,10 +45,11 @@ def period_grid(baseline, min_period, max_period, min_duration, *, frequency_fac
     f_lo, f_hi = 1.0 / max_period, 1.0 / min_period
     df = frequency_factor * min_duration / baseline**2
     nf = 1 + int(round((f_hi - f_lo) / df))
-    if max_periods is not None and nf > int(max_periods):
-        nf = max(int(max_periods), 1)
-        df = (f_hi - f_lo) / max(nf - 1, 1)
-    return 1.0 / (f_hi - df * np.arange(nf))
+    if max_periods is not None:
+        nf = min(nf, max(int(max_periods), 1))
+    if nf == 1:
+        return np.array([float(max_period)])
+    return 1.0 / np.linspace(f_lo, f_hi, nf)
 
 
 def search_chunks(n_rows: int, n_points: int, n_periods: int, n_bins: int) -> tuple[int, int]:
@@ -72,8 +74,18 @@ def search_rows(time, flux, ivar, mask, periods, durations, *, oversample=10, ob
     p_d = jnp.asarray(periods)
 
     def fn(a):
-        g = box_search_grid(a[0], a[1], a[2], p_d, bw, where=a[3], n_bins=n_bins, dur_bins=dur_bins,
-                            period_chunk=pc, objective=objective)
+        g = box_search_grid(
+            a[0],
+            a[1],
+            a[2],
+            p_d,
+            bw,
+            where=a[3],
+            n_bins=n_bins,
+            dur_bins=dur_bins,
+            period_chunk=pc,
+            objective=objective,
+        )
         return box_search_peak(g, p_d)
 
     return map_rows(fn, (time, flux, ivar, mask), k, rows)
@@ -114,8 +126,18 @@ def _validate(periods, durations, oversample, objective):
         )
 
 
-def box_search(lc, periods=None, durations=DEFAULT_DURATIONS, *, min_period=None, max_period=None,
-               frequency_factor=1.0, oversample=10, objective="likelihood", use_errors=True) -> BoxSearchResult:
+def box_search(
+    lc,
+    periods=None,
+    durations=DEFAULT_DURATIONS,
+    *,
+    min_period=None,
+    max_period=None,
+    frequency_factor=1.0,
+    oversample=10,
+    objective="likelihood",
+    use_errors=True,
+) -> BoxSearchResult:
     """BLS periodograms of one or several light curves in one batched program.
 
     Parameters
@@ -142,14 +164,26 @@ def box_search(lc, periods=None, durations=DEFAULT_DURATIONS, *, min_period=None
     _validate(periods, durations, oversample, objective)
     lcb = LightCurveBatch.from_lightcurves(lcs)
     err = lcb.flux_err
-    ivar = jnp.where(err > 0, 1.0 / jnp.where(err > 0, err, 1.0) ** 2, 0.0) if use_errors else jnp.ones_like(err)
+    ivar = (
+        jnp.where(err > 0, 1.0 / jnp.where(err > 0, err, 1.0) ** 2, 0.0) if use_errors else jnp.ones_like(err)
+    )
     bw, n_bins, dur_bins = search_bins(periods.max(), durations, oversample)
     rows, pc = search_chunks(lcb.n_lc, lcb.time.shape[1], periods.size, n_bins + max(dur_bins))
     p_d = jnp.asarray(periods)
 
     def fn(a):
-        return box_search_grid(a[0], a[1], a[2], p_d, bw, where=a[3], n_bins=n_bins, dur_bins=dur_bins,
-                               period_chunk=pc, objective=objective)
+        return box_search_grid(
+            a[0],
+            a[1],
+            a[2],
+            p_d,
+            bw,
+            where=a[3],
+            n_bins=n_bins,
+            dur_bins=dur_bins,
+            period_chunk=pc,
+            objective=objective,
+        )
 
     grid = map_rows(fn, (lcb.time, lcb.flux, ivar, lcb.mask), lcb.n_lc, rows)
     peak = jax.device_get(box_search_peak(grid, p_d))
@@ -157,7 +191,15 @@ def box_search(lc, periods=None, durations=DEFAULT_DURATIONS, *, min_period=None
     peak = {k: np.asarray(v) for k, v in peak.items()}
     if not np.all(np.isfinite(peak["power"])):
         bad = [i for i in range(lcb.n_lc) if not math.isfinite(float(peak["power"][i]))]
-        raise JaxvetInputError(f"box_search: light curve(s) {bad} have no box with points in and out of transit")
-    return BoxSearchResult(periods=periods, durations=durations, objective=objective,
-                           power=np.asarray(grid["power"]), depth=np.asarray(grid["depth"]),
-                           depth_snr=np.asarray(grid["depth_snr"]), peak=peak)
+        raise JaxvetInputError(
+            f"box_search: light curve(s) {bad} have no box with points in and out of transit"
+        )
+    return BoxSearchResult(
+        periods=periods,
+        durations=durations,
+        objective=objective,
+        power=np.asarray(grid["power"]),
+        depth=np.asarray(grid["depth"]),
+        depth_snr=np.asarray(grid["depth_snr"]),
+        peak=peak,
+    )

@@ -41,7 +41,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxvet.campaigns.injection import FALSE_ALARM_KINDS, KIND_CODES, _STREAMS, InjectionBatch, InjectionConfig
+from jaxvet.campaigns.injection import (
+    _STREAMS,
+    FALSE_ALARM_KINDS,
+    KIND_CODES,
+    InjectionBatch,
+    InjectionConfig,
+)
 from jaxvet.core.ephemeris import phase_distance_in_transit
 from jaxvet.data import bucket_size
 from jaxvet.search import period_grid, search_rows
@@ -84,13 +90,20 @@ def plan_false_alarms(lcs, cfg: InjectionConfig) -> FalseAlarmPlan:
         counts.append(int(v.sum()))
     p_lo, p_hi = _range(cfg.period_days)
     d_lo, d_hi = _range(cfg.duration_hours)
-    durations = np.geomspace(d_lo, d_hi, cfg.search_durations) / 24.0 if d_hi > d_lo else np.array([d_lo / 24.0])
-    periods = period_grid(max(max(spans), p_hi), p_lo, p_hi, float(durations[0]),
-                          max_periods=cfg.search_max_periods)
+    durations = (
+        np.geomspace(d_lo, d_hi, cfg.search_durations) / 24.0 if d_hi > d_lo else np.array([d_lo / 24.0])
+    )
+    periods = period_grid(
+        max(max(spans), p_hi), p_lo, p_hi, float(durations[0]), max_periods=cfg.search_max_periods
+    )
     max_blocks = max(-(-n // b) for n, b in zip(counts, blocks, strict=True))
     return FalseAlarmPlan(
-        median=jnp.asarray(med), block_points=jnp.asarray(blocks, jnp.int32), periods=periods,
-        durations=durations, max_blocks=int(max_blocks), oversample=int(cfg.search_oversample),
+        median=jnp.asarray(med),
+        block_points=jnp.asarray(blocks, jnp.int32),
+        periods=periods,
+        durations=durations,
+        max_blocks=int(max_blocks),
+        oversample=int(cfg.search_oversample),
     )
 
 
@@ -112,8 +125,11 @@ def _copies(flux0, err0, n_valid, rows, kind, ids, seed, median, block_points, *
     p = jax.vmap(perm)(ids, n_full)  # (K, max_blocks): full blocks permuted, the rest in place
     i = jnp.arange(n)[None, :]
     blk = i // m[:, None]
-    src = jnp.where(blk < n_full[:, None],
-                    jnp.take_along_axis(p, jnp.clip(blk, 0, max_blocks - 1), axis=1) * m[:, None] + i % m[:, None], i)
+    src = jnp.where(
+        blk < n_full[:, None],
+        jnp.take_along_axis(p, jnp.clip(blk, 0, max_blocks - 1), axis=1) * m[:, None] + i % m[:, None],
+        i,
+    )
     scr = jnp.take_along_axis(flux0, src, axis=1)
     scr_err = jnp.take_along_axis(err0, src, axis=1)
     is_inv = (kind == KIND_CODES["inverted"])[:, None]
@@ -124,8 +140,11 @@ def _copies(flux0, err0, n_valid, rows, kind, ids, seed, median, block_points, *
 @jax.jit
 def _with_candidates(batch: InjectionBatch, flux, err, idx, peak, is_fa):
     """``batch`` with the false-alarm rows' flux and their search peaks as candidates."""
-    lcb = dataclasses.replace(batch.lcb, flux=jnp.where(is_fa[:, None], flux, batch.lcb.flux),
-                              flux_err=jnp.where(is_fa[:, None], err, batch.lcb.flux_err))
+    lcb = dataclasses.replace(
+        batch.lcb,
+        flux=jnp.where(is_fa[:, None], flux, batch.lcb.flux),
+        flux_err=jnp.where(is_fa[:, None], err, batch.lcb.flux_err),
+    )
     cb, p = batch.cb, dict(batch.params)
     k = cb.period.shape[0]
 
@@ -136,17 +155,33 @@ def _with_candidates(batch: InjectionBatch, flux, err, idx, peak, is_fa):
     period, t0, dur, depth = peak["period"], peak["t0"], peak["duration"], peak["depth"]
     found = jnp.zeros(k, bool).at[idx].set(jnp.isfinite(period), mode="drop")
     new_cb = dataclasses.replace(
-        cb, period=put(cb.period, period), t0=put(cb.t0, t0), duration=put(cb.duration, dur),
-        depth=put(cb.depth, depth), valid=cb.valid & (~is_fa | found),
+        cb,
+        period=put(cb.period, period),
+        t0=put(cb.t0, t0),
+        duration=put(cb.duration, dur),
+        depth=put(cb.depth, depth),
+        valid=cb.valid & (~is_fa | found),
     )
-    for name, v in (("period_days", period), ("t0_btjd", t0), ("duration_hours", dur * 24.0),
-                    ("depth_ppm", depth * 1e6)):
+    for name, v in (
+        ("period_days", period),
+        ("t0_btjd", t0),
+        ("duration_hours", dur * 24.0),
+        ("depth_ppm", depth * 1e6),
+    ):
         p[name] = put(p[name], v)
-    for name in ("impact", "tflat_ratio", "odd_even_ratio", "secondary_depth_ppm", "secondary_phase",
-                 "snr_target", "snr"):
+    for name in (
+        "impact",
+        "tflat_ratio",
+        "odd_even_ratio",
+        "secondary_depth_ppm",
+        "secondary_phase",
+        "snr_target",
+        "snr",
+    ):
         p[name] = put(p[name], nan)
-    in_tr = phase_distance_in_transit(lcb.time, new_cb.t0[:, None], new_cb.period[:, None],
-                                      new_cb.duration[:, None])
+    in_tr = phase_distance_in_transit(
+        lcb.time, new_cb.t0[:, None], new_cb.period[:, None], new_cb.duration[:, None]
+    )
     n_in = jnp.sum(in_tr & lcb.mask, axis=1).astype(jnp.int32)
     p["n_in_transit"] = jnp.where(is_fa, n_in, p["n_in_transit"])
     p["search_snr"] = put(jnp.full(k, jnp.nan), peak["depth_snr"])
@@ -154,7 +189,9 @@ def _with_candidates(batch: InjectionBatch, flux, err, idx, peak, is_fa):
     return InjectionBatch(lcb=lcb, cb=new_cb, params=p)
 
 
-def apply_false_alarms(batch: InjectionBatch, base, plan: FalseAlarmPlan, seed: int, n: int) -> InjectionBatch:
+def apply_false_alarms(
+    batch: InjectionBatch, base, plan: FalseAlarmPlan, seed: int, n: int
+) -> InjectionBatch:
     """Turn the false-alarm rows among the first ``n`` of ``batch`` into inverted or scrambled
     copies of their base light curves, each with its box-search peak as the candidate."""
     kind = np.asarray(batch.params["kind"])
@@ -162,9 +199,18 @@ def apply_false_alarms(batch: InjectionBatch, base, plan: FalseAlarmPlan, seed: 
     is_fa = np.isin(kind, codes) & (np.arange(kind.size) < n)
     rows = batch.params["lc_index"]
     flux0, err0 = base.flux[rows], base.flux_err[rows]
-    flux, err = _copies(flux0, err0, base.n_valid[rows], rows, batch.params["kind"],
-                        batch.params["injection_id"].astype(jnp.uint32), jnp.asarray(int(seed) % 2**32, jnp.uint32),
-                        plan.median, plan.block_points, max_blocks=plan.max_blocks)
+    flux, err = _copies(
+        flux0,
+        err0,
+        base.n_valid[rows],
+        rows,
+        batch.params["kind"],
+        batch.params["injection_id"].astype(jnp.uint32),
+        jnp.asarray(int(seed) % 2**32, jnp.uint32),
+        plan.median,
+        plan.block_points,
+        max_blocks=plan.max_blocks,
+    )
     fa = np.flatnonzero(is_fa)
     size = min(bucket_size(fa.size, 8), bucket_size(kind.size, 1))  # few shapes: few compilations
     idx = np.full(size, kind.size, np.int64)  # padding: out of range, dropped by the updates
@@ -174,8 +220,17 @@ def apply_false_alarms(batch: InjectionBatch, base, plan: FalseAlarmPlan, seed: 
     e = err[take]
     ivar = jnp.where(e > 0, 1.0 / jnp.where(e > 0, e, 1.0) ** 2, 0.0)
     if fa.size:
-        peak = search_rows(t, flux[take], ivar, batch.lcb.mask[take], plan.periods, plan.durations,
-                           oversample=plan.oversample)
+        peak = search_rows(
+            t,
+            flux[take],
+            ivar,
+            batch.lcb.mask[take],
+            plan.periods,
+            plan.durations,
+            oversample=plan.oversample,
+        )
     else:
-        peak = {k_: jnp.full(size, jnp.nan) for k_ in ("period", "t0", "duration", "depth", "depth_snr", "power")}
+        peak = {
+            k_: jnp.full(size, jnp.nan) for k_ in ("period", "t0", "duration", "depth", "depth_snr", "power")
+        }
     return _with_candidates(batch, flux, err, jnp.asarray(idx), peak, jnp.asarray(is_fa))

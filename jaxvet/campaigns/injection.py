@@ -455,7 +455,8 @@ def _as_number(name, v, integer: bool):
     try:
         f = float(v)
     except (TypeError, ValueError):
-        raise JaxvetInputError(f"{name} must be a positive {'integer' if integer else 'number'}, got {v!r}") from None
+        what = "integer" if integer else "number"
+        raise JaxvetInputError(f"{name} must be a positive {what}, got {v!r}") from None
     return int(f) if integer and f.is_integer() else (f if not integer else v)
 
 

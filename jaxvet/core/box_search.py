@@ -91,7 +91,11 @@ def _objective(y_in, w_in, sum_y, sum_w, live, objective):
     wi = jnp.where(ok, w_in, 1.0)
     wo = jnp.where(ok, w_out, 1.0)
     depth = (sum_y - y_in) / wo - y_in / wi
-    obj = 0.5 * w_in * depth * depth if objective == "likelihood" else depth * jax.lax.rsqrt(1.0 / wi + 1.0 / wo)
+    obj = (
+        0.5 * w_in * depth * depth
+        if objective == "likelihood"
+        else depth * jax.lax.rsqrt(1.0 / wi + 1.0 / wo)
+    )
     return jnp.where(ok & (depth >= 0), obj, -jnp.inf)
 
 
@@ -113,8 +117,12 @@ def _chunk(trel, yw, w, sum_y, sum_w, pc, bin_width, n_bins, dur_bins, objective
         best = jnp.where(better, val, best)
         best_d = jnp.where(better, d, best_d)
         best_n = jnp.where(better, n_arg, best_n)
-    y_in = (jnp.take_along_axis(cy, (best_n + best_d)[..., None], 2) - jnp.take_along_axis(cy, best_n[..., None], 2))
-    w_in = (jnp.take_along_axis(cw, (best_n + best_d)[..., None], 2) - jnp.take_along_axis(cw, best_n[..., None], 2))
+    y_in = jnp.take_along_axis(cy, (best_n + best_d)[..., None], 2) - jnp.take_along_axis(
+        cy, best_n[..., None], 2
+    )
+    w_in = jnp.take_along_axis(cw, (best_n + best_d)[..., None], 2) - jnp.take_along_axis(
+        cw, best_n[..., None], 2
+    )
     depth, err, loglike, _ = _box_stats(y_in[..., 0], w_in[..., 0], sum_y[:, None], sum_w[:, None], True)
     found = jnp.isfinite(best)
     duration = best_d * bin_width
