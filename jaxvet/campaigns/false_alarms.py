@@ -215,22 +215,27 @@ def apply_false_alarms(
     size = min(bucket_size(fa.size, 8), bucket_size(kind.size, 1))  # few shapes: few compilations
     idx = np.full(size, kind.size, np.int64)  # padding: out of range, dropped by the updates
     idx[: fa.size] = fa
-    take = np.where(idx < kind.size, idx, fa[0] if fa.size else 0)
-    t = batch.lcb.time[take]
+    if not fa.size:
+        names = ("period", "t0", "duration", "depth", "depth_snr", "power")
+        peak = {k_: jnp.full(size, jnp.nan) for k_ in names}
+        return _with_candidates(batch, flux, err, jnp.asarray(idx), peak, jnp.asarray(is_fa))
+    # the inverted copies of one base light curve are one copy: it is searched once
+    key = np.where(kind[fa] == KIND_CODES["inverted"], -1 - np.asarray(rows)[fa], fa)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    take = np.full(size, fa[first[0]], np.int64)
+    take[: first.size] = fa[first]
     e = err[take]
     ivar = jnp.where(e > 0, 1.0 / jnp.where(e > 0, e, 1.0) ** 2, 0.0)
-    if fa.size:
-        peak = search_rows(
-            t,
-            flux[take],
-            ivar,
-            batch.lcb.mask[take],
-            plan.periods,
-            plan.durations,
-            oversample=plan.oversample,
-        )
-    else:
-        peak = {
-            k_: jnp.full(size, jnp.nan) for k_ in ("period", "t0", "duration", "depth", "depth_snr", "power")
-        }
+    peak = search_rows(
+        batch.lcb.time[take],
+        flux[take],
+        ivar,
+        batch.lcb.mask[take],
+        plan.periods,
+        plan.durations,
+        oversample=plan.oversample,
+    )
+    back = np.zeros(size, np.int64)
+    back[: fa.size] = inverse.reshape(-1)
+    peak = {k_: v[jnp.asarray(back)] for k_, v in peak.items()}
     return _with_candidates(batch, flux, err, jnp.asarray(idx), peak, jnp.asarray(is_fa))

@@ -143,7 +143,7 @@ def add_campaign_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     g.add_argument("--stellar-radius", type=float, help="stellar radius [R_sun] given to the checks")
     g.add_argument("--stellar-mass", type=float, help="stellar mass [M_sun] given to the checks")
     g.add_argument("--sectors", help="only use these sectors of the light curve, e.g. 82,83")
-    g.add_argument("--search-max-periods", type=int, help="false-alarm kinds: most trial periods (default 20000)")
+    g.add_argument("--search-max-periods", type=int, help="false-alarm kinds: at most N periods (20000)")
     g.add_argument("--search-durations", type=int, help="false-alarm kinds: trial durations (default 4)")
     g.add_argument("--scramble-block-days", type=float, help="scrambled kind: block length [d] (default 1)")
     from jaxvet.masking import add_mask_arguments
