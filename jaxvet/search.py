@@ -62,13 +62,25 @@ def search_chunks(n_rows: int, n_points: int, n_periods: int, n_bins: int) -> tu
     return rows, pc
 
 
-def search_rows(time, flux, ivar, mask, periods, durations, *, oversample=10, objective="likelihood"):
+def used_points(n_valid_max: int, n: int) -> int:
+    """Columns a search reads from rows of ``n`` padded points whose valid points come first:
+    the most valid points rounded up to a multiple of 512 (fewer distinct shapes)."""
+    return min(int(n), -(-max(int(n_valid_max), 1) // 512) * 512)
+
+
+def search_rows(
+    time, flux, ivar, mask, periods, durations, *, oversample=10, objective="likelihood", n_points=None
+):
     """Strongest BLS peak of every row of the device arrays ``(K, N)``: a dict of (K,) arrays
     (``period``, ``t0``, ``duration`` [d], ``depth``, ``depth_err``, ``depth_snr``, ``power``,
-    ``log_likelihood``, ``period_index``), computed in chunks under the element budget."""
+    ``log_likelihood``, ``period_index``), computed in chunks under the element budget.
+    ``n_points``: only the first ``n_points`` columns hold valid points (padded batches pack
+    them first), so only those are searched."""
     periods = np.asarray(periods, np.float64)
     durations = np.asarray(durations, np.float64)
     bw, n_bins, dur_bins = search_bins(periods.max(), durations, oversample)
+    if n_points is not None:
+        time, flux, ivar, mask = (a[:, : int(n_points)] for a in (time, flux, ivar, mask))
     k, n = time.shape
     rows, pc = search_chunks(k, n, periods.size, n_bins + max(dur_bins))
     p_d = jnp.asarray(periods)
@@ -163,12 +175,13 @@ def box_search(
     periods = np.atleast_1d(np.asarray(periods, np.float64))
     _validate(periods, durations, oversample, objective)
     lcb = LightCurveBatch.from_lightcurves(lcs)
-    err = lcb.flux_err
+    m = used_points(int(np.max(np.asarray(lcb.n_valid))), lcb.time.shape[1])
+    time, flux, err, mask = (a[:, :m] for a in (lcb.time, lcb.flux, lcb.flux_err, lcb.mask))
     ivar = (
         jnp.where(err > 0, 1.0 / jnp.where(err > 0, err, 1.0) ** 2, 0.0) if use_errors else jnp.ones_like(err)
     )
     bw, n_bins, dur_bins = search_bins(periods.max(), durations, oversample)
-    rows, pc = search_chunks(lcb.n_lc, lcb.time.shape[1], periods.size, n_bins + max(dur_bins))
+    rows, pc = search_chunks(lcb.n_lc, m, periods.size, n_bins + max(dur_bins))
     p_d = jnp.asarray(periods)
 
     def fn(a):
@@ -185,7 +198,7 @@ def box_search(
             objective=objective,
         )
 
-    grid = map_rows(fn, (lcb.time, lcb.flux, ivar, lcb.mask), lcb.n_lc, rows)
+    grid = map_rows(fn, (time, flux, ivar, mask), lcb.n_lc, rows)
     peak = jax.device_get(box_search_peak(grid, p_d))
     grid = jax.device_get(grid)
     peak = {k: np.asarray(v) for k, v in peak.items()}

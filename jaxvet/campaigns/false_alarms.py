@@ -50,7 +50,7 @@ from jaxvet.campaigns.injection import (
 )
 from jaxvet.core.ephemeris import phase_distance_in_transit
 from jaxvet.data import bucket_size
-from jaxvet.search import period_grid, search_rows
+from jaxvet.search import period_grid, search_rows, used_points
 
 __all__ = ["FalseAlarmPlan", "SEARCH_COLUMNS", "plan_false_alarms", "apply_false_alarms"]
 
@@ -69,6 +69,7 @@ class FalseAlarmPlan:
     durations: np.ndarray
     max_blocks: int
     oversample: int
+    n_points: int  # most valid points of a base light curve (the search reads no more)
 
 
 def _range(spec) -> tuple[float, float]:
@@ -104,6 +105,7 @@ def plan_false_alarms(lcs, cfg: InjectionConfig) -> FalseAlarmPlan:
         durations=durations,
         max_blocks=int(max_blocks),
         oversample=int(cfg.search_oversample),
+        n_points=max(counts),
     )
 
 
@@ -222,7 +224,7 @@ def apply_false_alarms(
     # the inverted copies of one base light curve are one copy: it is searched once
     key = np.where(kind[fa] == KIND_CODES["inverted"], -1 - np.asarray(rows)[fa], fa)
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    take = np.full(size, fa[first[0]], np.int64)
+    take = np.full(min(bucket_size(first.size, 8), size), fa[first[0]], np.int64)
     take[: first.size] = fa[first]
     e = err[take]
     ivar = jnp.where(e > 0, 1.0 / jnp.where(e > 0, e, 1.0) ** 2, 0.0)
@@ -234,6 +236,7 @@ def apply_false_alarms(
         plan.periods,
         plan.durations,
         oversample=plan.oversample,
+        n_points=used_points(plan.n_points, flux.shape[1]),
     )
     back = np.zeros(size, np.int64)
     back[: fa.size] = inverse.reshape(-1)
