@@ -116,3 +116,19 @@ def test_default_grid_and_bad_inputs():
         box_search(np.zeros(3), periods=[2.0], durations=[0.1])
     g = period_grid(27.0, 1.0, 10.0, 0.05, max_periods=100)
     assert g.size == 100 and np.isclose(g[0], 10.0) and np.isclose(g[-1], 1.0)
+
+
+def test_search_command_prints_the_koi1003_peak(tmp_path, capsys):
+    if not KOI1003.exists():
+        pytest.skip("shared data not present")
+    import json
+
+    from jaxvet.cli.main import main
+
+    out = tmp_path / "peak.json"
+    args = [str(KOI1003), "--min-period", "0.5", "--max-period", "12", "--frequency-factor", "10"]
+    assert main(["search", *args, "--json", str(out)]) == 0
+    assert "P = 4.19" in capsys.readouterr().out
+    peak = json.loads(out.read_text())
+    assert abs(peak["period_days"] - 4.188) < 0.01 and peak["duration_hours"] == 8.0
+    assert main(["search", str(KOI1003), "--durations-hours", "1,x"]) == 2
