@@ -112,7 +112,7 @@ def _chunk(trel, yw, w, sum_y, sum_w, pc, bin_width, n_bins, dur_bins, objective
         w_in = cw[:, :, d : d + n_bins] - cw[:, :, :n_bins]
         obj = _objective(y_in, w_in, sy, sw, live, objective)
         n_arg = jnp.argmax(obj, axis=2).astype(jnp.int32)  # first maximum, as astropy's loop
-        val = jnp.max(obj, axis=2)
+        val = jnp.take_along_axis(obj, n_arg[..., None], axis=2)[..., 0]
         better = val > best
         best = jnp.where(better, val, best)
         best_d = jnp.where(better, d, best_d)
