@@ -78,18 +78,21 @@ def search_rows(
     them first), so only those are searched."""
     periods = np.asarray(periods, np.float64)
     durations = np.asarray(durations, np.float64)
-    bw, n_bins, dur_bins = search_bins(periods.max(), durations, oversample)
     if n_points is not None:
         time, flux, ivar, mask = (a[:, : int(n_points)] for a in (time, flux, ivar, mask))
-    k, n = time.shape
+    return _search((time, flux, ivar, mask), periods, durations, oversample, objective, peak_only=True)
+
+
+def _search(arrays, periods, durations, oversample, objective, *, peak_only: bool):
+    """The periodograms (or only their peaks) of the rows ``arrays = (time, flux, ivar, mask)``."""
+    bw, n_bins, dur_bins = search_bins(periods.max(), durations, oversample)
+    k, n = arrays[0].shape
     rows, pc = search_chunks(k, n, periods.size, n_bins + max(dur_bins))
     p_d = jnp.asarray(periods)
 
     def fn(a):
         g = box_search_grid(
-            a[0],
-            a[1],
-            a[2],
+            *a[:3],
             p_d,
             bw,
             where=a[3],
@@ -98,9 +101,9 @@ def search_rows(
             period_chunk=pc,
             objective=objective,
         )
-        return box_search_peak(g, p_d)
+        return box_search_peak(g, p_d) if peak_only else g
 
-    return map_rows(fn, (time, flux, ivar, mask), k, rows)
+    return map_rows(fn, arrays, k, rows)
 
 
 @dataclasses.dataclass
@@ -180,26 +183,8 @@ def box_search(
     ivar = (
         jnp.where(err > 0, 1.0 / jnp.where(err > 0, err, 1.0) ** 2, 0.0) if use_errors else jnp.ones_like(err)
     )
-    bw, n_bins, dur_bins = search_bins(periods.max(), durations, oversample)
-    rows, pc = search_chunks(lcb.n_lc, m, periods.size, n_bins + max(dur_bins))
-    p_d = jnp.asarray(periods)
-
-    def fn(a):
-        return box_search_grid(
-            a[0],
-            a[1],
-            a[2],
-            p_d,
-            bw,
-            where=a[3],
-            n_bins=n_bins,
-            dur_bins=dur_bins,
-            period_chunk=pc,
-            objective=objective,
-        )
-
-    grid = map_rows(fn, (time, flux, ivar, mask), lcb.n_lc, rows)
-    peak = jax.device_get(box_search_peak(grid, p_d))
+    grid = _search((time, flux, ivar, mask), periods, durations, oversample, objective, peak_only=False)
+    peak = jax.device_get(box_search_peak(grid, jnp.asarray(periods)))
     grid = jax.device_get(grid)
     peak = {k: np.asarray(v) for k, v in peak.items()}
     if not np.all(np.isfinite(peak["power"])):

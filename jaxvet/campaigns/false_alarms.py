@@ -54,6 +54,9 @@ from jaxvet.search import period_grid, search_rows, used_points
 
 __all__ = ["FalseAlarmPlan", "SEARCH_COLUMNS", "plan_false_alarms", "apply_false_alarms"]
 
+#: row columns without meaning for a false alarm (null)
+_NULL_COLUMNS = ("impact", "tflat_ratio", "odd_even_ratio", "secondary_depth_ppm", "secondary_phase")
+_NULL_COLUMNS += ("snr_target", "snr")
 #: the extra row columns of a campaign with a false-alarm kind
 SEARCH_COLUMNS = ("search_snr", "search_power")
 
@@ -171,15 +174,7 @@ def _with_candidates(batch: InjectionBatch, flux, err, idx, peak, is_fa):
         ("depth_ppm", depth * 1e6),
     ):
         p[name] = put(p[name], v)
-    for name in (
-        "impact",
-        "tflat_ratio",
-        "odd_even_ratio",
-        "secondary_depth_ppm",
-        "secondary_phase",
-        "snr_target",
-        "snr",
-    ):
+    for name in _NULL_COLUMNS:
         p[name] = put(p[name], nan)
     in_tr = phase_distance_in_transit(
         lcb.time, new_cb.t0[:, None], new_cb.period[:, None], new_cb.duration[:, None]
