@@ -16,7 +16,12 @@ import numpy as np
 
 __all__ = ["plot_campaign_rates", "save_campaign_plots", "wilson_interval"]
 
-_KIND_STYLE = {"planet": ("-", "o", "planets kept"), "eb": ("--", "s", "EBs rejected")}
+_KIND_STYLE = {
+    "planet": ("-", "o", "planets kept"),
+    "eb": ("--", "s", "EBs rejected"),
+    "inverted": (":", "v", "inverted rejected"),
+    "scrambled": ("-.", "D", "scrambled rejected"),
+}
 
 
 def wilson_interval(k, n, z: float = 1.0):
