@@ -476,3 +476,109 @@ def test_jaxvet_campaign_is_callable_and_importable():
     import jaxvet
 
     assert callable(jaxvet.campaign) and jaxvet.campaign.run_campaign is imported is run_campaign
+
+
+# ---- false-alarm kinds: inverted and scrambled copies vetted at their box-search peak ----------
+FA_KW = {
+    **KW,
+    "n_injections": 16,
+    "injection": dict(KW["injection"], kinds="planet,inverted,scrambled", search_max_periods=100,
+                      search_durations=2),
+}
+_FA = ("inverted", "scrambled")
+
+
+@pytest.fixture(scope="module")
+def fa_run(lc, tmp_path_factory):
+    out = tmp_path_factory.mktemp("fa") / "full"
+    return out, run_campaign(lc, seed=5, out=out, **FA_KW)
+
+
+def test_false_alarm_rows_carry_their_search_peak(fa_run):
+    out, t = fa_run
+    kind = np.asarray(t["kind"])
+    assert set(kind) == {"planet", *_FA}
+    fa = np.isin(kind, _FA)
+    snr, ssnr = np.asarray(t["snr"]), np.asarray(t["search_snr"])
+    assert np.isnan(snr[fa]).all() and np.isfinite(snr[~fa]).all()
+    assert (ssnr[fa] > 0).all() and np.isnan(ssnr[~fa]).all()
+    p, d = np.asarray(t["period_days"])[fa], np.asarray(t["duration_hours"])[fa]
+    assert p.min() >= 1.0 - 1e-9 and p.max() <= 5.0 + 1e-9 and d.min() >= 1.0 - 1e-9 and d.max() <= 4.0 + 1e-9
+    assert (np.asarray(t["depth_ppm"])[fa] > 0).all() and (np.asarray(t["n_in_transit"])[fa] > 0).all()
+    inv = kind == "inverted"  # one base light curve: every inverted copy is the same copy
+    assert len(set(np.asarray(t["t0_btjd"])[inv])) == 1
+    assert len(set(np.asarray(t["t0_btjd"])[kind == "scrambled"])) > 1
+    s = json.loads((out / "summary.json").read_text())
+    for k in _FA:
+        rows = [r for r in s["rates"] if r["kind"] == k]
+        assert len(rows) == 1 and rows[0]["snr_bin"] is None and rows[0]["n_total"] == (kind == k).sum()
+        (ov,) = [r for r in s["overall"] if r["kind"] == k]
+        assert ov["n_total"] == (kind == k).sum()
+    assert sum(r["n_total"] for r in s["rates_by_period"]) == 16
+    assert s["config"]["injection"]["search_max_periods"] == 100
+
+
+def test_false_alarm_campaign_resumes_and_is_independent_of_chunking(lc, fa_run, tmp_path):
+    out = tmp_path / "fa-crashy"
+    with pytest.raises(Crash):
+        run_campaign(lc, seed=5, out=out, on_chunk_done=_crash_after(1), **FA_KW)
+    resumed = run_campaign(lc, seed=5, out=out, resume=True, **FA_KW)
+    _assert_tables_equal(resumed, fa_run[1])
+    again = run_campaign(lc, seed=5, **{**FA_KW, "chunk_size": 16})
+    _assert_tables_equal(again, fa_run[1], skip=("chunk",))
+
+
+def test_false_alarm_copies(lc):
+    from jaxvet.campaigns.false_alarms import apply_false_alarms, plan_false_alarms
+    from jaxvet.campaigns.injection import InjectionConfig, base_stats, build_injection_batch
+    from jaxvet.data import LightCurve, LightCurveBatch
+    from jaxvet.search import box_search
+
+    cfg = InjectionConfig.create(**FA_KW["injection"])
+    lcb = LightCurveBatch.from_lightcurves([lc])
+    plan = plan_false_alarms([lc], cfg)
+
+    def build(ids):
+        b = build_injection_batch(lcb, base_stats([lc], lcb), ids, 5, cfg, pad_to=8)
+        return apply_false_alarms(b, lcb, plan, 5, len(ids)), np.asarray(b.params["kind"])
+
+    b, kind = build(np.arange(8))
+    v = lc.valid
+    m = int(v.sum())
+    flux = np.asarray(b.lcb.flux)[:, :m]
+    np.testing.assert_array_equal(np.asarray(b.lcb.time)[:, :m], np.broadcast_to(lc.time[v], (8, m)))
+    med = np.median(lc.flux[v])
+    i_inv = int(np.flatnonzero(kind == 2)[0])  # KINDS index 2: inverted
+    np.testing.assert_allclose(flux[i_inv], 2 * med - lc.flux[v], rtol=0, atol=1e-15)
+    i_scr = int(np.flatnonzero(kind == 3)[0])
+    blk = int(np.asarray(plan.block_points)[0])
+    n_full = m // blk
+    src = flux[i_scr][: n_full * blk].reshape(n_full, blk)
+    base = lc.flux[v][: n_full * blk].reshape(n_full, blk)
+    order = [int(np.flatnonzero((base == row).all(1))[0]) for row in src]  # each block is a base block
+    assert sorted(order) == list(range(n_full)) and order != list(range(n_full))
+    np.testing.assert_array_equal(flux[i_scr][n_full * blk :], lc.flux[v][n_full * blk :])
+    # the permutation depends on the injection id only, not on the chunk
+    b1, _ = build(np.array([i_scr]))
+    np.testing.assert_array_equal(np.asarray(b1.lcb.flux)[0, :m], flux[i_scr])
+    # the candidate is the box-search peak of the copy
+    copy = LightCurve(time=lc.time[v], flux=flux[i_scr], flux_err=np.asarray(b.lcb.flux_err)[i_scr, :m],
+                      sector=lc.sector[v])
+    r = box_search(copy, periods=plan.periods, durations=plan.durations)
+    assert float(b.cb.period[i_scr]) == r["period"][0] and float(b.cb.t0[i_scr]) == r["t0"][0]
+    assert float(b.params["search_snr"][i_scr]) == pytest.approx(r["depth_snr"][0], rel=1e-12)  # batch: 1 ulp
+
+
+def test_false_alarm_configuration():
+    from jaxvet.campaigns.injection import InjectionConfig
+
+    assert "search_max_periods" not in InjectionConfig.create(kinds="planet,eb").to_dict()
+    assert InjectionConfig.create(kinds="eb,scrambled").to_dict()["scramble_block_days"] == 1.0
+    with pytest.raises(JaxvetInputError, match="shorter than the shortest period"):
+        InjectionConfig.create(kinds="inverted", period_days="0.5:5", duration_hours="1:13")
+    with pytest.raises(JaxvetInputError, match="search_durations"):
+        InjectionConfig.create(kinds="inverted", search_durations=0)
+    with pytest.raises(JaxvetInputError, match="scramble_block_days"):
+        InjectionConfig.create(kinds="scrambled", scramble_block_days="x")
+    with pytest.raises(JaxvetInputError, match="unknown kind"):
+        InjectionConfig.create(kinds="planet,noise")

@@ -22,6 +22,9 @@ Kinds
 * ``eb``: an eclipsing binary seen at half its period -- odd epochs
   (``floor((t - t0 + P/2)/P)`` odd, the V01 convention) have ``depth * r`` with ``r`` drawn from
   ``[0.3, 0.7]`` by default -- plus a secondary eclipse of depth ``s * depth`` near phase 0.5.
+* ``inverted`` and ``scrambled``: false alarms, no signal injected -- the base light curve
+  flipped about its median, or its flux reordered in blocks; the candidate is the strongest
+  box-search peak of the copy (:mod:`jaxvet.campaigns.false_alarms`).
 
 Signal shape
 ------------
@@ -67,6 +70,7 @@ from jaxvet.errors import JaxvetInputError
 
 __all__ = [
     "KINDS",
+    "FALSE_ALARM_KINDS",
     "KIND_CODES",
     "SHAPES",
     "ParamSpec",
@@ -82,7 +86,9 @@ __all__ = [
     "PARAM_COLUMNS",
 ]
 
-KINDS = ("planet", "eb")
+KINDS = ("planet", "eb", "inverted", "scrambled")
+#: the kinds whose candidate is found by a box search of a signal-free copy
+FALSE_ALARM_KINDS = ("inverted", "scrambled")
 KIND_CODES = {k: i for i, k in enumerate(KINDS)}
 SHAPES = ("trapezoid", "limb_darkened")
 _DISTS = ("uniform", "loguniform")
@@ -99,6 +105,7 @@ _STREAMS = {
     "eb_ratio": 7,
     "sec_ratio": 8,
     "sec_phase": 9,
+    "scramble": 10,
 }
 
 #: the per-injection columns produced by :func:`build_injection_batch` (besides injection_id)
@@ -255,9 +262,15 @@ class InjectionConfig:
     depth factor of eclipsing binaries, ``eb_secondary_ratio`` their secondary depth relative to
     the primary and ``eb_secondary_phase`` its phase.  ``stellar_radius``/``stellar_mass``
     (solar units, NaN = unknown) are passed to the checks with every injected candidate.
+
+    The false-alarm kinds search at most ``search_max_periods`` trial periods over the
+    ``period_days`` range and ``search_durations`` trial durations (geometric) over the
+    ``duration_hours`` range, with ``search_oversample`` phase bins per shortest duration;
+    ``scramble_block_days`` is the block length of ``scrambled`` copies.  These four enter a
+    campaign's configuration only when a false-alarm kind is among ``kinds``.
     """
 
-    kinds: tuple[str, ...] = KINDS
+    kinds: tuple[str, ...] = ("planet", "eb")
     kind_weights: tuple[float, ...] | None = None
     period_days: ParamSpec = _default(1.0, 20.0, "loguniform")
     duration_hours: ParamSpec = _default(1.0, 6.0)
@@ -272,6 +285,10 @@ class InjectionConfig:
     supersample: int = 7
     stellar_radius: float = math.nan
     stellar_mass: float = math.nan
+    search_max_periods: int = 20000
+    search_durations: int = 4
+    search_oversample: int = 10
+    scramble_block_days: float = 1.0
 
     # ---- construction / validation ---------------------------------------------------------
     @classmethod
@@ -299,6 +316,10 @@ class InjectionConfig:
                 v = _parse_kinds(v)
             elif k == "kind_weights" and v is not None:
                 v = tuple(float(x) for x in (v.split(",") if isinstance(v, str) else v))
+            elif k in ("search_max_periods", "search_durations", "search_oversample"):
+                v = _as_number(k, v, True)
+            elif k == "scramble_block_days":
+                v = _as_number(k, v, False)
             elif k in ("stellar_radius", "stellar_mass"):
                 v = math.nan if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
             elif k == "limb_darkening":
@@ -312,7 +333,7 @@ class InjectionConfig:
 
     def validate(self) -> None:
         if not self.kinds:
-            raise JaxvetInputError("kinds must list at least one of 'planet', 'eb'")
+            raise JaxvetInputError(f"kinds must list at least one of {', '.join(KINDS)}")
         for k in self.kinds:
             if k not in KINDS:
                 raise JaxvetInputError(f"kinds: unknown kind {k!r}; choose from {', '.join(KINDS)}")
@@ -347,6 +368,28 @@ class InjectionConfig:
             v = getattr(self, name)
             if not (math.isnan(v) or (math.isfinite(v) and v > 0)):
                 raise JaxvetInputError(f"{name} must be a positive number or NaN, got {v!r}")
+        self._validate_search()
+
+    def _validate_search(self) -> None:
+        for name in ("search_max_periods", "search_durations", "search_oversample"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise JaxvetInputError(f"{name} must be an integer >= 1, got {v!r}")
+        b = self.scramble_block_days
+        if not (isinstance(b, (int, float)) and math.isfinite(b) and b > 0):
+            raise JaxvetInputError(f"scramble_block_days must be a positive number, got {b!r}")
+        if self.has_false_alarms:
+            p = self.period_days.values if self.period_days.is_grid else (self.period_days.lo,)
+            d = self.duration_hours.values if self.duration_hours.is_grid else (self.duration_hours.hi,)
+            if max(d) / 24.0 >= min(p):
+                raise JaxvetInputError(
+                    f"duration_hours up to {max(d)} h must be shorter than the shortest period_days "
+                    f"{min(p)} d for the box search of the false-alarm kinds"
+                )
+
+    @property
+    def has_false_alarms(self) -> bool:
+        return any(k in FALSE_ALARM_KINDS for k in self.kinds)
 
     def to_dict(self) -> dict:
         d = {}
@@ -359,6 +402,9 @@ class InjectionConfig:
             elif isinstance(v, float) and math.isnan(v):
                 v = None
             d[name] = v
+        if not self.has_false_alarms:  # planet/eb campaigns keep their configuration unchanged
+            for name in _SEARCH_FIELDS:
+                d.pop(name)
         return d
 
     @classmethod
@@ -391,6 +437,8 @@ class InjectionConfig:
         return n
 
 
+_SEARCH_FIELDS = ("search_max_periods", "search_durations", "search_oversample", "scramble_block_days")
+
 _GRID_ORDER = (
     "period_days",
     "duration_hours",
@@ -401,6 +449,15 @@ _GRID_ORDER = (
     "eb_secondary_ratio",
     "eb_secondary_phase",
 )
+
+
+def _as_number(name, v, integer: bool):
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        what = "integer" if integer else "number"
+        raise JaxvetInputError(f"{name} must be a positive {what}, got {v!r}") from None
+    return int(f) if integer and f.is_integer() else (f if not integer else v)
 
 
 def _parse_kinds(v) -> tuple[str, ...]:

@@ -109,7 +109,9 @@ def add_campaign_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     )
     parser.add_argument("--n-injections", type=int, default=1000, help="number of injections (default 1000)")
     parser.add_argument(
-        "--kinds", default="planet,eb", help="comma-separated kinds: planet, eb (default both)"
+        "--kinds",
+        default="planet,eb",
+        help="comma-separated kinds: planet, eb, inverted, scrambled (default planet,eb; docs/campaigns.md)",
     )
     parser.add_argument("--kind-weights", help="relative frequency of each kind, e.g. 1,1")
     parser.add_argument(
@@ -141,6 +143,9 @@ def add_campaign_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     g.add_argument("--stellar-radius", type=float, help="stellar radius [R_sun] given to the checks")
     g.add_argument("--stellar-mass", type=float, help="stellar mass [M_sun] given to the checks")
     g.add_argument("--sectors", help="only use these sectors of the light curve, e.g. 82,83")
+    g.add_argument("--search-max-periods", type=int, help="false-alarm kinds: at most N periods (20000)")
+    g.add_argument("--search-durations", type=int, help="false-alarm kinds: trial durations (default 4)")
+    g.add_argument("--scramble-block-days", type=float, help="scrambled kind: block length [d] (default 1)")
     from jaxvet.masking import add_mask_arguments
 
     add_mask_arguments(parser, others=False, before="out of the base light curve before injecting")
@@ -173,6 +178,9 @@ def _injection_from_args(args) -> dict:
         kw["stellar_radius"] = args.stellar_radius
     if args.stellar_mass is not None:
         kw["stellar_mass"] = args.stellar_mass
+    for name in ("search_max_periods", "search_durations", "scramble_block_days"):
+        if getattr(args, name, None) is not None:
+            kw[name] = getattr(args, name)
     return kw
 
 

@@ -182,6 +182,10 @@ def chunk_rows(c: int, cfg, specs: Sequence[CheckSpec], opts: Mapping[str, Any],
         run["base"], run["stats"], ids, cfg.seed, cfg.injection, pad_to=cfg.chunk_size,
         sharding=run["sharding"],
     )
+    if run.get("false_alarms") is not None:  # inverted / scrambled copies and their search peaks
+        from jaxvet.campaigns.false_alarms import apply_false_alarms
+
+        batch = apply_false_alarms(batch, run["base"], run["false_alarms"], cfg.seed, n)
     params = {k: np.asarray(v)[:n] for k, v in batch.params.items()}
     check_seconds["inject"] = check_seconds.get("inject", 0.0) + time.perf_counter() - t
     row_targets = [run["targets"][int(i)] for i in params["lc_index"]]
@@ -200,7 +204,7 @@ def chunk_rows(c: int, cfg, specs: Sequence[CheckSpec], opts: Mapping[str, Any],
         "kind": np.asarray([KINDS[int(k)] for k in params["kind"]], dtype=object),
         "target": np.asarray([str(x) if x is not None else "" for x in row_targets], dtype=object),
     }
-    for name in PARAM_COLUMNS:
+    for name in PARAM_COLUMNS + tuple(k for k in ("search_snr", "search_power") if k in params):
         if name == "kind":
             continue
         a = params[name]

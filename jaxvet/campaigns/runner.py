@@ -175,7 +175,7 @@ def _prepare_dir(out_dir: Path, cfg: CampaignConfig, stored, mine, *, resume, ov
     return done
 
 
-def _device_inputs(lcs, base_lcb, devices) -> dict[str, Any]:
+def _device_inputs(lcs, base_lcb, devices, inj: InjectionConfig) -> dict[str, Any]:
     """The base light curves and their statistics on the devices (replicated over a mesh)."""
     if len(devices) > 1:
         sharding, replicated = mesh_sharding(devices)
@@ -187,7 +187,13 @@ def _device_inputs(lcs, base_lcb, devices) -> dict[str, Any]:
     if replicated is not None:
         stats = jax.device_put(stats, replicated)
     targets = [lc.target or lc.source or f"lc{i}" for i, lc in enumerate(lcs)]
-    return {"base": base, "stats": stats, "lcs": lcs, "targets": targets, "sharding": sharding}
+    fa = None
+    if inj.has_false_alarms:
+        from jaxvet.campaigns.false_alarms import plan_false_alarms
+
+        fa = plan_false_alarms(lcs, inj)
+    return {"base": base, "stats": stats, "lcs": lcs, "targets": targets, "sharding": sharding,
+            "false_alarms": fa}
 
 
 def _run_chunks(todo, cfg, specs, opts, run, results_dir, *, bar, on_chunk_done, n_done_before,
@@ -369,7 +375,7 @@ def run_campaign(
     if out_dir is not None:
         done = _prepare_dir(out_dir, cfg, stored, mine, resume=resume, overwrite=overwrite, pidx=pidx)
     todo = [c for c in mine if c not in done]
-    run = _device_inputs(lcs, base_lcb, devices)
+    run = _device_inputs(lcs, base_lcb, devices, inj)
     out_ = _run_chunks(todo, cfg, specs, opts, run, results_dir,
                        bar=_progress_bar(progress, todo, cfg, mine, done), on_chunk_done=on_chunk_done,
                        n_done_before=len(done), record_errors=record_errors)

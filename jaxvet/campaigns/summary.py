@@ -88,12 +88,14 @@ def campaign_rates(table, checks: Sequence[str], kinds: Sequence[str], bins, by:
     key = "snr_bin" if by == "snr" else "period_bin"
     out = []
     for k in kinds:
+        # a kind without values (the false-alarm kinds' null SNR) is one unbinned row (edges null)
+        unbinned = bool(np.any(kind == k)) and not np.any(np.isfinite(x[kind == k]))
         for cid in checks:
             verdict = column(table, f"{cid}_verdict").astype(str)
             status = column(table, f"{cid}_status").astype(str)
-            for lo, hi in zip(bins[:-1], bins[1:], strict=True):
-                sel = (kind == k) & (x >= lo) & (x < hi)
-                edges = [float(lo), None if not math.isfinite(hi) else float(hi)]
+            for lo, hi in [(-math.inf, math.inf)] if unbinned else zip(bins[:-1], bins[1:], strict=True):
+                sel = (kind == k) & (((x >= lo) & (x < hi)) | unbinned)
+                edges = None if unbinned else [float(lo), None if not math.isfinite(hi) else float(hi)]
                 row = {"kind": k, "check": cid, key: edges}
                 row.update(verdict_counts(verdict[sel], status[sel]))
                 out.append(row)

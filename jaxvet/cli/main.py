@@ -240,6 +240,14 @@ def _add_pixel_campaign(sub):
     p.set_defaults(func=run_pixel_campaign_command)
 
 
+def _add_search(sub):
+    from jaxvet.cli.search import add_search_arguments, run_search_command
+
+    p = sub.add_parser("search", help="box least squares search: the strongest periodic dip")
+    add_search_arguments(p)
+    p.set_defaults(func=run_search_command)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jaxvet", description="Batched JAX vetting of TESS transit candidates."
@@ -250,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(sub)
     _add_campaign(sub)
     _add_pixel_campaign(sub)
+    _add_search(sub)
     _add_checks(sub)
     return parser
 

@@ -16,7 +16,12 @@ import numpy as np
 
 __all__ = ["plot_campaign_rates", "save_campaign_plots", "wilson_interval"]
 
-_KIND_STYLE = {"planet": ("-", "o", "planets kept"), "eb": ("--", "s", "EBs rejected")}
+_KIND_STYLE = {
+    "planet": ("-", "o", "planets kept"),
+    "eb": ("--", "s", "EBs rejected"),
+    "inverted": (":", "v", "inverted rejected"),
+    "scrambled": ("-.", "D", "scrambled rejected"),
+}
 
 
 def wilson_interval(k, n, z: float = 1.0):
@@ -71,7 +76,7 @@ def plot_campaign_rates(summary: dict, x: str = "snr", checks=None, ax=None):
     drew = False
     for ci, cid in enumerate(checks):
         for kind in dict.fromkeys(r["kind"] for r in rows):
-            sel = [r for r in rows if r["check"] == cid and r["kind"] == kind and r["n"] > 0]
+            sel = [r for r in rows if r["check"] == cid and r["kind"] == kind and r["n"] > 0 and r[key]]
             if not sel:
                 continue
             xs = np.array([_centre(r[key][0], r[key][1], True) for r in sel])
