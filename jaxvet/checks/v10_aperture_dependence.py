@@ -19,9 +19,10 @@ radius (Bryson et al. 2013, PASP 125, 889).  Reference semantics (tess-vetter's
   ``depth_ppm_aperture_min/_max`` (the depths at the smallest and largest radius, not extrema),
   ``aperture_depth_sign_flip`` and the out-of-transit drift at the recommended aperture.
 
-jaxvet adds ``depth_err_ppm_recommended`` (``sqrt(pi/2) sigma_pt / baseline sqrt(1/n_in +
-1/n_local)``, sigma_pt the point-to-point scatter of the background-subtracted aperture series)
-and ``depth_snr_recommended``.  Verdict (jaxvet policy, traced thresholds): ``insufficient`` when
+jaxvet adds ``depth_err_ppm_recommended`` at the recommended aperture (``sqrt(pi/2) sigma_pt /
+baseline sqrt(1/n_in + 1/n_local)``, sigma_pt the point-to-point scatter of the
+background-subtracted aperture series; with >= 3 measured transits the standard error of their
+depths when that is larger, which captures correlated noise) and ``depth_snr_recommended``.  Verdict (jaxvet policy, traced thresholds): ``insufficient`` when
 the depth at the recommended aperture is not detected (SNR < ``min_depth_snr``, 3), ``fail`` when
 the smallest and largest apertures disagree in sign or ``stability_metric <
 stability_fail`` (0.3), ``warn`` below ``stability_warn`` (0.7), else ``pass``.
@@ -55,7 +56,7 @@ from jaxvet.core.order_stats import (
     sort_by_value,
 )
 from jaxvet.core.pixels import compact
-from jaxvet.core.stats import masked_mean
+from jaxvet.core.stats import masked_mean, masked_std
 from jaxvet.data import bucket_size
 from jaxvet.engine.chunks import map_rows
 from jaxvet.engine.context import CheckSpec, VetContext
@@ -233,6 +234,10 @@ def _pair_kernel(ser, pb, a, *, e_pad, n_in_pad, w_loc):
     n_base = jnp.where(n_ok[rec] > 0, n_lt, n_out)
     err = math.sqrt(math.pi / 2) * ser["sigma"][k][rec] / jnp.abs(level)
     err = err * jnp.sqrt(1.0 / jnp.maximum(n_in, 1) + 1.0 / jnp.maximum(n_base, 1)) * 1e6
+    # with >= 3 transits, the scatter of their depths (red noise) when it is larger
+    n_r = n_ok[rec]
+    sd_e = masked_std(dep_e[rec], ok_e[rec], ddof=1) / jnp.sqrt(jnp.maximum(n_r, 1))
+    err = jnp.where((n_r >= 3) & (sd_e > err), sd_e, err)
     skip = jnp.where(
         ~a["ok"],
         5,
