@@ -203,7 +203,7 @@ def test_contaminating_neighbour_makes_depth_grow_with_aperture(truth):
     d = [off.metrics[v10._radius_key(r)] for r in (1.0, 1.5, 2.0, 2.5, 3.0)]
     assert all(b > a for a, b in zip(d[:-1], d[1:], strict=True))  # depth grows with the radius
     assert off.metrics["depth_ppm_aperture_max"] > 3 * off.metrics["depth_ppm_aperture_min"]
-    assert off.metrics["stability_metric"] < 0.5 and off.verdict in ("warn", "fail")
+    assert off.metrics["stability_metric"] < 0.7 and off.verdict in ("warn", "fail")
     assert off.raw["plot_data"]["aperture_radii_px"] == [1.0, 1.5, 2.0, 2.5, 3.0]
 
 
