@@ -244,3 +244,14 @@ def test_no_stamp_and_too_few_cadences():
     st = TPFStamp(time=np.arange(8) * 0.1, flux=np.ones((8, 5, 5)), sector=1)
     _, _, res = _run([st], [Candidate(3.0, 0.2, 2.0)])
     assert res[0].status == "skipped" and res[0].notes[0] == "Need at least 10 valid time points, got 8"
+
+
+def test_plot_draws_from_plot_data(truth):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from jaxvet.plotting import plot_check
+
+    on, off = truth
+    ax = plot_check(off)
+    assert "V10 aperture dependence" in ax.get_title() and len(ax.lines) >= 1

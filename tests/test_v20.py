@@ -171,3 +171,38 @@ def test_no_aperture_mask_and_bad_options(oracle_case):
         V20.resolve_options({"annulus_inner": 7.0})
     with pytest.raises(JaxvetInputError, match="prf_sigma"):
         V20.resolve_options({"prf_sigma": -1.0})
+
+
+def test_plots_draw_from_plot_data(truth):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from jaxvet.plotting import plot_check
+
+    psf, ghost = truth
+    for r in (psf, ghost):
+        ax = plot_check(r)
+        assert "V20 ghost features" in ax.get_title()
+    skipped = V20.run(
+        VetContext.build(LightCurve(np.arange(50.0), np.ones(50), np.ones(50)), [Candidate(3.0, 1.0, 2.0)])
+    )
+    assert "skipped" in plot_check(skipped[0]).texts[0].get_text()
+
+
+@pytest.mark.realdata
+def test_cli_vet_with_tpf_runs_v10_and_v20(toi5807_dir, capsys):
+    from jaxvet.cli.main import main
+
+    lc, tpf = toi5807_dir / "sector83_pdcsap.csv", toi5807_dir / "sector83_tpf.npz"
+    if not tpf.exists():
+        pytest.skip(f"{tpf} not found")
+    cand = ["--period", repr(TOI[0]), "--t0", repr(TOI[1]), "--duration-hours", repr(TOI[2])]
+    rc = main(["vet", str(lc), "--tpf", str(tpf), *cand, "--checks", "V10,V20", "--json", "-"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    checks = json.loads(out)["candidates"][0]["checks"]
+    gold = json.loads(GOLDEN.read_text())["toi5807"]
+    for cid in ("V10", "V20"):
+        assert checks[cid]["status"] == "ok" and checks[cid]["verdict"] == "pass"
+        for k in ("stability_metric", "depth_ppm_aperture_2p0") if cid == "V10" else v20.FEATURES:
+            assert checks[cid]["metrics"][k] == pytest.approx(gold[cid]["metrics"][k], rel=1e-9)

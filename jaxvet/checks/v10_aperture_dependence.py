@@ -22,10 +22,11 @@ radius (Bryson et al. 2013, PASP 125, 889).  Reference semantics (tess-vetter's
 jaxvet adds ``depth_err_ppm_recommended`` at the recommended aperture (``sqrt(pi/2) sigma_pt /
 baseline sqrt(1/n_in + 1/n_local)``, sigma_pt the point-to-point scatter of the
 background-subtracted aperture series; with >= 3 measured transits the standard error of their
-depths when that is larger, which captures correlated noise) and ``depth_snr_recommended``.  Verdict (jaxvet policy, traced thresholds): ``insufficient`` when
-the depth at the recommended aperture is not detected (SNR < ``min_depth_snr``, 3), ``fail`` when
-the smallest and largest apertures disagree in sign or ``stability_metric <
-stability_fail`` (0.3), ``warn`` below ``stability_warn`` (0.7), else ``pass``.
+depths when that is larger, which captures correlated noise) and ``depth_snr_recommended``.
+Verdict (jaxvet policy, traced thresholds): ``insufficient`` when the depth at the recommended
+aperture is not detected (SNR < ``min_depth_snr``, 3), ``fail`` when the smallest and largest
+apertures disagree in sign or ``stability_metric < stability_fail`` (0.3), ``warn`` below
+``stability_warn`` (0.7), else ``pass``.
 
 Batched: every (candidate, stamp) pair in one jitted kernel per stamp group; the aperture series
 are computed and sorted once per stamp, sector-wide medians use the "sorted series minus the
