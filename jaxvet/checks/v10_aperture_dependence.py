@@ -47,14 +47,12 @@ import numpy as np
 
 from jaxvet import stamps as sx
 from jaxvet.checks import _pixel_pairs as pp
-from jaxvet.core.apertures import aperture_geometry, aperture_series, depth_spread
+from jaxvet.core.apertures import aperture_geometry, aperture_tables, depth_spread, transit_groups
 from jaxvet.core.numerics import exact_div, floor_mod
 from jaxvet.core.order_stats import (
     masked_median,
     median_excluding,
     ranked_bin_medians,
-    robust_std,
-    sort_by_value,
 )
 from jaxvet.core.pixels import compact
 from jaxvet.core.stats import masked_mean, masked_std
@@ -69,7 +67,6 @@ from jaxvet.stamps import PAIR_BUDGET_SCALE
 ID = "V10"
 NAME = "aperture_dependence"
 LOCAL_WINDOW_DAYS = 0.5
-_BIG = 2**30
 #: skip reasons (kernel code -> the reference's message)
 _SKIPS = {
     1: "Need at least 10 valid time points, got {n_used}",
@@ -118,57 +115,6 @@ __all__ = ["SPEC", "V10Options", "aperture_dependence_stamps"]
 # ---------------------------------------------------------------------------------------------
 # kernels
 # ---------------------------------------------------------------------------------------------
-@jax.jit
-def _stamp_series(pb, radii, ann_idx, ann_valid):
-    """Per stamp of a group: aperture series ``[raw, sub, sub early, sub late]`` (4R, T) sorted
-    once (values, ranks, finite counts), the annulus and the point-to-point scatter of ``sub``."""
-
-    def one(flux, mask, time, row, col, real, nr, nc):
-        ap, ann, inner, outer = aperture_geometry(row, col, real, nr, nc, radii)
-        raw, sub, _ = aperture_series(flux, mask, ap, ann_idx, ann_valid)
-        mid = masked_median(time, mask)
-        early = jnp.where(time[None, :] < mid, sub, jnp.nan)
-        late = jnp.where(time[None, :] >= mid, sub, jnp.nan)
-        s = jnp.concatenate([raw, sub, early, late])  # (4R, T)
-        fin = jnp.isfinite(s)
-        pos = jnp.broadcast_to(jnp.arange(s.shape[1], dtype=jnp.int32), s.shape)
-        vs, perm = sort_by_value(s, fin, pos, exact=True)
-        rank = jax.vmap(lambda p: jnp.zeros_like(p).at[p].set(jnp.arange(p.shape[0], dtype=p.dtype)))(perm)
-        d = sub[:, 1:] - sub[:, :-1]
-        sigma = robust_std(d, jnp.isfinite(d)) / jnp.sqrt(2.0)
-        return dict(
-            series=s[: 2 * radii.shape[0]],
-            vs=vs,
-            rank=rank,
-            n_fin=jnp.sum(fin, axis=1, dtype=jnp.int32),
-            sigma=sigma,
-            n_bg=jnp.sum(ann, dtype=jnp.int32),
-            bg_inner=inner,
-            bg_outer=outer,
-        )
-
-    return jax.vmap(one)(pb.flux, pb.mask, pb.time, pb.row, pb.col, pb.pix_mask, pb.n_rows, pb.n_cols)
-
-
-def _transit_groups(t, intr, e_pad):
-    """Runs of in-transit cadences (index gaps > 10 start a new one): group of each cadence,
-    the number of groups and each group's middle-cadence time (E,)."""
-    n = t.shape[0]
-    ii = jnp.arange(n, dtype=jnp.int32)
-    last = jax.lax.cummax(jnp.where(intr, ii, -_BIG))
-    prev = jnp.concatenate([jnp.full(1, -_BIG, jnp.int32), last[:-1]])
-    start = intr & (ii - prev > 10)
-    gid = jnp.cumsum(start, dtype=jnp.int32) - 1
-    rin = jnp.cumsum(intr, dtype=jnp.int32) - 1
-    gsel = jnp.where(intr, gid, e_pad)
-    size = jnp.zeros(e_pad + 1, jnp.int32).at[gsel].add(1)[:e_pad]
-    first = jnp.full(e_pad + 1, _BIG, jnp.int32).at[gsel].min(rin)[:e_pad]
-    mid = first + size // 2
-    is_mid = intr & (rin == mid[jnp.clip(gid, 0, e_pad - 1)])
-    t_mid = jnp.zeros(e_pad + 1).at[jnp.where(is_mid, gid, e_pad)].set(t)[:e_pad]
-    return gid, jnp.sum(start, dtype=jnp.int32), t_mid
-
-
 def _pair_kernel(ser, pb, a, *, e_pad, n_in_pad, w_loc):
     """V10 for one (candidate, stamp) pair (``a``: the candidate, ``a["k"]`` its stamp row)."""
     k = a["k"]
@@ -179,7 +125,7 @@ def _pair_kernel(ser, pb, a, *, e_pad, n_in_pad, w_loc):
     intr = valid & (jnp.abs(dt) <= D / 2) & a["ok"]
     n_in = jnp.sum(intr, dtype=jnp.int32)
     n_out = nv - n_in
-    gid, n_groups, t_g = _transit_groups(t, intr, e_pad)
+    gid, n_groups, t_g = transit_groups(t, intr, e_pad)
     s = ser["series"][k]  # (2R, T): raw, sub
     nr2 = s.shape[0]
     nrad = nr2 // 2
@@ -319,7 +265,7 @@ def _series(ctx: VetContext, grp: pp.StampGroup, opts: V10Options):
         idx = np.zeros(width, np.int32)
         idx[: pix.size] = pix
         valid = np.arange(width) < pix.size
-        return _stamp_series(pb, jnp.asarray(opts.radii_px), jnp.asarray(idx), jnp.asarray(valid))
+        return aperture_tables(pb, jnp.asarray(opts.radii_px), jnp.asarray(idx), jnp.asarray(valid))
 
     return ctx.cached(key, make, per_chunk=False)
 
