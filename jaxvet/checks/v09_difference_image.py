@@ -79,7 +79,7 @@ from jaxvet.engine.chunks import map_rows
 from jaxvet.engine.context import CheckSpec, VetContext
 from jaxvet.engine.options import CheckOptions, at_least, finite, one_of, option, positive
 from jaxvet.errors import JaxvetInputError
-from jaxvet.results import FAIL, INSUFFICIENT, OK, PASS, SKIPPED, WARN, CheckResult, skipped_result
+from jaxvet.results import FAIL, INSUFFICIENT, OK, PASS, SKIPPED, WARN, CheckResult
 from jaxvet.stamps import PAIR_BUDGET_SCALE
 
 ID = "V09"
@@ -530,15 +530,7 @@ def _skipped_sector(g, sp: sx.StampPrep) -> CheckResult:
         why = "insufficient in/out-of-transit cadences for pixel depth map (no in-transit cadences)"
     else:
         why = "insufficient in/out-of-transit cadences for pixel depth map (no out-of-transit cadences)"
-    r = skipped_result(ID, NAME, "INSUFFICIENT_DATA", notes=[why, *stamp.notes])
-    r.verdict = "insufficient"
-    r.raw = {
-        "status": "insufficient_data",
-        "error": why,
-        "tpf_shape": list(stamp.shape),
-        "sector": stamp.sector,
-    }
-    return r
+    return sx.insufficient_result(ID, NAME, why, stamp)
 
 
 def _reference_block(g, sp: sx.StampPrep, overlap: dict) -> tuple[dict, list[str], float]:

@@ -61,7 +61,7 @@ from jaxvet.engine.chunks import map_rows
 from jaxvet.engine.context import CheckSpec, VetContext
 from jaxvet.engine.options import CheckOptions, at_least, finite, option
 from jaxvet.errors import JaxvetInputError
-from jaxvet.results import FAIL, INSUFFICIENT, OK, PASS, SKIPPED, WARN, CheckResult, skipped_result
+from jaxvet.results import FAIL, INSUFFICIENT, OK, PASS, SKIPPED, WARN, CheckResult
 from jaxvet.stamps import PAIR_BUDGET_SCALE
 
 ID = "V10"
@@ -291,10 +291,9 @@ def aperture_dependence_pairs(
 
 def aperture_dependence_stamps(ctx: VetContext, prep: sx.Prepared, opts: V10Options) -> dict:
     """V10 for every candidate and stamp slot: device arrays (B, S, ...)."""
-    groups = pp.stamp_groups(ctx, prep, int(opts.quality_bitmask))
-    idx, batches = pp.pair_batches(ctx, prep, groups)
-    parts = [aperture_dependence_pairs(ctx, b, prep, opts) for b in batches]
-    return pp.to_slots(parts, batches, *idx.shape)
+    return pp.run_pairs(
+        ctx, prep, int(opts.quality_bitmask), lambda b: aperture_dependence_pairs(ctx, b, prep, opts)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -326,17 +325,9 @@ def compute(ctx: VetContext, opts: V10Options) -> dict:
     ok = per["skip"] == 0
     per["status"] = jnp.where(ok, OK, SKIPPED)
     per["verdict"] = jnp.where(ok, _verdict(per, opts), INSUFFICIENT)
-    out = {f"ps_{k}": v for k, v in per.items()}
-    f = {k: v[:, 0] for k, v in per.items()}
-    out.update(
-        status=f["status"],
-        verdict=f["verdict"],
-        stability_metric=f["stability"],
-        aperture_depth_sign_flip=f["sign_flip"],
-        depth_snr_recommended=f["depth_snr"],
-        depth_variance_ppm2=f["variance"],
+    return pp.slot_tree(
+        per, dict(zip(SUMMARY, ("stability", "sign_flip", "depth_snr", "variance"), strict=True))
     )
-    return out
 
 
 def _radius_key(r: float) -> str:
@@ -344,23 +335,10 @@ def _radius_key(r: float) -> str:
     return "depth_ppm_aperture_" + str(float(r)).replace(".", "p")
 
 
-def _skipped(g, sp: sx.StampPrep, opts_cb) -> CheckResult:
-    code = int(g("skip"))
-    why = _SKIPS[code].format(
-        n_used=sp.n_cadences_total - sp.n_dropped,
-        n_in=int(g("n_in")),
-        n_out=int(g("n_out")),
-        **opts_cb,
-    )
-    r = skipped_result(ID, NAME, "INSUFFICIENT_DATA", notes=[why, *sp.stamp.notes])
-    r.verdict = "insufficient"
-    r.raw = {
-        "status": "insufficient_data",
-        "error": why,
-        "tpf_shape": list(sp.stamp.shape),
-        "sector": sp.stamp.sector,
-    }
-    return r
+def _skipped(g, sp: sx.StampPrep, cand: dict) -> CheckResult:
+    n_used = sp.n_cadences_total - sp.n_dropped
+    why = _SKIPS[int(g("skip"))].format(n_used=n_used, n_in=int(g("n_in")), n_out=int(g("n_out")), **cand)
+    return sx.insufficient_result(ID, NAME, why, sp.stamp)
 
 
 def _flags(g, sp: sx.StampPrep, rec_drift) -> list[str]:

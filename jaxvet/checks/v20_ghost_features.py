@@ -162,10 +162,9 @@ def ghost_features_pairs(ctx: VetContext, pairs: pp.PairBatch, prep: sx.Prepared
 
 def ghost_features_stamps(ctx: VetContext, prep: sx.Prepared, opts: V20Options) -> dict:
     """V20 for every candidate and stamp slot: device arrays (B, S, ...)."""
-    groups = pp.stamp_groups(ctx, prep, int(opts.quality_bitmask))
-    idx, batches = pp.pair_batches(ctx, prep, groups)
-    parts = [ghost_features_pairs(ctx, b, prep, opts) for b in batches]
-    return pp.to_slots(parts, batches, *idx.shape)
+    return pp.run_pairs(
+        ctx, prep, int(opts.quality_bitmask), lambda b: ghost_features_pairs(ctx, b, prep, opts)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,10 +197,7 @@ def compute(ctx: VetContext, opts: V20Options) -> dict:
     ok = jnp.asarray(has_ap) & (per["n_in"] > 0) & (per["n_out"] > 0)
     per["status"] = jnp.where(ok, OK, SKIPPED)
     per["verdict"] = jnp.where(ok, _verdict(per, opts), INSUFFICIENT)
-    out = {f"ps_{k}": v for k, v in per.items()}
-    f = {k: v[:, 0] for k, v in per.items()}
-    out.update(status=f["status"], verdict=f["verdict"], **{m: f[m] for m in SUMMARY})
-    return out
+    return pp.slot_tree(per, {m: m for m in SUMMARY})
 
 
 def _skipped(g, stamp) -> CheckResult:
@@ -210,15 +206,7 @@ def _skipped(g, stamp) -> CheckResult:
             ID, NAME, "NO_APERTURE_MASK", notes=["TPF aperture_mask missing; cannot compute ghost features"]
         )
     why = "No in-transit data points found" if int(g("n_in")) == 0 else "No out-of-transit data points found"
-    r = skipped_result(ID, NAME, "INSUFFICIENT_DATA", notes=[why, *stamp.notes])
-    r.verdict = "insufficient"
-    r.raw = {
-        "status": "insufficient_data",
-        "error": why,
-        "tpf_shape": list(stamp.shape),
-        "sector": stamp.sector,
-    }
-    return r
+    return sx.insufficient_result(ID, NAME, why, stamp)
 
 
 def _float(v) -> float:
