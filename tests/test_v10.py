@@ -138,9 +138,9 @@ ORACLE_CANDS = [
 @pytest.fixture(scope="module")
 def oracle_case():
     stamps = [
-        _perturbed(1, (11, 11), 1200, 1),
-        _perturbed(2, (11, 11), 1100, 2),
-        _perturbed(3, (9, 12), 1000, 3),
+        _perturbed(1, (11, 11), 1000, 1),
+        _perturbed(2, (11, 11), 950, 2),
+        _perturbed(3, (9, 12), 900, 3),
     ]
     idx = np.array([[0, 2], [1, 0], [2, 1], [0, 1], [1, 2], [2, 0]])
     return stamps, _run(stamps, ORACLE_CANDS, tpf_index=idx), idx
@@ -189,7 +189,7 @@ def test_shared_stamps_equal_own_stamps(oracle_case):
 # ------------------------------------------------------------------------------- known truth
 @pytest.fixture(scope="module")
 def truth():
-    kw = dict(n_cadences=1200, cadence_min=30.0, period_days=2.5, t0_btjd=2000.7, duration_hours=3.0)
+    kw = dict(n_cadences=1000, cadence_min=30.0, period_days=2.5, t0_btjd=2000.7, duration_hours=3.0)
     nb = [Star(-45.0, 15.0, 12000.0)]  # ~2.3 px from the target
     on = simulate_tpf(4, depth_ppm=4000.0, neighbours=nb, **kw)
     off = simulate_tpf(4, eb_star=0, eb_depth=0.15, neighbours=nb, **kw)

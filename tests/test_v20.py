@@ -89,9 +89,9 @@ def test_sector83_toi5807_numbers_and_verdict(sector83):
 @pytest.fixture(scope="module")
 def oracle_case():
     stamps = [
-        _perturbed(1, (11, 11), 1200, 1),
-        _perturbed(2, (11, 11), 1100, 2),
-        _perturbed(3, (9, 12), 1000, 3),
+        _perturbed(1, (11, 11), 1000, 1),
+        _perturbed(2, (11, 11), 950, 2),
+        _perturbed(3, (9, 12), 900, 3),
     ]
     idx = np.array([[0, 2], [1, 0], [2, 1], [0, 1], [1, 2], [2, 0]])
     return stamps, _run(stamps, ORACLE_CANDS, tpf_index=idx), idx
