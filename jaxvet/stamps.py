@@ -665,6 +665,20 @@ def candidate_overlap(ctx, i: int, stamp: TPFStamp) -> tuple[dict, list[str], li
     return lc_tpf_overlap(lc, stamp.time)
 
 
+def insufficient_result(check_id: str, name: str, why: str, stamp: TPFStamp) -> CheckResult:
+    """The reference's ``SKIPPED:INSUFFICIENT_DATA`` result of a pixel check on ``stamp`` (its
+    message ``why`` first in the notes, verdict ``insufficient``)."""
+    r = skipped_result(check_id, name, "INSUFFICIENT_DATA", notes=[why, *stamp.notes])
+    r.verdict = "insufficient"
+    r.raw = {
+        "status": "insufficient_data",
+        "error": why,
+        "tpf_shape": list(stamp.shape),
+        "sector": stamp.sector,
+    }
+    return r
+
+
 def finite_or_none(v) -> float | None:
     """``float(v)``, or None when it is not finite (JSON metrics)."""
     v = float(v)

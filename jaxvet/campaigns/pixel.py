@@ -150,6 +150,22 @@ _KEY_METRICS = {
         "diff_centroid_col",
         "aperture_sum_ppm",
     ),
+    "V10": (
+        "stability_metric",
+        "aperture_depth_sign_flip",
+        "depth_snr_recommended",
+        "depth_ppm_aperture_min",
+        "depth_ppm_aperture_max",
+        "recommended_aperture_pixels",
+    ),
+    "V20": (
+        "ghost_like_score",
+        "scattered_light_risk",
+        "aperture_contrast",
+        "spatial_uniformity",
+        "prf_likeness",
+        "in_aperture_depth",
+    ),
 }
 
 

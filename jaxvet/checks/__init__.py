@@ -35,6 +35,7 @@ CHECK_MODULES = {
     "V05": "v05_transit_shape",
     "V08": "v08_centroid_shift",
     "V09": "v09_difference_image",
+    "V10": "v10_aperture_dependence",
     "V11": "v11_modshift",
     "V11b": "v11b_modshift_uniqueness",
     "V12": "v12_sweet",
@@ -44,6 +45,7 @@ CHECK_MODULES = {
     "V17": "v17_ephemeris_reliability",
     "V18": "v18_ephemeris_sensitivity",
     "V19": "v19_alias_diagnostics",
+    "V20": "v20_ghost_features",
     "V21": "v21_sector_consistency",
     "V25": "v25_localization_consistency",
 }
@@ -59,6 +61,7 @@ HEADLINE_METRICS = {
     "V05": ("tflat_ttotal_ratio", "depth_ppm", "grazing_indicator"),
     "V08": ("centroid_shift_pixels", "significance_sigma"),
     "V09": ("diff_offset_pixels", "diff_offset_sigma"),
+    "V10": ("stability_metric", "aperture_depth_sign_flip", "depth_snr_recommended"),
     "V11": ("secondary_primary_ratio", "secondary_signal", "primary_signal"),
     "V11b": ("ms4", "ms1", "sig_sec"),
     "V12": ("snr_at_period", "snr_half_period", "snr_double_period"),
@@ -68,6 +71,7 @@ HEADLINE_METRICS = {
     "V17": ("uniqueness_regime", "period_peak_to_next_ratio", "phase_shift_null_z"),
     "V18": ("metric_variance", "n_variants_ok", "best_variant_id"),
     "V19": ("best_other_over_base_score_ratio", "best_other_harmonic", "secondary_significance_sigma"),
+    "V20": ("ghost_like_score", "scattered_light_risk", "aperture_contrast"),
     "V21": ("chi2_p_value", "consistency_class", "n_sectors_used"),
     "V25": ("consistency_class",),
 }

@@ -38,6 +38,8 @@ __all__ = [
     "pair_batches",
     "to_slots",
     "per_slot",
+    "run_pairs",
+    "slot_tree",
     "pair_chunk",
     "PAIR_BLOCK_KEY",
     "GROUP_STAMPS_KEY",
@@ -206,3 +208,21 @@ def per_slot(values, idx: np.ndarray):
     if isinstance(values, np.ndarray):
         return values[idx]
     return jnp.take(values, jnp.asarray(idx), axis=0)
+
+
+def run_pairs(ctx, prep: sx.Prepared, quality_bitmask: int, kernel) -> dict:
+    """``kernel(pairs)`` for every group's :class:`PairBatch` (device arrays, pairs padded), the
+    rows reassembled into (B, S, ...) slot arrays on the device."""
+    groups = stamp_groups(ctx, prep, quality_bitmask)
+    idx, batches = pair_batches(ctx, prep, groups)
+    return to_slots([kernel(b) for b in batches], batches, *idx.shape)
+
+
+def slot_tree(per: dict, summary: dict) -> dict:
+    """A pixel check's compute tree: every (B, S) slot array as ``ps_<name>``, plus ``status``,
+    ``verdict`` and the summary metrics (``summary``: metric name -> slot array name) of the
+    first slot."""
+    out = {f"ps_{k}": v for k, v in per.items()}
+    names = {"status": "status", "verdict": "verdict", **summary}
+    out.update({m: per[k][:, 0] for m, k in names.items()})
+    return out

@@ -79,7 +79,7 @@ from jaxvet.engine.chunks import map_rows
 from jaxvet.engine.context import CheckSpec, VetContext
 from jaxvet.engine.options import CheckOptions, at_least, finite, one_of, option, positive
 from jaxvet.errors import JaxvetInputError
-from jaxvet.results import FAIL, INSUFFICIENT, OK, PASS, SKIPPED, WARN, CheckResult, skipped_result
+from jaxvet.results import FAIL, INSUFFICIENT, OK, PASS, SKIPPED, WARN, CheckResult
 from jaxvet.stamps import PAIR_BUDGET_SCALE
 
 ID = "V09"
@@ -167,17 +167,9 @@ def _pair_kernel(st, pb, a, radius, *, n_in_pad, n_ex_pad, w_in, w_out, min_cad)
     # --- sector-wide (reference) images
     fi = idx.reshape(-1)
     o_in, m_in = px.compact(in_g.reshape(-1), n_in_pad)
-    v_in = pb.flux[k, fi[o_in][:, None], pix[None, :]]  # (n_in_pad, P)
-    mv = m_in[:, None] & jnp.isfinite(v_in)
-    in_img = masked_median(v_in.T, mv.T)
-    nin_p = jnp.sum(mv, axis=0, dtype=jnp.int32)
+    in_img, nin_p = px.frames_median(pb.flux[k], fi[o_in], m_in)
     o_ex, m_ex = px.compact(ex_g.reshape(-1), n_ex_pad)
-    rp = st.rank_p[k, pix[:, None], fi[o_ex][None, :]]  # (P, n_ex_pad)
-    em = m_ex[None, :] & (rp < fin_n[:, None])
-    nrem = fin_n - jnp.sum(em, axis=1, dtype=jnp.int32)
-    p1 = px.kth_remaining_count(rp, em, (nrem - 1) // 2, fin_n)
-    p2 = px.kth_remaining_count(rp, em, nrem // 2, fin_n)
-    out_img = jnp.where(nrem > 0, 0.5 * (st.vs[k, pix, p1] + st.vs[k, pix, p2]), nan)
+    out_img, nrem = px.median_excluding_frames(st.vs[k], st.rank_p[k], fin_n, fi[o_ex], m_ex)
     # the baseline and statistic options are runtime flags (one compiled program for all of
     # them): both variants are computed and one is selected
     local, use_median = a["local"], a["median"]
@@ -538,15 +530,7 @@ def _skipped_sector(g, sp: sx.StampPrep) -> CheckResult:
         why = "insufficient in/out-of-transit cadences for pixel depth map (no in-transit cadences)"
     else:
         why = "insufficient in/out-of-transit cadences for pixel depth map (no out-of-transit cadences)"
-    r = skipped_result(ID, NAME, "INSUFFICIENT_DATA", notes=[why, *stamp.notes])
-    r.verdict = "insufficient"
-    r.raw = {
-        "status": "insufficient_data",
-        "error": why,
-        "tpf_shape": list(stamp.shape),
-        "sector": stamp.sector,
-    }
-    return r
+    return sx.insufficient_result(ID, NAME, why, stamp)
 
 
 def _reference_block(g, sp: sx.StampPrep, overlap: dict) -> tuple[dict, list[str], float]:

@@ -51,6 +51,7 @@ __all__ = [
     "median_of_kth",
     "sorted_subset_median",
     "sorted_bin_medians",
+    "ranked_bin_medians",
     "take_rows",
     "bisect",
     "bisect_steps",
@@ -239,6 +240,26 @@ def sorted_bin_medians(sorted_x, bins, n_bins: int):
     start = jnp.cumsum(count) - count
     lo = v[jnp.clip(start + (count - 1) // 2, 0, n - 1)]
     hi = v[jnp.clip(start + count // 2, 0, n - 1)]
+    return jnp.where(count > 0, 0.5 * (lo + hi), jnp.nan), count
+
+
+def ranked_bin_medians(sorted_x, ranks, bins, n_bins: int):
+    """numpy medians of a subset of one ascending row (N,) grouped by bins: ``ranks`` (M,)
+    are the subset's distinct positions in ``sorted_x`` and ``bins`` (M,) int in ``[0, n_bins]``
+    (``n_bins`` = left out).  One integer sort of ``bin << bits | rank`` orders each bin's
+    values (the subset is never gathered and sorted by value).  Returns ``(median, count)``,
+    (n_bins,) each (NaN, 0 for an empty bin)."""
+    n = sorted_x.shape[-1]
+    bits = max(1, (n - 1).bit_length())
+    b = jnp.clip(bins, 0, n_bins)
+    dt = jnp.int32 if bits + (n_bins + 1).bit_length() <= 31 else jnp.int64
+    key = jnp.sort((b.astype(dt) << bits) | ranks.astype(dt))
+    r = (key & ((1 << bits) - 1)).astype(jnp.int32)
+    count = jnp.zeros(n_bins + 1, jnp.int32).at[b].add(1)[:n_bins]
+    start = jnp.cumsum(count) - count
+    m = r.shape[-1]
+    lo = sorted_x[r[jnp.clip(start + (count - 1) // 2, 0, m - 1)]]
+    hi = sorted_x[r[jnp.clip(start + count // 2, 0, m - 1)]]
     return jnp.where(count > 0, 0.5 * (lo + hi), jnp.nan), count
 
 

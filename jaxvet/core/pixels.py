@@ -39,6 +39,8 @@ __all__ = [
     "kth_remaining_count",
     "kth_distance",
     "compact",
+    "frames_median",
+    "median_excluding_frames",
     "lower_bound",
     "inverse_variance_combine",
     "jackknife_centroid",
@@ -275,6 +277,28 @@ def compact(mask, width: int):
     n = jnp.sum(mask, axis=-1, dtype=jnp.int32)
     valid = jnp.arange(width, dtype=jnp.int32) < n[..., None]
     return jnp.where(valid, out, 0), valid
+
+
+def frames_median(flux_k, idx, m):
+    """Per-pixel nanmedian of the frames ``idx[m]`` of one stamp's ``flux_k`` (T, P): (P,)
+    medians and finite counts (NaN, 0 for a pixel with no finite value)."""
+    pix = jnp.arange(flux_k.shape[1])
+    v = flux_k[idx[:, None], pix[None, :]]  # (M, P)
+    mv = m[:, None] & jnp.isfinite(v)
+    return masked_median(v.T, mv.T), jnp.sum(mv, axis=0, dtype=jnp.int32)
+
+
+def median_excluding_frames(vs_k, rank_k, n_fin_k, idx, m):
+    """Per-pixel nanmedian of every valid cadence except the frames ``idx[m]``, from one
+    stamp's sorted pixel series (:class:`PixelStats` ``vs``/``rank_p``/``n_fin`` rows): (P,)
+    medians and remaining counts, without sorting anything per call (:func:`kth_remaining_count`)."""
+    pix = jnp.arange(vs_k.shape[0])
+    rp = rank_k[pix[:, None], idx[None, :]]  # (P, M)
+    em = m[None, :] & (rp < n_fin_k[:, None])
+    nrem = n_fin_k - jnp.sum(em, axis=1, dtype=jnp.int32)
+    p1 = kth_remaining_count(rp, em, (nrem - 1) // 2, n_fin_k)
+    p2 = kth_remaining_count(rp, em, nrem // 2, n_fin_k)
+    return jnp.where(nrem > 0, 0.5 * (vs_k[pix, p1] + vs_k[pix, p2]), jnp.nan), nrem
 
 
 def lower_bound(pred, lo, hi, n_bits: int):

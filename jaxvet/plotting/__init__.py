@@ -23,6 +23,7 @@ PLOTTERS = {
     "V05": "v05:plot_transit_shape",
     "V08": "pixels:plot_centroid_shift",
     "V09": "pixels:plot_difference_image",
+    "V10": "apertures:plot_aperture_dependence",
     "V11": "v11:plot_modshift",
     "V12": "v12:plot_sweet",
     "V13": "v13:plot_data_gaps",
@@ -31,6 +32,7 @@ PLOTTERS = {
     "V17": "ephemeris:plot_ephemeris_reliability",
     "V18": "ephemeris:plot_ephemeris_sensitivity",
     "V19": "v16_v19:plot_alias_diagnostics",
+    "V20": "apertures:plot_ghost_features",
     "V21": "v21:plot_sector_consistency",
     "V25": "pixels:plot_localization_consistency",
 }
