@@ -297,3 +297,50 @@ def test_disposition_plot(tmp_path):
                                                                  "period")}
     axes = plot_disposition_rates(summary)
     assert len(axes[0].lines) > 0 and len(axes[2].patches) == 2
+
+
+@pytest.fixture(scope="module")
+def sim_csv(tmp_path_factory):
+    from jaxvet.synthetic.lightcurves import inject_transits, simulate_lightcurve
+
+    lc = inject_transits(simulate_lightcurve(5, sectors=(30, 31)), 3.1, 2001.0, 2.5, 2500.0, seed=3)
+    paths = []
+    for s in (30, 31):
+        sel = lc.sector == s
+        p = tmp_path_factory.mktemp("lc") / f"sector{s}_pdcsap.csv"
+        cols = (lc.time[sel].tolist(), lc.flux[sel].tolist(), lc.flux_err[sel].tolist())
+        rows = "".join(f"{t!r},{f!r},{e!r},0\n" for t, f, e in zip(*cols, strict=True))
+        p.write_text(f"# tic_id: 1\n# sector: {s}\n#\ntime_btjd,flux,flux_err,quality\n{rows}")
+        paths.append(str(p))
+    return paths
+
+
+CAND = ["--period", "3.1", "--t0", "2001.0", "--duration-hours", "2.5"]
+
+
+def test_cli_rejects_a_bad_policy_before_vetting(sim_csv, tmp_path, capsys):
+    from jaxvet.cli.main import main
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\nversion = "1"\n[[rules]]\ncode = "A"\ncheck = "V21"\nclass = "EB"\n'
+                   'verdict = ["warn"]\n')
+    assert main(["vet", *sim_csv, *CAND, "--checks", "V21", "--policy", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "class" in err and "'EB'" in err and "bad.toml" in err
+
+
+def test_cli_and_vet_use_the_given_policy(sim_csv, tmp_path, capsys):
+    from jaxvet.cli.main import main
+
+    pol = tmp_path / "p.json"
+    pol.write_text(json.dumps({"name": "t", "version": "9", "min_contributing": 1, "rules": [
+        {"code": "ANY_V21", "check": "V21", "class": "FA", "all": [["chi2_p_value", ">=", 0.0]]}]}))
+    out = tmp_path / "out.json"
+    assert main(["vet", *sim_csv, *CAND, "--checks", "V21", "--policy", str(pol), "--json", str(out),
+                 "--table", str(tmp_path / "t.csv"), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "disposition FA (ANY_V21) [t@9]" in text
+    doc = json.loads(out.read_text())
+    assert doc["candidates"][0]["disposition"] == {"class": "FA", "reasons": ["ANY_V21"], "policy": "t@9",
+                                                   "checks_used": ["V21"]}
+    assert "disposition_reasons" in (tmp_path / "t.csv").read_text().splitlines()[0]
