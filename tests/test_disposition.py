@@ -344,3 +344,43 @@ def test_cli_and_vet_use_the_given_policy(sim_csv, tmp_path, capsys):
     assert doc["candidates"][0]["disposition"] == {"class": "FA", "reasons": ["ANY_V21"], "policy": "t@9",
                                                    "checks_used": ["V21"]}
     assert "disposition_reasons" in (tmp_path / "t.csv").read_text().splitlines()[0]
+
+
+def test_tiny_campaign_dispositions_are_deterministic(monkeypatch):
+    """Two runs of a tiny campaign (a stand-in odd/even check, a policy on it): the same rows'
+    dispositions and the same ``disposition_rates``."""
+    import jaxvet.disposition as disposition
+    from jaxvet.campaigns.lightcurve import run_campaign
+    from jaxvet.checks import register, unregister
+    from jaxvet.engine.context import CheckSpec
+    from jaxvet.results import STATUS_NAMES, VERDICT_NAMES
+    from jaxvet.synthetic.lightcurves import simulate_lightcurve
+
+    from .test_campaign import _fake_compute
+
+    def fmt(ctx, opts, a):
+        n = ctx.n_candidates
+        return [CheckResult(id="XDISP", name="x", status=STATUS_NAMES[int(a["status"][i])],
+                            verdict=VERDICT_NAMES[int(a["verdict"][i])] if a["verdict"][i] >= 0 else None,
+                            metrics={"delta_sigma": float(a["delta_sigma"][i])}) for i in range(n)]
+
+    spec = register(CheckSpec(id="XDISP", name="x", compute=_fake_compute, format=fmt,
+                              summary_metrics=("delta_sigma",)))
+    try:
+        pol = policy_from_dict({"name": "tiny", "version": "1", "min_contributing": 1, "rules": [
+            {"code": "XOE", "check": "XDISP", "class": "FP", "all": [["delta_sigma", ">", 3.0]]}]})
+        monkeypatch.setattr(disposition, "default_policy", lambda: pol)
+        lc = simulate_lightcurve(0, sectors=(1, 2), cadence_min=30.0, white_ppm=300.0, target="SMALL")
+        kw = dict(n_injections=24, checks=[spec], chunk_size=8, plots=False, progress=False, seed=4,
+                  injection=dict(period_days="1:5:log", duration_hours="1:4", snr="5:60:log"))
+        a, b = run_campaign(lc, **kw), run_campaign(lc, **kw)
+    finally:
+        unregister("XDISP")
+    assert list(a["disposition"]) == list(b["disposition"])
+    assert set(a["disposition"]) <= {"PC", "FP", "undetermined"} and "FP" in set(a["disposition"])
+    sa, sb = a.meta["summary"], b.meta["summary"]
+    assert sa["disposition_rates"] == sb["disposition_rates"] and sa["disposition_policy"] == "tiny@1"
+    assert sum(r["n"] for r in sa["disposition_rates"]) == 24
+    assert sa["disposition_effectiveness"] is None
+    fp = np.asarray(a["disposition"]) == "FP"
+    np.testing.assert_array_equal(fp, np.asarray(a["XDISP_delta_sigma"]) > 3.0)
