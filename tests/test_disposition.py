@@ -74,7 +74,8 @@ CASES = [
     ("GHOST", with_("V20", ghost_like_score=0.85), [], "FA"),
     ("SCATTERED_LIGHT", with_("V20", scattered_light_risk=0.9), [], "FA"),
     ("DEPTH_INSTABILITY", with_("V04", "fail", chi2_box_reduced=40.0, rms_scatter=0.6), [], "FA"),
-    ("NOT_UNIQUE", with_("V11b", ms1=-0.5), [], "FA"),
+    ("NOT_UNIQUE", with_("V11b", ms2=-0.5), [], "FA"),
+    ("WEAK_VS_RED_NOISE", with_("V11b", ms1=-0.5), [], "PC"),
     ("OOT_SINUSOID", with_("V12", snr_half_period=80.0), [], "FA"),
     ("TRANSITS_IN_GAPS", with_("V13", n_epochs_missing_ge_0p25_in_coverage=7), [], "FA"),
     ("MODEL_PREFERS_SINUSOID", with_("V16", winner="transit_sinusoid", model_competition_label="SINUSOID"),
@@ -95,7 +96,7 @@ def test_known_truth_case_per_reason_code(code, results, flags, klass):
     d = dispose(results, flags)
     assert code in d["reasons"]
     assert d["class"] == klass
-    assert d["policy"] == "jaxvet-default@1"
+    assert d["policy"] == "jaxvet-default@2"
 
 
 def test_clean_results_are_pc_and_priorities_order_the_classes():
@@ -236,10 +237,10 @@ def test_json_table_summary_and_sheet_carry_the_disposition(tmp_path):
     validate_report(doc)
     t = rep.to_table()
     assert list(t["disposition"]) == ["PC", "FP"] and t["disposition_reasons"][1] == "V_SHAPE"
-    assert set(t["disposition_policy"]) == {"jaxvet-default@1"}
+    assert set(t["disposition_policy"]) == {"jaxvet-default@2"}
     text = format_summary(rep)
-    assert "  planet: disposition PC [jaxvet-default@1]" in text
-    assert "  eb: disposition FP (V_SHAPE) [jaxvet-default@1]" in text
+    assert "  planet: disposition PC [jaxvet-default@2]" in text
+    assert "  eb: disposition FP (V_SHAPE) [jaxvet-default@2]" in text
     import matplotlib
 
     matplotlib.use("Agg")
@@ -291,7 +292,7 @@ def test_disposition_plot(tmp_path):
     from jaxvet.plotting.campaign import plot_disposition_rates
 
     t = _table()
-    summary = {"disposition_policy": "jaxvet-default@1",
+    summary = {"disposition_policy": "jaxvet-default@2",
                "disposition_rates": disposition_rates(t, ("planet", "eb"), (0.0, 10.0, 20.0, np.inf)),
                "disposition_rates_by_period": disposition_rates(t, ("planet", "eb"), (0.0, 5.0, np.inf),
                                                                  "period")}
