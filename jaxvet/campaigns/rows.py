@@ -4,7 +4,8 @@ The ``K`` injected rows and candidates of a chunk are built on the device in one
 (:func:`jaxvet.campaigns.injection.build_injection_batch`); every check is dispatched on them
 (the checks in threads, as :func:`jaxvet.vet` does), and the results of all checks come back
 to the host in one copy per chunk.  Host views of the injected light curves and candidates are
-built only if a check asks for them.
+built only if a check asks for them.  Each row gets its ``disposition`` (class and reasons) from
+the shipped policy on the formatted results of the checks that policy names.
 """
 
 from __future__ import annotations
@@ -123,6 +124,25 @@ def _status_columns(spec: CheckSpec, host, n: int, cols: dict) -> None:
         cols[f"{spec.id}_{m}"] = np.asarray([str(x) for x in v], dtype=object) if v.dtype == object else v
 
 
+def _disposition_columns(ctx: VetContext, specs: Sequence[CheckSpec], host: Mapping[str, Any],
+                         opts: Mapping[str, Any], n: int, cols: dict) -> None:
+    """``disposition`` and ``disposition_reasons`` columns: the default policy
+    (:mod:`jaxvet.disposition`) on each row's formatted results of the policy's checks (a
+    campaign has no run-level signal flags; a check that errored contributes nothing)."""
+    from jaxvet.disposition import default_policy, dispose_many
+
+    policy = default_policy()
+    wanted = set(policy.checks())
+    results: list[dict] = [{} for _ in range(n)]
+    for spec in specs:
+        if spec.id in wanted and host.get(spec.id) is not None:
+            for j, r in enumerate(spec.finish(ctx, host[spec.id], opts.get(spec.id))[:n]):
+                results[j][spec.id] = r
+    disp = dispose_many(results, None, policy)
+    cols["disposition"] = np.asarray([d["class"] for d in disp], dtype=object)
+    cols["disposition_reasons"] = np.asarray([";".join(d["reasons"]) for d in disp], dtype=object)
+
+
 def vet_chunk(
     ctx: VetContext,
     specs: Sequence[CheckSpec],
@@ -214,6 +234,9 @@ def chunk_rows(c: int, cfg, specs: Sequence[CheckSpec], opts: Mapping[str, Any],
         # wall seconds of each check's dispatch (they overlap when the checks run in threads)
         check_seconds[spec.id] = check_seconds.get(spec.id, 0.0) + seconds[spec.id]
         _status_columns(spec, host.get(spec.id), n, cols)
+    t = time.perf_counter()
+    _disposition_columns(ctx, specs, host, opts, n, cols)
+    check_seconds["disposition"] = check_seconds.get("disposition", 0.0) + time.perf_counter() - t
     if record_errors:
         msg = "; ".join(f"{cid}: {e}" for cid, e in errors.items())
         cols["error"] = np.asarray([msg] * n, dtype=object)

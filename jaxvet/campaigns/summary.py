@@ -4,6 +4,12 @@
 ``n`` is 0); ``n_insufficient`` counts ``insufficient`` verdicts; ``n_no_verdict`` the checks
 that ran but give no verdict; ``n_not_ok`` the skipped or errored checks; ``n_total`` every row
 of the selection.  Bins are half-open ``[lo, hi)``; ``hi = None`` in JSON is an open bin.
+
+Dispositions (docs/disposition.md): ``disposition_rates`` counts the rows' classes per kind and
+SNR bin (one row with ``snr_bin`` None per false-alarm kind, :data:`FALSE_ALARM_KINDS`);
+``disposition_effectiveness`` is the Kepler DR25 effectiveness E, the fraction of false alarms
+not called PC (Thompson et al. 2018, ApJS 235, 38), and :func:`estimated_reliability` turns E
+into the reliability of a list of observed candidates.
 """
 
 from __future__ import annotations
@@ -25,7 +31,18 @@ __all__ = [
     "bins_json",
     "parse_bins",
     "column",
+    "FALSE_ALARM_KINDS",
+    "disposition_counts",
+    "disposition_rates",
+    "disposition_effectiveness",
+    "estimated_reliability",
+    "report_reliability",
 ]
+
+#: campaign kinds whose rows hold no true transit (an inverted or block-scrambled light curve):
+#: their candidates are false alarms by construction
+FALSE_ALARM_KINDS = ("inverted", "scrambled")
+_DISPOSITION_CLASSES = ("PC", "FP", "FA", "undetermined")
 
 DEFAULT_SNR_BINS = (0.0, 3.0, 5.0, 7.1, 10.0, 15.0, 20.0, 30.0, 50.0, 100.0, math.inf)
 DEFAULT_PERIOD_BINS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, math.inf)
@@ -102,6 +119,80 @@ def campaign_rates(table, checks: Sequence[str], kinds: Sequence[str], bins, by:
     return out
 
 
+def disposition_counts(classes: np.ndarray) -> dict[str, int]:
+    """``{"n", "n_PC", "n_FP", "n_FA", "n_undetermined"}`` of an array of class names."""
+    out = {"n": int(classes.size)}
+    for c in _DISPOSITION_CLASSES:
+        out[f"n_{c}"] = int(np.sum(classes == c))
+    return out
+
+
+def _kinds(table, kinds: Sequence[str]) -> list[str]:
+    present = [str(k) for k in dict.fromkeys(column(table, "kind").astype(str).tolist())]
+    return list(dict.fromkeys([*kinds, *present]))
+
+
+def disposition_rates(table, kinds: Sequence[str], bins, by: str = "snr") -> list[dict]:
+    """Per (kind, bin of ``by``: ``"snr"`` or ``"period"``): :func:`disposition_counts` of the
+    ``disposition`` column; a false-alarm kind (:data:`FALSE_ALARM_KINDS`) gets one row with
+    the bin None (its SNR is that of a search peak, not of an injected signal)."""
+    x = column(table, "snr" if by == "snr" else "period_days").astype(float)
+    kind = column(table, "kind").astype(str)
+    cls = column(table, "disposition").astype(str)
+    key = "snr_bin" if by == "snr" else "period_bin"
+    out = []
+    for k in _kinds(table, kinds):
+        if k in FALSE_ALARM_KINDS:
+            out.append({"kind": k, key: None, **disposition_counts(cls[kind == k])})
+            continue
+        for lo, hi in zip(bins[:-1], bins[1:], strict=True):
+            sel = (kind == k) & (x >= lo) & (x < hi)
+            edges = [float(lo), None if not math.isfinite(hi) else float(hi)]
+            out.append({"kind": k, key: edges, **disposition_counts(cls[sel])})
+    return out
+
+
+def disposition_effectiveness(table) -> dict | None:
+    """DR25 effectiveness: the fraction of false-alarm rows (:data:`FALSE_ALARM_KINDS`) not
+    dispositioned PC, overall and per kind; None when the table has no false-alarm rows."""
+    kind = column(table, "kind").astype(str)
+    cls = column(table, "disposition").astype(str)
+    fa = np.isin(kind, FALSE_ALARM_KINDS)
+    if not fa.any():
+        return None
+
+    def eff(sel):
+        n = int(sel.sum())
+        return {"n": n, "n_not_PC": int(np.sum(sel & (cls != "PC"))),
+                "effectiveness": float(np.sum(sel & (cls != "PC")) / n) if n else None}
+
+    return {**eff(fa), "by_kind": {k: eff(kind == k) for k in FALSE_ALARM_KINDS if (kind == k).any()}}
+
+
+def estimated_reliability(n_pc_obs: int, n_fp_obs: int, effectiveness: float) -> float | None:
+    """Reliability of a list of observed PCs (Thompson et al. 2018, ApJS 235, 38):
+    ``R = 1 - (N_FP / N_PC) (1 - E) / E``.
+
+    ``n_pc_obs``: candidates of the list called PC; ``n_fp_obs``: those called false alarms
+    (the population E measures); ``effectiveness`` E: :func:`disposition_effectiveness`.  The
+    fraction of the list's PCs that are not false alarms, under the assumption that false
+    alarms in the list resemble the campaign's inverted and scrambled ones.  None when there is
+    no PC or E is 0; can be negative when E is poorly measured (few false-alarm rows).
+    """
+    if n_pc_obs <= 0 or not effectiveness or effectiveness <= 0:
+        return None
+    return 1.0 - (n_fp_obs / n_pc_obs) * (1.0 - effectiveness) / effectiveness
+
+
+def report_reliability(report, effectiveness: float, classes: Sequence[str] = ("FA",)) -> float | None:
+    """:func:`estimated_reliability` of a :class:`~jaxvet.outputs.VetReport`'s candidates: N_PC
+    its PCs, N_FP those whose class is in ``classes`` (default the false alarms, ``FA``)."""
+    if report.dispositions is None:
+        raise JaxvetInputError("report_reliability: the report has no dispositions (vet with a policy)")
+    got = [d["class"] for d in report.dispositions]
+    return estimated_reliability(got.count("PC"), sum(got.count(c) for c in classes), effectiveness)
+
+
 def summarize(table, config, timing: Mapping[str, Any] | None = None) -> dict:
     """The summary dictionary of a light-curve campaign (``summary.json``).
 
@@ -112,6 +203,17 @@ def summarize(table, config, timing: Mapping[str, Any] | None = None) -> dict:
     overall = campaign_rates(table, checks, kinds, (-math.inf, math.inf))
     for row in overall:
         row.pop("snr_bin", None)
+    names = table.column_names if hasattr(table, "column_names") else list(getattr(table, "colnames", table))
+    disp = {}
+    if "disposition" in names:
+        from jaxvet.disposition import default_policy
+
+        disp = {
+            "disposition_policy": default_policy().id,
+            "disposition_rates": disposition_rates(table, kinds, config.snr_bins, by="snr"),
+            "disposition_rates_by_period": disposition_rates(table, kinds, config.period_bins, by="period"),
+            "disposition_effectiveness": disposition_effectiveness(table),
+        }
     return {
         "schema_version": 1,
         "n_rows": int(table.num_rows if hasattr(table, "num_rows") else len(table)),
@@ -121,6 +223,7 @@ def summarize(table, config, timing: Mapping[str, Any] | None = None) -> dict:
         "rates": campaign_rates(table, checks, kinds, config.snr_bins, by="snr"),
         "rates_by_period": campaign_rates(table, checks, kinds, config.period_bins, by="period"),
         "overall": overall,
+        **disp,
         "config": config.to_dict(),
         "timing": dict(timing or {}),
     }

@@ -125,6 +125,11 @@ def _add_vet(sub):
         "point-to-point scatter ('estimate', default) or kept ('keep')",
     )
     p.add_argument("--chunk-size", type=int, default=1024, help="candidates per batch (default 1024)")
+    p.add_argument(
+        "--policy",
+        metavar="FILE",
+        help="disposition policy, .toml or .json (default: the shipped jaxvet-default; docs/disposition.md)",
+    )
     _add_outputs(p)
     p.set_defaults(func=cmd_vet)
 
@@ -469,7 +474,7 @@ def _write_outputs(args, report, extra: dict, json_stdout: bool) -> None:
         _say(f"wrote {args.json}", True)
 
 
-def _vet(vet, lc, candidates, checks, tpfs, args, options, masks, mask_pad, detrend):
+def _vet(vet, lc, candidates, checks, tpfs, args, options, masks, mask_pad, detrend, policy=None):
     """:func:`jaxvet.vet` with the command line's arguments."""
     return vet(
         lc,
@@ -485,12 +490,14 @@ def _vet(vet, lc, candidates, checks, tpfs, args, options, masks, mask_pad, detr
         mask_pad=mask_pad,
         detrend=detrend,
         variability_threshold=args.variability_threshold,
+        policy=policy,
     )
 
 
 def cmd_vet(args) -> int:
     from jaxvet.checks import resolve_checks
     from jaxvet.cli.ephemeris import data_missions, period_hints, units_label
+    from jaxvet.disposition import resolve_policy
     from jaxvet.engine.runner import resolve_options, vet
     from jaxvet.io import parse_sector_list, read_lightcurves
     from jaxvet.outputs.table import TABLE_FORMATS
@@ -500,6 +507,7 @@ def cmd_vet(args) -> int:
     checks = resolve_checks(args.checks)  # unknown ids and options fail before any file is read
     options = parse_options(args.option)
     resolve_options(sorted(set(checks) | set(options)), options)
+    policy = resolve_policy(args.policy)  # a bad policy file fails before any file is read
     if args.table and Path(args.table).suffix.lower() not in TABLE_FORMATS:
         raise JaxvetInputError(
             f"--table {args.table!r}: unknown extension; use one of {', '.join(sorted(TABLE_FORMATS))}"
@@ -532,7 +540,7 @@ def cmd_vet(args) -> int:
         )
     with warnings.catch_warnings():  # period_hints above already said it in CLI words
         warnings.simplefilter("ignore", NoTransitWarning)
-        report = _vet(vet, lc, candidates, checks, tpfs, args, options, masks, mask_pad, detrend)
+        report = _vet(vet, lc, candidates, checks, tpfs, args, options, masks, mask_pad, detrend, policy)
     _say_detrending(report, args.quiet)
     if report.masking is not None and not args.quiet:
         n_pts = [r["n_masked_points"] for r in report.masking["candidates"]]

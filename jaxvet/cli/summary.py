@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from jaxvet.checks import headline_metrics
 
-__all__ = ["format_summary", "headline_line", "signal_line", "DETAIL_MAX_CANDIDATES"]
+__all__ = ["format_summary", "headline_line", "signal_line", "disposition_line", "DETAIL_MAX_CANDIDATES"]
 
 #: up to this many candidates, the summary adds one line of headline metrics per candidate
 DETAIL_MAX_CANDIDATES = 20
@@ -41,6 +41,18 @@ def signal_line(report, i: int) -> str:
     return f"  {c.id or str(i)}: {', '.join(flags)} ({what}, {n_tr} transit(s) on the data)"
 
 
+def disposition_line(report, i: int) -> str:
+    """``"  <id>: disposition FP (ODD_EVEN, V_SHAPE) [jaxvet-default@2]"``, or ``""`` when the
+    run did not disposition its candidates."""
+    disp = getattr(report, "dispositions", None)
+    if disp is None:
+        return ""
+    d = disp[i]
+    c = report.candidates[i]
+    why = f" ({', '.join(d['reasons'])})" if d["reasons"] else ""
+    return f"  {c.id or str(i)}: disposition {d['class']}{why} [{d['policy']}]"
+
+
 def format_summary(report, *, details: bool | None = None) -> str:
     """A readable table: one line per candidate (period, duration, depth, then the verdict or
     status of each check); with ``details`` (default: up to :data:`DETAIL_MAX_CANDIDATES`
@@ -64,6 +76,10 @@ def format_summary(report, *, details: bool | None = None) -> str:
         )
     for i in range(len(report.candidates)):
         line = signal_line(report, i)
+        if line:
+            lines.append(line)
+    for i in range(len(report.candidates)):
+        line = disposition_line(report, i)
         if line:
             lines.append(line)
     if details is None:

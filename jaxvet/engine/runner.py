@@ -29,6 +29,7 @@ from jaxvet import detrending as dt
 from jaxvet.checks import get_check, resolve_checks
 from jaxvet.core.depth import sector_transit_depths
 from jaxvet.data import Candidate, CandidateBatch, LightCurve, LightCurveBatch, bucket_size
+from jaxvet.disposition import dispose_many, resolve_policy
 from jaxvet.engine.chunks import ShapeLadder
 from jaxvet.engine.context import RunCache, VetContext, to_host
 from jaxvet.engine.signal import count_transits, no_transit_messages, signal_records
@@ -253,6 +254,7 @@ def vet(
     mask_others: bool = False,
     mask_pad: float | None = None,
     detrend: Any = None, variability_threshold: float | None = dt.DEFAULT_VARIABILITY_THRESHOLD,
+    policy: Any = None,
 ) -> VetReport:
     """Run ``checks`` on every candidate; candidates are batched ``chunk_size`` at a time.
 
@@ -283,7 +285,8 @@ def vet(
     window to ``(1 + mask_pad)`` durations.  Masked cadences are invalid for every check; the
     report's ``masking`` records the masks and, per candidate, which applied and how many
     valid cadences they removed.  Masks do not apply to pixel stamps (``tpfs``).
-    ``detrend`` and ``variability_threshold``: :func:`jaxvet.detrending.detrend_step`.
+    ``detrend`` and ``variability_threshold``: :func:`jaxvet.detrending.detrend_step`.  ``policy``:
+    the disposition policy (:func:`jaxvet.disposition.resolve_policy`), ``report.dispositions``.
     """
     if isinstance(lightcurves, LightCurve):
         lightcurves = [lightcurves]
@@ -295,6 +298,7 @@ def vet(
     ids = resolve_checks(checks)
     run_ids = _with_requirements(ids)
     opts = resolve_options(run_ids, options)
+    policy = resolve_policy(policy)
     n = len(candidates)
     li = np.broadcast_to(np.asarray(lc_index, dtype=np.int64), (n,))
     if np.any(li < 0) or np.any(li >= len(lightcurves)):
@@ -345,8 +349,7 @@ def vet(
     if bar is not None:
         bar.close()
     signal = signal_records(*measured.T, n_transits) if estimate_depth else None
-    return VetReport(
-        candidates=candidates, checks=ids, results=results, depth_estimates_ppm=depths, masking=masking,
-        signal=signal,
-        **step.report(lcb, candidates, li, results),
-    )
+    report = VetReport(candidates=candidates, checks=ids, results=results, depth_estimates_ppm=depths,
+                       masking=masking, signal=signal, **step.report(lcb, candidates, li, results))
+    report.dispositions = dispose_many(results, [report.flags(i) for i in range(n)], policy)
+    return report

@@ -43,6 +43,9 @@ class VetReport:
     #: per candidate: the out-of-transit variability measurement and its ``flag``
     #: (:func:`jaxvet.detrending.assess_variability`), or None when not assessed
     variability: list[dict[str, Any]] | None = None
+    #: per candidate: ``{"class", "reasons", "policy", "checks_used"}`` from the run's
+    #: disposition policy (:mod:`jaxvet.disposition`), or None when not dispositioned
+    dispositions: list[dict[str, Any]] | None = None
 
     def __len__(self) -> int:
         return len(self.candidates)
@@ -92,6 +95,8 @@ class VetReport:
                 out[-1]["detrending"] = self.detrending["candidates"][i]
             if self.variability is not None:
                 out[-1]["variability"] = self.variability[i]
+            if self.dispositions is not None:
+                out[-1]["disposition"] = self.dispositions[i]
         doc = {
             "jaxvet_version": __version__,
             "schema_version": SCHEMA_VERSION,

@@ -9,7 +9,9 @@ check ``<ID>_status``, ``<ID>_verdict``, ``<ID>_flags`` (the flags joined with `
 NaN in a numeric column (an integer metric with a missing value becomes a float column), masked
 in a boolean column and empty in a text column.  After the checks: ``variability_sigma_var_ppm``,
 ``variability_ratio`` and ``variability_flag`` (docs/detrending.md) and, when the run detrended,
-``detrend_window_days``.
+``detrend_window_days``; when the run dispositioned its candidates (docs/disposition.md):
+``disposition`` (``PC``/``FP``/``FA``/``undetermined``), ``disposition_reasons`` (the reason
+codes joined with ``;``) and ``disposition_policy`` (``name@version``).
 Units follow the metric's name (``_days``, ``_hours``, ``_btjd``: time; ``_pixels``/``_px``:
 pixels; ``_arcsec``, ``_deg``); ``_ppm`` columns are parts per million (described, no unit).
 """
@@ -111,6 +113,10 @@ def report_table(report):
         cols[f"variability_{key}"] = [v[key] for v in report.variability]
     if report.detrending is not None:
         cols["detrend_window_days"] = [d["window_days"] for d in report.detrending["candidates"]]
+    if getattr(report, "dispositions", None) is not None:
+        cols["disposition"] = [d["class"] for d in report.dispositions]
+        cols["disposition_reasons"] = [";".join(d["reasons"]) for d in report.dispositions]
+        cols["disposition_policy"] = [d["policy"] for d in report.dispositions]
     t = Table()
     for name, vals in cols.items():
         col = _column(vals)

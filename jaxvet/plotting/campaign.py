@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_campaign_rates", "save_campaign_plots", "wilson_interval"]
+__all__ = ["plot_campaign_rates", "plot_disposition_rates", "save_campaign_plots", "wilson_interval"]
 
 _KIND_STYLE = {
     "planet": ("-", "o", "planets kept"),
@@ -119,8 +119,68 @@ def plot_campaign_rates(summary: dict, x: str = "snr", checks=None, ax=None):
     return ax
 
 
+def _disposition_curve(ax, rows, key, kind, want, label, style):
+    sel = [r for r in rows if r["kind"] == kind and r[key] is not None and r["n"] > 0]
+    if not sel:
+        return False
+    xs = np.array([_centre(r[key][0], r[key][1], True) for r in sel])
+    n = np.array([r["n"] for r in sel], float)
+    k = np.array([sum(r[f"n_{c}"] for c in want) for r in sel], float)
+    y = k / n
+    lo, hi = wilson_interval(k, n)
+    ax.errorbar(xs, y, yerr=[np.clip(y - lo, 0, None), np.clip(hi - y, 0, None)], ls=style[0],
+                marker=style[1], ms=4, capsize=2, label=label)
+    return True
+
+
+def plot_disposition_rates(summary: dict, axes=None):
+    """Dispositions of a campaign (``summary["disposition_rates"]``): planets kept as PC against
+    injected SNR and period, EBs called FP against SNR, and each false-alarm kind's fraction not
+    called PC (the DR25 effectiveness).  Returns the three axes."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
+
+    if axes is None:
+        _, axes = plt.subplots(1, 3, figsize=(14, 4.5))
+    by_snr = summary.get("disposition_rates", [])
+    by_p = summary.get("disposition_rates_by_period", [])
+    policy = summary.get("disposition_policy", "")
+    _disposition_curve(axes[0], by_snr, "snr_bin", "planet", ("PC",), "planets kept (PC)", ("-", "o"))
+    _disposition_curve(axes[0], by_snr, "snr_bin", "eb", ("FP",), "EBs rejected (FP)", ("--", "s"))
+    _disposition_curve(axes[0], by_snr, "snr_bin", "eb", ("FP", "FA"), "EBs not PC", (":", "^"))
+    _disposition_curve(axes[1], by_p, "period_bin", "planet", ("PC",), "planets kept (PC)", ("-", "o"))
+    _disposition_curve(axes[1], by_p, "period_bin", "eb", ("FP",), "EBs rejected (FP)", ("--", "s"))
+    for ax, label in ((axes[0], "injected SNR"), (axes[1], "period [d]")):
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(FuncFormatter(_minor_label))
+        ax.set_xlabel(label)
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_ylabel("fraction of injections")
+        ax.grid(alpha=0.3, which="both")
+        if ax.lines:
+            ax.legend(fontsize=8)
+    fa = [r for r in by_snr if r.get("snr_bin", 0) is None and r["n"] > 0]
+    if fa:
+        n = np.array([r["n"] for r in fa], float)
+        k = n - np.array([r["n_PC"] for r in fa], float)
+        lo, hi = wilson_interval(k, n)
+        y = k / n
+        axes[2].bar(range(len(fa)), y, yerr=[np.clip(y - lo, 0, None), np.clip(hi - y, 0, None)], capsize=3)
+        axes[2].set_xticks(range(len(fa)), [f"{r['kind']} (n={r['n']})" for r in fa])
+    else:
+        axes[2].text(0.5, 0.5, "no false-alarm rows", transform=axes[2].transAxes, ha="center")
+    axes[2].set_ylim(0, 1.03)
+    axes[2].set_ylabel("false alarms not called PC")
+    axes[0].set_title(f"dispositions vs SNR [{policy}]", fontsize=10)
+    axes[1].set_title("dispositions vs period", fontsize=10)
+    axes[2].set_title("false-alarm rejection (effectiveness)", fontsize=10)
+    return axes
+
+
 def save_campaign_plots(summary: dict, out_dir) -> list[Path]:
-    """Write ``rates_vs_snr.png`` and ``rates_vs_period.png`` into ``out_dir``."""
+    """Write ``rates_vs_snr.png`` and ``rates_vs_period.png`` into ``out_dir``, and
+    ``dispositions.png`` (:func:`plot_disposition_rates`) when the summary has dispositions."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -135,6 +195,15 @@ def save_campaign_plots(summary: dict, out_dir) -> list[Path]:
         fig.tight_layout()
         path = out_dir / name
         tmp = out_dir / f".{name}.tmp.png"
+        fig.savefig(tmp, dpi=110)
+        plt.close(fig)
+        tmp.replace(path)
+        written.append(path)
+    if summary.get("disposition_rates"):
+        fig, axes = plt.subplots(1, 3, figsize=(14, 4.5))
+        plot_disposition_rates(summary, axes=axes)
+        fig.tight_layout()
+        path, tmp = out_dir / "dispositions.png", out_dir / ".dispositions.tmp.png"
         fig.savefig(tmp, dpi=110)
         plt.close(fig)
         tmp.replace(path)

@@ -4,7 +4,8 @@
 by that check's plotter from ``raw["plot_data"]``): the phase-folded transit with the fitted
 trapezoid (V05), odd vs even transits (V01), the phase-0.5 window (V02), per-epoch depths (V04),
 per-sector depths (V21), the pixel panels (V09 difference image, V08 centroid shift) when stamps
-were given, and a table of every check's status, verdict and key metrics.  A panel whose check
+were given, and a table of every check's status, verdict and key metrics; under the title, the
+candidate's disposition (class, reason codes, policy; docs/disposition.md).  A panel whose check
 did not run or was skipped says so.  :func:`write_report` writes ``<id>.png`` and ``<id>.pdf``
 per candidate and ``index.html``, a table of all candidates sortable by any column, with
 thumbnails linking to the sheets.
@@ -103,6 +104,13 @@ def plot_sheet(report, index: int, *, fig=None):
     title = (f"{report.candidate_id(index)}   P = {c.period_days:.6g} d   t0 = {c.t0_btjd:.5f} BTJD   "
              f"D = {c.duration_hours:.3g} h" + (f"   depth = {depth:.4g} ppm" if depth is not None else ""))
     fig.suptitle(title, fontsize=11)
+    disp = getattr(report, "dispositions", None)
+    if disp is not None:
+        d = disp[index]
+        colour = {"PC": "#1a7f1a", "FP": "#b22222", "FA": "#b8860b"}.get(d["class"], "0.3")
+        why = f": {', '.join(d['reasons'])}" if d["reasons"] else ""
+        fig.text(0.5, 0.955, f"disposition {d['class']}{why}   [{d['policy']}]", ha="center", va="top",
+                 fontsize=9, color=colour, weight="bold")
     grid = fig.add_gridspec(3, 3, height_ratios=[1.0, 1.0, 0.9], hspace=0.45, wspace=0.28,
                             left=0.06, right=0.98, top=0.92, bottom=0.03)
     panels = list(PANELS)
@@ -154,7 +162,9 @@ _VERDICT_RANK = {"fail": 0, "warn": 1, "insufficient": 2, "pass": 3, None: 4}
 
 def _index_html(report, stems: list[str | None]) -> str:
     e = html.escape
-    head = ["sheet", "id", "period (d)", "duration (h)", "depth (ppm)", *report.checks]
+    disp = getattr(report, "dispositions", None)
+    head = ["sheet", "id", "period (d)", "duration (h)", "depth (ppm)",
+            *(["disposition"] if disp is not None else []), *report.checks]
     ths = "".join(f'<th onclick="sortBy({k})">{e(h)}</th>' for k, h in enumerate(head))
     body = []
     for i, stem in enumerate(stems):
@@ -165,6 +175,10 @@ def _index_html(report, stems: list[str | None]) -> str:
         cells = [f"<td>{thumb}</td>", f"<td>{e(report.candidate_id(i))}</td>",
                  f"<td>{c.period_days:.6g}</td>", f"<td>{c.duration_hours:.3g}</td>",
                  f"<td>{'' if depth is None else f'{depth:.4g}'}</td>"]
+        if disp is not None:
+            d = disp[i]
+            why = e("; ".join(d["reasons"]))
+            cells.append(f'<td class="d{e(d["class"])}" title="{why}">{e(d["class"])}</td>')
         for cid in report.checks:
             r = report.results[i].get(cid)
             v = None if r is None else r.verdict
@@ -173,7 +187,8 @@ def _index_html(report, stems: list[str | None]) -> str:
         body.append("<tr>" + "".join(cells) + "</tr>")
     style = ("body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
              "padding:3px 6px}th{cursor:pointer;background:#eee}.pass{background:#d9f2d9}"
-             ".warn{background:#fff2cc}.fail{background:#f8d0d0}.insufficient{background:#e6e6e6}")
+             ".warn{background:#fff2cc}.fail{background:#f8d0d0}.insufficient{background:#e6e6e6}"
+             ".dPC{background:#d9f2d9}.dFP{background:#f8d0d0}.dFA{background:#fff2cc}")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>jaxvet report</title>"
             f"<style>{style}</style><script>{_SORT_JS}</script></head><body>"
             f"<h1>jaxvet report: {len(report)} candidate(s)</h1>"

@@ -1,0 +1,76 @@
+"""Dispositions of the named real targets with the shipped policy (docs/disposition.md).
+
+TOI-5807.01 (4 TESS sectors), WASP-18 b (TESS S2 + S3, the exovetter files) and KOI-1003 (a
+Kepler Q2 eclipsing binary, at the period of its strongest astropy BoxLeastSquares peak).
+Writes benchmarks/results/disposition_targets.json with each target's class, reasons and the
+verdicts of the checks that ran.  Usage: ``python benchmarks/disposition_targets.py [--out PATH]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+import jaxvet
+from jaxvet.checks import available_checks, get_check
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("JAXVET_DATA_DIR", ROOT.parent / "shared" / "data"))
+
+
+def _bls_peak(lc, pmin=0.3, pmax=10.0):
+    from astropy.timeseries import BoxLeastSquares
+
+    t, f = np.asarray(lc.time)[lc.valid], np.asarray(lc.flux)[lc.valid]
+    durations = np.array([0.04, 0.08, 0.12, 0.2])
+    bls = BoxLeastSquares(t, f)
+    periods = np.exp(np.linspace(np.log(pmin), np.log(pmax), 20000))
+    res = bls.power(periods, durations, objective="snr")
+    k = int(np.argmax(res.power))
+    return float(res.period[k]), float(res.transit_time[k]), float(res.duration[k] * 24), float(res.power[k])
+
+
+def targets():
+    toi = DATA / "tic188646744"
+    lc_toi = jaxvet.read_lightcurves([str(toi / f"sector{s}_pdcsap.csv") for s in (55, 75, 82, 83)])
+    w18 = DATA / "tic100100827"
+    lc_w18 = jaxvet.read_lightcurves([str(w18 / "wasp18b.fits"), str(w18 / "wasp18b_flat_lightcurve.csv")])
+    lc_koi = jaxvet.read_lightcurve(str(DATA / "tic122374527" / "Kepler_Q2.csv"))
+    p, t0, d, power = _bls_peak(lc_koi)
+    return [
+        ("TOI-5807.01", lc_toi, jaxvet.Candidate(14.2423724, 3540.26317, 4.046, id="TOI-5807.01"), "PC"),
+        ("WASP-18 b", lc_w18, jaxvet.Candidate(0.9414526, 1375.169883, 2.1437, id="WASP-18b"), "PC"),
+        ("KOI-1003", lc_koi, jaxvet.Candidate(p, t0, d, id="KOI-1003-BLS"), "FP"),
+    ]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "disposition_targets.json"))
+    args = ap.parse_args()
+    checks = [c for c in available_checks() if not get_check(c).needs_tpf]
+    rows = []
+    for name, lc, cand, expected in targets():
+        t = time.perf_counter()
+        rep = jaxvet.vet(lc, [cand], checks, seed=0)
+        d = rep.dispositions[0]
+        rows.append({
+            "target": name, "expected": expected, "class": d["class"], "reasons": d["reasons"],
+            "policy": d["policy"], "candidate": {"period_days": cand.period_days, "t0_btjd": cand.t0_btjd,
+                                                 "duration_hours": cand.duration_hours},
+            "verdicts": {cid: (r.verdict or r.status) for cid, r in rep[0].items()},
+            "signal_snr": rep.signal[0]["snr"], "seconds": round(time.perf_counter() - t, 1),
+        })
+        print(f"{name}: {d['class']} (expected {expected}) reasons={d['reasons']}", flush=True)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"jaxvet_version": jaxvet.__version__, "checks": checks,
+                                          "targets": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
