@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxvet.campaigns.injection import FALSE_ALARM_KINDS
 from jaxvet.errors import JaxvetInputError
 
 __all__ = [
@@ -39,9 +40,6 @@ __all__ = [
     "report_reliability",
 ]
 
-#: campaign kinds whose rows hold no true transit (an inverted or block-scrambled light curve):
-#: their candidates are false alarms by construction
-FALSE_ALARM_KINDS = ("inverted", "scrambled")
 _DISPOSITION_CLASSES = ("PC", "FP", "FA", "undetermined")
 
 DEFAULT_SNR_BINS = (0.0, 3.0, 5.0, 7.1, 10.0, 15.0, 20.0, 30.0, 50.0, 100.0, math.inf)
@@ -105,8 +103,8 @@ def campaign_rates(table, checks: Sequence[str], kinds: Sequence[str], bins, by:
     key = "snr_bin" if by == "snr" else "period_bin"
     out = []
     for k in kinds:
-        # a kind without values (the false-alarm kinds' null SNR) is one unbinned row (edges null)
-        unbinned = bool(np.any(kind == k)) and not np.any(np.isfinite(x[kind == k]))
+        # a false-alarm kind (no injected SNR) is one unbinned row (edges null); by period it is binned
+        unbinned = by == "snr" and k in FALSE_ALARM_KINDS
         for cid in checks:
             verdict = column(table, f"{cid}_verdict").astype(str)
             status = column(table, f"{cid}_status").astype(str)
