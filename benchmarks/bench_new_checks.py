@@ -222,6 +222,7 @@ def main(argv=None) -> int:
     registered = set(available_checks())
     ids = [c for c in wanted if c in registered]
     skipped = [c for c in wanted if c not in registered]
+    command = " ".join(["python benchmarks/bench_new_checks.py", *(sys.argv[1:] if argv is None else argv)])
     started = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     load_start = _load()
     ref = {"skipped": True} if args.skip_reference else run_reference(args, ids)
@@ -238,7 +239,7 @@ def main(argv=None) -> int:
         rows[cid] = row
     out = {
         "generator": "benchmarks/bench_new_checks.py",
-        "command": "python benchmarks/bench_new_checks.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": command,
         "date_utc": started,
         "git": _git_rev(),
         "cpu": cpu_model(),
