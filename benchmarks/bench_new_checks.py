@@ -7,7 +7,8 @@ else ``../shared/data/tic188646744``) and ``--n`` random candidates from
 ``candidates.draw_candidates(n, seed, t_first)`` (P ~ U[1, 20) d, D ~ U[1, 6) h), depth 250 ppm.
 
 * **jaxvet**: each check alone through ``jaxvet.vet(lc, cands, [check], seed=0,
-  estimate_depth=False)``: one first call (trace + compile + run), then ``--reps`` warm calls;
+  estimate_depth=False)`` (``--n-for V17=200`` runs a slow check on the first 200 only):
+  one first call (trace + compile + run), then ``--reps`` warm calls;
   the fastest warm call / n is the per-candidate cost (wall and process CPU time);
   ``compile_s`` = first call - fastest warm call.
 * **reference** (tess-vetter 0.3.20), in a subprocess of the same invocation
@@ -153,23 +154,26 @@ def run_jaxvet(args, ids) -> dict:
     cands = [Candidate(**c, depth_ppm=DEPTH_PPM) for c in cs.as_list()]
     out = {}
     for cid in ids:
-        def run(cid=cid):
-            return jaxvet.vet(lc, cands, [cid], seed=0, estimate_depth=False)
+        n = min(args.n_for.get(cid, args.n), args.n)
+
+        def run(cid=cid, n=n):
+            return jaxvet.vet(lc, cands[:n], [cid], seed=0, estimate_depth=False)
 
         load0 = _load()
         first, _ = _time(run)
         warm = [_time(run) for _ in range(args.reps)]
         wall, cpu = min(w for w, _ in warm), min(c for _, c in warm)
         out[cid] = {
+            "n": n,
             "first_call_s": round(first, 3),
             "compile_s": round(first - wall, 3),
             "warm_s": [round(w, 4) for w, _ in warm],
-            "warm_ms_per_candidate": 1e3 * wall / args.n,
-            "warm_cpu_ms_per_candidate": 1e3 * cpu / args.n,
+            "warm_ms_per_candidate": 1e3 * wall / n,
+            "warm_cpu_ms_per_candidate": 1e3 * cpu / n,
             "load_before": load0,
             "load_after": _load(),
         }
-        print(f"jaxvet {cid}: first {first:.1f} s, warm {1e3 * wall / args.n:.3f} ms/candidate",
+        print(f"jaxvet {cid} (n={n}): first {first:.1f} s, warm {1e3 * wall / n:.3f} ms/candidate",
               flush=True)
     return out
 
@@ -196,11 +200,18 @@ def _git_rev() -> str:
         return "unknown"
 
 
+def _n_for(text: str) -> dict[str, int]:
+    return {k.strip(): int(v) for k, v in (item.split("=") for item in text.split(",") if item.strip())}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=1000, help="jaxvet batch size")
     ap.add_argument("--n-ref", type=int, default=20, help="reference candidates (the first of the n)")
     ap.add_argument("--checks", default=",".join(CHECKS), help="comma-separated ids (of CHECKS)")
+    ap.add_argument(
+        "--n-for", type=_n_for, default={}, help="smaller batches for slow checks, e.g. V17=200,V18=200"
+    )
     ap.add_argument("--reps", type=int, default=2, help="warm jaxvet calls per check (fastest kept)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-dir", default=None)
@@ -248,18 +259,18 @@ def main(argv=None) -> int:
         "load_end": _load(),
         "versions": _versions(),
         "reference": {k: v for k, v in ref.items() if k != "checks"},
-        "workload": {"n": args.n, "n_ref": args.n_ref, "seed": args.seed, "reps": args.reps,
-                     "depth_ppm": DEPTH_PPM, "sectors": list(TOI5807_SECTORS)},
+        "workload": {"n": args.n, "n_for": args.n_for, "n_ref": args.n_ref, "seed": args.seed,
+                     "reps": args.reps, "depth_ppm": DEPTH_PPM, "sectors": list(TOI5807_SECTORS)},
         "target_ratio": TARGET_RATIO,
         "skipped_unregistered": skipped,
         "checks": rows,
     }
-    print(f"\n{'check':<6}{'ref ms':>10}{'jaxvet ms':>11}{'ratio':>8}{'compile s':>11}")
+    print(f"\n{'check':<6}{'n':>6}{'ref ms':>10}{'jaxvet ms':>11}{'ratio':>8}{'compile s':>11}")
     for cid, row in rows.items():
         r = row["reference"]
         ref_ms = f"{r['mean_ms']:.2f}" if r else "-"
         ratio = f"{row['ratio_mean']:.1f}" if r else "-"
-        print(f"{cid:<6}{ref_ms:>10}{row['jaxvet']['warm_ms_per_candidate']:>11.3f}{ratio:>8}"
+        print(f"{cid:<6}{row['jaxvet']['n']:>6}{ref_ms:>10}{row['jaxvet']['warm_ms_per_candidate']:>11.3f}{ratio:>8}"
               f"{row['jaxvet']['compile_s']:>11.1f}")
     if skipped:
         print("skipped (not registered):", ", ".join(skipped))
