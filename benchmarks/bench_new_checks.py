@@ -194,7 +194,7 @@ def _git_rev() -> str:
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                              cwd=HERE).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--", "jaxvet"], capture_output=True,
-                               text=True, cwd=HERE).stdout.strip()
+                               text=True, cwd=HERE.parent).stdout.strip()
         return rev + ("-dirty" if dirty else "")
     except OSError:
         return "unknown"

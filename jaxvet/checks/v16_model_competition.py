@@ -49,7 +49,7 @@ import numpy as np
 
 from jaxvet.checks.v19_alias_diagnostics import uniform_searchsorted
 from jaxvet.core.ephemeris import phase_mod, phase_nearest
-from jaxvet.core.linear import solve_normal_equations, weighted_lstsq
+from jaxvet.core.linear import weighted_lstsq
 from jaxvet.core.order_stats import sort_rows_by_flux, sorted_bin_medians
 from jaxvet.data import bucket_size
 from jaxvet.engine.chunks import map_rows, rows_per_chunk
@@ -119,30 +119,17 @@ def _fits(t, f, e, valid, period, t0, dur_h, n_harm):
     e2 = e * e
     var = jnp.where(valid & jnp.isfinite(e2) & (e2 > 0), e2, WEIGHT_FLOOR)
     y = jnp.where(valid, 1.0 - f, 0.0)
-    # materialised once: XLA's CPU fusion would otherwise recompute the fold (and below the
-    # sinusoids) inside every reduction that reads them, ~5x the cost of the whole fit
-    tmpl, sec, odd, w, var, y = jax.lax.optimization_barrier((tmpl, sec, odd, w, var, y))
     # transit only (closed form)
     num, den = jnp.sum(w * tmpl * y), jnp.sum(w * tmpl * tmpl)
     depth = jnp.where(den < WEIGHT_FLOOR, 0.0, num / jnp.where(den < WEIGHT_FLOOR, 1.0, den))
-    # transit + sinusoids: weighted least squares; harmonics j > 1 by the angle-addition
-    # recurrence from cos/sin of the first (two transcendental calls per point, not 2 n_harm)
-    x1 = (2.0 * jnp.pi / period) * t
-    c1, s1 = jnp.cos(x1), jnp.sin(x1)
-    trig = [c1, s1]
-    for _ in range(n_harm - 1):  # static: the harmonics of the model, unrolled at trace time
-        c, s = trig[-2], trig[-1]
-        trig += [c * c1 - s * s1, s * c1 + c * s1]
-    x_sin = jax.lax.optimization_barrier(jnp.stack([tmpl, *trig], -1))
-    beta_sin = weighted_lstsq(x_sin, y, w, valid)
-    # EB-like: three 0/1 box columns, so the normal equations are masked sums of w (and w y)
-    box = tmpl > 0
-    boxes = (box & odd, box & ~odd, sec > 0)
-    wv = jnp.where(valid, w, 0.0)
-    g_eb = jnp.stack([jnp.stack([jnp.sum(jnp.where(a & b, wv, 0.0)) for b in boxes]) for a in boxes])
-    b_eb = jnp.stack([jnp.sum(jnp.where(a, wv * y, 0.0)) for a in boxes])
-    beta_eb = solve_normal_equations(g_eb, b_eb)
+    # transit + sinusoids, EB-like: weighted least squares
+    omega = 2.0 * jnp.pi * jnp.arange(1, n_harm + 1, dtype=jnp.float64) / period
+    arg = omega[None, :] * t[:, None]
+    trig = jnp.stack([jnp.cos(arg), jnp.sin(arg)], -1).reshape(t.shape[0], 2 * n_harm)
+    x_sin = jnp.concatenate([tmpl[:, None], trig], -1)
     x_eb = jnp.stack([tmpl * odd, tmpl * ~odd, sec], -1)
+    beta_sin = weighted_lstsq(x_sin, y, w, valid)
+    beta_eb = weighted_lstsq(x_eb, y, w, valid)
     offset = jnp.stack([depth * tmpl, x_sin @ beta_sin, x_eb @ beta_eb])
     resid = jnp.where(valid, f - (1.0 - offset), 0.0)  # flux - model, as the reference forms it
     n = jnp.sum(valid)
