@@ -24,10 +24,11 @@ Nothing is rounded (the reference's contract); confidence 0.9; no verdict (the r
 reports metrics only).  Options: ``n_tce`` (20000) and ``chases_frac`` (0.5), both traced;
 ``n_bins`` (200) static.
 
-How it runs: one jitted kernel over the candidates (rows padded to a power of two, padding
-rows skipped), one candidate at a time (``lax.map``) on its light-curve row; the 200 bins are an
-array axis (``(25, N)`` window masks at a time) and the epochs a static segment axis sized on
-the host from the light-curve span.
+How it runs: the usable points of each light curve are packed first once per run
+(:func:`usable_rows`); then one jitted kernel over the candidates (rows padded to a power of two,
+padding rows skipped), one candidate at a time (``lax.map``) on its light-curve row; each point
+adds to the run of bins whose window holds it (O(N), not O(N x bins)) and the epochs are a
+static segment axis sized on the host from the light-curve span.
 """
 
 from __future__ import annotations
@@ -76,11 +77,21 @@ class V11bOptions(CheckOptions):
     n_bins: int = option(200, at_least(4))
 
 
-def _one(t, f, e, m, period, t0, duration, n_tce, frac, *, n_bins, n_epochs):
-    """All V11b quantities of one candidate on its ``(N,)`` light-curve row."""
-    valid0 = m & jnp.isfinite(t) & jnp.isfinite(f) & jnp.isfinite(e) & (e > 0)
-    order = jnp.argsort(~valid0, stable=True)  # usable points first, time order kept
-    t, f, e, valid = t[order], f[order], e[order], valid0[order]
+def usable_rows(time, flux, flux_err, mask):
+    """The light-curve rows (L, N) with their usable points (valid, finite, ``flux_err > 0``)
+    packed first in time order: ``(time, flux, flux_err, usable)``; per light curve, so once
+    per run whatever the number of candidates."""
+    valid0 = mask & jnp.isfinite(time) & jnp.isfinite(flux) & jnp.isfinite(flux_err) & (flux_err > 0)
+    order = jnp.argsort(~valid0, axis=-1, stable=True)
+
+    def take(x):
+        return jnp.take_along_axis(x, order, axis=-1)
+
+    return take(time), take(flux), take(flux_err), take(valid0)
+
+
+def _one(t, f, e, valid, period, t0, duration, n_tce, frac, *, n_bins, n_epochs):
+    """All V11b quantities of one candidate on its ``(N,)`` row of :func:`usable_rows`."""
     w = 1.0 / (e * e)
     q_raw = duration / period
     too_long = q_raw >= 0.5
@@ -120,12 +131,19 @@ def _one(t, f, e, m, period, t0, duration, n_tce, frac, *, n_bins, n_epochs):
     }
 
 
-@functools.partial(jax.jit, static_argnames=("n_bins", "n_epochs"))
-def modshift_kernel(time, flux, flux_err, mask, period, t0, duration, real, thr, *, n_bins, n_epochs):
-    """V11b for a batch: ``(B, N)`` light-curve rows, ``(B,)`` ephemerides (days) and ``real``
-    (False: a padding row, not computed), ``thr`` the traced options.  Returns a dict of ``(B,)`` arrays."""
+_usable_rows = jax.jit(usable_rows)
 
-    def one(row):
+
+@functools.partial(jax.jit, static_argnames=("n_bins", "n_epochs"))
+def modshift_kernel(time, flux, flux_err, usable, lc_index, period, t0, duration, real, thr, *,
+                    n_bins, n_epochs):
+    """V11b for a batch: ``(L, N)`` light-curve rows from :func:`usable_rows`, ``(B,)`` row
+    indices and ephemerides (days) and ``real`` (False: a padding row, not computed), ``thr`` the
+    traced options.  Returns a dict of ``(B,)`` arrays."""
+
+    def one(x):
+        li, p, t0_, d = x
+        row = (time[li], flux[li], flux_err[li], usable[li], p, t0_, d)
         return _one(*row, thr["n_tce"], thr["chases_frac"], n_bins=n_bins, n_epochs=n_epochs)
 
     def fn(x):
@@ -135,9 +153,8 @@ def modshift_kernel(time, flux, flux_err, mask, period, t0, duration, real, thr,
             real, one, lambda r: jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes), row
         )
 
-    # one candidate at a time (its (bins, N) window masks stay small); padding rows skipped
-    out = jax.lax.map(fn, (real, (time, flux, flux_err, mask, period, t0, duration)))
-    b = time.shape[0]
+    out = jax.lax.map(fn, (real, (lc_index, period, t0, duration)))
+    b = period.shape[0]
     out["status"] = jnp.full((b,), OK, jnp.int32)
     out["verdict"] = jnp.full((b,), VERDICT_NONE, jnp.int32)
     return out
@@ -166,10 +183,12 @@ def compute(ctx: VetContext, opts: V11bOptions | None = None) -> dict:
     n = ctx.n_candidates
     # candidate rows padded to a power of two (repeats of the last one): fewer compiled shapes
     rows = jnp.minimum(jnp.arange(bucket_size(n, 16)), n - 1)
-    li = cb.lc_index[rows]
     thr = {k: jnp.asarray(v) for k, v in opts.traced().items()}
+    lc_rows = ctx.cached(
+        "V11b:usable_rows", lambda: _usable_rows(lcb.time, lcb.flux, lcb.flux_err, lcb.mask), per_chunk=False
+    )
     out = modshift_kernel(
-        lcb.time[li], lcb.flux[li], lcb.flux_err[li], lcb.mask[li], cb.period[rows], cb.t0[rows],
+        *lc_rows, cb.lc_index[rows], cb.period[rows], cb.t0[rows],
         cb.duration[rows], jnp.arange(rows.shape[0]) < n, thr,
         n_bins=int(opts.n_bins), n_epochs=_n_epochs(ctx),
     )  # fmt: skip

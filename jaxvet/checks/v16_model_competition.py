@@ -47,6 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxvet.checks.v19_alias_diagnostics import uniform_searchsorted
 from jaxvet.core.ephemeris import phase_mod, phase_nearest
 from jaxvet.core.linear import weighted_lstsq
 from jaxvet.core.order_stats import sort_rows_by_flux, sorted_bin_medians
@@ -147,7 +148,7 @@ def _plot(sf, tf, valid, period, t0, dur_h, depth, beta_sin, beta_eb, edges, n_h
     """Reference plot_data: per-bin medians of the folded flux and the models at bin centres."""
     nb = edges.shape[0] - 1
     ph = phase_mod(tf, t0, period)
-    idx = jnp.searchsorted(edges, ph, side="right") - 1
+    idx = uniform_searchsorted(edges, ph) - 1
     bins = jnp.where(valid & (idx >= 0) & (idx < nb), idx, nb)
     med, count = sorted_bin_medians(sf, bins, nb)
     centre = (edges[:-1] + edges[1:]) / 2.0

