@@ -36,7 +36,7 @@ def clean() -> dict[str, CheckResult]:
         "V08": res("V08", None, significance_sigma=1.0, centroid_shift_pixels=0.02),
         "V09": res("V09", diff_offset_pixels=0.1),
         "V10": res("V10", None, stability_metric=0.95, aperture_depth_sign_flip=False),
-        "V11": res("V11", None, secondary_signal=2.0, false_alarm_threshold=3.0, secondary_primary_ratio=0.1,
+        "V11": res("V11", "pass", secondary_signal=2.0, false_alarm_threshold=3.0, secondary_primary_ratio=0.1,
                    primary_signal=20.0),
         "V11b": res("V11b", None, ms1=5.0, ms2=8.0, ms3=9.0, ms4=-3.0, ms5=-1.0, ms6=-1.0,
                     secondary_primary_ratio=0.05),
@@ -64,7 +64,7 @@ CASES = [
     ("OOT_VARIABILITY", clean(), ["OOT_VARIABILITY"], "PC"),
     ("ODD_EVEN", with_("V01", "fail", oe_box_sigma_robust=36.6, oe_box_rel_diff_robust=0.45), [], "FP"),
     ("SECONDARY_ECLIPSE", with_("V02", "fail"), [], "FP"),
-    ("SECONDARY_MODSHIFT", with_("V11", secondary_signal=12.0, secondary_primary_ratio=0.5), [], "FP"),
+    ("SECONDARY_MODSHIFT", with_("V11", "fail", secondary_primary_ratio=0.5), [], "FP"),
     ("SECONDARY_UNIQUE", with_("V11b", ms4=4.0, ms5=2.0, ms6=3.0, secondary_primary_ratio=0.4), [], "FP"),
     ("V_SHAPE", with_("V05", "fail", grazing_indicator="likely_eb"), [], "FP"),
     ("OFF_TARGET", with_("V09", "fail"), [], "FP"),
@@ -96,7 +96,7 @@ def test_known_truth_case_per_reason_code(code, results, flags, klass):
     d = dispose(results, flags)
     assert code in d["reasons"]
     assert d["class"] == klass
-    assert d["policy"] == "jaxvet-default@2"
+    assert d["policy"] == "jaxvet-default@3"
 
 
 def test_clean_results_are_pc_and_priorities_order_the_classes():
@@ -237,10 +237,10 @@ def test_json_table_summary_and_sheet_carry_the_disposition(tmp_path):
     validate_report(doc)
     t = rep.to_table()
     assert list(t["disposition"]) == ["PC", "FP"] and t["disposition_reasons"][1] == "V_SHAPE"
-    assert set(t["disposition_policy"]) == {"jaxvet-default@2"}
+    assert set(t["disposition_policy"]) == {"jaxvet-default@3"}
     text = format_summary(rep)
-    assert "  planet: disposition PC [jaxvet-default@2]" in text
-    assert "  eb: disposition FP (V_SHAPE) [jaxvet-default@2]" in text
+    assert "  planet: disposition PC [jaxvet-default@3]" in text
+    assert "  eb: disposition FP (V_SHAPE) [jaxvet-default@3]" in text
     import matplotlib
 
     matplotlib.use("Agg")
@@ -292,7 +292,7 @@ def test_disposition_plot(tmp_path):
     from jaxvet.plotting.campaign import plot_disposition_rates
 
     t = _table()
-    summary = {"disposition_policy": "jaxvet-default@2",
+    summary = {"disposition_policy": "jaxvet-default@3",
                "disposition_rates": disposition_rates(t, ("planet", "eb"), (0.0, 10.0, 20.0, np.inf)),
                "disposition_rates_by_period": disposition_rates(t, ("planet", "eb"), (0.0, 5.0, np.inf),
                                                                  "period")}
