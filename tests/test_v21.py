@@ -163,7 +163,7 @@ def test_vet_json_contract_and_plot(tmp_path):
     d = json.loads(rep.to_json())
     c = d["candidates"][0]
     assert set(c) == {"id", "period_days", "t0_btjd", "duration_hours", "depth_ppm", "checks",
-                      "signal", "flags", "variability"}
+                      "signal", "flags", "variability", "disposition"}
     assert set(c["checks"]["V21"]) >= {
         "id",
         "name",
