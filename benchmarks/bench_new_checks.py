@@ -137,8 +137,8 @@ def run_reference(args, ids) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the reference needs no jaxvet
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if p.returncode != 0:
-        return {"error": p.stderr[-2000:], "python": py}
-    return {**json.loads(p.stdout), "python": py}
+        return {"error": p.stderr[-2000:], "python": Path(py).name}
+    return {**json.loads(p.stdout), "python": Path(py).name}
 
 
 # ----------------------------------------------------------------------------------------------
