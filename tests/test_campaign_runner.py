@@ -30,7 +30,7 @@ def test_light_curve_and_pixel_campaigns_share_the_runner(monkeypatch, tmp_path)
     assert type(lc).__name__ == "_LightCurveCampaign" and type(pix).__name__ == "_PixelCampaign"
     for kind in (lc, pix):
         assert isinstance(kind.config, ChunkPlan)
-        for name in ("stage_seconds", "prepare", "chunk_table", "summarize", "write_outputs"):
+        for name in ("stage_seconds", "setup", "prepare", "chunk_table", "summarize", "write_outputs"):
             assert callable(getattr(kind, name)), name
     assert pix.config.n_chunks == 2 and pix.config.chunk_ids(1).tolist() == [2, 3]
     assert lc_dir.out_dir == tmp_path / "lc" and pix_dir.out_dir == tmp_path / "pix"

@@ -631,6 +631,9 @@ class _PixelCampaign:
     def stage_seconds(self) -> dict[str, float]:
         return {"simulate": 0.0}
 
+    def setup(self) -> None:
+        return None
+
     def prepare(self, seconds) -> None:
         """Prime the shape ladder (compiles V08 and V09 once) before the first vetted chunk."""
         t = time.perf_counter()

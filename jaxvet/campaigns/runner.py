@@ -221,8 +221,12 @@ class CampaignKind(Protocol):
     def stage_seconds(self) -> dict[str, float]:
         """The ``seconds_by_stage`` record a run starts from."""
 
+    def setup(self) -> None:
+        """Called once after the campaign directory is checked, before the chunk loop."""
+
     def prepare(self, seconds: dict[str, float]) -> None:
-        """Called once before the first chunk that is vetted (not when every part exists)."""
+        """Called once in the chunk loop, before the first chunk that is vetted (not when every
+        part exists); its time counts in ``loop_s``."""
 
     def chunk_table(self, c: int, seconds: dict[str, float], warned: set, *, record_errors: bool):
         """Draw, simulate and vet chunk ``c``'s injections as one batch: its rows (pyarrow)."""
@@ -351,6 +355,7 @@ def run_chunks(kind: CampaignKind, where: CampaignDir, *, t_start: float, progre
         done = _prepare_dir(out_dir, cfg, where.stored, mine, resume=where.resume,
                             overwrite=where.overwrite, pidx=where.pidx)
     todo = [c for c in mine if c not in done]
+    kind.setup()
     out_ = _run_chunks(todo, kind, results_dir,
                        bar=_progress_bar(progress, todo, cfg, mine, done, kind.label),
                        on_chunk_done=on_chunk_done, n_done_before=len(done), record_errors=record_errors)
@@ -391,13 +396,18 @@ class _LightCurveCampaign:
     config: CampaignConfig
     specs: list
     opts: dict
-    run: dict  #: the device inputs (:func:`_device_inputs`)
-    n_devices: int
+    lcs: list
+    base_lcb: LightCurveBatch
+    devices: list
     plots: bool
     label: str = "campaign"
+    run: dict | None = None  #: the device inputs (:func:`_device_inputs`), set by :meth:`setup`
 
     def stage_seconds(self) -> dict[str, float]:
         return {}
+
+    def setup(self) -> None:
+        self.run = _device_inputs(self.lcs, self.base_lcb, self.devices, self.config.injection)
 
     def prepare(self, seconds) -> None:
         return None
@@ -410,7 +420,8 @@ class _LightCurveCampaign:
         keys = ("wall_s", "loop_s", "n_computed", "injections_per_s", "seconds_by_stage", "chunk_seconds",
                 "chunk_cpu_seconds")
         t = {k: timing[k] for k in keys}
-        t.update(n_devices=self.n_devices, backend=jax.default_backend(), chunk_size=self.config.chunk_size)
+        t.update(n_devices=len(self.devices), backend=jax.default_backend(),
+                 chunk_size=self.config.chunk_size)
         return summarize(table, self.config, t)
 
     def write_outputs(self, out_dir, table, summary) -> None:
@@ -497,8 +508,7 @@ def run_campaign(
     base_lcb = LightCurveBatch.from_lightcurves(lcs)
     cfg = _config(n_injections, specs, seed, chunk_size, inj, lcs, base_lcb, options, snr_bins, period_bins,
                   len(devices))
-    kind = _LightCurveCampaign(cfg, specs, opts, _device_inputs(lcs, base_lcb, devices, inj), len(devices),
-                               plots)
+    kind = _LightCurveCampaign(cfg, specs, opts, lcs, base_lcb, devices, plots)
     done = run_chunks(kind, where, t_start=t_start, progress=progress, on_chunk_done=on_chunk_done,
                       record_errors=record_errors)
     results_dir = where.out_dir / "results" if where.out_dir is not None else None
