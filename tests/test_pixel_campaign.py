@@ -218,3 +218,42 @@ def test_batched_chunks_of_1_and_8_give_identical_rows(camp):
     ones = run_pixel_campaign(8, seed=0, chunk_size=1, **KW)
     _same(ones, run_pixel_campaign(8, seed=0, chunk_size=8, **KW))
     _same(ones, camp[:8])
+
+
+class _Crash(Exception):
+    pass
+
+
+def test_interrupted_campaign_resumes_with_identical_rows(camp, tmp_path, monkeypatch):
+    """A run that dies in its second chunk keeps the first part; the rerun vets only the rest
+    (each chunk in one batched engine call) and gives the rows of an uninterrupted run."""
+    from jaxvet.campaigns import pixel
+    from jaxvet.engine import runner as engine_runner
+
+    real_chunk = pixel._vet_chunk
+    calls = []
+
+    def crash_in_second_chunk(*args, **kwargs):
+        calls.append(len(args[0]))
+        if len(calls) == 2:
+            raise _Crash
+        return real_chunk(*args, **kwargs)
+
+    monkeypatch.setattr(pixel, "_vet_chunk", crash_in_second_chunk)
+    with pytest.raises(_Crash):
+        run_pixel_campaign(8, seed=0, chunk_size=4, out=tmp_path, **KW)
+    assert [p.name for p in (tmp_path / "results").glob("part-*.parquet")] == ["part-00000.parquet"]
+    assert not (tmp_path / "summary.json").exists()
+    monkeypatch.setattr(pixel, "_vet_chunk", real_chunk)
+    real_run = engine_runner.run_contexts
+    batches = []
+
+    def spy(contexts, ids, opts, threads=None):
+        batches.append([len(ctx.candidates) for ctx in contexts])
+        return real_run(contexts, ids, opts, threads)
+
+    monkeypatch.setattr(engine_runner, "run_contexts", spy)
+    resumed = run_pixel_campaign(8, seed=0, chunk_size=4, out=tmp_path, **KW)
+    _same(resumed, camp[:8])
+    assert resumed.meta["summary"]["timing"]["n_resumed"] == 4
+    assert batches == [[4], [4]]  # the shape-priming probe chunk, then chunk 1: one call each

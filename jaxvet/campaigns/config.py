@@ -19,7 +19,7 @@ from jaxvet.engine.context import CheckSpec
 from jaxvet.errors import JaxvetInputError
 from jaxvet.results import to_jsonable
 
-__all__ = ["CampaignConfig", "DEFAULT_CHECKS", "TARGET_CHUNK_ELEMENTS", "CONFIG_VERSION"]
+__all__ = ["CampaignConfig", "ChunkPlan", "DEFAULT_CHECKS", "TARGET_CHUNK_ELEMENTS", "CONFIG_VERSION"]
 
 DEFAULT_CHECKS = ("V01", "V04", "V05")
 #: elements of one (K x N) array a chunk aims at
@@ -27,8 +27,27 @@ TARGET_CHUNK_ELEMENTS = 2**24
 CONFIG_VERSION = 1
 
 
+class ChunkPlan:
+    """Injections ``0 .. n_injections - 1`` cut into chunks of ``chunk_size`` (the last may be short).
+
+    Mixed into every campaign configuration (light curves: :class:`CampaignConfig`; pixels:
+    :class:`jaxvet.campaigns.pixel.PixelCampaignConfig`): chunk ``c`` is one result part.
+    """
+
+    n_injections: int
+    chunk_size: int
+
+    @property
+    def n_chunks(self) -> int:
+        return -(-self.n_injections // self.chunk_size)
+
+    def chunk_ids(self, c: int) -> np.ndarray:
+        lo = c * self.chunk_size
+        return np.arange(lo, min(lo + self.chunk_size, self.n_injections), dtype=np.int64)
+
+
 @dataclasses.dataclass
-class CampaignConfig:
+class CampaignConfig(ChunkPlan):
     """Everything that determines a campaign's rows (``identity``) plus summary settings."""
 
     n_injections: int
@@ -68,15 +87,6 @@ class CampaignConfig:
         d["jaxvet_version"] = __version__
         d["jax_version"] = jax.__version__
         return d
-
-    @property
-    def n_chunks(self) -> int:
-        return -(-self.n_injections // self.chunk_size)
-
-    def chunk_ids(self, c: int) -> np.ndarray:
-        lo = c * self.chunk_size
-        return np.arange(lo, min(lo + self.chunk_size, self.n_injections), dtype=np.int64)
-
 
 
 def fingerprint(lc: LightCurve) -> dict:

@@ -55,27 +55,36 @@ Off-target flags (columns ``V08_off_target``, ``V09_off_target``, ``flagged_off_
 * ``localized_on_target``: no check flags it and at least one check located it (V09 ``pass`` or a
   finite V08 source offset).
 
-Outputs (``out`` given): ``out/results.parquet`` (one row per injection) and
-``out/summary.json`` (rates per kind and check, overall and by separation bin, and timings),
-both written atomically with the helpers of :mod:`jaxvet.campaign`.
+Running
+-------
+The chunks go through the campaign runner shared with light-curve campaigns
+(:func:`jaxvet.campaigns.runner.run_chunks`, this module's per-kind piece being
+:class:`_PixelCampaign`): with ``out`` given, chunk ``c`` is written as soon as it is vetted to
+``out/results/part-CCCCC.parquet`` (atomically), ``out/config.json`` holds the configuration,
+and a rerun in the same directory keeps the parts that read back whole and vets only the others
+(a different configuration is refused, naming what differs), so an interrupted-and-resumed run
+has exactly the rows of an uninterrupted one.  Then ``out/results.parquet`` (one row per
+injection) and ``out/summary.json`` (rates per kind and check, overall and by separation bin,
+from :func:`jaxvet.campaigns.summary.pixel_summary`, and timings) are written.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
-import sys
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from jaxvet.campaigns.parts import part_ok, part_path, remove_temp_files, to_astropy, write_json, write_part
+from jaxvet.campaigns import runner as campaign_runner
+from jaxvet.campaigns.config import ChunkPlan
+from jaxvet.campaigns.parts import to_astropy, write_part
 from jaxvet.campaigns.runner import resolve_campaign_options
-from jaxvet.campaigns.summary import verdict_counts
+from jaxvet.campaigns.summary import DEFAULT_SEPARATION_BINS, pixel_campaign_summary, pixel_summary
 from jaxvet.checks import get_check
 from jaxvet.checks._pixel_pairs import GROUP_STAMPS_KEY, PAIR_BLOCK_KEY
 from jaxvet.data import Candidate, CandidateBatch, LightCurve, LightCurveBatch, bucket_size
@@ -123,7 +132,6 @@ DEFAULT_STAMP: dict[str, Any] = {
     "jitter_px": 0.002,
     "aperture_radius_px": 1.6,
 }
-DEFAULT_SEPARATION_BINS = (1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
 DEFAULT_CHECKS = ("V08", "V09")
 #: V08 check options the campaign sets unless given (no plot images are needed)
 DEFAULT_OPTIONS = {"V08": {"plot_data": False}}
@@ -532,62 +540,6 @@ def prime_shapes(specs, seed: int, kinds: Sequence[str], rng_par: dict, stamp_cf
 
 
 # --------------------------------------------------------------------------------------------
-# summary
-# --------------------------------------------------------------------------------------------
-#: the verdict counts of a pixel-campaign rate row, in order (see jaxvet.campaigns.summary)
-_PIXEL_RATE_KEYS = (
-    "n", "n_total", "n_fail", "n_warn", "n_pass", "n_insufficient", "n_no_verdict", "n_not_ok",
-    "fail_fraction", "warn_fraction",
-)
-
-
-def _rates(cols: Mapping[str, np.ndarray], sel: np.ndarray, checks: Sequence[str]) -> list[dict]:
-    out = []
-    for cid in checks:
-        v = np.asarray(cols[f"{cid}_verdict"]).astype(str)[sel]
-        st = np.asarray(cols[f"{cid}_status"]).astype(str)[sel]
-        counts = verdict_counts(v, st)
-        r = {"check": cid, **{name: counts[name] for name in _PIXEL_RATE_KEYS}}
-        if f"{cid}_off_target" in cols:
-            flagged = np.asarray(cols[f"{cid}_off_target"], bool)[sel]
-            r["off_target_fraction"] = float(flagged.mean()) if flagged.size else None
-        if cid == "V08":
-            sig = np.asarray(cols["V08_significance_sigma"], float)[sel]
-            r["significant_shift_fraction"] = float(np.mean(sig >= 3.0)) if sig.size else None
-        out.append(r)
-    flagged = np.asarray(cols["flagged_off_target"], bool)[sel]
-    local = np.asarray(cols["localized_on_target"], bool)[sel]
-    out.append(
-        {
-            "check": "any",
-            "n_total": int(sel.sum()),
-            "off_target_fraction": float(flagged.mean()) if flagged.size else None,
-            "localized_on_target_fraction": float(local.mean()) if local.size else None,
-        }
-    )
-    return out
-
-
-def pixel_campaign_summary(
-    cols: Mapping[str, Any], kinds, checks, separation_bins=DEFAULT_SEPARATION_BINS
-) -> dict:
-    """Rates per kind and check (overall and by separation bin) from the result columns."""
-    kind = np.asarray(cols["kind"]).astype(str)
-    sep = np.asarray(cols["separation_px"], float)
-    overall, by_sep = [], []
-    for k in kinds:
-        sel = kind == k
-        for r in _rates(cols, sel, checks):
-            overall.append({"kind": k, **r})
-        for lo, hi in zip(separation_bins[:-1], separation_bins[1:], strict=True):
-            last = hi == separation_bins[-1]
-            s = sel & (sep >= lo) & ((sep <= hi) if last else (sep < hi))
-            for r in _rates(cols, s, checks):
-                by_sep.append({"kind": k, "separation_px_bin": [float(lo), float(hi)], **r})
-    return {"overall": overall, "by_separation": by_sep}
-
-
-# --------------------------------------------------------------------------------------------
 # the runner
 # --------------------------------------------------------------------------------------------
 def _columns(rows: list[dict], specs, n_inj: int) -> dict[str, np.ndarray]:
@@ -616,27 +568,6 @@ def _columns(rows: list[dict], specs, n_inj: int) -> dict[str, np.ndarray]:
     return cols
 
 
-def _summary_dict(cols, kinds_t, check_ids, edges, *, config: dict, timing: dict) -> dict:
-    """The pixel campaign's ``summary.json``: definitions, rates, configuration, timings."""
-    return {
-        "schema_version": 1,
-        "n_rows": int(len(cols["kind"])),
-        "definitions": {
-            "fail_fraction": "n_fail / (n_pass + n_warn + n_fail)",
-            "off_target_fraction": "rows flagged off target / all rows of the kind (or bin)",
-            "V09_off_target": "V09 verdict warn or fail",
-            "V08_off_target": (
-                "centroid-offset source position (c_out - shift (1 - delta)/delta, delta = stamp flux "
-                f"depth) > {OFFSET_THRESHOLD_PX} px from the target at >= 3 sigma"
-            ),
-            "significant_shift_fraction": "V08 significance_sigma >= 3 (not a localization by itself)",
-        },
-        **pixel_campaign_summary(cols, kinds_t, check_ids, edges),
-        "config": config,
-        "timing": timing,
-    }
-
-
 def _vet_chunk(ids, seed, kinds_t, rng_par, stamp_cfg, specs, opts, checked, seconds, shapes):
     """Simulate and vet injections ``ids`` (one batch): their rows as one pyarrow Table (one part)."""
     import pyarrow as pa
@@ -661,26 +592,68 @@ def _vet_chunk(ids, seed, kinds_t, rng_par, stamp_cfg, specs, opts, checked, sec
     return pa.table({name: pa.array(v) for name, v in cols.items()})
 
 
-def _resume_dir(out_dir: Path | None, config: dict) -> Path | None:
-    """``out/results`` for the campaign's parts; ``out/config.json`` must match a resumed run."""
-    if out_dir is None:
+@dataclasses.dataclass
+class PixelCampaignConfig(ChunkPlan):
+    """A pixel campaign's configuration: ``settings`` (the ``config.json`` content) determines
+    every row; a resumed run must match all of it."""
+
+    n_injections: int
+    chunk_size: int
+    settings: dict
+
+    def identity(self) -> dict:
+        return json.loads(json.dumps(to_jsonable(self.settings)))
+
+    def to_dict(self) -> dict:
+        return self.identity()
+
+
+@dataclasses.dataclass
+class _PixelCampaign:
+    """Pixel injections: the per-kind piece of :func:`run_pixel_campaign` for the campaign runner
+    (:func:`jaxvet.campaigns.runner.run_chunks`); a chunk is drawn, simulated and vetted as one
+    batch (:func:`_vet_chunk`)."""
+
+    config: PixelCampaignConfig
+    kinds: tuple[str, ...]
+    specs: list
+    rng_par: dict
+    stamp_cfg: dict
+    opts: dict
+    checked: dict
+    label: str = "pixel campaign"
+    shapes: ShapeLadder | None = None
+
+    @property
+    def seed(self) -> int:
+        return int(self.config.settings["seed"])
+
+    def stage_seconds(self) -> dict[str, float]:
+        return {"simulate": 0.0}
+
+    def setup(self) -> None:
         return None
-    results_dir = out_dir / "results"
-    results_dir.mkdir(parents=True, exist_ok=True)
-    remove_temp_files(results_dir)
-    cfg_path = out_dir / "config.json"
-    want = json.loads(json.dumps(to_jsonable(config)))
-    if cfg_path.exists():
-        have = json.loads(cfg_path.read_text())
-        if have != want:
-            diff = sorted(k for k in set(have) | set(want) if have.get(k) != want.get(k))
-            raise JaxvetInputError(
-                f"{out_dir} holds a pixel campaign with a different configuration ({', '.join(diff)} "
-                "differ); resume it with the same arguments or use a new directory"
-            )
-    else:
-        write_json(cfg_path, want)
-    return results_dir
+
+    def prepare(self, seconds) -> None:
+        """Prime the shape ladder (compiles V08 and V09 once) before the first vetted chunk."""
+        t = time.perf_counter()
+        k = min(self.config.chunk_size, self.config.n_injections)
+        self.shapes = prime_shapes(self.specs, self.seed, self.kinds, self.rng_par, self.stamp_cfg,
+                                   self.opts, self.checked, k)
+        seconds["prime"] = time.perf_counter() - t
+
+    def chunk_table(self, c, seconds, warned, *, record_errors):
+        return _vet_chunk(self.config.chunk_ids(c), self.seed, self.kinds, self.rng_par, self.stamp_cfg,
+                          self.specs, self.opts, self.checked, seconds, self.shapes)
+
+    def summarize(self, table, timing):
+        keys = ("wall_s", "loop_s", "n_resumed", "injections_per_s", "seconds_by_stage", "chunk_seconds",
+                "chunk_cpu_seconds")
+        return pixel_summary(table, self.config.settings, {k: timing[k] for k in keys},
+                             offset_threshold_px=OFFSET_THRESHOLD_PX)
+
+    def write_outputs(self, out_dir, table, summary) -> None:
+        write_part(out_dir / "results.parquet", table)
 
 
 def run_pixel_campaign(
@@ -725,73 +698,19 @@ def run_pixel_campaign(
     for k, v in (options or {}).items():
         opts[str(k)] = {**opts.get(str(k), {}), **dict(v)}
     checked = resolve_campaign_options(specs, opts)
-    out_dir = Path(out) if out is not None else None
 
-    k = int(chunk_size)
     check_ids = [s_.id for s_ in specs]
-    config = {
+    settings = {
         "n_injections": n_inj, "kinds": list(kinds_t), "checks": check_ids, "seed": int(seed),
-        "chunk_size": k,
+        "chunk_size": int(chunk_size),
         "ranges": {n: list(v) for n, v in rng_par.items()}, "stamp": dict(stamp_cfg), "options": opts,
         "separation_bins": list(edges),
     }
-    results_dir = _resume_dir(out_dir, config)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n_inj, desc="pixel campaign", unit="inj", file=sys.stderr, dynamic_ncols=True)
-    seconds: dict[str, float] = {"simulate": 0.0}
-    chunk_seconds: list[float] = []
-    chunk_cpu_seconds: list[float] = []  # process CPU time (all threads): load-independent cost
-    parts: list = []
-    n_resumed = 0
-    shapes = None
-    t_loop = time.perf_counter()
-    try:
-        for c, lo in enumerate(range(0, n_inj, k)):
-            ids = np.arange(lo, min(lo + k, n_inj), dtype=np.int64)
-            path = None if results_dir is None else part_path(results_dir, c)
-            if path is not None and part_ok(path, ids.size):
-                import pyarrow.parquet as pq
-
-                parts.append(pq.read_table(path))
-                n_resumed += ids.size
-            else:
-                if shapes is None:  # prime only when something is left to vet
-                    t_prime = time.perf_counter()
-                    shapes = prime_shapes(specs, int(seed), kinds_t, rng_par, stamp_cfg, opts, checked,
-                                          min(k, n_inj))
-                    seconds["prime"] = time.perf_counter() - t_prime
-                t_chunk, cpu_chunk = time.perf_counter(), time.process_time()
-                part = _vet_chunk(ids, int(seed), kinds_t, rng_par, stamp_cfg, specs, opts, checked,
-                                  seconds, shapes)
-                if path is not None:
-                    write_part(path, part)
-                parts.append(part)
-                chunk_seconds.append(time.perf_counter() - t_chunk)
-                chunk_cpu_seconds.append(time.process_time() - cpu_chunk)
-            if bar is not None:
-                bar.update(ids.size)
-    finally:
-        if bar is not None:
-            bar.close()
-    loop_s = time.perf_counter() - t_loop
-
-    import pyarrow as pa
-
-    table = pa.concat_tables(parts)
-    cols = {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
-    n_vetted = n_inj - n_resumed
-    summary = _summary_dict(cols, kinds_t, check_ids, edges, config=config, timing={
-        "wall_s": time.perf_counter() - t_start, "loop_s": loop_s, "n_resumed": n_resumed,
-        "injections_per_s": n_vetted / loop_s if loop_s > 0 and n_vetted else None,
-        "seconds_by_stage": seconds, "chunk_seconds": chunk_seconds,
-        "chunk_cpu_seconds": chunk_cpu_seconds,
-    })
-    if out_dir is not None:
-        write_part(out_dir / "results.parquet", table)
-        write_json(out_dir / "summary.json", summary)
+    kind = _PixelCampaign(PixelCampaignConfig(n_inj, int(chunk_size), settings), kinds_t, specs, rng_par,
+                          stamp_cfg, opts, checked)
+    # a directory holding this campaign is resumed (its parts are kept); another configuration is refused
+    where = campaign_runner.open_campaign(out, resume=True, overwrite=False, process_index=0, process_count=1)
+    table, summary = campaign_runner.run_chunks(kind, where, t_start=t_start, progress=progress)
     t = to_astropy(table)
     t.meta["summary"] = summary
     return t

@@ -1,5 +1,13 @@
 """The campaign runner: plan the chunks, resume from the parts on disk, vet, summarise.
 
+One runner serves every kind of campaign: :func:`run_chunks` owns the chunk loop, the
+resumable parts (``out/results/part-CCCCC.parquet``) and the ``config.json`` check, the
+progress bar, the timings, the multi-process split and the error policy; a
+:class:`CampaignKind` says how one chunk's injections are drawn, simulated and vetted into a
+part table, and how the rows are summarised.  Light-curve injections (:func:`run_campaign`,
+the kind :class:`_LightCurveCampaign`) and pixel injections
+(:func:`jaxvet.campaigns.pixel.run_pixel_campaign`) are the two kinds.
+
 See :mod:`jaxvet.campaigns.lightcurve` for what a campaign computes and writes, and
 ``docs/campaigns.md`` for multi-device and multi-process runs.
 """
@@ -13,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import jax
 import numpy as np
@@ -45,7 +53,8 @@ from jaxvet.data import LightCurveBatch, bucket_size
 from jaxvet.engine.context import CheckSpec
 from jaxvet.errors import JaxvetInputError
 
-__all__ = ["run_campaign", "mesh_sharding", "resolve_campaign_options"]
+__all__ = ["run_campaign", "run_chunks", "open_campaign", "CampaignKind", "CampaignDir", "mesh_sharding",
+           "resolve_campaign_options"]
 
 _SUMMARY_FILES = ("summary.json", "rates_vs_snr.png", "rates_vs_period.png")
 
@@ -135,7 +144,7 @@ def _config(n_injections, specs, seed, chunk_size, inj, lcs, base_lcb, options, 
     )
 
 
-def _prepare_dir(out_dir: Path, cfg: CampaignConfig, stored, mine, *, resume, overwrite, pidx) -> set:
+def _prepare_dir(out_dir: Path, cfg, stored, mine, *, resume, overwrite, pidx) -> set:
     """Check ``out_dir`` against ``cfg``, write ``config.json``; returns the chunks already done."""
     results_dir = out_dir / "results"
     has_parts = results_dir.is_dir() and bool(list_parts(results_dir))
@@ -144,8 +153,8 @@ def _prepare_dir(out_dir: Path, cfg: CampaignConfig, stored, mine, *, resume, ov
         if stored_id != cfg.identity():
             diff = sorted(k_ for k_ in cfg.identity() if stored_id.get(k_) != cfg.identity()[k_])
             raise JaxvetInputError(
-                f"cannot resume {out_dir}: configuration differs in {', '.join(diff)} "
-                "(use the same arguments, or --overwrite / a new --out)"
+                f"cannot resume {out_dir}: it holds a campaign with a different configuration "
+                f"({', '.join(diff)} differ); use the same arguments, a new directory, or overwrite it"
             )
     if has_parts and stored is None and not overwrite:
         raise JaxvetInputError(
@@ -196,19 +205,76 @@ def _device_inputs(lcs, base_lcb, devices, inj: InjectionConfig) -> dict[str, An
             "false_alarms": fa}
 
 
-def _run_chunks(todo, cfg, specs, opts, run, results_dir, *, bar, on_chunk_done, n_done_before,
+class CampaignKind(Protocol):
+    """The per-kind piece of a campaign: how a chunk's injections become a part table.
+
+    ``config`` plans the chunks (:class:`~jaxvet.campaigns.config.ChunkPlan`) and gives the
+    ``identity()`` a resumed run must match and the ``to_dict()`` written to ``config.json``.
+    Everything else -- the chunk loop, the parts and their resuming, the configuration check,
+    the progress bar, the timings, the multi-process split and the error policy -- is the
+    runner's (:func:`run_chunks`).
+    """
+
+    label: str  #: the progress bar's description
+    config: Any
+
+    def stage_seconds(self) -> dict[str, float]:
+        """The ``seconds_by_stage`` record a run starts from."""
+
+    def setup(self) -> None:
+        """Called once after the campaign directory is checked, before the chunk loop."""
+
+    def prepare(self, seconds: dict[str, float]) -> None:
+        """Called once in the chunk loop, before the first chunk that is vetted (not when every
+        part exists); its time counts in ``loop_s``."""
+
+    def chunk_table(self, c: int, seconds: dict[str, float], warned: set, *, record_errors: bool):
+        """Draw, simulate and vet chunk ``c``'s injections as one batch: its rows (pyarrow)."""
+
+    def summarize(self, table, timing: dict[str, Any]) -> dict:
+        """``summary.json`` of all the rows (``timing``: the runner's record, see :func:`run_chunks`)."""
+
+    def write_outputs(self, out_dir: Path, table, summary: dict) -> None:
+        """Files the kind writes beside ``summary.json`` (plots, one merged table)."""
+
+
+@dataclasses.dataclass
+class CampaignDir:
+    """Where a campaign writes (``out_dir`` None: in memory) and how it treats what is there."""
+
+    out_dir: Path | None
+    stored: dict | None  #: the ``config.json`` already there (None: none)
+    resume: bool
+    overwrite: bool
+    pidx: int
+    pcount: int
+
+
+def open_campaign(out, *, resume: bool, overwrite: bool, process_index: int | None = None,
+                  process_count: int | None = None) -> CampaignDir:
+    """The campaign directory ``out`` (None: in memory), its stored configuration, this process's
+    share; an existing campaign without ``resume`` or ``overwrite`` is refused."""
+    pidx, pcount, resume = _processes(process_index, process_count, out, overwrite, resume)
+    out_dir = Path(out) if out is not None else None
+    stored = _stored_config(out_dir, resume, overwrite)
+    return CampaignDir(out_dir, stored, resume, overwrite, pidx, pcount)
+
+
+def _run_chunks(todo, kind: CampaignKind, results_dir, *, bar, on_chunk_done, n_done_before,
                 record_errors) -> dict[str, Any]:
     """Vet the chunks ``todo``; each part is written as soon as it is done (or kept in memory)."""
-    timing: dict[str, Any] = {"seconds_by_stage": {}, "chunk_seconds": [], "chunk_cpu_seconds": []}
+    timing: dict[str, Any] = {"seconds_by_stage": kind.stage_seconds(), "chunk_seconds": [],
+                              "chunk_cpu_seconds": []}
     warned: set = set()
     memory_parts = {}
     n_new = 0
     t_loop = time.perf_counter()
     try:
         for j, c in enumerate(todo):
+            if j == 0:
+                kind.prepare(timing["seconds_by_stage"])
             t_chunk, cpu_chunk = time.perf_counter(), time.process_time()
-            table = chunk_rows(c, cfg, specs, opts, run, timing["seconds_by_stage"], warned,
-                               record_errors=record_errors)
+            table = kind.chunk_table(c, timing["seconds_by_stage"], warned, record_errors=record_errors)
             timing["chunk_seconds"].append(time.perf_counter() - t_chunk)
             # process CPU time (all threads): load-independent cost
             timing["chunk_cpu_seconds"].append(time.process_time() - cpu_chunk)
@@ -230,7 +296,7 @@ def _run_chunks(todo, cfg, specs, opts, run, results_dir, *, bar, on_chunk_done,
     return {"timing": timing, "memory_parts": memory_parts}
 
 
-def _progress_bar(progress: bool, todo, cfg, mine, done):
+def _progress_bar(progress: bool, todo, cfg, mine, done, label: str):
     if not (progress and todo):
         return None
     from tqdm.auto import tqdm
@@ -238,7 +304,7 @@ def _progress_bar(progress: bool, todo, cfg, mine, done):
     return tqdm(
         total=sum(cfg.chunk_ids(c).size for c in mine),
         initial=sum(cfg.chunk_ids(c).size for c in done),
-        desc="campaign",
+        desc=label,
         unit="inj",
         file=sys.stderr,
         dynamic_ncols=True,
@@ -266,6 +332,51 @@ def _others_pending(cfg, results_dir, pidx, pcount) -> bool:
     return bool(missing)
 
 
+def run_chunks(kind: CampaignKind, where: CampaignDir, *, t_start: float, progress: bool = True,
+               on_chunk_done: Callable[[int, int], None] | None = None, record_errors: bool = False):
+    """Run the chunks of ``kind`` (light curves or pixels) not done yet, then summarise.
+
+    Chunk ``c`` of ``kind.config`` goes to ``out/results/part-CCCCC.parquet`` (atomic); a
+    resumed run checks ``out/config.json`` against ``kind.config.identity()`` and skips the parts
+    that read back whole.  Process ``pidx`` of ``pcount`` does the chunks ``c % pcount == pidx``.
+    A check that raises stops the run (the parts written so far stay) unless ``record_errors``
+    (the kind records it in the part).  Returns ``(pyarrow table of all rows, summary)``, or
+    None when another process writes the summary.  The timing record given to
+    ``kind.summarize``: ``wall_s`` (since ``t_start``), ``loop_s``, ``n_computed``,
+    ``n_resumed``, ``injections_per_s``, ``seconds_by_stage``, ``chunk_seconds``,
+    ``chunk_cpu_seconds``.
+    """
+    cfg = kind.config
+    out_dir = where.out_dir
+    results_dir = out_dir / "results" if out_dir is not None else None
+    mine = [c for c in range(cfg.n_chunks) if c % where.pcount == where.pidx]
+    done = set()
+    if out_dir is not None:
+        done = _prepare_dir(out_dir, cfg, where.stored, mine, resume=where.resume,
+                            overwrite=where.overwrite, pidx=where.pidx)
+    todo = [c for c in mine if c not in done]
+    kind.setup()
+    out_ = _run_chunks(todo, kind, results_dir,
+                       bar=_progress_bar(progress, todo, cfg, mine, done, kind.label),
+                       on_chunk_done=on_chunk_done, n_done_before=len(done), record_errors=record_errors)
+    if _others_pending(cfg, results_dir, where.pidx, where.pcount):
+        return None
+    import pyarrow as pa
+
+    if results_dir is not None:
+        table = read_results(out_dir)
+    else:
+        table = pa.concat_tables([out_["memory_parts"][c] for c in sorted(out_["memory_parts"])])
+    t = out_["timing"]
+    timing = {"wall_s": time.perf_counter() - t_start, **t,
+              "n_resumed": sum(int(cfg.chunk_ids(c).size) for c in done)}
+    summary = kind.summarize(table, timing)
+    if out_dir is not None:
+        write_json(out_dir / "summary.json", summary)
+        kind.write_outputs(out_dir, table, summary)
+    return table, summary
+
+
 def _check_counts(n_injections, seed, chunk_size) -> int:
     """Validate the campaign's counts (naming the argument); ``n_injections`` as an int."""
     n_injections = int(n_injections)
@@ -278,17 +389,46 @@ def _check_counts(n_injections, seed, chunk_size) -> int:
     return n_injections
 
 
-def _timing(t: dict, t_start: float, devices, cfg) -> dict:
-    """The ``timing`` record of a campaign's summary."""
-    keys = ("loop_s", "n_computed", "injections_per_s", "seconds_by_stage", "chunk_seconds",
-            "chunk_cpu_seconds")
-    return {
-        "wall_s": time.perf_counter() - t_start,
-        **{k: t[k] for k in keys},
-        "n_devices": len(devices),
-        "backend": jax.default_backend(),
-        "chunk_size": cfg.chunk_size,
-    }
+@dataclasses.dataclass
+class _LightCurveCampaign:
+    """Light-curve injections (:mod:`jaxvet.campaigns.rows`): the per-kind piece of :func:`run_campaign`."""
+
+    config: CampaignConfig
+    specs: list
+    opts: dict
+    lcs: list
+    base_lcb: LightCurveBatch
+    devices: list
+    plots: bool
+    label: str = "campaign"
+    run: dict | None = None  #: the device inputs (:func:`_device_inputs`), set by :meth:`setup`
+
+    def stage_seconds(self) -> dict[str, float]:
+        return {}
+
+    def setup(self) -> None:
+        self.run = _device_inputs(self.lcs, self.base_lcb, self.devices, self.config.injection)
+
+    def prepare(self, seconds) -> None:
+        return None
+
+    def chunk_table(self, c, seconds, warned, *, record_errors):
+        return chunk_rows(c, self.config, self.specs, self.opts, self.run, seconds, warned,
+                          record_errors=record_errors)
+
+    def summarize(self, table, timing):
+        keys = ("wall_s", "loop_s", "n_computed", "injections_per_s", "seconds_by_stage", "chunk_seconds",
+                "chunk_cpu_seconds")
+        t = {k: timing[k] for k in keys}
+        t.update(n_devices=len(self.devices), backend=jax.default_backend(),
+                 chunk_size=self.config.chunk_size)
+        return summarize(table, self.config, t)
+
+    def write_outputs(self, out_dir, table, summary) -> None:
+        if self.plots:
+            from jaxvet.plotting.campaign import save_campaign_plots
+
+            save_campaign_plots(summary, out_dir)
 
 
 def run_campaign(
@@ -361,39 +501,20 @@ def run_campaign(
         pad = DEFAULT_MASK_PAD if mask_pad is None else mask_pad
         lcs = [apply_masks(lc, mask, pad=pad)[0] for lc in lcs]
     devices = list(devices) if devices is not None else jax.local_devices()
-    pidx, pcount, resume = _processes(process_index, process_count, out, overwrite, resume)
-    out_dir = Path(out) if out is not None else None
-    stored = _stored_config(out_dir, resume, overwrite)
-    if chunk_size is None and resume and stored is not None:
-        chunk_size = int(stored.get("chunk_size", 0)) or None
+    where = open_campaign(out, resume=resume, overwrite=overwrite, process_index=process_index,
+                          process_count=process_count)
+    if chunk_size is None and where.resume and where.stored is not None:
+        chunk_size = int(where.stored.get("chunk_size", 0)) or None
     base_lcb = LightCurveBatch.from_lightcurves(lcs)
     cfg = _config(n_injections, specs, seed, chunk_size, inj, lcs, base_lcb, options, snr_bins, period_bins,
                   len(devices))
-    results_dir = out_dir / "results" if out_dir is not None else None
-    mine = [c for c in range(cfg.n_chunks) if c % pcount == pidx]
-    done = set()
-    if out_dir is not None:
-        done = _prepare_dir(out_dir, cfg, stored, mine, resume=resume, overwrite=overwrite, pidx=pidx)
-    todo = [c for c in mine if c not in done]
-    run = _device_inputs(lcs, base_lcb, devices, inj)
-    out_ = _run_chunks(todo, cfg, specs, opts, run, results_dir,
-                       bar=_progress_bar(progress, todo, cfg, mine, done), on_chunk_done=on_chunk_done,
-                       n_done_before=len(done), record_errors=record_errors)
-    if _others_pending(cfg, results_dir, pidx, pcount):
+    kind = _LightCurveCampaign(cfg, specs, opts, lcs, base_lcb, devices, plots)
+    done = run_chunks(kind, where, t_start=t_start, progress=progress, on_chunk_done=on_chunk_done,
+                      record_errors=record_errors)
+    results_dir = where.out_dir / "results" if where.out_dir is not None else None
+    if done is None:
         return results_dir
-    import pyarrow as pa
-
-    if results_dir is not None:
-        table = read_results(out_dir)
-    else:
-        table = pa.concat_tables([out_["memory_parts"][c] for c in sorted(out_["memory_parts"])])
-    summary = summarize(table, cfg, _timing(out_["timing"], t_start, devices, cfg))
-    if out_dir is not None:
-        write_json(out_dir / "summary.json", summary)
-        if plots:
-            from jaxvet.plotting.campaign import save_campaign_plots
-
-            save_campaign_plots(summary, out_dir)
+    table, summary = done
     if return_table:
         t = to_astropy(table)
         t.meta["summary"] = summary

@@ -10,6 +10,10 @@ SNR bin (one row with ``snr_bin`` None per false-alarm kind, :data:`FALSE_ALARM_
 ``disposition_effectiveness`` is the Kepler DR25 effectiveness E, the fraction of false alarms
 not called PC (Thompson et al. 2018, ApJS 235, 38), and :func:`estimated_reliability` turns E
 into the reliability of a list of observed candidates.
+
+Pixel campaigns (:mod:`jaxvet.campaigns.pixel`): :func:`pixel_campaign_summary` gives the same
+verdict counts per kind and check, with the off-target and localization fractions, overall and
+per separation bin; :func:`pixel_summary` is their ``summary.json``.
 """
 
 from __future__ import annotations
@@ -38,12 +42,18 @@ __all__ = [
     "disposition_effectiveness",
     "estimated_reliability",
     "report_reliability",
+    "DEFAULT_SEPARATION_BINS",
+    "pixel_rates",
+    "pixel_campaign_summary",
+    "pixel_summary",
 ]
 
 _DISPOSITION_CLASSES = ("PC", "FP", "FA", "undetermined")
 
 DEFAULT_SNR_BINS = (0.0, 3.0, 5.0, 7.1, 10.0, 15.0, 20.0, 30.0, 50.0, 100.0, math.inf)
 DEFAULT_PERIOD_BINS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, math.inf)
+#: separation bin edges [px] of a pixel campaign's summary
+DEFAULT_SEPARATION_BINS = (1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
 
 
 def bins_json(bins) -> list:
@@ -224,4 +234,90 @@ def summarize(table, config, timing: Mapping[str, Any] | None = None) -> dict:
         **disp,
         "config": config.to_dict(),
         "timing": dict(timing or {}),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# pixel campaigns
+# --------------------------------------------------------------------------------------------
+#: the verdict counts of a pixel-campaign rate row, in order (see :func:`verdict_counts`)
+_PIXEL_RATE_KEYS = (
+    "n", "n_total", "n_fail", "n_warn", "n_pass", "n_insufficient", "n_no_verdict", "n_not_ok",
+    "fail_fraction", "warn_fraction",
+)
+
+
+def pixel_rates(cols: Mapping[str, np.ndarray], sel: np.ndarray, checks: Sequence[str]) -> list[dict]:
+    """Per check of ``checks``: :func:`verdict_counts` of the rows ``sel`` with the check's
+    off-target fraction (V08: and its significant-shift fraction), then one ``"any"`` row (rows
+    flagged off target by any check, rows localized on the target)."""
+    out = []
+    for cid in checks:
+        v = np.asarray(cols[f"{cid}_verdict"]).astype(str)[sel]
+        st = np.asarray(cols[f"{cid}_status"]).astype(str)[sel]
+        counts = verdict_counts(v, st)
+        r = {"check": cid, **{name: counts[name] for name in _PIXEL_RATE_KEYS}}
+        if f"{cid}_off_target" in cols:
+            flagged = np.asarray(cols[f"{cid}_off_target"], bool)[sel]
+            r["off_target_fraction"] = float(flagged.mean()) if flagged.size else None
+        if cid == "V08":
+            sig = np.asarray(cols["V08_significance_sigma"], float)[sel]
+            r["significant_shift_fraction"] = float(np.mean(sig >= 3.0)) if sig.size else None
+        out.append(r)
+    flagged = np.asarray(cols["flagged_off_target"], bool)[sel]
+    local = np.asarray(cols["localized_on_target"], bool)[sel]
+    out.append(
+        {
+            "check": "any",
+            "n_total": int(sel.sum()),
+            "off_target_fraction": float(flagged.mean()) if flagged.size else None,
+            "localized_on_target_fraction": float(local.mean()) if local.size else None,
+        }
+    )
+    return out
+
+
+def pixel_campaign_summary(
+    cols: Mapping[str, Any], kinds, checks, separation_bins=DEFAULT_SEPARATION_BINS
+) -> dict:
+    """Rates per kind and check (overall and by separation bin) from a pixel campaign's result
+    columns (a mapping of arrays; the last bin is closed)."""
+    kind = np.asarray(cols["kind"]).astype(str)
+    sep = np.asarray(cols["separation_px"], float)
+    overall, by_sep = [], []
+    for k in kinds:
+        sel = kind == k
+        for r in pixel_rates(cols, sel, checks):
+            overall.append({"kind": k, **r})
+        for lo, hi in zip(separation_bins[:-1], separation_bins[1:], strict=True):
+            last = hi == separation_bins[-1]
+            s = sel & (sep >= lo) & ((sep <= hi) if last else (sep < hi))
+            for r in pixel_rates(cols, s, checks):
+                by_sep.append({"kind": k, "separation_px_bin": [float(lo), float(hi)], **r})
+    return {"overall": overall, "by_separation": by_sep}
+
+
+def pixel_summary(table, config: Mapping[str, Any], timing: Mapping[str, Any], *,
+                  offset_threshold_px: float) -> dict:
+    """The summary dictionary of a pixel campaign (``summary.json``): definitions, rates,
+    configuration, timings.  ``config`` is the campaign's configuration (``kinds``, ``checks``,
+    ``separation_bins``, ...); ``offset_threshold_px`` V08's off-target distance."""
+    names = table.column_names if hasattr(table, "column_names") else list(table)
+    cols = {name: column(table, name) for name in names}
+    return {
+        "schema_version": 1,
+        "n_rows": int(len(cols["kind"])),
+        "definitions": {
+            "fail_fraction": "n_fail / (n_pass + n_warn + n_fail)",
+            "off_target_fraction": "rows flagged off target / all rows of the kind (or bin)",
+            "V09_off_target": "V09 verdict warn or fail",
+            "V08_off_target": (
+                "centroid-offset source position (c_out - shift (1 - delta)/delta, delta = stamp flux "
+                f"depth) > {offset_threshold_px} px from the target at >= 3 sigma"
+            ),
+            "significant_shift_fraction": "V08 significance_sigma >= 3 (not a localization by itself)",
+        },
+        **pixel_campaign_summary(cols, config["kinds"], config["checks"], tuple(config["separation_bins"])),
+        "config": config,
+        "timing": dict(timing),
     }
