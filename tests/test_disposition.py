@@ -385,3 +385,56 @@ def test_tiny_campaign_dispositions_are_deterministic(monkeypatch):
     assert sa["disposition_effectiveness"] is None
     fp = np.asarray(a["disposition"]) == "FP"
     np.testing.assert_array_equal(fp, np.asarray(a["XDISP_delta_sigma"]) > 3.0)
+
+
+def test_campaign_rows_have_vets_signal_record_and_no_signal_acts():
+    """A campaign row's signal record (``jaxvet.campaigns.rows``) is the one ``jaxvet.vet``
+    computes for the same candidate and light curve: a flat light curve gives ``NO_SIGNAL``
+    (so the run rule ``NO_SIGNAL`` calls it FA in campaigns too), a transit gives its depth."""
+    from types import SimpleNamespace
+
+    import jaxvet
+    from jaxvet.campaigns.rows import _signal_columns
+    from jaxvet.data import CandidateBatch, LightCurveBatch
+    from jaxvet.synthetic.lightcurves import inject_transits, simulate_lightcurve
+
+    c = Candidate(3.3, 2001.2, 3.0, depth_ppm=800.0)
+    flat = simulate_lightcurve(1, sectors=(1, 2), cadence_min=30.0, white_ppm=300.0)
+    dip = inject_transits(flat, 3.3, 2001.2, 3.0, 800.0)
+    lcs = [flat, dip]
+    batch = SimpleNamespace(lcb=LightCurveBatch.from_lightcurves(lcs),
+                            cb=CandidateBatch.from_candidates([c, c], lc_index=[0, 1]))
+    params = {"lc_index": np.array([0, 1]), "period_days": np.array([3.3, 3.3]),
+              "t0_btjd": np.array([2001.2, 2001.2]), "duration_hours": np.array([3.0, 3.0])}
+    cols: dict = {}
+    flags = _signal_columns(batch, params, lcs, 2, cols)
+    rep = jaxvet.vet(lcs, [c, c], ["V13"], lc_index=[0, 1])
+    assert flags == [rep.signal[0]["flags"], rep.signal[1]["flags"]]
+    assert "NO_SIGNAL" in flags[0] and "NO_SIGNAL" not in flags[1]
+    for i in range(2):
+        assert cols["signal_snr"][i] == pytest.approx(rep.signal[i]["snr"], abs=1e-3)
+        assert cols["signal_depth_ppm"][i] == pytest.approx(rep.signal[i]["depth_ppm"], abs=1e-3)
+        assert cols["signal_n_transits"][i] == rep.signal[i]["n_transits_on_data"]
+    assert cols["signal_depth_ppm"][1] == pytest.approx(800.0, rel=0.3)
+    assert dispose(clean(), flags[0])["class"] == "FA" and dispose(clean(), flags[1])["class"] == "PC"
+
+
+def test_redispose_rows_matches_dispose():
+    """Rows re-disposed from their columns (``<id>_status``, ``<id>_verdict``, ``<id>_<metric>``,
+    ``signal_flags``) get the classes ``dispose`` gives the same results; booleans as 0/1."""
+    from jaxvet.disposition.rows import redispose
+
+    rows = [clean(), with_("V01", "fail", oe_box_sigma_robust=8.0, oe_box_rel_diff_robust=0.4),
+            with_("V11b", ms2=-1.0), clean()]
+    flags = [[], [], [], ["NO_SIGNAL"]]
+    cols: dict = {"signal_flags": [";".join(f) for f in flags]}
+    for cid in clean():
+        cols[f"{cid}_status"] = [r[cid].status for r in rows]
+        cols[f"{cid}_verdict"] = [r[cid].verdict or "none" for r in rows]
+        for m in rows[0][cid].metrics:
+            vals = [r[cid].metrics.get(m) for r in rows]
+            cols[f"{cid}_{m}"] = [float(v) if isinstance(v, bool) else v for v in vals]
+    got = redispose(cols)
+    want = [dispose(r, f) for r, f in zip(rows, flags, strict=True)]
+    assert got == want
+    assert [d["class"] for d in got] == ["PC", "FP", "FA", "FA"]
