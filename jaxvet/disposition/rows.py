@@ -30,7 +30,7 @@ def _columns(table) -> dict[str, list]:
         return {name: [v.item() if hasattr(v, "item") else v for v in table[name]] for name in table.colnames}
     if isinstance(table, Mapping):
         return {k: list(v) for k, v in table.items()}
-    raise TypeError(f"campaign rows must be a pyarrow or astropy Table or a mapping, got {type(table).__name__}")
+    raise TypeError(f"campaign rows: a pyarrow or astropy Table or a mapping, got {type(table).__name__}")
 
 
 def _clean(v):
@@ -55,8 +55,8 @@ def row_results(table, checks: Sequence[str]) -> tuple[list[dict[str, CheckResul
         for i in range(n):
             v = verdict[i]
             metrics = {k[len(prefix):]: _clean(cols[k][i]) for k in names}
-            results[i][cid] = CheckResult(cid, cid, status=status[i], verdict=None if v in (None, "none") else v,
-                                          metrics=metrics)
+            verdict_i = None if v in (None, "none") else v
+            results[i][cid] = CheckResult(cid, cid, status=status[i], verdict=verdict_i, metrics=metrics)
     flags = [[f for f in (s or "").split(";") if f] for s in cols.get("signal_flags", [""] * n)]
     return results, flags
 
