@@ -52,6 +52,10 @@ def from_stored(table, baseline, policy) -> list[dict]:
     new = [r for r in policy.rules if r.code not in old]
     if {r.code for r in policy.rules} - same - {r.code for r in new} or set(old) - same:
         raise SystemExit(f"{policy.id} changes or removes rules of {baseline.id}: re-run the campaign")
+    names = set(table.column_names)
+    unmeasured = [r.code for r in new if any(f"{r.check}_{m}" not in names for m in r.metric_names())]
+    if unmeasured:
+        print(f"{policy.id}: rules {unmeasured} have no columns in these rows (never fire here)")
     results, flags = row_results(table, {r.check for r in new if r.check != "run"})
     order = {r.code: k for k, r in enumerate(policy.rules)}
     rank = {r.code: (-r.priority, {"FP": 0, "FA": 1}.get(r.klass, 2), order[r.code]) for r in policy.rules}
