@@ -120,7 +120,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("campaigns", nargs="+", help="campaign directories: the tuning one first")
     ap.add_argument("--baseline", required=True, help="the policy file to compare with")
-    ap.add_argument("--also", action="append", default=[], help="another policy file to evaluate (repeatable)")
+    ap.add_argument("--also", action="append", default=[], help="another policy to evaluate (repeatable)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--results-prefix", default=None)
     args = ap.parse_args()
@@ -153,6 +153,9 @@ def main():
                 "disposition_rates_by_period": disposition_rates(t, kinds, pbins, by="period"),
                 "disposition_effectiveness": disposition_effectiveness(t),
             })
+            n_planned = config.get("n_injections")
+            summary["rows_done"] = {"n": table.num_rows, "of": n_planned,
+                                    "complete": table.num_rows == n_planned}
             path = Path(f"{args.results_prefix}_seed{entry['seed']}_n{table.num_rows}.json")
             path.write_text(json.dumps(summary, indent=1))
     Path(args.out).write_text(json.dumps({"campaigns": rows}, indent=1))
