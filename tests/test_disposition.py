@@ -449,7 +449,7 @@ def test_not_transit_shaped_known_truth_with_v05():
     import jaxvet
     from jaxvet.synthetic.lightcurves import inject_transits, simulate_lightcurve
 
-    base = simulate_lightcurve(3, sectors=(1, 2), cadence_min=10.0, white_ppm=200.0)
+    base = simulate_lightcurve(3, sectors=(1,), cadence_min=20.0, white_ppm=200.0)
     phase = 2 * np.pi * (base.time - 2001.0) / 3.0
     wave = dataclasses.replace(base, flux=base.flux - 3000e-6 * np.cos(phase))
     dip = inject_transits(base, 3.0, 2001.0, 3.0, 800.0)
