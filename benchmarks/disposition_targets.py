@@ -2,8 +2,9 @@
 
 TOI-5807.01 (4 TESS sectors), WASP-18 b (TESS S2 + S3, the exovetter files) and KOI-1003 (a
 Kepler Q2 eclipsing binary, at the period of its strongest astropy BoxLeastSquares peak).
-Writes benchmarks/results/disposition_targets.json with each target's class, reasons and the
-verdicts of the checks that ran.  Usage: ``python benchmarks/disposition_targets.py [--out PATH]``.
+Writes benchmarks/results/disposition_targets.json with each target's class, reasons, the
+verdicts of the checks that ran and their scalar metrics.
+Usage: ``python benchmarks/disposition_targets.py [--out PATH] [--checks V01,V05,...]``.
 """
 
 from __future__ import annotations
@@ -51,6 +52,16 @@ def targets():
     ]
 
 
+def _scalar_metrics(rep) -> dict:
+    """Every check's status, verdict and scalar metrics (to re-dispose under another policy)."""
+    out: dict = {}
+    for cid, r in rep[0].items():
+        ms = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in r.metrics.items()
+              if v is None or isinstance(v, (bool, int, float, str))}
+        out[cid] = {"status": r.status, "verdict": r.verdict, "metrics": ms}
+    return out
+
+
 def _row(name, expected, cand, rep, seconds):
     d = rep.dispositions[0]
     return {
@@ -59,6 +70,7 @@ def _row(name, expected, cand, rep, seconds):
                                              "duration_hours": cand.duration_hours,
                                              "depth_ppm": cand.depth_ppm},
         "verdicts": {cid: (r.verdict or r.status) for cid, r in rep[0].items()},
+        "results": _scalar_metrics(rep),
         "signal_snr": rep.signal[0]["snr"], "seconds": round(seconds, 1),
     }
 
@@ -66,12 +78,17 @@ def _row(name, expected, cand, rep, seconds):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "disposition_targets.json"))
+    ap.add_argument("--checks", default=None,
+                    help="comma-separated light-curve checks (default: all; pixel checks run only with all)")
     args = ap.parse_args()
     lc_checks = [c for c in available_checks() if not get_check(c).needs_tpf]
+    if args.checks:
+        lc_checks = [get_check(c).id for c in args.checks.split(",")]
     stamp = DATA / "tic188646744" / "sector83_tpf.npz"
     rows = []
     for name, lc, cand, expected in targets():
-        tpfs = [jaxvet.io.read_tpf(str(stamp))] if name == "TOI-5807.01" and stamp.exists() else []
+        with_stamp = name == "TOI-5807.01" and stamp.exists() and not args.checks
+        tpfs = [jaxvet.io.read_tpf(str(stamp))] if with_stamp else []
         checks = "all" if tpfs else lc_checks
         # as given (no depth: V11/V11b skip, as the reference's do), then with the run's own depth
         t = time.perf_counter()

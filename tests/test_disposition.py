@@ -3,6 +3,7 @@ files, the outputs (JSON, table, CLI summary, sheet) and the campaign rates."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -32,7 +33,7 @@ def clean() -> dict[str, CheckResult]:
         "V01": res("V01", oe_box_sigma_robust=0.4, oe_box_rel_diff_robust=0.01),
         "V02": res("V02", secondary_local_depth_sigma=0.3),
         "V04": res("V04", chi2_box_reduced=1.1, rms_scatter=0.05),
-        "V05": res("V05", grazing_indicator="normal"),
+        "V05": res("V05", grazing_indicator="normal", t_total_hours=4.1, t_total_max_hours=8.0),
         "V08": res("V08", None, significance_sigma=1.0, centroid_shift_pixels=0.02),
         "V09": res("V09", diff_offset_pixels=0.1),
         "V10": res("V10", None, stability_metric=0.95, aperture_depth_sign_flip=False),
@@ -73,6 +74,7 @@ CASES = [
     ("APERTURE_DEPENDENCE", with_("V10", aperture_depth_sign_flip=True), [], "FP"),
     ("GHOST", with_("V20", ghost_like_score=0.85), [], "FA"),
     ("SCATTERED_LIGHT", with_("V20", scattered_light_risk=0.9), [], "FA"),
+    ("NOT_TRANSIT_SHAPED", with_("V05", t_total_hours=12.0, t_total_max_hours=12.0), [], "FA"),
     ("DEPTH_INSTABILITY", with_("V04", "fail", chi2_box_reduced=40.0, rms_scatter=0.6), [], "FA"),
     ("NOT_UNIQUE", with_("V11b", ms2=-0.5), [], "FA"),
     ("WEAK_VS_RED_NOISE", with_("V11b", ms1=-0.5), [], "PC"),
@@ -96,7 +98,7 @@ def test_known_truth_case_per_reason_code(code, results, flags, klass):
     d = dispose(results, flags)
     assert code in d["reasons"]
     assert d["class"] == klass
-    assert d["policy"] == "jaxvet-default@3"
+    assert d["policy"] == "jaxvet-default@4"
 
 
 def test_clean_results_are_pc_and_priorities_order_the_classes():
@@ -237,10 +239,10 @@ def test_json_table_summary_and_sheet_carry_the_disposition(tmp_path):
     validate_report(doc)
     t = rep.to_table()
     assert list(t["disposition"]) == ["PC", "FP"] and t["disposition_reasons"][1] == "V_SHAPE"
-    assert set(t["disposition_policy"]) == {"jaxvet-default@3"}
+    assert set(t["disposition_policy"]) == {"jaxvet-default@4"}
     text = format_summary(rep)
-    assert "  planet: disposition PC [jaxvet-default@3]" in text
-    assert "  eb: disposition FP (V_SHAPE) [jaxvet-default@3]" in text
+    assert "  planet: disposition PC [jaxvet-default@4]" in text
+    assert "  eb: disposition FP (V_SHAPE) [jaxvet-default@4]" in text
     import matplotlib
 
     matplotlib.use("Agg")
@@ -292,7 +294,7 @@ def test_disposition_plot(tmp_path):
     from jaxvet.plotting.campaign import plot_disposition_rates
 
     t = _table()
-    summary = {"disposition_policy": "jaxvet-default@3",
+    summary = {"disposition_policy": "jaxvet-default@4",
                "disposition_rates": disposition_rates(t, ("planet", "eb"), (0.0, 10.0, 20.0, np.inf)),
                "disposition_rates_by_period": disposition_rates(t, ("planet", "eb"), (0.0, 5.0, np.inf),
                                                                  "period")}
@@ -385,3 +387,77 @@ def test_tiny_campaign_dispositions_are_deterministic(monkeypatch):
     assert sa["disposition_effectiveness"] is None
     fp = np.asarray(a["disposition"]) == "FP"
     np.testing.assert_array_equal(fp, np.asarray(a["XDISP_delta_sigma"]) > 3.0)
+
+
+def test_campaign_rows_have_vets_signal_record_and_no_signal_acts():
+    """A campaign row's signal record (``jaxvet.campaigns.rows``) is the one ``jaxvet.vet``
+    computes for the same candidate and light curve: a flat light curve gives ``NO_SIGNAL``
+    (so the run rule ``NO_SIGNAL`` calls it FA in campaigns too), a transit gives its depth."""
+    from types import SimpleNamespace
+
+    import jaxvet
+    from jaxvet.campaigns.rows import _signal_columns
+    from jaxvet.data import CandidateBatch, LightCurveBatch
+    from jaxvet.synthetic.lightcurves import inject_transits, simulate_lightcurve
+
+    c = Candidate(3.3, 2001.2, 3.0, depth_ppm=800.0)
+    flat = simulate_lightcurve(1, sectors=(1, 2), cadence_min=30.0, white_ppm=300.0)
+    dip = inject_transits(flat, 3.3, 2001.2, 3.0, 800.0)
+    lcs = [flat, dip]
+    batch = SimpleNamespace(lcb=LightCurveBatch.from_lightcurves(lcs),
+                            cb=CandidateBatch.from_candidates([c, c], lc_index=[0, 1]))
+    params = {"lc_index": np.array([0, 1]), "period_days": np.array([3.3, 3.3]),
+              "t0_btjd": np.array([2001.2, 2001.2]), "duration_hours": np.array([3.0, 3.0])}
+    cols: dict = {}
+    flags = _signal_columns(batch, params, lcs, 2, cols)
+    rep = jaxvet.vet(lcs, [c, c], ["V13"], lc_index=[0, 1])
+    assert flags == [rep.signal[0]["flags"], rep.signal[1]["flags"]]
+    assert "NO_SIGNAL" in flags[0] and "NO_SIGNAL" not in flags[1]
+    for i in range(2):
+        assert cols["signal_snr"][i] == pytest.approx(rep.signal[i]["snr"], abs=1e-3)
+        assert cols["signal_depth_ppm"][i] == pytest.approx(rep.signal[i]["depth_ppm"], abs=1e-3)
+        assert cols["signal_n_transits"][i] == rep.signal[i]["n_transits_on_data"]
+    assert cols["signal_depth_ppm"][1] == pytest.approx(800.0, rel=0.3)
+    assert dispose(clean(), flags[0])["class"] == "FA" and dispose(clean(), flags[1])["class"] == "PC"
+
+
+def test_redispose_rows_matches_dispose():
+    """Rows re-disposed from their columns (``<id>_status``, ``<id>_verdict``, ``<id>_<metric>``,
+    ``signal_flags``) get the classes ``dispose`` gives the same results; booleans as 0/1."""
+    from jaxvet.disposition.rows import redispose
+
+    rows = [clean(), with_("V01", "fail", oe_box_sigma_robust=8.0, oe_box_rel_diff_robust=0.4),
+            with_("V11b", ms2=-1.0), clean()]
+    flags = [[], [], [], ["NO_SIGNAL"]]
+    cols: dict = {"signal_flags": [";".join(f) for f in flags]}
+    for cid in clean():
+        cols[f"{cid}_status"] = [r[cid].status for r in rows]
+        cols[f"{cid}_verdict"] = [r[cid].verdict or "none" for r in rows]
+        for m in rows[0][cid].metrics:
+            vals = [r[cid].metrics.get(m) for r in rows]
+            cols[f"{cid}_{m}"] = [float(v) if isinstance(v, bool) else v for v in vals]
+    got = redispose(cols)
+    want = [dispose(r, f) for r, f in zip(rows, flags, strict=True)]
+    assert got == want
+    assert [d["class"] for d in got] == ["PC", "FP", "FA", "FA"]
+
+
+def test_not_transit_shaped_known_truth_with_v05():
+    """Known truth end to end: at a sinusoid's minimum (variability, no transit) V05's free
+    trapezoid runs to its duration ceiling and the policy calls it FA (NOT_TRANSIT_SHAPED); a
+    trapezoid transit of the candidate's duration on the same noise is PC."""
+    import jaxvet
+    from jaxvet.synthetic.lightcurves import inject_transits, simulate_lightcurve
+
+    base = simulate_lightcurve(3, sectors=(1,), cadence_min=20.0, white_ppm=200.0)
+    phase = 2 * np.pi * (base.time - 2001.0) / 3.0
+    wave = dataclasses.replace(base, flux=base.flux - 3000e-6 * np.cos(phase))
+    dip = inject_transits(base, 3.0, 2001.0, 3.0, 800.0)
+    c = Candidate(3.0, 2001.0, 3.0, depth_ppm=800.0)
+    rep = jaxvet.vet([wave, dip], [c, c], ["V01", "V05"], lc_index=[0, 1],
+                     options={"V05": {"n_bootstrap": 8}})
+    fit = [rep[i]["V05"].metrics for i in range(2)]
+    assert fit[0]["t_total_hours"] / fit[0]["t_total_max_hours"] >= 0.75
+    assert fit[1]["t_total_hours"] == pytest.approx(3.0, rel=0.15)
+    assert rep.dispositions[0]["class"] == "FA" and rep.dispositions[0]["reasons"][0] == "NOT_TRANSIT_SHAPED"
+    assert rep.dispositions[1]["class"] == "PC" and "NOT_TRANSIT_SHAPED" not in rep.dispositions[1]["reasons"]

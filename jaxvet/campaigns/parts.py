@@ -112,7 +112,7 @@ def read_results(out_dir) -> Any:
     parts = list_parts(rd)
     if not parts:
         raise JaxvetInputError(f"no result parts in {rd}")
-    return pa.concat_tables([pq.read_table(p) for p in parts])
+    return pa.concat_tables([pq.read_table(p) for p in parts], promote_options="default")
 
 
 def to_astropy(table):

@@ -4,12 +4,18 @@ The ``K`` injected rows and candidates of a chunk are built on the device in one
 (:func:`jaxvet.campaigns.injection.build_injection_batch`); every check is dispatched on them
 (the checks in threads, as :func:`jaxvet.vet` does), and the results of all checks come back
 to the host in one copy per chunk.  Host views of the injected light curves and candidates are
-built only if a check asks for them.  Each row gets its ``disposition`` (class and reasons) from
-the shipped policy on the formatted results of the checks that policy names.
+built only if a check asks for them.  Each row gets the run-level signal record of
+:func:`jaxvet.vet` (:mod:`jaxvet.engine.signal`: the whole-light-curve depth, its SNR, the
+transits on the data and the flags ``NO_SIGNAL`` / ``NO_TRANSIT_ON_DATA``, columns ``signal_*``)
+and its ``disposition`` (class and reasons) from the shipped policy on the formatted results of
+the checks that policy names and those flags, as ``vet`` disposes a candidate.  The scalar
+metrics of every formatted result that are not summary columns are added too (``<id>_<metric>``),
+so that the rows can be disposed again offline under another policy.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import time
@@ -18,12 +24,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxvet.campaigns.injection import KINDS, PARAM_COLUMNS, InjectionConfig, build_injection_batch
+from jaxvet.core.depth import sector_transit_depths
 from jaxvet.data import Candidate, LightCurve, LightCurveBatch
 from jaxvet.engine.context import CheckSpec, VetContext, to_host
 from jaxvet.engine.runner import resolve_threads
+from jaxvet.engine.signal import signal_records, transits_on_data
 from jaxvet.results import STATUS_NAMES, VERDICT_NAMES
 
 __all__ = ["chunk_rows", "vet_chunk"]
@@ -124,23 +133,84 @@ def _status_columns(spec: CheckSpec, host, n: int, cols: dict) -> None:
         cols[f"{spec.id}_{m}"] = np.asarray([str(x) for x in v], dtype=object) if v.dtype == object else v
 
 
+def _whole_depths(lcb: LightCurveBatch, cb):
+    """(B, 3) depth, error and in-transit points of the reference's depth estimate on each row's
+    whole light curve (every valid point one "sector"), as :func:`jaxvet.vet`'s signal record."""
+    whole = dataclasses.replace(
+        lcb,
+        sector=jnp.where(lcb.mask, 0, -1).astype(lcb.sector.dtype),
+        sector_index=jnp.where(lcb.mask, 0, lcb.sector_ids.shape[1]).astype(lcb.sector_index.dtype),
+        sector_ids=jnp.full_like(lcb.sector_ids, -1).at[:, 0].set(0),
+    )
+    sd = sector_transit_depths(whole, cb)
+    return jnp.stack([sd.depth[:, 0], sd.err[:, 0], sd.n_in[:, 0].astype(sd.depth.dtype)], -1)
+
+
+def _signal_columns(batch, params: Mapping[str, np.ndarray], base: Sequence[LightCurve], n: int,
+                    cols: dict) -> list[list[str]]:
+    """The rows' signal records (columns ``signal_depth_ppm``, ``signal_snr``,
+    ``signal_n_transits``, ``signal_flags``); returns each row's run-level flags."""
+    measured = np.asarray(_whole_depths(batch.lcb, batch.cb))[:n]
+    n_tr = np.zeros(n, int)
+    li = params["lc_index"].astype(np.int64)
+    for row in np.unique(li):  # one vectorised call per base light curve
+        sel = np.nonzero(li == row)[0]
+        lc = base[int(row)]
+        t = np.sort(np.asarray(lc.time)[np.asarray(lc.valid)])
+        n_tr[sel] = transits_on_data(t, params["period_days"][sel], params["t0_btjd"][sel],
+                                     params["duration_hours"][sel] / 24.0)
+    rec = signal_records(*measured.T, n_tr)
+    nan = float("nan")
+    cols["signal_depth_ppm"] = np.asarray([nan if r["depth_ppm"] is None else r["depth_ppm"] for r in rec])
+    cols["signal_snr"] = np.asarray([r["snr"] if r["snr"] is not None else nan for r in rec])
+    cols["signal_n_transits"] = n_tr.astype(np.int32)
+    cols["signal_flags"] = np.asarray([";".join(r["flags"]) for r in rec], dtype=object)
+    return [r["flags"] for r in rec]
+
+
+def _scalar(v) -> bool:
+    return v is None or isinstance(v, (bool, int, float, str, np.integer, np.floating, np.bool_))
+
+
+def _metric_columns(results: Sequence[Mapping[str, Any]], cols: dict) -> None:
+    """``<id>_<metric>`` columns for every scalar metric of the formatted results not already a
+    column: numbers and booleans as float (NaN where missing), text as text, a metric missing in
+    every row of the chunk as nulls (so that the parts of a campaign concatenate)."""
+    names: dict[str, set] = {}
+    for res in results:
+        for cid, r in res.items():
+            names.setdefault(cid, set()).update(k for k, v in r.metrics.items() if _scalar(v))
+    for cid in sorted(names):
+        for m in sorted(names[cid]):
+            key = f"{cid}_{m}"
+            if key in cols:
+                continue
+            vals = [res[cid].metrics.get(m) if cid in res else None for res in results]
+            if all(v is None for v in vals):
+                cols[key] = np.asarray(vals, dtype=object)
+            elif any(isinstance(v, str) for v in vals):
+                cols[key] = np.asarray(["" if v is None else str(v) for v in vals], dtype=object)
+            else:
+                cols[key] = np.asarray([np.nan if v is None else float(v) for v in vals], np.float64)
+
+
 def _disposition_columns(ctx: VetContext, specs: Sequence[CheckSpec], host: Mapping[str, Any],
-                         opts: Mapping[str, Any], n: int, cols: dict) -> None:
+                         opts: Mapping[str, Any], n: int, cols: dict, flags: Sequence[Sequence[str]]) -> None:
     """``disposition`` and ``disposition_reasons`` columns: the default policy
-    (:mod:`jaxvet.disposition`) on each row's formatted results of the policy's checks (a
-    campaign has no run-level signal flags; a check that errored contributes nothing)."""
+    (:mod:`jaxvet.disposition`) on each row's formatted results and its run-level ``flags``
+    (a check that errored contributes nothing), plus the metric columns of every check."""
     from jaxvet.disposition import default_policy, dispose_many
 
     policy = default_policy()
-    wanted = set(policy.checks())
     results: list[dict] = [{} for _ in range(n)]
     for spec in specs:
-        if spec.id in wanted and host.get(spec.id) is not None:
+        if host.get(spec.id) is not None:
             for j, r in enumerate(spec.finish(ctx, host[spec.id], opts.get(spec.id))[:n]):
                 results[j][spec.id] = r
-    disp = dispose_many(results, None, policy)
+    disp = dispose_many(results, flags, policy)
     cols["disposition"] = np.asarray([d["class"] for d in disp], dtype=object)
     cols["disposition_reasons"] = np.asarray([";".join(d["reasons"]) for d in disp], dtype=object)
+    _metric_columns(results, cols)
 
 
 def vet_chunk(
@@ -235,7 +305,8 @@ def chunk_rows(c: int, cfg, specs: Sequence[CheckSpec], opts: Mapping[str, Any],
         check_seconds[spec.id] = check_seconds.get(spec.id, 0.0) + seconds[spec.id]
         _status_columns(spec, host.get(spec.id), n, cols)
     t = time.perf_counter()
-    _disposition_columns(ctx, specs, host, opts, n, cols)
+    flags = _signal_columns(batch, params, run["lcs"], n, cols)
+    _disposition_columns(ctx, specs, host, opts, n, cols, flags)
     check_seconds["disposition"] = check_seconds.get("disposition", 0.0) + time.perf_counter() - t
     if record_errors:
         msg = "; ".join(f"{cid}: {e}" for cid, e in errors.items())

@@ -42,7 +42,7 @@ def signal_line(report, i: int) -> str:
 
 
 def disposition_line(report, i: int) -> str:
-    """``"  <id>: disposition FP (ODD_EVEN, V_SHAPE) [jaxvet-default@3]"``, or ``""`` when the
+    """``"  <id>: disposition FP (ODD_EVEN, V_SHAPE) [jaxvet-default@4]"``, or ``""`` when the
     run did not disposition its candidates."""
     disp = getattr(report, "dispositions", None)
     if disp is None:
