@@ -7,6 +7,11 @@ Workload: the four TOI-5807 sectors (``--data-dir``, else ``$JAXVET_DATA_DIR/tic
 ``candidates.draw_candidates(n, seed, t_first)`` (P ~ U[1, 20) d, D ~ U[1, 6) h).  Each check runs
 alone through ``jaxvet.vet(..., estimate_depth=False)``: one first call (compilation included),
 then ``--reps`` warm calls; the fastest warm call / n is reported (wall and process CPU time).
+With ``--n-small`` the first N candidates are timed too, and the marginal time per candidate
+``(t(n) - t(N)) / (n - N)`` is reported: costs paid once per ``vet`` call (preparing a pixel
+stamp) cancel.
+The pixel checks (V08, V09, V25) vet every candidate on one stamp, ``--tpf`` (default: the
+sector 83 stamp of the same folder); ``--sectors`` picks the light curves (default all four).
 
 To compare with another revision, run the same command with ``PYTHONPATH`` pointing at a
 checkout of it (``git worktree add ../jaxvet-old REV``), alternating the two so that both see
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,6 +39,16 @@ def _time(fn) -> tuple[float, float]:
     return time.perf_counter() - w, time.process_time() - c
 
 
+def _revision(where: Path) -> str:
+    """The short git revision of the checkout holding ``where`` (``"unknown"`` outside one)."""
+    try:
+        r = subprocess.run(["git", "-C", str(where), "rev-parse", "--short", "HEAD"],
+                           capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return r.stdout.strip()
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=1000)
@@ -40,20 +56,34 @@ def main(argv=None) -> int:
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--sectors", default=",".join(str(s) for s in TOI5807_SECTORS))
+    ap.add_argument("--tpf", default=None, help="pixel stamp for V08/V09/V25 (.npz)")
+    ap.add_argument("--n-small", type=int, default=0,
+                    help="also time the first N candidates (marginal ms per candidate)")
+    ap.add_argument("--label", default=None, help="what to call the jaxvet timed (default: its git revision)")
     ap.add_argument("--out", default=None, help="write the figures as JSON here")
     args = ap.parse_args(argv)
 
     import jaxvet
     from jaxvet.data import Candidate
+    from jaxvet.pixels import read_tpf
 
     d = data_dir(args.data_dir)
-    lc = jaxvet.read_lightcurves([str(d / f"sector{s}_pdcsap.csv") for s in TOI5807_SECTORS])
+    sectors = [int(s) for s in args.sectors.split(",")]
+    lc = jaxvet.read_lightcurves([str(d / f"sector{s}_pdcsap.csv") for s in sectors])
     cs = draw_candidates(args.n, args.seed, float(lc.time[0]))
     cands = [Candidate(**c) for c in cs.as_list()]
-    out = {"jaxvet": jaxvet.__file__, "n": args.n, "cpu": cpu_model(), "checks": {}}
-    for cid in args.checks.split(","):
-        def run(cid=cid):
-            return jaxvet.vet(lc, cands, [cid], seed=0, estimate_depth=False)
+    checks = args.checks.split(",")
+    tpf = None
+    if {"V08", "V09", "V25"} & set(checks):
+        tpf = Path(args.tpf) if args.tpf else d / "sector83_tpf.npz"
+    tpfs = [read_tpf(str(tpf))] if tpf is not None else []
+    label = args.label or _revision(Path(jaxvet.__file__).parent)
+    out = {"jaxvet": label, "n": args.n, "cpu": cpu_model(), "sectors": sectors,
+           "tpf": None if tpf is None else tpf.name, "checks": {}}
+    for cid in checks:
+        def run(cid=cid, n=args.n):
+            return jaxvet.vet(lc, cands[:n], [cid], tpfs=tpfs, seed=0, estimate_depth=False)
 
         first, _ = _time(run)
         warm = [_time(run) for _ in range(args.reps)]
@@ -63,6 +93,15 @@ def main(argv=None) -> int:
             "warm_ms_per_candidate": round(1e3 * wall / args.n, 3),
             "warm_cpu_ms_per_candidate": round(1e3 * cpu / args.n, 3),
         }
+        if 0 < args.n_small < args.n:  # (t(n) - t(n_small)) / (n - n_small): per-call costs cancel
+            run(n=args.n_small)
+            small = [_time(lambda: run(n=args.n_small)) for _ in range(args.reps)]
+            dn = args.n - args.n_small
+            out["checks"][cid].update(
+                n_small=args.n_small,
+                marginal_ms_per_candidate=round(1e3 * (wall - min(w for w, _ in small)) / dn, 3),
+                marginal_cpu_ms_per_candidate=round(1e3 * (cpu - min(c for _, c in small)) / dn, 3),
+            )
         print(cid, out["checks"][cid], flush=True)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -39,6 +39,8 @@ __all__ = [
     "CandidateBatch",
     "bucket_size",
     "stitch",
+    "store_ephemeris",
+    "ephemeris_record",
 ]
 
 #: BTJD = BJD - 2457000.
@@ -264,6 +266,21 @@ def stitch(lightcurves: Sequence[LightCurve], normalize: bool = True) -> LightCu
     )
 
 
+def store_ephemeris(obj, period_days: float, t0: float, duration_hours: float) -> None:
+    """Set the validated ephemeris of a frozen dataclass (:class:`Candidate`, a transit mask);
+    ``t0`` >= ``ABSOLUTE_JD_MIN`` is absolute BJD and converted to BTJD."""
+    if t0 >= ABSOLUTE_JD_MIN:
+        t0 -= BJD_OFFSET
+    object.__setattr__(obj, "period_days", period_days)
+    object.__setattr__(obj, "duration_hours", duration_hours)
+    object.__setattr__(obj, "t0_btjd", t0)
+
+
+def ephemeris_record(obj) -> dict:
+    """``id``, ``period_days``, ``t0_btjd`` and ``duration_hours`` of a candidate or mask (JSON)."""
+    return {k: getattr(obj, k) for k in ("id", "period_days", "t0_btjd", "duration_hours")}
+
+
 @dataclass(frozen=True)
 class Candidate:
     """A transit candidate: ephemeris plus optional depth and stellar parameters.
@@ -294,11 +311,7 @@ class Candidate:
             raise JaxvetInputError(f"t0_btjd must be a number, got {self.t0_btjd!r}{where}") from None
         if not np.isfinite(t0):
             raise JaxvetInputError(f"t0_btjd must be finite, got {self.t0_btjd!r}{where}")
-        if t0 >= ABSOLUTE_JD_MIN:
-            t0 -= BJD_OFFSET
-        object.__setattr__(self, "period_days", p)
-        object.__setattr__(self, "duration_hours", d)
-        object.__setattr__(self, "t0_btjd", t0)
+        store_ephemeris(self, p, t0, d)
         for name in ("depth_ppm", "stellar_radius", "stellar_mass"):
             v = getattr(self, name)
             if v is None:
@@ -318,13 +331,7 @@ class Candidate:
         return self.duration_hours / 24.0
 
     def to_dict(self) -> dict:
-        return {
-            "id": self.id,
-            "period_days": self.period_days,
-            "t0_btjd": self.t0_btjd,
-            "duration_hours": self.duration_hours,
-            "depth_ppm": self.depth_ppm,
-        }
+        return {**ephemeris_record(self), "depth_ppm": self.depth_ppm}
 
 
 def _on_device(**arrays: np.ndarray) -> dict[str, jax.Array]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jaxvet.data import ABSOLUTE_JD_MIN, BJD_OFFSET, Candidate, LightCurve
+from jaxvet.data import Candidate, LightCurve, ephemeris_record, store_ephemeris
 from jaxvet.errors import JaxvetInputError
 
 __all__ = [
@@ -82,11 +82,7 @@ class TransitMask:
             raise JaxvetInputError(f"{e}{where}") from None
         if pad < 0:
             raise JaxvetInputError(f"pad must be >= 0, got {self.pad!r}{where}")
-        if t0 >= ABSOLUTE_JD_MIN:
-            t0 -= BJD_OFFSET
-        object.__setattr__(self, "period_days", p)
-        object.__setattr__(self, "duration_hours", d)
-        object.__setattr__(self, "t0_btjd", t0)
+        store_ephemeris(self, p, t0, d)
         object.__setattr__(self, "pad", pad)
 
     @property
@@ -108,10 +104,7 @@ class TransitMask:
 
     def to_dict(self) -> dict:
         return {
-            "id": self.id,
-            "period_days": self.period_days,
-            "t0_btjd": self.t0_btjd,
-            "duration_hours": self.duration_hours,
+            **ephemeris_record(self),
             "pad": self.pad,
             "half_width_hours": self.half_width_days * 24.0,
         }

@@ -34,6 +34,7 @@ __all__ = [
     "CheckResult",
     "skipped_result",
     "error_result",
+    "graded_verdict",
     "to_jsonable",
     "verdict_name",
     "status_name",
@@ -49,6 +50,14 @@ VERDICT_NONE = -1
 # The one vocabulary of integer codes kernels compute (use these names, never literals).
 OK, SKIPPED, ERROR = (STATUS_CODES[n] for n in STATUS_NAMES)
 PASS, WARN, FAIL, INSUFFICIENT = (VERDICT_CODES[n] for n in VERDICT_NAMES)
+
+
+def graded_verdict(enough, fail, warn):
+    """Verdict codes (device arrays): ``insufficient`` without ``enough`` evidence, else ``fail``
+    where ``fail``, ``warn`` where ``warn``, ``pass`` elsewhere."""
+    import jax.numpy as jnp
+
+    return jnp.where(enough, jnp.where(fail, FAIL, jnp.where(warn, WARN, PASS)), INSUFFICIENT)
 
 
 def status_name(code: int) -> str:

@@ -303,3 +303,62 @@ def test_window_cadence_ignores_gaps_and_near_duplicates():
     c = np.asarray(window_cadence(jnp.asarray(rows), jnp.asarray(mask)))
     assert c[0] == pytest.approx(DT, rel=1e-6) and c[1] == pytest.approx(DT, rel=1e-9)
     assert np.isnan(np.asarray(window_cadence(jnp.asarray(rows[:, :1]), jnp.asarray(mask[:, :1]))))[0]
+
+
+def _count_host_copies(monkeypatch):
+    """Count device-to-host copies: explicit ``jax.device_get`` calls and implicit conversions
+    (``np.asarray``, ``float``, ``bool`` ... of a device array) made outside them."""
+    import jax
+    from jax._src.array import ArrayImpl
+
+    seen = {"get": 0, "implicit": []}
+    depth = [0]
+    real_get = jax.device_get
+
+    def get(x):
+        seen["get"] += 1
+        depth[0] += 1
+        try:
+            return real_get(x)
+        finally:
+            depth[0] -= 1
+
+    monkeypatch.setattr(jax, "device_get", get)
+    for name in ("__array__", "__float__", "__int__", "__bool__", "__index__", "item", "tolist"):
+        orig = getattr(ArrayImpl, name)
+
+        def wrapped(self, *a, _orig=orig, _name=name, **k):
+            if depth[0] == 0:
+                seen["implicit"].append(_name)
+            return _orig(self, *a, **k)
+
+        monkeypatch.setattr(ArrayImpl, name, wrapped)
+    return seen
+
+
+def test_chunks_are_dispatched_before_the_host_waits(batch, monkeypatch):
+    """The host copies the table's device results a fixed number of times (window plan, every
+    chunk's rows, the overflow re-run, every global-baseline chunk), however many chunks the
+    budget cuts the batch into: no chunk is waited for before the next is dispatched."""
+    from jaxvet.core import epochs
+
+    lcs, cands, lci, ctx, tab = batch
+    lch = epochs.LightCurveHost.of(ctx.lcb)
+    real = epochs._RowChunk.dispatch
+    counts = {}
+    for budget in (1 << 20, 1 << 13):
+        n_chunks = []
+        monkeypatch.setattr(
+            epochs._RowChunk, "dispatch", classmethod(lambda cls, *a, _n=n_chunks: _n.append(1) or real(*a))
+        )
+        with monkeypatch.context() as mp:
+            seen = _count_host_copies(mp)
+            tab2 = measure_epochs(ctx.lcb, ctx.cb, max_elements=budget, lc_host=lch)
+        counts[budget] = (len(n_chunks), seen["get"], seen["implicit"])
+        e = min(tab.n_epochs, tab2.n_epochs)  # the chunk shapes differ: equal to rounding
+        for key in ("depth", "sigma", "baseline", "pink_sum_r2"):
+            a1, a2 = np.asarray(getattr(tab.v01, key))[:, :e], np.asarray(getattr(tab2.v01, key))[:, :e]
+            np.testing.assert_allclose(a2, a1, rtol=1e-12, atol=0, err_msg=key)
+    (few, g_few, imp_few), (many, g_many, imp_many) = counts[1 << 20], counts[1 << 13]
+    assert many >= 4 * few and many >= 12, counts
+    assert g_many == g_few <= 4 and imp_many == imp_few == [], counts

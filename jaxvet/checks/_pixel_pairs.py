@@ -1,4 +1,4 @@
-"""Candidate x stamp pairs of the pixel checks (V08, V09): which stamps a candidate is vetted on,
+"""Candidate x stamp pairs of the pixel checks (V08, V09, V10, V20): which stamps a candidate is vetted on,
 same-shape stamps packed into one padded batch, and the pairs' results back in candidate order.
 
 A run's stamps (``ctx.tpfs``) are prepared once (:func:`jaxvet.stamps.prepared`).  Candidate
@@ -30,6 +30,7 @@ from jaxvet import stamps as sx
 from jaxvet.core.pixels import PixelBatch, PixelStats
 from jaxvet.data import CandidateBatch, LightCurveBatch, bucket_size
 from jaxvet.engine.chunks import assemble, rows_per_chunk
+from jaxvet.results import INSUFFICIENT, OK, SKIPPED, CheckResult, verdict_name
 
 __all__ = [
     "StampGroup",
@@ -226,3 +227,42 @@ def slot_tree(per: dict, summary: dict) -> dict:
     names = {"status": "status", "verdict": "verdict", **summary}
     out.update({m: per[k][:, 0] for m, k in names.items()})
     return out
+
+
+def candidate_columns(cb: CandidateBatch, ok, **extra) -> dict:
+    """The per-pair columns every pixel kernel reads (device arrays): the ephemeris, ``ok``
+    (host bools: the pairs the kernel measures), ``k`` (the pair's stamp), and ``extra``."""
+    return dict(period=cb.period, t0=cb.t0, duration=cb.duration, ok=jnp.asarray(ok), k=cb.lc_index, **extra)
+
+
+def stamp_check(ctx, opts, summary, per_stamps, finish, **skipped) -> dict:
+    """A pixel check's ``compute``: the skipped tree (``summary`` metrics NaN, ``skipped``
+    extra columns) without stamps, else ``finish(per, prep)`` of the (B, S) slot arrays
+    ``per_stamps(ctx, prep, opts)`` on the run's prepared stamps."""
+    if not ctx.tpfs:
+        return sx.skipped_tree(ctx.n_candidates, summary, **skipped)
+    prep = sx.prepared(ctx.tpfs, int(opts.quality_bitmask), ctx=ctx)
+    return finish(dict(per_stamps(ctx, prep, opts)), prep)
+
+
+def with_verdict(per: dict, ok, verdict) -> dict:
+    """``per`` with ``status`` (ok / skipped) and ``verdict`` (``insufficient`` where skipped)."""
+    per["status"] = jnp.where(ok, OK, SKIPPED)
+    per["verdict"] = jnp.where(ok, verdict, INSUFFICIENT)
+    return per
+
+
+def kernel_over_stamps(pairs_kernel):
+    """``(ctx, prep, opts) -> (B, S, ...)`` device arrays of ``pairs_kernel(ctx, pairs, prep,
+    opts)`` over every stamp group (:func:`run_pairs`)."""
+
+    def per_stamps(ctx, prep: sx.Prepared, opts) -> dict:
+        return run_pairs(ctx, prep, int(opts.quality_bitmask), lambda b: pairs_kernel(ctx, b, prep, opts))
+
+    return per_stamps
+
+
+def slot_result(check: tuple[str, str], g, **fields) -> CheckResult:
+    """A measured pixel-check result on one slot: status ``ok`` and the slot's verdict code
+    (``g("verdict")``) by name; ``fields``: confidence, flags, metrics, raw, notes."""
+    return CheckResult(id=check[0], name=check[1], status="ok", verdict=verdict_name(g("verdict")), **fields)

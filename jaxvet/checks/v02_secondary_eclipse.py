@@ -251,6 +251,20 @@ def _red_noise(sf, tf, base, n_base, med_base, scatter, period, max_bins):
     return jnp.where(use_rn & rn_ok[0], beta[0], DEFAULT_INFLATION), use_rn, rn_ok[0]
 
 
+def _verdict(measured, significant, occultation_like):
+    """jaxvet's V02 rule: insufficient unless measured; a significant secondary fails unless it
+    is occultation-like (shallower than a fraction of the primary), which warns."""
+    return jnp.where(
+        ~measured,
+        VERDICT_CODES["insufficient"],
+        jnp.where(
+            significant,
+            jnp.where(occultation_like, VERDICT_CODES["warn"], VERDICT_CODES["fail"]),
+            VERDICT_CODES["pass"],
+        ),
+    )
+
+
 def _confidence(coverage, n_events, sigma, any_warn, insufficient, bad_base):
     """The reference's V02 confidence model."""
     base_c = jnp.where(
@@ -311,15 +325,7 @@ def _one_candidate(sf, tf, n_lc, t_first, period, t0, depth_primary, thr, *, max
     significant = ok & (depth > 0) & (sigma >= thr["sigma_threshold"])
     occ_depth = thr["occultation_fraction"] * depth_primary
     occultation_like = jnp.isfinite(depth_primary) & (depth_primary > 0) & (depth < occ_depth)
-    verdict = jnp.where(
-        ~ok,
-        VERDICT_CODES["insufficient"],
-        jnp.where(
-            significant,
-            jnp.where(occultation_like, VERDICT_CODES["warn"], VERDICT_CODES["fail"]),
-            VERDICT_CODES["pass"],
-        ),
-    )
+    verdict = _verdict(ok, significant, occultation_like)
     p_flux, p_err, p_cnt = _phase_curve(sf, ph, valid, safe_base, scatter)
 
     nan = jnp.nan
@@ -502,15 +508,7 @@ def _local_outputs(sec, pri, scan, cb, cand_depth, error_rows, thr):
     depth = sec["depth"]
     significant = measured & (depth > 0) & (sec["sigma"] >= thr["sigma_threshold"])
     occultation_like = jnp.isfinite(primary) & (depth < thr["occultation_fraction"] * primary)
-    verdict = jnp.where(
-        ~measured,
-        VERDICT_CODES["insufficient"],
-        jnp.where(
-            significant,
-            jnp.where(occultation_like, VERDICT_CODES["warn"], VERDICT_CODES["fail"]),
-            VERDICT_CODES["pass"],
-        ),
-    )
+    verdict = _verdict(measured, significant, occultation_like)
     sb = sec_kernel.scan_best(scan, cb.period, cb.duration)
     eccentric, scan_thr = sec_kernel.eccentric_secondary(
         sb, primary, **thr, duration_phase=cb.duration / cb.period

@@ -1,14 +1,9 @@
 """V05 transit shape: U-shaped (planet) vs V-shaped (grazing eclipsing binary) transits.
 
-References:
-    [1] Seager & Mallen-Ornelas 2003, ApJ 585, 1038 (2003ApJ...585.1038S), sections 2-3:
-        the trapezoid parameters T (first-fourth contact), F (second-third contact), tF/tT.
-    [2] Kipping 2010, MNRAS 408, 1758: integrating the model over the exposure time.
-    [3] Thompson et al. 2018, ApJS 235, 38 (2018ApJS..235...38T), section 3.1: the DR25 Robovetter's
-        V-shape ("Not Transit-Like") metric.
-    [4] Prsa et al. 2011, AJ 141, 83 (2011AJ....141...83P): eclipsing-binary morphology.
-    [5] Efron 1979, Ann. Stat. 7, 1; Hanley & MacGibbon 2006, Comput. Methods Programs Biomed.
-        83, 57 (the Poisson bootstrap).
+References: the kernels' (:mod:`jaxvet.core.transit_shape`: the trapezoid of Seager &
+Mallen-Ornelas 2003, exposure integration after Kipping 2010, the DR25 Robovetter's V-shape
+metric of Thompson et al. 2018, the Poisson bootstrap), and Prsa et al. 2011, AJ 141, 83
+(2011AJ....141...83P) on eclipsing-binary morphology.
 
 Two methods (option ``method``, ``ctx.opts("V05")["method"]``):
 

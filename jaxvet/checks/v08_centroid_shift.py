@@ -375,12 +375,9 @@ def centroid_shift_pairs(ctx: VetContext, pairs: pp.PairBatch, opts: V08Options)
     win, n_in_pad, n_ex_pad = plan["win"], plan["n_in_pad"], plan["n_ex_pad"]
     tmax = grp.pb.n_cadences
     exact_in = n_in_pad <= JOINT_MAX
-    arrays = dict(
-        period=cb.period,
-        t0=cb.t0,
-        duration=cb.duration,
-        ok=jnp.asarray(valid),
-        k=cb.lc_index,
+    arrays = pp.candidate_columns(
+        cb,
+        valid,
         key=sx.pair_keys(ctx.seed, CHECK_TAG, pairs.key_ids, pairs.tags),
         epoch=win.epoch,
         win_time=win.time,

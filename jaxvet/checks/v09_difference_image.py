@@ -79,7 +79,7 @@ from jaxvet.engine.chunks import map_rows
 from jaxvet.engine.context import CheckSpec, VetContext
 from jaxvet.engine.options import CheckOptions, at_least, finite, one_of, option, positive
 from jaxvet.errors import JaxvetInputError
-from jaxvet.results import FAIL, INSUFFICIENT, OK, PASS, SKIPPED, WARN, CheckResult
+from jaxvet.results import INSUFFICIENT, OK, SKIPPED, CheckResult, graded_verdict
 from jaxvet.stamps import PAIR_BUDGET_SCALE
 
 ID = "V09"
@@ -329,12 +329,9 @@ def difference_image_pairs(ctx: VetContext, pairs: pp.PairBatch, trc: np.ndarray
     valid = np.asarray(cb.valid) & ~guard
     plan = _window_plan(ctx, grp.lcb, cb, valid, float(opts.local_window_durations))
     win = plan["win"]
-    arrays = dict(
-        period=cb.period,
-        t0=cb.t0,
-        duration=cb.duration,
-        ok=jnp.asarray(valid),
-        k=cb.lc_index,
+    arrays = pp.candidate_columns(
+        cb,
+        valid,
         hw_local=jnp.asarray(plan["hw_local"]),
         epoch=win.epoch,
         win_time=win.time,
@@ -448,17 +445,15 @@ def _verdict(sig, osig, off, edge, opts: V09Options):
     far = off > t["offset_threshold_pixels"]
     signif = jnp.isfinite(osig) & (osig >= 3.0)
     at_edge = jnp.nan_to_num(edge, nan=1.0) <= 0
-    v = jnp.where(far & signif, FAIL, jnp.where(far | at_edge, WARN, PASS))
-    return jnp.where(detected, v, INSUFFICIENT)
+    return graded_verdict(detected, far & signif, far | at_edge)
 
 
 def compute(ctx: VetContext, opts: V09Options) -> dict:
     """Device tree: ``ps_<name>`` (B, S) per-slot kernel outputs, the first slot's summary."""
-    b = ctx.n_candidates
-    if not ctx.tpfs:
-        return sx.skipped_tree(b, SUMMARY)
-    prep = sx.prepared(ctx.tpfs, int(opts.quality_bitmask), ctx=ctx)
-    return assemble(difference_image_stamps(ctx, prep, opts), prep, opts, sx.slot_stamps(ctx))
+    def finish(per, prep):
+        return assemble(per, prep, opts, sx.slot_stamps(ctx))
+
+    return pp.stamp_check(ctx, opts, SUMMARY, difference_image_stamps, finish)
 
 
 def assemble(per: dict, prep: sx.Prepared, opts: V09Options, idx: np.ndarray | None = None) -> dict:
@@ -678,13 +673,10 @@ def sector_result(
         "source": stamp.source,
         "plot_data": _plot_data(g, stamp, metrics, opts),
     }
-    vcode = int(g("verdict"))
-    return CheckResult(
-        id=ID,
-        name=NAME,
-        status="ok",
+    return pp.slot_result(
+        (ID, NAME),
+        g,
         confidence=confidence,
-        verdict=("pass", "warn", "fail", "insufficient")[vcode] if vcode >= 0 else None,
         flags=list(warns) + eflags + oflags,
         metrics=metrics,
         raw=raw,

@@ -61,7 +61,7 @@ from jaxvet.engine.chunks import map_rows
 from jaxvet.engine.context import CheckSpec, VetContext
 from jaxvet.engine.options import CheckOptions, at_least, finite, option
 from jaxvet.errors import JaxvetInputError
-from jaxvet.results import FAIL, INSUFFICIENT, OK, PASS, SKIPPED, WARN, CheckResult
+from jaxvet.results import OK, CheckResult, graded_verdict
 from jaxvet.stamps import PAIR_BUDGET_SCALE
 
 ID = "V10"
@@ -277,7 +277,7 @@ def aperture_dependence_pairs(
     cb = pairs.cb
     ok = np.asarray(cb.valid) & (np.asarray(cb.duration) < np.asarray(cb.period))
     static = _plan(ctx, pairs, prep, ok)
-    arrays = dict(period=cb.period, t0=cb.t0, duration=cb.duration, ok=jnp.asarray(ok), k=cb.lc_index)
+    arrays = pp.candidate_columns(cb, ok)
     ser = _series(ctx, pairs.group, opts)
     nrad = len(opts.radii_px)
     t_pad = pairs.group.pb.n_cadences
@@ -289,11 +289,8 @@ def aperture_dependence_pairs(
     return res
 
 
-def aperture_dependence_stamps(ctx: VetContext, prep: sx.Prepared, opts: V10Options) -> dict:
-    """V10 for every candidate and stamp slot: device arrays (B, S, ...)."""
-    return pp.run_pairs(
-        ctx, prep, int(opts.quality_bitmask), lambda b: aperture_dependence_pairs(ctx, b, prep, opts)
-    )
+#: V10 for every candidate and stamp slot: ``(ctx, prep, opts) ->`` device arrays (B, S, ...)
+aperture_dependence_stamps = pp.kernel_over_stamps(aperture_dependence_pairs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -304,30 +301,20 @@ SUMMARY = ("stability_metric", "aperture_depth_sign_flip", "depth_snr_recommende
 
 def _verdict(per: dict, opts: V10Options):
     t = opts.traced()
-    snr = per["depth_snr"]
+    snr, stab = per["depth_snr"], per["stability"]
     detected = jnp.isfinite(snr) & (snr >= t["min_depth_snr"])
-    stab = per["stability"]
-    v = jnp.where(
-        per["sign_flip"] | (stab < t["stability_fail"]),
-        FAIL,
-        jnp.where(stab < t["stability_warn"], WARN, PASS),
-    )
-    return jnp.where(detected, v, INSUFFICIENT)
+    fail = per["sign_flip"] | (stab < t["stability_fail"])
+    return graded_verdict(detected, fail, stab < t["stability_warn"])
 
 
 def compute(ctx: VetContext, opts: V10Options) -> dict:
     """Device tree: ``ps_<name>`` (B, S) per slot, the first slot's summary."""
-    b = ctx.n_candidates
-    if not ctx.tpfs:
-        return sx.skipped_tree(b, SUMMARY)
-    prep = sx.prepared(ctx.tpfs, int(opts.quality_bitmask), ctx=ctx)
-    per = dict(aperture_dependence_stamps(ctx, prep, opts))
-    ok = per["skip"] == 0
-    per["status"] = jnp.where(ok, OK, SKIPPED)
-    per["verdict"] = jnp.where(ok, _verdict(per, opts), INSUFFICIENT)
-    return pp.slot_tree(
-        per, dict(zip(SUMMARY, ("stability", "sign_flip", "depth_snr", "variance"), strict=True))
-    )
+    names = dict(zip(SUMMARY, ("stability", "sign_flip", "depth_snr", "variance"), strict=True))
+
+    def finish(per, prep):
+        return pp.slot_tree(pp.with_verdict(per, per["skip"] == 0, _verdict(per, opts)), names)
+
+    return pp.stamp_check(ctx, opts, SUMMARY, aperture_dependence_stamps, finish)
 
 
 def _radius_key(r: float) -> str:
@@ -436,13 +423,10 @@ def sector_result(
             "sector": stamp.sector,
         },
     }
-    vcode = int(g("verdict"))
-    return CheckResult(
-        id=ID,
-        name=NAME,
-        status="ok",
+    return pp.slot_result(
+        (ID, NAME),
+        g,
         confidence=min(1.0, n_in / 10.0) * min(1.0, n_out / 50.0),
-        verdict=("pass", "warn", "fail", "insufficient")[vcode] if vcode >= 0 else None,
         flags=flags + oflags,
         metrics=metrics,
         raw=raw,

@@ -50,7 +50,7 @@ from jaxvet.engine.chunks import map_rows
 from jaxvet.engine.context import CheckSpec, VetContext
 from jaxvet.engine.options import CheckOptions, at_least, finite, option, positive
 from jaxvet.errors import JaxvetInputError
-from jaxvet.results import FAIL, INSUFFICIENT, OK, PASS, SKIPPED, WARN, CheckResult, skipped_result
+from jaxvet.results import OK, CheckResult, graded_verdict, skipped_result
 from jaxvet.stamps import PAIR_BUDGET_SCALE
 
 ID = "V20"
@@ -153,18 +153,15 @@ def ghost_features_pairs(ctx: VetContext, pairs: pp.PairBatch, prep: sx.Prepared
     cb = pairs.cb
     ok = np.asarray(cb.valid)
     n_in_pad = _n_in_pad(ctx, pairs, prep)
-    arrays = dict(period=cb.period, t0=cb.t0, duration=cb.duration, ok=jnp.asarray(ok), k=cb.lc_index)
+    arrays = pp.candidate_columns(cb, ok)
     npix = pairs.group.pb.n_pixels
     chunk = pp.pair_chunk(ctx, 2 * n_in_pad * npix, cb.size, scale=PAIR_BUDGET_SCALE)
     fn = partial(_chunk, n_in_pad=n_in_pad)
     return map_rows(fn, arrays, cb.size, chunk, args=(pairs.group.stats, pairs.group.pb, opts.traced()))
 
 
-def ghost_features_stamps(ctx: VetContext, prep: sx.Prepared, opts: V20Options) -> dict:
-    """V20 for every candidate and stamp slot: device arrays (B, S, ...)."""
-    return pp.run_pairs(
-        ctx, prep, int(opts.quality_bitmask), lambda b: ghost_features_pairs(ctx, b, prep, opts)
-    )
+#: V20 for every candidate and stamp slot: ``(ctx, prep, opts) ->`` device arrays (B, S, ...)
+ghost_features_stamps = pp.kernel_over_stamps(ghost_features_pairs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,27 +174,19 @@ def _verdict(per: dict, opts: V20Options):
     t = opts.traced()
     ghost, risk = per["ghost_like_score"], per["scattered_light_risk"]
     enough = (per["n_in"] >= t["min_in_transit_cadences"]) & jnp.isfinite(per["in_aperture_depth"])
-    v = jnp.where(
-        ghost >= t["ghost_fail"],
-        FAIL,
-        jnp.where((ghost >= t["ghost_warn"]) | (risk >= t["scattered_light_warn"]), WARN, PASS),
-    )
-    return jnp.where(enough, v, INSUFFICIENT)
+    warn = (ghost >= t["ghost_warn"]) | (risk >= t["scattered_light_warn"])
+    return graded_verdict(enough, ghost >= t["ghost_fail"], warn)
 
 
 def compute(ctx: VetContext, opts: V20Options) -> dict:
     """Device tree: ``ps_<name>`` (B, S) per slot, the first slot's summary."""
-    b = ctx.n_candidates
-    if not ctx.tpfs:
-        return sx.skipped_tree(b, SUMMARY)
-    prep = sx.prepared(ctx.tpfs, int(opts.quality_bitmask), ctx=ctx)
-    idx = sx.slot_stamps(ctx)
-    per = dict(ghost_features_stamps(ctx, prep, opts))
-    has_ap = np.array([s.aperture_mask is not None for s in prep.stamps])[idx]
-    ok = jnp.asarray(has_ap) & (per["n_in"] > 0) & (per["n_out"] > 0)
-    per["status"] = jnp.where(ok, OK, SKIPPED)
-    per["verdict"] = jnp.where(ok, _verdict(per, opts), INSUFFICIENT)
-    return pp.slot_tree(per, {m: m for m in SUMMARY})
+
+    def finish(per, prep):
+        has_ap = np.array([s.aperture_mask is not None for s in prep.stamps])[sx.slot_stamps(ctx)]
+        ok = jnp.asarray(has_ap) & (per["n_in"] > 0) & (per["n_out"] > 0)
+        return pp.slot_tree(pp.with_verdict(per, ok, _verdict(per, opts)), {m: m for m in SUMMARY})
+
+    return pp.stamp_check(ctx, opts, SUMMARY, ghost_features_stamps, finish)
 
 
 def _skipped(g, stamp) -> CheckResult:
@@ -252,13 +241,10 @@ def sector_result(
             "sector": stamp.sector,
         },
     }
-    vcode = int(g("verdict"))
-    return CheckResult(
-        id=ID,
-        name=NAME,
-        status="ok",
+    return pp.slot_result(
+        (ID, NAME),
+        g,
         confidence=None,
-        verdict=("pass", "warn", "fail", "insufficient")[vcode] if vcode >= 0 else None,
         flags=[],
         metrics=metrics,
         raw=raw,

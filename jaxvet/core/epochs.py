@@ -39,15 +39,6 @@ flattened to ``(candidate*epoch, W)`` rows of a fixed count per window bucket an
 the row kernel itself, so a run compiles one program per window bucket and variant (no per-chunk
 planning or gather programs).  The global-baseline statistics (a sort of the
 whole light curve) are computed only for the candidates that need the fallback.
-
-Inside a row everything is a masked reduction: medians come from one sort of order-preserving
-int64 keys of the out-of-transit flux (XLA sorts integers several times faster than floats on
-CPU) plus one narrow sort of the in-transit block; the MADs are exact order statistics of
-``|x - c|`` found by an O(log W) selection in the two monotone halves of the sorted run (no
-second sort); binned sums are prefix sums evaluated at bin edges located by binary search
-(deterministic, no scatter-add).  Values agree with the numpy reference to ~1e-12 relative
-or better (tests/test_epochs.py against tests/oracles/per_epoch_oracle.py; bit-for-bit on the
-reference's TOI-5807 outputs up to the last ulp).
 """
 
 from __future__ import annotations
@@ -60,20 +51,24 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxvet.core.ephemeris import epoch_index, phase_distance_in_transit
-from jaxvet.core.noise import pink_noise_variances, prefix_at, red_noise_edges, red_noise_from_pos
-from jaxvet.core.order_stats import (
-    MAD_TO_SIGMA,
-    bisect,
-    bisect_steps,
-    from_order_key,
-    mad_select_spec,
-    masked_median,
-    order_key,
-    searchsorted_spec,
-    sorted_median,
-    take_rows,
+from jaxvet.core.epoch_rows import (
+    CADENCE_STEP_TOLERANCE,
+    FOLD_BINS,
+    FOLD_HALF_RANGE_DURATIONS,
+    MIN_GLOBAL_OOT,
+    MIN_LOCAL_OOT,
+    MIN_OOT_RED_NOISE,
+    MIN_POINTS_IN_TRANSIT,
+    PINK_SIDE_BINS,
+    RED_NOISE_WARN_BELOW,
+    V01_MAX_PERIOD_FRACTION,
+    WINDOW_MULT,
+    global_kernel,
+    row_kernel,
+    window_cadence,
 )
+from jaxvet.core.noise import pink_noise_variances
+from jaxvet.core.order_stats import MAD_TO_SIGMA, masked_median
 from jaxvet.core.windows import gather_points, plan_windows
 from jaxvet.data import CandidateBatch, LightCurveBatch, bucket_size
 from jaxvet.engine.chunks import element_budget, prev_pow2
@@ -101,233 +96,6 @@ __all__ = [
     "measure_epochs",
     "epoch_table_for_context",
 ]
-
-#: local baseline half-window in transit durations (both checks)
-WINDOW_MULT = 6.0
-#: V01 caps its baseline half-window at this fraction of the period (V04 does not)
-V01_MAX_PERIOD_FRACTION = 0.45
-#: an epoch is measured only with at least this many in-transit points
-MIN_POINTS_IN_TRANSIT = 5
-#: local windows with fewer out-of-transit points fall back to the global baseline
-MIN_LOCAL_OOT = 5
-#: ... which itself needs this many points, else the epoch is skipped
-MIN_GLOBAL_OOT = 10
-#: red-noise inflation is attempted from this many out-of-transit points
-MIN_OOT_RED_NOISE = 20
-#: V01 warns about a failed red-noise estimate below this many points
-RED_NOISE_WARN_BELOW = 30
-#: pink-noise binning: bins of one duration centred on t_c + j D, |j| <= PINK_SIDE_BINS
-PINK_SIDE_BINS = 6
-#: bins of duration-wide residual means need at least this many points
-PINK_MIN_BIN_POINTS = 3
-#: phase-folded plot profile: bins over +-min(FOLD_HALF_RANGE_DURATIONS * D, 0.45 P)
-FOLD_BINS = 64
-FOLD_HALF_RANGE_DURATIONS = 3.0
-#: the local cadence is an iterated mean of the time steps within this factor of the estimate
-CADENCE_STEP_TOLERANCE = 1.5
-#: red-noise bins of a local window: span <= 12 D, bin D/2 -> at most 24 bins
-_LOCAL_RN_BINS = 32
-_I64_MAX = np.iinfo(np.int64).max
-
-
-def _oot_prepare(f, oot):
-    """Sort ``f[oot]`` per row; median and the MAD-selection spec (see :func:`_oot_finish`).
-
-    ``rstd`` is the reference's ``_robust_std(f_oot)`` = 1.4826 median|f - median(f)|;
-    ``rstd_rn`` is ``_robust_std(f_oot - baseline)`` (the residuals' own median removed), as
-    the red-noise routine computes it.  Both are 0 with fewer than 2 points.
-    """
-    n = jnp.sum(oot, axis=1, dtype=jnp.int32)
-    xs = from_order_key(jnp.sort(jnp.where(oot, order_key(f), _I64_MAX), axis=1))
-    b = sorted_median(xs, n)
-    k = jnp.stack([(n - 1) // 2, n // 2], axis=-1)
-    rk = take_rows(xs, k) - b[:, None]
-    mr = 0.5 * (rk[:, 0] + rk[:, 1])
-    center = jnp.stack([b, mr], axis=-1)
-    shift = jnp.stack([jnp.zeros_like(b), b], axis=-1)
-    spec, finish = mad_select_spec(xs, n, center, shift)
-    return n, b, spec, finish
-
-
-def _oot_finish(n, finish, i):
-    mads = finish(i)
-    rstd = jnp.where(n >= 2, mads[:, 0] * MAD_TO_SIGMA, 0.0)
-    rstd_rn = jnp.where(n >= 2, mads[:, 1] * MAD_TO_SIGMA, 0.0)
-    return rstd, rstd_rn
-
-
-def window_cadence(t, m):
-    """Typical time step of each row of time-ordered points ``t`` (R, W) where ``m`` (NaN when a
-    row has no positive step).
-
-    No sort: starting from the mean of all positive steps, three times the mean of the steps
-    within ``[1/CADENCE_STEP_TOLERANCE, CADENCE_STEP_TOLERANCE]`` of the previous estimate (no
-    lower bound the first time).  Data gaps (long steps) and near-duplicate time stamps (e.g. at
-    a stitching seam) drop out; on a regular cadence the result is that cadence.
-    """
-    dt = t[:, 1:] - t[:, :-1]
-    dv = m[:, 1:] & m[:, :-1] & (dt > 0)
-    dtz = jnp.where(dv, dt, 0.0)
-
-    def mean_of(sel):
-        n = jnp.sum(sel, axis=1)
-        return jnp.where(n > 0, jnp.sum(jnp.where(sel, dtz, 0.0), axis=1) / jnp.maximum(n, 1), jnp.nan)
-
-    c = mean_of(dv)
-    lo = jnp.zeros_like(c)
-    for _ in range(3):
-        c_new = mean_of(dv & (dt >= lo[:, None]) & (dt <= CADENCE_STEP_TOLERANCE * c[:, None]))
-        c = jnp.where(jnp.isfinite(c_new), c_new, c)
-        lo = c / CADENCE_STEP_TOLERANCE
-    return c
-
-
-# ----------------------------------------------------------------------------------------
-# the per-window row kernel
-# ----------------------------------------------------------------------------------------
-@partial(jax.jit, static_argnames=("w_in", "with_cap"))
-def _row_kernel(t, f, err, m, ep, tc, slot, P, t0, D, hw_full, hw_cap, *, w_in: int, with_cap: bool):
-    """All per-epoch quantities for R windows (rows) of W points; parameters are (R,).
-
-    Variant 0 is V04's full ``6D`` window, variant 1 (only when ``with_cap``) V01's capped one;
-    both are processed in one stacked sort, one selection loop and one edge search.
-    """
-    R, W = t.shape
-    n_iter = bisect_steps(W)
-    col = lambda a: a[:, None]  # noqa: E731
-    tt = jnp.where(m, t, jnp.inf)
-    in_any = m & phase_distance_in_transit(t, col(t0), col(P), col(D))
-    in_ep = in_any & (epoch_index(t, col(t0), col(P)) == col(ep)) & col(slot)
-    n_in = jnp.sum(in_ep, axis=1, dtype=jnp.int32)
-
-    # ---- in-transit block: contiguous in time, gathered into a narrow sub-window ----------
-    i0 = jnp.argmax(in_ep, axis=1).astype(jnp.int32)
-    sub = col(i0) + jnp.arange(w_in, dtype=jnp.int32)[None, :]
-    sub_in = take_rows(in_ep, sub) & (sub < W)
-    sub_f = take_rows(f, sub)
-    sub_e = take_rows(err, sub)
-    overflow = jnp.sum(sub_in, axis=1, dtype=jnp.int32) < n_in
-    xs_in = from_order_key(jnp.sort(jnp.where(sub_in, order_key(sub_f), _I64_MAX), axis=1))
-    med_in = sorted_median(xs_in, n_in)
-    sum_f_in = jnp.sum(jnp.where(sub_in, sub_f, 0.0), axis=1)
-    e_ok = sub_in & (sub_e > 0)
-    inv_e2 = jnp.where(e_ok, 1.0 / jnp.where(e_ok, sub_e * sub_e, 1.0), 0.0)
-    sum_fw_in = jnp.sum(inv_e2 * jnp.where(sub_in, sub_f, 0.0), axis=1)
-    sum_w_in = jnp.sum(inv_e2, axis=1)
-    min_err_in = jnp.min(jnp.where(sub_in, sub_e, jnp.inf), axis=1)
-
-    # ---- local cadence: iterated mean of the consecutive time steps near the typical one ------
-    cadence = window_cadence(t, m)
-
-    # ---- local out-of-transit sets (stacked variants) ----------------------------------------
-    base_oot = m & ~in_any & col(slot)
-    hws = [hw_full, hw_cap] if with_cap else [hw_full]
-    V = len(hws)
-    oot = jnp.concatenate([base_oot & (t >= col(tc - hw)) & (t <= col(tc + hw)) for hw in hws])  # (V R, W)
-    fv = jnp.tile(f, (V, 1))
-    tv = jnp.tile(t, (V, 1))
-    n_o, b_o, kth_spec, kth_finish = _oot_prepare(fv, oot)
-    res = jnp.where(oot, fv - b_o[:, None], 0.0)
-    tmin = jnp.min(jnp.where(oot, tv, jnp.inf), axis=1)
-    tmax = jnp.max(jnp.where(oot, tv, -jnp.inf), axis=1)
-    split = lambda a: a.reshape((V, R) + a.shape[1:])  # noqa: E731
-    c = V - 1  # the V01 variant
-    b_cap = split(b_o)[c]
-    safe_bc = jnp.where(jnp.isfinite(b_cap) & (b_cap != 0), b_cap, 1.0)
-    fold_val = jnp.where(m, (f - col(b_cap)) / col(safe_bc), 0.0)
-    cs = jnp.cumsum(jnp.concatenate([oot.astype(f.dtype), res, fold_val]).reshape(2 * V + 1, R, W), axis=-1)
-    cs_cnt, cs_res, cs_fold = cs[:V], cs[V : 2 * V], cs[2 * V]
-
-    # ---- all bin edges of the row, located by one binary search --------------------------------
-    rn_edges, rn_nb, rn_okpre = red_noise_edges(tmin, tmax, n_o, jnp.tile(D / 2, V), _LOCAL_RN_BINS)
-    j = jnp.arange(-PINK_SIDE_BINS, PINK_SIDE_BINS + 2, dtype=jnp.float64)[None, :]
-    pedges = col(tc) + (j - 0.5) * col(D)
-    half = jnp.minimum(FOLD_HALF_RANGE_DURATIONS * D, V01_MAX_PERIOD_FRACTION * P)
-    fi = jnp.arange(FOLD_BINS + 1, dtype=jnp.float64)[None, :]
-    fedges = col(tc - half) + fi * col(2.0 * half / FOLD_BINS)
-    n_rn = _LOCAL_RN_BINS + 1
-    queries = jnp.concatenate(
-        [rn_edges.reshape(V, R, n_rn).transpose(1, 0, 2).reshape(R, V * n_rn), pedges, fedges], 1
-    )
-    pos, kth_i = bisect([searchsorted_spec(tt, queries), kth_spec], n_iter)
-    rstd_o, rstd_rn_o = _oot_finish(n_o, kth_finish, kth_i)
-    rn_pos = pos[:, : V * n_rn].reshape(R, V, n_rn).transpose(1, 0, 2).reshape(V * R, n_rn)
-    ppos = pos[:, V * n_rn : V * n_rn + pedges.shape[1]]
-    fpos = pos[:, V * n_rn + pedges.shape[1] :]
-    beta, rnok = red_noise_from_pos(
-        rn_pos, rn_nb, rn_okpre, cs_cnt.reshape(V * R, W), cs_res.reshape(V * R, W), rstd_rn_o
-    )
-
-    # ---- pink-noise pieces per variant: pooled residual moments and duration-wide bins -------
-    b_all = jnp.where(jnp.isfinite(b_o) & (b_o != 0), b_o, 1.0)  # (V R,)
-    cs_cnt2, cs_res2 = cs_cnt.reshape(V * R, W), cs_res.reshape(V * R, W)
-    sum_r = cs_res2[:, -1] / b_all
-    sum_r2 = jnp.sum(res * res, axis=1) / (b_all * b_all)
-    ppos_v = jnp.tile(ppos, (V, 1))
-    pc = prefix_at(cs_cnt2, ppos_v)
-    ps = prefix_at(cs_res2, ppos_v)
-    pcnt = pc[:, 1:] - pc[:, :-1]
-    psum = ps[:, 1:] - ps[:, :-1]
-    centre = jnp.arange(-PINK_SIDE_BINS, PINK_SIDE_BINS + 1)[None, :] == 0
-    pkeep = (pcnt >= PINK_MIN_BIN_POINTS) & ~centre
-    pmean = jnp.where(pkeep, psum / jnp.where(pkeep, pcnt, 1.0) / b_all[:, None], 0.0)
-    pink = dict(
-        pink_sum_r=sum_r,
-        pink_sum_r2=sum_r2,
-        pink_sum_m=jnp.sum(pmean, axis=1),
-        pink_sum_m2=jnp.sum(pmean * pmean, axis=1),
-        pink_sum_invc=jnp.sum(jnp.where(pkeep, 1.0 / jnp.where(pkeep, pcnt, 1.0), 0.0), axis=1),
-        pink_nbins=jnp.sum(pkeep, axis=1, dtype=jnp.int32),
-    )
-
-    # ---- phase-folded profile (V01 window baseline) ------------------------------------------
-    fsum_at = prefix_at(cs_fold, fpos)
-
-    out = dict(
-        n_in=n_in,
-        cadence=cadence,
-        med_in=med_in,
-        overflow=overflow,
-        sum_f_in=sum_f_in,
-        sum_fw_in=sum_fw_in,
-        sum_w_in=sum_w_in,
-        min_err_in=min_err_in,
-        fold_sum=fsum_at[:, 1:] - fsum_at[:, :-1],
-        fold_cnt=(fpos[:, 1:] - fpos[:, :-1]).astype(jnp.int32),
-    )
-    for name, v in (("full", 0), ("cap", c)):
-        for k, arr in (
-            ("n", n_o),
-            ("b", b_o),
-            ("rstd", rstd_o),
-            ("beta", beta),
-            ("rnok", rnok),
-            *pink.items(),
-        ):
-            out[f"{name}_{k}"] = split(arr)[v]
-    return out
-
-
-@partial(jax.jit, static_argnames=("nb_max",))
-def _global_kernel(lcb: LightCurveBatch, lc_index, P, t0, D, *, nb_max: int):
-    """Global out-of-transit statistics (all not-in-transit points of each candidate's row)."""
-    t = lcb.time[lc_index]
-    f = lcb.flux[lc_index]
-    m = lcb.mask[lc_index]
-    n_iter = bisect_steps(t.shape[1])
-    col = lambda a: a[:, None]  # noqa: E731
-    oot = m & ~phase_distance_in_transit(t, col(t0), col(P), col(D))
-    n, b, kth_spec, kth_finish = _oot_prepare(f, oot)
-    res = jnp.where(oot, f - col(b), 0.0)
-    cs = jnp.cumsum(jnp.stack([oot.astype(f.dtype), res]), axis=-1)
-    tmin = jnp.min(jnp.where(oot, t, jnp.inf), axis=1)
-    tmax = jnp.max(jnp.where(oot, t, -jnp.inf), axis=1)
-    tt = jnp.where(m, t, jnp.inf)
-    edges, nb, ok_pre = red_noise_edges(tmin, tmax, n, D / 2, nb_max)
-    pos, kth_i = bisect([searchsorted_spec(tt, edges), kth_spec], n_iter)
-    rstd, rstd_rn = _oot_finish(n, kth_finish, kth_i)
-    beta, ok = red_noise_from_pos(pos, nb, ok_pre, cs[0], cs[1], rstd_rn)
-    return dict(n=n, b=b, rstd=rstd, beta=beta, rnok=ok)
 
 
 # ----------------------------------------------------------------------------------------
@@ -567,18 +335,35 @@ class _HostBatch:
         return self.D / 2 * (1 + 1e-9) + 1e-9
 
 
-def _groups(lcb: LightCurveBatch, hb: _HostBatch):
+@dataclass(frozen=True)
+class LightCurveHost:
+    """What the host planning reads of a :class:`LightCurveBatch` (one device-to-host copy,
+    shared by every chunk of a run: :func:`epoch_table_for_context` caches it per run)."""
+
+    seg_lo: np.ndarray  # (L, G) data segments
+    seg_hi: np.ndarray
+    cadence: np.ndarray  # (L,) median positive cadence (1 d when undefined)
+    span: np.ndarray  # (L,) last valid minus first time (0 for an empty row)
+
+    @classmethod
+    def of(cls, lcb: LightCurveBatch) -> LightCurveHost:
+        seg_lo, seg_hi, time, n_valid = jax.device_get((lcb.seg_lo, lcb.seg_hi, lcb.time, lcb.n_valid))
+        last = np.maximum(n_valid - 1, 0)
+        span = np.where(n_valid > 0, time[np.arange(time.shape[0]), last] - time[:, 0], 0.0)
+        return cls(np.asarray(seg_lo), np.asarray(seg_hi), _row_cadences(time, n_valid), span)
+
+
+def _groups(lch: LightCurveHost, hb: _HostBatch):
     """Host upper bounds on epochs and window lengths, and the candidates grouped by
     ``(window bucket, V01 cap active)``; returns ``(groups, e_est)``."""
-    lo, hi = np.asarray(lcb.seg_lo)[hb.lc_idx], np.asarray(lcb.seg_hi)[hb.lc_idx]
+    lo, hi = lch.seg_lo[hb.lc_idx], lch.seg_hi[hb.lc_idx]
     real = lo <= hi
     phw, t0, P = hb.plan_hw[:, None], hb.t0[:, None], hb.P[:, None]
     with np.errstate(invalid="ignore", over="ignore"):
         k_lo = np.ceil((lo - phw - t0) / P)
         k_hi = np.floor((hi + phw - t0) / P)
     e_est = np.where(real, np.maximum(k_hi - k_lo + 1, 0), 0).sum(axis=1)
-    dt_med = _row_cadences(np.asarray(lcb.time), np.asarray(lcb.n_valid))
-    w_est = np.ceil(2 * hb.hw_full / dt_med[hb.lc_idx] * 1.02) + 2
+    w_est = np.ceil(2 * hb.hw_full / lch.cadence[hb.lc_idx] * 1.02) + 2
     cap_on = hb.hw_cap < hb.hw_full
     groups: dict[tuple[int, bool], list[int]] = {}
     for b in np.nonzero(hb.active & (e_est > 0))[0]:
@@ -586,15 +371,17 @@ def _groups(lcb: LightCurveBatch, hb: _HostBatch):
     return groups, e_est
 
 
-def _measure_chunks(lcb, cb, hb: _HostBatch, max_el: int):
+def _measure_chunks(lcb, cb, hb: _HostBatch, max_el: int, lch: LightCurveHost):
     """Every group's candidates, sorted by epoch count, in chunks of ``rows x window <= max_el``
     (each chunk's epoch axis the bucket of its largest member: few shapes, little padding).
 
     One host plan of every candidate's epochs and window bounds (:func:`plan_windows`, B x E
-    integers); the chunks gather their rows from it inside the row kernel.  Returns a list of
+    integers); the chunks gather their rows from it inside the row kernel.  Every chunk is
+    dispatched before the host waits; their rows come back in one device-to-host copy (a
+    second one only for chunks whose in-transit block overflowed).  Returns a list of
     ``(candidate indices, E, host dict of (b_sub, E, ...) arrays)``.
     """
-    groups, e_est = _groups(lcb, hb)
+    groups, e_est = _groups(lch, hb)
     if not groups:
         return []
     n_pts = int(lcb.time.shape[1])
@@ -608,10 +395,17 @@ def _measure_chunks(lcb, cb, hb: _HostBatch, max_el: int):
         while s < len(members):
             eb = bucket_size(int(e_est[members[s]]), 4)
             b_sub = prev_pow2(max(max_el // wb // eb, 1))
-            idx = np.asarray(members[s : s + b_sub])
-            chunks.append((idx, eb, _run_chunk(flat, n_pts, plan, idx, b_sub, eb, wb, cap, hb)))
+            chunks.append(
+                _RowChunk.dispatch(
+                    flat, n_pts, plan, np.asarray(members[s : s + b_sub]), b_sub, eb, wb, cap, hb
+                )
+            )
             s += b_sub
-    return chunks
+    rows = jax.device_get([c.rows for c in chunks])  # the one copy of every chunk's rows
+    wide = [k for k, r in enumerate(rows) if np.any(r[0]["overflow"])]  # duplicate time stamps
+    for k, r in zip(wide, jax.device_get([chunks[k].widened() for k in wide]), strict=True):
+        rows[k] = r
+    return [(c.idx, c.eb, c.host(r)) for c, r in zip(chunks, rows, strict=True)]
 
 
 def _scatter_chunks(chunks, B: int) -> dict:
@@ -644,18 +438,25 @@ def _scatter_chunks(chunks, B: int) -> dict:
 
 
 def measure_epochs(
-    lcb: LightCurveBatch, cb: CandidateBatch, *, max_elements: int | None = None
+    lcb: LightCurveBatch,
+    cb: CandidateBatch,
+    *,
+    max_elements: int | None = None,
+    lc_host: LightCurveHost | None = None,
 ) -> EpochTable:
     """Per-epoch depths, uncertainties and flags for every candidate of ``cb`` (both checks).
 
     Never raises for degenerate data: candidates with ``D >= 0.5 P`` (the reference's guard) or
     ``valid=False`` get no epochs; epochs without enough points are marked, not dropped.
     The table's candidate axis is ``bucket_size(cb.size, 8)`` long; rows beyond ``cb.size``
-    are padding (inactive).  ``max_elements`` overrides :func:`epoch_budget`.
+    are padding (inactive).  ``max_elements`` overrides :func:`epoch_budget`; ``lc_host`` is
+    ``LightCurveHost.of(lcb)`` when the caller already has it.  The host waits at most three
+    times (the window plan, every chunk's rows, every global-baseline chunk), never per chunk.
     """
     max_el = int(max_elements) if max_elements is not None else epoch_budget()
     hb = _HostBatch.of(cb)
-    tab = _scatter_chunks(_measure_chunks(lcb, cb, hb, max_el), hb.B)
+    lch = LightCurveHost.of(lcb) if lc_host is None else lc_host
+    tab = _scatter_chunks(_measure_chunks(lcb, cb, hb, max_el, lch), hb.B)
     # ---- global fallback for candidates whose local window is too sparse somewhere ----------
     need = (
         tab["slot"]
@@ -667,7 +468,7 @@ def measure_epochs(
     glob["rnok"] = np.zeros(hb.B, bool)
     need_c = np.nonzero(need.any(axis=1))[0]
     if need_c.size:
-        _run_global(lcb, need_c, glob, hb, max_el)
+        _run_global(lcb, need_c, glob, hb, max_el, lch)
     dev = {k: jnp.asarray(v) for k, v in tab.items()}
     v01, v04 = _finalize(
         {k: dev[k] for k in _ROW_FIELDS},
@@ -699,10 +500,10 @@ def measure_epochs(
 
 
 @partial(jax.jit, static_argnames=("width", "w_in", "with_cap"))
-def _gathered_row_kernel(
+def _gathered_rows(
     time, flux, flux_err, flat_start, count, ep, slot, P, t0, D, hw_full, hw_cap, *, width, w_in, with_cap
 ):
-    """Gather R windows straight from the flattened light-curve rows, then :func:`_row_kernel`.
+    """Gather R windows straight from the flattened light-curve rows, then :func:`row_kernel`.
 
     ``flat_start``/``count`` (R,) come from the host plan (:func:`jaxvet.core.ephemeris.plan_windows`),
     so the program's shape is ``(R, width)`` only: one compiled program per window bucket, not
@@ -712,72 +513,91 @@ def _gathered_row_kernel(
     m = j[None, :] < count[:, None]
     tc = t0 + ep * P
     t, f, e = gather_points(time, flux, flux_err, flat_start[:, None] + j[None, :], m, tc[:, None])
-    res = _row_kernel(t, f, e, m, ep, tc, slot, P, t0, D, hw_full, hw_cap, w_in=w_in, with_cap=with_cap)
+    res = row_kernel(t, f, e, m, ep, tc, slot, P, t0, D, hw_full, hw_cap, w_in=w_in, with_cap=with_cap)
     return res, tc
 
 
-def _run_chunk(flat, n_pts, plan, idx, b_sub, eb, wb, cap, hb: _HostBatch):
-    """One chunk of ``b_sub`` candidates x ``eb`` epoch slots as flat rows; returns the host
-    arrays of the row kernel's outputs reshaped to ``(b_sub, eb, ...)``."""
-    n = idx.size
-    take = np.concatenate([idx, np.repeat(idx[:1], b_sub - n)])
-    e_plan = plan.epoch.shape[1]
-    ncol = min(eb, e_plan)
+@dataclass
+class _RowChunk:
+    """One dispatched chunk of ``b_sub`` candidates x ``eb`` epoch slots as flat rows."""
 
-    def cols(a, fill, dtype):
-        out = np.full((b_sub, eb), fill, dtype)
-        out[:, :ncol] = a[take][:, :ncol]
-        return out
+    idx: np.ndarray  # (n,) the candidates (table rows) it measures
+    eb: int
+    epoch: np.ndarray  # (b_sub, eb) host plan columns
+    slot: np.ndarray
+    args: tuple  # the row kernel's arguments (kept for a wider re-run)
+    width: int
+    w_in: int
+    cap: bool
+    rows: tuple  # (row kernel outputs, window centres) on the device
 
-    slot = cols(plan.valid, False, bool)
-    slot[n:] = False
-    epoch = cols(plan.epoch, 0.0, np.float64)
-    count = np.where(slot, cols(plan.count, 0, np.int64), 0)
-    start = cols(plan.start, 0, np.int64)
-    flat_start = start + (hb.lc_idx[take] * n_pts)[:, None]
-    w = bucket_size(int(count.max(initial=0)), wb)
-    r = b_sub * eb
-    # the in-transit block spans < D while the window spans 12 D: W/12 holds it for a regular
-    # cadence (irregular sampling is caught by the overflow check below)
-    w_in = min(w, bucket_size(w // 12 + 2, 16))
-    rep = lambda a: jnp.asarray(np.repeat(a[take], eb))  # noqa: E731
-    args = (
-        *flat,
-        jnp.asarray(flat_start.reshape(r).astype(np.int32)),
-        jnp.asarray(count.reshape(r).astype(np.int32)),
-        jnp.asarray(epoch.reshape(r)),
-        jnp.asarray(slot.reshape(r)),
-        *(rep(a) for a in (hb.P, hb.t0, hb.D, hb.hw_full, hb.hw_cap)),
-    )
-    res, tc = _gathered_row_kernel(*args, width=w, w_in=w_in, with_cap=cap)
-    if bool(np.any(np.asarray(res["overflow"]))):  # duplicate time stamps: widen the block
-        res, tc = _gathered_row_kernel(*args, width=w, w_in=w, with_cap=cap)
-    host = {k: np.asarray(v).reshape((b_sub, eb) + v.shape[1:]) for k, v in res.items()}
-    host["epoch"] = epoch
-    host["slot"] = slot
-    host["center"] = np.asarray(tc).reshape(b_sub, eb)
-    return host
+    @classmethod
+    def dispatch(cls, flat, n_pts, plan, idx, b_sub, eb, wb, cap, hb: _HostBatch) -> _RowChunk:
+        n = idx.size
+        take = np.concatenate([idx, np.repeat(idx[:1], b_sub - n)])
+        ncol = min(eb, plan.epoch.shape[1])
+
+        def cols(a, fill, dtype):
+            out = np.full((b_sub, eb), fill, dtype)
+            out[:, :ncol] = a[take][:, :ncol]
+            return out
+
+        slot = cols(plan.valid, False, bool)
+        slot[n:] = False
+        epoch = cols(plan.epoch, 0.0, np.float64)
+        count = np.where(slot, cols(plan.count, 0, np.int64), 0)
+        flat_start = cols(plan.start, 0, np.int64) + (hb.lc_idx[take] * n_pts)[:, None]
+        w = bucket_size(int(count.max(initial=0)), wb)
+        r = b_sub * eb
+        # the in-transit block spans < D while the window spans 12 D: W/12 holds it for a regular
+        # cadence (irregular sampling is caught by the overflow check, :meth:`widened`)
+        w_in = min(w, bucket_size(w // 12 + 2, 16))
+        rep = lambda a: jnp.asarray(np.repeat(a[take], eb))  # noqa: E731
+        args = (
+            *flat,
+            jnp.asarray(flat_start.reshape(r).astype(np.int32)),
+            jnp.asarray(count.reshape(r).astype(np.int32)),
+            jnp.asarray(epoch.reshape(r)),
+            jnp.asarray(slot.reshape(r)),
+            *(rep(a) for a in (hb.P, hb.t0, hb.D, hb.hw_full, hb.hw_cap)),
+        )
+        rows = _gathered_rows(*args, width=w, w_in=w_in, with_cap=cap)
+        return cls(idx, eb, epoch, slot, args, w, w_in, cap, rows)
+
+    def widened(self):
+        """The rows again with the in-transit block as wide as the window (on the device)."""
+        return _gathered_rows(*self.args, width=self.width, w_in=self.width, with_cap=self.cap)
+
+    def host(self, rows) -> dict:
+        """The fetched rows reshaped to ``(b_sub, eb, ...)``, with the plan's epoch and slot."""
+        res, tc = rows
+        b_sub = self.epoch.shape[0]
+        host = {k: np.asarray(v).reshape((b_sub, self.eb) + v.shape[1:]) for k, v in res.items()}
+        host["epoch"] = self.epoch
+        host["slot"] = self.slot
+        host["center"] = np.asarray(tc).reshape(b_sub, self.eb)
+        return host
 
 
-def _run_global(lcb, cands, glob, hb: _HostBatch, max_el: int):
-    """Global-baseline statistics of the candidates ``cands`` into ``glob`` (host arrays)."""
-    time = np.asarray(lcb.time)
-    n_valid = np.asarray(lcb.n_valid)
-    n_pts = time.shape[1]
-    last = np.maximum(n_valid - 1, 0)
-    spans = np.where(n_valid > 0, time[np.arange(time.shape[0]), last] - time[:, 0], 0.0)
-    nb_need = np.floor(spans[hb.lc_idx[cands]] / (hb.D[cands] / 2)) + 2
+def _run_global(lcb, cands, glob, hb: _HostBatch, max_el: int, lch: LightCurveHost):
+    """Global-baseline statistics of the candidates ``cands`` into ``glob`` (host arrays): every
+    chunk dispatched, then one device-to-host copy."""
+    n_pts = int(lcb.time.shape[1])
+    nb_need = np.floor(lch.span[hb.lc_idx[cands]] / (hb.D[cands] / 2)) + 2
     nb_max = bucket_size(int(np.max(nb_need)), 16)
     b_sub = prev_pow2(max(max_el // n_pts, 1))
 
     def pad(a, c):
         return jnp.asarray(np.concatenate([a[c], np.repeat(a[c[:1]], b_sub - c.size)]))
 
-    for s in range(0, cands.size, b_sub):
-        c = cands[s : s + b_sub]
-        g = _global_kernel(
+    subs = [cands[s : s + b_sub] for s in range(0, cands.size, b_sub)]
+    out = [
+        global_kernel(
             lcb, pad(hb.lc_idx.astype(np.int32), c), pad(hb.P, c), pad(hb.t0, c), pad(hb.D, c), nb_max=nb_max
         )
+        for c in subs
+    ]
+    for c, g in zip(subs, jax.device_get(out), strict=True):
         for k in ("n", "b", "rstd", "beta", "rnok"):
             glob[k][c] = np.asarray(g[k])[: c.size]
 
@@ -785,4 +605,9 @@ def _run_global(lcb, cands, glob, hb: _HostBatch, max_el: int):
 def epoch_table_for_context(ctx) -> EpochTable:
     """The :class:`EpochTable` of a :class:`~jaxvet.engine.context.VetContext`'s chunk, measured
     once per run and chunk (``ctx.cached("epoch_table", ...)``: V01 and V04 share it)."""
-    return ctx.cached("epoch_table", lambda: measure_epochs(ctx.lcb, ctx.cb))
+
+    def make():
+        lch = ctx.cached("epoch_lightcurve_host", lambda: LightCurveHost.of(ctx.lcb), per_chunk=False)
+        return measure_epochs(ctx.lcb, ctx.cb, lc_host=lch)
+
+    return ctx.cached("epoch_table", make)

@@ -238,23 +238,12 @@ def percentile_halfwidth(values, mask, ci: float = 0.68):
     as the reference does (16.000000000000004 and 84.0 for ci = 0.68); numpy's linear
     interpolation.  One sort serves both levels.  Returns ``(halfwidth, P_lo, P_hi)``.
     """
-    from jaxvet.core.stats import masked_count, masked_order_statistic, masked_sorted
+    from jaxvet.core.order_stats import masked_count, masked_sorted, sorted_percentile
 
     n = masked_count(mask)
     srt = masked_sorted(values, mask)
-
-    def pct(q):
-        pos = (q / 100.0) * jnp.maximum(n - 1, 0).astype(jnp.float64)
-        lo = jnp.floor(pos).astype(jnp.int32)
-        hi = jnp.minimum(lo + 1, jnp.maximum(n - 1, 0))
-        g = pos - lo
-        a = masked_order_statistic(srt, n, lo)
-        b = masked_order_statistic(srt, n, hi)
-        v = jnp.where(g >= 0.5, b - (b - a) * (1.0 - g), a + (b - a) * g)
-        return jnp.where(n > 0, v, jnp.nan)
-
-    lo_v = pct((1 - ci) / 2 * 100)
-    hi_v = pct((1 + ci) / 2 * 100)
+    lo_v = sorted_percentile(srt, n, (1 - ci) / 2 * 100)
+    hi_v = sorted_percentile(srt, n, (1 + ci) / 2 * 100)
     return (hi_v - lo_v) / 2, lo_v, hi_v
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "masked_median",
     "masked_kth",
     "masked_percentile",
+    "sorted_percentile",
     "masked_mad",
     "robust_std",
     "median_excluding",
@@ -169,9 +170,13 @@ def masked_kth(x, k, mask=None, *, where=None):
 def masked_percentile(x, mask=None, q=50.0, *, where=None):
     """numpy ``percentile(..., method='linear')`` of each row; ``q`` in percent (scalar)."""
     m = _where(x, mask, where)
-    n = masked_count(m)
-    s = masked_sorted(x, m)
-    pos = (q / 100.0) * jnp.maximum(n - 1, 0).astype(x.dtype)
+    return sorted_percentile(masked_sorted(x, m), masked_count(m), q)
+
+
+def sorted_percentile(s, n, q):
+    """numpy ``percentile(..., method='linear')`` of rows already sorted by :func:`masked_sorted`
+    (``n`` valid entries each); ``q`` in percent (scalar): one sort serves several levels."""
+    pos = (q / 100.0) * jnp.maximum(n - 1, 0).astype(s.dtype)
     lo = jnp.floor(pos).astype(jnp.int32)
     hi = jnp.minimum(lo + 1, jnp.maximum(n - 1, 0))
     g = pos - lo

@@ -201,14 +201,14 @@ def plan_windows(lcb: LightCurveBatch, cb: CandidateBatch, half_width, *, plan_h
     hw, phw = _half_widths(cb, half_width, plan_half_width)
     epoch, valid, total = _plan_epochs(lcb, cb, phw, 4)
     _, start, count = _bounds(lcb, cb, epoch, valid, hw)
-    count = np.asarray(count)
+    epoch, valid, start, count, total = jax.device_get((epoch, valid, start, count, total))  # one copy
     return WindowPlan(
         epoch=np.asarray(epoch),
         valid=np.asarray(valid),
         start=np.asarray(start),
-        count=count,
+        count=np.asarray(count),
         n_epochs=np.asarray(total),
-        max_count=count.max(axis=1, initial=0),
+        max_count=np.asarray(count).max(axis=1, initial=0),
     )
 
 

@@ -176,15 +176,16 @@ def path_str(path) -> str:
     return os.fspath(path) if isinstance(path, str | os.PathLike) else str(path)
 
 
-def check_file(path) -> Path:
-    """``path`` as a Path; DataFileError when it is missing or a directory."""
+def check_file(path, kind: str = "file") -> Path:
+    """``path`` as a Path; DataFileError when it is missing or a directory (``kind`` names
+    the file expected in the messages, e.g. ``"TPF file"``)."""
     if not isinstance(path, str | os.PathLike):
-        raise JaxvetInputError(f"expected a file path, got {type(path).__name__}")
+        raise JaxvetInputError(f"expected a {kind} path, got {type(path).__name__}")
     p = Path(path).expanduser()
     if not p.exists():
         raise DataFileError(f"{path_str(path)}: file not found")
     if p.is_dir():
-        raise DataFileError(f"{path_str(path)}: is a directory, not a file")
+        raise DataFileError(f"{path_str(path)}: is a directory, not a {kind}")
     return p
 
 

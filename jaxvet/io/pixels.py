@@ -18,7 +18,6 @@ Every failure to read a file raises :class:`~jaxvet.errors.DataFileError` naming
 
 from __future__ import annotations
 
-import os
 import pickle
 import re
 import zipfile
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxvet.errors import DataFileError, JaxvetInputError
+from jaxvet.io._common import check_file
 from jaxvet.stamps import TPFStamp
 
 __all__ = ["read_tpf"]
@@ -45,17 +45,6 @@ def _fits_errors() -> tuple[type[BaseException], ...]:
 def _unpickle_errors() -> tuple[type[BaseException], ...]:
     """What unpickling a ``wcs_header`` entry and building its WCS may raise."""
     return (pickle.UnpicklingError, AttributeError, ImportError, TypeError, *_fits_errors(), *_NPZ_ERRORS)
-
-
-def _check_path(path) -> Path:
-    if not isinstance(path, str | os.PathLike):
-        raise JaxvetInputError(f"expected a TPF file path, got {type(path).__name__}")
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise DataFileError(f"{os.fspath(path)}: file not found")
-    if p.is_dir():
-        raise DataFileError(f"{os.fspath(path)}: is a directory, not a TPF file")
-    return p
 
 
 def _stamp(p: Path, **fields) -> TPFStamp:
@@ -206,7 +195,7 @@ def read_tpf(
     arbitrary code); by default it is skipped and a note is recorded.  Errors raise
     :class:`~jaxvet.errors.DataFileError` naming the file.
     """
-    p = _check_path(path)
+    p = check_file(path, "TPF file")
     with open(p, "rb") as fh:
         head = fh.read(8)
     if head[:2] == b"PK":
