@@ -288,7 +288,7 @@ def test_v25_computes_on_the_device_without_a_host_copy():
     from tests.oracles import pixel_oracle as po
 
     stamps = [po.syn_stamp("target", seed=1, sector=1), po.syn_stamp("eb", seed=2, sector=3, rotation_deg=45)]
-    ctx = po.syn_context(stamps, candidates=po.syn_candidates(with_others=False))
+    ctx = po.syn_context(stamps)  # test_v25's two-sector context: its compiled programs are reused
     ctx = dataclasses.replace(ctx, products={c: get_check(c).dispatch(ctx) for c in ("V08", "V09")})
     v25 = get_check("V25")
     with jax.transfer_guard_device_to_host("disallow_explicit"):  # device_get included

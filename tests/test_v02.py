@@ -602,8 +602,7 @@ def test_misspelled_option_raises_naming_it(campaign):
 
 
 def test_threshold_change_does_not_recompile(campaign):
-    _, _, _, ctx, _, _ = campaign
-    base = _run(ctx)
+    _, _, _, ctx, _, base = campaign  # the default options' run
     kernels = (V02._v02_kernel, V02._local_outputs, secondary._apply)
     before = [k._cache_size() for k in kernels]
     for s, f in ((1.0, 0.2), (5.0, 0.05), (1e9, 0.1)):

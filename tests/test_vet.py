@@ -39,10 +39,11 @@ def test_threads_do_not_change_results(lc_and_cands):
 
 def test_threads_from_environment(lc_and_cands, monkeypatch):
     lc, cands = lc_and_cands
+    # the batch of test_threads_do_not_change_results (its compiled programs are reused)
     monkeypatch.setenv("JAXVET_THREADS", "2")
-    two = vet(lc, cands[:2], ["V01", "V21"], seed=1)
+    two = vet(lc, cands, ["V01", "V21"], seed=1)
     monkeypatch.delenv("JAXVET_THREADS")
-    one = vet(lc, cands[:2], ["V01", "V21"], seed=1, threads=1)
+    one = vet(lc, cands, ["V01", "V21"], seed=1, threads=1)
     assert two.to_json() == one.to_json()
 
 
