@@ -110,12 +110,18 @@ def main(argv=None) -> int:
 
     res = {
         "generator": "benchmarks/bench_memory.py",
-        "command": "python benchmarks/bench_memory.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(
+            ["python benchmarks/bench_memory.py", *(argv if argv is not None else sys.argv[1:])]
+        ),
+        "date_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "git": git_state(),
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
-        "versions": {"python": platform.python_version(), "jax": jax.__version__, "jaxvet": jaxvet.__version__},
+        "versions": {
+            "python": platform.python_version(),
+            "jax": jax.__version__,
+            "jaxvet": jaxvet.__version__,
+        },
         "target": "peak RSS <= 4096 MiB at 100,000 candidates",
         "runs": runs,
     }
