@@ -213,22 +213,25 @@ def reference_confidence(n_epochs: int, has_warnings: bool) -> float:
     c = 0.35 if n_epochs < 2 else (0.6 if n_epochs < 5 else 0.75)
     if has_warnings:
         c *= 0.95
-    return round(float(np.clip(c, 0.2, 0.95)), 3)
+    return round(min(max(c, 0.2), 0.95), 3)
 
 
-def _worst_rows(a: dict, b: int, k: int) -> list[dict]:
-    sel = np.flatnonzero(a["listed"][b])
-    miss = a["missing_frac"][b][sel]
-    order = sel[np.argsort(-miss, kind="stable")][:k]
+def _worst_order(a: dict, k: int) -> np.ndarray:
+    """(B, k) epoch slots of every candidate's ``k`` largest missing fractions among its listed
+    epochs (stable: ties keep epoch order); unlisted slots sort last and are cut by the count."""
+    key = np.where(a["listed"], -np.asarray(a["missing_frac"]), np.inf)
+    return np.argsort(key, axis=1, kind="stable")[:, :k]
+
+
+def _worst_rows(a: dict, b: int, order: np.ndarray) -> list[dict]:
+    sel = order[b][: int(np.count_nonzero(a["listed"][b]))]
+    cols = zip(
+        a["epoch"][b][sel].tolist(), a["t_center"][b][sel].tolist(), a["missing_frac"][b][sel].tolist(),
+        a["n_observed"][b][sel].tolist(), a["n_expected"][b][sel].tolist(), strict=True,
+    )  # fmt: skip
     return [
-        {
-            "epoch_index": int(a["epoch"][b][e]),
-            "t_center_btjd": float(a["t_center"][b][e]),
-            "missing_frac": float(a["missing_frac"][b][e]),
-            "n_observed": int(a["n_observed"][b][e]),
-            "n_expected": int(a["n_expected"][b][e]),
-        }
-        for e in order
+        {"epoch_index": int(e), "t_center_btjd": t, "missing_frac": m, "n_observed": o, "n_expected": x}
+        for e, t, m, o, x in cols
     ]
 
 
@@ -236,6 +239,7 @@ def format(ctx: VetContext, opts: V13Options | None, a: dict) -> list[CheckResul
     """Host formatting into the reference's result contract, one result per candidate."""
     opts = _resolve(ctx, opts)
     results = []
+    order = _worst_order(a, opts.max_epoch_rows)
     for b, cand in enumerate(ctx.candidates):
         if int(a["n_points"][b]) < MIN_TIME_POINTS:
             results.append(_insufficient())
@@ -255,7 +259,7 @@ def format(ctx: VetContext, opts: V13Options | None, a: dict) -> list[CheckResul
             "n_epochs_excluded_no_coverage": n_ep - n_cov,
             "window_mult": float(opts.window_mult),
         }
-        worst = _worst_rows(a, b, opts.max_epoch_rows)
+        worst = _worst_rows(a, b, order)
         by_epoch = sorted(worst, key=lambda r: r["epoch_index"])
         plot_data = {
             "version": 1,
