@@ -22,7 +22,14 @@ import jax.numpy as jnp
 
 from jaxvet.core.order_stats import median_of_kth
 
-__all__ = ["RangeIndex", "build_range_index", "range_kth", "range_median"]
+__all__ = [
+    "RangeIndex",
+    "build_range_index",
+    "range_kth",
+    "range_median",
+    "subset_rank_median",
+    "complement_rank_median",
+]
 
 
 @jax.tree_util.register_dataclass
@@ -106,3 +113,48 @@ def range_median(index: RangeIndex, row, lo, hi):
     n = index.valid_cum[row, hi] - index.valid_cum[row, lo]
     kth = lambda k: range_kth(index, row, lo, hi, jnp.clip(k, 0, None))  # noqa: E731
     return median_of_kth(kth, n), n
+
+
+def _first_rank(count_at, n_bits: int, k, n_total):
+    """Smallest ``r`` in ``[0, n_total)`` with ``count_at(r) >= k + 1`` (``count_at`` non-decreasing
+    in ``r``; (B,) arrays), by bisection on the rank value: ``n_bits`` counting passes."""
+    lo = jnp.zeros_like(k)
+    hi = jnp.maximum(n_total - 1, 0).astype(k.dtype)
+
+    def step(_, lh):
+        lo, hi = lh
+        mid = (lo + hi) // 2
+        ok = count_at(mid) >= k + 1
+        return jnp.where(ok, lo, mid + 1), jnp.where(ok, mid, hi)
+
+    return jax.lax.fori_loop(0, n_bits, step, (lo, hi))[0]
+
+
+def subset_rank_median(rank, sel, n_points: int):
+    """numpy's median of a subset of a sorted row, by ranks: ``rank`` (B, M) are the positions of
+    points in their ascending light-curve row (distinct), ``sel`` (B, M) the subset.  Returns
+    ``(rank_lo, rank_hi, n)``: the ranks of the two middle values (equal for an odd count) and the
+    subset size; read the values from the sorted row and average them.  ``n_points`` (static)
+    bounds the ranks.  Counting passes over the M points instead of a sort."""
+    n = jnp.sum(sel, axis=1, dtype=jnp.int32)
+    k = jnp.maximum(n - 1, 0) // 2
+    cnt = lambda r: jnp.sum(sel & (rank <= r[:, None]), axis=1, dtype=jnp.int32)  # noqa: E731
+    lo = _first_rank(cnt, _n_bits(n_points) + 1, k, jnp.full_like(n, n_points))
+    nxt = jnp.min(jnp.where(sel & (rank > lo[:, None]), rank, n_points), axis=1)
+    return lo, jnp.where(n % 2 == 1, lo, nxt), n
+
+
+def complement_rank_median(rank, excluded, n_total, n_points: int):
+    """:func:`subset_rank_median` of the complement: the points of a whole row of ``n_total`` (B,)
+    valid points except the ``excluded`` (B, M) ones (ranks ``rank``).  Returns
+    ``(rank_lo, rank_hi, n_remaining)``."""
+    n_ex = jnp.sum(excluded, axis=1, dtype=jnp.int32)
+    n = n_total - n_ex
+    k = jnp.maximum(n - 1, 0) // 2
+
+    def kept_at(r):  # points kept with rank <= r
+        return r + 1 - jnp.sum(excluded & (rank <= r[:, None]), axis=1, dtype=jnp.int32)
+
+    lo = _first_rank(kept_at, _n_bits(n_points) + 1, k, n_total)
+    hi = _first_rank(kept_at, _n_bits(n_points) + 1, jnp.minimum(k + 1, jnp.maximum(n - 1, 0)), n_total)
+    return lo, jnp.where(n % 2 == 1, lo, hi), n
