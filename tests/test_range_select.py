@@ -48,3 +48,24 @@ def test_window_cadences_equal_median_positive_step_of_the_gathered_window():
         )[0]
     )
     assert np.array_equal(got, ref, equal_nan=True)
+
+
+def test_rank_medians_of_a_subset_and_of_a_complement():
+    from jaxvet.core.range_select import complement_rank_median, subset_rank_median
+
+    rng = np.random.default_rng(3)
+    n_pts, n_total = 700, 650  # ranks 0 .. n_total-1 are the valid points of the sorted row
+    sorted_row = np.sort(rng.integers(0, 40, n_pts).astype(float))  # ties in value
+    ranks = np.stack([rng.permutation(n_total)[:300] for _ in range(6)]).astype(np.int32)
+    sel = rng.random((6, 300)) < np.array([0.0, 0.003, 0.5, 0.9, 1.0, 0.2])[:, None]
+    lo, hi, n = subset_rank_median(jnp.asarray(ranks), jnp.asarray(sel), n_pts)
+    for b in range(6):
+        v = sorted_row[ranks[b][sel[b]]]
+        assert int(n[b]) == v.size
+        if v.size:
+            assert 0.5 * (sorted_row[int(lo[b])] + sorted_row[int(hi[b])]) == np.median(v)
+    lo, hi, n = complement_rank_median(jnp.asarray(ranks), jnp.asarray(sel), jnp.full(6, n_total), n_pts)
+    for b in range(6):
+        keep = np.setdiff1d(np.arange(n_total), ranks[b][sel[b]])
+        assert int(n[b]) == keep.size
+        assert 0.5 * (sorted_row[int(lo[b])] + sorted_row[int(hi[b])]) == np.median(sorted_row[keep])
