@@ -46,7 +46,6 @@ import numpy as np
 
 from jaxvet.core.coverage import (
     epochs_with_data,
-    median_positive_step,
     missing_fraction,
     step_index,
     window_cadences,
@@ -94,9 +93,11 @@ class V13Options(CheckOptions):
 
 
 @jax.jit
-def global_cadence(lcb):
-    """(L,) median positive time step of every light-curve row (NaN without one)."""
-    return median_positive_step(lcb.time, lcb.mask)[0]
+def global_cadence(steps):
+    """(L,) median positive time step of every light-curve row (NaN without one), from the rows'
+    :func:`jaxvet.core.coverage.step_index` (a range median over the whole row, no sort)."""
+    n_rows, width = steps.valid_cum.shape
+    return window_cadences(steps, jnp.arange(n_rows), 0, width)
 
 
 @jax.jit
@@ -180,7 +181,7 @@ def compute(ctx: VetContext, opts: V13Options | None = None) -> dict:
     steps = ctx.cached("V13:step_index", lambda: step_index(lcb.time, lcb.mask), per_chunk=False)
     local_dt = _local_cadence(ctx, plan, steps)
     count_all = jnp.asarray(plan.count, jnp.int32)
-    g_dt = ctx.cached("V13:global_cadence", lambda: global_cadence(lcb), per_chunk=False)
+    g_dt = ctx.cached("V13:global_cadence", lambda: global_cadence(steps), per_chunk=False)
     thr = {k: jnp.asarray(v) for k, v in opts.traced().items()}
     count = jnp.where(listed, count_all, 0)
     out = data_gaps_kernel(count, listed, local_dt, g_dt[cb.lc_index], hw, thr)
