@@ -157,6 +157,8 @@ def run_jaxvet(args, ids) -> dict:
         n = min(args.n_for.get(cid, args.n), args.n)
 
         def run(cid=cid, n=n):
+            if args.check_only:
+                return _check_only(lc, cands[:n], cid)
             return jaxvet.vet(lc, cands[:n], [cid], seed=0, estimate_depth=False)
 
         load0 = _load()
@@ -176,6 +178,34 @@ def run_jaxvet(args, ids) -> dict:
         print(f"jaxvet {cid} (n={n}): first {first:.1f} s, warm {1e3 * wall / n:.3f} ms/candidate",
               flush=True)
     return out
+
+
+def _check_only(lc, cands, cid: str, chunk_size: int = 1024) -> list:
+    """One check through the engine as :func:`jaxvet.vet` runs it (contexts of ``chunk_size``
+    candidates, one run segment, the check's formatting), without vet's report-level steps (the
+    variability assessment and the disposition), which the reference's ``session.run`` lacks."""
+    import numpy as np
+
+    from jaxvet.checks import get_check
+    from jaxvet.data import CandidateBatch, LightCurveBatch, bucket_size
+    from jaxvet.engine.context import RunCache, ShapeLadder, VetContext
+    from jaxvet.engine.runner import resolve_options, run_contexts
+
+    lcb = LightCurveBatch.from_lightcurves([lc])
+    cache, shapes = RunCache(), ShapeLadder()
+    pad = bucket_size(min(chunk_size, len(cands)), 8)
+    ctxs = []
+    for a in range(0, len(cands), chunk_size):
+        chunk = cands[a : a + chunk_size]
+        cb = CandidateBatch.from_candidates(chunk, lc_index=np.zeros(len(chunk), np.int64), pad_to=pad)
+        ctxs.append(VetContext(lightcurves=[lc], lcb=lcb, candidates=chunk, cb=cb, seed=0,
+                               candidate_ids=np.arange(a, a + len(chunk)), cache=cache, chunk_key=a,
+                               shapes=shapes))
+    opts = resolve_options([cid], None)
+    host = run_contexts(ctxs, [cid], opts)
+    spec = get_check(cid)
+    return [r for ctx, h in zip(ctxs, host[cid], strict=True)
+            for r in spec.finish(ctx, h, opts[cid])[: len(ctx.candidates)]]
 
 
 def _versions() -> dict:
@@ -217,6 +247,8 @@ def main(argv=None) -> int:
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--reference-python", default=None)
     ap.add_argument("--skip-reference", action="store_true")
+    ap.add_argument("--check-only", action="store_true",
+                    help="time each check through the engine without vet's variability and disposition steps")
     ap.add_argument("--out", default=str(DEFAULT_OUT))
     ap.add_argument("--reference-worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--ref-checks", default="", help=argparse.SUPPRESS)
@@ -260,7 +292,8 @@ def main(argv=None) -> int:
         "versions": _versions(),
         "reference": {k: v for k, v in ref.items() if k != "checks"},
         "workload": {"n": args.n, "n_for": args.n_for, "n_ref": args.n_ref, "seed": args.seed,
-                     "reps": args.reps, "depth_ppm": DEPTH_PPM, "sectors": list(TOI5807_SECTORS)},
+                     "reps": args.reps, "depth_ppm": DEPTH_PPM, "sectors": list(TOI5807_SECTORS),
+                     "jaxvet_timed": "check only (engine)" if args.check_only else "jaxvet.vet"},
         "target_ratio": TARGET_RATIO,
         "skipped_unregistered": skipped,
         "checks": rows,

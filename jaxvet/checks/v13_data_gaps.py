@@ -27,8 +27,9 @@ candidate and epoch at once:
 How it runs: the host epoch plan (:func:`jaxvet.core.windows.plan_windows`, epochs planned
 within half a period of a data segment, each window's first point and count by binary search),
 an exact per-epoch "has data" binary search (:func:`jaxvet.core.coverage.epochs_with_data`),
-the local cadence of the windows that need it (gathered rows, chunked under the element budget)
-and one jitted kernel over (B, E).  The check is metrics-only like the reference: ``verdict``
+the local cadence of the windows that need it (a range median on a wavelet matrix of the light
+curve's time steps, built once per run: :func:`jaxvet.core.coverage.window_cadences`) and one
+jitted kernel over (B, E).  The check is metrics-only like the reference: ``verdict``
 is None.  Options: ``window_mult`` (2; static: it sizes the windows), ``max_epoch_rows`` (10;
 host formatting), ``min_expected_points`` (5) and ``max_expected_points`` (20000), both traced.
 """
@@ -36,17 +37,22 @@ host formatting), ``min_expected_points`` (5) and ``max_expected_points`` (20000
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxvet.core.coverage import epochs_with_data, median_positive_step, missing_fraction, window_cadence_rows
+from jaxvet.core.coverage import (
+    epochs_with_data,
+    missing_fraction,
+    step_index,
+    window_cadences,
+)
 from jaxvet.core.order_stats import masked_median
 from jaxvet.core.windows import plan_windows
 from jaxvet.data import bucket_size
-from jaxvet.engine.chunks import rows_per_chunk
 from jaxvet.engine.context import CheckSpec, VetContext
 from jaxvet.engine.options import CheckOptions, at_least, option, positive
 from jaxvet.errors import JaxvetInputError
@@ -87,9 +93,11 @@ class V13Options(CheckOptions):
 
 
 @jax.jit
-def global_cadence(lcb):
-    """(L,) median positive time step of every light-curve row (NaN without one)."""
-    return median_positive_step(lcb.time, lcb.mask)[0]
+def global_cadence(steps):
+    """(L,) median positive time step of every light-curve row (NaN without one), from the rows'
+    :func:`jaxvet.core.coverage.step_index` (a range median over the whole row, no sort)."""
+    n_rows, width = steps.valid_cum.shape
+    return window_cadences(steps, jnp.arange(n_rows), 0, width)
 
 
 @jax.jit
@@ -137,34 +145,29 @@ def _resolve(ctx: VetContext, opts: V13Options | None) -> V13Options:
     return opts if opts is not None else V13Options.from_mapping(ctx.options.get(ID))
 
 
-def _local_cadence(ctx: VetContext, plan) -> jax.Array:
-    """(B, E) local cadence of the planned windows with >= 3 points (NaN elsewhere), chunked;
-    from the host plan alone (no wait for the device)."""
-    need = plan.valid & (plan.count >= MIN_LOCAL_POINTS)
+@partial(jax.jit, static_argnames=("size",))
+def _scatter_cadence(steps, lc_index, start, count, rows, *, size: int):
+    """Range medians (:func:`jaxvet.core.coverage.window_cadences`) of the windows ``rows`` of
+    the flattened (B*E) plan, scattered into a (``size``,) NaN vector (padding rows point past
+    its end and are dropped)."""
+    med = window_cadences(steps, lc_index, start, count)
+    return jnp.full((size,), jnp.nan).at[rows].set(med, mode="drop")
+
+
+def _local_cadence(ctx: VetContext, plan, steps) -> jax.Array:
+    """(B, E) local cadence of the planned windows with >= 3 points (NaN elsewhere); only those
+    windows are queried (host plan, bucketed count: few compiled shapes)."""
     shape = plan.count.shape
-    out = jnp.full(shape[0] * shape[1], jnp.nan)
-    rows = np.flatnonzero(need.reshape(-1))
-    if rows.size == 0:
-        return out.reshape(shape)
-    li = np.repeat(np.asarray(ctx.cb.lc_index), shape[1])[rows]
-    start = plan.start.reshape(-1)[rows]
-    count = plan.count.reshape(-1)[rows]
-    width = ctx.shapes.at_least("V13:width", bucket_size(int(count.max()), 16))
-    chunk = min(rows_per_chunk(width), ctx.shapes.at_least("V13:rows", bucket_size(rows.size, 16)))
-    time_flat = ctx.lcb.time.reshape(-1)
-    n_pts = ctx.lcb.n_points
-    parts = []
-    for lo in range(0, rows.size, chunk):
-        sel = np.arange(lo, lo + chunk)
-        real = sel < rows.size
-        sel = np.where(real, sel, lo)
-        med = window_cadence_rows(
-            time_flat, n_pts, jnp.asarray(li[sel]), jnp.asarray(start[sel]),
-            jnp.asarray(np.where(real, count[sel], 0), jnp.int32), width=width,
-        )  # fmt: skip
-        parts.append(med[: int(real.sum())])
-    vals = parts[0] if len(parts) == 1 else jnp.concatenate(parts)
-    return out.at[jnp.asarray(rows)].set(vals).reshape(shape)
+    need = (plan.valid & (plan.count >= MIN_LOCAL_POINTS)).reshape(-1)
+    rows = np.flatnonzero(need)
+    m = ctx.shapes.at_least("V13:rows", bucket_size(rows.size, 256))
+    pad = m - rows.size
+    li = np.repeat(np.asarray(ctx.cb.lc_index), shape[1])
+    take = np.concatenate([rows, np.zeros(pad, np.int64)])
+    count = np.where(np.arange(m) < rows.size, plan.count.reshape(-1)[take], 0)
+    args = (li[take], plan.start.reshape(-1)[take], count, np.concatenate([rows, np.full(pad, need.size)]))
+    med = _scatter_cadence(steps, *(jnp.asarray(a, jnp.int32) for a in args), size=need.size)
+    return med.reshape(shape)
 
 
 def compute(ctx: VetContext, opts: V13Options | None = None) -> dict:
@@ -175,10 +178,12 @@ def compute(ctx: VetContext, opts: V13Options | None = None) -> dict:
     hw = opts.window_mult * cb.duration
     plan = plan_windows(lcb, cb, hw, plan_half_width=0.5 * cb.period * (1.0 + _PLAN_MARGIN))
     listed = epochs_with_data(lcb, cb, jnp.asarray(plan.epoch), jnp.asarray(plan.valid))
-    local_dt = _local_cadence(ctx, plan)
-    g_dt = ctx.cached("V13:global_cadence", lambda: global_cadence(lcb), per_chunk=False)
+    steps = ctx.cached("V13:step_index", lambda: step_index(lcb.time, lcb.mask), per_chunk=False)
+    local_dt = _local_cadence(ctx, plan, steps)
+    count_all = jnp.asarray(plan.count, jnp.int32)
+    g_dt = ctx.cached("V13:global_cadence", lambda: global_cadence(steps), per_chunk=False)
     thr = {k: jnp.asarray(v) for k, v in opts.traced().items()}
-    count = jnp.where(listed, jnp.asarray(plan.count, jnp.int32), 0)
+    count = jnp.where(listed, count_all, 0)
     out = data_gaps_kernel(count, listed, local_dt, g_dt[cb.lc_index], hw, thr)
     epoch = jnp.asarray(plan.epoch)
     out.update(
@@ -209,22 +214,25 @@ def reference_confidence(n_epochs: int, has_warnings: bool) -> float:
     c = 0.35 if n_epochs < 2 else (0.6 if n_epochs < 5 else 0.75)
     if has_warnings:
         c *= 0.95
-    return round(float(np.clip(c, 0.2, 0.95)), 3)
+    return round(min(max(c, 0.2), 0.95), 3)
 
 
-def _worst_rows(a: dict, b: int, k: int) -> list[dict]:
-    sel = np.flatnonzero(a["listed"][b])
-    miss = a["missing_frac"][b][sel]
-    order = sel[np.argsort(-miss, kind="stable")][:k]
+def _worst_order(a: dict, k: int) -> np.ndarray:
+    """(B, k) epoch slots of every candidate's ``k`` largest missing fractions among its listed
+    epochs (stable: ties keep epoch order); unlisted slots sort last and are cut by the count."""
+    key = np.where(a["listed"], -np.asarray(a["missing_frac"]), np.inf)
+    return np.argsort(key, axis=1, kind="stable")[:, :k]
+
+
+def _worst_rows(a: dict, b: int, order: np.ndarray) -> list[dict]:
+    sel = order[b][: int(np.count_nonzero(a["listed"][b]))]
+    cols = zip(
+        a["epoch"][b][sel].tolist(), a["t_center"][b][sel].tolist(), a["missing_frac"][b][sel].tolist(),
+        a["n_observed"][b][sel].tolist(), a["n_expected"][b][sel].tolist(), strict=True,
+    )  # fmt: skip
     return [
-        {
-            "epoch_index": int(a["epoch"][b][e]),
-            "t_center_btjd": float(a["t_center"][b][e]),
-            "missing_frac": float(a["missing_frac"][b][e]),
-            "n_observed": int(a["n_observed"][b][e]),
-            "n_expected": int(a["n_expected"][b][e]),
-        }
-        for e in order
+        {"epoch_index": int(e), "t_center_btjd": t, "missing_frac": m, "n_observed": o, "n_expected": x}
+        for e, t, m, o, x in cols
     ]
 
 
@@ -232,6 +240,7 @@ def format(ctx: VetContext, opts: V13Options | None, a: dict) -> list[CheckResul
     """Host formatting into the reference's result contract, one result per candidate."""
     opts = _resolve(ctx, opts)
     results = []
+    order = _worst_order(a, opts.max_epoch_rows)
     for b, cand in enumerate(ctx.candidates):
         if int(a["n_points"][b]) < MIN_TIME_POINTS:
             results.append(_insufficient())
@@ -251,7 +260,7 @@ def format(ctx: VetContext, opts: V13Options | None, a: dict) -> list[CheckResul
             "n_epochs_excluded_no_coverage": n_ep - n_cov,
             "window_mult": float(opts.window_mult),
         }
-        worst = _worst_rows(a, b, opts.max_epoch_rows)
+        worst = _worst_rows(a, b, order)
         by_epoch = sorted(worst, key=lambda r: r["epoch_index"])
         plot_data = {
             "version": 1,

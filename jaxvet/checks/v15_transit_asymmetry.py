@@ -29,8 +29,9 @@ window; jaxvet reproduces it for every candidate at once:
 How it runs: the points within ``min(window_mult D, P/2)`` of each transit centre are
 gathered into one packed row per candidate (:func:`jaxvet.core.windows.map_packed`; each point
 counted in its own epoch only), so the cost is the window points, not the light curve.  The
-global-baseline median is the whole light curve's (sorted once per run) minus the excluded
-points' ranks (:func:`jaxvet.core.order_stats.median_excluding_segments`).  Options:
+medians are read from the whole light curve sorted once per run, at ranks found by counting
+passes over the window points (:func:`jaxvet.core.range_select.subset_rank_median`; the
+global baseline: :func:`~jaxvet.core.range_select.complement_rank_median`), not by sorts.  Options:
 ``window_mult`` (2) and ``n_bins_half`` (12) are static (they size windows and bins);
 ``min_points_per_half`` (20) is traced.
 """
@@ -38,16 +39,17 @@ points' ranks (:func:`jaxvet.core.order_stats.median_excluding_segments`).  Opti
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxvet.core.ephemeris import epoch_index
 from jaxvet.core.numerics import exact_div, linspace_edge
-from jaxvet.core.order_stats import masked_median, median_excluding_segments, sort_by_value
+from jaxvet.core.order_stats import sort_by_value
+from jaxvet.core.range_select import complement_rank_median, subset_rank_median
 from jaxvet.core.windows import map_packed
 from jaxvet.engine.context import CheckSpec, VetContext
 from jaxvet.engine.options import CheckOptions, at_least, option, positive
@@ -170,21 +172,16 @@ def _kernel(n_bins: int, window_mult: float, lcb, cb, win, thr, sflux, rank):
     n_win = jnp.sum(inwin, axis=1, dtype=jnp.int32)
     d_over_p = D / P  # (B, 1) elementwise: an IEEE division
     oot = inwin & ~(aph < d_over_p * 1.0 / 2.0)
-    n_loc = jnp.sum(oot, axis=1, dtype=jnp.int32)
-    med_loc = masked_median(f, oot)
+    # medians by rank counting against the light curve's flux order (no sort per candidate)
+    ranks = rank.reshape(-1)[col(li * n_pts) + win.index]
+    read = lambda r: sflux.reshape(-1)[li * n_pts + jnp.clip(r, 0, n_pts - 1)]  # noqa: E731
+    lo, hi, n_loc = subset_rank_median(ranks, oot, n_pts)
+    med_loc = jnp.where(n_loc > 0, 0.5 * (read(lo) + read(hi)), jnp.nan)
     # global out-of-transit set: the whole light curve minus the buffer-3 points (all gathered)
     ex = own & (aph < d_over_p * GLOBAL_BUFFER / 2.0)
     n_total = lcb.n_valid[li]
-    big = jnp.int32(2**30)
-    r = jnp.sort(jnp.where(ex, rank.reshape(-1)[col(li * n_pts) + win.index], big), axis=1)
-    m = r.shape[1]
-    g = r - jnp.arange(m, dtype=jnp.int32)[None, :]
-    flat_sorted = sflux.reshape(-1)
-    read = lambda pos: flat_sorted[li * n_pts + jnp.clip(pos, 0, n_pts - 1)]  # noqa: E731
-    n_ex = jnp.sum(ex, axis=1, dtype=jnp.int32)
-    med_glob, n_glob = median_excluding_segments(
-        read, n_total, g.reshape(-1), jnp.arange(r.shape[0], dtype=jnp.int32) * m, n_ex
-    )
+    lo, hi, n_glob = complement_rank_median(ranks, ex, n_total, n_pts)
+    med_glob = jnp.where(n_glob > 0, 0.5 * (read(lo) + read(hi)), jnp.nan)
     few_loc = n_loc < MIN_BASELINE_POINTS
     use_glob = few_loc & (n_glob >= MIN_BASELINE_POINTS)
     baseline = jnp.where(use_glob, med_glob, jnp.where(n_loc > 0, med_loc, 1.0))
@@ -244,7 +241,7 @@ def compute(ctx: VetContext, opts: V15Options | None = None) -> dict:
     thr = {k: jnp.asarray(v) for k, v in opts.traced().items()}
     hw_days = jnp.minimum(opts.window_mult * cb.duration, 0.5 * cb.period) + _GATHER_MARGIN
     fn = _kernel_for(int(opts.n_bins_half), float(opts.window_mult))
-    out = map_packed(fn, lcb, cb, hw_days, args=(thr, sflux, rank), min_points=1024, ladder=4)
+    out = map_packed(fn, lcb, cb, hw_days, args=(thr, sflux, rank), min_points=1024, ladder=2)
     return {k: v[: ctx.n_candidates] for k, v in out.items()}
 
 
@@ -255,7 +252,7 @@ def reference_confidence(warnings: list[str]) -> float:
         c *= 0.85
     if any(w.startswith("baseline_") for w in warnings):
         c *= 0.9
-    return round(float(np.clip(c, 0.2, 0.95)), 3)
+    return round(min(max(c, 0.2), 0.95), 3)
 
 
 def _short(warnings: list[str]) -> CheckResult:
@@ -281,7 +278,7 @@ def _warnings(a: dict, b: int) -> list[str]:
 def _bins(a: dict, b: int) -> dict:
     """jaxvet's extra raw fields: the bin means of each half (None for an empty bin)."""
     return {
-        f"{side}_bin_means": [None if not np.isfinite(v) else float(v) for v in a[f"{side}_bin_means"][b]]
+        f"{side}_bin_means": [v if math.isfinite(v) else None for v in a[f"{side}_bin_means"][b].tolist()]
         for side in ("left", "right")
     }
 
@@ -326,8 +323,8 @@ def format(ctx: VetContext, opts: V15Options | None, a: dict) -> list[CheckResul
         k = int(a["n_plot"][b])
         plot_data = {
             "version": 1,
-            "phase": [float(x) for x in a["plot_phase"][b][:k]],
-            "flux": [float(x) for x in a["plot_flux"][b][:k]],
+            "phase": a["plot_phase"][b][:k].tolist(),
+            "flux": a["plot_flux"][b][:k].tolist(),
             "left_bin_mean": float(1.0 + mu_l),
             "right_bin_mean": float(1.0 + mu_r),
             "left_bin_phase_range": [-hw, 0.0],

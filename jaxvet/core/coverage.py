@@ -11,8 +11,9 @@ host epoch plan of :func:`jaxvet.core.windows.plan_windows` (B x E integers, no 
   float arithmetic as the reference: no sweep over the points.
 * :func:`median_positive_step`: numpy's median of the positive time steps of each row of
   time-ordered points (the reference's ``_median_dt_days``); NaN when a row has none.
-* :func:`window_cadence_rows`: that median for the points of per-epoch windows, gathered from
-  the light-curve rows by (first point, count) inside the same program.
+* :func:`step_index` and :func:`window_cadences`: that median for the points of per-epoch
+  windows (first point, count), each an O(log N) range query on a wavelet matrix of the
+  light curve's steps built once (:mod:`jaxvet.core.range_select`), not a gather and a sort.
 * :func:`missing_fraction`: ``expected = clamp(floor(2 hw / max(1e-12, dt)) + 1, lo, hi)``
   cadences in a window of half-width ``hw`` at cadence ``dt`` and
   ``missing = clip(1 - n/expected, 0, 1)``.
@@ -20,20 +21,20 @@ host epoch plan of :func:`jaxvet.core.windows.plan_windows` (B x E integers, no 
 
 from __future__ import annotations
 
-from functools import partial
-
 import jax
 import jax.numpy as jnp
 
 from jaxvet.core.numerics import exact_div
 from jaxvet.core.order_stats import bisect, bisect_steps, masked_median
+from jaxvet.core.range_select import RangeIndex, build_range_index, range_median
 from jaxvet.data import CandidateBatch, LightCurveBatch
 
 __all__ = [
     "CADENCE_EPS",
     "epochs_with_data",
     "median_positive_step",
-    "window_cadence_rows",
+    "step_index",
+    "window_cadences",
     "missing_fraction",
 ]
 
@@ -69,16 +70,24 @@ def median_positive_step(t, mask):
     return masked_median(dt, ok), jnp.sum(ok, axis=1, dtype=jnp.int32)
 
 
-@partial(jax.jit, static_argnames=("width",))
-def window_cadence_rows(time_flat, n_points: int, lc_index, start, count, *, width: int):
-    """:func:`median_positive_step` of R windows: points ``start .. start+count-1`` (R,) of
-    light-curve row ``lc_index`` in the flattened (L*N,) ``time_flat``; ``width`` >= max count.
-    Returns (R,) medians (NaN without a positive step)."""
-    w = jnp.arange(width, dtype=jnp.int32)[None, :]
-    mask = w < count[:, None]
-    idx = (lc_index * n_points + start)[:, None] + jnp.where(mask, w, 0)
-    t = jnp.where(mask, time_flat[jnp.clip(idx, 0, time_flat.shape[0] - 1)], 0.0)
-    return median_positive_step(t, mask)[0]
+@jax.jit
+def step_index(time, mask) -> RangeIndex:
+    """:class:`~jaxvet.core.range_select.RangeIndex` of the time steps ``t[i+1] - t[i]`` of each
+    row (L, N) of ascending times; a step counts when both points are valid and it is finite and
+    positive (the steps of :func:`median_positive_step`).  Built once per light-curve batch."""
+    dt = time[:, 1:] - time[:, :-1]
+    ok = mask[:, 1:] & mask[:, :-1] & jnp.isfinite(dt) & (dt > 0)
+    pad = lambda a, v: jnp.concatenate([a, jnp.full((a.shape[0], 1), v, a.dtype)], axis=1)  # noqa: E731
+    return build_range_index(pad(dt, 0.0), pad(ok, False))
+
+
+def window_cadences(steps: RangeIndex, lc_index, start, count):
+    """:func:`median_positive_step` of the windows of points ``start .. start + count - 1`` of
+    light-curve row ``lc_index`` (arrays broadcast together), from the :func:`step_index` of the
+    rows: O(log N) per window, no gather or sort.  NaN where a window has no positive step."""
+    lo = jnp.asarray(start, jnp.int32)
+    hi = lo + jnp.maximum(jnp.asarray(count, jnp.int32) - 1, 0)
+    return range_median(steps, lc_index, lo, hi)[0]
 
 
 def missing_fraction(n_observed, half_window, cadence, min_expected, max_expected):

@@ -1,0 +1,162 @@
+"""Order statistics of contiguous ranges of a fixed row, in O(log n) per query (wavelet matrix).
+
+A check that needs the median of many windows ``[lo, hi)`` of the same light-curve row (one per
+candidate and epoch) would otherwise gather and sort every window.  A wavelet matrix
+(Claude, Navarro and Ordonez 2015, Information Systems 47, 15) is built once per row over the
+values' ranks: for each bit of the rank, from the highest, the prefix count of zero bits and a
+stable partition by that bit.  The k-th smallest value of any range is then found by descending
+the bits with two prefix-count reads per level -- ``ceil(log2 n)`` levels, no sort per query.
+
+* :func:`build_range_index`: the index of (L, N) rows of values with a validity mask; invalid
+  entries rank after every valid one and are never returned.
+* :func:`range_kth` / :func:`range_median`: the k-th smallest valid value and numpy's median
+  (mean of the two middle values) of the valid entries of ranges ``[lo, hi)`` of given rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+
+from jaxvet.core.order_stats import from_order_key, median_of_kth, order_key
+
+__all__ = [
+    "RangeIndex",
+    "build_range_index",
+    "range_kth",
+    "range_median",
+    "subset_rank_median",
+    "complement_rank_median",
+]
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class RangeIndex:
+    """Wavelet matrix of (L, N) rows: ``sorted_vals`` ascending (invalid last, +inf),
+    ``zeros`` (L, bits, N + 1) prefix counts of zero bits per level, ``n_zeros`` (L, bits) and
+    ``valid_cum`` (L, N + 1) prefix counts of valid entries."""
+
+    sorted_vals: jax.Array
+    zeros: jax.Array
+    n_zeros: jax.Array
+    valid_cum: jax.Array
+
+
+def _n_bits(n: int) -> int:
+    return max(1, int(n - 1).bit_length())
+
+
+def _levels(rank, bits: int):
+    """Per level (highest bit first): prefix counts of zero bits (N + 1,) and their total."""
+    n = rank.shape[0]
+    zeros, totals = [], []
+    v = rank
+    for b in range(bits - 1, -1, -1):
+        bit = (v >> b) & 1
+        z = jnp.concatenate([jnp.zeros((1,), jnp.int32), jnp.cumsum(1 - bit, dtype=jnp.int32)])
+        nz = z[-1]
+        pos = jnp.where(bit == 0, z[:-1], nz + jnp.arange(n, dtype=jnp.int32) - z[:-1])
+        v = jnp.zeros_like(v).at[pos].set(v)
+        zeros.append(z)
+        totals.append(nz)
+    return jnp.stack(zeros), jnp.stack(totals)
+
+
+@jax.jit
+def build_range_index(values, valid) -> RangeIndex:
+    """The :class:`RangeIndex` of rows ``values`` (L, N) restricted to ``valid`` (L, N).
+
+    Equal values share a rank (the position of the first of them in the sorted row): one sort
+    of the integer order keys and a binary search per entry, instead of a float argsort."""
+    n = values.shape[1]
+    key = order_key(jnp.where(valid, values, jnp.inf))
+    skey = jnp.sort(key, axis=1)
+    rank = jax.vmap(lambda s, k: jnp.searchsorted(s, k, side="left"))(skey, key).astype(jnp.int32)
+    zeros, n_zeros = jax.vmap(lambda r: _levels(r, _n_bits(n)))(rank)
+    cum = jnp.concatenate(
+        [jnp.zeros((values.shape[0], 1), jnp.int32), jnp.cumsum(valid, axis=1, dtype=jnp.int32)], axis=1
+    )
+    return RangeIndex(from_order_key(skey, values.dtype), zeros, n_zeros, cum)
+
+
+def range_kth(index: RangeIndex, row, lo, hi, k):
+    """The ``k``-th smallest (0-based) valid value of ``index`` row ``row`` in ``[lo, hi)``
+    (all int arrays broadcast together; ``k`` must be below the range's valid count)."""
+    row, lo, hi, k = jnp.broadcast_arrays(*(jnp.asarray(x, jnp.int32) for x in (row, lo, hi, k)))
+    n_rows, bits, width = index.zeros.shape
+    zeros = index.zeros.reshape(-1)  # flat 1-D reads (cheaper gathers on CPU back ends)
+    n_zeros = index.n_zeros.reshape(-1)
+
+    def level(lev, carry):  # a loop, not unrolled: XLA would re-fuse (and recompute) the chain
+        lo, hi, k, val = carry
+        base = (row * bits + lev) * width
+        zl, zr = zeros[base + lo], zeros[base + hi]
+        nz = zr - zl
+        go0 = k < nz
+        tot = n_zeros[row * bits + lev]
+        bit = jnp.left_shift(jnp.int32(1), bits - 1 - lev)
+        return (
+            jnp.where(go0, zl, tot + lo - zl),
+            jnp.where(go0, zr, tot + hi - zr),
+            jnp.where(go0, k, k - nz),
+            jnp.where(go0, val, val | bit),
+        )
+
+    val = jax.lax.fori_loop(0, bits, level, (lo, hi, k, jnp.zeros_like(k)))[3]
+    return index.sorted_vals.reshape(-1)[row * (width - 1) + val]
+
+
+def range_median(index: RangeIndex, row, lo, hi):
+    """numpy's median of the valid values of row ``row`` in ``[lo, hi)`` and their count
+    (median NaN when the range holds none); arrays broadcast together."""
+    n = index.valid_cum[row, hi] - index.valid_cum[row, lo]
+    kth = lambda k: range_kth(index, row, lo, hi, jnp.clip(k, 0, None))  # noqa: E731
+    return median_of_kth(kth, n), n
+
+
+def _first_rank(count_at, n_bits: int, k, n_total):
+    """Smallest ``r`` in ``[0, n_total)`` with ``count_at(r) >= k + 1`` (``count_at`` non-decreasing
+    in ``r``; (B,) arrays), by bisection on the rank value: ``n_bits`` counting passes."""
+    lo = jnp.zeros_like(k)
+    hi = jnp.maximum(n_total - 1, 0).astype(k.dtype)
+
+    def step(_, lh):
+        lo, hi = lh
+        mid = (lo + hi) // 2
+        ok = count_at(mid) >= k + 1
+        return jnp.where(ok, lo, mid + 1), jnp.where(ok, mid, hi)
+
+    return jax.lax.fori_loop(0, n_bits, step, (lo, hi))[0]
+
+
+def subset_rank_median(rank, sel, n_points: int):
+    """numpy's median of a subset of a sorted row, by ranks: ``rank`` (B, M) are the positions of
+    points in their ascending light-curve row (distinct), ``sel`` (B, M) the subset.  Returns
+    ``(rank_lo, rank_hi, n)``: the ranks of the two middle values (equal for an odd count) and the
+    subset size; read the values from the sorted row and average them.  ``n_points`` (static)
+    bounds the ranks.  Counting passes over the M points instead of a sort."""
+    n = jnp.sum(sel, axis=1, dtype=jnp.int32)
+    k = jnp.maximum(n - 1, 0) // 2
+    cnt = lambda r: jnp.sum(sel & (rank <= r[:, None]), axis=1, dtype=jnp.int32)  # noqa: E731
+    lo = _first_rank(cnt, _n_bits(n_points) + 1, k, jnp.full_like(n, n_points))
+    nxt = jnp.min(jnp.where(sel & (rank > lo[:, None]), rank, n_points), axis=1)
+    return lo, jnp.where(n % 2 == 1, lo, nxt), n
+
+
+def complement_rank_median(rank, excluded, n_total, n_points: int):
+    """:func:`subset_rank_median` of the complement: the points of a whole row of ``n_total`` (B,)
+    valid points except the ``excluded`` (B, M) ones (ranks ``rank``).  Returns
+    ``(rank_lo, rank_hi, n_remaining)``."""
+    n_ex = jnp.sum(excluded, axis=1, dtype=jnp.int32)
+    n = n_total - n_ex
+    k = jnp.maximum(n - 1, 0) // 2
+
+    def kept_at(r):  # points kept with rank <= r
+        return r + 1 - jnp.sum(excluded & (rank <= r[:, None]), axis=1, dtype=jnp.int32)
+
+    lo = _first_rank(kept_at, _n_bits(n_points) + 1, k, n_total)
+    hi = _first_rank(kept_at, _n_bits(n_points) + 1, jnp.minimum(k + 1, jnp.maximum(n - 1, 0)), n_total)
+    return lo, jnp.where(n % 2 == 1, lo, hi), n
