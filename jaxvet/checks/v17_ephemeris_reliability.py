@@ -44,6 +44,7 @@ import numpy as np
 
 from jaxvet.checks.v15_transit_asymmetry import phase_fold_exact
 from jaxvet.core.numerics import exact_div, linspace_edge, rounded_mul
+from jaxvet.core.row_trim import trim_rows, trimmed_width
 from jaxvet.core.template_score import scores_for_ephemerides, smooth_template, template_fit, template_weights
 from jaxvet.engine.chunks import element_budget
 from jaxvet.engine.context import CheckSpec, VetContext
@@ -205,11 +206,13 @@ def _contributions(cfg, tmpl, y, w, m, n_valid, s0):
     }  # fmt: skip
 
 
-def _kernel(cfg, lcb, cb, D_h, thr, phases):
-    """V17 for a chunk of candidates; see the module docstring.  ``cfg``: static settings."""
+def _kernel(cfg, rows, cb, D_h, thr, phases):
+    """V17 for a chunk of candidates; see the module docstring.  ``cfg``: static settings;
+    ``rows``: the light-curve rows ``(time, flux, flux_err, mask)``, each ``(L, N)``."""
     li = cb.lc_index
-    t, m = lcb.time[li], lcb.mask[li]
-    y, w = template_weights(lcb.flux[li], lcb.flux_err[li])
+    time, flux, flux_err, mask = rows
+    t, m = time[li], mask[li]
+    y, w = template_weights(flux[li], flux_err[li])
     P, t0, D = cb.period, cb.t0, cb.duration
     sh, ing = thr["sharpness"], thr["ingress_egress_fraction"]
     periods, t0s, grid, scan_t0, hsm = _ephemerides(cfg, P, t0, D_h, thr, phases)
@@ -295,7 +298,9 @@ def compute(ctx: VetContext, opts: V17Options | None = None) -> dict:
     phases = shift_phases(opts)
     thr = {kk: jnp.asarray(v) for kk, v in opts.traced().items()}
     fn = _kernel_for(static_config(opts, cb.size, int(lcb.time.shape[1])))
-    out = fn(lcb, cb, jnp.asarray(dh), thr, jnp.asarray(phases))
+    width = ctx.cached("V17:width", lambda: trimmed_width(lcb.n_valid, lcb.n_points), per_chunk=False)
+    rows = trim_rows(width, lcb.time, lcb.flux, lcb.flux_err, lcb.mask)
+    out = fn(rows, cb, jnp.asarray(dh), thr, jnp.asarray(phases))
     return {kk: v[: ctx.n_candidates] for kk, v in out.items()}
 
 
