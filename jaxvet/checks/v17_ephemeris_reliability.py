@@ -24,9 +24,16 @@ and the ablation drops ``max(0, (|s| - |s_k|)/|s|)`` after removing the top k po
 moderate, ``>= marginal_ratio`` (1.0) marginal, else (or NaN) confused.
 
 How it runs: all ``1 + n_shift + n_period + 2 + n_scan`` ephemerides of every candidate are one
-(B, K) array scored by :func:`~jaxvet.core.template_score.scores_for_ephemerides` over the
-candidate's whole light curve row, the K axis in chunks sized by the engine's element budget;
-the ablations are a (B, A, N) mask axis.  No Python loop over candidates or trials.
+(B, K) array.  The template's sigmoid is clipped, so beyond ``D/2 + 60 max(ingress D, 1e-6)/
+sharpness`` (0.9 D by default) from every transit centre it is one constant; each fit is summed
+over the points of its transit windows only, plus that constant times the light curve's totals
+outside them (:mod:`jaxvet.core.template_windows`; only rounding order differs from the whole
+sum).  Candidates are sorted by a host bound on their window slots and run in chunks of 8, one
+compiled program per slot bucket; the contributions, top-k and ablations use the base
+ephemeris' window slots.  A candidate whose windows overflow their slots, or whose k-th largest
+contribution does not beat every point outside the windows (too few in-window points), is
+recomputed over its whole row (:func:`_full_kernel`, the K axis in chunks sized by the
+engine's element budget).  No Python loop over trials.
 Quirk kept: the metric ``top_5_fraction_abs`` is always 0.0 (the reference looks it up under
 a key its dict does not have); the real value is ``raw["concentration"]["top_5_fraction_abs"]``.
 """
@@ -83,6 +90,9 @@ REGIMES = ("strong", "moderate", "marginal", "confused")
 _HARMONICS = (0.5, 2.0)
 #: lookup cells per light curve for the transit windows (a few points each at 2-min cadence)
 N_CELLS = 1 << 18
+#: window half-widths are sized in rungs of D (1.15 D, then x 1.5): the default 0.9 D and a
+#: moderately changed (traced) sharpness or ingress share one compiled program
+_HW_RUNG = 1.15
 
 
 _top_ns = _Check(
@@ -423,7 +433,8 @@ def _window_keys(ctx: VetContext, opts: V17Options) -> list[tuple]:
     """Host, per candidate: ``(na, ea)`` bounding its windows' slots and visited epochs at
     periods down to ``P (1 - period_jitter_frac)`` (the 0.5 P harmonic gets twice both): at most
     ``floor((len + 2 hw)/P) + 1`` windows meet a data segment, each holding at most
-    ``floor(window/dt) + 1`` points; ``ea >= na/32`` (a window holds >= 32 points at 2-min
+    ``floor(window/dt) + 1`` points (the half-width ``hw`` rounded up to a rung of D);
+    ``ea >= na/32`` (a window holds >= 32 points at 2-min
     cadence), so the key is mostly the slot count alone: few compiled programs."""
     geo = ctx.cached("V17:geometry", lambda: _geometry(ctx), per_chunk=False)
     f = float(opts.period_jitter_frac)
@@ -433,6 +444,7 @@ def _window_keys(ctx: VetContext, opts: V17Options) -> list[tuple]:
         _, g, dt, segs, nv = geo[int(li)]
         p, d = c.period_days, c.duration_hours / 24.0
         hw = (d / 2.0 + 60.0 * max(d * ing, 1e-6) / sh) * (1 + 1e-6) + 1e-6
+        hw = d * _HW_RUNG * 1.5 ** max(0, math.ceil(math.log(hw / d / _HW_RUNG, 1.5))) if d > 0 else hw
         q = min(p, max(p * (1.0 - f), 0.05))
         n_win = np.floor((segs + 2.0 * hw + 6.0 * g) / q) + 1
         pts = math.floor((2.0 * hw + 5.0 * g) / dt) + 2
