@@ -67,6 +67,7 @@ from jaxvet.core import modshift_conv as mc
 from jaxvet.core.modshift import false_alarm_thresholds
 from jaxvet.core.numerics import exact_div
 from jaxvet.core.order_stats import masked_median
+from jaxvet.core.row_trim import trim_rows, trimmed_width
 from jaxvet.data import bucket_size
 from jaxvet.engine.chunks import map_rows, rows_per_chunk
 from jaxvet.engine.context import CheckSpec, VetContext
@@ -221,12 +222,16 @@ def compute(ctx: VetContext, opts: V11Options | None = None) -> dict:
     thr = {k: jnp.asarray(v) for k, v in opts.traced().items()}
     kernel = functools.partial(modshift_kernel, n_slots=n_slots, n_back=n_back)
 
+    # the rows cut to their valid points (padding is masked, after every real time)
+    width = ctx.cached("V11:width", lambda: trimmed_width(lcb.n_valid, lcb.n_points), per_chunk=False)
+    time, flux, mask = trim_rows(width, lcb.time, lcb.flux, lcb.mask)
+
     def chunk_fn(sub, thr):  # the candidates' light-curve rows gathered per chunk (no L in the kernel)
         j = sub[0]
-        return kernel(sub[1:], lcb.time[j], lcb.flux[j], lcb.mask[j], med[j], dt_med[j], thr)
+        return kernel(sub[1:], time[j], flux[j], mask[j], med[j], dt_med[j], thr)
 
     # 16 rows per chunk (one compiled shape for small runs), fewer for long light curves
-    chunk = min(rows_per_chunk(max(lcb.n_points, n_slots * mc.MODEL_SLOTS), scale=0.125), 16)
+    chunk = min(rows_per_chunk(max(width, n_slots * mc.MODEL_SLOTS), scale=0.125), 16)
     out = map_rows(chunk_fn, rows, n, chunk, args=(thr,))
     out["n_bins"] = jnp.asarray(n_bins)
     return out

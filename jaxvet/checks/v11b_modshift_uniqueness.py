@@ -49,6 +49,7 @@ from jaxvet.core.modshift import (
     modshift_phase,
     signal_peaks,
 )
+from jaxvet.core.row_trim import trim_rows, trimmed_width
 from jaxvet.data import bucket_size
 from jaxvet.engine.context import CheckSpec, VetContext
 from jaxvet.engine.options import CheckOptions, at_least, in_range, option
@@ -187,6 +188,9 @@ def compute(ctx: VetContext, opts: V11bOptions | None = None) -> dict:
     lc_rows = ctx.cached(
         "V11b:usable_rows", lambda: _usable_rows(lcb.time, lcb.flux, lcb.flux_err, lcb.mask), per_chunk=False
     )
+    # usable points are valid ones, packed first: the rows cut to the valid points lose none
+    width = ctx.cached("V11b:width", lambda: trimmed_width(lcb.n_valid, lcb.n_points), per_chunk=False)
+    lc_rows = trim_rows(width, *lc_rows)
     out = modshift_kernel(
         *lc_rows, cb.lc_index[rows], cb.period[rows], cb.t0[rows],
         cb.duration[rows], jnp.arange(rows.shape[0]) < n, thr,

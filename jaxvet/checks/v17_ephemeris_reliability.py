@@ -24,9 +24,16 @@ and the ablation drops ``max(0, (|s| - |s_k|)/|s|)`` after removing the top k po
 moderate, ``>= marginal_ratio`` (1.0) marginal, else (or NaN) confused.
 
 How it runs: all ``1 + n_shift + n_period + 2 + n_scan`` ephemerides of every candidate are one
-(B, K) array scored by :func:`~jaxvet.core.template_score.scores_for_ephemerides` over the
-candidate's whole light curve row, the K axis in chunks sized by the engine's element budget;
-the ablations are a (B, A, N) mask axis.  No Python loop over candidates or trials.
+(B, K) array.  The template's sigmoid is clipped, so beyond ``D/2 + 60 max(ingress D, 1e-6)/
+sharpness`` (0.9 D by default) from every transit centre it is one constant; each fit is summed
+over the points of its transit windows only, plus that constant times the light curve's totals
+outside them (:mod:`jaxvet.core.template_windows`; only rounding order differs from the whole
+sum).  Candidates are sorted by a host bound on their window slots and run in chunks of 8, one
+compiled program per slot bucket; the contributions, top-k and ablations use the base
+ephemeris' window slots.  A candidate whose windows overflow their slots, or whose k-th largest
+contribution does not beat every point outside the windows (too few in-window points), is
+recomputed over its whole row (:func:`_full_kernel`, the K axis in chunks sized by the
+engine's element budget).  No Python loop over trials.
 Quirk kept: the metric ``top_5_fraction_abs`` is always 0.0 (the reference looks it up under
 a key its dict does not have); the real value is ``raw["concentration"]["top_5_fraction_abs"]``.
 """
@@ -44,8 +51,21 @@ import numpy as np
 
 from jaxvet.checks.v15_transit_asymmetry import phase_fold_exact
 from jaxvet.core.numerics import exact_div, linspace_edge, rounded_mul
+from jaxvet.core.row_trim import trim_rows, trimmed_width
 from jaxvet.core.template_score import scores_for_ephemerides, smooth_template, template_fit, template_weights
-from jaxvet.engine.chunks import element_budget
+from jaxvet.core.template_windows import (
+    cell_table,
+    fit_sums,
+    packed_points,
+    score_windows,
+    tail_half_width,
+    tail_value,
+    window_points,
+    window_slots,
+    window_tail,
+)
+from jaxvet.data import bucket_size
+from jaxvet.engine.chunks import assemble, element_budget, prev_pow2
 from jaxvet.engine.context import CheckSpec, VetContext
 from jaxvet.engine.options import (
     CheckOptions,
@@ -68,6 +88,11 @@ ID = "V17"
 NAME = "Ephemeris Reliability Regime"
 REGIMES = ("strong", "moderate", "marginal", "confused")
 _HARMONICS = (0.5, 2.0)
+#: lookup cells per light curve for the transit windows (a few points each at 2-min cadence)
+N_CELLS = 1 << 18
+#: window half-widths are sized in rungs of D (1.15 D, then x 1.5): the default 0.9 D and a
+#: moderately changed (traced) sharpness or ingress share one compiled program
+_HW_RUNG = 1.15
 
 
 _top_ns = _Check(
@@ -175,8 +200,9 @@ def _scan_shape(scan_t0, s):
     return best, curv, fwhm
 
 
-def _contributions(cfg, tmpl, y, w, m, n_valid, s0):
-    """Top-k contribution sums, concentration and the ablation scores (B, A)."""
+def _contributions(cfg, tmpl, y, w, m, n_valid, s0, tail=None):
+    """Top-k contribution sums, concentration and the ablation scores (B, A).  ``tail``: on
+    window slots, the ``(num, den, abs)`` sums of the points outside them (B,) each."""
     c = jnp.where(m, jnp.abs(w * tmpl * y), 0.0)
     vals, idx = jax.lax.top_k(jnp.where(m, c, -1.0), cfg["top_k"])
     top_cum = jnp.cumsum(jnp.maximum(vals, 0.0), axis=1)
@@ -185,14 +211,22 @@ def _contributions(cfg, tmpl, y, w, m, n_valid, s0):
     rank = rank.at[rows, idx].set(jnp.arange(cfg["top_k"], dtype=jnp.int32))
     n_rm = jnp.clip(jnp.asarray(cfg["ablation_top_ns"])[None, :], 1, jnp.maximum(n_valid, 0)[:, None])
     keep = m[:, None, :] & ~(rank[:, None, :] < n_rm[..., None])
-    s_ab, _, _ = template_fit(tmpl[:, None, :], y[:, None, :], w[:, None, :], where=keep)
+    if tail is None:
+        s_ab, _, _ = template_fit(tmpl[:, None, :], y[:, None, :], w[:, None, :], where=keep)
+    else:
+        wt = (w * tmpl)[:, None, :]
+        num = jnp.sum(jnp.where(keep, wt * y[:, None, :], 0.0), axis=-1) + tail[0][:, None]
+        den = jnp.sum(jnp.where(keep, wt * tmpl[:, None, :], 0.0), axis=-1) + tail[1][:, None]
+        s_ab = fit_sums(num, den)[0]
     base = jnp.abs(s0)[:, None]
     drop = jnp.maximum((base - jnp.abs(s_ab)) / jnp.maximum(base, 1e-12), 0.0)
-    total = jnp.sum(c, axis=1)
+    total = jnp.sum(c, axis=1) + (0.0 if tail is None else tail[2])
     ok = total > 0
     tot = jnp.where(ok, total, 1.0)[:, None]
     p = c / tot
     entropy = -jnp.sum(jnp.where(m, p * jnp.log(p + 1e-12), 0.0), axis=1)
+    if tail is not None:  # the tail's p log(p + 1e-12) with p ~ 1e-26: p log(1e-12)
+        entropy = entropy - (tail[2] / tot[:, 0]) * jnp.log(1e-12)
     nan = jnp.nan
     return {
         "top_cum": top_cum, "abs_total": total,
@@ -205,15 +239,19 @@ def _contributions(cfg, tmpl, y, w, m, n_valid, s0):
     }  # fmt: skip
 
 
-def _kernel(cfg, lcb, cb, D_h, thr, phases):
-    """V17 for a chunk of candidates; see the module docstring.  ``cfg``: static settings."""
-    li = cb.lc_index
-    t, m = lcb.time[li], lcb.mask[li]
-    y, w = template_weights(lcb.flux[li], lcb.flux_err[li])
-    P, t0, D = cb.period, cb.t0, cb.duration
-    sh, ing = thr["sharpness"], thr["ingress_egress_fraction"]
-    periods, t0s, grid, scan_t0, hsm = _ephemerides(cfg, P, t0, D_h, thr, phases)
-    s, dep, sig = scores_for_ephemerides(t, y, w, m, periods, t0s, D, sh, ing, chunk=cfg["chunk"])
+def _in_transit(t, tmpl, y, w, m, P, t0, D):
+    """Points within D/2 of the transit and their share of ``|w tmpl y|`` (unnormalised)."""
+    aph = jnp.abs(phase_fold_exact(t, t0[:, None], P[:, None]))
+    inn = m & (aph < exact_div(D, P)[:, None] * 1.0 / 2.0)
+    c = jnp.where(m, jnp.abs(w * tmpl * y), 0.0)
+    return jnp.sum(inn, axis=1, dtype=jnp.int32), jnp.sum(jnp.where(inn, c, 0.0), axis=1)
+
+
+def _finish(cfg, sub, thr, phases, eph, fits, contrib, n_in, in_frac, n_valid):
+    """The V17 quantities from the (B, K) scores ``fits`` and the contributions."""
+    P, t0 = sub[1], sub[2]
+    periods, _, grid, scan_t0, hsm = eph
+    s, dep, sig = fits
     n_sh, n_per = phases.shape[0], cfg["n_periods"]
     s0 = s[:, 0]
     null = s[:, 1 : 1 + n_sh]
@@ -235,13 +273,6 @@ def _kernel(cfg, lcb, cb, D_h, thr, phases):
     ts = s[:, o + n_per + 2 :]
     tb, curv, fwhm = _scan_shape(scan_t0, ts)
     t_in = jnp.argmin(jnp.abs(scan_t0 - t0[:, None]), axis=1)
-    tmpl = smooth_template(t, t0[:, None], P[:, None], D[:, None], sh, ing)
-    aph = jnp.abs(phase_fold_exact(t, t0[:, None], P[:, None]))
-    n_in = jnp.sum(m & (aph < exact_div(D, P)[:, None] * 1.0 / 2.0), axis=1, dtype=jnp.int32)
-    n_valid = jnp.sum(m, axis=1, dtype=jnp.int32)
-    contrib = _contributions(cfg, tmpl, y, w, m, n_valid, s0)
-    c = jnp.where(m, jnp.abs(w * tmpl * y), 0.0)
-    in_frac = jnp.sum(jnp.where(m & (aph < exact_div(D, P)[:, None] / 2.0), c, 0.0), axis=1)
     ok = contrib["abs_total"] > 0
     return {
         "status": jnp.full(P.shape, OK, jnp.int32), "verdict": jnp.full(P.shape, VERDICT_NONE, jnp.int32),
@@ -260,9 +291,96 @@ def _kernel(cfg, lcb, cb, D_h, thr, phases):
     }  # fmt: skip
 
 
+def _full_kernel(cfg, rows, sub, thr, phases):
+    """V17 over the whole light-curve rows (the exact fallback of the window path).  ``rows``:
+    ``(time, flux, flux_err, mask)``, each ``(L, N)``; ``sub``: (li, P, t0, D, D_h), each (C,)."""
+    li, P, t0, D, D_h = sub
+    time, flux, flux_err, mask = rows
+    t, m = time[li], mask[li]
+    y, w = template_weights(flux[li], flux_err[li])
+    sh, ing = thr["sharpness"], thr["ingress_egress_fraction"]
+    eph = _ephemerides(cfg, P, t0, D_h, thr, phases)
+    fits = scores_for_ephemerides(t, y, w, m, eph[0], eph[1], D, sh, ing, chunk=cfg["chunk"])
+    tmpl = smooth_template(t, t0[:, None], P[:, None], D[:, None], sh, ing)
+    n_valid = jnp.sum(m, axis=1, dtype=jnp.int32)
+    contrib = _contributions(cfg, tmpl, y, w, m, n_valid, fits[0][:, 0])
+    n_in, in_frac = _in_transit(t, tmpl, y, w, m, P, t0, D)
+    return _finish(cfg, sub, thr, phases, eph, fits, contrib, n_in, in_frac, n_valid)
+
+
+def _window_kernel(cfg, packed, tabs, sub, thr, phases, *, na, ea, nb, eb):
+    """V17 on the transit windows (:mod:`jaxvet.core.template_windows`): the 0.5 P harmonic
+    on ``nb`` slots and ``eb`` epochs, every other ephemeris on ``na``/``ea``.  ``packed``: the
+    ``(L, N, 3)`` rows of ``(t, y, w)``; ``tabs``: per light curve ``(table, t_first,
+    g, seg_lo, seg_hi, (sum w y, sum w), sum w|y|, max w|y|, n_valid)``.  Adds ``needs_full`` (the
+    candidates whose windows or top-k contributions the window path cannot give exactly)."""
+    li, P, t0, D, D_h = sub
+    sh, ing = thr["sharpness"], thr["ingress_egress_fraction"]
+    eph = _ephemerides(cfg, P, t0, D_h, thr, phases)
+    kh = 1 + phases.shape[0] + cfg["n_periods"]  # the 0.5 P column
+    pa = jnp.concatenate([eph[0][:, :kh], eph[0][:, kh + 1 :]], 1)
+    ta = jnp.concatenate([eph[1][:, :kh], eph[1][:, kh + 1 :]], 1)
+    hw = tail_half_width(D, sh, ing)
+    c = tail_value()
+    ka = pa.shape[1]
+    kc = int(min(prev_pow2(element_budget() // (4 * P.shape[0] * na)), prev_pow2(ka)))
+    n_ch = -(-ka // kc)
+
+    def cand(li, pa, ta, pb, tb, d, h):
+        tab = jax.tree.map(lambda a: a[li], tabs[:6])
+        row = packed[li]
+        score = functools.partial(score_windows, row, tab, duration=d, sharpness=sh, ingress=ing, hw=h, c=c)
+        pad = n_ch * kc - ka
+        pp = jnp.pad(pa, (0, pad), mode="edge").reshape(n_ch, kc)
+        tt = jnp.pad(ta, (0, pad), mode="edge").reshape(n_ch, kc)
+        fa = jax.lax.map(lambda x: score(x[0], x[1], n_ep=ea, n_slots=na), (pp, tt))
+        fa = jax.tree.map(lambda a: a.reshape(-1)[:ka], fa)
+        fb = score(pb[None], tb[None], n_ep=eb, n_slots=nb)
+        idx, ok, _ = window_slots(*tab[:5], pa[0], ta[0], h, n_ep=ea, n_slots=na)
+        return fa, fb, (*window_points(row, idx, ok), ok)
+
+    fa, fb, (t, y, w, ok) = jax.vmap(cand)(li, pa, ta, eph[0][:, kh], eph[1][:, kh], D, hw)
+    fits = tuple(jnp.concatenate([a[:, :kh], b, a[:, kh:]], 1) for a, b in zip(fa[:3], fb[:3], strict=True))
+    fits_all = jnp.all(fa[3], axis=1) & fb[3][:, 0]
+    tmpl = smooth_template(t, t0[:, None], P[:, None], D[:, None], sh, ing)
+    sums = jax.tree.map(lambda a: a[li], tabs[5])
+    tail_num, tail_den = window_tail(y, w, sums, c)
+    tail_abs = c * (tabs[6][li] - jnp.sum(jnp.where(ok, jnp.abs(w * y), 0.0), axis=1))
+    n_valid = tabs[8][li]
+    contrib = _contributions(cfg, tmpl, y, w, ok, n_valid, fits[0][:, 0], (tail_num, tail_den, tail_abs))
+    n_in, in_frac = _in_transit(t, tmpl, y, w, ok, P, t0, D)
+    out = _finish(cfg, sub, thr, phases, eph, fits, contrib, n_in, in_frac, n_valid)
+    # top-k over the slots is the light curve's when its k-th value beats every tail point
+    kth = jax.lax.top_k(jnp.where(ok, jnp.abs(w * tmpl * y), -1.0), cfg["top_k"])[0][:, -1]
+    out["needs_full"] = ~fits_all | ~(kth > c * tabs[7][li])
+    return out
+
+
+def _tables(time, flux, flux_err, mask, n_valid, seg_lo, seg_hi):
+    """Per light curve: the window-lookup table, the data segments and the totals the window
+    path's tails need."""
+    y, w = template_weights(flux, flux_err)
+    wy = jnp.where(mask, w * y, 0.0)
+    table, t_first, g = jax.vmap(functools.partial(cell_table, n_cells=N_CELLS))(time, n_valid)
+    sums = (jnp.sum(wy, axis=1), jnp.sum(jnp.where(mask, w, 0.0), axis=1))
+    absy = jnp.abs(wy)
+    return table, t_first, g, seg_lo, seg_hi, sums, jnp.sum(absy, axis=1), jnp.max(absy, axis=1), n_valid
+
+
+_tables_jit = jax.jit(_tables)
+_packed_jit = jax.jit(packed_points)
+
+
 @functools.cache
 def _kernel_for(cfg_items: tuple):
-    return jax.jit(functools.partial(_kernel, dict(cfg_items)))
+    """The jitted window kernel for the static settings ``cfg_items`` (window sizes static)."""
+    fn = functools.partial(_window_kernel, dict(cfg_items))
+    return jax.jit(fn, static_argnames=("na", "ea", "nb", "eb"))
+
+
+@functools.cache
+def _full_kernel_for(cfg_items: tuple):
+    return jax.jit(functools.partial(_full_kernel, dict(cfg_items)))
 
 
 def _resolve(ctx: VetContext, opts: V17Options | None) -> V17Options:
@@ -286,18 +404,103 @@ def static_config(opts: V17Options, b: int, n: int) -> tuple:
     )  # fmt: skip
 
 
+def _geometry(ctx: VetContext) -> list[tuple]:
+    """Host, per light curve: (span, lookup cell, smallest time step, segment lengths, n_valid)."""
+    out = []
+    for lc in ctx.lightcurves:
+        t = np.asarray(lc.time[lc.valid], np.float64)
+        if t.size < 2:
+            out.append((0.0, 1e-9, 1e-9, np.zeros(1), int(t.size)))
+            continue
+        d = np.diff(t)
+        span = float(t[-1] - t[0])
+        cuts = np.flatnonzero(d > 0.25)
+        lo = np.concatenate([[0], cuts + 1])
+        hi = np.concatenate([cuts, [t.size - 1]])
+        pos = d[d > 0]
+        dt = float(pos.min()) if pos.size else 1e-9
+        out.append((span, max(span / N_CELLS, 1e-9), dt, t[hi] - t[lo], t.size))
+    return out
+
+
+def _bucket(n: int, minimum: int) -> int:
+    """The smallest of ``2^k`` and ``1.5 2^k`` that is >= ``max(n, minimum)``."""
+    b = bucket_size(n, minimum)
+    return b * 3 // 4 if b >= 64 and b * 3 // 4 >= max(n, minimum) else b
+
+
+def _window_keys(ctx: VetContext, opts: V17Options) -> list[tuple]:
+    """Host, per candidate: ``(na, ea)`` bounding its windows' slots and visited epochs at
+    periods down to ``P (1 - period_jitter_frac)`` (the 0.5 P harmonic gets twice both): at most
+    ``floor((len + 2 hw)/P) + 1`` windows meet a data segment, each holding at most
+    ``floor(window/dt) + 1`` points (the half-width ``hw`` rounded up to a rung of D);
+    ``ea >= na/32`` (a window holds >= 32 points at 2-min
+    cadence), so the key is mostly the slot count alone: few compiled programs."""
+    geo = ctx.cached("V17:geometry", lambda: _geometry(ctx), per_chunk=False)
+    f = float(opts.period_jitter_frac)
+    sh, ing = float(opts.sharpness), float(opts.ingress_egress_fraction)
+    keys = []
+    for c, li in zip(ctx.candidates, np.asarray(ctx.candidates_lc_index), strict=False):
+        _, g, dt, segs, nv = geo[int(li)]
+        p, d = c.period_days, c.duration_hours / 24.0
+        hw = (d / 2.0 + 60.0 * max(d * ing, 1e-6) / sh) * (1 + 1e-6) + 1e-6
+        hw = d * _HW_RUNG * 1.5 ** max(0, math.ceil(math.log(hw / d / _HW_RUNG, 1.5))) if d > 0 else hw
+        q = min(p, max(p * (1.0 - f), 0.05))
+        n_win = np.floor((segs + 2.0 * hw + 6.0 * g) / q) + 1
+        pts = math.floor((2.0 * hw + 5.0 * g) / dt) + 2
+        na = _bucket(min(pts * int(np.sum(n_win)), max(nv, 1)), 64)
+        keys.append((na, max(bucket_size(int(np.sum(n_win + 2)), 16), na // 32)))
+    return keys
+
+
+def _groups(keys: list[tuple], cap: int = 8) -> list[tuple]:
+    """Candidates sorted by window key in chunks of ``cap``, each with its largest key:
+    ``(key, rows, padded rows)`` (the last chunk padded with its first row; a batch of at most
+    ``cap`` candidates is one chunk, one compiled program)."""
+    order = sorted(range(len(keys)), key=lambda i: keys[i])
+    out = []
+    for lo in range(0, len(order), cap):
+        part = order[lo : lo + cap]
+        key = (max(keys[i][0] for i in part), max(keys[i][1] for i in part))
+        pad = part + [part[0]] * (cap - len(part))
+        out.append((key, np.asarray(part, np.int64), np.asarray(pad, np.int64)))
+    return out
+
+
 def compute(ctx: VetContext, opts: V17Options | None = None) -> dict:
     """Device arrays of the V17 quantities per candidate (leading axis: the chunk's candidates)."""
     opts = _resolve(ctx, opts)
     cb, lcb = ctx.cb, ctx.lcb
+    n = ctx.n_candidates
     dh = np.ones(cb.size)
-    dh[: ctx.n_candidates] = [c.duration_hours for c in ctx.candidates]
-    phases = shift_phases(opts)
+    dh[:n] = [c.duration_hours for c in ctx.candidates]
+    phases = jnp.asarray(shift_phases(opts))
     thr = {kk: jnp.asarray(v) for kk, v in opts.traced().items()}
-    fn = _kernel_for(static_config(opts, cb.size, int(lcb.time.shape[1])))
-    out = fn(lcb, cb, jnp.asarray(dh), thr, jnp.asarray(phases))
-    return {kk: v[: ctx.n_candidates] for kk, v in out.items()}
+    width = ctx.cached("V17:width", lambda: trimmed_width(lcb.n_valid, lcb.n_points), per_chunk=False)
+    rows = trim_rows(width, lcb.time, lcb.flux, lcb.flux_err, lcb.mask)
+    tabs = ctx.cached(
+        "V17:tables", lambda: _tables_jit(*rows, lcb.n_valid, lcb.seg_lo, lcb.seg_hi), per_chunk=False
+    )
+    packed = ctx.cached("V17:packed", lambda: _packed_jit(*rows[:3]), per_chunk=False)
+    cand = (cb.lc_index, cb.period, cb.t0, cb.duration, jnp.asarray(dh))
+    cfg = static_config(opts, cb.size, int(lcb.time.shape[1]))
+    fn = _kernel_for(cfg)
 
+    groups = _groups(_window_keys(ctx, opts))
+    parts = []
+    for (na, ea), _, idx in groups:
+        sub = tuple(a[jnp.asarray(idx)] for a in cand)
+        parts.append(fn(packed, tabs, sub, thr, phases, na=na, ea=ea, nb=2 * na, eb=2 * ea))
+    out = assemble(parts, [g[1] for g in groups], n)
+    full = np.flatnonzero(np.asarray(out.pop("needs_full")))
+    if full.size:  # the exact fallback over the whole rows, for the few candidates that need it
+        size = bucket_size(full.size, 1)
+        idx = np.concatenate([full, np.full(size - full.size, full[0])])
+        sub = tuple(a[jnp.asarray(idx)] for a in cand)
+        got = _full_kernel_for(cfg)(rows, sub, thr, phases)
+        at = jnp.asarray(full)
+        out = {k: v.at[at].set(got[k][: full.size]) for k, v in out.items()}
+    return out
 
 def _f(x) -> float:
     return float(x)
