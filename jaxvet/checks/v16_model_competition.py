@@ -30,8 +30,8 @@ The three fits come from one fused pass per candidate over the valid points
 (:func:`jaxvet.core.box_harmonic.box_harmonic_sums`: every Gram matrix, right-hand side and
 residual sum of the three models, for the fit weights, the unit weights of the RMS and, when it
 differs from the fit weight by more than 1e-13 relative, ``1/var``), then small normal equations
-(:func:`jaxvet.core.linear.solve_normal_equations`); ``vmap``-ped over a chunk's candidates.  Metrics carry the
-reference's names, unrounded (the reference does not round V16).  ``plot_data`` is the
+(:func:`jaxvet.core.linear.solve_normal_equations`); ``vmap``-ped over a chunk's candidates.
+Metrics carry the reference's names, unrounded (the reference does not round V16).  ``plot_data`` is the
 reference's: medians of the flux in ``n_plot_bins`` (240, clipped to [20, 2000]) phase bins
 ``((t - t0) mod P)/P`` (empty bins dropped) and the three models on the bin centres.  The check is
 metrics-only like the reference: ``verdict`` and ``confidence`` are None.  Options:
@@ -51,10 +51,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxvet.checks.v19_alias_diagnostics import uniform_searchsorted
+from jaxvet.core.bin_medians import blocked_bin_medians
 from jaxvet.core.box_harmonic import box_harmonic_sums, lightcurve_sums, trig_pairs
 from jaxvet.core.ephemeris import phase_mod
 from jaxvet.core.linear import solve_normal_equations
-from jaxvet.core.order_stats import sort_rows_by_flux, sorted_bin_medians
+from jaxvet.core.order_stats import sort_rows_by_flux
 from jaxvet.data import bucket_size
 from jaxvet.engine.chunks import map_rows, rows_per_chunk
 from jaxvet.engine.context import CheckSpec, VetContext
@@ -183,7 +184,7 @@ def _plot(sf, tf, valid, period, t0, dur_h, depth, beta_sin, beta_eb, edges, n_h
     ph = phase_mod(tf, t0, period)
     idx = uniform_searchsorted(edges, ph) - 1
     bins = jnp.where(valid & (idx >= 0) & (idx < nb), idx, nb)
-    med, count = sorted_bin_medians(sf, bins, nb)
+    med, count = blocked_bin_medians(sf, bins, nb, block=512)
     centre = (edges[:-1] + edges[1:]) / 2.0
     half = (dur_h / 24.0 / period) / 2.0
     tmpl = ((centre < half) | (centre > 1.0 - half)).astype(jnp.float64)
