@@ -227,7 +227,10 @@ def sweet(lcb, lc_index, period, t0, duration_hours, opts: V12Options | None = N
     chunk = rows_per_chunk(16 * lcb.n_points, cap=bucket_size(b, 1))
     thr = {k: jnp.asarray(v) for k, v in opts.traced().items()}
     summary = lightcurve_summary(lcb) if summary is None else summary
-    return map_rows(_kernel, cands, b, chunk, args=(lcb.time, lcb.flux, lcb.mask, summary, thr))
+    # valid points come first in every row: the padding past the longest is never read
+    n_use = min(lcb.n_points, -(-max(int(np.asarray(lcb.n_valid).max()), 1) // 4096) * 4096)
+    rows = (lcb.time[:, :n_use], lcb.flux[:, :n_use], lcb.mask[:, :n_use])
+    return map_rows(_kernel, cands, b, chunk, args=(*rows, summary, thr))
 
 
 def _resolve(ctx: VetContext, opts: V12Options | None) -> V12Options:

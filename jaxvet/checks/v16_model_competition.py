@@ -26,9 +26,12 @@ reference library (tess-vetter 0.3.20, reference semantics section 6.14):
   0.5, ``high_background`` 0.3, ``momentum_dump`` 0.2, the largest); scattered-light risk 0;
   combined ``0.5 alias + 0.3 sector + 0.2 scattered``.
 
-The three fits are one batched weighted least squares per candidate (:mod:`jaxvet.core.linear`,
-small normal equations, ``vmap``-ped over the candidates of a chunk).  Metrics carry the
-reference's names, unrounded (the reference does not round V16).  ``plot_data`` is the
+The three fits come from one fused pass per candidate over the valid points
+(:func:`jaxvet.core.box_harmonic.box_harmonic_sums`: every Gram matrix, right-hand side and
+residual sum of the three models, for the fit weights, the unit weights of the RMS and, when it
+differs from the fit weight by more than 1e-13 relative, ``1/var``), then small normal equations
+(:func:`jaxvet.core.linear.solve_normal_equations`); ``vmap``-ped over a chunk's candidates.
+Metrics carry the reference's names, unrounded (the reference does not round V16).  ``plot_data`` is the
 reference's: medians of the flux in ``n_plot_bins`` (240, clipped to [20, 2000]) phase bins
 ``((t - t0) mod P)/P`` (empty bins dropped) and the three models on the bin centres.  The check is
 metrics-only like the reference: ``verdict`` and ``confidence`` are None.  Options:
@@ -48,9 +51,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxvet.checks.v19_alias_diagnostics import uniform_searchsorted
-from jaxvet.core.ephemeris import phase_mod, phase_nearest
-from jaxvet.core.linear import weighted_lstsq
-from jaxvet.core.order_stats import sort_rows_by_flux, sorted_bin_medians
+from jaxvet.core.bin_medians import blocked_bin_medians
+from jaxvet.core.box_harmonic import box_harmonic_sums, lightcurve_sums, trig_pairs
+from jaxvet.core.ephemeris import phase_mod
+from jaxvet.core.linear import solve_normal_equations
+from jaxvet.core.order_stats import sort_rows_by_flux
 from jaxvet.data import bucket_size
 from jaxvet.engine.chunks import map_rows, rows_per_chunk
 from jaxvet.engine.context import CheckSpec, VetContext
@@ -105,41 +110,70 @@ class V16Options(CheckOptions):
     quality_flags: tuple = option((), _Names())
 
 
-def _fits(t, f, e, valid, period, t0, dur_h, n_harm):
-    """The three fits of one candidate: coefficients, chi-squares, RMS, n, sum ln(2 pi var)."""
-    half = dur_h / 24.0 / 2.0
-    ph, orbit = phase_nearest(t, t0, period)
-    prim = valid & (jnp.abs(ph * period) < half)
-    tmpl = prim.astype(jnp.float64)
-    ps = ph - 0.5
-    ps = ps - jnp.round(ps)
-    sec = (valid & (jnp.abs(ps * period) < half)).astype(jnp.float64)
-    odd = (orbit - 2.0 * jnp.floor(orbit / 2.0)) == 1.0  # Python's parity, exact for integral floats
+def _weights(f, e, valid, distinct_var: bool):
+    """Per light-curve row: ``y = 1 - f``, the weightings (fit ``1/(err^2 + 1e-20)``, 1 for the
+    RMS, and ``1/var`` for the likelihood when it differs from the fit's) and their
+    candidate-independent sums."""
     w = jnp.where(valid, 1.0 / (e * e + WEIGHT_FLOOR), 0.0)
     e2 = e * e
     var = jnp.where(valid & jnp.isfinite(e2) & (e2 > 0), e2, WEIGHT_FLOOR)
+    weights = (w, valid.astype(jnp.float64)) + ((jnp.where(valid, 1.0 / var, 0.0),) if distinct_var else ())
     y = jnp.where(valid, 1.0 - f, 0.0)
-    # transit only (closed form)
-    num, den = jnp.sum(w * tmpl * y), jnp.sum(w * tmpl * tmpl)
+    return y, weights, {
+        "syy": lightcurve_sums(y, weights),
+        "log_det": jnp.sum(jnp.where(valid, jnp.log(2 * jnp.pi * var), 0.0), -1),
+        "n_points": jnp.sum(valid, -1),
+    }
+
+
+def _quadratic(g, b, syy, beta):
+    """``syy - 2 beta.b + beta^T g beta`` (the residual sum of a fit from its sums)."""
+    return syy - 2.0 * jnp.sum(beta * b, -1) + jnp.einsum("...k,...kl,...l->...", beta, g, beta)
+
+
+def _systems(s, n_harm):
+    """Normal equations (n_w, K, K), (n_w, K) of the sinusoid and EB-like models from the sums."""
+    k = 2 * n_harm
+    trig = jnp.zeros(s["trig"].shape[:-1] + (k, k))
+    for p, (i, j) in enumerate(trig_pairs(n_harm)):
+        trig = trig.at[..., i, j].set(s["trig"][..., p]).at[..., j, i].set(s["trig"][..., p])
+    top = jnp.concatenate([s["box"][..., None], s["box_trig"]], -1)
+    g_sin = jnp.concatenate([top[..., None, :], jnp.concatenate([s["box_trig"][..., :, None], trig], -1)], -2)
+    b_sin = jnp.concatenate([s["box_y"][..., None], s["trig_y"]], -1)
+    z = jnp.zeros_like(s["odd"])
+    g_eb = jnp.stack([
+        jnp.stack([s["odd"], z, s["sec_odd"]], -1),
+        jnp.stack([z, s["even"], s["sec_even"]], -1),
+        jnp.stack([s["sec_odd"], s["sec_even"], s["sec"]], -1),
+    ], -2)  # fmt: skip
+    b_eb = jnp.stack([s["odd_y"], s["even_y"], s["sec_y"]], -1)
+    return g_sin, b_sin, g_eb, b_eb
+
+
+def _fits(t, y, weights, lc, period, t0, dur_h, n_harm):
+    """The three fits of one candidate from one pass of sums: coefficients, chi-squares, RMS, n,
+    sum ln(2 pi var)."""
+    s = box_harmonic_sums(t, y, weights, period, t0, dur_h / 24.0 / 2.0, n_harm=n_harm)
+    num, den = s["box_y"][0], s["box"][0]
     depth = jnp.where(den < WEIGHT_FLOOR, 0.0, num / jnp.where(den < WEIGHT_FLOOR, 1.0, den))
-    # transit + sinusoids, EB-like: weighted least squares
-    omega = 2.0 * jnp.pi * jnp.arange(1, n_harm + 1, dtype=jnp.float64) / period
-    arg = omega[None, :] * t[:, None]
-    trig = jnp.stack([jnp.cos(arg), jnp.sin(arg)], -1).reshape(t.shape[0], 2 * n_harm)
-    x_sin = jnp.concatenate([tmpl[:, None], trig], -1)
-    x_eb = jnp.stack([tmpl * odd, tmpl * ~odd, sec], -1)
-    beta_sin = weighted_lstsq(x_sin, y, w, valid)
-    beta_eb = weighted_lstsq(x_eb, y, w, valid)
-    offset = jnp.stack([depth * tmpl, x_sin @ beta_sin, x_eb @ beta_eb])
-    resid = jnp.where(valid, f - (1.0 - offset), 0.0)  # flux - model, as the reference forms it
-    n = jnp.sum(valid)
+    g_sin, b_sin, g_eb, b_eb = _systems(s, n_harm)
+    beta_sin = solve_normal_equations(g_sin[0], b_sin[0])
+    beta_eb = solve_normal_equations(g_eb[0], b_eb[0])
+    syy = lc["syy"]
+    # residual sums per weighting (rows) and model (columns)
+    rss = jnp.stack([
+        syy - 2.0 * depth * s["box_y"] + depth * depth * s["box"],
+        _quadratic(g_sin, b_sin, syy, beta_sin),
+        _quadratic(g_eb, b_eb, syy, beta_eb),
+    ], -1)  # fmt: skip
+    n = lc["n_points"]
     return {
         "depth": depth,
         "beta_sin": beta_sin,
         "beta_eb": beta_eb,
-        "chi2": jnp.sum(resid * resid / var, -1),
-        "rms": jnp.sqrt(jnp.sum(resid * resid, -1) / n),
-        "log_det": jnp.sum(jnp.where(valid, jnp.log(2 * jnp.pi * var), 0.0)),
+        "chi2": rss[-1] if len(weights) > 2 else rss[0],
+        "rms": jnp.sqrt(jnp.maximum(rss[1], 0.0) / n),
+        "log_det": lc["log_det"],
         "n_points": n,
     }
 
@@ -150,7 +184,7 @@ def _plot(sf, tf, valid, period, t0, dur_h, depth, beta_sin, beta_eb, edges, n_h
     ph = phase_mod(tf, t0, period)
     idx = uniform_searchsorted(edges, ph) - 1
     bins = jnp.where(valid & (idx >= 0) & (idx < nb), idx, nb)
-    med, count = sorted_bin_medians(sf, bins, nb)
+    med, count = blocked_bin_medians(sf, bins, nb, block=512)
     centre = (edges[:-1] + edges[1:]) / 2.0
     half = (dur_h / 24.0 / period) / 2.0
     tmpl = ((centre < half) | (centre > 1.0 - half)).astype(jnp.float64)
@@ -173,20 +207,26 @@ def _plot(sf, tf, valid, period, t0, dur_h, depth, beta_sin, beta_eb, edges, n_h
     }
 
 
-def _one(sf, tf, ef, n_valid, period, t0, dur_h, edges, *, n_harm):
-    valid = jnp.arange(sf.shape[0]) < n_valid
+def _one(li, period, t0, dur_h, rows, edges, *, n_harm):
+    """One candidate on its light curve ``li`` of the per-light-curve ``rows`` (indexed here, so
+    no (B, N) copy of a row is made)."""
+    sf, tf, n_valid, t, y, weights, lc = jax.tree.map(lambda a: a[li], rows)
+    fit = _fits(t, y, weights, lc, period, t0, dur_h, n_harm)
+    valid = jnp.arange(sf.shape[-1]) < n_valid
     f = jnp.where(valid, sf, 1.0)
-    fit = _fits(tf, f, ef, valid, period, t0, dur_h, n_harm)
     fit.update(_plot(f, tf, valid, period, t0, dur_h, fit["depth"], fit["beta_sin"], fit["beta_eb"],
                      edges, n_harm))
     return fit
 
 
-@partial(jax.jit, static_argnames=("n_harm",))
-def _kernel(c, sf, tf, ef, n_valid, edges, *, n_harm: int):
-    li = c["lc_index"]
-    one = partial(_one, edges=edges, n_harm=n_harm)
-    return jax.vmap(one)(sf[li], tf[li], ef[li], n_valid[li], c["period"], c["t0"], c["dur_h"])
+@partial(jax.jit, static_argnames=("n_harm", "n_fit", "distinct_var"))
+def _kernel(c, sf, tf, n_valid, time, flux, err, edges, *, n_harm: int, n_fit: int, distinct_var: bool):
+    # valid points come first in every row (time order, and flux order for the plot's medians)
+    t, f, e, sf, tf = (a[:, :n_fit] for a in (time, flux, err, sf, tf))
+    valid = jnp.arange(n_fit) < n_valid[:, None]
+    y, weights, lc = _weights(f, e, valid, distinct_var)
+    one = partial(_one, rows=(sf, tf, n_valid, t, y, weights, lc), edges=edges, n_harm=n_harm)
+    return jax.vmap(one)(c["lc_index"], c["period"], c["t0"], c["dur_h"])
 
 
 @partial(jax.jit, static_argnames=("n_harm",))
@@ -239,6 +279,21 @@ def plot_edges(n_bins: int) -> np.ndarray:
     return np.linspace(0.0, 1.0, int(max(20, min(int(n_bins), 2000))) + 1)
 
 
+def _fit_shape(lcb) -> tuple[int, bool]:
+    """Static fit shape: the valid points' span rounded up to 4096 (valid points come first in
+    every row), and whether the likelihood's ``1/var`` differs from the fit weight
+    ``1/(err^2 + 1e-20)`` by more than 1e-13 relative anywhere (then it gets its own sums)."""
+    nv = np.asarray(lcb.n_valid)
+    n_fit = min(lcb.n_points, -(-max(int(nv.max()), 1) // 4096) * 4096)
+    e = np.asarray(lcb.flux_err)[:, :n_fit]
+    m = np.arange(n_fit) < nv[:, None]
+    e2 = np.where(m, e * e, 1.0)
+    var = np.where(np.isfinite(e2) & (e2 > 0), e2, WEIGHT_FLOOR)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        rel = np.abs(1.0 / (e2 + WEIGHT_FLOOR) * var - 1.0)
+    return n_fit, bool(np.any(m & ~(rel <= 1e-13)))
+
+
 def model_competition(lcb, lc_index, period, t0, duration_hours, opts: V16Options | None = None,
                       *, presorted=None) -> dict:
     """Batched V16 for B candidates (host arrays ``lc_index``, ``period`` (d), ``t0`` (BTJD),
@@ -256,10 +311,12 @@ def model_competition(lcb, lc_index, period, t0, duration_hours, opts: V16Option
         "dur_h": np.asarray(duration_hours, np.float64),
     }
     n_harm = int(opts.n_harmonics)
-    chunk = rows_per_chunk((8 + 4 * n_harm) * lcb.n_points, cap=bucket_size(b, 1))
-    sf, tf, ef = presorted
-    out = map_rows(partial(_kernel, n_harm=n_harm), cands, b, chunk,
-                   args=(sf, tf, ef, lcb.n_valid, jnp.asarray(plot_edges(opts.n_plot_bins))))
+    chunk = rows_per_chunk(4 * lcb.n_points, cap=bucket_size(b, 1))
+    sf, tf, _ = presorted
+    n_fit, distinct = _fit_shape(lcb)
+    kernel = partial(_kernel, n_harm=n_harm, n_fit=n_fit, distinct_var=distinct)
+    out = map_rows(kernel, cands, b, chunk, args=(sf, tf, lcb.n_valid, lcb.time, lcb.flux, lcb.flux_err,
+                                                  jnp.asarray(plot_edges(opts.n_plot_bins))))
     thr = {**opts.traced(), "sector_quality_risk": np.asarray(sector_quality_risk(opts.quality_flags))}
     out.update(_competition(out, jnp.asarray(period), thr, n_harm=n_harm))
     out["status"] = jnp.full((b,), OK, jnp.int32)

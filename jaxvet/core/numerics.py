@@ -136,7 +136,7 @@ def sincos(x):
     z = r * r
     s = r * _horner(z, _SIN)
     c = _horner(z, _COS)
-    q = jnp.mod(k, 4.0)
-    sin = jnp.where(q == 0, s, jnp.where(q == 1, c, jnp.where(q == 2, -s, -c)))
-    cos = jnp.where(q == 0, c, jnp.where(q == 1, -s, jnp.where(q == 2, -c, s)))
-    return sin, cos
+    q = k - 4.0 * jnp.floor(k * 0.25)  # k mod 4, exact for integral k (XLA's fmod is slow)
+    swap = (q == 1.0) | (q == 3.0)
+    a, b = jnp.where(swap, c, s), jnp.where(swap, s, c)
+    return jnp.where(q >= 2.0, -a, a), jnp.where((q == 1.0) | (q == 2.0), -b, b)
