@@ -69,7 +69,6 @@ from jaxvet.core.numerics import exact_div
 from jaxvet.core.order_stats import masked_median
 from jaxvet.core.row_trim import trim_rows, trimmed_width
 from jaxvet.data import bucket_size
-from jaxvet.engine.chunks import map_rows, rows_per_chunk
 from jaxvet.engine.context import CheckSpec, VetContext
 from jaxvet.engine.options import CheckOptions, non_negative, option
 from jaxvet.results import (
@@ -117,6 +116,14 @@ def lc_medians(flux, time, mask):
     return med, masked_median(dt, where=mask[:, 1:])
 
 
+@jax.jit
+def normalised_flux(flux, med):
+    """Per light-curve row ``(L, N)``: exovetter's ``f/median - 1`` (``(f + 1) - 1`` for a
+    median within 1e-8 of 0), once per run rather than per candidate."""
+    m = med[:, None]
+    return jnp.where(jnp.abs(m) <= 1e-8, (flux + 1.0) - 1.0, exact_div(flux, m) - 1.0)
+
+
 def _verdict(o, period, dur_days, fa, thr):
     """jaxvet's verdict and the z-scores it uses (see the module docstring)."""
     ph, sig, kept = o["bin_phase"], exact_div(o["conv"], o["sigma"]), jnp.isfinite(o["bin_phase"])
@@ -155,9 +162,8 @@ def _envelope(o, period):
     return jnp.where(jnp.isfinite(lo), lo, jnp.nan), jnp.where(jnp.isfinite(hi), hi, jnp.nan)
 
 
-def _one(row, t, f, valid, m, dt_med, thr, *, n_slots, n_back):
+def _one(row, t, fz, valid, dt_med, thr, *, n_slots, n_back):
     period, epoch, dur_h, depth, n_bins = row
-    fz = jnp.where(jnp.abs(m) <= 1e-8, (f + 1.0) - 1.0, exact_div(f, m) - 1.0)
     o = mc.modshift_convolution(
         t, fz, valid, period, epoch, dur_h, depth, n_bins, n_slots=n_slots, n_back=n_back
     )
@@ -177,12 +183,24 @@ def _one(row, t, f, valid, m, dt_med, thr, *, n_slots, n_back):
 
 
 @functools.partial(jax.jit, static_argnames=("n_slots", "n_back"))
-def modshift_kernel(rows, time, flux, mask, med, dt_med, thr, *, n_slots, n_back):
-    """V11 for a chunk of C candidates: ``rows`` = (P, exovetter epoch, D_h, box depth, n_bins)
-    arrays ``(C,)``, each candidate's light-curve row ``(C, N)`` and its medians ``(C,)``."""
-    fn = functools.partial(_one, n_slots=n_slots, n_back=n_back)
-    out = jax.vmap(fn, in_axes=(0, 0, 0, 0, 0, 0, None))(rows, time, flux, mask, med, dt_med, thr)
-    skip = out["folded"] | ~jnp.isfinite(rows[3])
+def modshift_kernel(rows, real, time, fz, mask, dt_med, thr, *, n_slots, n_back):
+    """V11 for a batch of B candidates, one at a time (``lax.map``) on its light-curve row:
+    ``rows`` = (light-curve index, P, exovetter epoch, D_h, box depth, n_bins) arrays ``(B,)``,
+    ``real`` False for padding rows (not computed), ``time``/``fz``/``mask`` the ``(L, N)``
+    rows (``fz`` from :func:`normalised_flux`), ``dt_med`` ``(L,)``."""
+
+    def one(x):
+        li, *row = x
+        return _one(row, time[li], fz[li], mask[li], dt_med[li], thr, n_slots=n_slots, n_back=n_back)
+
+    def fn(x):
+        ok, row = x
+        shapes = jax.eval_shape(one, row)
+        zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+        return jax.lax.cond(ok, one, lambda r: zeros, row)
+
+    out = jax.lax.map(fn, (real, rows))
+    skip = out["folded"] | ~jnp.isfinite(rows[4])
     out["status"] = jnp.where(skip, SKIPPED, jnp.where(out["error"] > 0, ERROR, OK)).astype(jnp.int32)
     out["verdict"] = jnp.where(out["status"] == OK, out["verdict"], VERDICT_NONE).astype(jnp.int32)
     for k in _EVENTS:
@@ -218,21 +236,20 @@ def compute(ctx: VetContext, opts: V11Options | None = None) -> dict:
     back = np.ceil(np.where(n_bins >= 1, dh / 24.0 / p, 1.0))
     n_back = ctx.shapes.at_least("V11:back", bucket_size(int(back.max()), 2))
     li = np.asarray(ctx.candidates_lc_index, np.int32)[:n]
-    rows = tuple(jnp.asarray(a) for a in (li, p, epoch, dh, depth, n_bins))
+    # candidate rows padded to a power of two (repeats of the last one, not computed): one
+    # compiled program per bucket
+    pad = np.minimum(np.arange(bucket_size(n, 16)), n - 1)
+    rows = tuple(jnp.asarray(a[pad]) for a in (li, p, epoch, dh, depth, n_bins))
     thr = {k: jnp.asarray(v) for k, v in opts.traced().items()}
-    kernel = functools.partial(modshift_kernel, n_slots=n_slots, n_back=n_back)
 
     # the rows cut to their valid points (padding is masked, after every real time)
     width = ctx.cached("V11:width", lambda: trimmed_width(lcb.n_valid, lcb.n_points), per_chunk=False)
-    time, flux, mask = trim_rows(width, lcb.time, lcb.flux, lcb.mask)
-
-    def chunk_fn(sub, thr):  # the candidates' light-curve rows gathered per chunk (no L in the kernel)
-        j = sub[0]
-        return kernel(sub[1:], time[j], flux[j], mask[j], med[j], dt_med[j], thr)
-
-    # 16 rows per chunk (one compiled shape for small runs), fewer for long light curves
-    chunk = min(rows_per_chunk(max(width, n_slots * mc.MODEL_SLOTS), scale=0.125), 16)
-    out = map_rows(chunk_fn, rows, n, chunk, args=(thr,))
+    fz = ctx.cached("V11:fz", lambda: normalised_flux(lcb.flux, med), per_chunk=False)
+    time, fz, mask = trim_rows(width, lcb.time, fz, lcb.mask)
+    out = modshift_kernel(
+        rows, jnp.arange(pad.size) < n, time, fz, mask, dt_med, thr, n_slots=n_slots, n_back=n_back
+    )
+    out = {k: v[:n] for k, v in out.items()}
     out["n_bins"] = jnp.asarray(n_bins)
     return out
 

@@ -27,6 +27,7 @@ import jax.numpy as jnp
 
 from jaxvet.core.numerics import exact_div, floor_mod, linspace_edge
 from jaxvet.core.order_stats import masked_median
+from jaxvet.core.scatter import lane_segment_min, lane_segment_sum, materialise
 
 __all__ = [
     "weighted_mean",
@@ -75,10 +76,14 @@ def _window_ends(pp, valid, centers, half, step, n_bins: int):
     test, evaluated exactly).  For ``half < 0.25`` these bins are one circular run around the
     point's phase; ``lo``/``hi`` are first estimated from ``(pp -+ half)/step`` (off by at most
     one bin through rounding) and then settled with the exact test on the neighbouring bins.
-    ``lo > hi`` when no bin holds the point; invalid points get an empty range."""
+    ``lo > hi`` when no bin holds the point; invalid points get an empty range.  The centre
+    of bin ``j mod n_bins`` is recomputed per point as ``centers`` was built (arithmetic in
+    registers instead of a gather; ``j`` is within one turn of ``[0, n_bins)``)."""
 
     def holds(j):
-        return circular_distance(pp, centers[jnp.mod(j, n_bins)]) < half
+        b = jnp.where(j < 0, j + n_bins, jnp.where(j >= n_bins, j - n_bins, j))
+        c = 0.5 * (linspace_edge(0.0, step, b, n_bins, 1.0) + linspace_edge(0.0, step, b + 1, n_bins, 1.0))
+        return circular_distance(pp, c) < half
 
     hi = jnp.floor((pp + half) / step - 0.5).astype(jnp.int32)
     lo = jnp.ceil((pp - half) / step - 0.5).astype(jnp.int32)
@@ -88,16 +93,23 @@ def _window_ends(pp, valid, centers, half, step, n_bins: int):
 
 
 def _range_sums(lo, hi, vals, n_bins: int):
-    """Per bin, the sum of ``vals`` (M, C) over the rows whose unwrapped range ``[lo, hi]``
-    (M,) covers it (modulo ``n_bins``): a difference array over three periods of bins
-    (one scatter of the 2M end points, a cumulative sum of 3 n_bins + 1 entries, folded)."""
+    """Per bin, the sums of each of ``vals`` (a tuple of (M,) arrays) over the rows whose
+    unwrapped range ``[lo, hi]`` (M,) covers it (modulo ``n_bins``): a difference array over
+    three periods of bins per value (the M end points scattered, a cumulative sum of
+    3 n_bins + 1 entries, folded); float values in interleaved lanes
+    (:mod:`jaxvet.core.scatter`).  Returns a tuple of ``(n_bins,)`` arrays."""
     ok = lo <= hi
-    v = jnp.where(ok[:, None], vals, 0.0)
-    idx = jnp.concatenate([lo, hi + 1]) + n_bins
-    idx = jnp.clip(idx, 0, 3 * n_bins)
-    diff = jax.ops.segment_sum(jnp.concatenate([v, -v]), idx, num_segments=3 * n_bins + 1)
-    run = jnp.cumsum(diff, axis=0)[: 3 * n_bins]
-    return run.reshape(3, n_bins, -1).sum(axis=0)
+    size = 3 * n_bins + 1
+    i_lo = jnp.where(ok, jnp.clip(lo + n_bins, 0, 3 * n_bins), 3 * n_bins)
+    i_hi = jnp.where(ok, jnp.clip(hi + 1 + n_bins, 0, 3 * n_bins), 3 * n_bins)
+    out = []
+    for v in vals:
+        if jnp.issubdtype(v.dtype, jnp.integer):
+            diff = jnp.zeros(size, v.dtype).at[i_lo].add(v).at[i_hi].add(-v)
+        else:
+            diff = lane_segment_sum(v, i_lo, size) - lane_segment_sum(v, i_hi, size)
+        out.append(jnp.cumsum(diff)[: 3 * n_bins].reshape(3, n_bins).sum(axis=0))
+    return tuple(out)
 
 
 def mes_series(t, flux, w, valid, phase, period, t0, qtran, *, n_bins: int = 200):
@@ -126,36 +138,24 @@ def mes_series(t, flux, w, valid, phase, period, t0, qtran, *, n_bins: int = 200
     centers = 0.5 * (edges[:-1] + edges[1:])  # (n_bins,)
     half = 0.5 * qtran
     u = exact_div(t - t0, period)
+    # computed once into buffers (fused into each consumer they would be recomputed there)
+    lo, hi = materialise(*_window_ends(pp, valid, centers, half, step, n_bins))
+    # a point continues its predecessor's run in the bins both windows hold (same epoch):
+    # the predecessor's range moved by whole turns next to this one, then intersected ((N-1,))
+    turn = n_bins * jnp.floor((lo[:-1] - lo[1:] + n_bins // 2) * (1.0 / n_bins)).astype(jnp.int32)
     # two in-window points of one bin lie within qtran < 0.5 of each other (same epoch) or at
     # least 1 - qtran > 0.5 apart (different epochs): "same epoch" does not depend on the bin
-    same = jnp.concatenate([jnp.zeros((1,), bool), (u[1:] - u[:-1]) < 0.5])
-    lo, hi = _window_ends(pp, valid, centers, half, step, n_bins)
-    # a point continues its predecessor's run in the bins both windows hold (same epoch):
-    # the predecessor's range moved by whole turns next to this one, then intersected
-    turn = n_bins * jnp.round((lo[:-1] - lo[1:]) / n_bins).astype(jnp.int32)
-    both_lo = jnp.maximum(lo[1:], lo[:-1] - turn)
-    both_hi = jnp.minimum(hi[1:], hi[:-1] - turn)
-    cont = same[1:] & valid[1:] & valid[:-1]
-    both_lo = jnp.concatenate([jnp.ones((1,), jnp.int32), jnp.where(cont, both_lo, 1)])
-    both_hi = jnp.concatenate([jnp.zeros((1,), jnp.int32), jnp.where(cont, both_hi, 0)])
-    ones = jnp.ones_like(w)
-    zeros = jnp.zeros_like(w)
-    sums = _range_sums(
-        jnp.concatenate([lo, both_lo]),
-        jnp.concatenate([hi, both_hi]),
-        jnp.concatenate([jnp.stack([w, w * (zpt - flux), ones, ones], -1),
-                         jnp.stack([zeros, zeros, zeros, -ones], -1)]),
-        n_bins,
-    )
-    sw, swd, cnt, bin_nep = sums[:, 0], sums[:, 1], sums[:, 2], sums[:, 3]
-    has = cnt >= 0.5
+    cont = ((u[1:] - u[:-1]) < 0.5) & valid[1:] & valid[:-1]
+    both_lo = jnp.where(cont, jnp.maximum(lo[1:], lo[:-1] - turn), 1)
+    both_hi = jnp.where(cont, jnp.minimum(hi[1:], hi[:-1] - turn), 0)
+    ones = jnp.ones(lo.shape, jnp.int32)
+    sw, swd, cnt = _range_sums(lo, hi, (w, w * (zpt - flux), ones), n_bins)
+    (n_cont,) = _range_sums(both_lo, both_hi, (ones[1:],), n_bins)
+    bin_nep = (cnt - n_cont).astype(jnp.float64)
+    has = cnt >= 1
     bin_dep = jnp.where(has, swd / sw, jnp.nan)
     bin_err = jnp.where(has, 1.0 / jnp.sqrt(sw), jnp.nan)
 
-    idx = jnp.clip(jnp.floor(pp * n_bins).astype(jnp.int32), 0, n_bins - 1)
-    dep = bin_dep[idx]
-    err = bin_err[idx]
-    n_per = jnp.maximum(jnp.round(bin_nep[idx]), 1.0)
     sig_w = weighted_std(flux, w, out_tran)
     vb = ~jnp.isnan(bin_dep)
     far = (jnp.abs(centers - 0.5) > 2 * qtran) & (jnp.abs(centers) > 2 * qtran) & vb
@@ -163,14 +163,17 @@ def mes_series(t, flux, w, valid, phase, period, t0, qtran, *, n_bins: int = 200
     mean_far = jnp.sum(jnp.where(far, bin_dep, 0.0)) / n_far
     std_far = jnp.sqrt(jnp.sum(jnp.where(far, (bin_dep - mean_far) ** 2, 0.0)) / n_far)
     sig_r = jnp.where((jnp.sum(vb) > 2) & (n_far > 2), std_far, sig_w)
+    # the series are functions of the point's bin: evaluated per bin, then read per point
+    n_per = jnp.maximum(jnp.round(bin_nep), 1.0)
     combined = jnp.sqrt(sig_w**2 / n_in + sig_r**2 / n_per)
-    mes = dep / combined
     bad = n_out < 3
-    nan = jnp.full_like(mes, jnp.nan)
+    tables = [jnp.where(bad, jnp.nan, x) for x in (bin_dep / combined, bin_dep, bin_err)]
+    bin_mes, bin_dep, bin_err = materialise(*tables)
+    idx = jnp.clip(jnp.floor(pp * n_bins).astype(jnp.int32), 0, n_bins - 1)
     return {
-        "mes": jnp.where(bad, nan, mes),
-        "dep": jnp.where(bad, nan, dep),
-        "err": jnp.where(bad, nan, err),
+        "mes": bin_mes[idx],
+        "dep": bin_dep[idx],
+        "err": bin_err[idx],
         "zpt": zpt,
         "n_in": n_in,
         "n_out": n_out,
@@ -182,8 +185,10 @@ def mes_series(t, flux, w, valid, phase, period, t0, qtran, *, n_bins: int = 200
 def _first_max(x, sel):
     """(max of ``x`` over ``sel``, index of its first occurrence, any(sel))."""
     xs = jnp.where(sel, x, -jnp.inf)
-    k = jnp.argmax(xs)
-    return xs[k], k, jnp.any(sel)
+    m = jnp.max(xs)
+    # argmax's first index as two plain reductions (XLA's CPU variadic argmax is not vectorised)
+    k = jnp.min(jnp.where(xs == m, jnp.arange(xs.shape[-1]), xs.shape[-1] - 1))
+    return m, k, jnp.any(sel)
 
 
 def signal_peaks(mes, phase, valid, qtran):
@@ -248,7 +253,7 @@ def _epoch_ids(t, valid, period, t0, n_epochs: int):
     k = jnp.round(exact_div(t - t0, period))
     k0 = jnp.min(jnp.where(valid, k, jnp.inf))
     seg = jnp.where(valid, k - k0, n_epochs).astype(jnp.int32)
-    present = jax.ops.segment_sum(valid.astype(jnp.int32), seg, num_segments=n_epochs) > 0
+    present = jnp.zeros(n_epochs, jnp.int32).at[seg].add(1, mode="drop") > 0
     return seg, present
 
 
@@ -273,7 +278,7 @@ def epoch_metrics(t, flux, err, w, valid, phase, period, t0, qtran, sig_pri, fra
     inn = valid & (aph < qtran)
 
     def ssum(x, sel):
-        return jax.ops.segment_sum(jnp.where(sel, x, 0.0), seg, num_segments=n_epochs)
+        return lane_segment_sum(jnp.where(sel, x, 0.0), seg, n_epochs)
 
     n_in = ssum(jnp.ones_like(t), inn)
     tt = ssum(t, inn) / n_in
@@ -281,7 +286,7 @@ def epoch_metrics(t, flux, err, w, valid, phase, period, t0, qtran, sig_pri, fra
     near = valid & (aph > qtran) & (aph < 0.1)
     sig = near & (jnp.abs(ses) > frac * ts[jnp.minimum(seg, n_epochs - 1)])
     dist = jnp.abs(t - tt[jnp.minimum(seg, n_epochs - 1)])
-    mind = jax.ops.segment_min(jnp.where(sig, dist, jnp.inf), seg, num_segments=n_epochs)
+    mind = lane_segment_min(jnp.where(sig, dist, jnp.inf), seg, n_epochs)
     chase = jnp.where(
         ~jnp.isfinite(ts) | (ts <= 0), 1.0, jnp.where(jnp.isfinite(mind), mind / (0.1 * period), 1.0)
     )

@@ -37,6 +37,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxvet.core.numerics import exact_div, floor_mod, rounded_mul
+from jaxvet.core.scatter import lane_segment_sum, materialise
 
 __all__ = [
     "BTJD_OFFSET",
@@ -117,7 +118,9 @@ def fold_bins(phase, valid, period, n_bins, values, *, n_slots: int):
 
     Returns ``(edge, counts, sums, n_kept)``: ``(n_slots,)`` arrays of the kept bins packed
     first in phase order (left edge in days, count as a float, one sum per value), padding
-    after (edge ``inf``, zeros)."""
+    after (edge ``inf``, zeros).  One scatter per value (the counts in integers, the sums in
+    interleaved lanes, :func:`~jaxvet.core.scatter.lane_segment_sum`), then the kept bins
+    gathered to the front."""
     nb = jnp.maximum(n_bins, 1).astype(jnp.float64)
     i = jnp.arange(n_slots + 1, dtype=jnp.float64)
     edges = rounded_mul(exact_div(i, nb + 0.0 * i), period)
@@ -126,33 +129,40 @@ def fold_bins(phase, valid, period, n_bins, values, *, n_slots: int):
     k = jnp.where((k > 0) & (phase < edges[k]), k - 1, k)
     k = jnp.where((k < top) & (phase >= edges[jnp.minimum(k + 1, n_slots)]), k + 1, k)
     inside = valid & (phase >= 0.0) & (phase <= period)
-    seg = jnp.where(inside, k, n_slots)
-    cols = jnp.stack([jnp.where(inside, v, 0.0) for v in (jnp.ones_like(phase), *values)], axis=1)
-    acc = jax.ops.segment_sum(cols, seg, num_segments=n_slots + 1)[:n_slots]  # (n_slots, 1 + V)
-    keep = acc[:, 0] > 0
-    dest = jnp.where(keep, jnp.cumsum(keep) - 1, n_slots)
-    packed = (
-        jnp.zeros((n_slots, acc.shape[1] + 1))
-        .at[dest]
-        .set(jnp.concatenate([edges[:n_slots, None], acc], axis=1), mode="drop")
-    )
-    kept = jnp.arange(n_slots) < jnp.sum(keep)
-    edge = jnp.where(kept, packed[:, 0], jnp.inf)
-    return edge, packed[:, 1], [packed[:, 2 + j] for j in range(len(values))], jnp.sum(keep)
+    (seg,) = materialise(jnp.where(inside, k, n_slots))
+    count = jnp.zeros(n_slots, jnp.int32).at[seg].add(1, mode="drop")
+    sums = [lane_segment_sum(jnp.where(inside, v, 0.0), seg, n_slots) for v in values]
+    keep = count > 0
+    n_kept = jnp.sum(keep)
+    (src,) = jnp.nonzero(keep, size=n_slots, fill_value=0)
+    kept = jnp.arange(n_slots) < n_kept
+    edge = jnp.where(kept, edges[src], jnp.inf)
+    cnt = jnp.where(kept, count[src], 0).astype(jnp.float64)
+    return edge, cnt, [jnp.where(kept, x[src], 0.0) for x in sums], n_kept
 
 
 def circular_conv(flux, model, kept, n_kept):
     """``np.convolve(concat(flux, flux), -model, 'valid')[:-1]`` over the ``n_kept`` kept bins,
     through the (at most :data:`MODEL_SLOTS`) non-zero model bins.  Returns ``(conv, n_nonzero)``
-    (a count above :data:`MODEL_SLOTS` means the sum is incomplete)."""
+    (a count above :data:`MODEL_SLOTS` means the sum is incomplete).
+
+    The kept series is laid out circularly over ``2 S`` slots (``S = flux.shape[0]``,
+    ``ext[i] = flux[(i - S) mod n_kept]``); non-zero model bin ``m`` contributes the contiguous
+    window ``ext[S - 1 - m : 2 S - 1 - m]`` (one dynamic slice per non-zero bin, in a loop of
+    ``n_nonzero`` steps)."""
+    n_slots = flux.shape[0]
     nz = kept & (model != 0)
     (m,) = jnp.nonzero(nz, size=MODEL_SLOTS, fill_value=0)
-    w = jnp.where(jnp.arange(MODEL_SLOTS) < jnp.sum(nz), model[m], 0.0)
+    n_nz = jnp.sum(nz)
+    w = -model[m]
     n = jnp.maximum(n_kept, 1)
-    kk = jnp.arange(flux.shape[0])[:, None]
-    src = jnp.mod(kk - 1 - m[None, :] + 2 * n, n)
-    conv = jnp.sum(flux[src] * -w[None, :], axis=1)
-    return jnp.where(kept, conv, 0.0), jnp.sum(nz)
+    ext = flux[jnp.mod(jnp.arange(2 * n_slots) - n_slots, n)]
+
+    def add(s, acc):
+        return acc + jax.lax.dynamic_slice(ext, (n_slots - 1 - m[s],), (n_slots,)) * w[s]
+
+    conv = jax.lax.fori_loop(0, jnp.minimum(n_nz, MODEL_SLOTS), add, jnp.zeros_like(flux))
+    return jnp.where(kept, conv, 0.0), n_nz
 
 
 def mark_phase_range(ph, kept, p0, gap, p_max):
