@@ -231,10 +231,11 @@ def compute(ctx: VetContext, opts: V11Options | None = None) -> dict:
     med, dt_med = ctx.cached("V11:medians", lambda: lc_medians(lcb.flux, lcb.time, lcb.mask), per_chunk=False)
     p, epoch, dh, depth, n_bins = _host_rows(ctx)
     n_slots = ctx.shapes.at_least("V11:bins", bucket_size(max(int(n_bins.max()), 1), MIN_SLOTS))
-    # boxes behind each point's own: ceil(D/P) (1 unless D > P), bucketed (one program up to 2P);
-    # candidates without a bin (D > 10 P) are errors and need none
+    # boxes behind each point's own: ceil(D/P) (1 unless D > P; box k - ceil(D/P) - 1 ends a
+    # period before the point's own starts), bucketed; candidates without a bin (D > 10 P) are
+    # errors and need none
     back = np.ceil(np.where(n_bins >= 1, dh / 24.0 / p, 1.0))
-    n_back = ctx.shapes.at_least("V11:back", bucket_size(int(back.max()), 2))
+    n_back = ctx.shapes.at_least("V11:back", bucket_size(int(back.max()), 1))
     li = np.asarray(ctx.candidates_lc_index, np.int32)[:n]
     # candidate rows padded to a power of two (repeats of the last one, not computed): one
     # compiled program per bucket

@@ -178,8 +178,14 @@ def key_events(ph, conv, kept, n_kept, tw):
     tertiary and positive events (``pos`` is -1 when everything left is zero)."""
     p_max = ph[jnp.maximum(n_kept - 1, 0)]
 
+    iota = jnp.arange(conv.shape[0])
+
+    def first(xs, v):  # argmin/argmax's first index as two plain reductions (vectorised)
+        return jnp.min(jnp.where(xs == v, iota, conv.shape[0] - 1))
+
     def amin(x):
-        return jnp.argmin(jnp.where(kept, x, jnp.inf))
+        xs = jnp.where(kept, x, jnp.inf)
+        return first(xs, jnp.min(xs))
 
     i0 = amin(conv)
     c1 = jnp.where(mark_phase_range(ph, kept, ph[i0], 2 * tw, p_max), 0.0, conv)
@@ -189,7 +195,8 @@ def key_events(ph, conv, kept, n_kept, tw):
     gap3 = mark_phase_range(ph, kept, ph[i0], 3 * tw, p_max)
     gap3 |= mark_phase_range(ph, kept, ph[i1], 3 * tw, p_max)
     c3 = jnp.where(gap3, 0.0, c2)
-    i3 = jnp.argmax(jnp.where(kept, c3, -jnp.inf))
+    x3 = jnp.where(kept, c3, -jnp.inf)
+    i3 = first(x3, jnp.max(x3))
     has_pos = jnp.any(kept & (c3 != 0))
     return i0, i1, i2, jnp.where(has_pos, i3, -1)
 
