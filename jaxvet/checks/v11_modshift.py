@@ -46,10 +46,11 @@ and ``primary_at_transit`` are jaxvet's extra raw fields; ``plot_data`` adds the
 series as a 200-bin min/max envelope over phase, the event phases (fractions of P) and ``u``
 (``significance_scatter``).
 
-How it runs: one jitted kernel per chunk of candidates (``jax.vmap`` over the candidates, each
-on its gathered light-curve row), bins an array axis of a static size bucketed on the host from
-the largest ``int(10 P 24/D_h)``; the median flux of each light curve is computed once per run.
-Options: ``fa_margin`` and ``occultation_ratio``, both traced.
+How it runs: one jitted kernel over the candidates (rows padded to a power of two, padding rows
+skipped), one candidate at a time (``lax.map``: XLA's CPU scatters are several times slower
+batched) on its light-curve row; bins an array axis of a static size bucketed on the host from
+the largest ``int(10 P 24/D_h)``; the median flux of each light curve and the normalised flux
+are computed once per run.  Options: ``fa_margin`` and ``occultation_ratio``, both traced.
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ How it runs: the usable points of each light curve are packed first once per run
 (:func:`usable_rows`); then one jitted kernel over the candidates (rows padded to a power of two,
 padding rows skipped), one candidate at a time (``lax.map``) on its light-curve row; each point
 adds to the run of bins whose window holds it (O(N), not O(N x bins)) and the epochs are a
-static segment axis sized on the host from the light-curve span.
+static segment axis sized on the host from the light-curve span; the segment sums use the
+patterns of :mod:`jaxvet.core.scatter` (interleaved lanes, window ends computed once).
 """
 
 from __future__ import annotations
@@ -136,8 +137,9 @@ _usable_rows = jax.jit(usable_rows)
 
 
 @functools.partial(jax.jit, static_argnames=("n_bins", "n_epochs"))
-def modshift_kernel(time, flux, flux_err, usable, lc_index, period, t0, duration, real, thr, *,
-                    n_bins, n_epochs):
+def modshift_kernel(
+    time, flux, flux_err, usable, lc_index, period, t0, duration, real, thr, *, n_bins, n_epochs
+):
     """V11b for a batch: ``(L, N)`` light-curve rows from :func:`usable_rows`, ``(B,)`` row
     indices and ephemerides (days) and ``real`` (False: a padding row, not computed), ``thr`` the
     traced options.  Returns a dict of ``(B,)`` arrays."""
