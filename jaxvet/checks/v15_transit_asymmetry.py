@@ -48,8 +48,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxvet.core.numerics import exact_div, linspace_edge
+from jaxvet.core.order_stats import bisect, bisect_steps
 from jaxvet.core.phase_ranges import centered_key, phase_search, plan_cycles, range_tables
 from jaxvet.core.range_select import range_sums, ranges_median
+from jaxvet.data import bucket_size
 from jaxvet.engine.context import CheckSpec, VetContext
 from jaxvet.engine.options import CheckOptions, at_least, option, positive
 from jaxvet.results import OK, VERDICT_NONE, CheckResult
@@ -107,9 +109,9 @@ def _side_stats(sums, counts):
 
 def phase_fold_exact(t, t0, period):
     """The reference ``phase_fold`` (``((t - t0)/P) mod 1``, above 0.5 shifted by -1) with an
-    IEEE division, so phases (and bin and window membership on exact ties) equal numpy's."""
-    ph = jnp.mod(exact_div(t - t0, period), 1.0)
-    return jnp.where(ph > 0.5, ph - 1.0, ph)
+    IEEE division, so phases (and bin and window membership on exact ties) equal numpy's
+    (the phase of :func:`jaxvet.core.phase_ranges.centered_key`)."""
+    return centered_key(t, t0, period)[1]
 
 
 def _window_edges(lcb, tables, cb, own, k, hw, d, d3, el, er):
@@ -132,9 +134,10 @@ def _window_edges(lcb, tables, cb, own, k, hw, d, d3, el, er):
     return li, i
 
 
-def _plot_points(lcb, cb, li, own, lo, cnt, baseline):
+def _plot_points(lcb, cb, own, lo, cnt, baseline, max_rows: int):
     """The reference's plot subsample: window points at ``int(linspace(0, n-1, 600))``, read
-    from the window ranges ``[lo, lo + cnt)`` of the flat cycles (candidate-contiguous)."""
+    from the window ranges ``[lo, lo + cnt)`` of the flat cycles (candidate-contiguous, at
+    most ``max_rows`` per candidate)."""
     b_n = cb.period.shape[0]
     incl = jnp.cumsum(cnt)
     excl = incl - cnt
@@ -146,7 +149,15 @@ def _plot_points(lcb, cb, li, own, lo, cnt, baseline):
     lin = linspace_edge(0.0, step, j, PLOT_POINTS - 1, last)
     pos = jnp.where(n[:, None] > PLOT_POINTS, jnp.floor(lin), j).astype(jnp.int32)
     target = first[:, None] + pos
-    r = jnp.clip(jnp.searchsorted(incl, target, side="right"), 0, cnt.shape[0] - 1)
+    # the cycle holding each target: a bisection over the candidate's own (contiguous) cycles
+    rows = jnp.arange(cnt.shape[0], dtype=jnp.int32)
+    r0 = jax.ops.segment_min(rows, own, num_segments=b_n)[:, None]
+    r_lo = jnp.broadcast_to(jnp.clip(r0, 0, cnt.shape[0]), target.shape)
+    r_hi = jnp.minimum(r_lo + max_rows, cnt.shape[0])
+    r = bisect(
+        [(r_lo, r_hi, lambda mid: incl[jnp.clip(mid, 0, cnt.shape[0] - 1)] <= target)], bisect_steps(max_rows)
+    )[0]
+    r = jnp.clip(r, 0, cnt.shape[0] - 1)
     idx = lo[r] + (target - excl[r])
     npts = lcb.time.shape[1]
     flat = (cb.lc_index[:, None] * npts + jnp.clip(idx, 0, npts - 1)).reshape(-1)
@@ -180,8 +191,9 @@ def _baselines(tables, cb, li, own, i, n_total):
     return loc, glob
 
 
-def _kernel(n_bins: int, window_mult: float, lcb, cb, tables, own, k, thr):
-    """V15 of B candidates from the exact edges of their planned cycles (flat ``own``, ``k``)."""
+def _kernel(n_bins: int, window_mult: float, max_rows: int, lcb, cb, tables, own, k, thr):
+    """V15 of B candidates from the exact edges of their planned cycles (flat ``own``, ``k``;
+    at most ``max_rows`` per candidate)."""
     hw = jnp.clip(window_mult * cb.duration / cb.period, 0.0, 0.5)
     d_over_p = cb.duration / cb.period
     d, d3 = d_over_p * 1.0 / 2.0, d_over_p * GLOBAL_BUFFER / 2.0
@@ -208,11 +220,11 @@ def _kernel(n_bins: int, window_mult: float, lcb, cb, tables, own, k, thr):
     s = seg(range_sums(tables.sums, li[:, None], lo_b, hi_b))  # (B, 2 n, C)
     counts = s[..., 0]
     c = tables.centre[cb.lc_index]
-    sums = s[..., 3] - counts * (baseline - c)[:, None]
+    sums = s[..., 1] - counts * (baseline - c)[:, None]
     lmeans, nlb, mu_l, se_l = _side_stats(sums[:, :n_bins], counts[:, :n_bins])
     rmeans, nrb, mu_r, se_r = _side_stats(sums[:, n_bins:], counts[:, n_bins:])
     sigma = jnp.abs(mu_l - mu_r) / (jnp.sqrt(se_l**2 + se_r**2) + _EPS)
-    pph, pfl, n_plot = _plot_points(lcb, cb, li, own, w_lo, w_hi - w_lo, baseline)
+    pph, pfl, n_plot = _plot_points(lcb, cb, own, w_lo, w_hi - w_lo, baseline, max_rows)
     return {
         "status": jnp.full((b_n,), OK, jnp.int32),
         "verdict": jnp.full((b_n,), VERDICT_NONE, jnp.int32),
@@ -241,7 +253,7 @@ def _kernel(n_bins: int, window_mult: float, lcb, cb, tables, own, k, thr):
     }
 
 
-_jit_kernel = jax.jit(_kernel, static_argnums=(0, 1))
+_jit_kernel = jax.jit(_kernel, static_argnums=(0, 1, 2))
 
 
 @functools.cache
@@ -258,7 +270,7 @@ def compute(ctx: VetContext, opts: V15Options | None = None) -> dict:
     """Device arrays of the V15 quantities per candidate (leading axis: the chunk's candidates)."""
     opts = _resolve(ctx, opts)
     cb, lcb = ctx.cb, ctx.lcb
-    tables = ctx.cached("range_tables", lambda: range_tables(lcb), per_chunk=False)
+    tables = ctx.cached("range_tables:2", lambda: range_tables(lcb, 2), per_chunk=False)  # n, d
     segs = ctx.cached(
         "segments_host", lambda: (np.asarray(lcb.seg_lo), np.asarray(lcb.seg_hi)), per_chunk=False
     )
@@ -268,7 +280,8 @@ def compute(ctx: VetContext, opts: V15Options | None = None) -> dict:
         hw = np.clip(float(opts.window_mult) * host["d"] / host["p"], 0.0, 0.5)
     own, k, _ = plan_cycles(*segs, host["li"], host["p"], host["t0"], host["ok"], -hw, hw)
     fn = _kernel_for(int(opts.n_bins_half), float(opts.window_mult))
-    out = fn(lcb, cb, tables, jnp.asarray(own), jnp.asarray(k), thr)
+    max_rows = bucket_size(int(np.bincount(own, minlength=cb.size + 1)[: cb.size].max(initial=0)), 8)
+    out = fn(max_rows, lcb, cb, tables, jnp.asarray(own), jnp.asarray(k), thr)
     return {k: v[: ctx.n_candidates] for k, v in out.items()}
 
 
@@ -291,39 +304,51 @@ def _short(warnings: list[str]) -> CheckResult:
 
 def _warnings(a: dict, b: int) -> list[str]:
     w = []
-    if int(a["n_window_points"][b]) < MIN_POINTS:
+    if a["n_window_points"][b] < MIN_POINTS:
         w.append("insufficient_points_in_window")
-    if bool(a["baseline_fallback"][b]):
+    if a["baseline_fallback"][b]:
         w.append("baseline_fallback_global_oot")
-    elif bool(a["baseline_unavailable"][b]):
+    elif a["baseline_unavailable"][b]:
         w.append("baseline_unavailable")
-    if bool(a["few_points_per_half"][b]):
+    if a["few_points_per_half"][b]:
         w.append("insufficient_points_per_half")
     return w
 
 
-def _bins(a: dict, b: int) -> dict:
-    """jaxvet's extra raw fields: the bin means of each half (None for an empty bin)."""
-    return {
-        f"{side}_bin_means": [v if math.isfinite(v) else None for v in a[f"{side}_bin_means"][b].tolist()]
-        for side in ("left", "right")
-    }
+def _bin_lists(means) -> list[list]:
+    """Rows of bin means as lists, None for an empty (non-finite) bin."""
+    rows = np.asarray(means).tolist()
+    full = np.all(np.isfinite(means), axis=1).tolist()
+    return [
+        r if ok else [v if math.isfinite(v) else None for v in r] for r, ok in zip(rows, full, strict=True)
+    ]
+
+
+_SCALARS = (
+    "n_points", "half_window_phase", "n_window_points", "baseline_fallback", "baseline_unavailable",
+    "few_points_per_half", "n_left_bins", "n_right_bins", "mu_left", "mu_right", "asymmetry_sigma",
+    "n_left_points", "n_right_points", "baseline", "n_plot",
+)  # fmt: skip
 
 
 def format(ctx: VetContext, opts: V15Options | None, a: dict) -> list[CheckResult]:
-    """Host formatting into the reference's result contract, one result per candidate."""
+    """Host formatting into the reference's result contract, one result per candidate (the
+    columns become Python lists once per batch)."""
     opts = _resolve(ctx, opts)
+    n = len(ctx.candidates)
+    col = {k: np.asarray(a[k])[:n].tolist() for k in _SCALARS}
+    bins = {side: _bin_lists(np.asarray(a[f"{side}_bin_means"])[:n]) for side in ("left", "right")}
     results = []
-    for b in range(len(ctx.candidates)):
-        if int(a["n_points"][b]) < MIN_POINTS:
+    for b in range(n):
+        if col["n_points"][b] < MIN_POINTS:
             results.append(_short(["insufficient_time_points"]))
             continue
-        hw = float(a["half_window_phase"][b])
+        hw = col["half_window_phase"][b]
         if hw <= 0:
             results.append(_short(["invalid_window"]))
             continue
-        warnings = _warnings(a, b)
-        nlb, nrb = int(a["n_left_bins"][b]), int(a["n_right_bins"][b])
+        warnings = _warnings(col, b)
+        nlb, nrb = col["n_left_bins"][b], col["n_right_bins"][b]
         head = {"window_mult": float(opts.window_mult), "n_bins_half": int(opts.n_bins_half)}
         if nlb < MIN_BINS or nrb < MIN_BINS:
             warnings.append("insufficient_bins")
@@ -341,19 +366,19 @@ def format(ctx: VetContext, opts: V15Options | None, a: dict) -> list[CheckResul
                 )  # fmt: skip
             )
             continue
-        mu_l, mu_r = float(a["mu_left"][b]), float(a["mu_right"][b])
+        mu_l, mu_r = col["mu_left"][b], col["mu_right"][b]
         metrics = {
-            "asymmetry_sigma": round(float(a["asymmetry_sigma"][b]), 3),
+            "asymmetry_sigma": round(col["asymmetry_sigma"][b], 3),
             "mu_left": round(mu_l, 6),
             "mu_right": round(mu_r, 6),
             **head,
             "n_left_bins": nlb,
             "n_right_bins": nrb,
-            "n_left_points": int(a["n_left_points"][b]),
-            "n_right_points": int(a["n_right_points"][b]),
-            "baseline": round(float(a["baseline"][b]), 6),
+            "n_left_points": col["n_left_points"][b],
+            "n_right_points": col["n_right_points"][b],
+            "baseline": round(col["baseline"][b], 6),
         }
-        k = int(a["n_plot"][b])
+        k = col["n_plot"][b]
         plot_data = {
             "version": 1,
             "phase": a["plot_phase"][b][:k].tolist(),
@@ -363,6 +388,7 @@ def format(ctx: VetContext, opts: V15Options | None, a: dict) -> list[CheckResul
             "left_bin_phase_range": [-hw, 0.0],
             "right_bin_phase_range": [0.0, hw],
         }
+        extra = {"left_bin_means": bins["left"][b], "right_bin_means": bins["right"][b]}
         results.append(
             CheckResult(
                 id=ID,
@@ -371,7 +397,7 @@ def format(ctx: VetContext, opts: V15Options | None, a: dict) -> list[CheckResul
                 confidence=reference_confidence(warnings),
                 verdict=None,
                 metrics=metrics,
-                raw={**metrics, "plot_data": plot_data, "_metrics_only": True, **_bins(a, b)},
+                raw={**metrics, "plot_data": plot_data, "_metrics_only": True, **extra},
                 notes=warnings,
             )  # fmt: skip
         )

@@ -291,20 +291,20 @@ def _scores_from_sums(s_in, s_out):
     """Box depth (ppm) and score (B, 5) from the channel sums (the weighted means' difference
     without the centre, which cancels)."""
     n_in, n_out = s_in[..., 0], s_out[..., 0]
-    sw_in, sw_out = s_in[..., 1], s_out[..., 1]
+    sw_in, sw_out = s_in[..., 3], s_out[..., 3]
     ok = (n_in >= MIN_IN) & (n_out >= MIN_OUT)
     sw_i, sw_o = jnp.where(sw_in > 0, sw_in, 1.0), jnp.where(sw_out > 0, sw_out, 1.0)
-    depth = s_out[..., 2] / sw_o - s_in[..., 2] / sw_i
+    depth = s_out[..., 4] / sw_o - s_in[..., 4] / sw_i
     err = jnp.sqrt(jnp.maximum(1.0 / sw_i + 1.0 / sw_o, 0.0))
     score = jnp.where(err > 0, depth / jnp.where(err > 0, err, 1.0), 0.0)
     return jnp.where(ok, depth * 1e6, 0.0), jnp.where(ok, score, 0.0)
 
 
 def _std(s):
-    """Population std (ddof 0) and count from channel sums (count, ..., d, d^2)."""
+    """Population std (ddof 0) and count from channel sums (count, d, d^2, ...)."""
     n = jnp.maximum(s[..., 0], 1.0)
-    m = s[..., 3] / n
-    return jnp.sqrt(jnp.maximum(s[..., 4] / n - m * m, 0.0)), s[..., 0]
+    m = s[..., 1] / n
+    return jnp.sqrt(jnp.maximum(s[..., 2] / n - m * m, 0.0)), s[..., 0]
 
 
 def _base_cycle_terms(lcb, grid, ps, index, c, s_out0, own, q, thr, edges, keep, crowd):
@@ -330,7 +330,7 @@ def _base_cycle_terms(lcb, grid, ps, index, c, s_out0, own, q, thr, edges, keep,
     # secondary: the dip at phase 0.5 below the out-of-transit mean, in std(out)/sqrt(n_sec)
     sd, n_out = _std(s_out0)
     n_sec = s_sec[:, 0]
-    gap = s_out0[:, 3] / jnp.maximum(n_out, 1.0) - s_sec[:, 3] / jnp.maximum(n_sec, 1.0)
+    gap = s_out0[:, 1] / jnp.maximum(n_out, 1.0) - s_sec[:, 1] / jnp.maximum(n_sec, 1.0)
     ok = (n_sec >= MIN_IN) & (n_out >= MIN_OUT) & (sd > 0)
     err = jnp.where(ok, sd / jnp.sqrt(jnp.maximum(n_sec, 1.0)), 1.0)
     sec = jnp.where(ok, jnp.maximum(0.0, gap / err), 0.0)
@@ -342,7 +342,7 @@ def _base_cycle_terms(lcb, grid, ps, index, c, s_out0, own, q, thr, edges, keep,
     sdb, n_base = _std(s_base)
     base_ok = (n_base >= MIN_BASELINE) & (sdb > 0)
     nb = s_bin[..., 0]
-    mean_d = s_bin[..., 3] / jnp.maximum(nb, 1.0)
+    mean_d = s_bin[..., 1] / jnp.maximum(nb, 1.0)
     err_b = jnp.where(base_ok, sdb, 1.0)[:, None] / jnp.sqrt(jnp.maximum(nb, 1.0))
     depth = (med - c["centre"])[:, None] - mean_d
     sig = jnp.where(err_b > 0, depth / err_b, 0.0)
@@ -467,7 +467,7 @@ def compute(ctx: VetContext, opts: V19Options | None = None) -> dict:
         tables = None
     else:
         presorted = None
-        tables = ctx.cached("range_tables", lambda: range_tables(lcb), per_chunk=False)
+        tables = ctx.cached("range_tables:5", lambda: range_tables(lcb), per_chunk=False)
     cands = ctx.candidates
     return alias_diagnostics(
         lcb,

@@ -30,6 +30,7 @@ matrix (:mod:`jaxvet.core.range_select`), not from a pass over the points.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -42,12 +43,14 @@ from jaxvet.data import bucket_size
 
 __all__ = [
     "MARGIN_DAYS", "mod_key", "centered_key", "crowding", "TimeGrid", "time_grid", "phase_search",
-    "plan_cycles", "SUM_CHANNELS", "WEIGHT_FLOOR", "RangeTables", "range_tables",
+    "plan_cycles", "PLAN_SLACK", "SUM_CHANNELS", "WEIGHT_FLOOR", "RangeTables", "range_tables",
 ]  # fmt: skip
 
 #: bound (days) on the distance between an edge time computed in floats and the time where the
 #: exact key crosses it (~1e-12 d for BTJD times and periods below 1e4 d)
 MARGIN_DAYS = 1e-8
+#: phase slack of :func:`plan_cycles` (float error of ``(t - t0)/P`` is ~1e-13 cycles)
+PLAN_SLACK = 1e-9
 
 
 def mod_key(t, t0, period):
@@ -59,9 +62,13 @@ def mod_key(t, t0, period):
 
 def centered_key(t, t0, period):
     """``(c, phase)``: the reference ``phase_fold`` with an IEEE division (``u = (t - t0)/P``,
-    ``u mod 1``, above 0.5 shifted by -1; in (-0.5, 0.5]) and the cycle ``round(u - phase)``."""
+    ``u mod 1``, above 0.5 shifted by -1; in (-0.5, 0.5]) and the cycle ``round(u - phase)``.
+
+    ``u mod 1`` is ``u - floor(u)``: numpy's ``u % 1.0`` bit for bit for finite ``u`` (the
+    difference is exact for ``|u| >= 1`` by Sterbenz's lemma and one rounding of ``u + 1``
+    below; +0.0 at integers, where ``jnp.mod`` gives -0.0), without XLA's slow ``fmod``."""
     u = exact_div(t - t0, period)
-    m = jnp.mod(u, 1.0)
+    m = u - jnp.floor(u)
     ph = jnp.where(m > 0.5, m - 1.0, m)
     return jnp.round(u - ph), ph
 
@@ -166,8 +173,8 @@ def phase_search(
 def plan_cycles(seg_lo, seg_hi, lc_index, period, t0, valid, phase_lo, phase_hi, *, minimum: int = 64):
     """Host plan of the cycles ``k`` of each candidate whose interval ``[t0 + (k + phase_lo) P,
     t0 + (k + phase_hi) P]`` (phases: scalars or (B,)) meets one of its light curve's data
-    segments (``seg_lo/seg_hi`` (L, G), padding ``lo > hi``; one extra cycle either side for
-    rounding; shared cycles once).
+    segments (``seg_lo/seg_hi`` (L, G), padding ``lo > hi``; widened by :data:`PLAN_SLACK` in
+    phase for rounding; shared cycles once).
 
     Returns ``(owner, cycle, n)``: (F,) candidate index (``len(period)`` on padding) and cycle
     number (float64) in candidate then time order, F >= ``n`` on a ladder of eighths of powers
@@ -183,8 +190,8 @@ def plan_cycles(seg_lo, seg_hi, lc_index, period, t0, valid, phase_lo, phase_hi,
     real = (lo <= hi) & ok
     p, t = np.where(ok, p, 1.0), np.where(ok, t, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        k_lo = np.ceil((lo - t) / p - phase_hi) - 1.0
-        k_hi = np.floor((hi - t) / p - phase_lo) + 1.0
+        k_lo = np.ceil((lo - t) / p - phase_hi - PLAN_SLACK)
+        k_hi = np.floor((hi - t) / p - phase_lo + PLAN_SLACK)
     k_lo = np.where(real, k_lo, np.inf)
     k_hi = np.where(real, k_hi, -np.inf)
     prev = np.maximum.accumulate(np.concatenate([np.full_like(k_hi[:, :1], -np.inf), k_hi[:, :-1]], 1), 1)
@@ -202,8 +209,9 @@ def plan_cycles(seg_lo, seg_hi, lc_index, period, t0, valid, phase_lo, phase_hi,
     return owner, cycle, n
 
 
-#: the prefix-sum channels of :func:`range_tables` (``d = f - c``, ``c`` the row's first flux)
-SUM_CHANNELS = ("n", "w", "d w", "d", "d^2")
+#: the prefix-sum channels of :func:`range_tables` (``d = f - c``, ``c`` the row's first flux;
+#: a table holds the first ``n_channels``)
+SUM_CHANNELS = ("n", "d", "d^2", "w", "d w")
 #: floor of the variance in the inverse-variance weight ``w = 1/(err^2 + WEIGHT_FLOOR)``
 WEIGHT_FLOOR = 1e-10
 
@@ -222,18 +230,19 @@ class RangeTables:
     crowd: int = field(metadata={"static": True})
 
 
-@jax.jit
-def _device_tables(lcb):
+@partial(jax.jit, static_argnums=(1,))
+def _device_tables(lcb, n_channels: int):
     m = lcb.mask
     c = lcb.flux[:, :1]
     d = jnp.where(m, lcb.flux - c, 0.0)
     w = jnp.where(m, 1.0 / (lcb.flux_err * lcb.flux_err + WEIGHT_FLOOR), 0.0)
-    ps = build_prefix_sums(jnp.stack([m.astype(jnp.float64), w, d * w, d, d * d], -1))
+    ps = build_prefix_sums(jnp.stack([m.astype(jnp.float64), d, d * d, w, d * w][:n_channels], -1))
     return ps, build_range_index(lcb.flux, m), c[:, 0]
 
 
-def range_tables(lcb) -> RangeTables:
-    """:class:`RangeTables` of a :class:`~jaxvet.data.LightCurveBatch` (cache it per run)."""
-    ps, index, centre = _device_tables(lcb)
+def range_tables(lcb, n_channels: int = len(SUM_CHANNELS)) -> RangeTables:
+    """:class:`RangeTables` of a :class:`~jaxvet.data.LightCurveBatch` with the first
+    ``n_channels`` of :data:`SUM_CHANNELS` (cache it per run)."""
+    ps, index, centre = _device_tables(lcb, int(n_channels))
     grid = time_grid(lcb.time, lcb.n_valid)
     return RangeTables(ps, index, centre, grid, crowding(lcb.time, lcb.n_valid))
