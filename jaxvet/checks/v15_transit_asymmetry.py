@@ -26,12 +26,17 @@ window; jaxvet reproduces it for every candidate at once:
 * confidence 0.75, times 0.85 with ``insufficient_points_in_window`` and 0.9 with a
   ``baseline_*`` note, 3 dp.  Metrics-only like the reference: ``verdict`` is None.
 
-How it runs: the points within ``min(window_mult D, P/2)`` of each transit centre are
-gathered into one packed row per candidate (:func:`jaxvet.core.windows.map_packed`; each point
-counted in its own epoch only), so the cost is the window points, not the light curve.  The
-medians are read from the whole light curve sorted once per run, at ranks found by counting
-passes over the window points (:func:`jaxvet.core.range_select.subset_rank_median`; the
-global baseline: :func:`~jaxvet.core.range_select.complement_rank_median`), not by sorts.  Options:
+How it runs, with no pass over the points per candidate: the fold key (cycle, phase) of
+:func:`jaxvet.core.phase_ranges.centered_key` is non-decreasing in time, so in each cycle the
+window, the halves, the bins and both transit masks are index ranges of the time-sorted light
+curve.  The cycles whose window meets a data segment are planned on the host
+(:func:`~jaxvet.core.phase_ranges.plan_cycles`, flat over candidates: F rows); the 8 + 2
+(n_bins_half - 1) range edges of each are found exactly
+(:func:`~jaxvet.core.phase_ranges.phase_search`); counts and bin sums are differences of
+double-double prefix sums of ``[1, f - c]`` and the baselines are medians of unions of ranges on a
+wavelet matrix of the flux (:func:`jaxvet.core.range_select.ranges_median`; the global one is
+the light curve minus the ``1.5 D/P`` ranges), all from
+:func:`~jaxvet.core.phase_ranges.range_tables`, built once per run.  Options:
 ``window_mult`` (2) and ``n_bins_half`` (12) are static (they size windows and bins);
 ``min_points_per_half`` (20) is traced.
 """

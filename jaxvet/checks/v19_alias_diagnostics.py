@@ -29,6 +29,13 @@ valid point of the candidate's light curve enters:
   multiples (duplicates to 9 decimals dropped), ``fractional_distance = |P - p|/p``, within the
   threshold ``systematic_period_threshold_fraction`` (0.05) or not.
 
+How it runs: with every flux error positive, from index ranges of the cycles with data (each
+set above is one range per cycle of the time-sorted light curve; exact edges by
+:func:`jaxvet.core.phase_ranges.phase_search`, sums from double-double prefix sums and the
+baseline median from a flux wavelet matrix, :func:`~jaxvet.core.phase_ranges.range_tables`),
+with no pass over the points per candidate; otherwise (the unweighted fallback needs a MAD)
+one whole-light-curve kernel per candidate.
+
 Metrics carry the reference's names, unrounded (the reference does not round V19).  The check
 is metrics-only like the reference: ``verdict`` and ``confidence`` are None.  Options:
 ``n_phase_bins`` (static: a shape) and the traced thresholds ``event_sigma_threshold`` and
