@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from jaxvet.checks import get_check
 from jaxvet.checks import v15_transit_asymmetry as V15
-from jaxvet.core.windows import _packed_apply
 from jaxvet.data import Candidate
 from jaxvet.engine.context import VetContext, to_host
 from jaxvet.errors import JaxvetInputError
@@ -127,9 +126,9 @@ def test_traced_option_does_not_recompile():
     ctx = _sym_ctx()
     base = SPEC.run(ctx)[0]
     fn = V15._kernel_for(12, 2.0)
-    before = _packed_apply._cache_size()
+    before = V15._jit_kernel._cache_size()
     strict = SPEC.run(dataclasses.replace(ctx, options={"V15": {"min_points_per_half": 10**6}}))[0]
-    assert _packed_apply._cache_size() == before and fn is V15._kernel_for(12, 2.0)
+    assert V15._jit_kernel._cache_size() == before and fn is V15._kernel_for(12, 2.0)
     assert base.notes == [] and strict.notes == ["insufficient_points_per_half"]
     assert strict.metrics == base.metrics
 

@@ -29,6 +29,13 @@ valid point of the candidate's light curve enters:
   multiples (duplicates to 9 decimals dropped), ``fractional_distance = |P - p|/p``, within the
   threshold ``systematic_period_threshold_fraction`` (0.05) or not.
 
+How it runs: with every flux error positive, from index ranges of the cycles with data (each
+set above is one range per cycle of the time-sorted light curve; exact edges by
+:func:`jaxvet.core.phase_ranges.phase_search`, sums from double-double prefix sums and the
+baseline median from a flux wavelet matrix, :func:`~jaxvet.core.phase_ranges.range_tables`),
+with no pass over the points per candidate; otherwise (the unweighted fallback needs a MAD)
+one whole-light-curve kernel per candidate.
+
 Metrics carry the reference's names, unrounded (the reference does not round V19).  The check
 is metrics-only like the reference: ``verdict`` and ``confidence`` are None.  Options:
 ``n_phase_bins`` (static: a shape) and the traced thresholds ``event_sigma_threshold`` and
@@ -47,6 +54,8 @@ import numpy as np
 
 from jaxvet.core.ephemeris import phase_mod
 from jaxvet.core.order_stats import MAD_TO_SIGMA, masked_median, sort_rows_by_flux, sorted_subset_median
+from jaxvet.core.phase_ranges import WEIGHT_FLOOR, mod_key, phase_search, plan_cycles, range_tables
+from jaxvet.core.range_select import range_sums, ranges_median
 from jaxvet.core.stats import masked_std
 from jaxvet.data import bucket_size
 from jaxvet.engine.chunks import map_rows, rows_per_chunk
@@ -70,7 +79,6 @@ MIN_DURATION_HOURS, MAX_DURATION_HOURS = 0.5, 12.0
 OOT_WINDOWS = ((0.15, 0.35), (0.65, 0.85))
 #: the phase-shift events' baseline phases
 BASELINE_WINDOWS = ((0.1, 0.4), (0.6, 0.9))
-WEIGHT_FLOOR = 1e-10
 MIN_IN, MIN_OUT, MIN_BASELINE, MIN_BIN = 3, 10, 20, 3
 _SYSTEMATIC_BASE = (("tess_momentum_dump", 3.0), ("tess_orbital", 13.7), ("tess_sector_duration", 27.4))
 _SYSTEMATIC_FACTORS = (("half", 0.5), ("2x", 2.0), ("3x", 3.0), ("4x", 4.0), ("5x", 5.0))
@@ -256,6 +264,132 @@ def _summary(score, depth, event, sig, period, thr):
     }
 
 
+def _edges(lcb, grid, li, t0, per, cyc, phase, strict, crowd):
+    """Exact window edges (F, K) of cycles ``cyc`` (F, K) at ``phase`` (F, K) of the
+    :func:`~jaxvet.core.phase_ranges.mod_key` fold (``strict``: first point above it)."""
+    return phase_search(
+        grid, lcb.time.reshape(-1), li[:, None], lcb.n_valid[li][:, None], mod_key, t0[:, None], per[:, None],
+        cyc, phase, jnp.asarray(strict), phase_range=(0.0, 1.0), crowd=crowd,
+    )  # fmt: skip
+
+
+def _harmonic_sums(lcb, grid, ps, c, own, q, crowd):
+    """Per (candidate, harmonic) group (5 B rows): channel sums of the in-transit and the
+    out-of-transit points, from the exact edges of every planned cycle ``q`` of ``own``."""
+    g5 = c["per_h"].size
+    g = jnp.clip(own, 0, g5 - 1)
+    b = g // 5
+    li, t0 = c["lc_index"][b], c["t0"][b]
+    per = c["per_h"].reshape(-1)[g]
+    half = (c["hdur_h"].reshape(-1)[g] / 24.0 / per) / 2.0
+    z = jnp.zeros_like(q)
+    (o1, o2), (o3, o4) = OOT_WINDOWS
+    cyc = jnp.stack([q, q + 1.0, q, q, q, q, q, q], 1)
+    ph = jnp.stack([z, z, half, 1.0 - half, z + o1, z + o2, z + o3, z + o4], 1)
+    i = _edges(lcb, grid, li, t0, per, cyc, ph, [False, False, False, True, True, False, True, False], crowd)
+    s = lambda lo, hi: range_sums(ps, li, lo, jnp.maximum(hi, lo))  # noqa: E731
+    s_in = s(i[:, 0], i[:, 2]) + s(jnp.maximum(i[:, 3], i[:, 2]), i[:, 1])
+    s_out = s(i[:, 4], i[:, 5]) + s(i[:, 6], i[:, 7])
+    seg = lambda x: jax.ops.segment_sum(x, own, num_segments=g5).reshape(g5 // 5, 5, -1)  # noqa: E731
+    return seg(s_in), seg(s_out)
+
+
+def _scores_from_sums(s_in, s_out):
+    """Box depth (ppm) and score (B, 5) from the channel sums (the weighted means' difference
+    without the centre, which cancels)."""
+    n_in, n_out = s_in[..., 0], s_out[..., 0]
+    sw_in, sw_out = s_in[..., 3], s_out[..., 3]
+    ok = (n_in >= MIN_IN) & (n_out >= MIN_OUT)
+    sw_i, sw_o = jnp.where(sw_in > 0, sw_in, 1.0), jnp.where(sw_out > 0, sw_out, 1.0)
+    depth = s_out[..., 4] / sw_o - s_in[..., 4] / sw_i
+    err = jnp.sqrt(jnp.maximum(1.0 / sw_i + 1.0 / sw_o, 0.0))
+    score = jnp.where(err > 0, depth / jnp.where(err > 0, err, 1.0), 0.0)
+    return jnp.where(ok, depth * 1e6, 0.0), jnp.where(ok, score, 0.0)
+
+
+def _std(s):
+    """Population std (ddof 0) and count from channel sums (count, d, d^2, ...)."""
+    n = jnp.maximum(s[..., 0], 1.0)
+    m = s[..., 1] / n
+    return jnp.sqrt(jnp.maximum(s[..., 2] / n - m * m, 0.0)), s[..., 0]
+
+
+def _base_cycle_terms(lcb, grid, ps, index, c, s_out0, own, q, thr, edges, keep, crowd):
+    """Secondary significance and phase-shift bins from the cycles ``q`` of the base period."""
+    b_n = c["period"].shape[0]
+    b = jnp.clip(own, 0, b_n - 1)
+    li, t0, per = c["lc_index"][b], c["t0"][b], c["per_h"][b, 0]
+    hs = (c["dur_h"][b] / 24.0 / c["period"][b]) / 2.0
+    k = edges.shape[0] - 1
+    z = jnp.zeros_like(q)
+    (a1, a2), (a3, a4) = BASELINE_WINDOWS
+    cyc = jnp.broadcast_to(q[:, None], (q.shape[0], k + 7))
+    ph = jnp.concatenate(
+        [jnp.stack([0.5 - hs, 0.5 + hs, z + a1, z + a2, z + a3, z + a4], 1), z[:, None] + edges[None, :]], 1
+    )
+    strict = [True, False, True, False, True, False] + [False] * (k + 1)
+    i = _edges(lcb, grid, li, t0, per, cyc, ph, strict, crowd)
+    s = lambda lo, hi: range_sums(ps, li, lo, jnp.maximum(hi, lo))  # noqa: E731
+    seg = lambda x: jax.ops.segment_sum(x, own, num_segments=b_n)  # noqa: E731
+    s_sec = seg(s(i[:, 0], i[:, 1]))
+    s_base = seg(s(i[:, 2], i[:, 3]) + s(i[:, 4], i[:, 5]))
+    s_bin = seg(range_sums(ps, li[:, None], i[:, 6:-1], jnp.maximum(i[:, 7:], i[:, 6:-1])))  # (B, k, C)
+    # secondary: the dip at phase 0.5 below the out-of-transit mean, in std(out)/sqrt(n_sec)
+    sd, n_out = _std(s_out0)
+    n_sec = s_sec[:, 0]
+    gap = s_out0[:, 1] / jnp.maximum(n_out, 1.0) - s_sec[:, 1] / jnp.maximum(n_sec, 1.0)
+    ok = (n_sec >= MIN_IN) & (n_out >= MIN_OUT) & (sd > 0)
+    err = jnp.where(ok, sd / jnp.sqrt(jnp.maximum(n_sec, 1.0)), 1.0)
+    sec = jnp.where(ok, jnp.maximum(0.0, gap / err), 0.0)
+    # phase-shift bins against the median of the baseline windows
+    own2 = jnp.concatenate([own, own])
+    lo2 = jnp.concatenate([i[:, 2], i[:, 4]])
+    hi2 = jnp.maximum(jnp.concatenate([i[:, 3], i[:, 5]]), lo2)
+    med, _ = ranges_median(index, c["lc_index"], lo2, hi2, jnp.ones_like(lo2), own2)
+    sdb, n_base = _std(s_base)
+    base_ok = (n_base >= MIN_BASELINE) & (sdb > 0)
+    nb = s_bin[..., 0]
+    mean_d = s_bin[..., 1] / jnp.maximum(nb, 1.0)
+    err_b = jnp.where(base_ok, sdb, 1.0)[:, None] / jnp.sqrt(jnp.maximum(nb, 1.0))
+    depth = (med - c["centre"])[:, None] - mean_d
+    sig = jnp.where(err_b > 0, depth / err_b, 0.0)
+    event = base_ok[:, None] & keep[None, :] & (nb >= MIN_BIN) & (sig >= thr["event_sigma_threshold"])
+    return sec, nb.astype(jnp.int32), depth * 1e6, sig, event
+
+
+@jax.jit
+def _range_kernel(lcb, tables, c, plan_h, plan_p, thr, edges, keep):
+    """Every V19 quantity of B candidates (weighted scores) from index ranges of their light
+    curves: no pass over the points (see :mod:`jaxvet.core.phase_ranges`)."""
+    ps, index, centre, grid, crowd = tables.sums, tables.flux, tables.centre, tables.grid, tables.crowd
+    s_in, s_out = _harmonic_sums(lcb, grid, ps, c, *plan_h, crowd)
+    depth_ppm, score = _scores_from_sums(s_in, s_out)
+    c = {**c, "centre": centre[c["lc_index"]]}
+    sec, n_bin, depth_bin, sig_bin, event = _base_cycle_terms(
+        lcb, grid, ps, index, c, s_out[:, 0], *plan_p, thr, edges, keep, crowd
+    )
+    return {
+        "harmonic_depth_ppm": depth_ppm,
+        "harmonic_score": score,
+        "secondary_significance_sigma": sec,
+        "bin_n": n_bin,
+        "bin_depth_ppm": depth_bin,
+        "bin_sigma": sig_bin,
+        "bin_event": event,
+    }
+
+
+def _range_plans(lcb, cands, valid):
+    """Host cycle plans: every (candidate, harmonic) cycle, then the base-period cycles."""
+    seg_lo, seg_hi = np.asarray(lcb.seg_lo), np.asarray(lcb.seg_hi)
+    li, t0 = cands["lc_index"], cands["t0"]
+    rep = lambda a: np.repeat(a, 5)  # noqa: E731
+    per = cands["per_h"]
+    own_h, q_h, _ = plan_cycles(seg_lo, seg_hi, rep(li), per.ravel(), rep(t0), rep(valid), 0.0, 1.0)
+    own_p, q_p, _ = plan_cycles(seg_lo, seg_hi, li, cands["per_h"][:, 0], t0, valid, 0.0, 1.0)
+    return (jnp.asarray(own_h), jnp.asarray(q_h)), (jnp.asarray(own_p), jnp.asarray(q_p))
+
+
 def phase_bins(n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``np.linspace(0, 1, n+1)`` edges, the bin centres and which bins are searched (centre
     neither below 0.05 nor above 0.95, compared as floats like the reference)."""
@@ -265,16 +399,18 @@ def phase_bins(n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def alias_diagnostics(lcb, lc_index, period, t0, duration_hours, opts: V19Options | None = None,
-                      *, presorted=None, robust: bool | None = None) -> dict:
+                      *, presorted=None, robust: bool | None = None, tables=None, valid=None) -> dict:
     """Batched V19 for B candidates (host arrays ``lc_index``, ``period`` (d), ``t0`` (BTJD),
     ``duration_hours``) against the rows of ``lcb``: a dict of device arrays, leading axis B
     (``harmonic_*`` (B, 5), ``bin_*`` (B, n_phase_bins)).  ``robust`` (default: whether some
-    valid point has ``flux_err <= 0``) compiles the unweighted fallback of the box scores."""
+    valid point has ``flux_err <= 0``) runs the unweighted fallback of the box scores on the
+    whole light curve of each candidate (its MAD is no range statistic); otherwise every sum and
+    median comes from index ranges of the cycles with data (``tables``: the
+    :func:`jaxvet.core.phase_ranges.range_tables` of ``lcb``, built once per run).
+    ``valid`` (B,) bool marks the real candidates (default: all)."""
     opts = opts or V19Options()
     period = np.asarray(period, np.float64)
     b = period.shape[0]
-    if presorted is None:
-        presorted = sort_rows_by_flux(lcb.flux, lcb.mask, lcb.time, lcb.flux_err)
     if robust is None:
         robust = bool(np.any(np.asarray(lcb.mask) & ~(np.asarray(lcb.flux_err) > 0)))
     per_h, hdur_h = harmonic_grid(period, duration_hours)
@@ -288,12 +424,23 @@ def alias_diagnostics(lcb, lc_index, period, t0, duration_hours, opts: V19Option
     }
     edges, _, keep = phase_bins(opts.n_phase_bins)
     thr = opts.traced()
-    chunk = rows_per_chunk(8 * lcb.n_points, cap=bucket_size(b, 1))
-    sf, tf, ef = presorted
-    out = map_rows(
-        partial(_kernel, robust=robust), cands, b, chunk,
-        args=(sf, tf, ef, lcb.n_valid, thr, jnp.asarray(edges), jnp.asarray(keep)),
-    )
+    if robust:
+        if presorted is None:
+            presorted = sort_rows_by_flux(lcb.flux, lcb.mask, lcb.time, lcb.flux_err)
+        chunk = rows_per_chunk(8 * lcb.n_points, cap=bucket_size(b, 1))
+        sf, tf, ef = presorted
+        out = map_rows(
+            partial(_kernel, robust=True), cands, b, chunk,
+            args=(sf, tf, ef, lcb.n_valid, thr, jnp.asarray(edges), jnp.asarray(keep)),
+        )
+    else:
+        tables = range_tables(lcb) if tables is None else tables
+        valid = np.ones(b, bool) if valid is None else np.asarray(valid, bool)
+        bp = bucket_size(b, 8)  # one program per candidate bucket: padding repeats candidate 0
+        pad = {k: np.concatenate([v, np.repeat(v[:1], bp - b, 0)]) for k, v in cands.items()}
+        plan_h, plan_p = _range_plans(lcb, pad, np.concatenate([valid, np.zeros(bp - b, bool)]))
+        out = _range_kernel(lcb, tables, pad, plan_h, plan_p, thr, jnp.asarray(edges), jnp.asarray(keep))
+        out = {k: v[:b] for k, v in out.items()}
     out.update(_summary(out["harmonic_score"], out["harmonic_depth_ppm"], out["bin_event"],
                         out["bin_sigma"], jnp.asarray(period), thr))
     out["base_score_P"] = out["harmonic_score"][:, 0]
@@ -313,16 +460,21 @@ def compute(ctx: VetContext, opts: V19Options | None = None) -> dict:
     """Device arrays of the V19 quantities for the chunk's candidates."""
     opts = _resolve(ctx, opts)
     lcb = ctx.lcb
-    presorted = ctx.cached(
-        "flux_order_time_err",
-        lambda: sort_rows_by_flux(lcb.flux, lcb.mask, lcb.time, lcb.flux_err),
-        per_chunk=False,
-    )
     robust = ctx.cached(
         "some_flux_err_not_positive",
         lambda: bool(np.any(np.asarray(lcb.mask) & ~(np.asarray(lcb.flux_err) > 0))),
         per_chunk=False,
     )
+    if robust:
+        presorted = ctx.cached(
+            "flux_order_time_err",
+            lambda: sort_rows_by_flux(lcb.flux, lcb.mask, lcb.time, lcb.flux_err),
+            per_chunk=False,
+        )
+        tables = None
+    else:
+        presorted = None
+        tables = ctx.cached("range_tables:5", lambda: range_tables(lcb), per_chunk=False)
     cands = ctx.candidates
     return alias_diagnostics(
         lcb,
@@ -333,6 +485,7 @@ def compute(ctx: VetContext, opts: V19Options | None = None) -> dict:
         opts,
         presorted=presorted,
         robust=robust,
+        tables=tables,
     )
 
 

@@ -20,7 +20,15 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-__all__ = ["exact_div", "rounded_mul", "numpy_linspace", "linspace_edge", "floor_mod", "sincos"]
+__all__ = [
+    "exact_div",
+    "rounded_mul",
+    "numpy_linspace",
+    "linspace_edge",
+    "floor_mod",
+    "floor_divmod",
+    "sincos",
+]
 
 
 def exact_div(a, b):
@@ -73,8 +81,10 @@ def _split(a):
     return hi, a - hi
 
 
-def floor_mod(x, p):
-    """numpy's ``x % p`` for ``p > 0``, bit for bit: the exact floor remainder in [0, p), except
+def floor_divmod(x, p):
+    """``(q, r)``: numpy's ``x % p`` (``r``) for ``p > 0``, bit for bit, and the floor quotient
+    ``q`` it belongs to (float64 integers; ``x = q p + r`` exactly except in the rounded case
+    below, where ``q = -1``).  ``r``: the exact floor remainder in [0, p), except
     that ``-p < x < 0`` gives ``round(x + p)`` (which can be ``p`` itself), as numpy's
     ``fmod(x, p) + p`` does.
 
@@ -95,7 +105,13 @@ def floor_mod(x, p):
     ph, pl = _split(p + 0.0 * x)
     err = ((rounded_mul(qh, ph) - h) + rounded_mul(qh, pl) + rounded_mul(ql, ph)) + rounded_mul(ql, pl)
     r = (x - h) - err
-    return jnp.where(r < 0, r + p, r)
+    neg = r < 0
+    return jnp.where(neg, q - 1.0, q), jnp.where(neg, r + p, r)
+
+
+def floor_mod(x, p):
+    """numpy's ``x % p`` for ``p > 0``, bit for bit (the remainder of :func:`floor_divmod`)."""
+    return floor_divmod(x, p)[1]
 
 
 #: pi/2 in three pieces (fdlibm's ``pio2_1``, ``pio2_2``, ``pio2_2t``): the first two have 33

@@ -11,6 +11,13 @@ the bits with two prefix-count reads per level -- ``ceil(log2 n)`` levels, no so
   entries rank after every valid one and are never returned.
 * :func:`range_kth` / :func:`range_median`: the k-th smallest valid value and numpy's median
   (mean of the two middle values) of the valid entries of ranges ``[lo, hi)`` of given rows.
+* :func:`ranges_kth` / :func:`ranges_median`: the same for a *union* of ranges per group (signed:
+  ``-1`` removes a range from a larger one, so a light curve minus its transit windows is one
+  ``+1`` range and one ``-1`` range per epoch): the zero-bit counts of all of a group's ranges
+  are summed at each level, O(R log n) for R ranges.
+* :func:`build_prefix_sums` / :func:`range_sums`: sums of several value channels over ranges
+  ``[lo, hi)`` as differences of double-double prefix sums (Dekker 1971, Numer. Math. 18, 224;
+  Knuth's two-sum), so a window sum carries ~1 ulp of its own size, not of the running total.
 """
 
 from __future__ import annotations
@@ -27,6 +34,11 @@ __all__ = [
     "build_range_index",
     "range_kth",
     "range_median",
+    "ranges_kth",
+    "ranges_median",
+    "PrefixSums",
+    "build_prefix_sums",
+    "range_sums",
     "subset_rank_median",
     "complement_rank_median",
 ]
@@ -115,6 +127,99 @@ def range_median(index: RangeIndex, row, lo, hi):
     n = index.valid_cum[row, hi] - index.valid_cum[row, lo]
     kth = lambda k: range_kth(index, row, lo, hi, jnp.clip(k, 0, None))  # noqa: E731
     return median_of_kth(kth, n), n
+
+
+def ranges_kth(index: RangeIndex, row, lo, hi, sign, group, k):
+    """The ``k``-th smallest (0-based) valid value of each group's union of ranges.
+
+    ``lo``, ``hi``, ``sign`` (+1 or -1) and ``group`` are (F,) arrays of ranges ``[lo, hi)`` of
+    rows ``row[group]``; ``row`` and ``k`` are (G,).  A group's signed ranges must add up to a
+    set (each point counted 0 or 1 times); ``k`` must be below its valid count.  Ranges with a
+    ``group`` outside ``[0, G)`` are ignored."""
+    n_groups = k.shape[0]
+    n_rows, bits, width = index.zeros.shape
+    zeros, n_zeros = index.zeros.reshape(-1), index.n_zeros.reshape(-1)
+    g = jnp.clip(group, 0, n_groups - 1)
+    rrow = jnp.asarray(row, jnp.int32)[g]
+    live = (group >= 0) & (group < n_groups)
+    sgn = jnp.where(live, sign, 0).astype(jnp.int32)
+    seg = lambda x: jax.ops.segment_sum(x, g, num_segments=n_groups)  # noqa: E731
+
+    def level(lev, carry):
+        lo, hi, k, val = carry
+        base = (rrow * bits + lev) * width
+        zl, zr = zeros[base + lo], zeros[base + hi]
+        nz = seg(sgn * (zr - zl))
+        go0 = k < nz
+        go = go0[g]
+        tot = n_zeros[rrow * bits + lev]
+        bit = jnp.left_shift(jnp.int32(1), bits - 1 - lev)
+        return (
+            jnp.where(go, zl, tot + lo - zl),
+            jnp.where(go, zr, tot + hi - zr),
+            jnp.where(go0, k, k - nz),
+            jnp.where(go0, val, val | bit),
+        )
+
+    k = k.astype(jnp.int32)
+    init = (jnp.asarray(lo, jnp.int32), jnp.asarray(hi, jnp.int32), k, jnp.zeros_like(k))
+    val = jax.lax.fori_loop(0, bits, level, init)[3]
+    return index.sorted_vals.reshape(-1)[jnp.asarray(row, jnp.int32) * (width - 1) + val]
+
+
+def ranges_median(index: RangeIndex, row, lo, hi, sign, group):
+    """numpy's median of each group's union of signed ranges (see :func:`ranges_kth`) and its
+    valid count; ``row`` (G,) gives the groups (median NaN for an empty union)."""
+    n_groups = row.shape[0]
+    g = jnp.clip(group, 0, n_groups - 1)
+    live = (group >= 0) & (group < n_groups)
+    cum = index.valid_cum[jnp.asarray(row, jnp.int32)[g]]
+    cnt = jnp.take_along_axis(cum, hi[:, None], 1)[:, 0] - jnp.take_along_axis(cum, lo[:, None], 1)[:, 0]
+    n = jax.ops.segment_sum(jnp.where(live, sign * cnt, 0), g, num_segments=n_groups)
+    kth = lambda k: ranges_kth(index, row, lo, hi, sign, group, jnp.clip(k, 0, None))  # noqa: E731
+    return median_of_kth(kth, n), n
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class PrefixSums:
+    """Double-double prefix sums ``hi + lo`` (L, N + 1, C) of C value channels of (L, N) rows
+    (entry ``i`` sums points ``0 .. i - 1``)."""
+
+    hi: jax.Array
+    lo: jax.Array
+
+
+def _dd_add(a, b):
+    """Double-double addition of ``(hi, lo)`` pairs (two-sum, then a fast renormalisation)."""
+    ah, al = a
+    bh, bl = b
+    s = ah + bh
+    bb = s - ah
+    err = (ah - (s - bb)) + (bh - bb)
+    low = (al + bl) + err
+    h = s + low
+    return h, low - (h - s)
+
+
+@jax.jit
+def build_prefix_sums(values) -> PrefixSums:
+    """:class:`PrefixSums` of ``values`` (L, N, C) along N (mask invalid points to 0 first)."""
+    v = jnp.asarray(values, jnp.float64)
+    hi, lo = jax.lax.associative_scan(_dd_add, (v, jnp.zeros_like(v)), axis=1)
+    pad = jnp.zeros_like(v[:, :1])
+    return PrefixSums(jnp.concatenate([pad, hi], 1), jnp.concatenate([pad, lo], 1))
+
+
+def range_sums(ps: PrefixSums, row, lo, hi):
+    """Sums (..., C) of the channels over points ``[lo, hi)`` of rows ``row`` (int arrays
+    broadcast together): one ulp of the window's own size."""
+    n = ps.hi.shape[1]
+    c = ps.hi.shape[2]
+    hflat, lflat = ps.hi.reshape(-1, c), ps.lo.reshape(-1, c)
+    a = jnp.asarray(row, jnp.int32) * n + jnp.asarray(lo, jnp.int32)
+    b = jnp.asarray(row, jnp.int32) * n + jnp.asarray(hi, jnp.int32)
+    return (hflat[b] - hflat[a]) + (lflat[b] - lflat[a])
 
 
 def _first_rank(count_at, n_bits: int, k, n_total):
