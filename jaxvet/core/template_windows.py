@@ -10,9 +10,11 @@ sum(w)`` over the others, taken as the light curve's totals minus the window's. 
 The windows of one ephemeris are found without a pass over the light curve: a per light-curve
 table of first indices at ``n_cells`` equal time steps (:func:`cell_table`) gives each epoch a
 conservative index range (a few extra points, which the template evaluates to ``c`` anyway);
-the ranges are made disjoint, counted, and laid out in ``n_slots`` static slots
-(:func:`window_slots`).  A window set that does not fit (``total > n_slots``, or epochs left
-over at the end) is reported, and the caller falls back to the full sum.
+the ranges are made disjoint, counted and laid end to end on a virtual slot axis
+(:func:`epoch_ranges`), which is read ``block`` slots at a time (:func:`block_slots`) in a
+``while_loop`` up to the ephemeris' own slot count, so the compiled program does not depend on
+the window sizes.  An epoch list that does not fit its static length is reported, and the
+caller falls back to the full sum.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ __all__ = [
     "tail_value",
     "tail_half_width",
     "cell_table",
-    "window_slots",
+    "epoch_ranges",
+    "block_slots",
+    "n_blocks",
     "window_tail",
     "fit_sums",
-    "window_fit",
     "packed_points",
     "window_points",
     "score_windows",
@@ -75,13 +78,15 @@ def _lookup(table, t_first, g, x, off: int):
     return table[jnp.clip(j, 0, n_cells).astype(jnp.int32)]
 
 
-def window_slots(table, t_first, g, seg_lo, seg_hi, period, t0, hw, *, n_ep: int, n_slots: int):
-    """Point indices of the windows ``|t - (t0 + e P)| <= hw`` of one ephemeris (one light-curve
-    row), laid out in ``n_slots`` slots in increasing index order: ``(idx, ok, fits)``.
+def epoch_ranges(table, t_first, g, seg_lo, seg_hi, period, t0, hw, *, n_ep: int):
+    """The windows ``|t - (t0 + e P)| <= hw`` of one ephemeris (one light-curve row) as
+    disjoint, increasing point-index ranges, laid end to end in a virtual slot axis:
+    ``(start, off, total, fits)``, ``start``/``off`` (n_ep,) int.
 
     Only the epochs near a data segment (``seg_lo/seg_hi``, (G,) times; padding segments have
-    ``lo > hi``) are visited, at most ``n_ep``; ``ok`` marks the used slots, ``fits`` is False
-    when the windows need more slots or epochs."""
+    ``lo > hi``) are visited, at most ``n_ep``; epoch ``k`` holds slots ``start_k ..
+    start_{k+1} - 1`` and slot ``j`` of it is point ``j + off_k``; ``total`` slots are used;
+    ``fits`` is False when the windows need more epochs."""
     e_lo = jnp.ceil((seg_lo - hw - t0) / period) - 1.0
     e_hi = jnp.floor((seg_hi + hw - t0) / period) + 1.0
     n_s = jnp.clip(e_hi - e_lo + 1.0, 0.0, n_ep + 1.0).astype(jnp.int32)
@@ -98,16 +103,28 @@ def window_slots(table, t_first, g, seg_lo, seg_hi, period, t0, hw, *, n_ep: int
     cnt = jnp.where(used, jnp.maximum(hi - lo, 0), 0)
     start = jnp.cumsum(cnt) - cnt
     total = start[-1] + cnt[-1]
-    # slot j of the last epoch k with start_k <= j is point j + (lo_k - start_k): the offsets
-    # scattered as steps at the starts and summed (empty epochs cancel out)
-    off = lo - start
-    step = off - jnp.concatenate([jnp.zeros((1,), jnp.int32), off[:-1]])
-    marks = jnp.zeros((n_slots,), jnp.int32).at[start].add(step, mode="drop")
-    j = jnp.arange(n_slots, dtype=jnp.int32)
+    return start, lo - start, total, cum[-1] <= n_ep
+
+
+def block_slots(start, off, total, b, *, block: int):
+    """Point indices of slots ``b block .. (b + 1) block - 1`` of :func:`epoch_ranges`'
+    windows: ``(idx, ok)``, (block,) each (``ok`` marks the used slots, in increasing index
+    order).  The offsets of the epochs starting inside the block are scattered as steps and
+    summed (empty epochs cancel out)."""
+    j0 = b * block
+    k0 = jnp.sum(start <= j0) - 1
+    step = off - jnp.concatenate([jnp.zeros((1,), off.dtype), off[:-1]])
+    inside = (start > j0) & (start < j0 + block)
+    marks = jnp.zeros((block,), jnp.int32).at[jnp.where(inside, start - j0, block)].add(step, mode="drop")
+    j = j0 + jnp.arange(block, dtype=jnp.int32)
     ok = j < total
-    idx = j + jnp.cumsum(marks)
-    fits = (total <= n_slots) & (cum[-1] <= n_ep)
-    return jnp.where(ok, idx, 0), ok, fits
+    idx = j + off[jnp.maximum(k0, 0)] + jnp.cumsum(marks)
+    return jnp.where(ok, idx, 0), ok
+
+
+def n_blocks(total, block: int):
+    """Slot blocks of ``block`` covering ``total`` slots."""
+    return (total + block - 1) // block
 
 
 def window_tail(y, w, sums, c):
@@ -124,15 +141,6 @@ def fit_sums(num, den):
     return depth / jnp.maximum(sigma, _EPS), depth, sigma
 
 
-def window_fit(tmpl, y, w, sums, c):
-    """The template fit over window slots (``w`` 0 on unused ones) plus the tail:
-    ``(score, depth_hat, depth_sigma)``.  ``sums`` = the row's ``(sum w y, sum w)`` over all
-    its valid points; ``c`` = :func:`tail_value`."""
-    wt = w * tmpl
-    tail_num, tail_den = window_tail(y, w, sums, c)
-    return fit_sums(jnp.sum(wt * y, axis=-1) + tail_num, jnp.sum(wt * tmpl, axis=-1) + tail_den)
-
-
 def packed_points(time, flux, flux_err):
     """``(..., N, 3)`` rows of ``(t, y, w)`` (:func:`~jaxvet.core.template_score.template_weights`),
     gathered one slot at a time by :func:`window_points`."""
@@ -147,17 +155,24 @@ def window_points(packed, idx, ok):
     return r[..., 0], r[..., 1], jnp.where(ok, r[..., 2], 0.0)
 
 
-def score_windows(packed, tabs, periods, t0s, duration, sharpness, ingress, hw, c, *, n_ep, n_slots):
-    """Template fits of one candidate at K ephemerides ``periods``/``t0s`` (K,) on its
-    light-curve row (``packed``: :func:`packed_points`; ``tabs``: :func:`cell_table`'s
-    ``(table, t_first, g)``, the segments ``(seg_lo, seg_hi)`` and the totals ``(sum w y,
-    sum w)``): ``(score, depth_hat, depth_sigma, fits)``, each (K,)."""
+def score_windows(packed, tabs, period, t0, duration, sharpness, ingress, hw, c, *, n_ep, block):
+    """The template fit of one candidate at one ephemeris ``period``/``t0`` on its light-curve
+    row (``packed``: :func:`packed_points`; ``tabs``: :func:`cell_table`'s ``(table, t_first,
+    g)``, the segments ``(seg_lo, seg_hi)`` and the totals ``(sum w y, sum w)``), its windows
+    summed ``block`` slots at a time (a ``while_loop``, so one compiled program serves any
+    window size): ``(score, depth_hat, depth_sigma, fits)``."""
     table, t_first, g, seg_lo, seg_hi, sums = tabs
+    start, off, total, fits = epoch_ranges(table, t_first, g, seg_lo, seg_hi, period, t0, hw, n_ep=n_ep)
 
-    def one(p, t0):
-        idx, ok, fits = window_slots(table, t_first, g, seg_lo, seg_hi, p, t0, hw, n_ep=n_ep, n_slots=n_slots)
-        t, y, w = window_points(packed, idx, ok)
-        tmpl = smooth_template(t, t0, p, duration, sharpness, ingress)
-        return (*window_fit(tmpl, y, w, sums, c), fits)
+    def body(carry):
+        b, acc = carry
+        t, y, w = window_points(packed, *block_slots(start, off, total, b, block=block))
+        tmpl = smooth_template(t, t0, period, duration, sharpness, ingress)
+        wt = w * tmpl
+        part = jnp.stack([jnp.sum(wt * y), jnp.sum(wt * tmpl), jnp.sum(w * y), jnp.sum(w)])
+        return b + 1, acc + part
 
-    return jax.vmap(one)(periods, t0s)
+    nb = n_blocks(total, block)
+    _, acc = jax.lax.while_loop(lambda cr: cr[0] < nb, body, (jnp.int32(0), jnp.zeros(4, jnp.float64)))
+    tail_num, tail_den = c * (sums[0] - acc[2]), c * c * (sums[1] - acc[3])
+    return (*fit_sums(acc[0] + tail_num, acc[1] + tail_den), fits)
