@@ -54,16 +54,15 @@ from jaxvet.core.numerics import exact_div, linspace_edge, rounded_mul
 from jaxvet.core.row_trim import trim_rows, trimmed_width
 from jaxvet.core.template_score import scores_for_ephemerides, smooth_template, template_fit, template_weights
 from jaxvet.core.template_windows import (
-    block_slots,
     cell_table,
     epoch_ranges,
     fit_sums,
-    n_blocks,
     packed_points,
     score_windows,
     tail_half_width,
     tail_value,
-    window_points,
+    tile_points,
+    tile_table,
 )
 from jaxvet.data import bucket_size
 from jaxvet.engine.chunks import assemble, element_budget
@@ -91,8 +90,13 @@ REGIMES = ("strong", "moderate", "marginal", "confused")
 _HARMONICS = (0.5, 2.0)
 #: lookup cells per light curve for the transit windows (a few points each at 2-min cadence)
 N_CELLS = 1 << 18
-#: window slots summed per step of the while loops (any window size runs in one program)
-BLOCK = 1024
+#: window points per tile (one contiguous slice) and tiles summed per step of the while loops
+#: (any window size runs in one program)
+TILE = 32
+N_TILE = 32
+#: a step of the ephemeris map holds 1/_LANE_SHARE of the engine's element budget (2^18 on a
+#: CPU: the per-step tiles stay in cache; 2^16 and 2^20 measured slower)
+_LANE_SHARE = 16
 #: the smallest static epoch count, and its growth factor (few compiled programs)
 _MIN_EPOCHS = 256
 
@@ -313,23 +317,24 @@ def _full_kernel(cfg, rows, sub, thr, phases):
     return _finish(cfg, sub, thr, phases, eph, fits, contrib, n_in, in_frac, n_valid)
 
 
-def _base_window(cfg, row, tab, n_valid, P, t0, D, hw, sh, ing, *, n_ep):
-    """The base ephemeris' point contributions over its window slots, ``BLOCK`` at a time (two
+def _base_window(cfg, packed, li, tab, n_valid, P, t0, D, hw, sh, ing, *, n_ep):
+    """The base ephemeris' point contributions over its windows, ``N_TILE`` tiles at a time (two
     ``while_loop`` passes: top-k, totals and in-transit sums, then the entropy and the
     ablation sums, which need the total and the top-k).  One candidate; returns its
     contributions (:func:`_contribution_metrics`, before the batch axis), ``(n_in,
     in_frac)``, the k-th largest in-window contribution and the slots' ``(sum w y, sum w,
     sum |w y|)``."""
-    start, off, total, _ = epoch_ranges(*tab[:5], P, t0, hw, n_ep=n_ep)
+    lo, cnt, _ = epoch_ranges(*tab[:5], P, t0, hw, n_ep=n_ep)
+    tile0, n_tiles = tile_table(cnt, tile=TILE)
     k = cfg["top_k"]
-    nb = n_blocks(total, BLOCK)
+    nb = (n_tiles + N_TILE - 1) // N_TILE
 
     def points(b):
-        idx, ok = block_slots(start, off, total, b, block=BLOCK)
-        t, y, w = window_points(row, idx, ok)
+        q = b * N_TILE + jnp.arange(N_TILE, dtype=jnp.int32)
+        got = tile_points(packed, li, lo, cnt, tile0, n_tiles, q, tile=TILE)
+        j, t, y, w, ok = (a.reshape(-1) for a in got)
         tmpl = smooth_template(t, t0, P, D, sh, ing)
-        j = b * BLOCK + jnp.arange(BLOCK, dtype=jnp.int32)
-        return j, ok, t, y, w, tmpl, jnp.where(ok, jnp.abs(w * tmpl * y), 0.0)
+        return jnp.where(ok, j, -1), ok, t, y, w, tmpl, jnp.where(ok, jnp.abs(w * tmpl * y), 0.0)
 
     def first(carry):
         b, vals, top_j, acc = carry
@@ -371,7 +376,7 @@ def _base_window(cfg, row, tab, n_valid, P, t0, D, hw, sh, ing, *, n_ep):
 
 
 def _window_kernel(cfg, packed, tabs, sub, thr, phases, *, n_ep):
-    """V17 on the transit windows (:mod:`jaxvet.core.template_windows`), ``BLOCK`` slots at a
+    """V17 on the transit windows (:mod:`jaxvet.core.template_windows`), ``N_TILE`` tiles at a
     time for every ephemeris (``n_ep`` epochs each, enough for the 0.5 P harmonic).
     ``packed``: the ``(L, N, 3)`` rows of ``(t, y, w)``; ``tabs``: per light curve ``(table,
     t_first, g, seg_lo, seg_hi, (sum w y, sum w), sum w|y|, max w|y|, n_valid)``.  Adds
@@ -383,30 +388,20 @@ def _window_kernel(cfg, packed, tabs, sub, thr, phases, *, n_ep):
     hw = tail_half_width(D, sh, ing)
     c = tail_value()
     kk = eph[0].shape[1]
-    n_ch = -(-kk // int(min(max(element_budget() // (4 * P.shape[0] * BLOCK), 1), kk)))
+    lanes = element_budget() // (_LANE_SHARE * 4 * P.shape[0] * TILE * N_TILE)  # ephemerides per step
+    n_ch = -(-kk // int(min(max(lanes, 1), kk)))
     kc = -(-kk // n_ch)
 
     def cand(li, pa, ta, p, t, d, h):
         tab = jax.tree.map(lambda a: a[li], tabs[:7])
-        row = packed[li]
-        score = functools.partial(
-            score_windows,
-            row,
-            tab[:6],
-            duration=d,
-            sharpness=sh,
-            ingress=ing,
-            hw=h,
-            c=c,
-            n_ep=n_ep,
-            block=BLOCK,
-        )
+        score = functools.partial(score_windows, packed, li, tab[:6], duration=d, sharpness=sh, ingress=ing,
+                                  hw=h, c=c, n_ep=n_ep, tile=TILE, n_tile=N_TILE)  # fmt: skip
         pad = n_ch * kc - kk
         pp = jnp.pad(pa, (0, pad), mode="edge").reshape(n_ch, kc)
         tt = jnp.pad(ta, (0, pad), mode="edge").reshape(n_ch, kc)
         fa = jax.lax.map(lambda x: jax.vmap(score)(x[0], x[1]), (pp, tt))
         fa = jax.tree.map(lambda a: a.reshape(-1)[:kk], fa)
-        return fa, _base_window(cfg, row, tab, tabs[8][li], p, t, d, h, sh, ing, n_ep=n_ep)
+        return fa, _base_window(cfg, packed, li, tab, tabs[8][li], p, t, d, h, sh, ing, n_ep=n_ep)
 
     fa, (vals, s_ab, total, ent, n_rm, inside) = jax.vmap(cand)(li, eph[0], eph[1], P, t0, D, hw)
     fits = fa[:3]
@@ -429,7 +424,7 @@ def _tables(time, flux, flux_err, mask, n_valid, seg_lo, seg_hi):
 
 
 _tables_jit = jax.jit(_tables)
-_packed_jit = jax.jit(packed_points)
+_packed_jit = jax.jit(functools.partial(packed_points, tile=TILE))
 
 
 @functools.cache
@@ -492,34 +487,36 @@ def _epoch_bucket(n: int) -> int:
     return b
 
 
-def _epoch_keys(ctx: VetContext, opts: V17Options) -> list[int]:
-    """Host, per candidate: a static epoch count bounding the epochs its ephemerides visit, at
-    periods down to half of ``P (1 - period_jitter_frac)`` (the 0.5 P harmonic): at most
-    ``floor((len + 2 hw)/q) + 3`` epochs meet a data segment of length ``len`` (rounded up to
-    :func:`_epoch_bucket`)."""
+def _epoch_keys(ctx: VetContext, opts: V17Options) -> list[tuple]:
+    """Host, per candidate: ``(n_ep, slots)``.  ``n_ep`` is a static epoch count bounding the
+    epochs its ephemerides visit, at periods down to half of ``P (1 - period_jitter_frac)``
+    (the 0.5 P harmonic): at most ``floor((len + 2 hw)/q) + 3`` epochs meet a data segment of
+    length ``len`` (rounded up to :func:`_epoch_bucket`); ``slots ~ n_valid 2 hw/P`` orders
+    the candidates by window size, so a chunk's while loops run for similar counts."""
     geo = ctx.cached("V17:geometry", lambda: _geometry(ctx), per_chunk=False)
     f = float(opts.period_jitter_frac)
     sh, ing = float(opts.sharpness), float(opts.ingress_egress_fraction)
     keys = []
     for c, li in zip(ctx.candidates, np.asarray(ctx.candidates_lc_index), strict=False):
-        _, g, _, segs, _ = geo[int(li)]
+        _, g, _, segs, nv = geo[int(li)]
         p, d = c.period_days, c.duration_hours / 24.0
         hw = (d / 2.0 + 60.0 * max(d * ing, 1e-6) / sh) * (1 + 1e-6) + 1e-6
         q = 0.5 * min(p, max(p * (1.0 - f), 0.05))
-        keys.append(_epoch_bucket(int(np.sum(np.floor((segs + 2.0 * hw + 6.0 * g) / q) + 3))))
+        n_ep = _epoch_bucket(int(np.sum(np.floor((segs + 2.0 * hw + 6.0 * g) / q) + 3)))
+        keys.append((n_ep, min(float(nv), nv * 2.0 * hw / p)))
     return keys
 
 
 def _groups(keys: list, cap: int = 8) -> list[tuple]:
-    """Candidates sorted by key in chunks of ``cap``, each with its largest key: ``(key, rows,
-    padded rows)`` (the last chunk padded with its first row; a batch of at most ``cap``
-    candidates is one chunk)."""
+    """Candidates sorted by key in chunks of ``cap``, each with the largest first entry of its
+    keys: ``(n_ep, rows, padded rows)`` (the last chunk padded with its first row; a batch of
+    at most ``cap`` candidates is one chunk)."""
     order = sorted(range(len(keys)), key=lambda i: keys[i])
     out = []
     for lo in range(0, len(order), cap):
         part = order[lo : lo + cap]
         pad = part + [part[0]] * (cap - len(part))
-        out.append((max(keys[i] for i in part), np.asarray(part, np.int64), np.asarray(pad, np.int64)))
+        out.append((max(keys[i][0] for i in part), np.asarray(part, np.int64), np.asarray(pad, np.int64)))
     return out
 
 

@@ -10,10 +10,11 @@ sum(w)`` over the others, taken as the light curve's totals minus the window's. 
 The windows of one ephemeris are found without a pass over the light curve: a per light-curve
 table of first indices at ``n_cells`` equal time steps (:func:`cell_table`) gives each epoch a
 conservative index range (a few extra points, which the template evaluates to ``c`` anyway);
-the ranges are made disjoint, counted and laid end to end on a virtual slot axis
-(:func:`epoch_ranges`), which is read ``block`` slots at a time (:func:`block_slots`) in a
-``while_loop`` up to the ephemeris' own slot count, so the compiled program does not depend on
-the window sizes.  An epoch list that does not fit its static length is reported, and the
+the ranges are made disjoint and counted
+(:func:`epoch_ranges`) and read in tiles of consecutive points (:func:`tile_table`,
+:func:`tile_points`, one contiguous slice each), a fixed number of tiles per step of a
+``while_loop`` that runs to the ephemeris' own tile count, so the compiled program does not
+depend on the window sizes.  An epoch list that does not fit its static length is reported, and the
 caller falls back to the full sum.
 """
 
@@ -29,12 +30,11 @@ __all__ = [
     "tail_half_width",
     "cell_table",
     "epoch_ranges",
-    "block_slots",
-    "n_blocks",
+    "tile_table",
+    "tile_points",
     "window_tail",
     "fit_sums",
     "packed_points",
-    "window_points",
     "score_windows",
 ]
 
@@ -80,13 +80,12 @@ def _lookup(table, t_first, g, x, off: int):
 
 def epoch_ranges(table, t_first, g, seg_lo, seg_hi, period, t0, hw, *, n_ep: int):
     """The windows ``|t - (t0 + e P)| <= hw`` of one ephemeris (one light-curve row) as
-    disjoint, increasing point-index ranges, laid end to end in a virtual slot axis:
-    ``(start, off, total, fits)``, ``start``/``off`` (n_ep,) int.
+    disjoint, increasing point-index ranges ``lo_k .. lo_k + cnt_k - 1``: ``(lo, cnt, fits)``,
+    ``lo``/``cnt`` (n_ep,) int.
 
     Only the epochs near a data segment (``seg_lo/seg_hi``, (G,) times; padding segments have
-    ``lo > hi``) are visited, at most ``n_ep``; epoch ``k`` holds slots ``start_k ..
-    start_{k+1} - 1`` and slot ``j`` of it is point ``j + off_k``; ``total`` slots are used;
-    ``fits`` is False when the windows need more epochs."""
+    ``lo > hi``) are visited, at most ``n_ep``; ``fits`` is False when the windows need more
+    epochs."""
     e_lo = jnp.ceil((seg_lo - hw - t0) / period) - 1.0
     e_hi = jnp.floor((seg_hi + hw - t0) / period) + 1.0
     n_s = jnp.clip(e_hi - e_lo + 1.0, 0.0, n_ep + 1.0).astype(jnp.int32)
@@ -101,30 +100,30 @@ def epoch_ranges(table, t_first, g, seg_lo, seg_hi, period, t0, hw, *, n_ep: int
     hi = jax.lax.cummax(jnp.where(used, _lookup(table, t_first, g, c + hw, 2), 0))
     lo = jnp.maximum(lo, jnp.concatenate([jnp.zeros((1,), jnp.int32), hi[:-1]]))
     cnt = jnp.where(used, jnp.maximum(hi - lo, 0), 0)
-    start = jnp.cumsum(cnt) - cnt
-    total = start[-1] + cnt[-1]
-    return start, lo - start, total, cum[-1] <= n_ep
+    return lo, cnt, cum[-1] <= n_ep
 
 
-def block_slots(start, off, total, b, *, block: int):
-    """Point indices of slots ``b block .. (b + 1) block - 1`` of :func:`epoch_ranges`'
-    windows: ``(idx, ok)``, (block,) each (``ok`` marks the used slots, in increasing index
-    order).  The offsets of the epochs starting inside the block are scattered as steps and
-    summed (empty epochs cancel out)."""
-    j0 = b * block
-    k0 = jnp.sum(start <= j0) - 1
-    step = off - jnp.concatenate([jnp.zeros((1,), off.dtype), off[:-1]])
-    inside = (start > j0) & (start < j0 + block)
-    marks = jnp.zeros((block,), jnp.int32).at[jnp.where(inside, start - j0, block)].add(step, mode="drop")
-    j = j0 + jnp.arange(block, dtype=jnp.int32)
-    ok = j < total
-    idx = j + off[jnp.maximum(k0, 0)] + jnp.cumsum(marks)
-    return jnp.where(ok, idx, 0), ok
+def tile_table(cnt, *, tile: int):
+    """The windows of :func:`epoch_ranges` cut into tiles of ``tile`` consecutive points:
+    ``(first, n_tiles)``, the first tile of each epoch (n_ep,) and the tile count."""
+    n_t = (cnt + tile - 1) // tile
+    cum = jnp.cumsum(n_t)
+    return cum - n_t, cum[-1]
 
 
-def n_blocks(total, block: int):
-    """Slot blocks of ``block`` covering ``total`` slots."""
-    return (total + block - 1) // block
+def tile_points(packed, li, lo, cnt, first, n_tiles, q, *, tile: int):
+    """Points of tiles ``q`` (Q,) of light-curve row ``li`` of ``packed`` ((L, N + tile, 3),
+    :func:`packed_points`): ``(idx, t, y, w, ok)``, each (Q, tile); ``w`` = 0 and ``ok`` False
+    off the windows."""
+    k = jnp.sum(first[None, :] <= q[:, None], axis=1) - 1  # the epoch of each tile
+    o = (q - first[k]) * tile
+    i = jnp.arange(tile, dtype=jnp.int32)
+    base = lo[k] + o
+    ok = (q < n_tiles)[:, None] & (o[:, None] + i[None, :] < cnt[k][:, None])
+    idx = base[:, None] + i[None, :]
+    # one gather from the flattened rows (no batch dimension: the fastest form on a CPU)
+    r = packed.reshape(-1, 3).at[li * packed.shape[1] + idx].get(mode="promise_in_bounds")
+    return idx, r[..., 0], r[..., 1], jnp.where(ok, r[..., 2], 0.0), ok
 
 
 def window_tail(y, w, sums, c):
@@ -141,38 +140,35 @@ def fit_sums(num, den):
     return depth / jnp.maximum(sigma, _EPS), depth, sigma
 
 
-def packed_points(time, flux, flux_err):
-    """``(..., N, 3)`` rows of ``(t, y, w)`` (:func:`~jaxvet.core.template_score.template_weights`),
-    gathered one slot at a time by :func:`window_points`."""
+def packed_points(time, flux, flux_err, *, tile: int):
+    """``(L, N + tile, 3)`` rows of ``(t, y, w)``
+    (:func:`~jaxvet.core.template_score.template_weights`; ``tile`` rows of zeros after, so
+    every tile slice of :func:`tile_points` is in bounds), read by :func:`tile_points`."""
     y, w = template_weights(flux, flux_err)
-    return jnp.stack([time, y, w], axis=-1)
+    r = jnp.stack([time, y, w], axis=-1)
+    return jnp.pad(r, ((0, 0), (0, tile), (0, 0)))
 
 
-def window_points(packed, idx, ok):
-    """``(t, y, w)`` of window slots ``idx`` of one ``(N, 3)`` row of :func:`packed_points`
-    (``w`` = 0 on unused slots)."""
-    r = packed.at[idx].get(mode="promise_in_bounds", indices_are_sorted=True)
-    return r[..., 0], r[..., 1], jnp.where(ok, r[..., 2], 0.0)
-
-
-def score_windows(packed, tabs, period, t0, duration, sharpness, ingress, hw, c, *, n_ep, block):
-    """The template fit of one candidate at one ephemeris ``period``/``t0`` on its light-curve
-    row (``packed``: :func:`packed_points`; ``tabs``: :func:`cell_table`'s ``(table, t_first,
-    g)``, the segments ``(seg_lo, seg_hi)`` and the totals ``(sum w y, sum w)``), its windows
-    summed ``block`` slots at a time (a ``while_loop``, so one compiled program serves any
-    window size): ``(score, depth_hat, depth_sigma, fits)``."""
+def score_windows(packed, li, tabs, period, t0, duration, sharpness, ingress, hw, c, *, n_ep, tile, n_tile):
+    """The template fit of one candidate at one ephemeris ``period``/``t0`` on light-curve row
+    ``li`` (``packed``: :func:`packed_points`; ``tabs``: that row's :func:`cell_table`
+    ``(table, t_first, g)``, segments ``(seg_lo, seg_hi)`` and totals ``(sum w y, sum w)``),
+    its windows summed ``n_tile`` tiles of ``tile`` points at a time (a ``while_loop``, so one
+    compiled program serves any window size): ``(score, depth_hat, depth_sigma, fits)``."""
     table, t_first, g, seg_lo, seg_hi, sums = tabs
-    start, off, total, fits = epoch_ranges(table, t_first, g, seg_lo, seg_hi, period, t0, hw, n_ep=n_ep)
+    lo, cnt, fits = epoch_ranges(table, t_first, g, seg_lo, seg_hi, period, t0, hw, n_ep=n_ep)
+    first, n_tiles = tile_table(cnt, tile=tile)
 
     def body(carry):
         b, acc = carry
-        t, y, w = window_points(packed, *block_slots(start, off, total, b, block=block))
+        q = b * n_tile + jnp.arange(n_tile, dtype=jnp.int32)
+        _, t, y, w, _ = tile_points(packed, li, lo, cnt, first, n_tiles, q, tile=tile)
         tmpl = smooth_template(t, t0, period, duration, sharpness, ingress)
         wt = w * tmpl
         part = jnp.stack([jnp.sum(wt * y), jnp.sum(wt * tmpl), jnp.sum(w * y), jnp.sum(w)])
         return b + 1, acc + part
 
-    nb = n_blocks(total, block)
+    nb = (n_tiles + n_tile - 1) // n_tile
     _, acc = jax.lax.while_loop(lambda cr: cr[0] < nb, body, (jnp.int32(0), jnp.zeros(4, jnp.float64)))
     tail_num, tail_den = c * (sums[0] - acc[2]), c * c * (sums[1] - acc[3])
     return (*fit_sums(acc[0] + tail_num, acc[1] + tail_den), fits)
