@@ -28,12 +28,14 @@ How it runs: all ``1 + n_shift + n_period + 2 + n_scan`` ephemerides of every ca
 sharpness`` (0.9 D by default) from every transit centre it is one constant; each fit is summed
 over the points of its transit windows only, plus that constant times the light curve's totals
 outside them (:mod:`jaxvet.core.template_windows`; only rounding order differs from the whole
-sum).  Candidates are sorted by a host bound on their window slots and run in chunks of 8, one
-compiled program per slot bucket; the contributions, top-k and ablations use the base
-ephemeris' window slots.  A candidate whose windows overflow their slots, or whose k-th largest
-contribution does not beat every point outside the windows (too few in-window points), is
-recomputed over its whole row (:func:`_full_kernel`, the K axis in chunks sized by the
-engine's element budget).  No Python loop over trials.
+sum).  The windows are read in tiles of ``TILE`` consecutive points, ``N_TILE`` tiles per step
+of a ``while_loop`` that runs to each ephemeris' own tile count, so one compiled program serves
+every window size; its only static key is the epoch count (a host bound, 256 x 4^k).
+Candidates are sorted by their window size and run in chunks of 8; the contributions, top-k
+and ablations take two such passes over the base ephemeris' windows.  A candidate whose epochs
+overflow, or whose k-th largest contribution does not beat every point outside the windows
+(too few in-window points), is recomputed over its whole row (:func:`_full_kernel`, the K axis
+in chunks sized by the engine's element budget).  No Python loop over trials.
 Quirk kept: the metric ``top_5_fraction_abs`` is always 0.0 (the reference looks it up under
 a key its dict does not have); the real value is ``raw["concentration"]["top_5_fraction_abs"]``.
 """
