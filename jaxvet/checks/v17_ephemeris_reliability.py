@@ -28,12 +28,14 @@ How it runs: all ``1 + n_shift + n_period + 2 + n_scan`` ephemerides of every ca
 sharpness`` (0.9 D by default) from every transit centre it is one constant; each fit is summed
 over the points of its transit windows only, plus that constant times the light curve's totals
 outside them (:mod:`jaxvet.core.template_windows`; only rounding order differs from the whole
-sum).  Candidates are sorted by a host bound on their window slots and run in chunks of 8, one
-compiled program per slot bucket; the contributions, top-k and ablations use the base
-ephemeris' window slots.  A candidate whose windows overflow their slots, or whose k-th largest
-contribution does not beat every point outside the windows (too few in-window points), is
-recomputed over its whole row (:func:`_full_kernel`, the K axis in chunks sized by the
-engine's element budget).  No Python loop over trials.
+sum).  The windows are read in tiles of ``TILE`` consecutive points, ``N_TILE`` tiles per step
+of a ``while_loop`` that runs to each ephemeris' own tile count, so one compiled program serves
+every window size; its only static key is the epoch count (a host bound, 256 x 4^k).
+Candidates are sorted by their window size and run in chunks of 8; the contributions, top-k
+and ablations take two such passes over the base ephemeris' windows.  A candidate whose epochs
+overflow, or whose k-th largest contribution does not beat every point outside the windows
+(too few in-window points), is recomputed over its whole row (:func:`_full_kernel`, the K axis
+in chunks sized by the engine's element budget).  No Python loop over trials.
 Quirk kept: the metric ``top_5_fraction_abs`` is always 0.0 (the reference looks it up under
 a key its dict does not have); the real value is ``raw["concentration"]["top_5_fraction_abs"]``.
 """
@@ -55,17 +57,17 @@ from jaxvet.core.row_trim import trim_rows, trimmed_width
 from jaxvet.core.template_score import scores_for_ephemerides, smooth_template, template_fit, template_weights
 from jaxvet.core.template_windows import (
     cell_table,
+    epoch_ranges,
     fit_sums,
     packed_points,
     score_windows,
     tail_half_width,
     tail_value,
-    window_points,
-    window_slots,
-    window_tail,
+    tile_points,
+    tile_table,
 )
 from jaxvet.data import bucket_size
-from jaxvet.engine.chunks import assemble, element_budget, prev_pow2
+from jaxvet.engine.chunks import assemble, element_budget
 from jaxvet.engine.context import CheckSpec, VetContext
 from jaxvet.engine.options import (
     CheckOptions,
@@ -90,9 +92,15 @@ REGIMES = ("strong", "moderate", "marginal", "confused")
 _HARMONICS = (0.5, 2.0)
 #: lookup cells per light curve for the transit windows (a few points each at 2-min cadence)
 N_CELLS = 1 << 18
-#: window half-widths are sized in rungs of D (1.15 D, then x 1.5): the default 0.9 D and a
-#: moderately changed (traced) sharpness or ingress share one compiled program
-_HW_RUNG = 1.15
+#: window points per tile (one contiguous slice) and tiles summed per step of the while loops
+#: (any window size runs in one program)
+TILE = 32
+N_TILE = 32
+#: a step of the ephemeris map holds 1/_LANE_SHARE of the engine's element budget (2^18 on a
+#: CPU: the per-step tiles stay in cache; 2^16 and 2^20 measured slower)
+_LANE_SHARE = 16
+#: the smallest static epoch count, and its growth factor (few compiled programs)
+_MIN_EPOCHS = 256
 
 
 _top_ns = _Check(
@@ -200,40 +208,43 @@ def _scan_shape(scan_t0, s):
     return best, curv, fwhm
 
 
-def _contributions(cfg, tmpl, y, w, m, n_valid, s0, tail=None):
-    """Top-k contribution sums, concentration and the ablation scores (B, A).  ``tail``: on
-    window slots, the ``(num, den, abs)`` sums of the points outside them (B,) each."""
+def _contributions(cfg, tmpl, y, w, m, n_valid, s0):
+    """Top-k contribution sums, concentration and the ablation scores (B, A) over whole rows."""
     c = jnp.where(m, jnp.abs(w * tmpl * y), 0.0)
     vals, idx = jax.lax.top_k(jnp.where(m, c, -1.0), cfg["top_k"])
-    top_cum = jnp.cumsum(jnp.maximum(vals, 0.0), axis=1)
     rows = jnp.arange(c.shape[0])[:, None]
     rank = jnp.full(c.shape, cfg["top_k"], jnp.int32)
     rank = rank.at[rows, idx].set(jnp.arange(cfg["top_k"], dtype=jnp.int32))
-    n_rm = jnp.clip(jnp.asarray(cfg["ablation_top_ns"])[None, :], 1, jnp.maximum(n_valid, 0)[:, None])
+    n_rm = _n_removed(cfg, n_valid)
     keep = m[:, None, :] & ~(rank[:, None, :] < n_rm[..., None])
-    if tail is None:
-        s_ab, _, _ = template_fit(tmpl[:, None, :], y[:, None, :], w[:, None, :], where=keep)
-    else:
-        wt = (w * tmpl)[:, None, :]
-        num = jnp.sum(jnp.where(keep, wt * y[:, None, :], 0.0), axis=-1) + tail[0][:, None]
-        den = jnp.sum(jnp.where(keep, wt * tmpl[:, None, :], 0.0), axis=-1) + tail[1][:, None]
-        s_ab = fit_sums(num, den)[0]
-    base = jnp.abs(s0)[:, None]
-    drop = jnp.maximum((base - jnp.abs(s_ab)) / jnp.maximum(base, 1e-12), 0.0)
-    total = jnp.sum(c, axis=1) + (0.0 if tail is None else tail[2])
-    ok = total > 0
-    tot = jnp.where(ok, total, 1.0)[:, None]
+    s_ab, _, _ = template_fit(tmpl[:, None, :], y[:, None, :], w[:, None, :], where=keep)
+    total = jnp.sum(c, axis=1)
+    tot = jnp.where(total > 0, total, 1.0)[:, None]
     p = c / tot
     entropy = -jnp.sum(jnp.where(m, p * jnp.log(p + 1e-12), 0.0), axis=1)
-    if tail is not None:  # the tail's p log(p + 1e-12) with p ~ 1e-26: p log(1e-12)
-        entropy = entropy - (tail[2] / tot[:, 0]) * jnp.log(1e-12)
+    return _contribution_metrics(cfg, vals, s_ab, s0, total, entropy, n_rm)
+
+
+def _n_removed(cfg, n_valid):
+    """Points removed by each ablation (B, A): ``ablation_top_ns`` clipped to [1, n_valid]."""
+    return jnp.clip(jnp.asarray(cfg["ablation_top_ns"])[None, :], 1, jnp.maximum(n_valid, 0)[:, None])
+
+
+def _contribution_metrics(cfg, vals, s_ab, s0, total, entropy, n_rm):
+    """The contribution quantities from the top-k values (B, k), the ablation scores (B, A), the
+    base score, the total ``sum |w tmpl y|`` and the entropy ``-sum p log(p + 1e-12)`` (B,)."""
+    top_cum = jnp.cumsum(jnp.maximum(vals, 0.0), axis=1)
+    base = jnp.abs(s0)[:, None]
+    drop = jnp.maximum((base - jnp.abs(s_ab)) / jnp.maximum(base, 1e-12), 0.0)
+    ok = total > 0
+    tot = jnp.where(ok, total, 1.0)
     nan = jnp.nan
     return {
         "top_cum": top_cum, "abs_total": total,
-        "max_point_fraction_abs": jnp.where(ok, vals[:, 0] / tot[:, 0], nan),
-        "top_5_fraction_abs": jnp.where(ok, top_cum[:, min(5, cfg["top_k"]) - 1] / tot[:, 0], nan),
+        "max_point_fraction_abs": jnp.where(ok, vals[:, 0] / tot, nan),
+        "top_5_fraction_abs": jnp.where(ok, top_cum[:, min(5, cfg["top_k"]) - 1] / tot, nan),
         "effective_n_points": jnp.where(ok, jnp.exp(entropy), nan),
-        "ablation_n_removed": n_rm.astype(jnp.int32) + 0 * idx[:, :1],
+        "ablation_n_removed": n_rm.astype(jnp.int32) + jnp.zeros((vals.shape[0], 1), jnp.int32),
         "ablation_score": s_ab, "ablation_drop": drop,
         "max_ablation_score_drop_fraction": jnp.max(drop, axis=1),
     }  # fmt: skip
@@ -308,51 +319,98 @@ def _full_kernel(cfg, rows, sub, thr, phases):
     return _finish(cfg, sub, thr, phases, eph, fits, contrib, n_in, in_frac, n_valid)
 
 
-def _window_kernel(cfg, packed, tabs, sub, thr, phases, *, na, ea, nb, eb):
-    """V17 on the transit windows (:mod:`jaxvet.core.template_windows`): the 0.5 P harmonic
-    on ``nb`` slots and ``eb`` epochs, every other ephemeris on ``na``/``ea``.  ``packed``: the
-    ``(L, N, 3)`` rows of ``(t, y, w)``; ``tabs``: per light curve ``(table, t_first,
-    g, seg_lo, seg_hi, (sum w y, sum w), sum w|y|, max w|y|, n_valid)``.  Adds ``needs_full`` (the
-    candidates whose windows or top-k contributions the window path cannot give exactly)."""
+def _base_window(cfg, packed, li, tab, n_valid, P, t0, D, hw, sh, ing, *, n_ep):
+    """The base ephemeris' point contributions over its windows, ``N_TILE`` tiles at a time (two
+    ``while_loop`` passes: top-k, totals and in-transit sums, then the entropy and the
+    ablation sums, which need the total and the top-k).  One candidate; returns its
+    contributions (:func:`_contribution_metrics`, before the batch axis), ``(n_in,
+    in_frac)``, the k-th largest in-window contribution and the slots' ``(sum w y, sum w,
+    sum |w y|)``."""
+    lo, cnt, _ = epoch_ranges(*tab[:5], P, t0, hw, n_ep=n_ep)
+    tile0, n_tiles = tile_table(cnt, tile=TILE)
+    k = cfg["top_k"]
+    nb = (n_tiles + N_TILE - 1) // N_TILE
+
+    def points(b):
+        q = b * N_TILE + jnp.arange(N_TILE, dtype=jnp.int32)
+        got = tile_points(packed, li, lo, cnt, tile0, n_tiles, q, tile=TILE)
+        j, t, y, w, ok = (a.reshape(-1) for a in got)
+        tmpl = smooth_template(t, t0, P, D, sh, ing)
+        return jnp.where(ok, j, -1), ok, t, y, w, tmpl, jnp.where(ok, jnp.abs(w * tmpl * y), 0.0)
+
+    def first(carry):
+        b, vals, top_j, acc = carry
+        j, ok, t, y, w, tmpl, c = points(b)
+        vals, pos = jax.lax.top_k(jnp.concatenate([vals, jnp.where(ok, c, -1.0)]), k)
+        top_j = jnp.concatenate([top_j, j])[pos]
+        inn = ok & (jnp.abs(phase_fold_exact(t, t0, P)) < exact_div(D, P) * 1.0 / 2.0)
+        part = [jnp.sum(c), jnp.sum(jnp.where(ok, jnp.abs(w * y), 0.0)), jnp.sum(w * y), jnp.sum(w),
+                jnp.sum(jnp.where(inn, c, 0.0)), jnp.sum(inn).astype(jnp.float64)]  # fmt: skip
+        return b + 1, vals, top_j, acc + jnp.stack(part)
+
+    init = (jnp.int32(0), jnp.full((k,), -1.0), jnp.full((k,), -1, jnp.int32), jnp.zeros(6))
+    _, vals, top_j, acc = jax.lax.while_loop(lambda cr: cr[0] < nb, first, init)
+    n_rm = _n_removed(cfg, n_valid[None])[0]
+    tail = (tab[5][0] - acc[2], tab[5][1] - acc[3], tab[6] - acc[1])
+    total_abs = acc[0] + tail_value() * tail[2]
+    tot = jnp.where(total_abs > 0, total_abs, 1.0)
+
+    def second(carry):
+        b, ent, num, den = carry
+        j, ok, _, y, w, tmpl, c = points(b)
+        eq = j[:, None] == top_j[None, :]
+        rank = jnp.where(jnp.any(eq, axis=1), jnp.argmax(eq, axis=1), k)
+        keep = ok[None, :] & ~(rank[None, :] < n_rm[:, None])
+        wt = w * tmpl
+        p = c / tot
+        ent = ent - jnp.sum(jnp.where(ok, p * jnp.log(p + 1e-12), 0.0))
+        return (b + 1, ent, num + jnp.sum(jnp.where(keep, wt * y, 0.0), axis=1),
+                den + jnp.sum(jnp.where(keep, wt * tmpl, 0.0), axis=1))  # fmt: skip
+
+    z = jnp.zeros(n_rm.shape)
+    init = (jnp.int32(0), jnp.float64(0.0), z, z)
+    _, ent, num, den = jax.lax.while_loop(lambda cr: cr[0] < nb, second, init)
+    cv = tail_value()
+    s_ab = fit_sums(num + cv * tail[0], den + cv * cv * tail[1])[0]
+    # the tail's p log(p + 1e-12) with p ~ 1e-26: p log(1e-12)
+    ent = ent - (cv * tail[2] / tot) * jnp.log(1e-12)
+    return vals, s_ab, total_abs, ent, n_rm, (acc[5].astype(jnp.int32), acc[4])
+
+
+def _window_kernel(cfg, packed, tabs, sub, thr, phases, *, n_ep):
+    """V17 on the transit windows (:mod:`jaxvet.core.template_windows`), ``N_TILE`` tiles at a
+    time for every ephemeris (``n_ep`` epochs each, enough for the 0.5 P harmonic).
+    ``packed``: the ``(L, N, 3)`` rows of ``(t, y, w)``; ``tabs``: per light curve ``(table,
+    t_first, g, seg_lo, seg_hi, (sum w y, sum w), sum w|y|, max w|y|, n_valid)``.  Adds
+    ``needs_full`` (the candidates whose epochs or top-k contributions the window path cannot
+    give exactly)."""
     li, P, t0, D, D_h = sub
     sh, ing = thr["sharpness"], thr["ingress_egress_fraction"]
     eph = _ephemerides(cfg, P, t0, D_h, thr, phases)
-    kh = 1 + phases.shape[0] + cfg["n_periods"]  # the 0.5 P column
-    pa = jnp.concatenate([eph[0][:, :kh], eph[0][:, kh + 1 :]], 1)
-    ta = jnp.concatenate([eph[1][:, :kh], eph[1][:, kh + 1 :]], 1)
     hw = tail_half_width(D, sh, ing)
     c = tail_value()
-    ka = pa.shape[1]
-    kc = int(min(prev_pow2(element_budget() // (4 * P.shape[0] * na)), prev_pow2(ka)))
-    n_ch = -(-ka // kc)
+    kk = eph[0].shape[1]
+    lanes = element_budget() // (_LANE_SHARE * 4 * P.shape[0] * TILE * N_TILE)  # ephemerides per step
+    n_ch = -(-kk // int(min(max(lanes, 1), kk)))
+    kc = -(-kk // n_ch)
 
-    def cand(li, pa, ta, pb, tb, d, h):
-        tab = jax.tree.map(lambda a: a[li], tabs[:6])
-        row = packed[li]
-        score = functools.partial(score_windows, row, tab, duration=d, sharpness=sh, ingress=ing, hw=h, c=c)
-        pad = n_ch * kc - ka
+    def cand(li, pa, ta, p, t, d, h):
+        tab = jax.tree.map(lambda a: a[li], tabs[:7])
+        score = functools.partial(score_windows, packed, li, tab[:6], duration=d, sharpness=sh, ingress=ing,
+                                  hw=h, c=c, n_ep=n_ep, tile=TILE, n_tile=N_TILE)  # fmt: skip
+        pad = n_ch * kc - kk
         pp = jnp.pad(pa, (0, pad), mode="edge").reshape(n_ch, kc)
         tt = jnp.pad(ta, (0, pad), mode="edge").reshape(n_ch, kc)
-        fa = jax.lax.map(lambda x: score(x[0], x[1], n_ep=ea, n_slots=na), (pp, tt))
-        fa = jax.tree.map(lambda a: a.reshape(-1)[:ka], fa)
-        fb = score(pb[None], tb[None], n_ep=eb, n_slots=nb)
-        idx, ok, _ = window_slots(*tab[:5], pa[0], ta[0], h, n_ep=ea, n_slots=na)
-        return fa, fb, (*window_points(row, idx, ok), ok)
+        fa = jax.lax.map(lambda x: jax.vmap(score)(x[0], x[1]), (pp, tt))
+        fa = jax.tree.map(lambda a: a.reshape(-1)[:kk], fa)
+        return fa, _base_window(cfg, packed, li, tab, tabs[8][li], p, t, d, h, sh, ing, n_ep=n_ep)
 
-    fa, fb, (t, y, w, ok) = jax.vmap(cand)(li, pa, ta, eph[0][:, kh], eph[1][:, kh], D, hw)
-    fits = tuple(jnp.concatenate([a[:, :kh], b, a[:, kh:]], 1) for a, b in zip(fa[:3], fb[:3], strict=True))
-    fits_all = jnp.all(fa[3], axis=1) & fb[3][:, 0]
-    tmpl = smooth_template(t, t0[:, None], P[:, None], D[:, None], sh, ing)
-    sums = jax.tree.map(lambda a: a[li], tabs[5])
-    tail_num, tail_den = window_tail(y, w, sums, c)
-    tail_abs = c * (tabs[6][li] - jnp.sum(jnp.where(ok, jnp.abs(w * y), 0.0), axis=1))
-    n_valid = tabs[8][li]
-    contrib = _contributions(cfg, tmpl, y, w, ok, n_valid, fits[0][:, 0], (tail_num, tail_den, tail_abs))
-    n_in, in_frac = _in_transit(t, tmpl, y, w, ok, P, t0, D)
-    out = _finish(cfg, sub, thr, phases, eph, fits, contrib, n_in, in_frac, n_valid)
+    fa, (vals, s_ab, total, ent, n_rm, inside) = jax.vmap(cand)(li, eph[0], eph[1], P, t0, D, hw)
+    fits = fa[:3]
+    contrib = _contribution_metrics(cfg, vals, s_ab, fits[0][:, 0], total, ent, n_rm)
+    out = _finish(cfg, sub, thr, phases, eph, fits, contrib, *inside, tabs[8][li])
     # top-k over the slots is the light curve's when its k-th value beats every tail point
-    kth = jax.lax.top_k(jnp.where(ok, jnp.abs(w * tmpl * y), -1.0), cfg["top_k"])[0][:, -1]
-    out["needs_full"] = ~fits_all | ~(kth > c * tabs[7][li])
+    out["needs_full"] = ~jnp.all(fa[3], axis=1) | ~(vals[:, -1] > c * tabs[7][li])
     return out
 
 
@@ -368,14 +426,14 @@ def _tables(time, flux, flux_err, mask, n_valid, seg_lo, seg_hi):
 
 
 _tables_jit = jax.jit(_tables)
-_packed_jit = jax.jit(packed_points)
+_packed_jit = jax.jit(functools.partial(packed_points, tile=TILE))
 
 
 @functools.cache
 def _kernel_for(cfg_items: tuple):
     """The jitted window kernel for the static settings ``cfg_items`` (window sizes static)."""
     fn = functools.partial(_window_kernel, dict(cfg_items))
-    return jax.jit(fn, static_argnames=("na", "ea", "nb", "eb"))
+    return jax.jit(fn, static_argnames=("n_ep",))
 
 
 @functools.cache
@@ -423,47 +481,44 @@ def _geometry(ctx: VetContext) -> list[tuple]:
     return out
 
 
-def _bucket(n: int, minimum: int) -> int:
-    """The smallest of ``2^k`` and ``1.5 2^k`` that is >= ``max(n, minimum)``."""
-    b = bucket_size(n, minimum)
-    return b * 3 // 4 if b >= 64 and b * 3 // 4 >= max(n, minimum) else b
+def _epoch_bucket(n: int) -> int:
+    """The smallest of ``_MIN_EPOCHS 4^k`` that is >= ``n``."""
+    b = _MIN_EPOCHS
+    while b < n:
+        b *= 4
+    return b
 
 
-def _window_keys(ctx: VetContext, opts: V17Options) -> list[tuple]:
-    """Host, per candidate: ``(na, ea)`` bounding its windows' slots and visited epochs at
-    periods down to ``P (1 - period_jitter_frac)`` (the 0.5 P harmonic gets twice both): at most
-    ``floor((len + 2 hw)/P) + 1`` windows meet a data segment, each holding at most
-    ``floor(window/dt) + 1`` points (the half-width ``hw`` rounded up to a rung of D);
-    ``ea >= na/32`` (a window holds >= 32 points at 2-min
-    cadence), so the key is mostly the slot count alone: few compiled programs."""
+def _epoch_keys(ctx: VetContext, opts: V17Options) -> list[tuple]:
+    """Host, per candidate: ``(n_ep, slots)``.  ``n_ep`` is a static epoch count bounding the
+    epochs its ephemerides visit, at periods down to half of ``P (1 - period_jitter_frac)``
+    (the 0.5 P harmonic): at most ``floor((len + 2 hw)/q) + 3`` epochs meet a data segment of
+    length ``len`` (rounded up to :func:`_epoch_bucket`); ``slots ~ n_valid 2 hw/P`` orders
+    the candidates by window size, so a chunk's while loops run for similar counts."""
     geo = ctx.cached("V17:geometry", lambda: _geometry(ctx), per_chunk=False)
     f = float(opts.period_jitter_frac)
     sh, ing = float(opts.sharpness), float(opts.ingress_egress_fraction)
     keys = []
     for c, li in zip(ctx.candidates, np.asarray(ctx.candidates_lc_index), strict=False):
-        _, g, dt, segs, nv = geo[int(li)]
+        _, g, _, segs, nv = geo[int(li)]
         p, d = c.period_days, c.duration_hours / 24.0
         hw = (d / 2.0 + 60.0 * max(d * ing, 1e-6) / sh) * (1 + 1e-6) + 1e-6
-        hw = d * _HW_RUNG * 1.5 ** max(0, math.ceil(math.log(hw / d / _HW_RUNG, 1.5))) if d > 0 else hw
-        q = min(p, max(p * (1.0 - f), 0.05))
-        n_win = np.floor((segs + 2.0 * hw + 6.0 * g) / q) + 1
-        pts = math.floor((2.0 * hw + 5.0 * g) / dt) + 2
-        na = _bucket(min(pts * int(np.sum(n_win)), max(nv, 1)), 64)
-        keys.append((na, max(bucket_size(int(np.sum(n_win + 2)), 16), na // 32)))
+        q = 0.5 * min(p, max(p * (1.0 - f), 0.05))
+        n_ep = _epoch_bucket(int(np.sum(np.floor((segs + 2.0 * hw + 6.0 * g) / q) + 3)))
+        keys.append((n_ep, min(float(nv), nv * 2.0 * hw / p)))
     return keys
 
 
-def _groups(keys: list[tuple], cap: int = 8) -> list[tuple]:
-    """Candidates sorted by window key in chunks of ``cap``, each with its largest key:
-    ``(key, rows, padded rows)`` (the last chunk padded with its first row; a batch of at most
-    ``cap`` candidates is one chunk, one compiled program)."""
+def _groups(keys: list, cap: int = 8) -> list[tuple]:
+    """Candidates sorted by key in chunks of ``cap``, each with the largest first entry of its
+    keys: ``(n_ep, rows, padded rows)`` (the last chunk padded with its first row; a batch of
+    at most ``cap`` candidates is one chunk)."""
     order = sorted(range(len(keys)), key=lambda i: keys[i])
     out = []
     for lo in range(0, len(order), cap):
         part = order[lo : lo + cap]
-        key = (max(keys[i][0] for i in part), max(keys[i][1] for i in part))
         pad = part + [part[0]] * (cap - len(part))
-        out.append((key, np.asarray(part, np.int64), np.asarray(pad, np.int64)))
+        out.append((max(keys[i][0] for i in part), np.asarray(part, np.int64), np.asarray(pad, np.int64)))
     return out
 
 
@@ -486,11 +541,11 @@ def compute(ctx: VetContext, opts: V17Options | None = None) -> dict:
     cfg = static_config(opts, cb.size, int(lcb.time.shape[1]))
     fn = _kernel_for(cfg)
 
-    groups = _groups(_window_keys(ctx, opts))
+    groups = _groups(_epoch_keys(ctx, opts))
     parts = []
-    for (na, ea), _, idx in groups:
+    for n_ep, _, idx in groups:
         sub = tuple(a[jnp.asarray(idx)] for a in cand)
-        parts.append(fn(packed, tabs, sub, thr, phases, na=na, ea=ea, nb=2 * na, eb=2 * ea))
+        parts.append(fn(packed, tabs, sub, thr, phases, n_ep=n_ep))
     out = assemble(parts, [g[1] for g in groups], n)
     full = np.flatnonzero(np.asarray(out.pop("needs_full")))
     if full.size:  # the exact fallback over the whole rows, for the few candidates that need it
@@ -501,6 +556,7 @@ def compute(ctx: VetContext, opts: V17Options | None = None) -> dict:
         at = jnp.asarray(full)
         out = {k: v.at[at].set(got[k][: full.size]) for k, v in out.items()}
     return out
+
 
 def _f(x) -> float:
     return float(x)
@@ -627,8 +683,16 @@ def format(ctx: VetContext, opts: V17Options | None, a: dict) -> list[CheckResul
                              "sharpness": float(opts.sharpness)}  # fmt: skip
         flags = {"marginal": ["V17_REGIME_MARGINAL"], "confused": ["V17_REGIME_CONFUSED"]}.get(regime, [])
         results.append(
-            CheckResult(id=ID, name=NAME, status="ok", confidence=None, verdict=None, flags=flags,
-                        metrics=metrics, raw={**raw, "_metrics_only": True})  # fmt: skip
+            CheckResult(
+                id=ID,
+                name=NAME,
+                status="ok",
+                confidence=None,
+                verdict=None,
+                flags=flags,
+                metrics=metrics,
+                raw={**raw, "_metrics_only": True},
+            )  # fmt: skip
         )
     return results
 

@@ -10,9 +10,12 @@ sum(w)`` over the others, taken as the light curve's totals minus the window's. 
 The windows of one ephemeris are found without a pass over the light curve: a per light-curve
 table of first indices at ``n_cells`` equal time steps (:func:`cell_table`) gives each epoch a
 conservative index range (a few extra points, which the template evaluates to ``c`` anyway);
-the ranges are made disjoint, counted, and laid out in ``n_slots`` static slots
-(:func:`window_slots`).  A window set that does not fit (``total > n_slots``, or epochs left
-over at the end) is reported, and the caller falls back to the full sum.
+the ranges are made disjoint and counted
+(:func:`epoch_ranges`) and read in tiles of consecutive points (:func:`tile_table`,
+:func:`tile_points`, one contiguous slice each), a fixed number of tiles per step of a
+``while_loop`` that runs to the ephemeris' own tile count, so the compiled program does not
+depend on the window sizes.  An epoch list that does not fit its static length is reported, and the
+caller falls back to the full sum.
 """
 
 from __future__ import annotations
@@ -26,12 +29,12 @@ __all__ = [
     "tail_value",
     "tail_half_width",
     "cell_table",
-    "window_slots",
+    "epoch_ranges",
+    "tile_table",
+    "tile_points",
     "window_tail",
     "fit_sums",
-    "window_fit",
     "packed_points",
-    "window_points",
     "score_windows",
 ]
 
@@ -75,13 +78,14 @@ def _lookup(table, t_first, g, x, off: int):
     return table[jnp.clip(j, 0, n_cells).astype(jnp.int32)]
 
 
-def window_slots(table, t_first, g, seg_lo, seg_hi, period, t0, hw, *, n_ep: int, n_slots: int):
-    """Point indices of the windows ``|t - (t0 + e P)| <= hw`` of one ephemeris (one light-curve
-    row), laid out in ``n_slots`` slots in increasing index order: ``(idx, ok, fits)``.
+def epoch_ranges(table, t_first, g, seg_lo, seg_hi, period, t0, hw, *, n_ep: int):
+    """The windows ``|t - (t0 + e P)| <= hw`` of one ephemeris (one light-curve row) as
+    disjoint, increasing point-index ranges ``lo_k .. lo_k + cnt_k - 1``: ``(lo, cnt, fits)``,
+    ``lo``/``cnt`` (n_ep,) int.
 
     Only the epochs near a data segment (``seg_lo/seg_hi``, (G,) times; padding segments have
-    ``lo > hi``) are visited, at most ``n_ep``; ``ok`` marks the used slots, ``fits`` is False
-    when the windows need more slots or epochs."""
+    ``lo > hi``) are visited, at most ``n_ep``; ``fits`` is False when the windows need more
+    epochs."""
     e_lo = jnp.ceil((seg_lo - hw - t0) / period) - 1.0
     e_hi = jnp.floor((seg_hi + hw - t0) / period) + 1.0
     n_s = jnp.clip(e_hi - e_lo + 1.0, 0.0, n_ep + 1.0).astype(jnp.int32)
@@ -96,18 +100,30 @@ def window_slots(table, t_first, g, seg_lo, seg_hi, period, t0, hw, *, n_ep: int
     hi = jax.lax.cummax(jnp.where(used, _lookup(table, t_first, g, c + hw, 2), 0))
     lo = jnp.maximum(lo, jnp.concatenate([jnp.zeros((1,), jnp.int32), hi[:-1]]))
     cnt = jnp.where(used, jnp.maximum(hi - lo, 0), 0)
-    start = jnp.cumsum(cnt) - cnt
-    total = start[-1] + cnt[-1]
-    # slot j of the last epoch k with start_k <= j is point j + (lo_k - start_k): the offsets
-    # scattered as steps at the starts and summed (empty epochs cancel out)
-    off = lo - start
-    step = off - jnp.concatenate([jnp.zeros((1,), jnp.int32), off[:-1]])
-    marks = jnp.zeros((n_slots,), jnp.int32).at[start].add(step, mode="drop")
-    j = jnp.arange(n_slots, dtype=jnp.int32)
-    ok = j < total
-    idx = j + jnp.cumsum(marks)
-    fits = (total <= n_slots) & (cum[-1] <= n_ep)
-    return jnp.where(ok, idx, 0), ok, fits
+    return lo, cnt, cum[-1] <= n_ep
+
+
+def tile_table(cnt, *, tile: int):
+    """The windows of :func:`epoch_ranges` cut into tiles of ``tile`` consecutive points:
+    ``(first, n_tiles)``, the first tile of each epoch (n_ep,) and the tile count."""
+    n_t = (cnt + tile - 1) // tile
+    cum = jnp.cumsum(n_t)
+    return cum - n_t, cum[-1]
+
+
+def tile_points(packed, li, lo, cnt, first, n_tiles, q, *, tile: int):
+    """Points of tiles ``q`` (Q,) of light-curve row ``li`` of ``packed`` ((L, N + tile, 3),
+    :func:`packed_points`): ``(idx, t, y, w, ok)``, each (Q, tile); ``w`` = 0 and ``ok`` False
+    off the windows."""
+    k = jnp.sum(first[None, :] <= q[:, None], axis=1) - 1  # the epoch of each tile
+    o = (q - first[k]) * tile
+    i = jnp.arange(tile, dtype=jnp.int32)
+    base = lo[k] + o
+    ok = (q < n_tiles)[:, None] & (o[:, None] + i[None, :] < cnt[k][:, None])
+    idx = base[:, None] + i[None, :]
+    # one gather from the flattened rows (no batch dimension: the fastest form on a CPU)
+    r = packed.reshape(-1, 3).at[li * packed.shape[1] + idx].get(mode="promise_in_bounds")
+    return idx, r[..., 0], r[..., 1], jnp.where(ok, r[..., 2], 0.0), ok
 
 
 def window_tail(y, w, sums, c):
@@ -124,40 +140,35 @@ def fit_sums(num, den):
     return depth / jnp.maximum(sigma, _EPS), depth, sigma
 
 
-def window_fit(tmpl, y, w, sums, c):
-    """The template fit over window slots (``w`` 0 on unused ones) plus the tail:
-    ``(score, depth_hat, depth_sigma)``.  ``sums`` = the row's ``(sum w y, sum w)`` over all
-    its valid points; ``c`` = :func:`tail_value`."""
-    wt = w * tmpl
-    tail_num, tail_den = window_tail(y, w, sums, c)
-    return fit_sums(jnp.sum(wt * y, axis=-1) + tail_num, jnp.sum(wt * tmpl, axis=-1) + tail_den)
-
-
-def packed_points(time, flux, flux_err):
-    """``(..., N, 3)`` rows of ``(t, y, w)`` (:func:`~jaxvet.core.template_score.template_weights`),
-    gathered one slot at a time by :func:`window_points`."""
+def packed_points(time, flux, flux_err, *, tile: int):
+    """``(L, N + tile, 3)`` rows of ``(t, y, w)``
+    (:func:`~jaxvet.core.template_score.template_weights`; ``tile`` rows of zeros after, so
+    every tile slice of :func:`tile_points` is in bounds), read by :func:`tile_points`."""
     y, w = template_weights(flux, flux_err)
-    return jnp.stack([time, y, w], axis=-1)
+    r = jnp.stack([time, y, w], axis=-1)
+    return jnp.pad(r, ((0, 0), (0, tile), (0, 0)))
 
 
-def window_points(packed, idx, ok):
-    """``(t, y, w)`` of window slots ``idx`` of one ``(N, 3)`` row of :func:`packed_points`
-    (``w`` = 0 on unused slots)."""
-    r = packed.at[idx].get(mode="promise_in_bounds", indices_are_sorted=True)
-    return r[..., 0], r[..., 1], jnp.where(ok, r[..., 2], 0.0)
-
-
-def score_windows(packed, tabs, periods, t0s, duration, sharpness, ingress, hw, c, *, n_ep, n_slots):
-    """Template fits of one candidate at K ephemerides ``periods``/``t0s`` (K,) on its
-    light-curve row (``packed``: :func:`packed_points`; ``tabs``: :func:`cell_table`'s
-    ``(table, t_first, g)``, the segments ``(seg_lo, seg_hi)`` and the totals ``(sum w y,
-    sum w)``): ``(score, depth_hat, depth_sigma, fits)``, each (K,)."""
+def score_windows(packed, li, tabs, period, t0, duration, sharpness, ingress, hw, c, *, n_ep, tile, n_tile):
+    """The template fit of one candidate at one ephemeris ``period``/``t0`` on light-curve row
+    ``li`` (``packed``: :func:`packed_points`; ``tabs``: that row's :func:`cell_table`
+    ``(table, t_first, g)``, segments ``(seg_lo, seg_hi)`` and totals ``(sum w y, sum w)``),
+    its windows summed ``n_tile`` tiles of ``tile`` points at a time (a ``while_loop``, so one
+    compiled program serves any window size): ``(score, depth_hat, depth_sigma, fits)``."""
     table, t_first, g, seg_lo, seg_hi, sums = tabs
+    lo, cnt, fits = epoch_ranges(table, t_first, g, seg_lo, seg_hi, period, t0, hw, n_ep=n_ep)
+    first, n_tiles = tile_table(cnt, tile=tile)
 
-    def one(p, t0):
-        idx, ok, fits = window_slots(table, t_first, g, seg_lo, seg_hi, p, t0, hw, n_ep=n_ep, n_slots=n_slots)
-        t, y, w = window_points(packed, idx, ok)
-        tmpl = smooth_template(t, t0, p, duration, sharpness, ingress)
-        return (*window_fit(tmpl, y, w, sums, c), fits)
+    def body(carry):
+        b, acc = carry
+        q = b * n_tile + jnp.arange(n_tile, dtype=jnp.int32)
+        _, t, y, w, _ = tile_points(packed, li, lo, cnt, first, n_tiles, q, tile=tile)
+        tmpl = smooth_template(t, t0, period, duration, sharpness, ingress)
+        wt = w * tmpl
+        part = jnp.stack([jnp.sum(wt * y), jnp.sum(wt * tmpl), jnp.sum(w * y), jnp.sum(w)])
+        return b + 1, acc + part
 
-    return jax.vmap(one)(periods, t0s)
+    nb = (n_tiles + n_tile - 1) // n_tile
+    _, acc = jax.lax.while_loop(lambda cr: cr[0] < nb, body, (jnp.int32(0), jnp.zeros(4, jnp.float64)))
+    tail_num, tail_den = c * (sums[0] - acc[2]), c * c * (sums[1] - acc[3])
+    return (*fit_sums(acc[0] + tail_num, acc[1] + tail_den), fits)
