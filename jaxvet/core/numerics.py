@@ -11,9 +11,10 @@ XLA's CPU and GPU back ends rewrite arithmetic in ways numpy does not:
 :func:`numpy_linspace` builds ``np.linspace`` edges with both rules, for traced end points.
 :func:`floor_mod` is numpy's ``x % p`` (floor modulo) without XLA's element-wise ``fmod``, which
 costs ~60 ns per float64 on a CPU (30x more than the rest of a phase fold).  :func:`sincos` is
-``(sin x, cos x)`` from one shared range reduction and two polynomials that XLA vectorises: on a
-CPU about 3x cheaper than ``jnp.sin`` plus ``jnp.cos`` (13 ns against 45 ns per float64 for the
-pair, measured on 64 x 3 x 131072 values), within ~1 ulp.
+``(sin x, cos x)`` from one shared range reduction and two polynomials that XLA vectorises,
+within ~1 ulp: on a CPU about 5x cheaper than ``jnp.sin`` plus ``jnp.cos`` (10-12 ns against
+50-54 ns of process CPU time per float64 for the pair; jitted, float64, 64 x 3 x 131072 values
+uniform in +-1e4, warm, 2-core CPU at load average 15).
 """
 
 from __future__ import annotations
