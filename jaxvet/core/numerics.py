@@ -102,6 +102,7 @@ def floor_mod(x, p):
 #: pi/2 in three pieces (fdlibm's ``pio2_1``, ``pio2_2``, ``pio2_2t``): the first two have 33
 #: significant bits, so ``k * piece`` is exact for ``|k| < 2^20``
 _PIO2 = (1.57079632673412561417e00, 6.07710050630396597660e-11, 2.02226624879595063154e-21)
+# fmt: off
 #: Taylor coefficients of sin (r, r^3, ..., r^17) and cos (1, r^2, ..., r^18): on ``|r| <= pi/4``
 #: the first omitted terms are below 1e-19
 _SIN = (
@@ -114,6 +115,7 @@ _COS = (
     -2.755731922398589e-07, 2.08767569878681e-09, -1.1470745597729725e-11, 4.779477332387385e-14,
     -1.5619206968586225e-16,
 )
+# fmt: on
 
 
 def _horner(z, coeffs):
