@@ -47,3 +47,24 @@ def test_astropy_masked_entries_are_missing():
     got = redispose(t)
     assert [d["class"] for d in got] == ["PC", "PC"]
     assert redispose(table.Table(cols)) == redispose(cols)
+
+
+def test_metric_columns_skip_a_metric_that_is_a_list_in_some_row():
+    """A metric None in one row and a list in another is not a column (float(list) would raise);
+    scalars become float or text columns, a metric None everywhere a null column."""
+    from jaxvet.campaigns.rows import _metric_columns
+    from jaxvet.results import CheckResult
+
+    def r(**m):
+        return {"V05": CheckResult("V05", "V05", status="ok", verdict="pass", metrics=m)}
+
+    results = [
+        r(fit_at_bound=None, snr=3, shape="U", gone=None),
+        r(fit_at_bound=["t_max"], snr=True, shape=None),
+    ]
+    cols: dict = {"V05_snr": np.asarray([3.0, 1.0])}
+    _metric_columns(results, cols)
+    assert "V05_fit_at_bound" not in cols
+    assert cols["V05_snr"].tolist() == [3.0, 1.0]  # an existing (summary) column is kept
+    assert cols["V05_shape"].tolist() == ["U", ""]
+    assert cols["V05_gone"].tolist() == [None, None]
