@@ -709,7 +709,10 @@ def run_pixel_campaign(
     """Simulate, vet and tabulate ``n_injections`` pixel-level injections (see the module docs).
 
     Returns an astropy Table (one row per injection; ``table.meta["summary"]`` is the summary
-    dict).  With ``out``, also writes ``out/results.parquet`` and ``out/summary.json``.
+    dict).  With ``out``, also writes ``out/config.json``, one part per chunk
+    (``out/results/part-CCCCC.parquet``, kept on a rerun with the same configuration, which then
+    vets only the missing chunks; a different configuration raises), ``out/results.parquet``
+    and ``out/summary.json``.
     ``ranges``: parameter ranges of :data:`DEFAULT_RANGES` (``(lo, hi)`` or a fixed value) and
     stamp settings of :data:`DEFAULT_STAMP`.  ``options``: per-check options as for
     :func:`jaxvet.engine.runner.vet` (the campaign turns off V08's plot image unless given).
