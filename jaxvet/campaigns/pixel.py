@@ -29,7 +29,8 @@ A chunk of ``chunk_size`` injections is vetted in one engine segment
 (:func:`jaxvet.engine.runner.run_contexts`, as :func:`jaxvet.vet` runs a segment): one
 :class:`~jaxvet.engine.context.VetContext` holds every injection's aperture-sum light curve
 (:func:`stamp_lightcurve`) and candidate, the chunk's stamps in ``tpfs`` and ``tpf_index[j] = j``
-(each candidate on its own stamp).  V08 and V09 pack the chunk's same-shape stamps into one
+(each candidate on its own stamp).  The pixel checks (V08, V09, V10, V20,
+:mod:`jaxvet.checks._pixel_pairs`) pack the chunk's same-shape stamps into one
 padded batch and run every injection in one batched call per check, in fixed blocks of
 :data:`PAIR_BLOCK` pairs; every check is dispatched before the host waits, then each check's
 results come back in one device-to-host copy.  Bootstrap keys come from ``fold_in`` of
