@@ -29,7 +29,8 @@ A chunk of ``chunk_size`` injections is vetted in one engine segment
 (:func:`jaxvet.engine.runner.run_contexts`, as :func:`jaxvet.vet` runs a segment): one
 :class:`~jaxvet.engine.context.VetContext` holds every injection's aperture-sum light curve
 (:func:`stamp_lightcurve`) and candidate, the chunk's stamps in ``tpfs`` and ``tpf_index[j] = j``
-(each candidate on its own stamp).  V08 and V09 pack the chunk's same-shape stamps into one
+(each candidate on its own stamp).  The pixel checks (V08, V09, V10, V20,
+:mod:`jaxvet.checks._pixel_pairs`) pack the chunk's same-shape stamps into one
 padded batch and run every injection in one batched call per check, in fixed blocks of
 :data:`PAIR_BLOCK` pairs; every check is dispatched before the host waits, then each check's
 results come back in one device-to-host copy.  Bootstrap keys come from ``fold_in`` of
@@ -457,8 +458,16 @@ def _check_columns(spec, res, stamp: TPFStamp, cand: Candidate, target_rc) -> di
     return row
 
 
-def _vet_batch(truths: list[dict], stamps: list[TPFStamp], specs, seed: int, options: dict, checked: dict,
-               seconds: dict, shapes: ShapeLadder) -> list[dict]:
+def _vet_batch(
+    truths: list[dict],
+    stamps: list[TPFStamp],
+    specs,
+    seed: int,
+    options: dict,
+    checked: dict,
+    seconds: dict,
+    shapes: ShapeLadder,
+) -> list[dict]:
     """Vet a chunk of injected stamps with ``specs`` in one engine segment; one row per injection.
 
     One :class:`~jaxvet.engine.context.VetContext` holds the chunk: injection ``j``'s aperture-sum
@@ -509,17 +518,26 @@ def _vet_batch(truths: list[dict], stamps: list[TPFStamp], specs, seed: int, opt
     return rows
 
 
-def prime_shapes(specs, seed: int, kinds: Sequence[str], rng_par: dict, stamp_cfg: dict,
-                 options: dict, checked: dict, chunk: int = 1) -> ShapeLadder:
+def prime_shapes(
+    specs,
+    seed: int,
+    kinds: Sequence[str],
+    rng_par: dict,
+    stamp_cfg: dict,
+    options: dict,
+    checked: dict,
+    chunk: int = 1,
+) -> ShapeLadder:
     """A :class:`~jaxvet.engine.chunks.ShapeLadder` holding the campaign's largest shapes.
 
     A chunk of probe injections (the kinds in turn) at the shortest period and the longest
     duration of the ranges, the first transit at the stamp's first cadence (the most epochs and
-    the widest windows any injection can have) is vetted and discarded, so V08 and V09 are compiled once
-    for the whole campaign rather than again whenever an injection needs a larger bucket.  The
-    ladder also fixes the pixel kernels' block of pairs (:data:`PAIR_BLOCK`) and pads every
-    chunk's packed stamps to ``chunk`` (a power of two, at least :data:`PAIR_BLOCK`) of them, so a
-    short last chunk or a small campaign runs the same programs.
+    the widest windows any injection can have) is vetted and discarded, so the checks (V08 and V09
+    by default) are compiled once for the whole campaign rather than again whenever an injection
+    needs a larger bucket.  The ladder also fixes the pixel kernels' block of pairs
+    (:data:`PAIR_BLOCK`) and pads every chunk's packed stamps to ``chunk`` (a power of two, at
+    least :data:`PAIR_BLOCK`) of them, so a short last chunk or a small campaign runs the same
+    programs.
     """
     shapes = ShapeLadder()
     shapes.at_least(PAIR_BLOCK_KEY, PAIR_BLOCK)
@@ -585,8 +603,9 @@ def _vet_chunk(ids, seed, kinds_t, rng_par, stamp_cfg, specs, opts, checked, sec
         truths.append(truth)
         stamps.append(stamp)
         rows.append(row)
-    for row, vetted in zip(rows, _vet_batch(truths, stamps, specs, seed, opts, checked, seconds, shapes),
-                           strict=True):
+    for row, vetted in zip(
+        rows, _vet_batch(truths, stamps, specs, seed, opts, checked, seconds, shapes), strict=True
+    ):
         row.update(vetted)
     cols = _columns(rows, specs, len(rows))
     return pa.table({name: pa.array(v) for name, v in cols.items()})
@@ -635,22 +654,41 @@ class _PixelCampaign:
         return None
 
     def prepare(self, seconds) -> None:
-        """Prime the shape ladder (compiles V08 and V09 once) before the first vetted chunk."""
+        """Prime the shape ladder (compiles the campaign's checks once) before the first vetted chunk."""
         t = time.perf_counter()
         k = min(self.config.chunk_size, self.config.n_injections)
-        self.shapes = prime_shapes(self.specs, self.seed, self.kinds, self.rng_par, self.stamp_cfg,
-                                   self.opts, self.checked, k)
+        self.shapes = prime_shapes(
+            self.specs, self.seed, self.kinds, self.rng_par, self.stamp_cfg, self.opts, self.checked, k
+        )
         seconds["prime"] = time.perf_counter() - t
 
     def chunk_table(self, c, seconds, warned, *, record_errors):
-        return _vet_chunk(self.config.chunk_ids(c), self.seed, self.kinds, self.rng_par, self.stamp_cfg,
-                          self.specs, self.opts, self.checked, seconds, self.shapes)
+        return _vet_chunk(
+            self.config.chunk_ids(c),
+            self.seed,
+            self.kinds,
+            self.rng_par,
+            self.stamp_cfg,
+            self.specs,
+            self.opts,
+            self.checked,
+            seconds,
+            self.shapes,
+        )
 
     def summarize(self, table, timing):
-        keys = ("wall_s", "loop_s", "n_resumed", "injections_per_s", "seconds_by_stage", "chunk_seconds",
-                "chunk_cpu_seconds")
-        return pixel_summary(table, self.config.settings, {k: timing[k] for k in keys},
-                             offset_threshold_px=OFFSET_THRESHOLD_PX)
+        keys = (
+            "wall_s",
+            "loop_s",
+            "n_resumed",
+            "injections_per_s",
+            "seconds_by_stage",
+            "chunk_seconds",
+            "chunk_cpu_seconds",
+        )
+        return pixel_summary(
+            table, self.config.settings, {k: timing[k] for k in keys}, offset_threshold_px=OFFSET_THRESHOLD_PX
+        )
 
     def write_outputs(self, out_dir, table, summary) -> None:
         write_part(out_dir / "results.parquet", table)
@@ -672,7 +710,10 @@ def run_pixel_campaign(
     """Simulate, vet and tabulate ``n_injections`` pixel-level injections (see the module docs).
 
     Returns an astropy Table (one row per injection; ``table.meta["summary"]`` is the summary
-    dict).  With ``out``, also writes ``out/results.parquet`` and ``out/summary.json``.
+    dict).  With ``out``, also writes ``out/config.json``, one part per chunk
+    (``out/results/part-CCCCC.parquet``, kept on a rerun with the same configuration, which then
+    vets only the missing chunks; a different configuration raises), ``out/results.parquet``
+    and ``out/summary.json``.
     ``ranges``: parameter ranges of :data:`DEFAULT_RANGES` (``(lo, hi)`` or a fixed value) and
     stamp settings of :data:`DEFAULT_STAMP`.  ``options``: per-check options as for
     :func:`jaxvet.engine.runner.vet` (the campaign turns off V08's plot image unless given).
@@ -701,13 +742,25 @@ def run_pixel_campaign(
 
     check_ids = [s_.id for s_ in specs]
     settings = {
-        "n_injections": n_inj, "kinds": list(kinds_t), "checks": check_ids, "seed": int(seed),
+        "n_injections": n_inj,
+        "kinds": list(kinds_t),
+        "checks": check_ids,
+        "seed": int(seed),
         "chunk_size": int(chunk_size),
-        "ranges": {n: list(v) for n, v in rng_par.items()}, "stamp": dict(stamp_cfg), "options": opts,
+        "ranges": {n: list(v) for n, v in rng_par.items()},
+        "stamp": dict(stamp_cfg),
+        "options": opts,
         "separation_bins": list(edges),
     }
-    kind = _PixelCampaign(PixelCampaignConfig(n_inj, int(chunk_size), settings), kinds_t, specs, rng_par,
-                          stamp_cfg, opts, checked)
+    kind = _PixelCampaign(
+        PixelCampaignConfig(n_inj, int(chunk_size), settings),
+        kinds_t,
+        specs,
+        rng_par,
+        stamp_cfg,
+        opts,
+        checked,
+    )
     # a directory holding this campaign is resumed (its parts are kept); another configuration is refused
     where = campaign_runner.open_campaign(out, resume=True, overwrite=False, process_index=0, process_count=1)
     table, summary = campaign_runner.run_chunks(kind, where, t_start=t_start, progress=progress)

@@ -110,8 +110,6 @@ class _Candidates(_LazyRows):
         )
 
 
-
-
 def _status_columns(spec: CheckSpec, host, n: int, cols: dict) -> None:
     """Status, verdict and summary-metric columns of ``spec`` from its host tree (None: errored)."""
     if host is None:
@@ -146,8 +144,9 @@ def _whole_depths(lcb: LightCurveBatch, cb):
     return jnp.stack([sd.depth[:, 0], sd.err[:, 0], sd.n_in[:, 0].astype(sd.depth.dtype)], -1)
 
 
-def _signal_columns(batch, params: Mapping[str, np.ndarray], base: Sequence[LightCurve], n: int,
-                    cols: dict) -> list[list[str]]:
+def _signal_columns(
+    batch, params: Mapping[str, np.ndarray], base: Sequence[LightCurve], n: int, cols: dict
+) -> list[list[str]]:
     """The rows' signal records (columns ``signal_depth_ppm``, ``signal_snr``,
     ``signal_n_transits``, ``signal_flags``); returns each row's run-level flags."""
     measured = np.asarray(_whole_depths(batch.lcb, batch.cb))[:n]
@@ -157,8 +156,9 @@ def _signal_columns(batch, params: Mapping[str, np.ndarray], base: Sequence[Ligh
         sel = np.nonzero(li == row)[0]
         lc = base[int(row)]
         t = np.sort(np.asarray(lc.time)[np.asarray(lc.valid)])
-        n_tr[sel] = transits_on_data(t, params["period_days"][sel], params["t0_btjd"][sel],
-                                     params["duration_hours"][sel] / 24.0)
+        n_tr[sel] = transits_on_data(
+            t, params["period_days"][sel], params["t0_btjd"][sel], params["duration_hours"][sel] / 24.0
+        )
     rec = signal_records(*measured.T, n_tr)
     nan = float("nan")
     cols["signal_depth_ppm"] = np.asarray([nan if r["depth_ppm"] is None else r["depth_ppm"] for r in rec])
@@ -175,13 +175,16 @@ def _scalar(v) -> bool:
 def _metric_columns(results: Sequence[Mapping[str, Any]], cols: dict) -> None:
     """``<id>_<metric>`` columns for every scalar metric of the formatted results not already a
     column: numbers and booleans as float (NaN where missing), text as text, a metric missing in
-    every row of the chunk as nulls (so that the parts of a campaign concatenate)."""
+    every row of the chunk as nulls (so that the parts of a campaign concatenate).  A metric that
+    is a list or a mapping in any row of the chunk (None in others) is not a column."""
     names: dict[str, set] = {}
+    nested: dict[str, set] = {}
     for res in results:
         for cid, r in res.items():
             names.setdefault(cid, set()).update(k for k, v in r.metrics.items() if _scalar(v))
+            nested.setdefault(cid, set()).update(k for k, v in r.metrics.items() if not _scalar(v))
     for cid in sorted(names):
-        for m in sorted(names[cid]):
+        for m in sorted(names[cid] - nested[cid]):
             key = f"{cid}_{m}"
             if key in cols:
                 continue
@@ -194,8 +197,15 @@ def _metric_columns(results: Sequence[Mapping[str, Any]], cols: dict) -> None:
                 cols[key] = np.asarray([np.nan if v is None else float(v) for v in vals], np.float64)
 
 
-def _disposition_columns(ctx: VetContext, specs: Sequence[CheckSpec], host: Mapping[str, Any],
-                         opts: Mapping[str, Any], n: int, cols: dict, flags: Sequence[Sequence[str]]) -> None:
+def _disposition_columns(
+    ctx: VetContext,
+    specs: Sequence[CheckSpec],
+    host: Mapping[str, Any],
+    opts: Mapping[str, Any],
+    n: int,
+    cols: dict,
+    flags: Sequence[Sequence[str]],
+) -> None:
     """``disposition`` and ``disposition_reasons`` columns: the default policy
     (:mod:`jaxvet.disposition`) on each row's formatted results and its run-level ``flags``
     (a check that errored contributes nothing), plus the metric columns of every check."""
@@ -256,8 +266,17 @@ def vet_chunk(
     return host, seconds, errors
 
 
-def chunk_rows(c: int, cfg, specs: Sequence[CheckSpec], opts: Mapping[str, Any], run: Mapping[str, Any],
-               check_seconds: dict, warned: set, *, record_errors: bool = False):
+def chunk_rows(
+    c: int,
+    cfg,
+    specs: Sequence[CheckSpec],
+    opts: Mapping[str, Any],
+    run: Mapping[str, Any],
+    check_seconds: dict,
+    warned: set,
+    *,
+    record_errors: bool = False,
+):
     """Build, vet and tabulate chunk ``c`` of the campaign ``cfg``; returns a pyarrow Table.
 
     ``run`` holds the campaign's device inputs: ``base`` (LightCurveBatch), ``stats``,
@@ -269,7 +288,12 @@ def chunk_rows(c: int, cfg, specs: Sequence[CheckSpec], opts: Mapping[str, Any],
     n = ids.size
     t = time.perf_counter()
     batch = build_injection_batch(
-        run["base"], run["stats"], ids, cfg.seed, cfg.injection, pad_to=cfg.chunk_size,
+        run["base"],
+        run["stats"],
+        ids,
+        cfg.seed,
+        cfg.injection,
+        pad_to=cfg.chunk_size,
         sharding=run["sharding"],
     )
     if run.get("false_alarms") is not None:  # inverted / scrambled copies and their search peaks

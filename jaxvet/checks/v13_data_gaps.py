@@ -219,9 +219,10 @@ def reference_confidence(n_epochs: int, has_warnings: bool) -> float:
 
 def _worst_order(a: dict, k: int) -> np.ndarray:
     """(B, k) epoch slots of every candidate's ``k`` largest missing fractions among its listed
-    epochs (stable: ties keep epoch order); unlisted slots sort last and are cut by the count."""
-    key = np.where(a["listed"], -np.asarray(a["missing_frac"]), np.inf)
-    return np.argsort(key, axis=1, kind="stable")[:, :k]
+    epochs (stable: ties keep epoch order; a NaN fraction after the numbers, as numpy's argsort
+    puts it); unlisted slots sort after every listed one and are cut by the count."""
+    listed = np.asarray(a["listed"], bool)
+    return np.lexsort((-np.asarray(a["missing_frac"]), ~listed), axis=-1)[:, :k]
 
 
 def _worst_rows(a: dict, b: int, order: np.ndarray) -> list[dict]:
@@ -271,9 +272,15 @@ def format(ctx: VetContext, opts: V13Options | None, a: dict) -> list[CheckResul
         raw = {**metrics, "worst_epochs": worst, "plot_data": plot_data, "_metrics_only": True}
         results.append(
             CheckResult(
-                id=ID, name=NAME, status="ok", confidence=reference_confidence(n_ep, bool(warnings)),
-                verdict=None, metrics=metrics, raw=raw, notes=list(warnings),
-            )  # fmt: skip
+                id=ID,
+                name=NAME,
+                status="ok",
+                confidence=reference_confidence(n_ep, bool(warnings)),
+                verdict=None,
+                metrics=metrics,
+                raw=raw,
+                notes=list(warnings),
+            )
         )
     return results
 

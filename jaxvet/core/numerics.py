@@ -11,9 +11,10 @@ XLA's CPU and GPU back ends rewrite arithmetic in ways numpy does not:
 :func:`numpy_linspace` builds ``np.linspace`` edges with both rules, for traced end points.
 :func:`floor_mod` is numpy's ``x % p`` (floor modulo) without XLA's element-wise ``fmod``, which
 costs ~60 ns per float64 on a CPU (30x more than the rest of a phase fold).  :func:`sincos` is
-``(sin x, cos x)`` from one shared range reduction and two polynomials that XLA vectorises: on a
-CPU about 3x cheaper than ``jnp.sin`` plus ``jnp.cos`` (13 ns against 45 ns per float64 for the
-pair, measured on 64 x 3 x 131072 values), within ~1 ulp.
+``(sin x, cos x)`` from one shared range reduction and two polynomials that XLA vectorises,
+within ~1 ulp: on a CPU about 5x cheaper than ``jnp.sin`` plus ``jnp.cos`` (10-12 ns against
+50-54 ns of process CPU time per float64 for the pair; jitted, float64, 64 x 3 x 131072 values
+uniform in +-1e4, warm, 2-core CPU at load average 15).
 """
 
 from __future__ import annotations
@@ -117,6 +118,7 @@ def floor_mod(x, p):
 #: pi/2 in three pieces (fdlibm's ``pio2_1``, ``pio2_2``, ``pio2_2t``): the first two have 33
 #: significant bits, so ``k * piece`` is exact for ``|k| < 2^20``
 _PIO2 = (1.57079632673412561417e00, 6.07710050630396597660e-11, 2.02226624879595063154e-21)
+# fmt: off
 #: Taylor coefficients of sin (r, r^3, ..., r^17) and cos (1, r^2, ..., r^18): on ``|r| <= pi/4``
 #: the first omitted terms are below 1e-19
 _SIN = (
@@ -129,6 +131,7 @@ _COS = (
     -2.755731922398589e-07, 2.08767569878681e-09, -1.1470745597729725e-11, 4.779477332387385e-14,
     -1.5619206968586225e-16,
 )
+# fmt: on
 
 
 def _horner(z, coeffs):

@@ -7,7 +7,12 @@ formatted result, and the run-level flags of its signal record in ``signal_flags
 :func:`redispose` applies a policy to them, as the campaign itself did with the shipped one:
 a policy can be compared with another on the same rows (docs/disposition.md, "Measured").
 Boolean metrics come back as 0.0/1.0 (so ``== true`` holds for 1.0); a metric missing in a row
-(NaN or null) makes its condition false, as in :func:`~jaxvet.disposition.dispose`.
+(NaN, null or a masked entry) makes its condition false, as in
+:func:`~jaxvet.disposition.dispose`.  A check's summary metrics (``summary_metrics`` of its
+:class:`~jaxvet.engine.context.CheckSpec`) are columns of the device results, unrounded, where
+the formatted result rounds some (V04's ``chi2_box_reduced`` to 3 decimals, V05's durations to
+4): a condition within that rounding of its threshold can then decide differently from the
+campaign's own ``disposition`` column.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 from jaxvet.disposition.evaluate import dispose_many
 from jaxvet.disposition.policy import resolve_policy
@@ -26,15 +33,18 @@ __all__ = ["row_results", "redispose"]
 def _columns(table) -> dict[str, list]:
     if hasattr(table, "column_names"):  # pyarrow
         return {name: table.column(name).to_pylist() for name in table.column_names}
-    if hasattr(table, "colnames"):  # astropy
-        return {name: [v.item() if hasattr(v, "item") else v for v in table[name]] for name in table.colnames}
+    if hasattr(table, "colnames"):  # astropy: tolist() gives Python scalars, None where masked
+        return {name: table[name].tolist() for name in table.colnames}
     if isinstance(table, Mapping):
         return {k: list(v) for k, v in table.items()}
     raise TypeError(f"campaign rows: a pyarrow or astropy Table or a mapping, got {type(table).__name__}")
 
 
 def _clean(v):
-    if v is None or v == "" or (isinstance(v, float) and math.isnan(v)):
+    """A cell as a Python scalar (numpy scalars unwrapped); None where missing."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if v is None or v is np.ma.masked or v == "" or (isinstance(v, float) and math.isnan(v)):
         return None
     return v
 
@@ -54,7 +64,7 @@ def row_results(table, checks: Sequence[str]) -> tuple[list[dict[str, CheckResul
         status, verdict = cols[f"{cid}_status"], cols.get(f"{cid}_verdict", [None] * n)
         for i in range(n):
             v = verdict[i]
-            metrics = {k[len(prefix):]: _clean(cols[k][i]) for k in names}
+            metrics = {k[len(prefix) :]: _clean(cols[k][i]) for k in names}
             verdict_i = None if v in (None, "none") else v
             results[i][cid] = CheckResult(cid, cid, status=status[i], verdict=verdict_i, metrics=metrics)
     flags = [[f for f in (s or "").split(";") if f] for s in cols.get("signal_flags", [""] * n)]

@@ -177,8 +177,9 @@ def path_str(path) -> str:
 
 
 def check_file(path, kind: str = "file") -> Path:
-    """``path`` as a Path; DataFileError when it is missing or a directory (``kind`` names
-    the file expected in the messages, e.g. ``"TPF file"``)."""
+    """``path`` as a Path; JaxvetInputError when it is not a str or PathLike, DataFileError when
+    it is missing or a directory (``kind`` names the file expected in the messages, e.g.
+    ``"TPF file"``)."""
     if not isinstance(path, str | os.PathLike):
         raise JaxvetInputError(f"expected a {kind} path, got {type(path).__name__}")
     p = Path(path).expanduser()
