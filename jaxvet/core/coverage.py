@@ -10,7 +10,8 @@ host epoch plan of :func:`jaxvet.core.windows.plan_windows` (B x E integers, no 
   binary search per epoch over the sorted light-curve row decides it exactly, with the same
   float arithmetic as the reference: no sweep over the points.
 * :func:`median_positive_step`: numpy's median of the positive time steps of each row of
-  time-ordered points (the reference's ``_median_dt_days``); NaN when a row has none.
+  time-ordered points (the reference's ``_median_dt_days``); NaN when a row has none.  The
+  reference form of what :func:`window_cadences` computes per window (its test oracle).
 * :func:`step_index` and :func:`window_cadences`: that median for the points of per-epoch
   windows (first point, count), each an O(log N) range query on a wavelet matrix of the
   light curve's steps built once (:mod:`jaxvet.core.range_select`), not a gather and a sort.

@@ -180,8 +180,10 @@ def key_events(ph, conv, kept, n_kept, tw):
 
     iota = jnp.arange(conv.shape[0])
 
-    def first(xs, v):  # argmin/argmax's first index as two plain reductions (vectorised)
-        return jnp.min(jnp.where(xs == v, iota, conv.shape[0] - 1))
+    def first(xs, v):  # argmin's first index as two plain reductions (vectorised); with a
+        # NaN in ``xs`` the minimum is NaN and, as with argmin, the first NaN's index is returned
+        hit = jnp.where(jnp.isnan(v), jnp.isnan(xs), xs == v)
+        return jnp.min(jnp.where(hit, iota, conv.shape[0] - 1))
 
     def amin(x):
         xs = jnp.where(kept, x, jnp.inf)

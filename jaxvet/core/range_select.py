@@ -18,6 +18,9 @@ the bits with two prefix-count reads per level -- ``ceil(log2 n)`` levels, no so
 * :func:`build_prefix_sums` / :func:`range_sums`: sums of several value channels over ranges
   ``[lo, hi)`` as differences of double-double prefix sums (Dekker 1971, Numer. Math. 18, 224;
   Knuth's two-sum), so a window sum carries ~1 ulp of its own size, not of the running total.
+* :func:`subset_rank_median` / :func:`complement_rank_median`: numpy's median of a subset of a
+  sorted row (or of the row without a subset) from the subset's ranks, by counting passes over
+  the subset's points -- rank counting, not wavelet-matrix queries.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ one run share a compiled shape), and :func:`trim_rows` cuts arrays to it.  Paddi
 
 from __future__ import annotations
 
-import jax.numpy as jnp
+import numpy as np
 
 __all__ = ["WIDTH_STEP", "trimmed_width", "trim_rows"]
 
@@ -21,7 +21,8 @@ WIDTH_STEP = 2048
 def trimmed_width(n_valid, n_points: int) -> int:
     """Host: the smallest multiple of :data:`WIDTH_STEP` holding ``max(n_valid)`` points, at
     most ``n_points`` (the padded width)."""
-    longest = int(jnp.max(n_valid)) if jnp.size(n_valid) else 0
+    n_valid = np.asarray(n_valid)
+    longest = int(n_valid.max()) if n_valid.size else 0
     width = -(-max(longest, 1) // WIDTH_STEP) * WIDTH_STEP
     return int(min(width, n_points))
 

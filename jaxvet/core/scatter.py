@@ -42,7 +42,7 @@ def _lane_ids(seg, num_segments: int, lanes: int):
     ``[0, num_segments)`` go to a dropped slot."""
     j = jnp.arange(seg.shape[-1], dtype=jnp.int32)
     ok = (seg >= 0) & (seg < num_segments)
-    return jnp.where(ok, seg * lanes + (j & (lanes - 1)), num_segments * lanes)
+    return jnp.where(ok, seg * lanes + j % lanes, num_segments * lanes)
 
 
 def lane_segment_sum(x, seg, num_segments: int, lanes: int = LANES):
