@@ -49,8 +49,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxvet.core import detrend as kernels
-from jaxvet.core.variability import lightcurve_scales, max_bins
+from jaxvet.core.variability import lightcurve_scales
 from jaxvet.core.variability_prefix import (
+    bin_capacities,
     lightcurve_prefix,
     max_epochs,
     oot_variability_prefix,
@@ -302,23 +303,31 @@ def assess_variability(
     }
     li = cand["lc_index"]
     seg_t = (np.asarray(lcb.seg_lo)[li], np.asarray(lcb.seg_hi)[li])
-    nb_max = max_bins(*seg_t, cand["duration"])
+    caps = bin_capacities(*seg_t, cand["duration"])
     n_epochs = max_epochs(*seg_t, cand["period"], cand["t0"], cand["half_width"])
     seg_index = tuple(
         jnp.asarray(a) for a in segment_index_bounds(np.asarray(lcb.time), np.asarray(lcb.mask))
     )
-    chunk = rows_per_chunk(nb_max + n_epochs, scale=0.25, cap=bucket_size(n, 1))
     thr = jnp.asarray(threshold, jnp.float64)
     scales, prefix = _lightcurve_summary(lcb)
-    out = map_rows(
-        lambda sub: _variability_rows(
-            lcb, scales, prefix, seg_index, sub, thr, nb_max=nb_max, n_epochs=n_epochs
-        ),
-        {k: jnp.asarray(v) for k, v in cand.items()},
-        n,
-        chunk,
-    )
-    host = {k: np.asarray(v).tolist() for k, v in jax.device_get(out).items()}  # one conversion per field
+    parts = []
+    for cap in np.unique(caps).tolist():  # candidates grouped by bin capacity: at most 3 programs
+        idx = np.nonzero(caps == cap)[0]
+        chunk = rows_per_chunk(cap + n_epochs, scale=0.25, cap=bucket_size(len(idx), 1))
+        out = map_rows(
+            lambda sub, cap=cap: _variability_rows(
+                lcb, scales, prefix, seg_index, sub, thr, nb_max=cap, n_epochs=n_epochs
+            ),
+            {k: jnp.asarray(v[idx]) for k, v in cand.items()},
+            len(idx),
+            chunk,
+        )
+        parts.append((idx, out))
+    host = {}
+    for idx, out in zip([i for i, _ in parts], jax.device_get([o for _, o in parts]), strict=True):
+        for k, v in out.items():
+            host.setdefault(k, np.zeros(n, np.asarray(v).dtype))[idx] = v
+    host = {k: v.tolist() for k, v in host.items()}  # one conversion per field
     source = ["given" if g else "measured" for g in np.isfinite(given).tolist()]
     thr_f, det = float(threshold), bool(detrended)
     return [

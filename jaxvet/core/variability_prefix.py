@@ -37,7 +37,13 @@ from jaxvet.core.order_stats import masked_count, robust_std
 from jaxvet.core.variability import SEGMENT_GAP_DAYS
 from jaxvet.data import bucket_size
 
-__all__ = ["lightcurve_prefix", "segment_index_bounds", "max_epochs", "oot_variability_prefix"]
+__all__ = [
+    "lightcurve_prefix",
+    "segment_index_bounds",
+    "bin_capacities",
+    "max_epochs",
+    "oot_variability_prefix",
+]
 
 
 def lightcurve_prefix(flux, valid, med):
@@ -68,6 +74,16 @@ def segment_index_bounds(time: np.ndarray, valid: np.ndarray, gap: float = SEGME
         lo[i], hi[i] = m, m
         lo[i, : len(s)], hi[i, : len(e)] = s, e
     return lo, hi
+
+
+def bin_capacities(seg_lo: np.ndarray, seg_hi: np.ndarray, duration_days, levels: int = 3) -> np.ndarray:
+    """Host: each candidate's static bin capacity (B,): its bin count (as ``max_bins``) rounded up
+    to a power of two, at least the largest capacity / 2**(levels - 1), so a run needs at most
+    ``levels`` programs.  ``seg_lo``/``seg_hi`` (B, G) the segments' first/last times."""
+    span = np.where(seg_hi >= seg_lo, seg_hi - seg_lo, -1.0)
+    per = np.where(span >= 0, np.floor(span / np.asarray(duration_days)[:, None]) + 1, 0).sum(axis=1)
+    caps = np.exp2(np.ceil(np.log2(np.maximum(per, 16.0)))).astype(np.int64)
+    return np.maximum(caps, caps.max(initial=16) >> (levels - 1))
 
 
 def _epoch_range(ts, te, nonempty, period, t0, half_width):
@@ -200,9 +216,11 @@ def _one(
     i0 = jnp.where((i0 > lo_b) & in_bin(i0 - 1), i0 - 1, jnp.where((i0 < hi_b) & ~in_bin(i0), i0 + 1, i0))
     i0 = jnp.where(live_b, jnp.where(k == 0, lo_b, i0), 0)
     nxt_same = jnp.concatenate([(gb[1:] == gb[:-1]) & live_b[1:], jnp.zeros((1,), bool)])
-    i1 = jnp.where(live_b, jnp.where(nxt_same, jnp.concatenate([i0[1:], i0[:1]]), hi_b), 0)
-    oc0, os0 = oot_before(i0)
-    oc1, os1 = oot_before(i1)
+    # a bin ends where the next one of its segment starts, else at the segment's end
+    ocs, oss = oot_before(jnp.concatenate([i0, e_g]))
+    oc0, os0 = ocs[:nb_max], oss[:nb_max]
+    oc1 = jnp.where(live_b, jnp.where(nxt_same, jnp.roll(oc0, -1), ocs[nb_max + gb]), oc0)
+    os1 = jnp.where(live_b, jnp.where(nxt_same, jnp.roll(os0, -1), oss[nb_max + gb]), os0)
     cnt_i = oc1 - oc0
     cnt = cnt_i.astype(sigma_w.dtype)
     every = (os1 - os0) / jnp.maximum(cnt, 1.0)
@@ -215,8 +233,8 @@ def _one(
     sigma_var = jnp.where(n_bins >= 3, jnp.sqrt(jnp.maximum(s_bin**2 - white, 0.0)), jnp.nan)
     # measured depth: each core window against the bins of the out-of-transit points around it
     cum = jnp.cumsum(cnt_i)
-    before, _ = oot_before(ca)
-    after, _ = oot_before(cb)
+    around, _ = oot_before(jnp.concatenate([ca, cb]))
+    before, after = around[:n_epochs], around[n_epochs:]
     has_b, has_a = before > 0, after < cum[-1]
     m_b = jnp.where(has_b, every[jnp.minimum(jnp.searchsorted(cum, before, side="left"), nb_max - 1)], 0.0)
     m_a = jnp.where(has_a, every[jnp.minimum(jnp.searchsorted(cum, after + 1, side="left"), nb_max - 1)], 0.0)
