@@ -139,6 +139,7 @@ _STAGES = {
     "dispose_many": ("jaxvet.engine.runner", "dispose_many"),
     "report_to_dict": ("jaxvet.outputs.report.VetReport", "to_dict"),
     "json_dumps": ("json", "dumps"),
+    "json_text": ("jaxvet.cli.main", "dumps_report"),
     "format_summary": ("jaxvet.cli.main", "format_summary"),
 }
 
