@@ -49,7 +49,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxvet.core import detrend as kernels
-from jaxvet.core.variability import lightcurve_scales, max_bins, oot_variability
+from jaxvet.core.variability import lightcurve_scales
+from jaxvet.core.variability_prefix import (
+    bin_capacities,
+    lightcurve_prefix,
+    max_epochs,
+    oot_variability_prefix,
+    segment_index_bounds,
+)
 from jaxvet.data import Candidate, LightCurve, LightCurveBatch, bucket_size
 from jaxvet.engine.chunks import element_budget, map_rows, rows_per_chunk
 from jaxvet.engine.options import CheckOptions, _Check, at_least, non_negative, one_of, option, positive
@@ -111,7 +118,8 @@ class DetrendOptions(CheckOptions):
     def record(self) -> dict:
         d = self.to_dict()
         d["window_rule"] = (
-            f"{self.window_days:g} d" if self.window_days is not None
+            f"{self.window_days:g} d"
+            if self.window_days is not None
             else f"max({self.window_factor:g} x duration, {self.min_window_days:g} d)"
         )
         return d
@@ -191,12 +199,23 @@ def detrend_lightcurves(
         lc = lightcurves[lc_i]
         width = max(width, kernels.window_width(lc.time, lc.valid, float(window[row_lc == lc_i].max())))
     block = kernels.block_size(width, rp * lcb.n_points, element_budget() // 4)
-    time, flux, valid, use = _row_inputs(lcb, jnp.asarray(row_lc), jnp.asarray(period), jnp.asarray(t0),
-                                         jnp.asarray(half))
+    time, flux, valid, use = _row_inputs(
+        lcb, jnp.asarray(row_lc), jnp.asarray(period), jnp.asarray(t0), jnp.asarray(half)
+    )
     tr = options.traced()
     trend, _ = kernels.sliding_trend(
-        time, flux, valid, use, jnp.asarray(window), jnp.asarray(btol),
-        tr["cval"], tr["ftol"], tr["max_iter"], method=options.method, width=width, block=block,
+        time,
+        flux,
+        valid,
+        use,
+        jnp.asarray(window),
+        jnp.asarray(btol),
+        tr["cval"],
+        tr["ftol"],
+        tr["max_iter"],
+        method=options.method,
+        width=width,
+        block=block,
     )
     trend, valid, use = jax.device_get((trend, valid, use))
     out: list[LightCurve] = []
@@ -208,32 +227,47 @@ def detrend_lightcurves(
         m = int(v.sum())
         full[v] = trend[k, :m]
         out.append(dataclasses.replace(lc, flux=lc.flux / full, flux_err=lc.flux_err / full))
-        rows.append({
-            "row": k,
-            "window_days": float(window[k]),
-            "break_tolerance_days": float(btol[k]),
-            "n_trend_points": int(use[k].sum()),
-            "n_transit_points": int((valid[k] & ~use[k]).sum()),
-            "n_no_trend": int(np.isnan(trend[k, :m]).sum()),
-        })
-    return DetrendedRun(
-        lightcurves=out, lc_index=index, options=options, candidates=[rows[j] for j in index]
-    )
+        rows.append(
+            {
+                "row": k,
+                "window_days": float(window[k]),
+                "break_tolerance_days": float(btol[k]),
+                "n_trend_points": int(use[k].sum()),
+                "n_transit_points": int((valid[k] & ~use[k]).sum()),
+                "n_no_trend": int(np.isnan(trend[k, :m]).sum()),
+            }
+        )
+    return DetrendedRun(lightcurves=out, lc_index=index, options=options, candidates=[rows[j] for j in index])
 
 
 # ------------------------------------------------------------------------------------------
 # the variability flag
 # ------------------------------------------------------------------------------------------
-@partial(jax.jit, static_argnames=("nb_max",))
-def _variability_rows(lcb: LightCurveBatch, scales, cand, threshold, *, nb_max: int):
-    lc = cand["lc_index"]
-    return oot_variability(
-        lcb.time[lc], lcb.flux[lc], lcb.mask[lc], tuple(s[lc] for s in scales), cand["period"], cand["t0"],
-        cand["duration"], cand["half_width"], cand["depth"], threshold, nb_max=nb_max,
+@partial(jax.jit, static_argnames=("nb_max", "n_epochs"))
+def _variability_rows(
+    lcb: LightCurveBatch, scales, prefix, seg_index, cand, threshold, *, nb_max: int, n_epochs: int
+):
+    return oot_variability_prefix(
+        lcb.time,
+        prefix,
+        seg_index,
+        cand["lc_index"],
+        scales,
+        cand["period"],
+        cand["t0"],
+        cand["duration"],
+        cand["half_width"],
+        cand["depth"],
+        threshold,
+        nb_max=nb_max,
+        n_epochs=n_epochs,
     )
 
 
-_scales = jax.jit(lambda lcb: lightcurve_scales(lcb.time, lcb.flux, lcb.mask))
+@jax.jit
+def _lightcurve_summary(lcb: LightCurveBatch):
+    scales = lightcurve_scales(lcb.time, lcb.flux, lcb.mask)
+    return scales, lightcurve_prefix(lcb.flux, lcb.mask, scales[0])
 
 
 def assess_variability(
@@ -252,8 +286,10 @@ def assess_variability(
     the neighbouring out-of-transit bins, :mod:`jaxvet.core.variability`).  Returns one record
     per candidate: ``sigma_var_ppm``, ``sigma_white_ppm``, ``n_bins``, ``depth_ppm`` (used),
     ``depth_source`` (``given``/``measured``), ``ratio``, ``threshold``, ``flag`` and
-    ``detrended``.  Candidates are processed in chunks of rows under the engine's element
-    budget, all dispatched before one host copy.
+    ``detrended``.  The light curves are summarised once (prefix sums, segments) and each
+    candidate touches only its bins' and windows' boundaries
+    (:mod:`jaxvet.core.variability_prefix`); candidates are processed in chunks of rows under the
+    engine's element budget, all dispatched before one host copy.
     """
     n = len(candidates)
     given = np.array([np.nan if d is None else float(d) * 1e-6 for d in depths_ppm])
@@ -266,28 +302,57 @@ def assess_variability(
         "depth": given,
     }
     li = cand["lc_index"]
-    nb_max = max_bins(np.asarray(lcb.seg_lo)[li], np.asarray(lcb.seg_hi)[li], cand["duration"])
-    chunk = rows_per_chunk(lcb.n_points, scale=0.125, cap=bucket_size(n, 1))
+    seg_t = (np.asarray(lcb.seg_lo)[li], np.asarray(lcb.seg_hi)[li])
+    caps = bin_capacities(*seg_t, cand["duration"])
+    n_epochs = max_epochs(*seg_t, cand["period"], cand["t0"], cand["half_width"])
+    seg_index = tuple(
+        jnp.asarray(a) for a in segment_index_bounds(np.asarray(lcb.time), np.asarray(lcb.mask))
+    )
     thr = jnp.asarray(threshold, jnp.float64)
-    scales = _scales(lcb)
-    out = map_rows(lambda sub: _variability_rows(lcb, scales, sub, thr, nb_max=nb_max),
-                   {k: jnp.asarray(v) for k, v in cand.items()}, n, chunk)
-    host = jax.device_get(out)
-    records = []
-    for i in range(n):
-        depth = float(host["depth"][i])
-        records.append({
-            "sigma_var_ppm": _ppm(host["sigma_var"][i]),
-            "sigma_white_ppm": _ppm(host["sigma_white"][i]),
-            "n_bins": int(host["n_bins"][i]),
-            "depth_ppm": _ppm(depth),
-            "depth_source": "given" if np.isfinite(given[i]) else "measured",
-            "ratio": _round(host["ratio"][i], 4),
-            "threshold": float(threshold),
-            "flag": bool(host["flag"][i]),
-            "detrended": bool(detrended),
-        })
-    return records
+    scales, prefix = _lightcurve_summary(lcb)
+    parts = []
+    for cap in np.unique(caps).tolist():  # candidates grouped by bin capacity: at most 3 programs
+        idx = np.nonzero(caps == cap)[0]
+        chunk = rows_per_chunk(cap + n_epochs, scale=0.25, cap=bucket_size(len(idx), 1))
+        out = map_rows(
+            lambda sub, cap=cap: _variability_rows(
+                lcb, scales, prefix, seg_index, sub, thr, nb_max=cap, n_epochs=n_epochs
+            ),
+            {k: jnp.asarray(v[idx]) for k, v in cand.items()},
+            len(idx),
+            chunk,
+        )
+        parts.append((idx, out))
+    host = {}
+    for idx, out in zip([i for i, _ in parts], jax.device_get([o for _, o in parts]), strict=True):
+        for k, v in out.items():
+            host.setdefault(k, np.zeros(n, np.asarray(v).dtype))[idx] = v
+    host = {k: v.tolist() for k, v in host.items()}  # one conversion per field
+    source = ["given" if g else "measured" for g in np.isfinite(given).tolist()]
+    thr_f, det = float(threshold), bool(detrended)
+    return [
+        {
+            "sigma_var_ppm": _ppm(sv),
+            "sigma_white_ppm": _ppm(sw),
+            "n_bins": nb,
+            "depth_ppm": _ppm(dp),
+            "depth_source": src,
+            "ratio": _round(r, 4),
+            "threshold": thr_f,
+            "flag": fl,
+            "detrended": det,
+        }
+        for sv, sw, nb, dp, src, r, fl in zip(
+            host["sigma_var"],
+            host["sigma_white"],
+            host["n_bins"],
+            host["depth"],
+            source,
+            host["ratio"],
+            host["flag"],
+            strict=True,
+        )
+    ]
 
 
 def _round(v, digits):
@@ -307,7 +372,8 @@ def flag_results(results: list[dict], records: list[dict]) -> None:
         where = "after detrending" if rec["detrended"] else "in the light curve as given"
         hint = "" if rec["detrended"] else "; consider detrending (--detrend biweight, docs/detrending.md)"
         scale = (
-            "and the candidate has no positive depth" if rec["ratio"] is None
+            "and the candidate has no positive depth"
+            if rec["ratio"] is None
             else f"= {rec['ratio']:g} x the depth (> {rec['threshold']:g})"
         )
         note = (
@@ -349,8 +415,12 @@ class _Step:
         variability = None
         if self.threshold is not None:
             variability = assess_variability(
-                lcb, candidates, lc_index, [c.depth_ppm for c in candidates],
-                threshold=self.threshold, detrended=self.detrended is not None,
+                lcb,
+                candidates,
+                lc_index,
+                [c.depth_ppm for c in candidates],
+                threshold=self.threshold,
+                detrended=self.detrended is not None,
             )
             flag_results(results, variability)
         return {
@@ -359,8 +429,9 @@ class _Step:
         }
 
 
-def detrend_step(lightcurves, candidates, lc_index, detrend=None,
-                 variability_threshold=DEFAULT_VARIABILITY_THRESHOLD):
+def detrend_step(
+    lightcurves, candidates, lc_index, detrend=None, variability_threshold=DEFAULT_VARIABILITY_THRESHOLD
+):
     """:func:`jaxvet.vet`'s detrending and variability step: ``(lightcurves, lc_index, step)``.
 
     ``detrend`` is None (the light curves as given), ``"biweight"``/``"median"``, a mapping of

@@ -71,6 +71,13 @@ def verdict_name(code: int) -> str | None:
 
 def to_jsonable(obj: Any) -> Any:
     """Recursively convert numpy/jax values to JSON types; non-finite floats become None."""
+    kind = type(obj)
+    if kind is float:  # the common leaves first (exact types: subclasses take the general path)
+        return obj if math.isfinite(obj) else None
+    if kind is str or kind is int or kind is bool or obj is None:
+        return obj
+    if kind is list:
+        return [to_jsonable(v) for v in obj]
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -137,6 +144,4 @@ def skipped_result(id: str, name: str, reason: str, notes=()) -> CheckResult:
 
 def error_result(id: str, name: str, error: str, notes=(), flags=()) -> CheckResult:
     """Reference ``error_result``: flags ``["ERROR:" + error, ...]``, no metrics."""
-    return CheckResult(
-        id=id, name=name, status="error", flags=[f"ERROR:{error}", *flags], notes=list(notes)
-    )
+    return CheckResult(id=id, name=name, status="error", flags=[f"ERROR:{error}", *flags], notes=list(notes))

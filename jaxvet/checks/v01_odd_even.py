@@ -392,6 +392,16 @@ def _r(x, nd) -> float | None:
     return round(x, nd) if math.isfinite(x) else None
 
 
+def _f_list(a) -> list:
+    """``[_f(v) for v in a]`` with one conversion of the array."""
+    return [v if math.isfinite(v) else None for v in np.asarray(a, np.float64).tolist()]
+
+
+def _r_list(a, nd) -> list:
+    """``[_r(v, nd) for v in a]`` with one conversion of the array."""
+    return [round(v, nd) if math.isfinite(v) else None for v in np.asarray(a, np.float64).tolist()]
+
+
 def _empty_plot() -> dict:
     return {
         "version": 1,
@@ -426,13 +436,13 @@ def _fold_block(a: dict, b: int, duration_hours: float) -> dict:
     half = float(a["fold_half_range"][b])
     edges_h = np.linspace(-half, half, FOLD_BINS + 1) * 24.0
     centers = 0.5 * (edges_h[1:] + edges_h[:-1])
-    out = {"fold_bin_centers_hours": [float(c) for c in centers], "duration_hours": duration_hours}
+    out = {"fold_bin_centers_hours": centers.tolist(), "duration_hours": duration_hours}
     for par, name in ((1, "odd"), (0, "even")):
         s = a["fold_sum"][b, par]
         c = a["fold_cnt"][b, par]
         prof = np.where(c > 0, 1.0 + s / np.maximum(c, 1), np.nan)
-        out[f"fold_{name}_flux"] = [_f(v) for v in prof]
-        out[f"fold_{name}_counts"] = [int(v) for v in c]
+        out[f"fold_{name}_flux"] = _f_list(prof)
+        out[f"fold_{name}_counts"] = np.asarray(c).astype(np.int64).tolist()
     return out
 
 
@@ -504,18 +514,18 @@ def format(ctx: VetContext, opts: V01Options | None, a: dict) -> list[CheckResul
         p_odd, p_even = int(a["n_odd_points"][b]), int(a["n_even_points"][b])
         plot = {
             "version": 1,
-            "odd_epochs": [int(e) for e in par["odd"][0][:50]],
-            "odd_depths_ppm": [float(d * 1e6) for d in par["odd"][1][:50]],
-            "odd_errs_ppm": [float(s * 1e6) for s in par["odd"][2][:50]],
-            "even_epochs": [int(e) for e in par["even"][0][:50]],
-            "even_depths_ppm": [float(d * 1e6) for d in par["even"][1][:50]],
-            "even_errs_ppm": [float(s * 1e6) for s in par["even"][2][:50]],
+            "odd_epochs": par["odd"][0][:50].tolist(),
+            "odd_depths_ppm": (par["odd"][1][:50] * 1e6).tolist(),
+            "odd_errs_ppm": (par["odd"][2][:50] * 1e6).tolist(),
+            "even_epochs": par["even"][0][:50].tolist(),
+            "even_depths_ppm": (par["even"][1][:50] * 1e6).tolist(),
+            "even_errs_ppm": (par["even"][2][:50] * 1e6).tolist(),
         }
         for name in ("odd", "even"):  # jaxvet: coverage, exclusion and box depth per epoch
-            plot[f"{name}_coverage"] = [_r(c, 3) for c in cov[name][0][:50]]
-            plot[f"{name}_excluded"] = [bool(x) for x in cov[name][1][:50]]
-            plot[f"{name}_box_depths_ppm"] = [_f(d * 1e6) for d in cov[name][2][:50]]
-            plot[f"{name}_dropped"] = [bool(x) for x in cov[name][3][:50]]
+            plot[f"{name}_coverage"] = _r_list(cov[name][0][:50], 3)
+            plot[f"{name}_excluded"] = np.asarray(cov[name][1][:50], bool).tolist()
+            plot[f"{name}_box_depths_ppm"] = _f_list(cov[name][2][:50] * 1e6)
+            plot[f"{name}_dropped"] = np.asarray(cov[name][3][:50], bool).tolist()
         plot["min_epoch_coverage"] = opts.min_epoch_coverage
         if a["insufficient"][b]:
             if n_odd < mt:
@@ -555,15 +565,15 @@ def format(ctx: VetContext, opts: V01Options | None, a: dict) -> list[CheckResul
             }
             plot.update(mean_odd_ppm=float(mo * 1e6), mean_even_ppm=float(me * 1e6))
             lists = {
-                "epoch_depths_odd_ppm": [round(d * 1e6, 1) for d in par["odd"][1][:20]],
-                "epoch_depths_even_ppm": [round(d * 1e6, 1) for d in par["even"][1][:20]],
+                "epoch_depths_odd_ppm": np.round(par["odd"][1][:20] * 1e6, 1).tolist(),  # numpy's round
+                "epoch_depths_even_ppm": np.round(par["even"][1][:20] * 1e6, 1).tolist(),
             }
         flags = ["INSUFFICIENT_DATA"] if "insufficient_data" in str(warnings).lower() else []
         depths = [metrics["depth_odd_ppm"], metrics["depth_even_ppm"]]
         depths += [extras["depth_odd_box_ppm"], extras["depth_even_box_ppm"]]
         if any(d is not None and d < 0 for d in depths):
             flags.append(NEGATIVE_DEPTH)  # a brightening, not a transit
-        dropped = [int(e) for e in ep[a["epoch_dropped"][b]]]
+        dropped = ep[a["epoch_dropped"][b]].astype(np.int64).tolist()
         if dropped:
             flags.append(OUTLIER_EPOCHS_DROPPED)  # the verdict is on OE_box without them
         if a["below_floor"][b]:
@@ -576,7 +586,7 @@ def format(ctx: VetContext, opts: V01Options | None, a: dict) -> list[CheckResul
         plot["box_depth_odd_ppm"] = extras["depth_odd_box_ppm"]
         plot["box_depth_even_ppm"] = extras["depth_even_box_ppm"]
         raw = dict(metrics, **lists, plot_data=plot)
-        raw["excluded_epochs"] = [int(e) for e in ep[ok & ~a["epoch_used"][b]]]
+        raw["excluded_epochs"] = ep[ok & ~a["epoch_used"][b]].astype(np.int64).tolist()
         raw["dropped_epochs"] = dropped
         raw["_metrics_only"] = True
         results.append(CheckResult(ID, NAME, "ok", confidence, verdict, flags, metrics, raw, notes))

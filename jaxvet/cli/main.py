@@ -53,6 +53,7 @@ from jaxvet.cli.summary import format_summary
 from jaxvet.detrending import add_detrend_arguments, detrend_from_args
 from jaxvet.errors import JaxvetInputError, NoTransitWarning
 from jaxvet.masking import add_mask_arguments
+from jaxvet.outputs.report import dumps_report
 
 __all__ = ["main", "build_parser", "format_summary", "parse_options"]
 
@@ -443,7 +444,7 @@ def _write_outputs(args, report, extra: dict, json_stdout: bool) -> None:
     info = not args.quiet
     if args.json:
         doc = {**report.to_dict(include_raw=args.json_raw), **extra}
-        text = json.dumps(doc, indent=1, allow_nan=False)
+        text = dumps_report(doc)
         if json_stdout:
             sys.stdout.write(text + "\n")
         else:
@@ -569,8 +570,11 @@ def _say_detrending(report, quiet: bool) -> None:
     if flagged and not quiet:
         shown = ", ".join(flagged[:5]) + (", ..." if len(flagged) > 5 else "")
         hint = "" if report.detrending is not None else " (consider --detrend biweight)"
-        _say(f"note: large out-of-transit variability (OOT_VARIABILITY) for {len(flagged)} candidate(s): "
-             f"{shown}{hint}", True)
+        _say(
+            f"note: large out-of-transit variability (OOT_VARIABILITY) for {len(flagged)} candidate(s): "
+            f"{shown}{hint}",
+            True,
+        )
 
 
 def cmd_demo(args) -> int:

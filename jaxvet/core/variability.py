@@ -23,7 +23,9 @@ no flag.
 
 Cost: the median flux, ``sigma_w`` and ``dt`` are per light curve (:func:`lightcurve_scales`,
 three sorts of a row); per candidate there are O(N) scans and two sorts of the ``max_bins``
-bin means (``max_bins`` static, from :func:`max_bins`).  ``threshold`` is traced.
+bin means (``max_bins`` static, from :func:`max_bins`).  ``threshold`` is traced.  This is the
+definition; :func:`jaxvet.detrending.assess_variability` computes the same result from prefix sums
+without a pass over the light curve per candidate (:mod:`jaxvet.core.variability_prefix`).
 """
 
 from __future__ import annotations
@@ -112,8 +114,21 @@ def _one(t, f, m, med, sigma_w, dt, period, t0, duration, half_width, depth, thr
     }
 
 
-def oot_variability(time, flux, valid, scales, period, t0, duration, half_width, depth, threshold,
-                    *, nb_max: int, gap=SEGMENT_GAP_DAYS):
+def oot_variability(
+    time,
+    flux,
+    valid,
+    scales,
+    period,
+    t0,
+    duration,
+    half_width,
+    depth,
+    threshold,
+    *,
+    nb_max: int,
+    gap=SEGMENT_GAP_DAYS,
+):
     """Variability of each row (module docstring): a dict of (B,) arrays ``sigma_var``,
     ``sigma_white`` (fractional), ``n_bins``, ``depth`` (used, fractional), ``ratio``, ``flag``.
 

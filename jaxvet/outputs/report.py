@@ -4,6 +4,7 @@ their JSON form and their table form."""
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +13,26 @@ from jaxvet.data import Candidate
 from jaxvet.outputs.schema import SCHEMA_VERSION
 from jaxvet.results import CheckResult, to_jsonable
 
-__all__ = ["VetReport"]
+__all__ = ["VetReport", "dumps_report"]
+
+#: placeholder kept by ``to_jsonable`` (an opaque object) until the converted value is put in
+_CHECKS = object()
+
+
+def dumps_report(doc: dict[str, Any]) -> str:
+    """The JSON text of a report document (:meth:`VetReport.to_dict` plus extras): the top level
+    indented by one space, each entry of ``candidates`` on one line.  Candidates go through the
+    C encoder (``json`` uses it only without ``indent``), so a large report is written ~10x
+    faster than with ``json.dumps(doc, indent=1)``; ``json.loads`` gives the same document.
+    Non-finite floats are an error (``allow_nan=False``), as in ``json.dumps``."""
+    cands = doc.get("candidates")
+    if not isinstance(cands, list):
+        return json.dumps(doc, indent=1, allow_nan=False)
+    mark = f"@@candidates-{uuid.uuid4().hex}@@"
+    head = json.dumps({**doc, "candidates": mark}, indent=1, allow_nan=False)
+    enc = json.JSONEncoder(allow_nan=False).encode
+    block = "[\n" + ",\n".join(enc(c) for c in cands) + "\n ]" if cands else "[]"
+    return head.replace(json.dumps(mark), block, 1)
 
 
 @dataclass
@@ -83,7 +103,7 @@ class VetReport:
                     "t0_btjd": c.t0_btjd,
                     "duration_hours": c.duration_hours,
                     "depth_ppm": self.depth_ppm(i),
-                    "checks": {cid: r.to_dict(include_raw=include_raw) for cid, r in res.items()},
+                    "checks": _CHECKS,
                 }
             )
             if self.signal is not None:
@@ -97,18 +117,23 @@ class VetReport:
                 out[-1]["variability"] = self.variability[i]
             if self.dispositions is not None:
                 out[-1]["disposition"] = self.dispositions[i]
+            out[-1] = to_jsonable(out[-1])
+            # CheckResult.to_dict is already JSON-safe: not converted twice (same key position)
+            out[-1]["checks"] = {cid: r.to_dict(include_raw=include_raw) for cid, r in res.items()}
         doc = {
             "jaxvet_version": __version__,
             "schema_version": SCHEMA_VERSION,
             "checks": self.checks,
             "notes": list(self.notes),
-            "candidates": out,
+            "candidates": _CHECKS,
         }
         if self.masking is not None:
             doc["masking"] = {k: v for k, v in self.masking.items() if k != "candidates"}
         if self.detrending is not None:
             doc["detrending"] = {k: v for k, v in self.detrending.items() if k != "candidates"}
-        return to_jsonable(doc)
+        doc = to_jsonable(doc)
+        doc["candidates"] = out
+        return doc
 
     def to_json(self, include_raw: bool = True, indent: int | None = 1) -> str:
         return json.dumps(self.to_dict(include_raw), indent=indent, allow_nan=False)
