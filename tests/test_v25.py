@@ -267,8 +267,14 @@ def test_stamp_prepared_once_for_every_pixel_check_and_call(stamps, monkeypatch)
     ctx = po.syn_context([fresh])
     checks = ["V08", "V09", "V10", "V20", "V25"]
     for _ in range(2):
-        rep = jaxvet.vet(ctx.lightcurves[0], ctx.candidates[:2], checks=checks, tpfs=[fresh],
-                         options=dict(ctx.options), estimate_depth=False)
+        rep = jaxvet.vet(
+            ctx.lightcurves[0],
+            ctx.candidates[:2],
+            checks=checks,
+            tpfs=[fresh],
+            options=dict(ctx.options),
+            estimate_depth=False,
+        )
         assert set(rep[0]) == set(checks)
     assert calls == [(id(fresh), 0)]
     # another quality bitmask is another product of the same stamp
