@@ -13,6 +13,11 @@ stamp) cancel.
 The pixel checks (V08, V09, V25) vet every candidate on one stamp, ``--tpf`` (default: the
 sector 83 stamp of the same folder); ``--sectors`` picks the light curves (default all four).
 
+``jaxvet.vet`` also assesses every candidate's out-of-transit variability (the report's
+``variability`` record, a flag on V02/V04) whatever the checks; the check is timed alone with it
+switched off (``variability_threshold=None``) unless ``--with-variability`` is given, so that
+revisions without the assessment compare like for like (the JSON records which).
+
 To compare with another revision, run the same command with ``PYTHONPATH`` pointing at a
 checkout of it (``git worktree add ../jaxvet-old REV``), alternating the two so that both see
 the same machine load.  No timing is asserted anywhere.
@@ -21,6 +26,7 @@ the same machine load.  No timing is asserted anywhere.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import subprocess
 import sys
@@ -62,6 +68,8 @@ def main(argv=None) -> int:
                     help="also time the first N candidates (marginal ms per candidate)")
     ap.add_argument("--label", default=None, help="what to call the jaxvet timed (default: its git revision)")
     ap.add_argument("--out", default=None, help="write the figures as JSON here")
+    ap.add_argument("--with-variability", action="store_true",
+                    help="keep vet()'s variability assessment in the timed calls (default: off)")
     args = ap.parse_args(argv)
 
     import jaxvet
@@ -79,11 +87,14 @@ def main(argv=None) -> int:
         tpf = Path(args.tpf) if args.tpf else d / "sector83_tpf.npz"
     tpfs = [read_tpf(str(tpf))] if tpf is not None else []
     label = args.label or _revision(Path(jaxvet.__file__).parent)
+    extra = {}
+    if "variability_threshold" in inspect.signature(jaxvet.vet).parameters and not args.with_variability:
+        extra["variability_threshold"] = None  # time the check alone
     out = {"jaxvet": label, "n": args.n, "cpu": cpu_model(), "sectors": sectors,
-           "tpf": None if tpf is None else tpf.name, "checks": {}}
+           "tpf": None if tpf is None else tpf.name, "variability_assessed": not extra, "checks": {}}
     for cid in checks:
         def run(cid=cid, n=args.n):
-            return jaxvet.vet(lc, cands[:n], [cid], tpfs=tpfs, seed=0, estimate_depth=False)
+            return jaxvet.vet(lc, cands[:n], [cid], tpfs=tpfs, seed=0, estimate_depth=False, **extra)
 
         first, _ = _time(run)
         warm = [_time(run) for _ in range(args.reps)]

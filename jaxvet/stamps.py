@@ -1,4 +1,5 @@
-"""Target-pixel stamps on the host and their preparation for the pixel checks (V08, V09, V25).
+"""Target-pixel stamps on the host and their preparation for the pixel checks (V08, V09, V10,
+V20, V25).
 
 :class:`TPFStamp` holds one sector's target-pixel cube (cadences x rows x cols, float64), with
 optional ``flux_err``, ``quality``, the pipeline ``aperture_mask``, an astropy WCS and the
@@ -8,16 +9,19 @@ target's RA/Dec (readers: :func:`jaxvet.io.pixels.read_tpf`).
 (the valid cadences -- finite time and at least one finite pixel, the reference's cadence mask
 with TPF quality ignored -- packed first in time order and padded to a bucketed ``T``; pixels
 flattened row-major to a padded ``P``) and computes its
-:func:`~jaxvet.core.pixels.pixel_stats`.  :func:`prepared` does it once per run for the run's
-stamps (stored in the run's cache, :meth:`jaxvet.engine.context.VetContext.cached`), so V08,
-V09 and V25 share the device arrays.  Host geometry helpers place the target on the stamp
-(:func:`stamp_target_pixel`) and map pixel offsets to the sky (:func:`sky_jacobian`).
+:func:`~jaxvet.core.pixels.pixel_stats`, once per stamp and quality bitmask: the result is kept
+on the (immutable) stamp, :meth:`TPFStamp.product`, so every check and every
+:func:`jaxvet.vet` call on the stamp shares the device arrays.  :func:`prepared` gathers a
+run's stamps (kept in the run's cache, :meth:`jaxvet.engine.context.VetContext.cached`).
+Host geometry helpers place the target on the stamp (:func:`stamp_target_pixel`)
+and map pixel offsets to the sky (:func:`sky_jacobian`).
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,6 +98,12 @@ class TPFStamp:
     wcs : optional astropy WCS of the stamp (0-based pixel convention via ``world_to_pixel``).
     sector : TESS sector number (None if unknown).
     ra_deg, dec_deg : the target's coordinates (used with ``wcs`` to place the target).
+
+    A stamp is immutable, so what is derived from its data alone is computed once per stamp
+    and kept on it (:meth:`product`): the prepared device arrays and pixel statistics of
+    :func:`prepare_stamp`, keyed by the quality bitmask they depend on, are shared by every
+    check and every :func:`jaxvet.vet` call that uses the stamp, and freed with it.  Copies and
+    pickles start without them.
     """
 
     time: np.ndarray
@@ -109,6 +119,9 @@ class TPFStamp:
     source: str | None = None
     notes: tuple[str, ...] = ()
     meta: dict = field(default_factory=dict)
+    #: products derived from the stamp's data (:meth:`product`), by key
+    _products: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _lock: Any = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         where = f" ({self.source})" if self.source else ""
@@ -186,6 +199,30 @@ class TPFStamp:
         if quality_bitmask and self.quality is not None:
             m &= (self.quality & int(quality_bitmask)) == 0
         return m
+
+    # -- derived products ------------------------------------------------------------------
+    def product(self, key: tuple, make: Callable[[], Any]) -> Any:
+        """The product stored under ``key`` (a tuple naming it and every option it depends
+        on), computed with ``make()`` the first time; concurrent callers wait for one ``make``."""
+        with self._lock:
+            if key not in self._products:
+                self._products[key] = make()
+            return self._products[key]
+
+    def has_product(self, key: tuple) -> bool:
+        """Whether :meth:`product` holds ``key`` already."""
+        with self._lock:
+            return key in self._products
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        del state["_products"], state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        object.__setattr__(self, "_products", {})
+        object.__setattr__(self, "_lock", threading.Lock())
 
     @property
     def has_wcs(self) -> bool:
@@ -387,7 +424,7 @@ def _window_lcb(packed) -> LightCurveBatch:
 
 
 # ---------------------------------------------------------------------------------------------
-# prepared stamps (once per run), per-stamp candidate batches, keys
+# prepared stamps (once per stamp), per-stamp candidate batches, keys
 # ---------------------------------------------------------------------------------------------
 @dataclass
 class StampPrep:
@@ -468,19 +505,29 @@ def _finish_stamp(stamp, packed, pb, stats, pixel_median) -> StampPrep:
     )
 
 
+#: key of the prepared stamp in :meth:`TPFStamp.product` (with the quality bitmask)
+PREPARED_KEY = "prepared"
+
+
 def prepare_stamp(stamp: TPFStamp, quality_bitmask: int = 0) -> StampPrep:
     """Device arrays and per-stamp statistics for one stamp (host planning numbers included).
 
-    Not cached: a run shares its stamps through :func:`prepared` (the run's cache).
+    Computed once per stamp and quality bitmask and kept on the stamp (:meth:`TPFStamp.product`),
+    so every check and every run that uses the stamp shares them.
     """
-    return _finish_stamp(*_dispatch_stamp(stamp, quality_bitmask))
+    if not isinstance(stamp, TPFStamp):
+        raise JaxvetInputError(f"expected a jaxvet.stamps.TPFStamp, got {type(stamp).__name__}")
+    qb = int(quality_bitmask)
+    return stamp.product((PREPARED_KEY, qb), lambda: _finish_stamp(*_dispatch_stamp(stamp, qb)))
 
 
 def prepared(stamps: Sequence[TPFStamp], quality_bitmask: int = 0, *, ctx=None) -> Prepared:
     """:func:`prepare_stamp` for every stamp of a run.
 
-    With ``ctx`` (a :class:`~jaxvet.engine.context.VetContext`), the result is computed once per
-    run and quality bitmask and kept in the run's cache, so V08, V09 and V25 share it.
+    The statistics of every stamp not prepared yet are dispatched before the host waits for the
+    first of them.  With ``ctx`` (a :class:`~jaxvet.engine.context.VetContext`) the
+    :class:`Prepared` is also kept in the run's cache, so V08, V09, V10, V20 and V25 of one run
+    read the same object.
     """
     stamps = list(stamps)
     if not stamps:
@@ -488,15 +535,21 @@ def prepared(stamps: Sequence[TPFStamp], quality_bitmask: int = 0, *, ctx=None) 
     for i, s in enumerate(stamps):
         if not isinstance(s, TPFStamp):
             raise JaxvetInputError(f"tpfs[{i}] must be a jaxvet.stamps.TPFStamp, got {type(s).__name__}")
+    qb = int(quality_bitmask)
 
     def make() -> Prepared:
-        # every stamp's statistics dispatched before the host waits for the first one
-        pending = [_dispatch_stamp(s, quality_bitmask) for s in stamps]
-        return Prepared(preps=[_finish_stamp(*p) for p in pending], tags=stamp_tags(stamps))
+        key = (PREPARED_KEY, qb)
+        todo = [s for s in dict.fromkeys(stamps) if not s.has_product(key)]
+        pending = {s: _dispatch_stamp(s, qb) for s in todo}
+
+        def finish(s):
+            return s.product(key, lambda: _finish_stamp(*(pending.get(s) or _dispatch_stamp(s, qb))))
+
+        return Prepared(preps=[finish(s) for s in stamps], tags=stamp_tags(stamps))
 
     if ctx is None:
         return make()
-    return ctx.cached(("pixel_stamps", int(quality_bitmask)), make, per_chunk=False)
+    return ctx.cached(("pixel_stamps", qb), make, per_chunk=False)
 
 
 def stamp_tags(stamps: Sequence[TPFStamp]) -> np.ndarray:

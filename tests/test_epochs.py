@@ -362,3 +362,58 @@ def test_chunks_are_dispatched_before_the_host_waits(batch, monkeypatch):
     (few, g_few, imp_few), (many, g_many, imp_many) = counts[1 << 20], counts[1 << 13]
     assert many >= 4 * few and many >= 12, counts
     assert g_many == g_few <= 4 and imp_many == imp_few == [], counts
+    # the rows, then the two re-runs this batch needs (its 20-s windows are longer than the
+    # 2-min cadence estimate, then their in-transit blocks overflow): plan and fallback stay on
+    # the device
+    assert g_many == g_few == 3, counts
+
+
+def test_regular_cadence_table_is_one_host_copy(batch, monkeypatch):
+    """With regular sampling (no window longer than its bucket) the table costs one
+    device-to-host copy, the rows of every chunk, global-baseline fallback included."""
+    from jaxvet.core import epochs
+
+    lcs, cands, lci, ctx, tab = batch
+    lch = epochs.LightCurveHost.of(ctx.lcb)
+    keep = np.flatnonzero(np.isin(np.asarray(lci), [0, 1, 2]))  # the 2-min light curves
+    cb = ctx.cb.take(keep)
+    with monkeypatch.context() as mp:
+        seen = _count_host_copies(mp)
+        sub = measure_epochs(ctx.lcb, cb, max_elements=1 << 13, lc_host=lch)
+    assert seen["get"] == 1 and seen["implicit"] == [], seen
+    assert np.asarray(sub.v01.used_global).any()  # the island candidate's fallback is in it
+    e = min(tab.n_epochs, sub.n_epochs)
+    for key in ("depth", "sigma", "baseline"):
+        a1 = np.asarray(getattr(tab.v04, key))[keep, :e]
+        np.testing.assert_allclose(np.asarray(getattr(sub.v04, key))[: keep.size, :e], a1, rtol=1e-12, atol=0)
+
+
+def test_vet_measures_the_epoch_table_once_per_segment(batch, monkeypatch):
+    """jaxvet.vet with V01 and V04 over three chunks of one segment: one epoch table for the
+    segment (one host copy), each chunk reads its rows on the device; the results equal a
+    one-chunk run's."""
+    import jaxvet
+    from jaxvet.core import epochs
+
+    lcs, cands, lci, ctx, tab = batch
+    mine = [c for c, i in zip(cands, lci, strict=True) if i == 0]
+    calls = []
+    real = epochs.measure_epochs
+
+    def counting(lcb, cb, **kw):
+        with monkeypatch.context() as mp:
+            seen = _count_host_copies(mp)
+            out = real(lcb, cb, **kw)
+        calls.append((cb.size, seen["get"], seen["implicit"]))
+        return out
+
+    monkeypatch.setattr(epochs, "measure_epochs", counting)
+    kw = dict(checks=["V01", "V04"], estimate_depth=False, threads=1)
+    many = jaxvet.vet(lcs[0], mine, chunk_size=4, segment_size=16, **kw)
+    assert calls == [(20, 1, [])], calls  # 14 candidates: 4 chunks of 8 rows from 0, 4, 8, 12
+    one = jaxvet.vet(lcs[0], mine, chunk_size=16, **kw)
+    for i in range(len(mine)):
+        for cid in ("V01", "V04"):
+            a, b = many[i][cid], one[i][cid]
+            assert (a.status, a.verdict, a.flags) == (b.status, b.verdict, b.flags)
+            assert a.metrics == b.metrics

@@ -161,6 +161,21 @@ def test_packing_drops_invalid_cadences_and_pads():
     assert px.prepare_stamp(s2).n_dropped == 2
 
 
+def test_prepared_stamp_is_kept_on_the_stamp_not_in_pickles():
+    import copy
+    import pickle
+
+    s = TPFStamp(time=2000.0 + np.arange(40) / 144.0, flux=np.ones((40, 3, 3)), sector=5)
+    sp = px.prepare_stamp(s)
+    assert px.prepare_stamp(s) is sp and px.prepared([s]).preps[0] is sp
+    assert px.prepare_stamp(s, quality_bitmask=32) is not sp
+    assert s.has_product((px.PREPARED_KEY, 0)) and s.has_product((px.PREPARED_KEY, 32))
+    for other in (pickle.loads(pickle.dumps(s)), copy.copy(s)):
+        assert not other.has_product((px.PREPARED_KEY, 0))
+        assert other.sector == 5 and np.array_equal(other.flux, s.flux)
+        assert px.prepare_stamp(other) is not sp
+
+
 def test_centroids_and_pixel_noise_match_oracle():
     rng = np.random.default_rng(3)
     f = np.array(po.syn_stamp("target", seed=9).flux)

@@ -247,3 +247,37 @@ def test_requires_v08_and_v09_and_reports_only_v25(stamps):
     assert V25.requires == ("V08", "V09") and rep.checks == ["V25"] and set(rep[0]) == {"V25"}
     direct = V25.run(po.syn_context([stamps["a"], stamps["b"]], candidates=ctx.candidates[:2]))
     assert rep[0]["V25"].metrics == direct[0].metrics
+
+
+def test_stamp_prepared_once_for_every_pixel_check_and_call(stamps, monkeypatch):
+    """V08, V09, V10, V20 and V25 of one vet() call read one prepared stamp, and a second call
+    on the same stamp prepares nothing again (the preparation is kept on the stamp)."""
+    import jaxvet
+    from jaxvet import stamps as sx
+
+    calls = []
+    real = sx._dispatch_stamp
+
+    def counting(stamp, quality_bitmask):
+        calls.append((id(stamp), quality_bitmask))
+        return real(stamp, quality_bitmask)
+
+    monkeypatch.setattr(sx, "_dispatch_stamp", counting)
+    fresh = dataclasses.replace(stamps["a"])  # a new stamp: nothing prepared on it yet
+    ctx = po.syn_context([fresh])
+    checks = ["V08", "V09", "V10", "V20", "V25"]
+    for _ in range(2):
+        rep = jaxvet.vet(
+            ctx.lightcurves[0],
+            ctx.candidates[:2],
+            checks=checks,
+            tpfs=[fresh],
+            options=dict(ctx.options),
+            estimate_depth=False,
+        )
+        assert set(rep[0]) == set(checks)
+    assert calls == [(id(fresh), 0)]
+    # another quality bitmask is another product of the same stamp
+    sx.prepared([fresh], quality_bitmask=32)
+    sx.prepared([fresh], quality_bitmask=32)
+    assert calls == [(id(fresh), 0), (id(fresh), 32)]

@@ -27,18 +27,21 @@ residuals binned on the transit duration, Hartman & Bakos 2016; see
 
 How it runs
 -----------
-Epochs come from one host plan of every candidate, :func:`jaxvet.core.ephemeris.plan_windows` (epochs
-planned where ``[t_c - D/2, t_c + D/2]`` meets a data segment, so every epoch that can hold
+Epochs come from one device plan of every candidate, :func:`jaxvet.core.windows.plan_windows_on_device`
+(epochs planned where ``[t_c - D/2, t_c + D/2]`` meets a data segment, so every epoch that can hold
 in-transit points is present and epochs with ``n_in < 5`` are skipped exactly like the
 reference's loop over unique epochs, with each window's first point and length for half-width
-``6 D``).  One window serves both checks (V01's capped window is a sub-range of it).  Candidates
-are grouped by window bucket (and whether V01's cap is active), sorted by epoch count and processed
+``6 D``; the epoch axis is bounded on the host from the data segments).  One window serves both
+checks (V01's capped window is a sub-range of it).  Candidates are grouped by window bucket (the
+cadence estimate of ``12 D``, and whether V01's cap is active), sorted by epoch count and processed
 in sub-batches of ``rows x window <=`` :func:`epoch_budget` (the engine's element budget,
-``$JAXVET_MAX_ELEMENTS``); the windows are
-flattened to ``(candidate*epoch, W)`` rows of a fixed count per window bucket and gathered inside
-the row kernel itself, so a run compiles one program per window bucket and variant (no per-chunk
-planning or gather programs).  The global-baseline statistics (a sort of the
-whole light curve) are computed only for the candidates that need the fallback.
+``$JAXVET_MAX_ELEMENTS``); the windows are flattened to ``(candidate*epoch, W)`` rows of a fixed
+count per window bucket and gathered inside the row kernel itself, so a run compiles one program
+per window bucket and variant.  Every sub-batch is dispatched before the host waits, once, for
+all their rows (a sub-batch whose windows or in-transit blocks were cut is re-run wider).  The
+global-baseline statistics (a sort of the whole light curve) are computed only for the
+candidates that need the fallback, and stay on the device.  In a run, the table is measured once
+per run segment (:func:`epoch_table_for_context`).
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ from jaxvet.core.epoch_rows import (
 )
 from jaxvet.core.noise import pink_noise_variances
 from jaxvet.core.order_stats import MAD_TO_SIGMA, masked_median
-from jaxvet.core.windows import gather_points, plan_windows
+from jaxvet.core.windows import gather_points, plan_windows_on_device
 from jaxvet.data import CandidateBatch, LightCurveBatch, bucket_size
 from jaxvet.engine.chunks import element_budget, prev_pow2
 
@@ -375,10 +378,13 @@ def _measure_chunks(lcb, cb, hb: _HostBatch, max_el: int, lch: LightCurveHost):
     """Every group's candidates, sorted by epoch count, in chunks of ``rows x window <= max_el``
     (each chunk's epoch axis the bucket of its largest member: few shapes, little padding).
 
-    One host plan of every candidate's epochs and window bounds (:func:`plan_windows`, B x E
-    integers); the chunks gather their rows from it inside the row kernel.  Every chunk is
-    dispatched before the host waits; their rows come back in one device-to-host copy (a
-    second one only for chunks whose in-transit block overflowed).  Returns a list of
+    One device plan of every candidate's epochs and window bounds
+    (:func:`plan_windows_on_device`, B x E integers, E from the host's segment bound); the
+    chunks take their columns from it and gather their rows inside the row kernel, with the
+    window width of their bucket (the cadence estimate).  Every chunk is dispatched before the
+    host waits; their rows come back in one device-to-host copy.  Only a chunk whose windows
+    turned out longer than its bucket (irregular sampling) or whose in-transit block overflowed
+    (duplicate time stamps) is run again, wider, and fetched once more.  Returns a list of
     ``(candidate indices, E, host dict of (b_sub, E, ...) arrays)``.
     """
     groups, e_est = _groups(lch, hb)
@@ -386,7 +392,10 @@ def _measure_chunks(lcb, cb, hb: _HostBatch, max_el: int, lch: LightCurveHost):
         return []
     n_pts = int(lcb.time.shape[1])
     cb_all = dataclasses.replace(cb.pad(hb.B), valid=jnp.asarray(hb.active))  # guarded: no epochs
-    plan = plan_windows(lcb, cb_all, jnp.asarray(hb.hw_full), plan_half_width=jnp.asarray(hb.plan_hw))
+    e_plan = bucket_size(max(int(e_est[m]) for ms in groups.values() for m in ms), 4)
+    plan = plan_windows_on_device(
+        lcb, cb_all, jnp.asarray(hb.hw_full), plan_half_width=jnp.asarray(hb.plan_hw), max_epochs=e_plan
+    )
     flat = (lcb.time.reshape(-1), lcb.flux.reshape(-1), lcb.flux_err.reshape(-1))
     chunks = []
     for (wb, cap), members in sorted(groups.items()):
@@ -395,16 +404,17 @@ def _measure_chunks(lcb, cb, hb: _HostBatch, max_el: int, lch: LightCurveHost):
         while s < len(members):
             eb = bucket_size(int(e_est[members[s]]), 4)
             b_sub = prev_pow2(max(max_el // wb // eb, 1))
-            chunks.append(
-                _RowChunk.dispatch(
-                    flat, n_pts, plan, np.asarray(members[s : s + b_sub]), b_sub, eb, wb, cap, hb
-                )
-            )
+            idx = np.asarray(members[s : s + b_sub])
+            chunks.append(_RowChunk.dispatch(flat, n_pts, plan, idx, b_sub, eb, wb, cap, hb))
             s += b_sub
     rows = jax.device_get([c.rows for c in chunks])  # the one copy of every chunk's rows
-    wide = [k for k, r in enumerate(rows) if np.any(r[0]["overflow"])]  # duplicate time stamps
-    for k, r in zip(wide, jax.device_get([chunks[k].widened() for k in wide]), strict=True):
-        rows[k] = r
+    while True:  # rare: windows longer than the bucket, then an overflowed in-transit block
+        redo = {k: c.retry(rows[k]) for k, c in enumerate(chunks)}
+        redo = {k: c for k, c in redo.items() if c is not None}
+        if not redo:
+            break
+        for (k, c), r in zip(redo.items(), jax.device_get([c.rows for c in redo.values()]), strict=True):
+            chunks[k], rows[k] = c, r
     return [(c.idx, c.eb, c.host(r)) for c, r in zip(chunks, rows, strict=True)]
 
 
@@ -450,8 +460,9 @@ def measure_epochs(
     ``valid=False`` get no epochs; epochs without enough points are marked, not dropped.
     The table's candidate axis is ``bucket_size(cb.size, 8)`` long; rows beyond ``cb.size``
     are padding (inactive).  ``max_elements`` overrides :func:`epoch_budget`; ``lc_host`` is
-    ``LightCurveHost.of(lcb)`` when the caller already has it.  The host waits at most three
-    times (the window plan, every chunk's rows, every global-baseline chunk), never per chunk.
+    ``LightCurveHost.of(lcb)`` when the caller already has it.  The host waits once, for every
+    chunk's rows together (a second time only for the rare chunks re-run wider): the window
+    plan and the global-baseline fallback stay on the device.
     """
     max_el = int(max_elements) if max_elements is not None else epoch_budget()
     hb = _HostBatch.of(cb)
@@ -463,16 +474,11 @@ def measure_epochs(
         & (tab["n_in"] >= MIN_POINTS_IN_TRANSIT)
         & ((tab["full_n"] < MIN_LOCAL_OOT) | (tab["cap_n"] < MIN_LOCAL_OOT))
     )
-    glob = {k: np.full(hb.B, np.nan) for k in ("n", "b", "rstd", "beta")}
-    glob["n"] = np.zeros(hb.B, np.int64)
-    glob["rnok"] = np.zeros(hb.B, bool)
-    need_c = np.nonzero(need.any(axis=1))[0]
-    if need_c.size:
-        _run_global(lcb, need_c, glob, hb, max_el, lch)
+    glob = _run_global(lcb, np.nonzero(need.any(axis=1))[0], hb, max_el, lch)
     dev = {k: jnp.asarray(v) for k, v in tab.items()}
     v01, v04 = _finalize(
         {k: dev[k] for k in _ROW_FIELDS},
-        {k: jnp.asarray(v) for k, v in glob.items()},
+        glob,
         dev["n_in"],
         dev["med_in"],
         dev["slot"],
@@ -505,16 +511,38 @@ def _gathered_rows(
 ):
     """Gather R windows straight from the flattened light-curve rows, then :func:`row_kernel`.
 
-    ``flat_start``/``count`` (R,) come from the host plan (:func:`jaxvet.core.ephemeris.plan_windows`),
-    so the program's shape is ``(R, width)`` only: one compiled program per window bucket, not
-    one per (chunk, epoch bucket).  Padding slots get the window centre as time, 0 as flux.
+    ``flat_start``/``count`` (R,) come from the plan (:func:`_chunk_columns`), so the program's
+    shape is ``(R, width)`` only: one compiled program per window bucket, not one per (chunk,
+    epoch bucket).  Padding slots get the window centre as time, 0 as flux.  Returns the row
+    kernel's outputs, the window centres, the epochs and slots, and the largest window count
+    (a window longer than ``width`` is cut: the caller re-runs wider).
     """
     j = jnp.arange(width, dtype=jnp.int32)
     m = j[None, :] < count[:, None]
     tc = t0 + ep * P
     t, f, e = gather_points(time, flux, flux_err, flat_start[:, None] + j[None, :], m, tc[:, None])
     res = row_kernel(t, f, e, m, ep, tc, slot, P, t0, D, hw_full, hw_cap, w_in=w_in, with_cap=with_cap)
-    return res, tc
+    return res, tc, ep, slot, jnp.max(count, initial=0)
+
+
+@partial(jax.jit, static_argnames=("eb",))
+def _chunk_columns(epoch, valid, start, count, take, n, lc_off, *, eb: int):
+    """The row kernel's (R = b_sub x eb,) columns of plan rows ``take`` (b_sub,), the first ``n``
+    real: window start in the flattened light curve (``lc_off`` (b_sub,) is the row's offset),
+    point count (0 off a slot), epoch (0 beyond the plan's E) and slot (a real epoch)."""
+    e_plan = epoch.shape[1]
+    c = jnp.arange(eb)
+    col_ok = (c < e_plan)[None, :]
+    cc = jnp.minimum(c, e_plan - 1)
+
+    def cols(a):
+        return a[take][:, cc]
+
+    slot = col_ok & (jnp.arange(take.shape[0]) < n)[:, None] & cols(valid)
+    ep = jnp.where(col_ok, cols(epoch), 0.0)
+    cnt = jnp.where(slot, cols(count), 0).astype(jnp.int32)
+    fs = (jnp.where(col_ok, cols(start), 0) + lc_off[:, None]).astype(jnp.int32)
+    return fs.reshape(-1), cnt.reshape(-1), ep.reshape(-1), slot.reshape(-1)
 
 
 @dataclass
@@ -523,65 +551,66 @@ class _RowChunk:
 
     idx: np.ndarray  # (n,) the candidates (table rows) it measures
     eb: int
-    epoch: np.ndarray  # (b_sub, eb) host plan columns
-    slot: np.ndarray
+    b_sub: int
     args: tuple  # the row kernel's arguments (kept for a wider re-run)
     width: int
     w_in: int
     cap: bool
-    rows: tuple  # (row kernel outputs, window centres) on the device
+    rows: tuple  # (row kernel outputs, centres, epochs, slots, largest count) on the device
+
+    @staticmethod
+    def in_transit_width(width: int) -> int:
+        """The in-transit block: it spans < D while the window spans 12 D, so W/12 holds it for a
+        regular cadence (irregular sampling is caught by the overflow check, :meth:`retry`)."""
+        return min(width, bucket_size(width // 12 + 2, 16))
 
     @classmethod
     def dispatch(cls, flat, n_pts, plan, idx, b_sub, eb, wb, cap, hb: _HostBatch) -> _RowChunk:
         n = idx.size
         take = np.concatenate([idx, np.repeat(idx[:1], b_sub - n)])
-        ncol = min(eb, plan.epoch.shape[1])
-
-        def cols(a, fill, dtype):
-            out = np.full((b_sub, eb), fill, dtype)
-            out[:, :ncol] = a[take][:, :ncol]
-            return out
-
-        slot = cols(plan.valid, False, bool)
-        slot[n:] = False
-        epoch = cols(plan.epoch, 0.0, np.float64)
-        count = np.where(slot, cols(plan.count, 0, np.int64), 0)
-        flat_start = cols(plan.start, 0, np.int64) + (hb.lc_idx[take] * n_pts)[:, None]
-        w = bucket_size(int(count.max(initial=0)), wb)
-        r = b_sub * eb
-        # the in-transit block spans < D while the window spans 12 D: W/12 holds it for a regular
-        # cadence (irregular sampling is caught by the overflow check, :meth:`widened`)
-        w_in = min(w, bucket_size(w // 12 + 2, 16))
-        rep = lambda a: jnp.asarray(np.repeat(a[take], eb))  # noqa: E731
-        args = (
-            *flat,
-            jnp.asarray(flat_start.reshape(r).astype(np.int32)),
-            jnp.asarray(count.reshape(r).astype(np.int32)),
-            jnp.asarray(epoch.reshape(r)),
-            jnp.asarray(slot.reshape(r)),
-            *(rep(a) for a in (hb.P, hb.t0, hb.D, hb.hw_full, hb.hw_cap)),
+        cols = _chunk_columns(
+            *plan, jnp.asarray(take), n, jnp.asarray((hb.lc_idx[take] * n_pts).astype(np.int32)), eb=eb
         )
-        rows = _gathered_rows(*args, width=w, w_in=w_in, with_cap=cap)
-        return cls(idx, eb, epoch, slot, args, w, w_in, cap, rows)
+        rep = lambda a: jnp.asarray(np.repeat(a[take], eb))  # noqa: E731
+        args = (*flat, *cols, *(rep(a) for a in (hb.P, hb.t0, hb.D, hb.hw_full, hb.hw_cap)))
+        return cls(idx, eb, b_sub, args, wb, cls.in_transit_width(wb), cap, ()).run()
 
-    def widened(self):
-        """The rows again with the in-transit block as wide as the window (on the device)."""
-        return _gathered_rows(*self.args, width=self.width, w_in=self.width, with_cap=self.cap)
+    def run(self) -> _RowChunk:
+        rows = _gathered_rows(*self.args, width=self.width, w_in=self.w_in, with_cap=self.cap)
+        return dataclasses.replace(self, rows=rows)
+
+    def retry(self, rows) -> _RowChunk | None:
+        """The chunk dispatched again, wider, when its fetched ``rows`` were cut: a window longer
+        than the width (then the width of its longest window), else an in-transit block wider
+        than ``w_in`` (then as wide as the window); None when they are complete."""
+        res, max_count = rows[0], int(rows[4])
+        if max_count > self.width:
+            w = bucket_size(max_count, self.width)
+            return dataclasses.replace(self, width=w, w_in=self.in_transit_width(w)).run()
+        if self.w_in < self.width and np.any(res["overflow"]):
+            return dataclasses.replace(self, w_in=self.width).run()
+        return None
 
     def host(self, rows) -> dict:
         """The fetched rows reshaped to ``(b_sub, eb, ...)``, with the plan's epoch and slot."""
-        res, tc = rows
-        b_sub = self.epoch.shape[0]
-        host = {k: np.asarray(v).reshape((b_sub, self.eb) + v.shape[1:]) for k, v in res.items()}
-        host["epoch"] = self.epoch
-        host["slot"] = self.slot
-        host["center"] = np.asarray(tc).reshape(b_sub, self.eb)
+        res, tc, ep, slot, _ = rows
+        shape = (self.b_sub, self.eb)
+        host = {k: np.asarray(v).reshape(shape + v.shape[1:]) for k, v in res.items()}
+        host["epoch"] = np.asarray(ep).reshape(shape)
+        host["slot"] = np.asarray(slot).reshape(shape)
+        host["center"] = np.asarray(tc).reshape(shape)
         return host
 
 
-def _run_global(lcb, cands, glob, hb: _HostBatch, max_el: int, lch: LightCurveHost):
-    """Global-baseline statistics of the candidates ``cands`` into ``glob`` (host arrays): every
-    chunk dispatched, then one device-to-host copy."""
+def _run_global(lcb, cands: np.ndarray, hb: _HostBatch, max_el: int, lch: LightCurveHost) -> dict:
+    """Global-baseline statistics of the candidates ``cands``, scattered into (B,) device arrays
+    (NaN, 0 or False for the other candidates): every sub-batch dispatched, nothing waited for."""
+    B = hb.B
+    glob = {k: jnp.full(B, jnp.nan) for k in ("b", "rstd", "beta")}
+    glob["n"] = jnp.zeros(B, jnp.int64)
+    glob["rnok"] = jnp.zeros(B, bool)
+    if cands.size == 0:
+        return glob
     n_pts = int(lcb.time.shape[1])
     nb_need = np.floor(lch.span[hb.lc_idx[cands]] / (hb.D[cands] / 2)) + 2
     nb_max = bucket_size(int(np.max(nb_need)), 16)
@@ -590,24 +619,37 @@ def _run_global(lcb, cands, glob, hb: _HostBatch, max_el: int, lch: LightCurveHo
     def pad(a, c):
         return jnp.asarray(np.concatenate([a[c], np.repeat(a[c[:1]], b_sub - c.size)]))
 
-    subs = [cands[s : s + b_sub] for s in range(0, cands.size, b_sub)]
-    out = [
-        global_kernel(
+    for s in range(0, cands.size, b_sub):
+        c = cands[s : s + b_sub]
+        g = global_kernel(
             lcb, pad(hb.lc_idx.astype(np.int32), c), pad(hb.P, c), pad(hb.t0, c), pad(hb.D, c), nb_max=nb_max
         )
-        for c in subs
-    ]
-    for c, g in zip(subs, jax.device_get(out), strict=True):
-        for k in ("n", "b", "rstd", "beta", "rnok"):
-            glob[k][c] = np.asarray(g[k])[: c.size]
+        at = jnp.asarray(c)
+        glob = {k: v.at[at].set(g[k][: c.size].astype(v.dtype)) for k, v in glob.items()}
+    return glob
+
+
+@partial(jax.jit, static_argnames=("rows",))
+def _table_rows(tab: EpochTable, start, *, rows: int) -> EpochTable:
+    """Rows ``start .. start + rows`` of every (B, ...) array of a table (``start`` traced)."""
+    return jax.tree.map(lambda a: jax.lax.dynamic_slice_in_dim(a, start, rows, axis=0), tab)
 
 
 def epoch_table_for_context(ctx) -> EpochTable:
-    """The :class:`EpochTable` of a :class:`~jaxvet.engine.context.VetContext`'s chunk, measured
-    once per run and chunk (``ctx.cached("epoch_table", ...)``: V01 and V04 share it)."""
+    """The :class:`EpochTable` of a :class:`~jaxvet.engine.context.VetContext`'s chunk.
 
-    def make():
+    Measured once per run segment (:meth:`~jaxvet.engine.context.VetContext.segment_cached`:
+    one :func:`measure_epochs` of every candidate of the segment, so the host waits once per
+    segment, not per chunk; V01 and V04 share it), and cut to the chunk's
+    ``bucket_size(ctx.cb.size, 8)`` rows on the device.
+    """
+
+    def make(cb):
         lch = ctx.cached("epoch_lightcurve_host", lambda: LightCurveHost.of(ctx.lcb), per_chunk=False)
-        return measure_epochs(ctx.lcb, ctx.cb, lc_host=lch)
+        return measure_epochs(ctx.lcb, cb, lc_host=lch)
 
-    return ctx.cached("epoch_table", make)
+    tab, start = ctx.segment_cached("epoch_table", make)
+    rows = bucket_size(ctx.cb.size, 8)
+    if start == 0 and tab.guard.shape[0] == rows:
+        return tab
+    return _table_rows(tab, jnp.int32(start), rows=rows)

@@ -34,6 +34,7 @@ __all__ = [
     "epoch_windows",
     "WindowPlan",
     "plan_windows",
+    "plan_windows_on_device",
     "gather_points",
     "PackedWindows",
     "gather_packed",
@@ -210,6 +211,21 @@ def plan_windows(lcb: LightCurveBatch, cb: CandidateBatch, half_width, *, plan_h
         n_epochs=np.asarray(total),
         max_count=np.asarray(count).max(axis=1, initial=0),
     )
+
+
+def plan_windows_on_device(
+    lcb: LightCurveBatch, cb: CandidateBatch, half_width, *, plan_half_width=None, max_epochs: int
+):
+    """:func:`plan_windows` left on the device: ``(epoch, valid, start, count)``, (B, E) each.
+
+    ``max_epochs`` (E) is the caller's upper bound on any candidate's planned epochs (a host
+    estimate from the data segments), so nothing is copied to the host; the slots beyond a
+    candidate's epochs are invalid (epoch 0, count 0).
+    """
+    hw, phw = _half_widths(cb, half_width, plan_half_width)
+    epoch, valid, _ = _plan(lcb, cb, phw, max_epochs=int(max_epochs))
+    _, start, count = _bounds(lcb, cb, epoch, valid, hw)
+    return epoch, valid, start, count
 
 
 @jax.tree_util.register_dataclass

@@ -116,11 +116,27 @@ class VetContext:
     #: static sizes that only grow (:class:`~jaxvet.engine.chunks.ShapeLadder`); share one
     #: between contexts to reuse their compiled programs
     shapes: ShapeLadder = field(default_factory=ShapeLadder)
+    #: the candidates of this chunk's run segment (every chunk of it, in order, against the same
+    #: ``lcb``) and this chunk's first row in them; None: the chunk is its own segment.  A product
+    #: planned once per segment (V01/V04's epoch table, :meth:`segment_cached`) reads it
+    segment: CandidateBatch | None = None
+    segment_offset: int = 0
+    #: the segment's key in ``cache`` (the engine numbers the segments of a run)
+    segment_key: Hashable = None
 
     def cached(self, name: str, make: Callable[[], Any], *, per_chunk: bool = True) -> Any:
         """``make()`` once per run (``per_chunk=False``) or once per chunk of the run."""
         key = (name, self.chunk_key) if per_chunk else (name,)
         return self.cache.get(key, make)
+
+    def segment_cached(self, name: str, make: Callable[[CandidateBatch], Any]) -> tuple[Any, int]:
+        """``(make(segment candidates), this chunk's first row in them)``, made once per run
+        segment (``make`` sees the whole segment's :class:`CandidateBatch`); without a segment,
+        ``make(self.cb)`` once per chunk and row 0."""
+        if self.segment is None:
+            return self.cached(name, lambda: make(self.cb)), 0
+        key = (name, "segment", self.segment_key)
+        return self.cache.get(key, lambda: make(self.segment)), int(self.segment_offset)
 
     def key_ids(self, size: int | None = None) -> np.ndarray:
         """Run-wide ids of the first ``size`` (default: all) batch slots, for random keys.

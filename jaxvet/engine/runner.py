@@ -130,7 +130,11 @@ class _Chunk:
 def _chunks(lightcurves, lcb, candidates, li, lo, hi, chunk_size, pad, *, seed, tpfs, options,
             sector_measurements, cache, shapes) -> list[_Chunk]:
     out = []
-    for a in range(lo, hi, chunk_size):
+    starts = range(lo, hi, chunk_size)
+    # the segment's candidates, each chunk's rows from its offset on (the last one padded)
+    last = starts[-1] - lo + max(pad, hi - starts[-1])
+    segment = CandidateBatch.from_candidates(candidates[lo:hi], lc_index=li[lo:hi], pad_to=last)
+    for a in starts:
         chunk = candidates[a : min(a + chunk_size, hi)]
         cb = CandidateBatch.from_candidates(
             chunk, lc_index=li[a : a + len(chunk)], pad_to=max(pad, len(chunk))
@@ -141,7 +145,8 @@ def _chunks(lightcurves, lcb, candidates, li, lo, hi, chunk_size, pad, *, seed, 
         ctx = VetContext(
             lightcurves=lightcurves, lcb=lcb, candidates=chunk, cb=cb, seed=seed, tpfs=list(tpfs),
             options=options, sector_measurements=sm, candidate_ids=np.arange(a, a + len(chunk)),
-            cache=cache, chunk_key=a, shapes=shapes,
+            cache=cache, chunk_key=a, shapes=shapes, segment=segment, segment_offset=a - lo,
+            segment_key=lo,
         )
         out.append(_Chunk(a, ctx))
     return out
