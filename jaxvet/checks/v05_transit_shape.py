@@ -68,7 +68,7 @@ Gates, warnings and verdict (jaxvet's rule; the reference is metrics-only)
 
 Implementation.  The kernels live in :mod:`jaxvet.core.transit_shape` (the per-point stage, the
 fit stage and the programs that map them over a chunk); this module plans and dispatches them
-and formats the results.  Only points near transit are read: :func:`jaxvet.core.ephemeris.plan_windows`
+and formats the results.  Only points near transit are read: :func:`jaxvet.core.windows.plan_windows`
 finds, per candidate and epoch, the index range of the points within ``max(0.6, window) D`` (the
 fit window) of
 mid-transit, and they are gathered straight from the light curve, packed in time order into

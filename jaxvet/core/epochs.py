@@ -368,9 +368,14 @@ def _groups(lch: LightCurveHost, hb: _HostBatch):
     e_est = np.where(real, np.maximum(k_hi - k_lo + 1, 0), 0).sum(axis=1)
     w_est = np.ceil(2 * hb.hw_full / lch.cadence[hb.lc_idx] * 1.02) + 2
     cap_on = hb.hw_cap < hb.hw_full
+    members = np.nonzero(hb.active & (e_est > 0))[0]
+    w = np.maximum(np.nan_to_num(w_est[members], nan=16.0, posinf=16.0), 16).astype(np.int64)
+    bucket = np.left_shift(1, np.frexp((w - 1).astype(np.float64))[1]).astype(np.int64)  # bucket_size(w, 16)
+    key = bucket * 2 + cap_on[members]
+    uniq, first = np.unique(key, return_index=True)
     groups: dict[tuple[int, bool], list[int]] = {}
-    for b in np.nonzero(hb.active & (e_est > 0))[0]:
-        groups.setdefault((bucket_size(int(w_est[b]), 16), bool(cap_on[b])), []).append(int(b))
+    for k in uniq[np.argsort(first)]:  # one entry per group, in order of first member
+        groups[(int(k) // 2, bool(k % 2))] = members[key == k].tolist()
     return groups, e_est
 
 

@@ -273,11 +273,12 @@ def gather_packed(lcb: LightCurveBatch, cb: CandidateBatch, epoch, start, count,
     )
 
 
-def _ladder(n: int, minimum: int, factor: int) -> int:
-    """Smallest ``minimum * factor**k >= n`` (a coarse shape ladder: fewer programs to compile)."""
-    size = minimum
-    while size < n:
-        size *= factor
+def _ladder_sizes(n: np.ndarray, minimum: int, factor: int) -> np.ndarray:
+    """For each entry of ``n``, the smallest ``minimum * factor**k >= n`` (a coarse shape ladder:
+    fewer programs to compile); one vector step per rung."""
+    size = np.full(n.shape, minimum, dtype=np.int64)
+    while np.any(short := size < n):
+        size = np.where(short, size * factor, size)
     return size
 
 
@@ -302,7 +303,7 @@ def map_packed(fn, lcb: LightCurveBatch, cb: CandidateBatch, half_width, *, args
     hw, phw = _half_widths(cb, half_width, plan_half_width)
     plan = plan_windows(lcb, cb, hw, plan_half_width=phw)
     total = np.where(plan.valid, plan.count, 0).sum(axis=1)
-    mb = np.array([_ladder(int(x), min_points, ladder) for x in total])
+    mb = _ladder_sizes(np.asarray(total), min_points, ladder)
     groups = []
     for width in sorted(set(mb.tolist())):
         idx_all = np.nonzero(mb == width)[0]
