@@ -431,7 +431,8 @@ def secondary_eclipse(
     engine's element budget (:func:`jaxvet.engine.chunks.rows_per_chunk`).  The thresholds are
     traced (changing them does not recompile).  ``min_capacity``: floors for the
     static red-noise-bin and orbit capacities -- a campaign that pins them (and the light-curve
-    size) compiles one program for all its batches.
+    size) compiles one reference-window program for all its batches, and the local depths one
+    per packed-width bucket (:func:`jaxvet.core.secondary.local_box_depths`).
     """
     b = cb.size
     if presorted is None:
@@ -559,7 +560,8 @@ def _is_count(x) -> bool:
 @dataclass(frozen=True)
 class V02Options(CheckOptions):
     """V02 options: the two verdict thresholds (traced) and ``min_capacity``, floors for the
-    static (red-noise bins, orbits) capacities (a campaign that pins them compiles one program)."""
+    static (red-noise bins, orbits) capacities (a campaign that pins them compiles one
+    reference-window program)."""
 
     check_id: ClassVar[str] = ID
     sigma_threshold: float = option(3.0, non_negative, traced=True)

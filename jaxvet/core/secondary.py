@@ -27,9 +27,10 @@ candidate in one padded, time-ordered row), so the cost follows the windows, not
 curve.  Per-event medians come from one two-key sort (event, flux) of the row, the pooled
 medians and the MAD from three one-key sorts, the red-noise bins (kept with >= 3 points, >= 3
 bins needed; :func:`jaxvet.core.noise.beta_from_bins`) from a segment sum over (event, bin)
-ids.  Each call sizes one packed width and one epoch axis for the whole batch, so it compiles
-one program (:func:`local_box_depths`).  A binned profile of the normalised flux over
-``[-hw, hw]`` (:data:`PROFILE_BINS` bins) is returned for plots.
+ids.  Each call sizes one epoch axis for the whole batch and a packed width per row (bucketed),
+so it compiles one program per width bucket present (:func:`local_box_depths`).  A binned
+profile of the normalised flux over ``[-hw, hw]`` (:data:`PROFILE_BINS` bins) is returned for
+plots.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from jaxvet.core.noise import beta_from_bins
 from jaxvet.core.order_stats import MAD_TO_SIGMA, sorted_median, take_rows
 from jaxvet.core.windows import gather_packed, plan_windows
 from jaxvet.data import CandidateBatch, LightCurveBatch, bucket_size
-from jaxvet.engine.chunks import rows_per_chunk
+from jaxvet.engine.chunks import map_groups, rows_per_chunk
 
 __all__ = [
     "BASELINE_DURATIONS",
@@ -86,9 +87,9 @@ SCAN_PRIMARY_EXCLUSION = 1.5
 #: phase span of the scan (independent trials: span / (D/P), at most the number of phases)
 SCAN_SPAN = 0.6
 
-#: packed-row widths are MIN_WIDTH * LADDER**k (few compiled shapes)
+#: packed-row widths are MIN_WIDTH * LADDER**k: few compiled shapes, a row padded < 2x
 MIN_WIDTH = 256
-LADDER = 4
+LADDER = 2
 
 _BIG = jnp.iinfo(jnp.int32).max
 #: red-noise bins per event: > the largest bin index 2 hw / (D/2) <= 10
@@ -209,10 +210,11 @@ def local_box_depths(
     Returns one dict of ``(B,)`` arrays per phase (``profile_*`` are ``(B, PROFILE_BINS)``):
     ``measured``, ``depth``, ``err``, ``sigma``, ``scatter``, ``inflation``, ``red_noise_ok``,
     ``n_box``, ``n_base``, ``n_events`` (used), ``n_events_planned`` (with any window point),
-    ``half_width`` (days).  One host plan (:func:`jaxvet.core.windows.plan_windows`) sizes a
-    single packed width for the whole batch (``256 * 4**k`` >= the largest candidate's window
-    points) and equal chunks of rows within the engine's element budget, so a call compiles one
-    program; ``min_epochs`` floors the (bucketed) epoch axis.
+    ``half_width`` (days).  One host plan (:func:`jaxvet.core.windows.plan_windows`) gives each
+    (candidate, phase) row its packed width (``256 * 2**k`` >= its window points); rows of one
+    width are measured in equal chunks within the engine's element budget, so a call compiles
+    one program per width bucket present (a few) and a row's cost follows its own windows, not
+    the widest row's; ``min_epochs`` floors the (bucketed) epoch axis.
     """
     b = cb.size
     parts = [dataclasses.replace(cb, t0=cb.t0 + ph * cb.period) for ph in phases]
@@ -228,20 +230,25 @@ def local_box_depths(
     count = np.where(plan.valid, plan.count, 0).astype(np.int32)
     epoch, start = plan.epoch, plan.start
     extra = bucket_size(max(int(min_epochs), epoch.shape[1]), 4) - epoch.shape[1]
-    if extra > 0:  # a pinned epoch axis: one program for every batch of a campaign
+    if extra > 0:  # a pinned epoch axis: the same programs for every batch of a campaign
         epoch, start, count = (np.pad(a, ((0, 0), (0, extra))) for a in (epoch, start, count))
-    width = _ladder(int(count.sum(axis=1).max(initial=0)))
-    sub = rows_per_chunk(width, scale=1 / 8, cap=bucket_size(n, 1))
-    outs = []
-    for lo in range(0, n, sub):
-        idx = np.arange(lo, lo + sub)
-        real = idx < n
-        idx = np.where(real, idx, lo)
+    widths = np.array([_ladder(int(x)) for x in count.sum(axis=1)], dtype=np.int64)
+    groups = []
+    for width in sorted(set(widths.tolist())):
+        rows = np.nonzero(widths == width)[0]
+        sub = rows_per_chunk(width, scale=1 / 8, cap=bucket_size(rows.size, 1))
+        groups += [((width, sub), rows[lo : lo + sub]) for lo in range(0, rows.size, sub)]
+
+    def run(key, rows):
+        width, sub = key
+        real = np.arange(sub) < rows.size
+        idx = np.concatenate([rows, np.full(sub - rows.size, rows[0])])
         chunk = stacked.take(idx)
         chunk = dataclasses.replace(chunk, valid=chunk.valid & jnp.asarray(real))
         cnt = np.where(real[:, None], count[idx], 0)
-        outs.append(_apply(lcb, chunk, epoch[idx], start[idx], cnt, excl_all[idx], width=width))
-    out = outs[0] if len(outs) == 1 else jax.tree.map(lambda *a: jnp.concatenate(a, axis=0), *outs)
+        return _apply(lcb, chunk, epoch[idx], start[idx], cnt, excl_all[idx], width=width)
+
+    out = map_groups(run, groups, n)
     return [jax.tree.map(lambda a, k=k: a[k * b : (k + 1) * b], out) for k in range(len(phases))]
 
 
