@@ -208,6 +208,20 @@ def _phase_events(ph, f, valid, edges, keep, threshold):
     return n, depth * 1e6, sig, event
 
 
+def _outputs(depth_ppm, score, sec, n_bin, depth_bin, sig_bin, event):
+    """The kernel's dict (either path): harmonic depths/scores (B, 5), the phase-0.5
+    significance (B,) and the per-bin phase events (B, n_bins)."""
+    return {
+        "harmonic_depth_ppm": depth_ppm,
+        "harmonic_score": score,
+        "secondary_significance_sigma": sec,
+        "bin_n": n_bin,
+        "bin_depth_ppm": depth_bin,
+        "bin_sigma": sig_bin,
+        "bin_event": event,
+    }
+
+
 def _one(sf, tf, ef, n_valid, period, t0, dur_h, per_h, hdur_h, thr, edges, keep, *, robust):
     """Every V19 quantity of one candidate from its light curve in flux order."""
     valid = jnp.arange(sf.shape[0]) < n_valid
@@ -219,15 +233,7 @@ def _one(sf, tf, ef, n_valid, period, t0, dur_h, per_h, hdur_h, thr, edges, keep
     ph = ph_h[0]  # P itself: the same fold
     sec = _secondary_sigma(ph, (dur_h / 24.0 / period) / 2.0, f, valid)
     n_bin, depth_bin, sig_bin, event = _phase_events(ph, f, valid, edges, keep, thr["event_sigma_threshold"])
-    return {
-        "harmonic_depth_ppm": depth_ppm,
-        "harmonic_score": score,
-        "secondary_significance_sigma": sec,
-        "bin_n": n_bin,
-        "bin_depth_ppm": depth_bin,
-        "bin_sigma": sig_bin,
-        "bin_event": event,
-    }
+    return _outputs(depth_ppm, score, sec, n_bin, depth_bin, sig_bin, event)
 
 
 @partial(jax.jit, static_argnames=("robust",))
@@ -368,15 +374,7 @@ def _range_kernel(lcb, tables, c, plan_h, plan_p, thr, edges, keep):
     sec, n_bin, depth_bin, sig_bin, event = _base_cycle_terms(
         lcb, grid, ps, index, c, s_out[:, 0], *plan_p, thr, edges, keep, crowd
     )
-    return {
-        "harmonic_depth_ppm": depth_ppm,
-        "harmonic_score": score,
-        "secondary_significance_sigma": sec,
-        "bin_n": n_bin,
-        "bin_depth_ppm": depth_bin,
-        "bin_sigma": sig_bin,
-        "bin_event": event,
-    }
+    return _outputs(depth_ppm, score, sec, n_bin, depth_bin, sig_bin, event)
 
 
 def _range_plans(lcb, cands, valid):

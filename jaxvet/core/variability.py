@@ -100,6 +100,13 @@ def _one(t, f, m, med, sigma_w, dt, period, t0, duration, half_width, depth, thr
     local = (m_b + m_a) / jnp.maximum(nside, 1.0) - x
     n_core = jnp.sum(core)
     measured = jnp.where(n_core > 0, jnp.sum(jnp.where(core, local, 0.0)) / jnp.maximum(n_core, 1), jnp.nan)
+    return variability_result(sigma_var, sigma_w, n_bins, depth, measured, period, duration, threshold)
+
+
+def variability_result(sigma_var, sigma_w, n_bins, depth, measured, period, duration, threshold):
+    """The result dict of one candidate: the depth compared with is the candidate's ``depth``
+    when finite, else the ``measured`` one; ``ratio = sigma_var / depth`` (inf when there is no
+    positive depth but some variability; NaN for the engine's D >= P/2 guard)."""
     d = jnp.where(jnp.isfinite(depth), depth, measured)
     # no positive depth to compare with: any variability is large against it
     ratio = jnp.where(d > 0, sigma_var / jnp.where(d > 0, d, 1.0), jnp.where(sigma_var > 0, jnp.inf, jnp.nan))

@@ -32,9 +32,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxvet.core.ephemeris import duration_too_long, phase_centered
+from jaxvet.core.ephemeris import phase_centered
 from jaxvet.core.order_stats import masked_count, robust_std
-from jaxvet.core.variability import SEGMENT_GAP_DAYS
+from jaxvet.core.variability import SEGMENT_GAP_DAYS, variability_result
 from jaxvet.data import bucket_size
 
 __all__ = [
@@ -244,17 +244,7 @@ def _one(
     num = jnp.sum(n_core * (m_b + m_a) / jnp.maximum(nside, 1.0) - x_core)
     n_c = jnp.sum(n_core)
     measured = jnp.where(n_c > 0, num / jnp.maximum(n_c, 1), jnp.nan)
-    d = jnp.where(jnp.isfinite(depth), depth, measured)
-    ratio = jnp.where(d > 0, sigma_var / jnp.where(d > 0, d, 1.0), jnp.where(sigma_var > 0, jnp.inf, jnp.nan))
-    ratio = jnp.where(duration_too_long(period, duration), jnp.nan, ratio)  # the engine's guard
-    return {
-        "sigma_var": sigma_var,
-        "sigma_white": sigma_w,
-        "n_bins": n_bins,
-        "depth": d,
-        "ratio": ratio,
-        "flag": ratio > threshold,
-    }
+    return variability_result(sigma_var, sigma_w, n_bins, depth, measured, period, duration, threshold)
 
 
 def oot_variability_prefix(
