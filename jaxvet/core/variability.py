@@ -82,13 +82,7 @@ def _one(t, f, m, med, sigma_w, dt, period, t0, duration, half_width, depth, thr
     cnt = jax.ops.segment_sum(oot.astype(f.dtype), rank, num_segments=nb_max + 1)[:nb_max]
     sm = jax.ops.segment_sum(jnp.where(oot, x, 0.0), rank, num_segments=nb_max + 1)[:nb_max]
     every = sm / jnp.maximum(cnt, 1.0)
-    keep = (cnt >= jnp.maximum(3.0, 0.5 * duration / dt)) & (cnt > 0)
-    n_bins = masked_count(keep)
-    s_bin = robust_std(every, where=keep)
-    inv_c = jnp.sum(jnp.where(keep, 1.0 / jnp.maximum(cnt, 1.0), 0.0)) / jnp.maximum(n_bins, 1)
-    nb = jnp.maximum(n_bins, 1).astype(f.dtype)
-    white = sigma_w**2 * inv_c * (1.0 + 2.0 * jnp.sqrt(2.0 / nb))
-    sigma_var = jnp.where(n_bins >= 3, jnp.sqrt(jnp.maximum(s_bin**2 - white, 0.0)), jnp.nan)
+    n_bins, sigma_var = binned_variability(every, cnt, duration, dt, sigma_w)
     # measured depth: the central half of each transit against the mean of the two bins next to it
     before = jax.lax.cummax(jnp.where(oot, rank, -1))
     after = jax.lax.cummin(jnp.where(oot, rank, nb_max), reverse=True)
@@ -101,6 +95,21 @@ def _one(t, f, m, med, sigma_w, dt, period, t0, duration, half_width, depth, thr
     n_core = jnp.sum(core)
     measured = jnp.where(n_core > 0, jnp.sum(jnp.where(core, local, 0.0)) / jnp.maximum(n_core, 1), jnp.nan)
     return variability_result(sigma_var, sigma_w, n_bins, depth, measured, period, duration, threshold)
+
+
+def binned_variability(every, cnt, duration, dt, sigma_w):
+    """``(n_bins, sigma_var)`` from the out-of-transit bin means ``every`` and counts ``cnt``
+    (nb_max,): bins with at least ``max(3, 0.5 duration / dt)`` points are kept, and ``sigma_var``
+    is their robust scatter with the white-noise share (``sigma_w^2`` over the mean inverse count,
+    inflated by ``1 + 2 sqrt(2 / n_bins)``) removed; NaN with fewer than 3 bins."""
+    keep = (cnt >= jnp.maximum(3.0, 0.5 * duration / dt)) & (cnt > 0)
+    n_bins = masked_count(keep)
+    s_bin = robust_std(every, where=keep)
+    inv_c = jnp.sum(jnp.where(keep, 1.0 / jnp.maximum(cnt, 1.0), 0.0)) / jnp.maximum(n_bins, 1)
+    nb = jnp.maximum(n_bins, 1).astype(every.dtype)
+    white = sigma_w**2 * inv_c * (1.0 + 2.0 * jnp.sqrt(2.0 / nb))
+    sigma_var = jnp.where(n_bins >= 3, jnp.sqrt(jnp.maximum(s_bin**2 - white, 0.0)), jnp.nan)
+    return n_bins, sigma_var
 
 
 def variability_result(sigma_var, sigma_w, n_bins, depth, measured, period, duration, threshold):

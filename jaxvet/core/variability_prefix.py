@@ -33,8 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxvet.core.ephemeris import phase_centered
-from jaxvet.core.order_stats import masked_count, robust_std
-from jaxvet.core.variability import SEGMENT_GAP_DAYS, variability_result
+from jaxvet.core.variability import SEGMENT_GAP_DAYS, binned_variability, variability_result
 from jaxvet.data import bucket_size
 
 __all__ = [
@@ -224,13 +223,7 @@ def _one(
     cnt_i = oc1 - oc0
     cnt = cnt_i.astype(sigma_w.dtype)
     every = (os1 - os0) / jnp.maximum(cnt, 1.0)
-    keep = (cnt >= jnp.maximum(3.0, 0.5 * duration / dt)) & (cnt > 0)
-    n_bins = masked_count(keep)
-    s_bin = robust_std(every, where=keep)
-    inv_c = jnp.sum(jnp.where(keep, 1.0 / jnp.maximum(cnt, 1.0), 0.0)) / jnp.maximum(n_bins, 1)
-    nb = jnp.maximum(n_bins, 1).astype(sigma_w.dtype)
-    white = sigma_w**2 * inv_c * (1.0 + 2.0 * jnp.sqrt(2.0 / nb))
-    sigma_var = jnp.where(n_bins >= 3, jnp.sqrt(jnp.maximum(s_bin**2 - white, 0.0)), jnp.nan)
+    n_bins, sigma_var = binned_variability(every, cnt, duration, dt, sigma_w)
     # measured depth: each core window against the bins of the out-of-transit points around it
     cum = jnp.cumsum(cnt_i)
     around, _ = oot_before(jnp.concatenate([ca, cb]))
