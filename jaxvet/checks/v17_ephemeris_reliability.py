@@ -498,15 +498,21 @@ def _epoch_keys(ctx: VetContext, opts: V17Options) -> list[tuple]:
     geo = ctx.cached("V17:geometry", lambda: _geometry(ctx), per_chunk=False)
     f = float(opts.period_jitter_frac)
     sh, ing = float(opts.sharpness), float(opts.ingress_egress_fraction)
-    keys = []
-    for c, li in zip(ctx.candidates, np.asarray(ctx.candidates_lc_index), strict=False):
+    n = len(ctx.candidates)
+    lc_of = np.asarray(ctx.candidates_lc_index)[:n]
+    p = np.array([c.period_days for c in ctx.candidates], np.float64)
+    d = np.array([c.duration_hours for c in ctx.candidates], np.float64) / 24.0
+    hw = (d / 2.0 + 60.0 * np.maximum(d * ing, 1e-6) / sh) * (1 + 1e-6) + 1e-6
+    q = 0.5 * np.minimum(p, np.maximum(p * (1.0 - f), 0.05))
+    n_raw = np.zeros(n, np.int64)
+    slots = np.zeros(n, np.float64)
+    for li in np.unique(lc_of).tolist():  # per light curve (its segments), candidates as an axis
         _, g, _, segs, nv = geo[int(li)]
-        p, d = c.period_days, c.duration_hours / 24.0
-        hw = (d / 2.0 + 60.0 * max(d * ing, 1e-6) / sh) * (1 + 1e-6) + 1e-6
-        q = 0.5 * min(p, max(p * (1.0 - f), 0.05))
-        n_ep = _epoch_bucket(int(np.sum(np.floor((segs + 2.0 * hw + 6.0 * g) / q) + 3)))
-        keys.append((n_ep, min(float(nv), nv * 2.0 * hw / p)))
-    return keys
+        m = lc_of == li
+        n_raw[m] = np.sum(np.floor((segs[None, :] + 2.0 * hw[m, None] + 6.0 * g) / q[m, None]) + 3, axis=1)
+        slots[m] = np.minimum(float(nv), nv * 2.0 * hw[m] / p[m])
+    rung = {v: _epoch_bucket(v) for v in np.unique(n_raw).tolist()}  # a few distinct counts
+    return [(rung[e], w) for e, w in zip(n_raw.tolist(), slots.tolist(), strict=True)]
 
 
 def _groups(keys: list, cap: int = 8) -> list[tuple]:
