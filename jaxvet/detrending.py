@@ -59,7 +59,15 @@ from jaxvet.core.variability_prefix import (
 )
 from jaxvet.data import Candidate, LightCurve, LightCurveBatch, bucket_size
 from jaxvet.engine.chunks import element_budget, map_rows, rows_per_chunk
-from jaxvet.engine.options import CheckOptions, _Check, at_least, non_negative, one_of, option, positive
+from jaxvet.engine.options import (
+    CheckOptions,
+    at_least,
+    non_negative,
+    one_of,
+    option,
+    optional_positive,
+    positive,
+)
 from jaxvet.errors import JaxvetInputError
 from jaxvet.masking import DEFAULT_MASK_PAD
 
@@ -84,12 +92,6 @@ DEFAULT_VARIABILITY_THRESHOLD = 0.4
 #: checks that read the out-of-transit level and get the flag
 FLAGGED_CHECKS = ("V02", "V04")
 
-_optional_positive = _Check(
-    "None or a positive number",
-    lambda v: v is None or (positive.test(v)),
-    lambda v: None if v is None else float(v),
-)
-
 
 @dataclass(frozen=True)
 class DetrendOptions(CheckOptions):
@@ -98,10 +100,10 @@ class DetrendOptions(CheckOptions):
 
     check_id: ClassVar[str] = "detrend"
     method: str = option("biweight", one_of(*kernels.METHODS))
-    window_days: float | None = option(None, _optional_positive)
+    window_days: float | None = option(None, optional_positive)
     window_factor: float = option(3.0, positive)
     min_window_days: float = option(0.25, positive)
-    break_tolerance_days: float | None = option(None, _optional_positive)
+    break_tolerance_days: float | None = option(None, optional_positive)
     mask_pad: float = option(DEFAULT_MASK_PAD, non_negative)
     cval: float = option(kernels.BIWEIGHT_C, positive, traced=True)
     ftol: float = option(kernels.BIWEIGHT_FTOL, positive, traced=True)

@@ -227,7 +227,7 @@ def _host_rows(ctx: VetContext):
 
 def compute(ctx: VetContext, opts: V11Options | None = None) -> dict:
     """Device arrays of the V11 quantities per candidate (leading axis: the chunk's candidates)."""
-    opts = opts if opts is not None else V11Options.from_mapping(ctx.options.get(ID))
+    opts = V11Options.for_context(ctx, opts)
     lcb, n = ctx.lcb, ctx.n_candidates
     med, dt_med = ctx.cached("V11:medians", lambda: lc_medians(lcb.flux, lcb.time, lcb.mask), per_chunk=False)
     p, epoch, dh, depth, n_bins = _host_rows(ctx)

@@ -163,10 +163,6 @@ def modshift_kernel(
     return out
 
 
-def _resolve(ctx: VetContext, opts: V11bOptions | None) -> V11bOptions:
-    return opts if opts is not None else V11bOptions.from_mapping(ctx.options.get(ID))
-
-
 def _n_epochs(ctx: VetContext) -> int:
     """Static epoch slots: the longest light-curve span over the shortest period, plus margin."""
     span = []
@@ -181,7 +177,7 @@ def _n_epochs(ctx: VetContext) -> int:
 
 def compute(ctx: VetContext, opts: V11bOptions | None = None) -> dict:
     """Device arrays of the V11b quantities per candidate (leading axis: the chunk's candidates)."""
-    opts = _resolve(ctx, opts)
+    opts = V11bOptions.for_context(ctx, opts)
     cb, lcb = ctx.cb, ctx.lcb
     n = ctx.n_candidates
     # candidate rows padded to a power of two (repeats of the last one): fewer compiled shapes

@@ -233,18 +233,10 @@ def sweet(lcb, lc_index, period, t0, duration_hours, opts: V12Options | None = N
     return map_rows(_kernel, cands, b, chunk, args=(*rows, summary, thr))
 
 
-def _resolve(ctx: VetContext, opts: V12Options | None) -> V12Options:
-    return opts if opts is not None else V12Options.from_mapping(ctx.options.get(ID))
-
-
 def compute(ctx: VetContext, opts: V12Options | None = None) -> dict:
     """Device arrays of the V12 quantities for the chunk's candidates."""
-    cands = ctx.candidates
     summary = ctx.cached("V12:lightcurve_summary", lambda: lightcurve_summary(ctx.lcb), per_chunk=False)
-    return sweet(
-        ctx.lcb, ctx.candidates_lc_index, [c.period_days for c in cands], [c.t0_btjd for c in cands],
-        [c.duration_hours for c in cands], _resolve(ctx, opts), summary=summary,
-    )  # fmt: skip
+    return sweet(ctx.lcb, *ctx.ephemeris_columns(), V12Options.for_context(ctx, opts), summary=summary)
 
 
 def sweet_message(above) -> str:
@@ -308,7 +300,7 @@ def _one_result(a: dict, i: int, period: float, threshold: float) -> CheckResult
 
 def format(ctx: VetContext, opts: V12Options | None, a: dict) -> list[CheckResult]:
     """Host formatting into the reference's result contract, one result per candidate."""
-    thr = float(_resolve(ctx, opts).threshold_sigma)
+    thr = float(V12Options.for_context(ctx, opts).threshold_sigma)
     return [_one_result(a, i, float(c.period_days), thr) for i, c in enumerate(ctx.candidates)]
 
 

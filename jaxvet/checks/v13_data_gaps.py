@@ -141,10 +141,6 @@ def data_gaps_kernel(n_observed, listed, local_dt, global_dt, half_window, thr):
     }
 
 
-def _resolve(ctx: VetContext, opts: V13Options | None) -> V13Options:
-    return opts if opts is not None else V13Options.from_mapping(ctx.options.get(ID))
-
-
 @partial(jax.jit, static_argnames=("size",))
 def _scatter_cadence(steps, lc_index, start, count, rows, *, size: int):
     """Range medians (:func:`jaxvet.core.coverage.window_cadences`) of the windows ``rows`` of
@@ -172,7 +168,7 @@ def _local_cadence(ctx: VetContext, plan, steps) -> jax.Array:
 
 def compute(ctx: VetContext, opts: V13Options | None = None) -> dict:
     """Device arrays of the V13 quantities per candidate (leading axis: the chunk's candidates)."""
-    opts = _resolve(ctx, opts)
+    opts = V13Options.for_context(ctx, opts)
     cb, lcb = ctx.cb, ctx.lcb
     n = ctx.n_candidates
     hw = opts.window_mult * cb.duration
@@ -239,7 +235,7 @@ def _worst_rows(a: dict, b: int, order: np.ndarray) -> list[dict]:
 
 def format(ctx: VetContext, opts: V13Options | None, a: dict) -> list[CheckResult]:
     """Host formatting into the reference's result contract, one result per candidate."""
-    opts = _resolve(ctx, opts)
+    opts = V13Options.for_context(ctx, opts)
     results = []
     order = _worst_order(a, opts.max_epoch_rows)
     for b, cand in enumerate(ctx.candidates):

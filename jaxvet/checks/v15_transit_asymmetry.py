@@ -267,13 +267,9 @@ def _kernel_for(n_bins: int, window_mult: float):
     return functools.partial(_jit_kernel, n_bins, window_mult)
 
 
-def _resolve(ctx: VetContext, opts: V15Options | None) -> V15Options:
-    return opts if opts is not None else V15Options.from_mapping(ctx.options.get(ID))
-
-
 def compute(ctx: VetContext, opts: V15Options | None = None) -> dict:
     """Device arrays of the V15 quantities per candidate (leading axis: the chunk's candidates)."""
-    opts = _resolve(ctx, opts)
+    opts = V15Options.for_context(ctx, opts)
     cb, lcb = ctx.cb, ctx.lcb
     tables = ctx.cached("range_tables:2", lambda: range_tables(lcb, 2), per_chunk=False)  # n, d
     segs = ctx.cached(
@@ -339,7 +335,7 @@ _SCALARS = (
 def format(ctx: VetContext, opts: V15Options | None, a: dict) -> list[CheckResult]:
     """Host formatting into the reference's result contract, one result per candidate (the
     columns become Python lists once per batch)."""
-    opts = _resolve(ctx, opts)
+    opts = V15Options.for_context(ctx, opts)
     n = len(ctx.candidates)
     col = {k: np.asarray(a[k])[:n].tolist() for k in _SCALARS}
     bins = {side: _bin_lists(np.asarray(a[f"{side}_bin_means"])[:n]) for side in ("left", "right")}

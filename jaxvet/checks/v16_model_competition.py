@@ -324,29 +324,10 @@ def model_competition(lcb, lc_index, period, t0, duration_hours, opts: V16Option
     return out
 
 
-def _resolve(ctx: VetContext, opts):
-    return opts if opts is not None else V16Options.from_mapping(ctx.options.get(ID))
-
-
 def compute(ctx: VetContext, opts: V16Options | None = None) -> dict:
     """Device arrays of the V16 quantities for the chunk's candidates."""
-    opts = _resolve(ctx, opts)
-    lcb = ctx.lcb
-    presorted = ctx.cached(
-        "flux_order_time_err",
-        lambda: sort_rows_by_flux(lcb.flux, lcb.mask, lcb.time, lcb.flux_err),
-        per_chunk=False,
-    )
-    cands = ctx.candidates
-    return model_competition(
-        lcb,
-        ctx.candidates_lc_index,
-        [c.period_days for c in cands],
-        [c.t0_btjd for c in cands],
-        [c.duration_hours for c in cands],
-        opts,
-        presorted=presorted,
-    )
+    opts = V16Options.for_context(ctx, opts)
+    return model_competition(ctx.lcb, *ctx.ephemeris_columns(), opts, presorted=ctx.flux_order())
 
 
 def _fitted_params(a, i, n_harm):
@@ -385,7 +366,7 @@ def _notes(label: int, margin: float, thr: float, params: dict) -> list[str]:
 
 def format(ctx: VetContext, opts: V16Options | None, a: dict) -> list[CheckResult]:
     """Host formatting into the reference's V16 result, one per candidate."""
-    opts = _resolve(ctx, opts)
+    opts = V16Options.for_context(ctx, opts)
     n_harm, thr = int(opts.n_harmonics), float(opts.bic_threshold)
     sector_risk = sector_quality_risk(opts.quality_flags)
     ks = (1, 1 + 2 * n_harm, 3)

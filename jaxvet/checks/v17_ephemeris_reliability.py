@@ -71,14 +71,13 @@ from jaxvet.engine.chunks import assemble, element_budget
 from jaxvet.engine.context import CheckSpec, VetContext
 from jaxvet.engine.options import (
     CheckOptions,
-    _Check,
-    _is_int,
-    _is_real,
     at_least,
     boolean,
+    counts,
     in_range,
     one_of,
     option,
+    optional_positive,
     positive,
 )
 from jaxvet.errors import JaxvetInputError
@@ -103,17 +102,6 @@ _LANE_SHARE = 16
 _MIN_EPOCHS = 256
 
 
-_top_ns = _Check(
-    "a non-empty sequence of integers >= 1",
-    lambda v: not isinstance(v, str | bytes) and len(v) > 0 and all(_is_int(x) and int(x) >= 1 for x in v),
-    lambda v: tuple(int(x) for x in v),
-)
-_optional_positive = _Check(
-    "None or a positive number",
-    lambda v: v is None or (_is_real(v) and math.isfinite(float(v)) and v > 0),
-    lambda v: None if v is None else float(v),
-)
-
 
 @dataclass(frozen=True)
 class V17Options(CheckOptions):
@@ -126,10 +114,10 @@ class V17Options(CheckOptions):
     period_jitter_frac: float = option(0.002, in_range(0.0, 0.5, closed=(True, False)), traced=True)
     period_jitter_n: int = option(21, at_least(3))
     include_harmonics: bool = option(True, boolean)
-    ablation_top_ns: tuple = option((1, 3, 5), _top_ns)
+    ablation_top_ns: tuple = option((1, 3, 5), counts)
     contribution_top_n: int = option(10, at_least(1))
     t0_scan_n: int = option(81, at_least(1))
-    t0_scan_half_span_minutes: float | None = option(None, _optional_positive)
+    t0_scan_half_span_minutes: float | None = option(None, optional_positive)
     ingress_egress_fraction: float = option(0.2, positive, traced=True)
     sharpness: float = option(30.0, positive, traced=True)
     strong_ratio: float = option(1.5, traced=True)
@@ -441,10 +429,6 @@ def _full_kernel_for(cfg_items: tuple):
     return jax.jit(functools.partial(_full_kernel, dict(cfg_items)))
 
 
-def _resolve(ctx: VetContext, opts: V17Options | None) -> V17Options:
-    return opts if opts is not None else V17Options.from_mapping(ctx.options.get(ID))
-
-
 def _chunk(b: int, n: int, k: int) -> int:
     """Columns of the K axis per step so (B, chunk, N) fits the element budget (a power of two)."""
     c = max(1, element_budget() // max(1, 4 * b * n))
@@ -530,7 +514,7 @@ def _groups(keys: list, cap: int = 8) -> list[tuple]:
 
 def compute(ctx: VetContext, opts: V17Options | None = None) -> dict:
     """Device arrays of the V17 quantities per candidate (leading axis: the chunk's candidates)."""
-    opts = _resolve(ctx, opts)
+    opts = V17Options.for_context(ctx, opts)
     cb, lcb = ctx.cb, ctx.lcb
     n = ctx.n_candidates
     dh = np.ones(cb.size)
@@ -652,7 +636,7 @@ def _raw(a: dict, b: int, opts: V17Options, top: dict) -> dict:
 
 def format(ctx: VetContext, opts: V17Options | None, a: dict) -> list[CheckResult]:
     """Host formatting into the reference's result contract, one result per candidate."""
-    opts = _resolve(ctx, opts)
+    opts = V17Options.for_context(ctx, opts)
     results = []
     for b, cand in enumerate(ctx.candidates):
         g = functools.partial(lambda bb, k: float(a[k][bb]), b)

@@ -46,7 +46,7 @@ from jaxvet.core.running_median import running_median
 from jaxvet.core.template_score import smooth_template, template_fit, template_weights
 from jaxvet.engine.chunks import element_budget
 from jaxvet.engine.context import CheckSpec, VetContext
-from jaxvet.engine.options import CheckOptions, _Check, _is_int, at_least, option, positive
+from jaxvet.engine.options import CheckOptions, at_least, counts, option, positive, subset_of
 from jaxvet.errors import JaxvetInputError
 from jaxvet.results import OK, VERDICT_NONE, CheckResult
 
@@ -61,29 +61,15 @@ DETRENDERS = ("none", "running_median_0.5d")
 _SIGMA = 4.0
 _WINDOW_DAYS = 0.5
 
-_levels = _Check(
-    "a non-empty sequence of integers >= 1",
-    lambda v: not isinstance(v, str | bytes) and len(v) > 0 and all(_is_int(x) and int(x) >= 1 for x in v),
-    lambda v: tuple(int(x) for x in v),
-)
-
-
-def _subset_of(values):
-    return _Check(
-        f"a non-empty sequence of {list(values)}",
-        lambda v: not isinstance(v, str | bytes) and len(v) > 0 and all(x in values for x in v),
-        tuple,
-    )
-
 
 @dataclass(frozen=True)
 class V18Options(CheckOptions):
     """V18 options (the reference wrapper's ``extra_params``)."""
 
     check_id: ClassVar[str] = ID
-    downsample_levels: tuple = option((1, 2, 5), _levels)
-    outlier_policies: tuple = option(OUTLIERS, _subset_of(OUTLIERS))
-    detrenders: tuple = option(DETRENDERS, _subset_of(DETRENDERS))
+    downsample_levels: tuple = option((1, 2, 5), counts)
+    outlier_policies: tuple = option(OUTLIERS, subset_of(OUTLIERS))
+    detrenders: tuple = option(DETRENDERS, subset_of(DETRENDERS))
     random_seed: int = option(0, at_least(0))
     stability_threshold: float = option(0.20, positive, traced=True)
     ingress_egress_fraction: float = option(0.2, positive, traced=True)
@@ -219,10 +205,6 @@ def _kernel(rows, cb, thr):
 _kernel_jit = jax.jit(_kernel)
 
 
-def _resolve(ctx: VetContext, opts: V18Options | None) -> V18Options:
-    return opts if opts is not None else V18Options.from_mapping(ctx.options.get(ID))
-
-
 def static_config(opts: V18Options, width: int, n_rows: int = 1) -> tuple:
     """Static kernel settings; the running median's block keeps (rows, block, width) within the
     engine's element budget."""
@@ -234,7 +216,7 @@ def static_config(opts: V18Options, width: int, n_rows: int = 1) -> tuple:
 
 def compute(ctx: VetContext, opts: V18Options | None = None) -> dict:
     """Device arrays of the V18 quantities per candidate (leading axis: the chunk's candidates)."""
-    opts = _resolve(ctx, opts)
+    opts = V18Options.for_context(ctx, opts)
     lcb = ctx.lcb
     host = ctx.cached("V18:times", lambda: (np.asarray(lcb.time), np.asarray(lcb.n_valid)), per_chunk=False)
     width = _window_bound(*host, opts)
@@ -278,7 +260,7 @@ def _row(a: dict, b: int, v: int, var: tuple, vid: str) -> dict:
 
 def format(ctx: VetContext, opts: V18Options | None, a: dict) -> list[CheckResult]:
     """Host formatting into the reference's result contract, one result per candidate."""
-    opts = _resolve(ctx, opts)
+    opts = V18Options.for_context(ctx, opts)
     vs, ids = variants(opts), variant_ids(opts)
     results = []
     for b in range(len(ctx.candidates)):

@@ -450,13 +450,9 @@ def alias_diagnostics(lcb, lc_index, period, t0, duration_hours, opts: V19Option
     return out
 
 
-def _resolve(ctx: VetContext, opts):
-    return opts if opts is not None else V19Options.from_mapping(ctx.options.get(ID))
-
-
 def compute(ctx: VetContext, opts: V19Options | None = None) -> dict:
     """Device arrays of the V19 quantities for the chunk's candidates."""
-    opts = _resolve(ctx, opts)
+    opts = V19Options.for_context(ctx, opts)
     lcb = ctx.lcb
     robust = ctx.cached(
         "some_flux_err_not_positive",
@@ -464,32 +460,20 @@ def compute(ctx: VetContext, opts: V19Options | None = None) -> dict:
         per_chunk=False,
     )
     if robust:
-        presorted = ctx.cached(
-            "flux_order_time_err",
-            lambda: sort_rows_by_flux(lcb.flux, lcb.mask, lcb.time, lcb.flux_err),
-            per_chunk=False,
-        )
+        presorted = ctx.flux_order()
         tables = None
     else:
         presorted = None
         tables = ctx.cached("range_tables:5", lambda: range_tables(lcb), per_chunk=False)
-    cands = ctx.candidates
+    # durations in hours straight from the host (no days round trip)
     return alias_diagnostics(
-        lcb,
-        ctx.candidates_lc_index,
-        [c.period_days for c in cands],
-        [c.t0_btjd for c in cands],
-        [c.duration_hours for c in cands],  # hours straight from the host (no days round trip)
-        opts,
-        presorted=presorted,
-        robust=robust,
-        tables=tables,
+        lcb, *ctx.ephemeris_columns(), opts, presorted=presorted, robust=robust, tables=tables
     )
 
 
 def format(ctx: VetContext, opts: V19Options | None, a: dict) -> list[CheckResult]:
     """Host formatting into the reference's V19 result, one per candidate."""
-    opts = _resolve(ctx, opts)
+    opts = V19Options.for_context(ctx, opts)
     _, centres, _ = phase_bins(opts.n_phase_bins)
     thr = float(opts.systematic_period_threshold_fraction)
     results = []

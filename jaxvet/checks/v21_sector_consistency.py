@@ -203,7 +203,7 @@ def _with_user_rows(ctx: VetContext, sector, depth, err, n_in, qw):
 
 def compute(ctx: VetContext, opts: V21Options | None = None) -> dict:
     """Device arrays of the V21 statistic per candidate (measured or user-supplied sectors)."""
-    opts = opts if opts is not None else V21Options.from_mapping(ctx.options.get(ID))
+    opts = V21Options.for_context(ctx, opts)
     b = ctx.n_candidates
     sd = sector_transit_depths(ctx.lcb, ctx.cb)
     sector, n_in = sd.sector[:b], sd.n_in[:b]

@@ -97,30 +97,41 @@ def build_range_index(values, valid) -> RangeIndex:
     return RangeIndex(from_order_key(skey, values.dtype), zeros, n_zeros, cum)
 
 
-def range_kth(index: RangeIndex, row, lo, hi, k):
-    """The ``k``-th smallest (0-based) valid value of ``index`` row ``row`` in ``[lo, hi)``
-    (all int arrays broadcast together; ``k`` must be below the range's valid count)."""
-    row, lo, hi, k = jnp.broadcast_arrays(*(jnp.asarray(x, jnp.int32) for x in (row, lo, hi, k)))
-    n_rows, bits, width = index.zeros.shape
+def _descend(index: RangeIndex, rrow, lo, hi, k, count, spread):
+    """Value index of the ``k``-th smallest entry, descending the wavelet matrix one bit per
+    level.  ``rrow``, ``lo``, ``hi``: the ranges' rows and bounds; ``count(z)`` turns the ranges'
+    zero-bit counts ``z`` into one count per query (shape of ``k``), ``spread(x)`` a per-query
+    boolean back onto the ranges."""
+    _, bits, width = index.zeros.shape
     zeros = index.zeros.reshape(-1)  # flat 1-D reads (cheaper gathers on CPU back ends)
     n_zeros = index.n_zeros.reshape(-1)
 
     def level(lev, carry):  # a loop, not unrolled: XLA would re-fuse (and recompute) the chain
         lo, hi, k, val = carry
-        base = (row * bits + lev) * width
+        base = (rrow * bits + lev) * width
         zl, zr = zeros[base + lo], zeros[base + hi]
-        nz = zr - zl
+        nz = count(zr - zl)
         go0 = k < nz
-        tot = n_zeros[row * bits + lev]
+        go = spread(go0)
+        tot = n_zeros[rrow * bits + lev]
         bit = jnp.left_shift(jnp.int32(1), bits - 1 - lev)
         return (
-            jnp.where(go0, zl, tot + lo - zl),
-            jnp.where(go0, zr, tot + hi - zr),
+            jnp.where(go, zl, tot + lo - zl),
+            jnp.where(go, zr, tot + hi - zr),
             jnp.where(go0, k, k - nz),
             jnp.where(go0, val, val | bit),
         )
 
-    val = jax.lax.fori_loop(0, bits, level, (lo, hi, k, jnp.zeros_like(k)))[3]
+    return jax.lax.fori_loop(0, bits, level, (lo, hi, k, jnp.zeros_like(k)))[3]
+
+
+def range_kth(index: RangeIndex, row, lo, hi, k):
+    """The ``k``-th smallest (0-based) valid value of ``index`` row ``row`` in ``[lo, hi)``
+    (all int arrays broadcast together; ``k`` must be below the range's valid count)."""
+    row, lo, hi, k = jnp.broadcast_arrays(*(jnp.asarray(x, jnp.int32) for x in (row, lo, hi, k)))
+    width = index.zeros.shape[2]
+    same = lambda x: x  # noqa: E731
+    val = _descend(index, row, lo, hi, k, same, same)
     return index.sorted_vals.reshape(-1)[row * (width - 1) + val]
 
 
@@ -140,33 +151,17 @@ def ranges_kth(index: RangeIndex, row, lo, hi, sign, group, k):
     set (each point counted 0 or 1 times); ``k`` must be below its valid count.  Ranges with a
     ``group`` outside ``[0, G)`` are ignored."""
     n_groups = k.shape[0]
-    n_rows, bits, width = index.zeros.shape
-    zeros, n_zeros = index.zeros.reshape(-1), index.n_zeros.reshape(-1)
+    width = index.zeros.shape[2]
     g = jnp.clip(group, 0, n_groups - 1)
     rrow = jnp.asarray(row, jnp.int32)[g]
     live = (group >= 0) & (group < n_groups)
     sgn = jnp.where(live, sign, 0).astype(jnp.int32)
-    seg = lambda x: jax.ops.segment_sum(x, g, num_segments=n_groups)  # noqa: E731
 
-    def level(lev, carry):
-        lo, hi, k, val = carry
-        base = (rrow * bits + lev) * width
-        zl, zr = zeros[base + lo], zeros[base + hi]
-        nz = seg(sgn * (zr - zl))
-        go0 = k < nz
-        go = go0[g]
-        tot = n_zeros[rrow * bits + lev]
-        bit = jnp.left_shift(jnp.int32(1), bits - 1 - lev)
-        return (
-            jnp.where(go, zl, tot + lo - zl),
-            jnp.where(go, zr, tot + hi - zr),
-            jnp.where(go0, k, k - nz),
-            jnp.where(go0, val, val | bit),
-        )
+    def count(z):
+        return jax.ops.segment_sum(sgn * z, g, num_segments=n_groups)
 
-    k = k.astype(jnp.int32)
-    init = (jnp.asarray(lo, jnp.int32), jnp.asarray(hi, jnp.int32), k, jnp.zeros_like(k))
-    val = jax.lax.fori_loop(0, bits, level, init)[3]
+    lo, hi = jnp.asarray(lo, jnp.int32), jnp.asarray(hi, jnp.int32)
+    val = _descend(index, rrow, lo, hi, k.astype(jnp.int32), count, lambda x: x[g])
     return index.sorted_vals.reshape(-1)[jnp.asarray(row, jnp.int32) * (width - 1) + val]
 
 

@@ -165,6 +165,29 @@ class VetContext:
     def candidates_lc_index(self) -> np.ndarray:
         return np.asarray(self.cb.lc_index)[: self.n_candidates]
 
+    def ephemeris_columns(self) -> tuple[np.ndarray, list, list, list]:
+        """The chunk's real candidates as host columns: light-curve row, period (days), t0
+        (BTJD) and duration (hours), the values exactly as the user gave them."""
+        cands = self.candidates
+        return (
+            self.candidates_lc_index,
+            [c.period_days for c in cands],
+            [c.t0_btjd for c in cands],
+            [c.duration_hours for c in cands],
+        )
+
+    def flux_order(self):
+        """:func:`jaxvet.core.order_stats.sort_rows_by_flux` of the light curves with their
+        time and flux error, once per run."""
+        from jaxvet.core.order_stats import sort_rows_by_flux
+
+        lcb = self.lcb
+        return self.cached(
+            "flux_order_time_err",
+            lambda: sort_rows_by_flux(lcb.flux, lcb.mask, lcb.time, lcb.flux_err),
+            per_chunk=False,
+        )
+
     def opts(self, check_id: str) -> dict[str, Any]:
         return dict(self.options.get(check_id, {}))
 

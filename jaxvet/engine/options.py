@@ -40,6 +40,9 @@ __all__ = [
     "one_of",
     "boolean",
     "integer",
+    "counts",
+    "optional_positive",
+    "subset_of",
 ]
 
 @dataclass(frozen=True)
@@ -76,6 +79,12 @@ finite = _Check("a finite number", lambda v: _is_real(v) and math.isfinite(float
 positive = _Check("a positive number", lambda v: _is_real(v) and math.isfinite(float(v)) and v > 0, float)
 #: a finite number >= 0
 non_negative = _Check("a number >= 0", lambda v: _is_real(v) and math.isfinite(float(v)) and v >= 0, float)
+#: None or a finite number > 0 (an optional size, span or tolerance)
+optional_positive = _Check(
+    "None or a positive number",
+    lambda v: v is None or positive.test(v),
+    lambda v: None if v is None else float(v),
+)
 #: True or False
 boolean = _Check("true or false", lambda v: isinstance(v, (bool, np.bool_)), bool)
 #: any whole number
@@ -85,6 +94,23 @@ integer = _Check("an integer", _is_int, int)
 def at_least(lo: int) -> _Check:
     """A whole number >= ``lo``."""
     return _Check(f"an integer >= {lo}", lambda v: _is_int(v) and int(v) >= lo, int)
+
+
+#: a non-empty sequence of integers >= 1 (stored as a tuple): sizes, levels, top-n lists
+counts = _Check(
+    "a non-empty sequence of integers >= 1",
+    lambda v: not isinstance(v, str | bytes) and len(v) > 0 and all(_is_int(x) and int(x) >= 1 for x in v),
+    lambda v: tuple(int(x) for x in v),
+)
+
+
+def subset_of(values) -> _Check:
+    """A non-empty sequence of items of ``values`` (stored as a tuple)."""
+    return _Check(
+        f"a non-empty sequence of {list(values)}",
+        lambda v: not isinstance(v, str | bytes) and len(v) > 0 and all(x in values for x in v),
+        tuple,
+    )
 
 
 def in_range(lo: float, hi: float, *, closed: tuple[bool, bool] = (True, True)) -> _Check:
@@ -154,6 +180,11 @@ class CheckOptions:
                 f"unknown {cls.check_id} option(s) {unknown}; known: {sorted(known)}"
             )
         return cls(**values)
+
+    @classmethod
+    def for_context(cls, ctx, opts=None):
+        """``opts`` when given, else the run's options for this check (``ctx.options[check_id]``)."""
+        return opts if opts is not None else cls.from_mapping(ctx.options.get(cls.check_id))
 
     def replace(self, **changes):
         """A copy with ``changes`` applied (validated like user input)."""
