@@ -7,6 +7,7 @@ Each built-in check lives in its own module and exposes ``SPEC``
 
 from __future__ import annotations
 
+import functools
 import importlib
 
 from jaxvet.engine.context import CheckSpec, VetContext
@@ -126,10 +127,17 @@ def unregister(check_id: str) -> None:
     _REGISTERED.pop(canonical_id(check_id), None)
 
 
+@functools.cache
+def _built_in_present() -> frozenset[str]:
+    """Ids of the built-in checks whose module is installed (looked up once per process)."""
+    return frozenset(
+        cid for cid, mod in CHECK_MODULES.items() if importlib.util.find_spec(f"{__name__}.{mod}")
+    )
+
+
 def available_checks() -> list[str]:
     """Ids of the built-in checks whose module is present and of registered ones, in id order."""
-    out = [cid for cid, mod in CHECK_MODULES.items() if importlib.util.find_spec(f"{__name__}.{mod}")]
-    return sorted(set(out) | set(_REGISTERED))
+    return sorted(_built_in_present() | set(_REGISTERED))
 
 
 def get_check(check_id: str) -> CheckSpec:

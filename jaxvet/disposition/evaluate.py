@@ -25,6 +25,10 @@ __all__ = ["dispose", "dispose_many", "usable", "check_metric_names"]
 _CMP = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 
 
+#: order of the deciding classes among rules of equal priority
+_CLASS_ORDER = {"FP": 0, "FA": 1}
+
+
 def usable(r: CheckResult | None) -> bool:
     """Whether a result can contribute a reason: it ran (status ok) and is not insufficient."""
     return r is not None and r.status == "ok" and r.verdict != "insufficient"
@@ -112,10 +116,18 @@ def dispose(results: Mapping[str, CheckResult], flags: Sequence[str] = (), polic
     run-level flags (``NO_SIGNAL``, ``NO_TRANSIT_ON_DATA``, ``OOT_VARIABILITY``); ``policy``
     is None (the shipped default), a :class:`Policy`, a mapping or a file path.
     """
-    policy = resolve_policy(policy)
-    fired = [(k, rule) for k, rule in enumerate(policy.rules) if _fires(rule, results, flags)]
-    fired.sort(key=lambda kr: (-kr[1].priority, {"FP": 0, "FA": 1}.get(kr[1].klass, 2), kr[0]))
-    used = [cid for cid in policy.checks() if usable(results.get(cid))]
+    return _dispose(results, flags, resolve_policy(policy))
+
+
+def _dispose(results, flags, policy: Policy, checks: tuple[str, ...] | None = None) -> dict:
+    """:func:`dispose` with the policy resolved (``checks``: ``policy.checks()``)."""
+    fired = [
+        (k, rule)
+        for k, rule in enumerate(policy.rules)
+        if (rule.check == RUN or rule.check in results) and _fires(rule, results, flags)
+    ]
+    fired.sort(key=lambda kr: (-kr[1].priority, _CLASS_ORDER.get(kr[1].klass, 2), kr[0]))
+    used = [cid for cid in (checks or policy.checks()) if usable(results.get(cid))]
     deciding = [rule for _, rule in fired if rule.klass != "flag"]
     if deciding:
         klass = deciding[0].klass
@@ -131,4 +143,5 @@ def dispose_many(results: Sequence[Mapping[str, CheckResult]], flags: Sequence[S
     policy = resolve_policy(policy)
     check_metric_names(policy, results)
     flags = flags if flags is not None else [()] * len(results)
-    return [dispose(res, fl, policy) for res, fl in zip(results, flags, strict=True)]
+    checks = policy.checks()
+    return [_dispose(res, fl, policy, checks) for res, fl in zip(results, flags, strict=True)]

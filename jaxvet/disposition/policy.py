@@ -11,6 +11,7 @@ the same layout; every key is validated here and a bad one raises
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import tomllib
@@ -289,8 +290,10 @@ def load_policy(path) -> Policy:
         raise JaxvetInputError(f"{exc} (in {str(p)!r})") from None
 
 
+@functools.cache
 def default_policy() -> Policy:
-    """The policy shipped with jaxvet (``jaxvet/disposition/default_policy.toml``)."""
+    """The policy shipped with jaxvet (``jaxvet/disposition/default_policy.toml``), read and
+    validated once per process (a :class:`Policy` is immutable)."""
     text = resources.files("jaxvet.disposition").joinpath("default_policy.toml").read_text()
     return policy_from_dict(tomllib.loads(text))
 
