@@ -16,7 +16,9 @@ sector 83 stamp of the same folder); ``--sectors`` picks the light curves (defau
 ``jaxvet.vet`` also assesses every candidate's out-of-transit variability (the report's
 ``variability`` record, a flag on V02/V04) whatever the checks; the check is timed alone with it
 switched off (``variability_threshold=None``) unless ``--with-variability`` is given, so that
-revisions without the assessment compare like for like (the JSON records which).
+revisions without the assessment compare like for like (the JSON records which).  For the same
+reason ``vet()``'s disposition of each candidate (``jaxvet.disposition``, a host-side step after
+the checks) is replaced by a no-op in the timed process unless ``--with-disposition`` is given.
 
 To compare with another revision, run the same command with ``PYTHONPATH`` pointing at a
 checkout of it (``git worktree add ../jaxvet-old REV``), alternating the two so that both see
@@ -55,6 +57,21 @@ def _revision(where: Path) -> str:
     return r.stdout.strip()
 
 
+def _disposition_step(keep: bool) -> str:
+    """Leave ``vet()``'s disposition step in place (``keep``) or replace it by a no-op;
+    returns what the JSON records ("timed", "skipped", or "absent" in a revision without it)."""
+    import jaxvet
+
+    if not (Path(jaxvet.__file__).parent / "disposition").is_dir():
+        return "absent"
+    import jaxvet.engine.runner as runner
+
+    if keep:
+        return "timed"
+    runner.dispose_many = lambda results, flags, policy: [None] * len(results)
+    return "skipped"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=1000)
@@ -68,6 +85,8 @@ def main(argv=None) -> int:
                     help="also time the first N candidates (marginal ms per candidate)")
     ap.add_argument("--label", default=None, help="what to call the jaxvet timed (default: its git revision)")
     ap.add_argument("--out", default=None, help="write the figures as JSON here")
+    ap.add_argument("--with-disposition", action="store_true",
+                    help="keep vet()'s disposition step (default: replaced by a no-op, see above)")
     ap.add_argument("--with-variability", action="store_true",
                     help="keep vet()'s variability assessment in the timed calls (default: off)")
     args = ap.parse_args(argv)
@@ -90,8 +109,10 @@ def main(argv=None) -> int:
     extra = {}
     if "variability_threshold" in inspect.signature(jaxvet.vet).parameters and not args.with_variability:
         extra["variability_threshold"] = None  # time the check alone
+    disposition = _disposition_step(args.with_disposition)
     out = {"jaxvet": label, "n": args.n, "cpu": cpu_model(), "sectors": sectors,
-           "tpf": None if tpf is None else tpf.name, "variability_assessed": not extra, "checks": {}}
+           "tpf": None if tpf is None else tpf.name, "variability_assessed": not extra,
+           "disposition": disposition, "checks": {}}
     for cid in checks:
         def run(cid=cid, n=args.n):
             return jaxvet.vet(lc, cands[:n], [cid], tpfs=tpfs, seed=0, estimate_depth=False, **extra)
