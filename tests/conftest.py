@@ -62,14 +62,17 @@ def pytest_configure(config):
 #: worksteal`` an idle worker steals the end of the other's queue, so ending on short tests
 #: keeps both workers busy to the end (a minute-long test collected last ran alone).  Each
 #: module's tests stay together and in order (module fixtures are built once per worker).
-#: worksteal first hands each worker one contiguous half of the ordered items, so the second
-#: worker starts near "test_signal" (the middle of the 811 items): the modules listed after it
-#: (tests of 20-35 s each) start that worker's half instead of its alphabetical middle.
+#: worksteal first hands each worker one contiguous half of the ordered items, so the halves
+#: meet inside "test_v21" (no module fixture; the middle of the 827 items) and the second worker
+#: starts on test_signal, test_v20 and test_v19 (tests and module fixtures of 45-85 s under load)
+#: instead of its alphabetical middle.  test_epochs sits between test_v01 and test_v04, which
+#: reuse its random batch (built once per process, ~27 CPU-s): all three run on one worker.
 HEAVY_MODULES_FIRST = (
-    "test_docs", "test_v02", "test_pixel_campaign", "test_v01", "test_vet", "test_v25", "test_cli",
-    "test_v05", "test_v10", "test_masking", "test_bootstrap_study", "test_v18", "test_cli_pixels",
-    "test_numerics", "test_campaign", "test_engine", "test_v04", "test_v08", "test_v09", "test_v11b",
-    "test_v21", "test_outputs", "test_signal", "test_epochs", "test_detrend", "test_disposition",
+    "test_docs", "test_v02", "test_pixel_campaign", "test_v01", "test_epochs", "test_v04", "test_vet",
+    "test_v25", "test_cli", "test_v05", "test_v10", "test_masking", "test_bootstrap_study", "test_v18",
+    "test_cli_pixels", "test_numerics", "test_campaign", "test_engine", "test_v08", "test_v09",
+    "test_outputs", "test_v11b", "test_v21", "test_signal", "test_v20", "test_v19", "test_detrend",
+    "test_disposition",
 )  # fmt: skip
 
 
