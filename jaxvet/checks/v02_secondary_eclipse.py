@@ -41,10 +41,12 @@ Verdict (jaxvet's own rule, on the local measurement; the reference is metrics-o
   rather than failed;
 * ``pass`` -- otherwise (including a significant *brightening* at phase 0.5, which is reported
   as measured with the flag ``NEGATIVE_SECONDARY_DEPTH``);
-* the eccentric scan (:func:`~jaxvet.core.secondary.scan_best`): the same box at 32 phases over
-  [0.2, 0.8] (those within 1.5 D of the primary skipped), ``secondary_scan_*`` = the trial of
-  largest sigma; ``fail`` with ``ECCENTRIC_SECONDARY`` when it is a dip more than D/P from 0.5,
-  not occultation-like, with sigma >= ``-ndtri(ndtr(-sigma_threshold)/n_eff)``,
+* the eccentric scan (:func:`~jaxvet.core.secondary.scan_best`): 32 trial phases over
+  [0.2, 0.8] (those within 1.5 D of the primary skipped) ranked by a sum-based screen
+  (:mod:`jaxvet.core.secondary_scan`: box and ring means from prefix sums), the same local box
+  measured at the best-ranked trial, ``secondary_scan_*`` = that measurement; ``fail`` with
+  ``ECCENTRIC_SECONDARY`` when it is a dip more than D/P from 0.5, not occultation-like, with
+  sigma >= ``-ndtri(ndtr(-sigma_threshold)/n_eff)``,
   ``n_eff = clip(0.6 P/D, 1, 32)`` independent trials (3.93 for 32 trials at 3 sigma).
 
 Where the reference window holds too few points it writes 0.0 for the depth, error, sigma,
@@ -75,11 +77,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxvet.core import order_stats
+from jaxvet.core import order_stats, secondary_scan
 from jaxvet.core import secondary as sec_kernel
 from jaxvet.core.noise import beta_from_bins
 from jaxvet.core.numerics import exact_div, linspace_edge
 from jaxvet.core.order_stats import MAD_TO_SIGMA, RankIndex, bisect_steps, rank_index_abs_deviation
+from jaxvet.core.phase_ranges import range_tables
 from jaxvet.core.secondary import local_box_depths
 from jaxvet.data import bucket_size
 from jaxvet.engine.chunks import element_budget, rows_per_chunk
@@ -423,6 +426,8 @@ def secondary_eclipse(
     occultation_fraction: float = 0.1,
     presorted=None,
     min_capacity: tuple[int, int] = (16, 4),
+    tables=None,
+    segments=None,
 ) -> dict:
     """V02 arrays for every row of ``cb`` (padded rows included), sub-batched for memory.
 
@@ -481,9 +486,16 @@ def secondary_eclipse(
     # the local measurements (and the verdict) for the rows that were sized; the others get a
     # harmless ephemeris so that their epochs are never planned
     cb_safe = cb if not too_fine.any() else _harmless(cb, too_fine)
-    phases = (SECONDARY_CENTER, 0.0, *sec_kernel.SCAN_PHASES)
-    sec, pri, *scan = local_box_depths(lcb, cb_safe, phases, min_epochs=max_epochs)
-    out.update(_local_outputs(sec, pri, scan, cb_safe, cb.depth, jnp.asarray(too_fine), thr))
+    if tables is None:
+        tables = range_tables(lcb, secondary_scan.SCREEN_CHANNELS)
+    if segments is None:
+        segments = (np.asarray(lcb.seg_lo), np.asarray(lcb.seg_hi))
+    best, usable, n_trials = secondary_scan.screen_scan(lcb, cb_safe, tables, segments)
+    trial = np.asarray(sec_kernel.SCAN_PHASES)[best]  # (B, N_EXACT)
+    phases = (SECONDARY_CENTER, 0.0, *trial.T)
+    sec, pri, *scan = local_box_depths(lcb, cb_safe, phases, min_epochs=max_epochs, flux_index=tables.flux)
+    scan_in = (scan, tuple(trial.T), tuple(usable.T), n_trials)
+    out.update(_local_outputs(sec, pri, scan_in, cb_safe, cb.depth, jnp.asarray(too_fine), thr))
     return out
 
 
@@ -510,7 +522,7 @@ def _local_outputs(sec, pri, scan, cb, cand_depth, error_rows, thr):
     significant = measured & (depth > 0) & (sec["sigma"] >= thr["sigma_threshold"])
     occultation_like = jnp.isfinite(primary) & (depth < thr["occultation_fraction"] * primary)
     verdict = _verdict(measured, significant, occultation_like)
-    sb = sec_kernel.scan_best(scan, cb.period, cb.duration)
+    sb = sec_kernel.scan_best(*scan, cb.period, cb.duration)
     eccentric, scan_thr = sec_kernel.eccentric_secondary(
         sb, primary, **thr, duration_phase=cb.duration / cb.period
     )
@@ -584,6 +596,14 @@ def compute(ctx: VetContext, opts: V02Options | None = None) -> dict:
         sigma_threshold=opts.sigma_threshold,
         occultation_fraction=opts.occultation_fraction,
         min_capacity=opts.min_capacity,
+        tables=ctx.cached(
+            f"range_tables:{secondary_scan.SCREEN_CHANNELS}",
+            lambda: range_tables(ctx.lcb, secondary_scan.SCREEN_CHANNELS),
+            per_chunk=False,
+        ),
+        segments=ctx.cached(
+            "segments_host", lambda: (np.asarray(ctx.lcb.seg_lo), np.asarray(ctx.lcb.seg_hi)), per_chunk=False
+        ),
     )
     n = ctx.n_candidates
     return {k: v[:n] for k, v in out.items()}
