@@ -32,6 +32,7 @@ rows, ~120 ms).
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 
 import jax
@@ -39,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxvet.core.order_stats import batched_searchsorted
-from jaxvet.core.phase_ranges import plan_cycles
+from jaxvet.core.phase_ranges import plan_cycles, range_tables
 from jaxvet.core.range_select import range_sums
 from jaxvet.core.secondary import (
     MAX_HALF_WIDTH_PERIODS,
@@ -48,10 +49,11 @@ from jaxvet.core.secondary import (
     MIN_SIDE_POINTS,
     SCAN_PHASES,
     SCAN_PRIMARY_EXCLUSION,
+    local_box_depths,
     local_half_width,
 )
 
-__all__ = ["N_EXACT", "SCREEN_CHANNELS", "screen_scan"]
+__all__ = ["N_EXACT", "SCREEN_CHANNELS", "tables", "segments", "screen_scan", "measure", "harmless"]
 
 #: trials of the scan measured with the exact local box, the screen's best first
 N_EXACT = 1
@@ -123,23 +125,63 @@ def _screen(time, n_valid, tables, li, period, t0, duration, valid, owner, cycle
     return jnp.where(usable, sigma, -jnp.inf), usable
 
 
-def screen_scan(lcb, cb, tables, segments, *, n_exact: int = N_EXACT):
+def tables(lcb):
+    """The screen's :func:`~jaxvet.core.phase_ranges.range_tables` of ``lcb`` (cache it per run)."""
+    return range_tables(lcb, SCREEN_CHANNELS)
+
+
+def segments(lcb):
+    """``(seg_lo, seg_hi)`` of a :class:`~jaxvet.data.LightCurveBatch` on the host."""
+    return np.asarray(lcb.seg_lo), np.asarray(lcb.seg_hi)
+
+
+def screen_scan(lcb, cb, tables, segs=None, *, n_exact: int = N_EXACT):
     """Rank the scan trials of every candidate of ``cb`` by the screen (module docstring).
 
     ``tables``: :func:`jaxvet.core.phase_ranges.range_tables` of ``lcb`` with at least
-    :data:`SCREEN_CHANNELS` channels; ``segments``: ``(seg_lo, seg_hi)`` of ``lcb`` on the host.
-    Returns host arrays: ``best`` (B, n_exact) trial indices into ``SCAN_PHASES``, best first
-    (ties: the lower phase), ``best_usable`` (B, n_exact) and ``n_trials`` (B,) usable trials.
+    :data:`SCREEN_CHANNELS` channels; ``segs``: :func:`segments` of ``lcb`` (made if None).
+    Returns host arrays: ``phase`` (B, n_exact) the best trials' phases (values of
+    ``SCAN_PHASES``), best first (ties: the lower phase), their usability (B, n_exact) and
+    ``n_trials`` (B,) usable trials.
     """
+    segs = segments(lcb) if segs is None else segs
     host = jax.device_get({"li": cb.lc_index, "p": cb.period, "t0": cb.t0, "d": cb.duration, "ok": cb.valid})
     with np.errstate(all="ignore"):
         reach = np.clip(np.minimum(2.5 * host["d"], MAX_HALF_WIDTH_PERIODS * host["p"]) / host["p"], 0.0, 0.5)
     lo, hi = SCAN_PHASES[0] - reach, SCAN_PHASES[-1] + reach
-    owner, cycle, _ = plan_cycles(*segments, host["li"], host["p"], host["t0"], host["ok"], lo, hi)
+    owner, cycle, _ = plan_cycles(*segs, host["li"], host["p"], host["t0"], host["ok"], lo, hi)
     score, usable = _screen(
         lcb.time, lcb.n_valid, tables, cb.lc_index, cb.period, cb.t0, cb.duration, cb.valid,
         jnp.asarray(owner), jnp.asarray(cycle), n_cand=cb.size,
     )  # fmt: skip
     score, usable = (np.asarray(x) for x in jax.device_get((score, usable)))
     best = np.argsort(-score, axis=1, kind="stable")[:, :n_exact]
-    return best, np.take_along_axis(usable, best, axis=1), usable.sum(axis=1).astype(np.int32)
+    trial = np.asarray(SCAN_PHASES)[best]
+    return trial, np.take_along_axis(usable, best, axis=1), usable.sum(axis=1).astype(np.int32)
+
+
+def measure(lcb, cb, tabs=None, segs=None, *, min_epochs: int = 4):
+    """V02's local boxes: :func:`~jaxvet.core.secondary.local_box_depths` at phase 0.5, at 0
+    and at the :data:`N_EXACT` trials ranked first by :func:`screen_scan`, in one call.
+
+    ``tabs``/``segs``: :func:`tables` / :func:`segments` of ``lcb`` (made if None).  Returns
+    ``(secondary, primary, scan)``, ``scan`` the arguments of
+    :func:`~jaxvet.core.secondary.scan_best` before the period and duration."""
+    tabs = tables(lcb) if tabs is None else tabs
+    trial, usable, n_trials = screen_scan(lcb, cb, tabs, segs)  # (B, N_EXACT)
+    phases = (0.5, 0.0, *trial.T)
+    sec, pri, *rows = local_box_depths(lcb, cb, phases, min_epochs=min_epochs, flux_index=tabs.flux)
+    return sec, pri, (rows, tuple(trial.T), tuple(usable.T), n_trials)
+
+
+def harmless(cb, rows):
+    """``cb`` with the given rows made invalid, with period 1 d, duration 0.1 d (so that their
+    epochs are never planned)."""
+    bad = jnp.asarray(rows)
+    return dataclasses.replace(
+        cb,
+        period=jnp.where(bad, 1.0, cb.period),
+        t0=jnp.where(bad, 0.0, cb.t0),
+        duration=jnp.where(bad, 0.1, cb.duration),
+        valid=cb.valid & ~bad,
+    )
