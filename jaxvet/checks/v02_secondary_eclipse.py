@@ -41,10 +41,10 @@ Verdict (jaxvet's own rule, on the local measurement; the reference is metrics-o
   rather than failed;
 * ``pass`` -- otherwise (including a significant *brightening* at phase 0.5, which is reported
   as measured with the flag ``NEGATIVE_SECONDARY_DEPTH``);
-* the eccentric scan (:func:`~jaxvet.core.secondary.scan_best`): the same box at 32 phases over
-  [0.2, 0.8] (those within 1.5 D of the primary skipped), ``secondary_scan_*`` = the trial of
-  largest sigma; ``fail`` with ``ECCENTRIC_SECONDARY`` when it is a dip more than D/P from 0.5,
-  not occultation-like, with sigma >= ``-ndtri(ndtr(-sigma_threshold)/n_eff)``,
+* the eccentric scan: 32 trial phases over [0.2, 0.8] (within 1.5 D of the primary skipped)
+  ranked by a sum-based screen (:mod:`jaxvet.core.secondary_scan`), the local box measured at
+  the best one (``secondary_scan_*``); ``fail`` with ``ECCENTRIC_SECONDARY`` for a dip more than
+  D/P from 0.5, not occultation-like, with sigma >= ``-ndtri(ndtr(-sigma_threshold)/n_eff)``,
   ``n_eff = clip(0.6 P/D, 1, 32)`` independent trials (3.93 for 32 trials at 3 sigma).
 
 Where the reference window holds too few points it writes 0.0 for the depth, error, sigma,
@@ -66,7 +66,6 @@ robust std / baseline median)/sqrt(points in bin).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from functools import partial
 from typing import ClassVar
@@ -75,12 +74,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxvet.core import order_stats
+from jaxvet.core import order_stats, secondary_scan
 from jaxvet.core import secondary as sec_kernel
 from jaxvet.core.noise import beta_from_bins
 from jaxvet.core.numerics import exact_div, linspace_edge
 from jaxvet.core.order_stats import MAD_TO_SIGMA, RankIndex, bisect_steps, rank_index_abs_deviation
-from jaxvet.core.secondary import local_box_depths
 from jaxvet.data import bucket_size
 from jaxvet.engine.chunks import element_budget, rows_per_chunk
 from jaxvet.engine.context import CheckSpec, VetContext
@@ -423,6 +421,8 @@ def secondary_eclipse(
     occultation_fraction: float = 0.1,
     presorted=None,
     min_capacity: tuple[int, int] = (16, 4),
+    tables=None,
+    segments=None,
 ) -> dict:
     """V02 arrays for every row of ``cb`` (padded rows included), sub-batched for memory.
 
@@ -432,7 +432,8 @@ def secondary_eclipse(
     traced (changing them does not recompile).  ``min_capacity``: floors for the
     static red-noise-bin and orbit capacities -- a campaign that pins them (and the light-curve
     size) compiles one reference-window program for all its batches, and the local depths one
-    per packed-width bucket (:func:`jaxvet.core.secondary.local_box_depths`).
+    per packed-width bucket (:func:`jaxvet.core.secondary.local_box_depths`).  ``tables``,
+    ``segments``: the screen's inputs (:func:`jaxvet.core.secondary_scan.measure`), made if None.
     """
     b = cb.size
     if presorted is None:
@@ -480,23 +481,10 @@ def secondary_eclipse(
     out = jax.tree.map(lambda a: a[:b], out)
     # the local measurements (and the verdict) for the rows that were sized; the others get a
     # harmless ephemeris so that their epochs are never planned
-    cb_safe = cb if not too_fine.any() else _harmless(cb, too_fine)
-    phases = (SECONDARY_CENTER, 0.0, *sec_kernel.SCAN_PHASES)
-    sec, pri, *scan = local_box_depths(lcb, cb_safe, phases, min_epochs=max_epochs)
+    cb_safe = cb if not too_fine.any() else secondary_scan.harmless(cb, too_fine)
+    sec, pri, scan = secondary_scan.measure(lcb, cb_safe, tables, segments, min_epochs=max_epochs)
     out.update(_local_outputs(sec, pri, scan, cb_safe, cb.depth, jnp.asarray(too_fine), thr))
     return out
-
-
-def _harmless(cb, rows):
-    """``cb`` with the given rows made invalid, with period 1 d, duration 0.1 d."""
-    bad = jnp.asarray(rows)
-    return dataclasses.replace(
-        cb,
-        period=jnp.where(bad, 1.0, cb.period),
-        t0=jnp.where(bad, 0.0, cb.t0),
-        duration=jnp.where(bad, 0.1, cb.duration),
-        valid=cb.valid & ~bad,
-    )
 
 
 @jax.jit
@@ -510,7 +498,7 @@ def _local_outputs(sec, pri, scan, cb, cand_depth, error_rows, thr):
     significant = measured & (depth > 0) & (sec["sigma"] >= thr["sigma_threshold"])
     occultation_like = jnp.isfinite(primary) & (depth < thr["occultation_fraction"] * primary)
     verdict = _verdict(measured, significant, occultation_like)
-    sb = sec_kernel.scan_best(scan, cb.period, cb.duration)
+    sb = sec_kernel.scan_best(*scan, cb.period, cb.duration)
     eccentric, scan_thr = sec_kernel.eccentric_secondary(
         sb, primary, **thr, duration_phase=cb.duration / cb.period
     )
@@ -584,6 +572,8 @@ def compute(ctx: VetContext, opts: V02Options | None = None) -> dict:
         sigma_threshold=opts.sigma_threshold,
         occultation_fraction=opts.occultation_fraction,
         min_capacity=opts.min_capacity,
+        tables=ctx.cached("range_tables:3", lambda: secondary_scan.tables(ctx.lcb), per_chunk=False),
+        segments=ctx.cached("segments_host", lambda: secondary_scan.segments(ctx.lcb), per_chunk=False),
     )
     n = ctx.n_candidates
     return {k: v[:n] for k, v in out.items()}

@@ -24,13 +24,21 @@ duration instead, event by event, against the points just around it (the primary
 
 The points are gathered per event (:func:`jaxvet.core.windows.gather_packed`: all windows of a
 candidate in one padded, time-ordered row), so the cost follows the windows, not the light
-curve.  Per-event medians come from one two-key sort (event, flux) of the row, the pooled
-medians and the MAD from three one-key sorts, the red-noise bins (kept with >= 3 points, >= 3
-bins needed; :func:`jaxvet.core.noise.beta_from_bins`) from a segment sum over (event, bin)
-ids.  Each call sizes one epoch axis for the whole batch and a packed width per row (bucketed),
-so it compiles one program per width bucket present (:func:`local_box_depths`).  A binned
-profile of the normalised flux over ``[-hw, hw]`` (:data:`PROFILE_BINS` bins) is returned for
-plots.
+curve.  No sort: each event's baseline median comes from the flux wavelet matrix
+(:func:`jaxvet.core.range_select.ranges_kth` over the event's at most 4 runs of consecutive
+light-curve points, :func:`_event_medians`); the pooled box median, baseline-residual median
+and MAD by bisection on the values' order keys (a counting pass over the row per key bit,
+:func:`_masked_median`); the red-noise bins (kept with >= 3 points, >= 3 bins needed;
+:func:`jaxvet.core.noise.beta_from_bins`) from a sorted segment sum over (event, bin) ids.  Each
+call sizes one epoch axis for the whole batch and a packed width per row (bucketed), so it
+compiles one program per width bucket present (:func:`local_box_depths`).  A binned profile of
+the normalised flux over ``[-hw, hw]`` (:data:`PROFILE_BINS` bins) is returned for plots.
+
+The eccentric scan (:data:`SCAN_PHASES`) is ranked by a sum-based screen
+(:func:`jaxvet.core.secondary_scan.screen_scan`) and this box is measured only at its best
+trial; :func:`scan_best` reports it.  Measured cost (CPU, 2 cores, TOI-5807's 73,805 points,
+``benchmarks/results/checks_ab_v02_cpu.json``): about 3.7 ms per (candidate, phase) row for
+P 1-20 d, D 1-6 h, three rows per candidate (0.5, 0 and the screened trial).
 """
 
 from __future__ import annotations
@@ -43,7 +51,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxvet.core.noise import beta_from_bins
-from jaxvet.core.order_stats import MAD_TO_SIGMA, sorted_median, take_rows
+from jaxvet.core.order_stats import (
+    MAD_TO_SIGMA,
+    from_order_key,
+    order_key,
+    take_rows,
+)
+from jaxvet.core.range_select import RangeIndex, build_range_index, ranges_kth
 from jaxvet.core.windows import gather_packed, plan_windows
 from jaxvet.data import CandidateBatch, LightCurveBatch, bucket_size
 from jaxvet.engine.chunks import map_groups, rows_per_chunk
@@ -87,11 +101,13 @@ SCAN_PRIMARY_EXCLUSION = 1.5
 #: phase span of the scan (independent trials: span / (D/P), at most the number of phases)
 SCAN_SPAN = 0.6
 
+#: share of the element budget per chunk array on a CPU (see :func:`_chunk_scale`)
+CPU_CHUNK_SCALE = 1 / 64
+
 #: packed-row widths are MIN_WIDTH * LADDER**k: few compiled shapes, a row padded < 2x
 MIN_WIDTH = 256
 LADDER = 2
 
-_BIG = jnp.iinfo(jnp.int32).max
 #: red-noise bins per event: > the largest bin index 2 hw / (D/2) <= 10
 _RN_BIN_STRIDE = 16
 
@@ -101,12 +117,74 @@ def local_half_width(period, duration):
     return jnp.minimum((0.5 + BASELINE_DURATIONS) * duration, MAX_HALF_WIDTH_PERIODS * period)
 
 
-def _sorted(x, mask):
-    """Ascending rows of ``x[mask]`` (+inf padding) and their counts."""
-    return jnp.sort(jnp.where(mask, x, jnp.inf), axis=1), jnp.sum(mask, axis=1, dtype=jnp.int32)
+def _masked_median(x, mask, offset=0.0):
+    """numpy's median of ``x[mask] - offset`` per row (NaN for an empty row) and the count
+    (``x - offset`` is monotone in ``x``, so its middle values are those of ``x``), by bisection
+    on the order-preserving integer keys of the values: a counting pass over the row per key
+    bit (at most 64), no sort.  The lower middle value is the smallest key ``v`` with
+    ``#{key <= v} >= (n - 1)//2 + 1``; the upper one is the same or the next larger key."""
+    n = jnp.sum(mask, axis=1, dtype=jnp.int32)
+    key = jax.lax.bitcast_convert_type(order_key(x), jnp.uint64) ^ jnp.uint64(1 << 63)
+    top = jnp.uint64(np.iinfo(np.uint64).max)
+    key = jnp.where(mask, key, top)
+    need = ((n - 1) // 2 + 1)[:, None]
+    lo0 = jnp.min(key, axis=1)
+    hi0 = jnp.max(jnp.where(mask, key, jnp.uint64(0)), axis=1)
+
+    def body(c):
+        lo, hi = c
+        mid = lo + (hi - lo) // jnp.uint64(2)
+        ok = jnp.sum(key <= mid[:, None], axis=1, dtype=jnp.int32)[:, None] >= need
+        return jnp.where(ok[:, 0], lo, mid + jnp.uint64(1)), jnp.where(ok[:, 0], mid, hi)
+
+    lo, _ = jax.lax.while_loop(lambda c: jnp.any(c[0] < c[1]), body, (lo0, jnp.maximum(hi0, lo0)))
+    at_or_below = jnp.sum(key <= lo[:, None], axis=1, dtype=jnp.int32)
+    nxt = jnp.min(jnp.where(key > lo[:, None], key, top), axis=1)
+    upper = jnp.where((n % 2 == 1) | (at_or_below >= n // 2 + 1), lo, nxt)
+
+    def value(k):
+        return from_order_key(jax.lax.bitcast_convert_type(k ^ jnp.uint64(1 << 63), jnp.int64), x.dtype)
+
+    mid = 0.5 * ((value(lo) - offset) + (value(upper) - offset))
+    return jnp.where(n > 0, mid, jnp.nan), n
 
 
-def _local_kernel(cb, pw, n_slots: int, excl):
+def _event_medians(flux_index, lc_index, index, base, ev, n_base_e, n_slots: int):
+    """numpy median of the flux of each event's baseline points (B, n_slots; 1 where none).
+
+    An event's baseline points are at most 4 runs of consecutive light-curve points (two rings,
+    each cut by at most one excluded conjunction), read off the packed row (``index``: each
+    point's position in its light-curve row, ``ev`` its event slot); the median of each event's
+    union of runs comes from the flux wavelet matrix (:func:`jaxvet.core.range_select.ranges_kth`),
+    O(runs log N), no sort."""
+    b, w = index.shape
+    cap = 4 * n_slots
+    prev = jnp.pad(base, ((0, 0), (1, 0)))[:, :-1]
+    prev_ev = jnp.pad(ev, ((0, 0), (1, 0)), constant_values=-1)[:, :-1]
+    prev_ix = jnp.pad(index, ((0, 0), (1, 0)), constant_values=-2)[:, :-1]
+    start = base & ~(prev & (prev_ev == ev) & (prev_ix + 1 == index))
+    nxt = jnp.pad(start, ((0, 0), (0, 1)), constant_values=True)[:, 1:]
+    nxt_base = jnp.pad(base, ((0, 0), (0, 1)))[:, 1:]
+    end = base & (nxt | ~nxt_base)
+    run = jnp.cumsum(start, axis=1, dtype=jnp.int32) - 1
+    rows = jnp.broadcast_to(jnp.arange(b, dtype=jnp.int32)[:, None], (b, w))
+    put = lambda on, val, fill: (  # noqa: E731
+        jnp.full((b, cap), fill, jnp.int32).at[rows, jnp.where(on, run, cap)].set(val, mode="drop")
+    )
+    lo = put(start, index, 0)
+    hi = put(end, index + 1, 0)
+    grp = put(start, rows * n_slots + ev, -1)
+    n_e = n_base_e.reshape(-1)
+    row = jnp.repeat(lc_index, n_slots)
+    one = jnp.ones((b * cap,), jnp.int32)
+    kth = lambda k: ranges_kth(  # noqa: E731
+        flux_index, row, lo.reshape(-1), hi.reshape(-1), one, grp.reshape(-1), jnp.clip(k, 0, None)
+    )
+    med = 0.5 * (kth((n_e - 1) // 2) + kth(n_e // 2))
+    return jnp.where(n_e > 0, med, 1.0).reshape(b, n_slots)
+
+
+def _local_kernel(cb, pw, n_slots: int, excl, flux_index):
     """Per-candidate local box depth; ``cb.t0`` is already shifted to the box centres,
     ``n_slots`` is the epoch axis of the plan (``pw.slot < n_slots``) and ``excl`` (B,) the
     phase, from the box centre, of the conjunction kept out of the baseline."""
@@ -119,25 +197,26 @@ def _local_kernel(cb, pw, n_slots: int, excl):
     box = m & (jnp.abs(dt) < 0.5 * D)
     # the conjunction kept out of the baseline: the primary transit for a box at any phase
     # but 0, the secondary (half an orbit away) for the primary box
-    ph = jnp.mod((t - col(cb.t0)) / P + col(excl), 1.0)
+    u = (t - col(cb.t0)) / P + col(excl)
+    ph = u - jnp.floor(u)  # u mod 1 (jnp.mod's value but at integers, where -0.0 and +0.0 agree)
     prim = jnp.minimum(ph, 1.0 - ph) < 0.5 * D / P
     base = m & ~box & (jnp.abs(dt) <= hw) & ~prim
 
     # ---- events: the epoch slots of the packed row (E on padding) ----------------------------
     ev = jnp.where(m, pw.slot, n_slots)
     ev_c = jnp.minimum(ev, n_slots - 1)
-    seg = jax.vmap(lambda x, s, k: jax.ops.segment_sum(x, s, num_segments=k + 1)[:k], in_axes=(0, 0, None))
+    # segment ids that never decrease along the row (events and their bins are in time order,
+    # padding last): a sorted segment sum
+    seg = jax.vmap(
+        lambda x, s, k: jax.ops.segment_sum(x, s, num_segments=k + 1, indices_are_sorted=True)[:k],
+        in_axes=(0, 0, None),
+    )
     counts = seg(jnp.stack([box, base & (dt < 0), base & (dt > 0)], -1).astype(jnp.int32), ev, n_slots)
     n_box_e, n_left_e, n_right_e = counts[..., 0], counts[..., 1], counts[..., 2]
     n_base_e = n_left_e + n_right_e
 
-    # per-event baseline medians: one (event, flux) sort of the baseline points
-    key = jnp.where(base, ev, _BIG)
-    _, fs = jax.lax.sort((key, jnp.where(base, f, jnp.inf)), dimension=1, num_keys=2)
-    start = jnp.cumsum(n_base_e, axis=1) - n_base_e
-    lo = take_rows(fs, start + (n_base_e - 1) // 2)
-    hi = take_rows(fs, start + n_base_e // 2)
-    med_e = jnp.where(n_base_e > 0, 0.5 * (lo + hi), 1.0)
+    # per-event baseline medians: wavelet-matrix selection over each event's baseline runs
+    med_e = _event_medians(flux_index, cb.lc_index, pw.index, base, ev, n_base_e, n_slots)
     sides = (n_left_e >= MIN_SIDE_POINTS) & (n_right_e >= MIN_SIDE_POINTS)
     used_e = (n_box_e >= 1) & sides & (med_e > 0)
     used_p = m & take_rows(used_e, ev_c)
@@ -147,20 +226,18 @@ def _local_kernel(cb, pw, n_slots: int, excl):
     box_u, base_u = box & used_p, base & used_p
 
     # ---- pooled depth and scatter ----------------------------------------------------------------
-    gs, n_box = _sorted(g, box_u)
-    med_box = sorted_median(gs, n_box)
+    med_box, n_box = _masked_median(g, box_u)
     r = g - 1.0
-    rs, n_base = _sorted(r, base_u)
-    med_r = sorted_median(rs, n_base)
-    ds, _ = _sorted(jnp.abs(r - col(med_r)), base_u)
-    scatter = jnp.where(n_base >= 2, sorted_median(ds, n_base) * MAD_TO_SIGMA, 0.0)
+    med_r, n_base = _masked_median(g, base_u, 1.0)  # the median of r = g - 1
+    mad, _ = _masked_median(jnp.abs(r - col(med_r)), base_u)
+    scatter = jnp.where(n_base >= 2, mad * MAD_TO_SIGMA, 0.0)
     n_events = jnp.sum(used_e, axis=1, dtype=jnp.int32)
     measured = cb.valid & (n_box >= MIN_BOX_POINTS) & (n_base >= MIN_BASE_POINTS) & (n_events >= 1)
 
     # ---- red noise: bins of D/2 over [t_c - hw, t_c + hw] of each event -----------------------
     j = jnp.clip(jnp.floor((dt + hw) / (0.5 * D)), 0, _RN_BIN_STRIDE - 1).astype(jnp.int32)
     n_rn = n_slots * _RN_BIN_STRIDE
-    bid = jnp.where(base_u, ev_c * _RN_BIN_STRIDE + j, n_rn)
+    bid = jnp.where(m, ev_c * _RN_BIN_STRIDE + j, n_rn)  # non-decreasing; payload 0 off base_u
     sums = seg(jnp.stack([base_u.astype(f.dtype), jnp.where(base_u, r, 0.0)], -1), bid, n_rn)
     beta, rn_ok, _ = beta_from_bins(sums[..., 0], sums[..., 1], sums[..., 0] > 0, n_base >= 20, scatter)
     inflation = jnp.where(rn_ok, beta, DEFAULT_INFLATION)
@@ -196,16 +273,22 @@ def _local_kernel(cb, pw, n_slots: int, excl):
 
 
 @partial(jax.jit, static_argnames=("width",))
-def _apply(lcb, cb, epoch, start, count, excl, *, width: int):
+def _apply(lcb, cb, epoch, start, count, excl, flux_index, *, width: int):
     """Gather the packed windows of a chunk and measure them (one program per shape)."""
-    return _local_kernel(cb, gather_packed(lcb, cb, epoch, start, count, width=width), epoch.shape[1], excl)
+    pw = gather_packed(lcb, cb, epoch, start, count, width=width)
+    return _local_kernel(cb, pw, epoch.shape[1], excl, flux_index)
 
 
 def local_box_depths(
-    lcb: LightCurveBatch, cb: CandidateBatch, phases=(0.5, 0.0), *, min_epochs: int = 4
+    lcb: LightCurveBatch,
+    cb: CandidateBatch,
+    phases=(0.5, 0.0),
+    *,
+    min_epochs: int = 4,
+    flux_index: RangeIndex | None = None,
 ) -> list[dict]:
     """Local box depth of every candidate at each orbital phase of ``phases`` (0 = primary,
-    0.5 = secondary), all phases in one pass.
+    0.5 = secondary; each a scalar or a (B,) array of per-candidate phases), all in one pass.
 
     Returns one dict of ``(B,)`` arrays per phase (``profile_*`` are ``(B, PROFILE_BINS)``):
     ``measured``, ``depth``, ``err``, ``sigma``, ``scatter``, ``inflation``, ``red_noise_ok``,
@@ -217,8 +300,11 @@ def local_box_depths(
     the widest row's; ``min_epochs`` floors the (bucketed) epoch axis.
     """
     b = cb.size
-    parts = [dataclasses.replace(cb, t0=cb.t0 + ph * cb.period) for ph in phases]
-    excl_all = np.repeat([_excluded_phase(ph) for ph in phases], b)
+    if flux_index is None:
+        flux_index = build_range_index(lcb.flux, lcb.mask)
+    phs = [np.broadcast_to(np.asarray(ph, np.float64), (b,)) for ph in phases]
+    parts = [dataclasses.replace(cb, t0=cb.t0 + jnp.asarray(ph) * cb.period) for ph in phs]
+    excl_all = np.concatenate([_excluded_phase(ph) for ph in phs])
     stacked = jax.tree.map(lambda *a: jnp.concatenate(a, axis=0), *parts)
     n = stacked.size
     plan = plan_windows(
@@ -236,7 +322,7 @@ def local_box_depths(
     groups = []
     for width in sorted(set(widths.tolist())):
         rows = np.nonzero(widths == width)[0]
-        sub = rows_per_chunk(width, scale=1 / 8, cap=bucket_size(rows.size, 1))
+        sub = max(1, rows_per_chunk(width, scale=_chunk_scale(), cap=bucket_size(rows.size, 1)))
         groups += [((width, sub), rows[lo : lo + sub]) for lo in range(0, rows.size, sub)]
 
     def run(key, rows):
@@ -246,16 +332,23 @@ def local_box_depths(
         chunk = stacked.take(idx)
         chunk = dataclasses.replace(chunk, valid=chunk.valid & jnp.asarray(real))
         cnt = np.where(real[:, None], count[idx], 0)
-        return _apply(lcb, chunk, epoch[idx], start[idx], cnt, excl_all[idx], width=width)
+        return _apply(lcb, chunk, epoch[idx], start[idx], cnt, excl_all[idx], flux_index, width=width)
 
     out = map_groups(run, groups, n)
     return [jax.tree.map(lambda a, k=k: a[k * b : (k + 1) * b], out) for k in range(len(phases))]
 
 
-def _excluded_phase(phase: float) -> float:
+def _chunk_scale() -> float:
+    """Share of the engine's element budget one chunk's (rows, width) arrays may use: on a CPU
+    1/64 (2**16 elements), so that the ~150 counting passes of :func:`_masked_median` stay in
+    cache (1.45x faster than 1/8 on the benchmark); 1/8 elsewhere."""
+    return CPU_CHUNK_SCALE if jax.default_backend() == "cpu" else 1 / 8
+
+
+def _excluded_phase(phase: np.ndarray) -> np.ndarray:
     """Phase from a box at ``phase`` to the conjunction kept out of its baseline: the primary
     (``phase`` itself), or the secondary (0.5) for the primary box."""
-    return 0.5 if float(phase) % 1.0 == 0.0 else float(phase)
+    return np.where(np.mod(phase, 1.0) == 0.0, 0.5, phase)
 
 
 def _ladder(n: int) -> int:
@@ -266,16 +359,19 @@ def _ladder(n: int) -> int:
     return size
 
 
-def scan_best(scan: list[dict], period, duration) -> dict:
-    """The most significant trial of a phase scan (``scan[k]``: :func:`local_box_depths` at
-    ``SCAN_PHASES[k]``): trials within ``SCAN_PRIMARY_EXCLUSION`` durations of the primary or
-    not measured are skipped.  Returns ``(B,)`` arrays ``phase``, ``depth``, ``err``, ``sigma``
-    (signed; NaN with no usable trial), ``n_trials`` (usable) and ``n_eff`` (independent trials,
+def scan_best(scan: list[dict], phase, usable, n_trials, period, duration) -> dict:
+    """The most significant of the exactly measured trials of the phase scan: ``scan[j]`` is
+    :func:`local_box_depths` at the (B,) trial phases ``phase[j]`` (values of
+    :data:`SCAN_PHASES`, ranked by :func:`jaxvet.core.secondary_scan.screen_scan`), ``usable[j]``
+    (B,) the screen's usability (farther than ``SCAN_PRIMARY_EXCLUSION`` durations from the
+    primary, enough points); trials not usable or not measured are skipped.  Returns ``(B,)``
+    arrays ``phase``, ``depth``, ``err``, ``sigma`` (signed; NaN with no usable trial),
+    ``n_trials`` (the screen's usable trials, passed through) and ``n_eff`` (independent trials,
     ``clip(SCAN_SPAN P/D, 1, len(SCAN_PHASES))``)."""
-    ph = jnp.asarray(SCAN_PHASES)[:, None]
+    ph = jnp.stack([jnp.asarray(p) for p in phase])
     sig = jnp.stack([s["sigma"] for s in scan])
     dp = duration / period
-    ok = (jnp.minimum(ph, 1.0 - ph) >= SCAN_PRIMARY_EXCLUSION * dp) & jnp.isfinite(sig)
+    ok = jnp.stack([jnp.asarray(u) for u in usable]) & jnp.isfinite(sig)
     k = jnp.argmax(jnp.where(ok, sig, -jnp.inf), axis=0)
     found = jnp.any(ok, axis=0)
 
@@ -283,11 +379,11 @@ def scan_best(scan: list[dict], period, duration) -> dict:
         return jnp.where(found, jnp.take_along_axis(a, k[None], axis=0)[0], jnp.nan)
 
     return {
-        "phase": pick(jnp.broadcast_to(ph, sig.shape)),
+        "phase": pick(ph),
         "depth": pick(jnp.stack([s["depth"] for s in scan])),
         "err": pick(jnp.stack([s["err"] for s in scan])),
         "sigma": pick(sig),
-        "n_trials": jnp.sum(ok, axis=0, dtype=jnp.int32),
+        "n_trials": jnp.asarray(n_trials, jnp.int32),
         "n_eff": jnp.clip(SCAN_SPAN / dp, 1.0, float(len(SCAN_PHASES))),
     }
 
