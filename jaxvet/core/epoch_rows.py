@@ -106,7 +106,7 @@ def window_cadence(t, m):
     dtz = jnp.where(dv, dt, 0.0)
 
     def mean_of(sel):
-        n = jnp.sum(sel, axis=1)
+        n = jnp.sum(sel, axis=1, dtype=jnp.int32)  # int32: XLA's int64 row sums are slow on CPU
         return jnp.where(n > 0, jnp.sum(jnp.where(sel, dtz, 0.0), axis=1) / jnp.maximum(n, 1), jnp.nan)
 
     c = mean_of(dv)
