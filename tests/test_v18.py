@@ -16,7 +16,7 @@ from jaxvet.checks import get_check, resolve_checks
 from jaxvet.checks import v18_ephemeris_sensitivity as V18
 from jaxvet.core.running_median import running_median
 from jaxvet.data import Candidate, LightCurve, stitch
-from jaxvet.engine.context import VetContext, to_host
+from jaxvet.engine.context import RunCache, VetContext, to_host
 from jaxvet.errors import JaxvetInputError
 from jaxvet.synthetic.lightcurves import inject_transits, simulate_lightcurve
 from tests.oracles import v17_v18_oracle as orc
@@ -154,6 +154,9 @@ def test_reference_golden(toi5807_dir):
 
 def test_traced_option_does_not_recompile():
     lcs, cands, lci, ctx = random_batch()
+    # a fresh run cache: the shared batch's cache may hold the variant rows of an earlier test,
+    # made before the compiled programs were dropped (tests/conftest.py, MAX_MAPPINGS)
+    ctx = dataclasses.replace(ctx, cache=RunCache())
     base = SPEC.run(ctx)[0]
     opts = V18.V18Options()
     width = V18._window_bound(np.asarray(ctx.lcb.time), np.asarray(ctx.lcb.n_valid), opts)
