@@ -77,10 +77,13 @@ does not depend on what shares the chunk).  Random keys derive from ``(seed, run
 candidate id)`` (:meth:`VetContext.key_ids`).  Candidates are ordered by their window size and
 run in chunks of up to ``batch_size`` (halved while chunk x window would exceed
 :data:`_CHUNK_BUDGETS` element budgets, :func:`jaxvet.engine.chunks.element_budget`; each chunk
-padded to its largest window, bucketed to powers of two, floor ``pad_points``); every chunk is
-dispatched before any is waited for, and the results are joined on the device.  A candidate
-vetted alone and inside a run of 1,000 agrees to <= 1e-9 relative (the per-point sums run over
-a padded width that depends on the chunk).
+padded to its largest window, bucketed to powers of two, floor ``pad_points``; the padding
+rows of a chunk that is not full are cut to a power of two that keeps every real candidate in
+a full ``lax.map`` step, :func:`_chunk_rows`, for all but the fit, which keeps the chunk's
+nominal size and so compiles no new shape); every chunk is dispatched before any is waited
+for, and the results are joined on the device.  A candidate vetted alone and inside a run of
+1,000 agrees to <= 1e-9 relative (the per-point sums run over a padded width that depends on
+the chunk).
 """
 
 from __future__ import annotations
@@ -89,6 +92,7 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar
 
 import jax
@@ -447,14 +451,23 @@ def _chunk_inputs(ctx, o, st, tables, plan, counts, idx, n_real):
     return r, inner, inputs
 
 
+@partial(jax.jit, static_argnames=("rows",))
+def _pad_rows(tree, *, rows: int):
+    """Every leaf of ``tree`` padded along its leading axis to ``rows`` with its last row."""
+    return jax.tree.map(lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], rows - a.shape[0], axis=0)]), tree)
+
+
 def _run_chunk(inputs, inner, b, thr, st_items):
     """Dispatch V05's program(s) on one chunk of nominal size ``b`` (``inner`` candidates per
     ``lax.map`` step of the per-point stage, :func:`_map_batch`)."""
     st = dict(st_items)
     if _split(st):
         # the per-point stage keeps the one-program batch (its bins stay bit-for-bit the
-        # same); the fit's batch does not depend on r: one compiled fit for every width
+        # same); the fit's batch does not depend on r: one compiled fit for every width, at
+        # the chunk's nominal size (a cut chunk compiles no fit of its own)
         p = _kernel_points(inputs, thr, st_items, inner)
+        rows = int(inputs["P"].shape[0])
+        p = _pad_rows(p, rows=b) if rows < b else p
         return _kernel_fit(p, thr, st_items, _FIT_BATCH if b % _FIT_BATCH == 0 else b)
     return _kernel(inputs, thr, st_items, inner)
 
