@@ -517,3 +517,20 @@ def test_toi813_window_keeps_a_baseline_and_the_fit_is_inside_the_box(shared_dat
     assert m["t_total_hours"] == pytest.approx(18.9, abs=0.3)
     half = m["fit_window_durations"] * 13.28
     assert half - (m["t_total_hours"] / 2 + abs(m["tmid_offset_hours"])) > 11.0
+
+
+def test_chunk_rows_keep_real_candidates_in_full_map_steps():
+    """A chunk's padding rows are cut to a power of two (>= 8) only where every real candidate
+    stays inside a full ``lax.map`` step of each batch size (the code of the nominal chunk)."""
+    from jaxvet.checks.v05_transit_shape import _chunk_rows
+
+    assert _chunk_rows(44, 256, (2, 32)) == 64
+    assert _chunk_rows(44, 256, (10, 32)) == 64
+    assert _chunk_rows(3, 256, (170, 32)) == 256
+    assert _chunk_rows(250, 256, (10, 32)) == 256
+    assert _chunk_rows(5, 100, (10, 32)) == 100  # not a multiple of FIT_BATCH: the fit maps it whole
+    for n_real in range(1, 257):
+        for qs in ((1, 1), (2, 32), (10, 32), (7, 3), (170, 32), (256, 32)):
+            rows = _chunk_rows(n_real, 256, qs)
+            assert n_real <= rows <= 256 and rows % 8 == 0
+            assert rows == 256 or all(rows // q * q >= n_real for q in qs)

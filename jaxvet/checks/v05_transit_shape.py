@@ -77,10 +77,13 @@ does not depend on what shares the chunk).  Random keys derive from ``(seed, run
 candidate id)`` (:meth:`VetContext.key_ids`).  Candidates are ordered by their window size and
 run in chunks of up to ``batch_size`` (halved while chunk x window would exceed
 :data:`_CHUNK_BUDGETS` element budgets, :func:`jaxvet.engine.chunks.element_budget`; each chunk
-padded to its largest window, bucketed to powers of two, floor ``pad_points``); every chunk is
-dispatched before any is waited for, and the results are joined on the device.  A candidate
-vetted alone and inside a run of 1,000 agrees to <= 1e-9 relative (the per-point sums run over
-a padded width that depends on the chunk).
+padded to its largest window, bucketed to powers of two, floor ``pad_points``; the padding
+rows of a chunk that is not full are cut to a power of two that keeps every real candidate in
+a full ``lax.map`` step, :func:`_chunk_rows`, for all but the fit, which keeps the chunk's
+nominal size and so compiles no new shape); every chunk is dispatched before any is waited
+for, and the results are joined on the device.  A candidate vetted alone and inside a run of
+1,000 agrees to <= 1e-9 relative (the per-point sums run over a padded width that depends on
+the chunk).
 """
 
 from __future__ import annotations
@@ -89,6 +92,7 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar
 
 import jax
@@ -379,29 +383,61 @@ def _plan(ctx: VetContext, o: V05Options):
     return plan, counts, chunks
 
 
-def _chunk_inputs(ctx, o, tables, plan, counts, idx, n_real):
-    """The device inputs of one chunk (candidates ``idx``; slots past ``n_real`` are padding)."""
+def _map_batch(r, b, st):
+    """Candidates per ``lax.map`` step of the per-point stage for a chunk of nominal size ``b``
+    and padded width ``r``: each intermediate within the element budget.  Per candidate: the
+    ~24 per-point columns of the binning (r x 24), the fit's (block x bins) arrays (q x 512),
+    point-level bootstrap weights (r x block) where the fit reads the points."""
+    q = st["n_bins"] * st["n_groups"]
+    per = max(r * 24 if st["kind"] == "binned" else r * (st["boot_block"] + 8), q * 512, 1)
+    return int(max(1, min(b, element_budget() // per)))
+
+
+def _chunk_rows(n_real, b, batches):
+    """Rows to keep of a chunk of nominal size ``b`` holding ``n_real`` candidates.
+
+    The padding rows past the real candidates are cut to a power of two (>= 8) that still
+    holds every real candidate inside a full ``lax.map`` step of each size in ``batches``
+    (each step runs the code of the nominal chunk, so no candidate's bits change); a chunk
+    whose size is not a multiple of :data:`FIT_BATCH` keeps all its rows (its fit maps the
+    whole chunk at once).
+    """
+    if b % _FIT_BATCH:
+        return b
+    need = max(-(-n_real // q) * q for q in batches)
+    return int(min(b, bucket_size(need, minimum=8)))
+
+
+def _chunk_inputs(ctx, o, st, tables, plan, counts, idx, n_real):
+    """The device inputs of one chunk (candidates ``idx``; slots past ``n_real`` are padding).
+
+    Returns ``(r, inner, inputs)``: the padded width, the per-point stage's ``lax.map`` batch
+    and the (rows, ...) inputs, ``rows <= len(idx)`` (:func:`_chunk_rows`).
+    """
     lcb, exp_tab, grp_tab, stime, sflux, keys = ctx.lcb, *tables
-    real = np.arange(len(idx)) < n_real
-    sub = ctx.cb.take(jnp.asarray(idx))
-    valid = np.asarray(sub.valid) & real
-    period = np.asarray(sub.period)
-    dur = np.asarray(sub.duration)
+    b = len(idx)
+    real = np.arange(b) < n_real
+    period = np.asarray(ctx.cb.period)[idx]
+    dur = np.asarray(ctx.cb.duration)[idx]
+    valid = np.asarray(ctx.cb.valid)[idx] & real
     ok = valid & (dur < 0.5 * period)
-    sub = dataclasses.replace(sub, valid=jnp.asarray(valid))
     # canonical layout: each candidate's points packed in time order (rank order), so a
     # candidate's numbers do not depend on the epoch/window buckets of its chunk
     cnt_sub = np.where(ok[:, None], counts[idx], 0)
     n_pts = int(np.max(cnt_sub.sum(axis=1), initial=0))
     r = max(bucket_size(n_pts, minimum=16), bucket_size(o.pad_points, minimum=1))
-    h = jnp.asarray(np.where(ok, dur / period / 2, 0.01))
     per_lc = max(1, element_budget() // max(int(stime.shape[1]), 1))
+    inner, base_batch = _map_batch(r, b, st), min(b, per_lc)
+    rows = _chunk_rows(n_real, b, (inner, base_batch))
+    idx, ok, valid, cnt_sub = idx[:rows], ok[:rows], valid[:rows], cnt_sub[:rows]
+    sub = dataclasses.replace(ctx.cb.take(jnp.asarray(idx)), valid=jnp.asarray(valid))
+    h = jnp.asarray(np.where(ok, dur[:rows] / period[:rows] / 2, 0.01))
     med, sig, cnt = _baseline_stats(
-        stime, sflux, lcb.n_valid, sub.lc_index, sub.t0, sub.period, h, batch=min(len(idx), per_lc)
+        stime, sflux, lcb.n_valid, sub.lc_index, sub.t0, sub.period, h, batch=base_batch
     )
     epoch, first = jnp.asarray(plan.epoch[idx]), jnp.asarray(plan.start[idx])
     pts = _packed_points(lcb, sub, epoch, first, jnp.asarray(cnt_sub, jnp.int32), exp_tab, grp_tab, width=r)
-    return r, {
+    inputs = {
         **pts,
         "P": sub.period,
         "t0": sub.t0,
@@ -412,21 +448,26 @@ def _chunk_inputs(ctx, o, tables, plan, counts, idx, n_real):
         "n_base": cnt,
         "key": keys[jnp.asarray(idx)],
     }
+    return r, inner, inputs
 
 
-def _run_chunk(inputs, r, b, thr, st_items):
-    """Dispatch V05's program(s) on one chunk of ``b`` candidates of padded width ``r``."""
+@partial(jax.jit, static_argnames=("rows",))
+def _pad_rows(tree, *, rows: int):
+    """Every leaf of ``tree`` padded along its leading axis to ``rows`` with its last row."""
+    return jax.tree.map(lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], rows - a.shape[0], axis=0)]), tree)
+
+
+def _run_chunk(inputs, inner, b, thr, st_items):
+    """Dispatch V05's program(s) on one chunk of nominal size ``b`` (``inner`` candidates per
+    ``lax.map`` step of the per-point stage, :func:`_map_batch`)."""
     st = dict(st_items)
-    q = st["n_bins"] * st["n_groups"]
-    # lax.map batches: each intermediate within the element budget.  Per candidate: the ~24
-    # per-point columns of the binning (r x 24), the fit's (block x bins) arrays (q x 512),
-    # point-level bootstrap weights (r x block) where the fit reads the points
-    per = max(r * 24 if st["kind"] == "binned" else r * (st["boot_block"] + 8), q * 512, 1)
-    inner = int(max(1, min(b, element_budget() // per)))
     if _split(st):
         # the per-point stage keeps the one-program batch (its bins stay bit-for-bit the
-        # same); the fit's batch does not depend on r: one compiled fit for every width
+        # same); the fit's batch does not depend on r: one compiled fit for every width, at
+        # the chunk's nominal size (a cut chunk compiles no fit of its own)
         p = _kernel_points(inputs, thr, st_items, inner)
+        rows = int(inputs["P"].shape[0])
+        p = _pad_rows(p, rows=b) if rows < b else p
         return _kernel_fit(p, thr, st_items, _FIT_BATCH if b % _FIT_BATCH == 0 else b)
     return _kernel(inputs, thr, st_items, inner)
 
@@ -451,8 +492,8 @@ def compute(ctx: VetContext, opts: V05Options) -> dict:
     plan, counts, chunks = _plan(ctx, opts)
     parts, rows = [], []
     for idx, n_real in chunks:
-        r, inputs = _chunk_inputs(ctx, opts, tables, plan, counts, idx, n_real)
-        parts.append(_run_chunk(inputs, r, len(idx), thr, st_items))
+        _, inner, inputs = _chunk_inputs(ctx, opts, dict(st_items), tables, plan, counts, idx, n_real)
+        parts.append(_run_chunk(inputs, inner, len(idx), thr, st_items))
         rows.append(idx[:n_real])
     out = assemble(parts, rows, n)
     out["status"] = jnp.zeros(n, jnp.int32)  # the check ran (reference: status "ok" always)
@@ -678,6 +719,11 @@ def format(ctx: VetContext, opts: V05Options, a: dict) -> list[CheckResult]:
 
 
 SPEC = CheckSpec(
-    ID, NAME, compute, format, options=V05Options, summary_metrics=SUMMARY,
+    ID,
+    NAME,
+    compute,
+    format,
+    options=V05Options,
+    summary_metrics=SUMMARY,
     description="Transit shape: trapezoid fit tF/tT with bootstrap errors, grazing indicator (U vs V).",
 )

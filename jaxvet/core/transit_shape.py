@@ -128,7 +128,6 @@ def phase(t, t0, period):
 # -- baseline and window gathering -----------------------------------------------------------
 
 
-
 def _baseline_one(stime, sflux, n_valid, t0, period, h):
     """Median, robust sigma and count of ``1.5h < |phase| < 0.25`` over one presorted row."""
     n = stime.shape[0]
@@ -174,14 +173,17 @@ def packed_points(lcb, sub, epoch, start, count, exp_tab, grp_tab, *, width: int
     sector.
     """
     pw = gather_packed(lcb, sub, epoch, start, count, width=width)
-    sidx = jnp.take_along_axis(lcb.sector_index[sub.lc_index], pw.index, axis=1)
+    # flat gathers: indexing the (B, N) rows ``sector_index[lc_index]`` first would build them
+    li = sub.lc_index[:, None]
+    sidx = lcb.sector_index.reshape(-1)[li * lcb.sector_index.shape[1] + pw.index]
+    slot = li * exp_tab.shape[1] + sidx
     return {
         "t": pw.time,
         "f": pw.flux,
         "fe": pw.flux_err,
         "m": pw.mask,
-        "exp": jnp.take_along_axis(exp_tab[sub.lc_index], sidx, axis=1),
-        "grp": jnp.take_along_axis(grp_tab[sub.lc_index], sidx, axis=1),
+        "exp": exp_tab.reshape(-1)[slot],
+        "grp": grp_tab.reshape(-1)[slot],
     }
 
 
