@@ -62,7 +62,12 @@ def main(argv=None) -> int:
     args, extra = ap.parse_known_args(argv)
     old, new = Path(args.old).resolve(), Path(args.new).resolve()
     revs = {"old": _revision(old), "new": _revision(new)}
-    result = {"command": "python benchmarks/bench_ab.py " + " ".join(argv or sys.argv[1:]),
+    # the command as anyone reruns it: checkouts named by their revision, not by a local path
+    rest = " ".join(extra)
+    command = (f"python benchmarks/bench_ab.py --old <checkout of {revs['old']}> "
+               f"--new <checkout of {revs['new']}> --pairs {args.pairs} --reps {args.reps} "
+               f"--checks {args.checks} {rest}").strip()
+    result = {"command": command,
               "date_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M"),
               "revisions": revs, "timer": "process CPU (time.process_time), fastest warm call / n",
               "checks": {}}
