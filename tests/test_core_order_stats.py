@@ -132,3 +132,27 @@ def test_red_noise_ordered_and_unordered_agree():
     beta_o, ok_o = noise.red_noise_from_pos(pos, nb, ok_pre, cs_cnt, cs_res, rs)
     assert bool(ok_u) and bool(ok_o[0])
     assert float(beta_o[0]) == pytest.approx(float(beta_u), rel=1e-12)
+
+
+def test_masked_median_by_keys_is_numpys_median_of_the_masked_rows():
+    """The bisection median equals numpy's median of ``x[m]`` (and of ``x[m] - offset``), with
+    ties, negative zeros and an empty row; the count is the mask's."""
+    from jaxvet.core.order_stats import masked_median_by_keys
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(6, 37))
+    x[1, ::3] = x[1, 0]  # ties
+    x[2, :5] = -0.0
+    m = rng.random((6, 37)) < 0.6
+    m[3] = False  # empty row
+    m[4] = False
+    m[4, 7] = True  # one point
+    med, n = masked_median_by_keys(jnp.asarray(x), jnp.asarray(m))
+    med_off, _ = masked_median_by_keys(jnp.asarray(x), jnp.asarray(m), 1.0)
+    for r in range(6):
+        assert int(n[r]) == int(m[r].sum())
+        if m[r].any():
+            assert float(med[r]) == float(np.median(x[r][m[r]]))
+            assert float(med_off[r]) == float(np.median(x[r][m[r]] - 1.0))
+        else:
+            assert np.isnan(float(med[r]))

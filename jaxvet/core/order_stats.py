@@ -28,10 +28,12 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxvet.data import bucket_size
 
 __all__ = [
+    "masked_median_by_keys",
     "MAD_TO_SIGMA",
     "order_key",
     "from_order_key",
@@ -158,6 +160,38 @@ def masked_median(x, mask=None, *, where=None):
     """numpy ``median`` of the valid entries of each row (NaN when a row is empty)."""
     m = _where(x, mask, where)
     return sorted_median(masked_sorted(x, m), masked_count(m))
+
+
+def masked_median_by_keys(x, mask, offset=0.0):
+    """numpy's median of ``x[mask] - offset`` per row of ``x`` (R, W) (NaN for an empty row) and
+    the count (``x - offset`` is monotone in ``x``, so its middle values are those of ``x``), by bisection
+    on the order-preserving integer keys of the values: a counting pass over the row per key
+    bit (at most 64), no sort.  The lower middle value is the smallest key ``v`` with
+    ``#{key <= v} >= (n - 1)//2 + 1``; the upper one is the same or the next larger key."""
+    n = jnp.sum(mask, axis=1, dtype=jnp.int32)
+    key = jax.lax.bitcast_convert_type(order_key(x), jnp.uint64) ^ jnp.uint64(1 << 63)
+    top = jnp.uint64(np.iinfo(np.uint64).max)
+    key = jnp.where(mask, key, top)
+    need = ((n - 1) // 2 + 1)[:, None]
+    lo0 = jnp.min(key, axis=1)
+    hi0 = jnp.max(jnp.where(mask, key, jnp.uint64(0)), axis=1)
+
+    def body(c):
+        lo, hi = c
+        mid = lo + (hi - lo) // jnp.uint64(2)
+        ok = jnp.sum(key <= mid[:, None], axis=1, dtype=jnp.int32)[:, None] >= need
+        return jnp.where(ok[:, 0], lo, mid + jnp.uint64(1)), jnp.where(ok[:, 0], mid, hi)
+
+    lo, _ = jax.lax.while_loop(lambda c: jnp.any(c[0] < c[1]), body, (lo0, jnp.maximum(hi0, lo0)))
+    at_or_below = jnp.sum(key <= lo[:, None], axis=1, dtype=jnp.int32)
+    nxt = jnp.min(jnp.where(key > lo[:, None], key, top), axis=1)
+    upper = jnp.where((n % 2 == 1) | (at_or_below >= n // 2 + 1), lo, nxt)
+
+    def value(k):
+        return from_order_key(jax.lax.bitcast_convert_type(k ^ jnp.uint64(1 << 63), jnp.int64), x.dtype)
+
+    mid = 0.5 * ((value(lo) - offset) + (value(upper) - offset))
+    return jnp.where(n > 0, mid, jnp.nan), n
 
 
 def masked_kth(x, k, mask=None, *, where=None):
